@@ -1,0 +1,110 @@
+"""mlnb: experiment tracking, models, a registry and reproducible projects, inside Jupyter.
+
+``import mlnb as mlflow`` runs a typical MLflow tracking script unchanged. Importing mlnb loads
+neither IPython, ipywidgets, Jupyter Server, pandas nor plotly: the notebook and UI pieces are
+imported when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from mlnb.entities import RunStatus, ViewType
+from mlnb.errors import MlflowException, MlnbError
+from mlnb.tracking.client import MlflowClient, MlnbClient
+from mlnb.tracking.context import register_context_provider
+from mlnb.tracking.fluent import (
+    ActiveRun,
+    active_run,
+    create_experiment,
+    delete_experiment,
+    delete_run,
+    delete_tag,
+    end_run,
+    flush,
+    get_artifact_uri,
+    get_experiment,
+    get_experiment_by_name,
+    get_metric_history,
+    get_run,
+    get_tracking_uri,
+    last_active_run,
+    list_artifacts,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_table,
+    log_text,
+    restore_run,
+    search_experiments,
+    search_runs,
+    set_experiment,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
+
+__version__ = "0.1.0"
+
+# name -> "module:attribute" (or "module" for a submodule), imported on first use.
+_LAZY = {
+    "sklearn": "mlnb.sklearn",
+    "pyfunc": "mlnb.pyfunc",
+    "models": "mlnb.models",
+    "exceptions": "mlnb.exceptions",
+    "autolog": "mlnb.autolog:autolog",
+    "register_model": "mlnb.registry:register_model",
+    "show_runs": "mlnb.widgets:show_runs",
+    "show_run": "mlnb.widgets:show_run",
+    "compare": "mlnb.widgets:compare",
+    "load_ipython_extension": "mlnb.magic:load_ipython_extension",
+    "unload_ipython_extension": "mlnb.magic:unload_ipython_extension",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'mlnb' has no attribute {name!r}")
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    value = getattr(module, attribute) if attribute else module
+    globals()[name] = value
+    return value
+
+
+# --- Jupyter entry points (their modules are imported only when Jupyter asks) -----------------
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "mlnb"}]
+
+
+def _load_jupyter_server_extension(server_app: Any) -> None:
+    from mlnb.server import load_jupyter_server_extension
+
+    load_jupyter_server_extension(server_app)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "mlnb"}]
+
+
+__all__ = [
+    "ActiveRun", "MlflowClient", "MlflowException", "MlnbClient", "MlnbError", "RunStatus",
+    "ViewType", "active_run", "autolog", "compare", "create_experiment", "delete_experiment",
+    "delete_run", "delete_tag", "end_run", "flush", "get_artifact_uri", "get_experiment",
+    "get_experiment_by_name", "get_metric_history", "get_run", "get_tracking_uri",
+    "last_active_run", "list_artifacts", "log_artifact", "log_artifacts", "log_dict",
+    "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_table", "log_text",
+    "register_context_provider", "register_model", "restore_run", "search_experiments",
+    "search_runs", "set_experiment", "set_tag", "set_tags", "set_tracking_uri", "show_run",
+    "show_runs", "start_run",
+]

@@ -1,0 +1,193 @@
+"""The artifact root: one folder per run, files written atomically, paths that cannot escape.
+
+Every path that names an artifact goes through :func:`safe_relpath` before it touches the disk,
+and every final location is checked again after symlinks are resolved (:func:`resolve_inside`).
+Files are written to a temporary name in the destination folder and renamed into place, so a
+crash or a full disk never leaves a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from mlnb.errors import NotFoundError, StoreError, UnsafePathError
+
+MAX_PATH_LENGTH = 1024
+_CHUNK = 1 << 20
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+# '#', '?' and ';' end a path in a URL; MLflow's bypasses came through each of them (CVE-2024-*).
+_FORBIDDEN_CHARS = set("\\#?;")
+
+
+def safe_relpath(path: str | os.PathLike[str], *, allow_empty: bool = False) -> str:
+    """Check an artifact path and return it normalised (forward slashes, no ``.`` parts).
+
+    Refuses, with :class:`~mlnb.errors.UnsafePathError`, anything that could name a file outside
+    the folder it is relative to: ``..`` parts, absolute paths, drive letters, backslashes, URL
+    schemes, ``#``/``?``/``;``, control characters, and percent-encoded forms of any of these
+    (decoded repeatedly until stable).
+    """
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise UnsafePathError(f"Artifact path must be text, not {type(text).__name__}.")
+    if len(text) > MAX_PATH_LENGTH:
+        raise UnsafePathError(
+            f"Artifact path is {len(text)} characters long; the limit is {MAX_PATH_LENGTH}."
+        )
+    decoded = _decode_until_stable(text)
+    for candidate in (text, decoded):
+        _refuse_unsafe(candidate, original=text)
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if not parts and not allow_empty:
+        raise UnsafePathError(f"Artifact path {text!r} is empty; name a file inside the run.")
+    return "/".join(parts)
+
+
+def _decode_until_stable(text: str) -> str:
+    for _ in range(10):
+        decoded = unquote(text)
+        if decoded == text:
+            return decoded
+        text = decoded
+    raise UnsafePathError("Artifact path is percent-encoded too many times over.")
+
+
+def _refuse_unsafe(text: str, *, original: str) -> None:
+    def refuse(why: str) -> None:
+        raise UnsafePathError(
+            f"Artifact path {original!r} is refused: {why}. "
+            "Use a relative path such as 'plots/loss.png' that stays inside the run's folder."
+        )
+
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
+        refuse("it contains a control or invisible formatting character")
+    bad = sorted(_FORBIDDEN_CHARS.intersection(text))
+    if bad:
+        refuse(f"it contains {' '.join(repr(c) for c in bad)}")
+    if text.startswith("/") or _DRIVE.match(text):
+        refuse("it is absolute")
+    if _SCHEME.match(text):
+        refuse("it is a URI, not a path")
+    if any(part == ".." for part in text.split("/")):
+        refuse("it contains a '..' part")
+
+
+def resolve_inside(base: Path, relpath: str) -> Path:
+    """``base / relpath`` after symlinks are resolved, refused if it lands outside ``base``."""
+    base_real = base.resolve()
+    target = (base_real / relpath).resolve()
+    if target != base_real and not target.is_relative_to(base_real):
+        raise UnsafePathError(
+            f"Artifact path {relpath!r} leads outside its run's folder (through a symlink)."
+        )
+    return target
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What was written: the artifact's path relative to the run, its size and sha256."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+class ArtifactRoot:
+    """The folder that holds one sub-folder of artifacts per run."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def run_dir(self, run_id: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{32}", run_id):
+            raise UnsafePathError(f"{run_id!r} is not a run id.")
+        return self.root / run_id
+
+    def put_file(self, run_id: str, source: Path, dest: str) -> StoredFile:
+        """Copy ``source`` to the run's artifact ``dest`` atomically; return its size and hash."""
+        with open(source, "rb") as handle:
+            return self.put_stream(run_id, dest, iter(lambda: handle.read(_CHUNK), b""))
+
+    def put_bytes(self, run_id: str, dest: str, data: bytes) -> StoredFile:
+        return self.put_stream(run_id, dest, iter([data]))
+
+    def put_stream(self, run_id: str, dest: str, chunks: Iterator[bytes]) -> StoredFile:
+        rel = safe_relpath(dest)
+        run_dir = self.run_dir(run_id)
+        target = resolve_inside(run_dir, rel) if run_dir.exists() else run_dir / rel
+        _makedirs_private(target.parent)
+        target = resolve_inside(run_dir, rel)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp_name, target)
+        except OSError as exc:
+            _unlink_quietly(tmp_name)
+            raise StoreError(f"Could not write artifact {rel!r}: {exc.strerror or exc}.") from exc
+        except BaseException:
+            _unlink_quietly(tmp_name)
+            raise
+        return StoredFile(rel, size, digest.hexdigest())
+
+    def local_path(self, run_id: str, path: str = "") -> Path:
+        """The file or folder an artifact path names, checked to stay inside the run's folder."""
+        rel = safe_relpath(path, allow_empty=True)
+        found = resolve_inside(self.run_dir(run_id), rel)
+        if not found.exists():
+            raise NotFoundError(f"Run {run_id} has no artifact {rel!r}.")
+        return found
+
+    def remove_run(self, run_id: str) -> None:
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+
+def iter_source_files(folder: Path) -> Iterator[tuple[Path, str]]:
+    """Every regular file below ``folder`` with its path relative to it (symlinks followed to
+    files, never into folders, so a link cannot loop or pull in a whole tree)."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not (here / d).is_symlink())
+        for name in sorted(filenames):
+            full = here / name
+            if full.is_file():
+                yield full, full.relative_to(folder).as_posix()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _makedirs_private(folder: Path) -> None:
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"Could not create artifact folder {folder}: {exc.strerror}.") from exc
+
+
+def _unlink_quietly(name: str) -> None:
+    try:
+        os.unlink(name)
+    except OSError:
+        pass

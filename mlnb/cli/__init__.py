@@ -1,0 +1,70 @@
+"""The ``mlnb`` command line: a thin client of the library.
+
+Each area registers its sub-commands from its own module (``register(subparsers)``), listed in
+:data:`AREAS`; those modules import only argparse-level things at import time, so ``mlnb --help``
+stays fast. A user mistake prints ``mlnb: error: ...`` and exits 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from mlnb import __version__
+from mlnb.errors import MlnbError
+
+# Modules under mlnb.cli that register sub-commands; a missing one is skipped.
+AREAS = ("tracking", "models", "projects")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlnb",
+        description="Experiment tracking, models and projects on the local mlnb store.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlnb {__version__}")
+    parser.add_argument(
+        "--store", metavar="URI",
+        help="the store to use (a folder or sqlite:/// URI); default: MLNB_TRACKING_URI, "
+        "else the nearest .mlnb folder",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for area in AREAS:
+        try:
+            module = importlib.import_module(f"mlnb.cli.{area}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"mlnb.cli.{area}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    if args.store:
+        import mlnb
+
+        mlnb.set_tracking_uri(args.store)
+    try:
+        return int(args.handler(args) or 0)
+    except MlnbError as exc:
+        print(f"mlnb: error: {exc}", file=sys.stderr)
+        return 2
+    except (TypeError, ValueError, FileNotFoundError) as exc:
+        print(f"mlnb: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Exceptions, each named after the condition it reports.
+
+Every mlnb error derives from :class:`MlnbError` (also exported as ``MlflowException`` so that
+``except mlflow.exceptions.MlflowException`` keeps working after ``import mlnb as mlflow``).
+Each carries an ``error_code`` in MLflow's vocabulary, which the REST layers map to HTTP codes
+in one place.
+"""
+
+from __future__ import annotations
+
+
+class MlnbError(Exception):
+    """Base class of every error mlnb raises on purpose."""
+
+    error_code = "INTERNAL_ERROR"
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class InvalidParameterError(MlnbError, ValueError):
+    """A user-supplied value (key, name, filter, path, limit) is not acceptable."""
+
+    error_code = "INVALID_PARAMETER_VALUE"
+
+
+class NotFoundError(MlnbError, LookupError):
+    """An experiment, run, artifact or model that was asked for does not exist."""
+
+    error_code = "RESOURCE_DOES_NOT_EXIST"
+
+
+class AlreadyExistsError(MlnbError):
+    """Creating something whose name is taken."""
+
+    error_code = "RESOURCE_ALREADY_EXISTS"
+
+
+class ParamConflictError(InvalidParameterError):
+    """A param was logged again in the same run with a different value."""
+
+
+class FilterSyntaxError(InvalidParameterError):
+    """A search filter or order-by clause that does not parse; names the token and position."""
+
+    def __init__(self, message: str, text: str = "", position: int | None = None) -> None:
+        if position is not None and text:
+            pointer = " " * position + "^"
+            message = f"{message}\n  {text}\n  {pointer}"
+        super().__init__(message)
+        self.text = text
+        self.position = position
+
+
+class UnsafePathError(InvalidParameterError):
+    """An artifact or file path that would escape the folder it must stay in."""
+
+
+class RunStateError(MlnbError):
+    """An operation that the run's current state does not allow (e.g. logging to a deleted run)."""
+
+    error_code = "INVALID_STATE"
+
+
+class StoreError(MlnbError):
+    """The store cannot be opened or written (corrupt file, read-only folder, disk full)."""
+
+    error_code = "STORE_ERROR"
+
+
+class SchemaTooNewError(StoreError):
+    """The store was written by a newer mlnb than this one."""
+
+
+class UntrustedModelError(MlnbError):
+    """A model file would run code on load and its origin or hash cannot be vouched for."""
+
+    error_code = "PERMISSION_DENIED"
+
+
+class ConflictError(MlnbError):
+    """Two writers raced for something only one can have (e.g. the Production stage)."""
+
+    error_code = "ABORTED"
+
+
+# MLflow's name, so `except mlflow.exceptions.MlflowException` keeps working after the import swap.
+MlflowException = MlnbError
+
+__all__ = [
+    "AlreadyExistsError",
+    "ConflictError",
+    "FilterSyntaxError",
+    "InvalidParameterError",
+    "MlflowException",
+    "MlnbError",
+    "NotFoundError",
+    "ParamConflictError",
+    "RunStateError",
+    "SchemaTooNewError",
+    "StoreError",
+    "UnsafePathError",
+    "UntrustedModelError",
+]

@@ -1,0 +1,492 @@
+"""The search grammar: MLflow's filter and order-by syntax, plus ``or``, ``not`` and parentheses.
+
+``parse_filter`` turns ``metrics.acc > 0.9 and params.lr = '0.01'`` into a small syntax tree;
+``compile_filter`` turns the tree into a SQL boolean expression with every value bound as a
+parameter (nothing the user typed is ever interpolated into SQL). The same grammar serves runs,
+experiments and the model registry: each describes its fields with an :class:`EntitySchema`.
+
+A malformed filter raises :class:`~mlnb.errors.FilterSyntaxError` naming the offending token and
+its position.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from mlnb.errors import FilterSyntaxError
+
+# --- tokens -------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
+  | (?P<backtick>`[^`]*`)
+  | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
+  | (?P<op>!=|<>|<=|>=|==|=|<|>)
+  | (?P<lparen>\()
+  | (?P<rparen>\))
+  | (?P<comma>,)
+  | (?P<word>[^\s'"`(),=<>!]+)
+    """,
+    re.VERBOSE,
+)
+
+_KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null"}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    pos: int
+
+    @property
+    def keyword(self) -> str | None:
+        low = self.text.lower()
+        return low if self.kind == "word" and low in _KEYWORDS else None
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise FilterSyntaxError(f"Unexpected character {text[pos]!r}", text, pos)
+        kind = match.lastgroup or ""
+        if kind != "ws":
+            tokens.append(Token(kind, match.group(), pos))
+        pos = match.end()
+    return tokens
+
+
+# --- syntax tree --------------------------------------------------------------------------------
+
+_PREFIXES = {
+    "metric": "metrics", "metrics": "metrics",
+    "param": "params", "params": "params", "parameter": "params", "parameters": "params",
+    "tag": "tags", "tags": "tags",
+    "attribute": "attributes", "attributes": "attributes", "attr": "attributes", "run": "attributes",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """What a comparison is about: ``entity`` is metrics, params, tags or attributes."""
+
+    entity: str
+    key: str
+    pos: int
+    text: str
+
+
+Value = Union[str, float, int, None, tuple[Union[str, float], ...]]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    field: Field
+    op: str  # '=', '!=', '<', '<=', '>', '>=', 'LIKE', 'ILIKE', 'IN', 'NOT IN', 'IS NULL', ...
+    value: Value
+    value_is_number: bool = False
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # 'AND' | 'OR'
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Node
+
+
+Node = Union[Comparison, BoolOp, Not]
+
+
+@dataclass(frozen=True)
+class OrderTerm:
+    field: Field
+    ascending: bool
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _glued_quoted_keys(text)
+        self.i = 0
+
+    def error(self, message: str, token: Token | None = None) -> FilterSyntaxError:
+        token = token if token is not None else self.peek()
+        if token is None:
+            return FilterSyntaxError(f"{message} at the end of the filter", self.text, len(self.text))
+        return FilterSyntaxError(
+            f"{message}: found {token.text!r} at position {token.pos}", self.text, token.pos
+        )
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise self.error("Unexpected end of filter")
+        self.i += 1
+        return token
+
+    def at_keyword(self, *words: str) -> bool:
+        token = self.peek()
+        return token is not None and token.keyword in words
+
+    def expect_keyword(self, word: str) -> Token:
+        token = self.peek()
+        if token is None or token.keyword != word:
+            raise self.error(f"Expected {word.upper()}")
+        return self.take()
+
+    def parse(self) -> Node:
+        node = self.parse_or()
+        if self.peek() is not None:
+            raise self.error("Expected AND, OR or the end of the filter")
+        return node
+
+    def parse_or(self) -> Node:
+        children = [self.parse_and()]
+        while self.at_keyword("or"):
+            self.take()
+            children.append(self.parse_and())
+        return children[0] if len(children) == 1 else BoolOp("OR", tuple(children))
+
+    def parse_and(self) -> Node:
+        children = [self.parse_unary()]
+        while self.at_keyword("and"):
+            self.take()
+            children.append(self.parse_unary())
+        return children[0] if len(children) == 1 else BoolOp("AND", tuple(children))
+
+    def parse_unary(self) -> Node:
+        token = self.peek()
+        if token is None:
+            raise self.error("Expected a comparison")
+        if token.keyword == "not":
+            self.take()
+            return Not(self.parse_unary())
+        if token.kind == "lparen":
+            self.take()
+            node = self.parse_or()
+            closing = self.peek()
+            if closing is None or closing.kind != "rparen":
+                raise self.error("Expected ')'")
+            self.take()
+            return node
+        return self.parse_comparison()
+
+    def parse_field(self) -> Field:
+        token = self.take()
+        return parse_field_token(token, self.text)
+
+    def parse_comparison(self) -> Comparison:
+        fld = self.parse_field()
+        token = self.peek()
+        if token is None:
+            raise self.error(f"Expected a comparison operator after {fld.text!r}")
+        if token.kind == "op":
+            self.take()
+            op = {"==": "=", "<>": "!="}.get(token.text, token.text)
+            value, is_number = self.parse_scalar()
+            return Comparison(fld, op, value, is_number)
+        keyword = token.keyword
+        if keyword == "is":
+            self.take()
+            negate = self.at_keyword("not")
+            if negate:
+                self.take()
+            self.expect_keyword("null")
+            return Comparison(fld, "IS NOT NULL" if negate else "IS NULL", None)
+        negate = keyword == "not"
+        if negate:
+            self.take()
+            following = self.peek()
+            keyword = following.keyword if following is not None else None
+        if keyword in ("like", "ilike"):
+            self.take()
+            value, is_number = self.parse_scalar()
+            if is_number:
+                raise self.error(f"{keyword.upper()} needs a quoted pattern", self.tokens[self.i - 1])
+            op = ("NOT " if negate else "") + keyword.upper()
+            return Comparison(fld, op, value)
+        if keyword == "in":
+            self.take()
+            return Comparison(fld, "NOT IN" if negate else "IN", self.parse_list())
+        raise self.error(f"Expected a comparison operator after {fld.text!r}")
+
+    def parse_scalar(self) -> tuple[str | float | int, bool]:
+        token = self.take()
+        if token.kind == "string":
+            return unquote_string(token.text), False
+        if token.kind == "number":
+            number = float(token.text)
+            return (int(number) if number.is_integer() and re.fullmatch(r"[-+]?\d+", token.text)
+                    else number), True
+        raise self.error("Expected a quoted string or a number", token)
+
+    def parse_list(self) -> tuple[str | float, ...]:
+        token = self.take()
+        if token.kind != "lparen":
+            raise self.error("Expected '(' to open the IN list", token)
+        values: list[str | float] = []
+        while True:
+            value, _ = self.parse_scalar()
+            values.append(value)
+            token = self.take()
+            if token.kind == "rparen":
+                return tuple(values)
+            if token.kind != "comma":
+                raise self.error("Expected ',' or ')' in the IN list", token)
+
+
+def unquote_string(text: str) -> str:
+    quote = text[0]
+    body = text[1:-1].replace(quote * 2, quote)
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+def parse_field_token(token: Token, text: str) -> Field:
+    """Split ``metrics.acc``, ``params.`my key``` or ``tags."a.b"`` into entity and key."""
+    if token.kind == "backtick" or token.kind == "string":
+        # A whole quoted identifier such as "metrics.acc" or `tags.my key`.
+        inner = token.text[1:-1]
+        prefix, _, key = inner.partition(".")
+    elif token.kind == "word":
+        prefix, _, key = token.text.partition(".")
+        if len(key) >= 2 and key[0] == key[-1] and key[0] in "`\"'":
+            key = key[1:-1]
+    else:
+        raise FilterSyntaxError(
+            f"Expected a field such as metrics.acc or params.lr: found {token.text!r} "
+            f"at position {token.pos}", text, token.pos
+        )
+    entity = _PREFIXES.get(prefix.lower())
+    if entity is None and not key:
+        # A bare attribute name: status, run_name, start_time ... (MLflow needs 'attributes.').
+        entity, key = "attributes", prefix
+    if entity is None or not key:
+        raise FilterSyntaxError(
+            f"Unknown field {token.text!r} at position {token.pos}: start it with metrics., "
+            "params., tags. or attributes.", text, token.pos
+        )
+    return Field(entity, key, token.pos, token.text)
+
+
+def _glued_quoted_keys(text: str) -> list[Token]:
+    """Tokens, with ``prefix.`key with spaces``` and ``prefix."key"`` joined into one word."""
+    tokens = tokenize(text)
+    joined: list[Token] = []
+    for token in tokens:
+        if (
+            joined
+            and token.kind in ("backtick", "string")
+            and joined[-1].kind == "word"
+            and joined[-1].text.endswith(".")
+            and joined[-1].pos + len(joined[-1].text) == token.pos
+        ):
+            prev = joined.pop()
+            token = Token("word", prev.text + token.text, prev.pos)
+        joined.append(token)
+    return joined
+
+
+def parse_filter(text: str | None) -> Node | None:
+    """Parse a filter string; ``None`` or blank means no filter."""
+    if text is None or not text.strip():
+        return None
+    return _Parser(text).parse()
+
+
+def parse_order_by(clauses: Sequence[str] | None) -> list[OrderTerm]:
+    """Parse MLflow order-by clauses such as ``["metrics.acc DESC", "params.lr"]``."""
+    terms = []
+    for clause in clauses or []:
+        tokens = _glued_quoted_keys(clause)
+        if not tokens:
+            continue
+        fld = parse_field_token(tokens[0], clause)
+        ascending = True
+        if len(tokens) >= 2:
+            direction = tokens[1].text.upper()
+            if direction not in ("ASC", "DESC") or len(tokens) > 2:
+                bad = tokens[1] if direction not in ("ASC", "DESC") else tokens[2]
+                raise FilterSyntaxError(
+                    f"Expected ASC or DESC after {fld.text!r}: found {bad.text!r} "
+                    f"at position {bad.pos}", clause, bad.pos
+                )
+            ascending = direction == "ASC"
+        terms.append(OrderTerm(fld, ascending))
+    return terms
+
+
+# --- compiling to SQL ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyValueSource:
+    """A table of (key, value) rows that belong to the searched entity."""
+
+    table: str
+    join: tuple[tuple[str, str], ...]  # (column in table, column of the base row)
+    numeric: bool  # metrics compare as numbers, params and tags as text
+
+
+@dataclass(frozen=True)
+class EntitySchema:
+    """How one searchable entity maps fields to SQL: attribute columns and key/value tables."""
+
+    name: str
+    attributes: dict[str, tuple[str, str]]  # name -> (SQL column, 'str' | 'num')
+    sources: dict[str, KeyValueSource] = field(default_factory=dict)
+
+
+@dataclass
+class CompiledSQL:
+    sql: str
+    params: list[Any]
+
+
+_NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">="}
+_STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE", "IN", "NOT IN"}
+
+
+def compile_filter(node: Node | None, schema: EntitySchema, text: str = "") -> CompiledSQL:
+    """A SQL boolean expression (``1`` when there is no filter) and its bound parameters."""
+    params: list[Any] = []
+    sql = "1" if node is None else _compile(node, schema, params, text)
+    return CompiledSQL(sql, params)
+
+
+def _compile(node: Node, schema: EntitySchema, params: list[Any], text: str) -> str:
+    if isinstance(node, BoolOp):
+        parts = [_compile(child, schema, params, text) for child in node.children]
+        return "(" + f" {node.op} ".join(parts) + ")"
+    if isinstance(node, Not):
+        return f"(NOT {_compile(node.child, schema, params, text)})"
+    return _compile_comparison(node, schema, params, text)
+
+
+def _field_error(fld: Field, message: str, text: str) -> FilterSyntaxError:
+    return FilterSyntaxError(f"{message} (field {fld.text!r} at position {fld.pos})", text, fld.pos)
+
+
+def _compile_comparison(cmp: Comparison, schema: EntitySchema, params: list[Any], text: str) -> str:
+    fld = cmp.field
+    if fld.entity == "attributes":
+        attr = schema.attributes.get(fld.key) or schema.attributes.get(fld.key.lower())
+        if attr is None:
+            names = ", ".join(sorted(schema.attributes))
+            raise _field_error(fld, f"Unknown attribute {fld.key!r}; {schema.name} has {names}", text)
+        column, kind = attr
+        return _predicate(column, "num" if kind == "num" else "str", cmp, params, text)
+    source = schema.sources.get(fld.entity)
+    if source is None:
+        raise _field_error(fld, f"{schema.name} cannot be searched by {fld.entity}", text)
+    join = " AND ".join(f"kv.{inner} = {outer}" for inner, outer in source.join)
+    exists = f"SELECT 1 FROM {source.table} kv WHERE {join} AND kv.key = ?"
+    if cmp.op in ("IS NULL", "IS NOT NULL"):
+        params.append(fld.key)
+        return f"{'NOT ' if cmp.op == 'IS NULL' else ''}EXISTS ({exists})"
+    params.append(fld.key)
+    if source.numeric:
+        mode = "num"
+    elif cmp.value_is_number and cmp.op in ("<", "<=", ">", ">="):
+        mode = "text-as-num"  # beyond MLflow: params.lr > 0.001 compares the params as numbers
+    else:
+        mode = "str"
+    predicate = _predicate("kv.value", mode, cmp, params, text)
+    return f"EXISTS ({exists} AND {predicate})"
+
+
+def _predicate(column: str, mode: str, cmp: Comparison, params: list[Any], text: str) -> str:
+    op, value, fld = cmp.op, cmp.value, cmp.field
+    if op in ("IS NULL", "IS NOT NULL"):
+        return f"{column} {op}"
+    if mode == "text-as-num":
+        params.append(value)
+        # Only values that read as numbers take part; 'abc' is not smaller than 0.1.
+        return f"(CAST({column} AS REAL) {op} ? AND trim({column}) GLOB '*[0-9]*' " \
+               f"AND NOT trim({column}) GLOB '*[^0-9eE.+-]*')"
+    if mode == "num":
+        if op not in _NUMERIC_OPS:
+            raise _field_error(fld, f"{op} does not apply to numbers; use =, !=, <, <=, > or >=", text)
+        if not cmp.value_is_number:
+            raise _field_error(fld, f"Expected a number to compare with, not {value!r}", text)
+        params.append(value)
+        return f"{column} {op} ?"
+    if op not in _STRING_OPS:
+        raise _field_error(
+            fld, f"{op} does not apply to text; use =, !=, LIKE, ILIKE, IN or NOT IN "
+            "(compare a number with metrics.* or a numeric attribute)", text
+        )
+    if op in ("IN", "NOT IN"):
+        assert isinstance(value, tuple)
+        params.extend(str(v) for v in value)
+        return f"{column} {op} ({', '.join('?' * len(value))})"
+    literal = str(value)
+    if op.endswith("ILIKE"):
+        params.append(like_to_glob(literal.lower()))
+        return f"lower({column}) {'NOT ' if op.startswith('NOT') else ''}GLOB ?"
+    if op.endswith("LIKE"):
+        params.append(like_to_glob(literal))
+        return f"{column} {'NOT ' if op.startswith('NOT') else ''}GLOB ?"
+    params.append(literal)
+    return f"{column} {op} ?"
+
+
+def like_to_glob(pattern: str) -> str:
+    """Translate a SQL LIKE pattern to a case-sensitive GLOB (SQLite's LIKE ignores case)."""
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def compile_order_by(terms: list[OrderTerm], schema: EntitySchema, text: str = "") -> CompiledSQL:
+    """ORDER BY expressions: missing values last whatever the direction, NaN just before them."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for term in terms:
+        direction = "ASC" if term.ascending else "DESC"
+        fld = term.field
+        if fld.entity == "attributes":
+            attr = schema.attributes.get(fld.key) or schema.attributes.get(fld.key.lower())
+            if attr is None:
+                raise _field_error(fld, f"Unknown attribute {fld.key!r} to order by", text)
+            parts.append(f"{attr[0]} IS NULL, {attr[0]} {direction}")
+            continue
+        source = schema.sources.get(fld.entity)
+        if source is None:
+            raise _field_error(fld, f"{schema.name} cannot be ordered by {fld.entity}", text)
+        join = " AND ".join(f"kv.{inner} = {outer}" for inner, outer in source.join)
+        lookup = f"FROM {source.table} kv WHERE {join} AND kv.key = ?"
+        if source.numeric:
+            rank = f"COALESCE((SELECT kv.is_nan {lookup}), 2)"
+            params.append(fld.key)
+        else:
+            rank = f"(SELECT 0 {lookup}) IS NULL"
+            params.append(fld.key)
+        parts.append(f"{rank}, (SELECT kv.value {lookup}) {direction}")
+        params.append(fld.key)
+    return CompiledSQL(", ".join(parts), params)

@@ -1,0 +1,123 @@
+"""The SQLite store: every query mlnb runs, behind one object per store file.
+
+Open one with :func:`open_store` (cached per process and location). Reads return the frozen
+records of :mod:`mlnb.entities`; writes go through :meth:`Connection.write` (``BEGIN
+IMMEDIATE``), and params, tags and metrics through the one primitive :meth:`Store.log_batch`.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from mlnb.artifacts import ArtifactRoot, StoredFile, safe_relpath
+from mlnb.entities import FileInfo
+from mlnb.errors import NotFoundError, StoreError
+from mlnb.store.connection import Connection
+from mlnb.store.location import StoreLocation, resolve
+from mlnb.store.registry import RegistryQueries
+from mlnb.store.runs import RunQueries, now_ms
+
+__all__ = ["Store", "StoreLocation", "open_store", "resolve"]
+
+
+class Store(RunQueries, RegistryQueries):
+    """One mlnb store: ``mlnb.db`` and its artifact root."""
+
+    def __init__(self, location: StoreLocation) -> None:
+        self.location = location
+        try:
+            location.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            location.artifact_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the store at {location.db_path.parent}: {exc.strerror}. "
+                "Choose a writable folder with mlnb.set_tracking_uri(...) or MLNB_TRACKING_URI."
+            ) from exc
+        self.cx = Connection(location.db_path)
+        self.artifacts = ArtifactRoot(location.artifact_root)
+        self.artifact_root_uri = location.artifact_root.resolve().as_uri()
+
+    def __repr__(self) -> str:
+        return f"<mlnb Store {self.location.db_path}>"
+
+    # --- artifact records -------------------------------------------------------------------
+
+    def put_artifact_bytes(self, run_id: str, path: str, data: bytes) -> StoredFile:
+        """Write ``data`` as an artifact of the run and record its size and hash."""
+        self._check_writable(run_id)
+        stored = self.artifacts.put_bytes(run_id, path, data)
+        self.record_artifact(run_id, stored)
+        return stored
+
+    def put_artifact_file(self, run_id: str, source: Path, path: str) -> StoredFile:
+        """Copy the file ``source`` to the run's artifact ``path`` and record it."""
+        self._check_writable(run_id)
+        stored = self.artifacts.put_file(run_id, source, path)
+        self.record_artifact(run_id, stored)
+        return stored
+
+    def record_artifact(self, run_id: str, stored: StoredFile) -> None:
+        # Written after the file is complete and renamed into place: a row never points at a
+        # missing or partial file.
+        with self.cx.write() as conn:
+            conn.execute(
+                "INSERT INTO artifacts (run_id, path, size, sha256, created) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, "
+                "sha256 = excluded.sha256, created = excluded.created",
+                [run_id, stored.path, stored.size, stored.sha256, now_ms()],
+            )
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
+        """The files and folders directly inside ``path`` of the run's artifacts."""
+        self.get_run_info(run_id)
+        prefix = safe_relpath(path, allow_empty=True)
+        like = (prefix + "/" if prefix else "")
+        rows = self.cx.query(
+            "SELECT path, size, sha256 FROM artifacts WHERE run_id = ? AND substr(path, 1, ?) = ? "
+            "ORDER BY path", [run_id, len(like), like],
+        )
+        entries: dict[str, FileInfo] = {}
+        for full, size, sha in rows:
+            rest = full[len(like):]
+            head, sep, _ = rest.partition("/")
+            name = like + head
+            if sep:
+                entries.setdefault(name, FileInfo(name, True))
+            else:
+                entries[name] = FileInfo(name, False, size, sha)
+        return list(entries.values())
+
+    def artifact_record(self, run_id: str, path: str) -> FileInfo:
+        rel = safe_relpath(path)
+        rows = self.cx.query(
+            "SELECT size, sha256 FROM artifacts WHERE run_id = ? AND path = ?", [run_id, rel]
+        )
+        if not rows:
+            raise NotFoundError(f"Run {run_id} has no artifact {rel!r}.")
+        return FileInfo(rel, False, rows[0][0], rows[0][1])
+
+    def artifact_path(self, run_id: str, path: str = "") -> Path:
+        """The local file or folder of a run's artifact, checked to stay inside the run."""
+        return self.artifacts.local_path(run_id, path)
+
+    def integrity_check(self) -> str:
+        return str(self.cx.query("PRAGMA integrity_check")[0][0])
+
+    def close(self) -> None:
+        self.cx.close()
+
+
+_stores: dict[Path, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(uri: str | None = None) -> Store:
+    """The store for ``uri`` (or the one found by the location rules), opened once per process."""
+    location = resolve(uri)
+    key = location.db_path
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = Store(location)
+        return store

@@ -1,0 +1,168 @@
+"""One SQLite connection per store object, and the one way to write through it.
+
+Every write runs inside :meth:`Connection.write`, which opens ``BEGIN IMMEDIATE`` (taking the
+write lock up front, so a transaction that reads before it writes can never hit SQLite's
+lock-upgrade ``database is locked`` that the busy handler does not retry), commits on success and
+rolls back on any exception. Nested calls join the outer transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlnb.errors import StoreError
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+BUSY_TIMEOUT_S = 30.0
+
+
+class Connection:
+    """A connection to ``mlnb.db`` with the store's pragmas, usable from several threads."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._open()
+
+    def _open(self) -> None:
+        self._pid = os.getpid()
+        self._depth = 0
+        try:
+            conn = sqlite3.connect(
+                str(self.db_path),
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.db_path) from exc
+        self.conn = conn
+        self.db = _database(conn)
+        try:
+            self._set_wal()
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            from mlnb.store.schema import apply_migrations
+
+            with self.write():
+                apply_migrations(self.db)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _store_error(exc, self.db_path) from exc
+
+    def _set_wal(self) -> None:
+        # Switching to WAL needs an exclusive lock for an instant; a second process creating the
+        # same new store at the same moment can get SQLITE_BUSY without the busy handler, so retry.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        if str(mode).lower() != "wal":
+            raise StoreError(
+                f"The store {self.db_path} cannot use SQLite's WAL mode (journal mode is {mode}); "
+                "it needs a local file system, not a network share."
+            )
+
+    def _check_fork(self) -> None:
+        # A connection must not cross fork(); a child process opens its own.
+        if os.getpid() != self._pid:
+            self._lock = threading.RLock()
+            self._open()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``); nested calls share the outer one."""
+        self._check_fork()
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.db_path) from exc
+            self._depth = 1
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise _store_error(exc, self.db_path) from exc
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._depth = 0
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run a read and return all its rows (as tuples)."""
+        self._check_fork()
+        with self._lock:
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.db_path) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+
+def _database(conn: sqlite3.Connection) -> Database:
+    """sqlite-utils' Database over our connection, imported without pandas and numpy.
+
+    sqlite-utils imports pandas and numpy when they are installed, only to convert their values
+    on insert, which mlnb never asks of it; that import would cost most of a second on the first
+    use of the store. Mask them for this one import when the user has not loaded them already.
+    """
+    if "sqlite_utils" not in sys.modules:
+        masked = [name for name in ("pandas", "numpy") if name not in sys.modules]
+        for name in masked:
+            sys.modules[name] = None  # type: ignore[assignment]
+        try:
+            import sqlite_utils  # noqa: F401
+        finally:
+            for name in masked:
+                del sys.modules[name]
+    from sqlite_utils import Database
+
+    return Database(conn)
+
+
+def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    text = str(exc)
+    if "disk is full" in text or "database or disk is full" in text:
+        why = "the disk is full; free some space and try again (nothing already saved was lost)"
+    elif "not a database" in text or "malformed" in text:
+        why = "the file is not an intact SQLite database; restore it from a backup or point " \
+              "MLNB_TRACKING_URI at another store (mlnb did not modify it)"
+    elif "readonly" in text or "unable to open" in text:
+        why = "it cannot be opened for writing; check the folder's permissions"
+    else:
+        why = text
+    return StoreError(f"Store {path}: {why}.")

@@ -1,0 +1,198 @@
+"""The store's schema, as sqlite-utils migrations applied in order and recorded in the file.
+
+Add a migration at the end; never edit one that has shipped. :func:`apply_migrations` runs
+them inside the caller's ``BEGIN IMMEDIATE`` transaction, so two processes opening a brand-new
+store at once serialise on the write lock and the second finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from mlnb.errors import SchemaTooNewError
+
+migrations = Migrations("mlnb")
+
+
+@migrations(name="0001_tracking")
+def _tracking(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE experiments (
+            experiment_id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+            creation_time INTEGER NOT NULL,
+            last_update_time INTEGER NOT NULL
+        );
+        CREATE TABLE experiment_tags (
+            experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (experiment_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            start_time INTEGER NOT NULL,
+            end_time INTEGER,
+            lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+            user_id TEXT NOT NULL DEFAULT '',
+            parent_run_id TEXT,
+            host TEXT,
+            pid INTEGER,
+            pid_start TEXT,
+            deleted_time INTEGER
+        );
+        CREATE INDEX runs_by_experiment ON runs(experiment_id, start_time);
+        CREATE INDEX runs_running ON runs(status) WHERE status = 'RUNNING';
+        CREATE INDEX runs_by_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
+        CREATE TABLE params (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE tags (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+        -- value is NULL when is_nan = 1: SQLite cannot hold NaN (it reads it back as NULL).
+        CREATE TABLE metrics (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value REAL,
+            is_nan INTEGER NOT NULL DEFAULT 0,
+            step INTEGER NOT NULL,
+            timestamp INTEGER NOT NULL
+        );
+        CREATE INDEX metrics_by_run_key ON metrics(run_id, key, step);
+        CREATE TABLE latest_metrics (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value REAL,
+            is_nan INTEGER NOT NULL DEFAULT 0,
+            step INTEGER NOT NULL,
+            timestamp INTEGER NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX latest_metrics_by_key ON latest_metrics(key, value);
+        CREATE TABLE artifacts (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            PRIMARY KEY (run_id, path)
+        ) WITHOUT ROWID;
+        INSERT INTO experiments (experiment_id, name, creation_time, last_update_time)
+            VALUES (0, 'Default', CAST(strftime('%s', 'now') AS INTEGER) * 1000,
+                    CAST(strftime('%s', 'now') AS INTEGER) * 1000);
+        """
+    )
+
+
+@migrations(name="0002_registry")
+def _registry(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE registered_models (
+            name TEXT PRIMARY KEY,
+            creation_time INTEGER NOT NULL,
+            last_updated_time INTEGER NOT NULL,
+            description TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE registered_model_tags (
+            name TEXT NOT NULL REFERENCES registered_models(name)
+                ON DELETE CASCADE ON UPDATE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (name, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE model_versions (
+            name TEXT NOT NULL REFERENCES registered_models(name)
+                ON DELETE CASCADE ON UPDATE CASCADE,
+            version INTEGER NOT NULL,
+            creation_time INTEGER NOT NULL,
+            last_updated_time INTEGER NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL,
+            run_id TEXT,
+            status TEXT NOT NULL DEFAULT 'READY',
+            current_stage TEXT NOT NULL DEFAULT 'None',
+            user_id TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (name, version)
+        );
+        CREATE TABLE model_version_tags (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (name, version, key),
+            FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+                ON DELETE CASCADE ON UPDATE CASCADE
+        ) WITHOUT ROWID;
+        CREATE TABLE registered_model_aliases (
+            name TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (name, alias),
+            FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+                ON DELETE CASCADE ON UPDATE CASCADE
+        ) WITHOUT ROWID;
+        -- Every stage or alias change: when, what, from, to, who. Kept when a version is deleted.
+        CREATE TABLE model_registry_events (
+            event_id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            version INTEGER,
+            kind TEXT NOT NULL,
+            from_value TEXT,
+            to_value TEXT,
+            time INTEGER NOT NULL,
+            user_id TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX model_registry_events_by_name ON model_registry_events(name, time);
+        """
+    )
+
+
+def _run_script(db: Database, script: str) -> None:
+    # Not executescript(): in Python 3.11 it commits the caller's open transaction first.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+KNOWN = frozenset(m.name for m in migrations._migrations)
+
+
+def apply_migrations(db: Database) -> None:
+    """Bring the store's schema up to date; refuse a store written by a newer mlnb.
+
+    Must run inside a ``BEGIN IMMEDIATE`` transaction the caller owns.
+    """
+    applied = _applied(db)
+    unknown = applied - KNOWN
+    if unknown:
+        raise SchemaTooNewError(
+            f"This store was written by a newer mlnb (it has migrations {sorted(unknown)} that "
+            "this version does not know). Upgrade mlnb to open it: pip install -U mlnb."
+        )
+    if applied != KNOWN:
+        migrations.apply(db)
+
+
+def _applied(db: Database) -> set[str]:
+    if not db["_sqlite_migrations"].exists():
+        return set()
+    rows = db.execute(
+        "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", ["mlnb"]
+    ).fetchall()
+    return {row[0] for row in rows}

@@ -1,0 +1,162 @@
+"""The metric buffer: ``log_metric`` appends to memory; batches reach the store by size and time.
+
+Training loops call ``log_metric`` thousands of times, and a commit per call would cost more than
+the training step. Points are validated when logged (a bad key or value fails at the call that
+made it), held in memory, and written in one transaction when
+
+* the buffer holds :data:`MAX_PENDING` points (by the call that fills it),
+* the oldest point has waited :data:`FLUSH_INTERVAL_S` (by a background thread),
+* :meth:`MetricWriter.flush` is called (``end_run``, ``mlnb.flush()``, any read of the store
+  through the tracking API, and interpreter exit).
+
+What a hard crash (``kill -9``, power loss) can lose: the points logged in the last
+:data:`FLUSH_INTERVAL_S` seconds before it. Everything flushed is committed whole or not at all.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+import warnings
+import weakref
+from collections import defaultdict
+from functools import lru_cache
+
+from mlnb.entities import Metric
+from mlnb.errors import NotFoundError, RunStateError, StoreError
+from mlnb.store import Store, validation
+
+MAX_PENDING = 5_000
+FLUSH_INTERVAL_S = 1.0
+
+Point = tuple[str, str, float, int, int]  # run_id, key, value, timestamp, step
+
+
+@lru_cache(maxsize=4096)
+def _checked_key(key: str) -> str:
+    # Keys repeat in a training loop: check each distinct one once.
+    return validation.check_key(key, "Metric")
+
+
+class MetricWriter:
+    """Buffers metric points for one store and writes them in batches."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[Point] = []
+        self._oldest = 0.0
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._thread: threading.Thread | None = None
+        _writers.add(self)
+
+    def add(self, run_id: str, key: str, value: object, timestamp: int, step: int) -> None:
+        """Validate one point and buffer it; flushes inline when the buffer is full."""
+        if not isinstance(key, str):
+            validation.check_key(key, "Metric")
+        _checked_key(key)
+        number = validation.metric_value(key, value)
+        if type(step) is not int or type(timestamp) is not int:
+            step, timestamp = _as_int(key, step, "step"), _as_int(key, timestamp, "timestamp")
+        if os.getpid() != self._pid:
+            self._after_fork()
+        with self._lock:
+            if not self._pending:
+                self._oldest = time.monotonic()
+            self._pending.append((run_id, key, number, timestamp, step))
+            full = len(self._pending) >= MAX_PENDING
+        if full:
+            self.flush()
+        elif self._thread is None:
+            self._start_thread()
+
+    def add_many(self, points: list[Point]) -> None:
+        for run_id, key, value, timestamp, step in points:
+            self.add(run_id, key, value, timestamp, step)
+
+    def flush(self, *, raise_errors: bool = True) -> None:
+        """Write every buffered point now; on return they are committed to the store."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        by_run: dict[str, list[Metric]] = defaultdict(list)
+        for run_id, key, value, timestamp, step in batch:
+            by_run[run_id].append(Metric(key, value, timestamp, step))
+        try:
+            with self.store.cx.write():
+                for run_id, metrics in by_run.items():
+                    self._write_run(run_id, metrics)
+        except StoreError:
+            with self._lock:  # keep the points for the next attempt (e.g. after a full disk)
+                self._pending = batch + self._pending
+            if raise_errors:
+                raise
+            warnings.warn("mlnb could not write metrics yet; they are kept in memory and will "
+                          "be retried", RuntimeWarning, stacklevel=2)
+
+    def _write_run(self, run_id: str, metrics: list[Metric]) -> None:
+        try:
+            for start in range(0, len(metrics), validation.MAX_METRICS_PER_BATCH):
+                chunk = metrics[start : start + validation.MAX_METRICS_PER_BATCH]
+                self.store.log_batch(run_id, metrics=chunk)
+        except (NotFoundError, RunStateError) as exc:
+            # The run was deleted while points were buffered: they have nowhere to go.
+            warnings.warn(f"Dropped {len(metrics)} metric points: {exc}", RuntimeWarning,
+                          stacklevel=3)
+
+    def _start_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=_flush_loop, args=(weakref.ref(self),), name="mlnb-metric-writer",
+                daemon=True,
+            )
+        self._thread.start()
+
+    def _after_fork(self) -> None:
+        # The parent's buffered points are the parent's to write; the child starts empty.
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._pending = []
+        self._thread = None
+
+    def due(self) -> bool:
+        return bool(self._pending) and time.monotonic() - self._oldest >= FLUSH_INTERVAL_S
+
+
+def _flush_loop(ref: weakref.ref[MetricWriter]) -> None:
+    while True:
+        time.sleep(FLUSH_INTERVAL_S / 4)
+        writer = ref()
+        if writer is None:
+            return
+        if writer.due():
+            try:
+                writer.flush(raise_errors=False)
+            except Exception as exc:  # never let the background thread die silently
+                warnings.warn(f"mlnb metric writer: {exc}", RuntimeWarning, stacklevel=1)
+        del writer
+
+
+def _as_int(key: str, value: object, what: str) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        raise TypeError(f"Metric {key!r}: {what} must be an integer, not {value!r}.") from None
+
+
+_writers: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
+
+
+def flush_all() -> None:
+    """Flush every writer in this process (at exit, and for ``mlnb.flush()``)."""
+    for writer in list(_writers):
+        if writer._pid == os.getpid():
+            writer.flush()
+
+
+atexit.register(flush_all)

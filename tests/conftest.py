@@ -1,0 +1,55 @@
+"""Fixtures shared by the whole suite: a fresh store per test, and clean tracking state."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlnb.store import Store, StoreLocation
+from mlnb.tracking import fluent
+
+OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def store(store_dir: Path) -> Iterator[Store]:
+    """A brand-new store in a temporary folder."""
+    s = Store(StoreLocation(store_dir / "mlnb.db", store_dir / "artifacts"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def tracking(store_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """The fluent API pointed at a fresh store (via MLNB_TRACKING_URI), in a temporary cwd."""
+    monkeypatch.setenv("MLNB_TRACKING_URI", str(store_dir))
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    _reset_fluent()
+    yield store_dir
+    while fluent._state.active:
+        fluent.end_run()
+    _reset_fluent()
+
+
+def _reset_fluent() -> None:
+    fluent._state.active.clear()
+    fluent._state.tracking_uri = None
+    fluent._state.experiment_id = None
+    fluent._state.last_run_id = None
+    fluent._state.pid = os.getpid()
+
+
+@pytest.fixture
+def output_dir() -> Path:
+    """test-output/: screenshots and other files a person may want to look at after a run."""
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    return OUTPUT_DIR
