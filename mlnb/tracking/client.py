@@ -29,6 +29,7 @@ from mlnb.entities import (
     ViewType,
 )
 from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.registry import RegistryClientMixin
 from mlnb.store import Store, open_store
 from mlnb.tracking import formats
 from mlnb.tracking.writer import MetricWriter
@@ -55,7 +56,7 @@ class PagedList(list[Any]):
         self.token = token
 
 
-class MlnbClient:
+class MlnbClient(RegistryClientMixin):
     """Tracking operations on one store, each naming its run or experiment explicitly."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:
