@@ -23,7 +23,7 @@ def test_run_context_manager_records_params_metrics_and_finishes(tracking):
 def test_exception_marks_run_failed_and_propagates(tracking):
     with pytest.raises(ZeroDivisionError):
         with mlnb.start_run() as run:
-            1 / 0
+            raise ZeroDivisionError("boom")
     got = mlnb.get_run(run.run_id)
     assert got.info.status == "FAILED"
     assert got.data.tags["mlnb.error"].startswith("ZeroDivisionError")
