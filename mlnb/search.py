@@ -191,6 +191,9 @@ class _Parser:
 
     def parse_field(self) -> Field:
         token = self.take()
+        if token.keyword is not None:
+            # 'a > 1 and or b > 1': report the stray keyword, not a missing operator after it.
+            raise self.error("Expected a field such as metrics.acc or params.lr", token)
         return parse_field_token(token, self.text)
 
     def parse_comparison(self) -> Comparison:
@@ -306,7 +309,11 @@ def _glued_quoted_keys(text: str) -> list[Token]:
 
 def parse_filter(text: str | None) -> Node | None:
     """Parse a filter string; ``None`` or blank means no filter."""
-    if text is None or not text.strip():
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise FilterSyntaxError(f"A filter is text such as \"metrics.acc > 0.9\", not {text!r}.")
+    if not text.strip():
         return None
     return _Parser(text).parse()
 
@@ -314,6 +321,8 @@ def parse_filter(text: str | None) -> Node | None:
 def parse_order_by(clauses: Sequence[str] | None) -> list[OrderTerm]:
     """Parse MLflow order-by clauses such as ``["metrics.acc DESC", "params.lr"]``."""
     terms = []
+    if isinstance(clauses, str):  # order_by="metrics.acc DESC": one clause, not its characters
+        clauses = [clauses]
     for clause in clauses or []:
         tokens = _glued_quoted_keys(clause)
         if not tokens:

@@ -48,11 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
-    if args.store:
-        import mlnb
-
-        mlnb.set_tracking_uri(args.store)
     try:
+        if args.store:  # inside the try: a bad URI is a user mistake, not a traceback
+            import mlnb
+
+            mlnb.set_tracking_uri(args.store)
         return int(args.handler(args) or 0)
     except MlnbError as exc:
         print(f"mlnb: error: {exc}", file=sys.stderr)

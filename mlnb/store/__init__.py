@@ -120,4 +120,15 @@ def open_store(uri: str | None = None) -> Store:
         store = _stores.get(key)
         if store is None:
             store = _stores[key] = Store(location)
+            _reap_quietly(store)
         return store
+
+
+def _reap_quietly(store: Store) -> None:
+    """Mark the runs of dead processes KILLED when a process first opens the store, so that
+    ``get_run`` in a new process never shows a crashed run as RUNNING. Best effort: a store that
+    cannot be written right now is reaped by the next search instead."""
+    try:
+        store.reap_dead_runs()
+    except StoreError:
+        pass

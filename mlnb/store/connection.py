@@ -61,6 +61,9 @@ class Connection:
         except sqlite3.Error as exc:
             conn.close()
             raise _store_error(exc, self.db_path) from exc
+        except BaseException:  # SchemaTooNewError, StoreError: do not leak the open file
+            conn.close()
+            raise
 
     def _set_wal(self) -> None:
         # Switching to WAL needs an exclusive lock for an instant; a second process creating the
@@ -114,6 +117,11 @@ class Connection:
                 raise
             finally:
                 self._depth = 0
+
+    def wait_idle(self) -> None:
+        """Return once no other thread of this process is inside a transaction here."""
+        with self._lock:
+            pass
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:

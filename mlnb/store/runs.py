@@ -184,7 +184,7 @@ class RunQueries:
     ) -> list[Experiment]:
         where = compile_filter(parse_filter(filter_string), EXPERIMENT_SCHEMA, filter_string or "")
         order = compile_order_by(parse_order_by(order_by), EXPERIMENT_SCHEMA)
-        stages = ViewType.stages(view_type)
+        stages = _stages(view_type)
         order_sql = (order.sql + ", " if order.sql else "") + "e.experiment_id"
         rows = self.cx.query(
             f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments e "
@@ -455,7 +455,7 @@ class RunQueries:
     ) -> list[RunInfo]:
         where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "")
         order = compile_order_by(parse_order_by(order_by), RUN_SCHEMA)
-        stages = ViewType.stages(view_type)
+        stages = _stages(view_type)
         eids = [_experiment_int(e) for e in experiment_ids]
         order_sql = (order.sql + ", " if order.sql else "") + "r.start_time DESC, r.run_id"
         rows = self.cx.query(
@@ -471,7 +471,7 @@ class RunQueries:
         view_type: int = ViewType.ACTIVE_ONLY,
     ) -> int:
         where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "")
-        stages = ViewType.stages(view_type)
+        stages = _stages(view_type)
         eids = [_experiment_int(e) for e in experiment_ids]
         rows = self.cx.query(
             f"SELECT count(*) FROM runs r WHERE r.experiment_id IN ({_marks(eids)}) "
@@ -552,6 +552,16 @@ def _experiment_int(experiment_id: str | int) -> int:
         raise NotFoundError(f"No experiment with id {experiment_id!r}.") from None
 
 
+def _stages(view_type: int) -> tuple[str, ...]:
+    try:
+        return ViewType.stages(view_type)
+    except (KeyError, TypeError):
+        raise InvalidParameterError(
+            f"view_type must be ViewType.ACTIVE_ONLY (1), DELETED_ONLY (2) or ALL (3), "
+            f"not {view_type!r}."
+        ) from None
+
+
 def _limit(max_results: int) -> int:
     if not isinstance(max_results, int) or max_results < 1:
         raise InvalidParameterError(f"max_results must be a positive integer, not {max_results!r}.")
@@ -581,11 +591,10 @@ def _metric_row(run_id: str, m: Metric) -> tuple[str, str, float | None, int, in
     value = validation.metric_value(key, m.value)
     is_nan = math.isnan(value)
     try:
-        step, timestamp = int(m.step), int(m.timestamp)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(
-            f"Metric {key!r}: step and timestamp must be integers, not {m.step!r}, {m.timestamp!r}."
-        ) from None
+        step = validation.metric_int(key, m.step, "step")
+        timestamp = validation.metric_int(key, m.timestamp, "timestamp")
+    except TypeError as exc:
+        raise InvalidParameterError(str(exc)) from None
     return (run_id, key, None if is_nan else value, int(is_nan), step, timestamp)
 
 

@@ -72,6 +72,25 @@ def metric_value(key: str, value: Any) -> float:
             f"Metric {key!r} must be a single number, not {type(value).__name__}. "
             "Log arrays one element per step, or as an artifact."
         ) from None
+    except OverflowError:
+        raise InvalidParameterError(
+            f"Metric {key!r} is too large to store as a number ({str(value)[:30]}...)."
+        ) from None
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def metric_int(key: str, value: Any, what: str) -> int:
+    """A metric's step or timestamp: an integer that fits SQLite's 64 bits."""
+    if type(value) is not int:
+        try:
+            value = int(value)
+        except (TypeError, ValueError, OverflowError):
+            raise TypeError(f"Metric {key!r}: {what} must be an integer, not {value!r}.") from None
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise InvalidParameterError(f"Metric {key!r}: {what} {value} is out of range (64 bits).")
+    return int(value)
 
 
 def param_value(key: str, value: Any) -> str:

@@ -60,6 +60,11 @@ class MlnbClient(RegistryClientMixin):
     """Tracking operations on one store, each naming its run or experiment explicitly."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:
+        if tracking_uri is None:
+            # As MLflow's client: no URI means the one given to mlnb.set_tracking_uri, if any.
+            from mlnb.tracking import fluent
+
+            tracking_uri = fluent._state.tracking_uri
         self.store = open_store(tracking_uri)
         self.writer = writer_for(self.store)
 
@@ -205,19 +210,27 @@ class MlnbClient(RegistryClientMixin):
             self.store.put_artifact_file(run_id, source, _join(prefix, rel))
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        if not isinstance(text, str):
+            raise InvalidParameterError(
+                f"log_text takes text, not {type(text).__name__}; use log_dict for data or "
+                "log_artifact for a file."
+            )
         self.store.put_artifact_bytes(run_id, artifact_file, text.encode("utf-8"))
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        safe_relpath(artifact_file)  # a bad path is the error to report, before any rendering
         self.store.put_artifact_bytes(
             run_id, artifact_file, formats.dict_bytes(dictionary, artifact_file))
 
     def log_figure(self, run_id: str, figure: Any, artifact_file: str,
                    save_kwargs: dict[str, Any] | None = None) -> None:
+        safe_relpath(artifact_file)
         self.store.put_artifact_bytes(
             run_id, artifact_file, formats.figure_bytes(figure, artifact_file, save_kwargs))
 
     def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
         """Save a table as JSON; logging to the same file again appends its rows (as MLflow)."""
+        safe_relpath(artifact_file)
         columns = formats.table_columns(data)
         try:
             existing: bytes | None = self.store.artifact_path(run_id, artifact_file).read_bytes()
@@ -236,11 +249,16 @@ class MlnbClient(RegistryClientMixin):
             return str(source)
         target = Path(dst_path) / (source.name if path else run_id)
         if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True, symlinks=False)
+            # mlnb never writes symlinks; one found here was planted and may point anywhere.
+            shutil.copytree(source, target, dirs_exist_ok=True, ignore=_symlinks)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
         return str(target)
+
+
+def _symlinks(folder: str, names: list[str]) -> list[str]:
+    return [name for name in names if os.path.islink(os.path.join(folder, name))]
 
 
 def _join(prefix: str | None, name: str) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from mlnb.artifacts import safe_relpath
 from mlnb.entities import (
     Experiment,
     FileInfo,
@@ -249,6 +250,10 @@ def _resume(client: MlnbClient, run_id: str) -> ActiveRun:
 
 def end_run(status: str = RunStatus.FINISHED, run_id: str | None = None) -> None:
     """End the active run (or the given one) with ``status``; its metrics are on disk after."""
+    if status not in RunStatus.TERMINAL:  # before the run leaves the stack: a typo keeps it active
+        raise InvalidParameterError(
+            f"end_run status must be one of {', '.join(RunStatus.TERMINAL)}, not {status!r}."
+        )
     if not _state.active:
         return
     handle = _state.active[-1]
@@ -348,7 +353,9 @@ def log_table(data: Any, artifact_file: str) -> None:
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
     info = _client().store.get_run_info(_active_run_id())
-    return f"{info.artifact_uri}/{artifact_path}" if artifact_path else info.artifact_uri
+    if not artifact_path:
+        return info.artifact_uri
+    return f"{info.artifact_uri}/{safe_relpath(artifact_path)}"
 
 
 def flush() -> None:

@@ -19,7 +19,11 @@ def dict_bytes(dictionary: Any, artifact_file: str) -> bytes:
     if artifact_file.endswith((".yaml", ".yml")):
         import yaml
 
-        return yaml.safe_dump(dictionary, sort_keys=False, allow_unicode=True).encode()
+        try:
+            return yaml.safe_dump(dictionary, sort_keys=False, allow_unicode=True).encode()
+        except yaml.YAMLError as exc:
+            raise InvalidParameterError(
+                f"log_dict: {artifact_file!r} cannot be saved as YAML: {exc}.") from None
     try:
         return json.dumps(dictionary, indent=2, default=_json_default).encode()
     except (TypeError, ValueError) as exc:
@@ -39,7 +43,10 @@ def figure_bytes(figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | 
     kwargs = dict(save_kwargs or {})
     if hasattr(figure, "savefig"):  # matplotlib Figure
         buffer = io.BytesIO()
-        figure.savefig(buffer, format=ext or "png", **kwargs)
+        try:
+            figure.savefig(buffer, format=ext or "png", **kwargs)
+        except ValueError as exc:  # an unknown format or a bad keyword
+            raise InvalidParameterError(f"log_figure: {artifact_file!r}: {exc}") from None
         return buffer.getvalue()
     if hasattr(figure, "to_plotly_json"):  # plotly Figure or FigureWidget
         if ext == "json":
@@ -85,7 +92,10 @@ def table_bytes(columns: dict[str, list[Any]], existing: bytes | None) -> bytes:
                 f"these rows have {names}. Use another artifact_file."
             )
         rows = old["data"] + rows
-    return json.dumps({"columns": names, "data": rows}, default=_cell).encode()
+    # NaN and infinities become null: the file must stay valid JSON (json.dumps would write NaN).
+    rows = [[None if isinstance(v, float) and not math.isfinite(v) else v for v in row]
+            for row in rows]
+    return json.dumps({"columns": names, "data": rows}, default=_cell, allow_nan=False).encode()
 
 
 def _cell(value: Any) -> Any:

@@ -58,8 +58,10 @@ class MetricWriter:
             validation.check_key(key, "Metric")
         _checked_key(key)
         number = validation.metric_value(key, value)
-        if type(step) is not int or type(timestamp) is not int:
-            step, timestamp = _as_int(key, step, "step"), _as_int(key, timestamp, "timestamp")
+        # Checked here, not at flush: a point the store cannot hold must fail at the call that
+        # logged it, never take a whole batch of good points down with it later.
+        step = validation.metric_int(key, step, "step")
+        timestamp = validation.metric_int(key, timestamp, "timestamp")
         if os.getpid() != self._pid:
             self._after_fork()
         with self._lock:
@@ -78,15 +80,23 @@ class MetricWriter:
 
     def flush(self, *, raise_errors: bool = True) -> None:
         """Write every buffered point now; on return they are committed to the store."""
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if not batch:
+        if os.getpid() != self._pid:
+            self._after_fork()
+        if not self._pending:
+            # Another thread (the background one) may have taken the points and be writing
+            # them: it holds the store's lock until it commits, so wait for that.
+            self.store.cx.wait_idle()
             return
-        by_run: dict[str, list[Metric]] = defaultdict(list)
-        for run_id, key, value, timestamp, step in batch:
-            by_run[run_id].append(Metric(key, value, timestamp, step))
+        batch: list[Point] = []
         try:
+            # The batch is taken only once the store's lock is held: a flush that finds the
+            # buffer empty can then rely on wait_idle() for "everything logged is on disk".
             with self.store.cx.write():
+                with self._lock:
+                    batch, self._pending = self._pending, []
+                by_run: dict[str, list[Metric]] = defaultdict(list)
+                for run_id, key, value, timestamp, step in batch:
+                    by_run[run_id].append(Metric(key, value, timestamp, step))
                 for run_id, metrics in by_run.items():
                     self._write_run(run_id, metrics)
         except StoreError:
@@ -140,13 +150,6 @@ def _flush_loop(ref: weakref.ref[MetricWriter]) -> None:
             except Exception as exc:  # never let the background thread die silently
                 warnings.warn(f"mlnb metric writer: {exc}", RuntimeWarning, stacklevel=1)
         del writer
-
-
-def _as_int(key: str, value: object, what: str) -> int:
-    try:
-        return int(value)  # type: ignore[call-overload, no-any-return]
-    except (TypeError, ValueError):
-        raise TypeError(f"Metric {key!r}: {what} must be an integer, not {value!r}.") from None
 
 
 _writers: weakref.WeakSet[MetricWriter] = weakref.WeakSet()

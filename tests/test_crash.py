@@ -1,0 +1,167 @@
+"""A process that dies while logging: the store stays whole and its run never stays RUNNING."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import mlnb
+from mlnb.store import Store, StoreLocation
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+
+def _env(store_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["MLNB_TRACKING_URI"] = str(store_dir)
+    env.pop("MLFLOW_EXPERIMENT_NAME", None)
+    return env
+
+
+def _open(store_dir: Path) -> Store:
+    return Store(StoreLocation(store_dir / "mlnb.db", store_dir / "artifacts"))
+
+
+@pytest.mark.parametrize("after_batches", [3, 40])
+def test_kill_9_mid_logging_leaves_whole_batches_and_a_killed_run(tmp_path: Path,
+                                                                  after_batches: int) -> None:
+    store_dir = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "batch_logger.py")],
+                            env=_env(store_dir), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    seen = 0
+    deadline = time.monotonic() + 60
+    while seen < after_batches and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else ""
+        seen += line.startswith("batch ")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    store = _open(store_dir)
+    try:
+        assert store.integrity_check() == "ok"
+        count = store.cx.query("SELECT count(*) FROM metrics WHERE run_id = ?", [run_id])[0][0]
+        assert count % 100 == 0 and count >= after_batches * 100
+        steps = [m.step for m in store.get_metric_history(run_id, "x")]
+        assert steps == list(range(count))  # no gap: whole batches, in order
+        assert store.get_run_info(run_id).status == "RUNNING"  # nobody has looked yet
+        assert store.reap_dead_runs() == [run_id]
+        info = store.get_run_info(run_id)
+        assert info.status == "KILLED" and info.end_time is not None
+        assert "killed or crashed" in store.get_run(run_id).data.tags["mlnb.end_reason"]
+        assert store.reap_dead_runs() == []
+    finally:
+        store.close()
+
+
+def test_search_runs_reaps_a_dead_run(tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "batch_logger.py")],
+                            env=_env(store_dir), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    proc.stdout.readline()
+    proc.kill()
+    proc.wait(timeout=30)
+    client = mlnb.MlnbClient(str(store_dir))
+    runs = client.search_runs(["0"])
+    assert [(r.info.run_id, r.info.status) for r in runs] == [(run_id, "KILLED")]
+    assert "mlnb.end_reason" in runs[0].data.tags
+
+
+def test_a_live_run_of_another_process_is_not_reaped(tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "batch_logger.py")],
+                            env=_env(store_dir), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+        proc.stdout.readline()
+        client = mlnb.MlnbClient(str(store_dir))
+        assert client.store.reap_dead_runs() == []
+        assert client.get_run(run_id).info.status == "RUNNING"
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_a_recycled_pid_does_not_keep_a_run_alive(store: Store) -> None:
+    run_id = store.create_run("0").run_id
+    with store.cx.write() as conn:  # this pid is alive, but it started at another time
+        conn.execute("UPDATE runs SET pid_start = 'not-this-process' WHERE run_id = ?", [run_id])
+    assert store.reap_dead_runs() == [run_id]
+
+
+def _run_script(tmp_path: Path, mode: str) -> tuple[subprocess.CompletedProcess[str], Store]:
+    store_dir = tmp_path / "store"
+    result = subprocess.run([sys.executable, str(SCRIPTS / "script_end.py"), mode],
+                            env=_env(store_dir), cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    return result, _open(store_dir)
+
+
+def test_script_that_never_ends_its_run_leaves_it_finished(tmp_path: Path) -> None:
+    result, store = _run_script(tmp_path, "normal")
+    try:
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+        run_id = result.stdout.split()[0]
+        info = store.get_run_info(run_id)
+        assert info.status == "FINISHED" and info.end_time is not None
+        assert len(store.get_metric_history(run_id, "m")) == 10  # buffered points reached disk
+        assert store.get_run(run_id).data.params == {"mode": "normal"}
+    finally:
+        store.close()
+
+
+def test_script_dying_on_an_exception_leaves_its_run_failed(tmp_path: Path) -> None:
+    result, store = _run_script(tmp_path, "raise")
+    try:
+        assert result.returncode == 1
+        assert "RuntimeError: the script failed" in result.stderr  # the user's own traceback
+        run_id = result.stdout.split()[0]
+        assert store.get_run_info(run_id).status == "FAILED"
+        assert len(store.get_metric_history(run_id, "m")) == 10
+    finally:
+        store.close()
+
+
+def test_script_leaving_nested_runs_open_finishes_both(tmp_path: Path) -> None:
+    result, store = _run_script(tmp_path, "nested")
+    try:
+        assert result.returncode == 0, result.stderr
+        parent, child = result.stdout.split()[:2]
+        assert store.get_run_info(parent).status == "FINISHED"
+        assert store.get_run_info(child).status == "FINISHED"
+        assert store.get_run(child).data.metrics == {"c": 1.0}
+    finally:
+        store.close()
+
+
+def test_a_new_process_sees_a_dead_run_as_killed_without_searching(tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "batch_logger.py")],
+                            env=_env(store_dir), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    proc.stdout.readline()
+    proc.kill()
+    proc.wait(timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-c", f"import mlnb; print(mlnb.get_run({run_id!r}).info.status)"],
+        env=_env(store_dir), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "KILLED"

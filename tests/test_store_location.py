@@ -1,0 +1,111 @@
+"""Where the store lives: explicit > MLNB_TRACKING_URI > nearest .mlnb walking up > new ./.mlnb."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import mlnb
+from mlnb.errors import InvalidParameterError
+from mlnb.store.location import resolve
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLNB_TRACKING_URI", raising=False)
+
+
+def test_new_store_in_cwd_when_nothing_is_configured(tmp_path: Path) -> None:
+    loc = resolve(None, cwd=tmp_path)
+    assert loc.db_path == tmp_path / ".mlnb" / "mlnb.db"
+    assert loc.artifact_root == tmp_path / ".mlnb" / "artifacts"
+    assert loc.uri == str(tmp_path / ".mlnb")
+
+
+def test_nearest_store_walking_up(tmp_path: Path) -> None:
+    (tmp_path / ".mlnb").mkdir()
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    (tmp_path / "a" / "b" / ".mlnb").mkdir()
+    assert resolve(None, cwd=deep).db_path == tmp_path / "a" / "b" / ".mlnb" / "mlnb.db"
+    assert resolve(None, cwd=tmp_path / "a").db_path == tmp_path / ".mlnb" / "mlnb.db"
+
+
+def test_env_beats_nearest_and_explicit_beats_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                  ) -> None:
+    (tmp_path / ".mlnb").mkdir()
+    monkeypatch.setenv("MLNB_TRACKING_URI", str(tmp_path / "from-env"))
+    assert resolve(None, cwd=tmp_path).db_path == tmp_path / "from-env" / "mlnb.db"
+    assert resolve(str(tmp_path / "explicit"), cwd=tmp_path).db_path == (
+        tmp_path / "explicit" / "mlnb.db")
+
+
+def test_empty_env_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLNB_TRACKING_URI", "")
+    assert resolve(None, cwd=tmp_path).db_path == tmp_path / ".mlnb" / "mlnb.db"
+
+
+@pytest.mark.parametrize(
+    ("uri", "db", "artifacts"),
+    [
+        ("sqlite:///x.db", "x.db", "x-artifacts"),
+        ("x.db", "x.db", "x-artifacts"),
+        ("runs.sqlite", "runs.sqlite", "runs-artifacts"),
+        ("sqlite:///sub/m.db", "sub/m.db", "sub/m-artifacts"),
+        ("store", "store/mlnb.db", "store/artifacts"),
+    ],
+)
+def test_relative_uris(tmp_path: Path, uri: str, db: str, artifacts: str) -> None:
+    loc = resolve(uri, cwd=tmp_path)
+    assert loc.db_path == tmp_path / db
+    assert loc.artifact_root == tmp_path / artifacts
+
+
+def test_absolute_and_file_uris(tmp_path: Path) -> None:
+    assert resolve(f"sqlite:///{tmp_path}/a.db", cwd=Path("/")).db_path == tmp_path / "a.db"
+    assert f"sqlite:///{tmp_path}".startswith("sqlite:////")  # the four-slash absolute form
+    assert resolve(tmp_path.as_uri(), cwd=Path("/")).db_path == tmp_path / "mlnb.db"
+    loc = resolve(f"sqlite:///{tmp_path}/a.db", cwd=Path("/"))
+    assert loc.uri == f"sqlite:///{tmp_path}/a.db"
+
+
+@pytest.mark.parametrize("uri", ["http://localhost:5000", "https://mlflow.example.com",
+                                 "databricks://profile", "s3://bucket/x",
+                                 "postgresql://u@h/db"])
+def test_remote_uris_are_refused(tmp_path: Path, uri: str) -> None:
+    with pytest.raises(InvalidParameterError, match="local SQLite store"):
+        resolve(uri, cwd=tmp_path)
+
+
+def test_set_tracking_uri_refuses_http_without_changing_state(tracking: Path) -> None:
+    before = mlnb.get_tracking_uri()
+    with pytest.raises(InvalidParameterError, match="never sends them to a server"):
+        mlnb.set_tracking_uri("http://127.0.0.1:5000")
+    assert mlnb.get_tracking_uri() == before
+
+
+def test_fluent_api_creates_store_in_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlnb.tracking import fluent
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(fluent, "_state", fluent._State())
+    with mlnb.start_run() as run:
+        mlnb.log_param("p", 1)
+    assert (tmp_path / ".mlnb" / "mlnb.db").is_file()
+    assert mlnb.get_tracking_uri() == str(tmp_path / ".mlnb")
+    assert mlnb.get_run(run.run_id).data.params == {"p": "1"}
+
+
+def test_sqlite_uri_store_puts_artifacts_beside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                ) -> None:
+    from mlnb.tracking import fluent
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(fluent, "_state", fluent._State())
+    mlnb.set_tracking_uri("sqlite:///x.db")
+    with mlnb.start_run() as run:
+        mlnb.log_text("hi", "a.txt")
+    assert (tmp_path / "x.db").is_file()
+    assert (tmp_path / "x-artifacts" / run.run_id / "a.txt").read_text() == "hi"
+    assert not (tmp_path / ".mlnb").exists()
