@@ -1,0 +1,248 @@
+"""What the views read and how they word it: runs from the library API, formatted cells, summaries.
+
+Everything here is plain Python over :mod:`mlnb.entities` (no widgets, no Plotly), so the table
+rows, comparison summaries and labels can be tested directly. Reads go through the store's bulk
+methods (a bounded number of queries whatever the number of runs), never SQL of our own.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlnb.entities import Experiment, Metric, Run, RunStatus, ViewType
+from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.store import Store
+
+STATUS_COLOURS = {
+    RunStatus.RUNNING: "#1f6feb",
+    RunStatus.SCHEDULED: "#8250df",
+    RunStatus.FINISHED: "#1a7f37",
+    RunStatus.FAILED: "#cf222e",
+    RunStatus.KILLED: "#9a6700",
+}
+PROVENANCE_PREFIXES = ("mlnb.", "mlflow.source.")
+# Metric names that are better when smaller: their "best" step is the minimum.
+_LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|perplexity|cost|time|latency", re.I)
+
+
+def tracking_store() -> Store:
+    """The store the fluent API uses now, with this process's buffered metrics written first."""
+    from mlnb.tracking import fluent
+
+    client = fluent._client()
+    client.writer.flush(raise_errors=False)
+    return client.store
+
+
+def experiment_ids(store: Store, experiment: Any) -> list[str]:
+    """Experiment ids for ``experiment``: None (the active one), a name, an id, an Experiment,
+    ``"*"`` (all), or a list of those."""
+    if experiment is None:
+        from mlnb.tracking import fluent
+
+        return [fluent._current_experiment_id()]
+    if isinstance(experiment, Experiment):
+        return [experiment.experiment_id]
+    if isinstance(experiment, (list, tuple)):
+        return [eid for item in experiment for eid in experiment_ids(store, item)]
+    text = str(experiment)
+    if text == "*":
+        return [e.experiment_id for e in store.search_experiments(max_results=50_000)]
+    found = store.get_experiment_by_name(text)
+    if found is not None:
+        return [found.experiment_id]
+    if text.isdigit():
+        return [store.get_experiment(text).experiment_id]
+    raise NotFoundError(f"No experiment named {text!r}; pass a name or id that exists "
+                        "(mlnb.search_experiments() lists them).")
+
+
+def resolve_runs(store: Store, runs: Any) -> list[Run]:
+    """Runs from ids, Run objects, ActiveRun handles or a ``search_runs`` DataFrame, in order."""
+    if hasattr(runs, "columns") and "run_id" in getattr(runs, "columns", ()):
+        runs = list(runs["run_id"])
+    elif isinstance(runs, (str, Run)) or hasattr(runs, "run_id"):
+        runs = [runs]
+    ids: list[str] = []
+    for item in runs:
+        run_id = item.info.run_id if isinstance(item, Run) else getattr(item, "run_id", item)
+        if not isinstance(run_id, str):
+            raise InvalidParameterError(
+                f"Cannot compare {type(item).__name__} objects: pass run ids, Runs or a DataFrame "
+                "from mlnb.search_runs()."
+            )
+        if run_id not in ids:
+            ids.append(run_id)
+    if not ids:
+        raise InvalidParameterError("No runs to show: pass at least one run id or Run.")
+    infos = [store.get_run_info(r) for r in ids]  # a clear NotFoundError for a wrong id
+    found: dict[str, Run] = {}
+    eids = sorted({i.experiment_id for i in infos})
+    for start in range(0, len(ids), 200):
+        chunk = ids[start:start + 200]
+        quoted = ", ".join("'" + r.replace("'", "''") + "'" for r in chunk)
+        for run in store.search_runs(eids, f"attributes.run_id IN ({quoted})", ViewType.ALL,
+                                     max_results=len(chunk)):
+            found[run.info.run_id] = run
+    return [found[r] for r in ids]
+
+
+def run_labels(runs: Sequence[Run]) -> list[str]:
+    """Run names, with a short id added where two runs share a name (raw text, not escaped)."""
+    names = [r.info.run_name or r.info.run_id[:8] for r in runs]
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return [f"{n} ({r.info.run_id[:6]})" if counts[n] > 1 else n for n, r in zip(names, runs, strict=True)]
+
+
+def format_time(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    moment = _dt.datetime.fromtimestamp(ms / 1000)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration_ms(run: Run, now_ms: int | None = None) -> int | None:
+    start, end = run.info.start_time, run.info.end_time
+    if end is None:
+        if run.info.status != RunStatus.RUNNING or now_ms is None:
+            return None
+        end = now_ms
+    return max(0, end - start)
+
+
+def format_duration(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def format_value(value: Any) -> str:
+    """A param or metric value as short text (floats to 6 significant digits)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.6g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its id (a search field such as ``params.lr``) and heading."""
+
+    id: str
+    label: str
+    order_field: str | None  # the order_by field; None when the store cannot sort by it
+
+
+BASE_COLUMNS = (
+    Column("name", "Run", "attributes.run_name"),
+    Column("status", "Status", "attributes.status"),
+    Column("start", "Start", "attributes.start_time"),
+    Column("duration", "Duration", None),
+)
+
+
+def table_columns(params: Iterable[str], metrics: Iterable[str]) -> list[Column]:
+    cols = list(BASE_COLUMNS)
+    cols += [Column(f"params.{k}", k, f"params.`{k}`") for k in params]
+    cols += [Column(f"metrics.{k}", k, f"metrics.`{k}`") for k in metrics]
+    return cols
+
+
+def cell_text(run: Run, column: Column, now_ms: int | None = None) -> str:
+    if column.id == "name":
+        return run.info.run_name
+    if column.id == "status":
+        return run.info.status
+    if column.id == "start":
+        return format_time(run.info.start_time)
+    if column.id == "duration":
+        return format_duration(duration_ms(run, now_ms))
+    kind, _, key = column.id.partition(".")
+    source = run.data.params if kind == "params" else run.data.metrics
+    return format_value(source.get(key))
+
+
+def table_rows(runs: Sequence[Run], columns: Sequence[Column], now_ms: int | None = None
+               ) -> list[list[str]]:
+    """The text of every cell of the table, row by row (raw text: escape it for HTML)."""
+    return [[cell_text(r, c, now_ms) for c in columns] for r in runs]
+
+
+def default_keys(runs: Sequence[Run], kind: str, limit: int = 5) -> list[str]:
+    """The ``limit`` most common param or metric keys of these runs, for the first view."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        for key in (run.data.params if kind == "params" else run.data.metrics):
+            counts[key] = counts.get(key, 0) + 1
+    return sorted(counts, key=lambda k: (-counts[k], k))[:limit]
+
+
+def lower_is_better(key: str) -> bool:
+    return bool(_LOWER_IS_BETTER.search(key))
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    last: float
+    min: float
+    max: float
+    best_step: int
+    count: int
+
+
+def summarize(points: Sequence[Metric], key: str) -> MetricSummary | None:
+    """Last, min, max and the step of the best value (min for losses, else max); NaN skipped."""
+    if not points:
+        return None
+    finite = [p for p in points if not math.isnan(p.value)]
+    last = points[-1].value
+    if not finite:
+        return MetricSummary(last, math.nan, math.nan, points[-1].step, len(points))
+    low = min(finite, key=lambda p: p.value)
+    high = max(finite, key=lambda p: p.value)
+    best = low if lower_is_better(key) else high
+    return MetricSummary(last, low.value, high.value, best.step, len(points))
+
+
+def differing_params(runs: Sequence[Run]) -> list[str]:
+    """Param keys whose value is not the same (or not present) in every run."""
+    keys = sorted({k for r in runs for k in r.data.params})
+    return [k for k in keys if len({r.data.params.get(k) for r in runs}) > 1]
+
+
+def provenance_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in sorted(tags.items()) if k.startswith(PROVENANCE_PREFIXES)}
+
+
+_CELL_SOURCE_TAGS = ("mlnb.cell.source", "mlnb.cell_source", "mlnb.source.cell", "mlnb.cell.code",
+                     "mlnb.code", "mlnb.source")
+
+
+def cell_source_tag(tags: dict[str, str]) -> tuple[str, str] | None:
+    """The tag holding the cell's source code, if the provenance capture wrote one."""
+    for key in _CELL_SOURCE_TAGS:
+        if tags.get(key):
+            return key, tags[key]
+    for key in sorted(tags):
+        if key.startswith("mlnb.") and ("source" in key or "code" in key) and "\n" in tags[key]:
+            return key, tags[key]
+    return None

@@ -1,0 +1,140 @@
+"""Artifact previews: images, text, JSON, ``log_table`` tables and Plotly figures.
+
+Files are read through the store's checked paths (:meth:`Store.artifact_path`), only up to
+:data:`MAX_PREVIEW_BYTES`; everything shown as HTML is escaped. Images go to an ``Image`` widget
+(an ``<img>`` of a blob, so an SVG's scripts never run).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import ipywidgets as widgets
+
+from mlnb.entities import FileInfo
+from mlnb.errors import MlnbError
+from mlnb.store import Store
+from mlnb.widgets import charts, static
+from mlnb.widgets.escape import escape_html
+
+MAX_PREVIEW_BYTES = 512 * 1024
+MAX_FILES = 500
+IMAGE_FORMATS = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "gif": "gif", "webp": "webp",
+                 "svg": "svg+xml"}
+TEXT_SUFFIXES = {"txt", "log", "md", "py", "yaml", "yml", "csv", "tsv", "toml", "cfg", "ini",
+                 "mlmodel", "mlproject", "sh", "r", "sql", "html", "htm", "xml", "ipynb"}
+
+
+def walk_artifacts(store: Store, run_id: str, limit: int = MAX_FILES) -> list[FileInfo]:
+    """Every artifact file of the run (folders walked), at most ``limit`` of them."""
+    files: list[FileInfo] = []
+    pending = [""]
+    while pending and len(files) < limit:
+        for entry in store.list_artifacts(run_id, pending.pop(0)):
+            if entry.is_dir:
+                pending.append(entry.path)
+            elif len(files) < limit:
+                files.append(entry)
+    return files
+
+
+def kind_of(path: str) -> str:
+    """``image``, ``json``, ``text`` or ``other``, from the file name."""
+    name = path.rsplit("/", 1)[-1].lower()
+    suffix = name.rsplit(".", 1)[-1] if "." in name else name
+    if suffix in IMAGE_FORMATS:
+        return "image"
+    if suffix == "json":
+        return "json"
+    if suffix in TEXT_SUFFIXES:
+        return "text"
+    return "other"
+
+
+def json_preview_html(value: Any) -> str:
+    """A ``log_table`` table as an HTML table, else the JSON pretty-printed (escaped)."""
+    if (isinstance(value, dict) and isinstance(value.get("columns"), list)
+            and isinstance(value.get("data"), list)):
+        rows = [[_cell(c) for c in row] for row in value["data"][:200] if isinstance(row, list)]
+        more = len(value["data"]) - len(rows)
+        note = f"<p><i>{more} more rows not shown.</i></p>" if more > 0 else ""
+        return static.html_table([str(c) for c in value["columns"]], rows) + note
+    text = json.dumps(value, indent=2)[:MAX_PREVIEW_BYTES]
+    return static.plain(f'<pre class="mlnb-code">{escape_html(text)}</pre>')
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def is_plotly_json(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("data"), list) and "layout" in value
+
+
+def preview(store: Store, run_id: str, info: FileInfo) -> widgets.Widget:
+    """A widget showing one artifact, or a note saying why it is not shown."""
+    kind = kind_of(info.path)
+    size = info.file_size or 0
+    if kind == "other":
+        return widgets.HTML(f"<i>No preview for this file type ({size:,} bytes).</i>")
+    if size > MAX_PREVIEW_BYTES:
+        return widgets.HTML(f"<i>Too large to preview ({size:,} bytes).</i>")
+    try:
+        raw = store.artifact_path(run_id, info.path).read_bytes()
+    except (OSError, MlnbError) as exc:
+        return widgets.HTML(static.error_html(f"Cannot read {info.path}: {exc}"))
+    if kind == "image":
+        suffix = info.path.rsplit(".", 1)[-1].lower()
+        return widgets.Image(value=raw, format=IMAGE_FORMATS[suffix],
+                             layout=widgets.Layout(max_width="480px"))
+    text = raw.decode("utf-8", errors="replace")
+    if kind == "json":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return widgets.HTML(static.plain(f'<pre class="mlnb-code">{escape_html(text)}</pre>'))
+        if is_plotly_json(value):
+            return _figure_widget(value)
+        return widgets.HTML(static.STYLE + json_preview_html(value))
+    return widgets.HTML(static.STYLE + static.plain(f'<pre class="mlnb-code">{escape_html(text)}</pre>'))
+
+
+def _figure_widget(spec: dict[str, Any]) -> widgets.Widget:
+    """A logged Plotly figure, redrawn from its JSON; text fields escaped like our own charts."""
+    import plotly.graph_objects as go
+
+    try:
+        fig = go.Figure(spec)
+    except ValueError as exc:
+        return widgets.HTML(static.error_html(f"Not a valid Plotly figure: {exc}"))
+    sanitize_figure(fig)
+    out = widgets.Output()
+    out.outputs = (charts.figure_output(fig),)
+    return out
+
+
+def sanitize_figure(fig: Any) -> None:
+    """Escape the text fields of a figure someone else built (names, titles, text, hover text)."""
+    from mlnb.widgets.escape import escape_plotly
+
+    for trace in fig.data:
+        for attr in ("name", "text", "hovertext"):
+            value = getattr(trace, attr, None)
+            if isinstance(value, str):
+                setattr(trace, attr, escape_plotly(value))
+            elif isinstance(value, (list, tuple)):
+                setattr(trace, attr, [escape_plotly(v) if isinstance(v, str) else v for v in value])
+        if getattr(trace, "hovertemplate", None) is not None:
+            trace.hovertemplate = None
+    title = fig.layout.title.text
+    if isinstance(title, str):
+        fig.layout.title.text = escape_plotly(title)
+    for axis in ("xaxis", "yaxis"):
+        axis_title = fig.layout[axis].title.text
+        if isinstance(axis_title, str):
+            fig.layout[axis].title.text = escape_plotly(axis_title)
+    fig.layout.annotations = [
+        {**a.to_plotly_json(), "text": escape_plotly(a.text)} for a in fig.layout.annotations
+        if a.text is not None
+    ]
