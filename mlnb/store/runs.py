@@ -58,6 +58,7 @@ RUN_SCHEMA = EntitySchema(
         "lifecycle_stage": ("r.lifecycle_stage", "str"),
         "start_time": ("r.start_time", "num"),
         "created": ("r.start_time", "num"),
+        "duration": ("(r.end_time - r.start_time)", "num"),
         "end_time": ("r.end_time", "num"),
         "experiment_id": ("CAST(r.experiment_id AS TEXT)", "str"),
         "parent_run_id": ("r.parent_run_id", "str"),
@@ -404,6 +405,22 @@ class RunQueries:
             raise NotFoundError(f"No run with id {run_id!r}.")
         return self._info(rows[0])
 
+    def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        """Several runs, in the order asked, in a bounded number of queries.
+
+        Raises NotFoundError naming the first id that does not exist.
+        """
+        infos: dict[str, RunInfo] = {}
+        for chunk in _chunks(list(dict.fromkeys(run_ids))):
+            for row in self.cx.query(
+                f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id IN ({_marks(chunk)})", chunk
+            ):
+                infos[row[0]] = self._info(row)
+        missing = [r for r in run_ids if r not in infos]
+        if missing:
+            raise NotFoundError(f"No run with id {missing[0]!r}.")
+        return self._with_data([infos[r] for r in run_ids])
+
     def get_run(self, run_id: str) -> Run:
         info = self.get_run_info(run_id)
         return self._with_data([info])[0]
@@ -492,7 +509,8 @@ class RunQueries:
         self.get_run_info(run_id)
         rows = self.cx.query(
             "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_id = ? AND key = ? "
-            "ORDER BY step, timestamp, rowid", [run_id, key],
+            # (step, rowid) is the index's own order: no sort step. Equal steps keep log order.
+            "ORDER BY step, rowid", [run_id, key],
         )
         return [Metric(key, _float(v, n), ts, step) for v, n, ts, step in rows]
 
@@ -505,11 +523,16 @@ class RunQueries:
         for chunk in _chunks(list(run_ids)):
             rows = self.cx.query(
                 f"SELECT run_id, key, value, is_nan, timestamp, step FROM metrics "
-                f"WHERE run_id IN ({_marks(chunk)}){key_filter} ORDER BY run_id, key, step, "
-                "timestamp, rowid", [*chunk, *(keys or [])],
+                f"WHERE run_id IN ({_marks(chunk)}){key_filter} ORDER BY run_id, key, step, rowid",
+                [*chunk, *(keys or [])],
             )
+            series: list[Metric] = []
+            current: tuple[str, str] | None = None
             for run_id, key, value, is_nan, ts, step in rows:
-                out[run_id].setdefault(key, []).append(Metric(key, _float(value, is_nan), ts, step))
+                if (run_id, key) != current:  # rows arrive grouped: one dict lookup per series
+                    current = (run_id, key)
+                    series = out[run_id].setdefault(key, [])
+                series.append(Metric(key, math.nan if is_nan else value, ts, step))
         return out
 
     def metric_keys(self, run_ids: Sequence[str]) -> list[str]:

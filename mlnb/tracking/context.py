@@ -24,7 +24,15 @@ def register_context_provider(provider: ContextProvider) -> None:
 
 def run_context_tags() -> dict[str, str]:
     tags = _source_tags()
-    for provider in _providers:
+    providers = list(_providers)
+    if "IPython" in sys.modules:
+        # Inside a kernel every run gets the notebook's provenance, with or without %load_ext.
+        # mlnb.provenance never imports IPython itself; it only looks at the running shell.
+        from mlnb.provenance import kernel_tags
+
+        if kernel_tags not in providers:
+            providers.insert(0, kernel_tags)
+    for provider in providers:
         try:
             tags.update(provider())
         except Exception as exc:

@@ -213,10 +213,14 @@ def start_run(
     """Start a run (or resume ``run_id``) and make it the active run.
 
     Use it as ``with mlnb.start_run(run_name="baseline") as run:``. With ``nested=True`` the new
-    run is a child of the active one. ``log_system_metrics`` is accepted for MLflow
-    compatibility and ignored.
+    run is a child of the active one. With no active run and no ``run_id``, the environment
+    variable ``MLNB_RUN_ID`` names a run to resume (as MLflow's ``MLFLOW_RUN_ID``).
+    ``log_system_metrics`` is accepted for MLflow compatibility and ignored.
     """
     client = _client()
+    if run_id is None and not _state.active and not nested:
+        # MLflow's MLFLOW_RUN_ID: a launcher (mlnb run) hands its run to the script it starts.
+        run_id = os.environ.pop("MLNB_RUN_ID", None) or None
     if _state.active and not nested and run_id is None:
         active = _state.active[-1].run_id
         raise RunStateError(

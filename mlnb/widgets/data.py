@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlnb.entities import Experiment, Metric, Run, RunStatus, ViewType
+from mlnb.entities import Experiment, Metric, Run, RunStatus
 from mlnb.errors import InvalidParameterError, NotFoundError
 from mlnb.store import Store
 
@@ -80,16 +80,7 @@ def resolve_runs(store: Store, runs: Any) -> list[Run]:
             ids.append(run_id)
     if not ids:
         raise InvalidParameterError("No runs to show: pass at least one run id or Run.")
-    infos = [store.get_run_info(r) for r in ids]  # a clear NotFoundError for a wrong id
-    found: dict[str, Run] = {}
-    eids = sorted({i.experiment_id for i in infos})
-    for start in range(0, len(ids), 200):
-        chunk = ids[start:start + 200]
-        quoted = ", ".join("'" + r.replace("'", "''") + "'" for r in chunk)
-        for run in store.search_runs(eids, f"attributes.run_id IN ({quoted})", ViewType.ALL,
-                                     max_results=len(chunk)):
-            found[run.info.run_id] = run
-    return [found[r] for r in ids]
+    return store.get_runs(ids)  # bulk; a clear NotFoundError names a wrong id
 
 
 def run_labels(runs: Sequence[Run]) -> list[str]:
