@@ -11,6 +11,9 @@ import pytest
 from mlnb.store import Store, StoreLocation
 from mlnb.tracking import fluent
 
+# Test helper modules loaded as plugins or imported by tests: let pytest rewrite their asserts.
+pytest.register_assert_rewrite("magic_shell", "jupyter_harness")
+
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
 
 

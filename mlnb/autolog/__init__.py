@@ -1,0 +1,47 @@
+"""Autologging: ``mlnb.autolog()`` logs params, metrics and models of the libraries it knows.
+
+Only scikit-learn is supported (:mod:`mlnb.autolog.sklearn`). As in MLflow, a ``fit`` logs into
+the active run (inside ``%%track``, the cell's run) or starts and ends its own run, and a logging
+failure is a warning: it never breaks the user's ``fit``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from typing import Any
+
+FLAVORS = ("sklearn",)
+
+
+def autolog(disable: bool = False, log_models: bool = True, log_input_examples: bool = True,
+            log_datasets: bool = True, silent: bool = False, max_tuning_runs: int | None = None,
+            **kwargs: Any) -> None:
+    """Turn on (or with ``disable=True`` off) autologging for every installed supported library.
+
+    :param log_models: log the fitted model through ``mlnb.models.sklearn.log_model``.
+    :param log_input_examples: give the model a few training rows as its input example.
+    :param log_datasets: record the training data's shape and hash as tags.
+    :param silent: no warnings from autologging itself.
+    :param max_tuning_runs: at most this many child runs per hyper-parameter search (best first;
+        None for all candidates).
+    Other MLflow keyword arguments are accepted and ignored.
+    """
+    if importlib.util.find_spec("sklearn") is None:
+        return
+    from mlnb.autolog import sklearn as sklearn_autolog
+
+    sklearn_autolog.autolog(disable=disable, log_models=log_models,
+                            log_input_examples=log_input_examples, log_datasets=log_datasets,
+                            silent=silent, max_tuning_runs=max_tuning_runs)
+
+
+class _CallableModule(types.ModuleType):
+    """``mlnb.autolog(...)`` works even when ``mlnb.autolog`` is this package, not the function."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        autolog(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,393 @@
+"""scikit-learn autologging: every estimator's ``fit`` becomes a logged run (as MLflow's).
+
+``autolog()`` wraps ``fit``, ``fit_transform`` and ``fit_predict`` of every loaded estimator
+class, and of classes defined later (through ``BaseEstimator.__init_subclass__``). Only the
+outermost fit logs: a Pipeline's steps and a search's inner fits run unlogged, so a Pipeline or a
+meta-estimator logs once. Per fit, in one write: the estimator's params (deep), training metrics
+(classifiers: accuracy, precision, recall, f1, log loss, ROC AUC where they apply; regressors:
+MSE, RMSE, MAE, R2; both: ``training_score``), the training data's shape and hash, and the model
+through ``mlnb.models.sklearn.log_model`` when that is installed. ``GridSearchCV`` and
+``RandomizedSearchCV`` also get ``best_*`` params, ``best_cv_score``, one child run per candidate
+and ``cv_results.json`` (a table artifact).
+
+The fit goes into the active run (a ``%%track`` cell's run), into a child of it if autolog already
+logged a fit there, or into a run of its own started and ended around the fit. Logging never
+breaks ``fit``: any failure becomes a warning and the fitted model is returned.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from mlnb.entities import Metric, Param, RunStatus, RunTag
+from mlnb.store.validation import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH
+from mlnb.tracking import fluent
+from mlnb.tracking.client import now_ms
+
+FIT_METHODS = ("fit", "fit_transform", "fit_predict")
+HASH_MAX_BYTES = 256 * 1024 * 1024
+INPUT_EXAMPLE_ROWS = 5
+
+
+@dataclass
+class _Config:
+    enabled: bool = False
+    log_models: bool = True
+    log_input_examples: bool = True
+    log_datasets: bool = True
+    silent: bool = False
+    max_tuning_runs: int | None = None
+
+
+_config = _Config()
+_depth_lock = threading.Lock()
+_depth = 0  # process-wide: joblib threads of a search see the outer fit too
+_autologged_runs: set[str] = set()
+_original_init_subclass: Any = None
+
+
+def autolog(log_input_examples: bool = True, log_model_signatures: bool = True,
+            log_models: bool = True, log_datasets: bool = True, disable: bool = False,
+            exclusive: bool = False, disable_for_unsupported_versions: bool = False,
+            silent: bool = False, max_tuning_runs: int | None = None, **kwargs: Any) -> None:
+    """Turn scikit-learn autologging on (``disable=True``: off). MLflow's signature.
+
+    :param log_models: log each fitted model (``artifact_path="model"``).
+    :param log_input_examples: log the first rows of the training data as the input example.
+    :param log_datasets: tag the run with the training data's shape and sha256.
+    :param silent: suppress autolog's own warnings.
+    :param max_tuning_runs: child runs per search, best first (None: every candidate).
+    ``log_model_signatures``, ``exclusive`` and ``disable_for_unsupported_versions`` are accepted
+    for compatibility.
+    """
+    _config.log_models, _config.log_input_examples = log_models, log_input_examples
+    _config.log_datasets, _config.silent = log_datasets, silent
+    _config.max_tuning_runs = max_tuning_runs
+    if disable:
+        _config.enabled = False
+        _unpatch_all()
+        return
+    _config.enabled = True
+    _patch_all()
+
+
+def is_enabled() -> bool:
+    return _config.enabled
+
+
+# --- patching -----------------------------------------------------------------------------------
+
+
+def _patch_all() -> None:
+    global _original_init_subclass
+    from sklearn.base import BaseEstimator
+
+    for cls in _all_subclasses(BaseEstimator):
+        _patch_class(cls)
+    if _original_init_subclass is None:
+        _original_init_subclass = BaseEstimator.__dict__.get("__init_subclass__", False)
+
+        def init_subclass(cls: type, /, **kwargs: Any) -> None:
+            if _original_init_subclass:
+                _original_init_subclass.__func__(cls, **kwargs)
+            else:
+                super(BaseEstimator, cls).__init_subclass__(**kwargs)
+            if _config.enabled:
+                _patch_class(cls)
+
+        BaseEstimator.__init_subclass__ = classmethod(init_subclass)
+
+
+def _unpatch_all() -> None:
+    global _original_init_subclass
+    try:
+        from sklearn.base import BaseEstimator
+    except ImportError:
+        return
+    for cls in _all_subclasses(BaseEstimator):
+        for name in FIT_METHODS:
+            method = cls.__dict__.get(name)
+            original = getattr(method, "_mlnb_original", None)
+            if original is not None:
+                setattr(cls, name, original)
+    if _original_init_subclass is not None:
+        if _original_init_subclass:
+            BaseEstimator.__init_subclass__ = _original_init_subclass
+        else:
+            del BaseEstimator.__init_subclass__
+        _original_init_subclass = None
+
+
+def _all_subclasses(base: type) -> list[type]:
+    seen: dict[type, None] = {}
+    stack = [base]
+    while stack:
+        cls = stack.pop()
+        if cls in seen:
+            continue
+        seen[cls] = None
+        stack.extend(type.__subclasses__(cls))
+    return list(seen)
+
+
+def _patch_class(cls: type) -> None:
+    for name in FIT_METHODS:
+        method = cls.__dict__.get(name)
+        if callable(method) and not hasattr(method, "_mlnb_original"):
+            setattr(cls, name, _wrap(method))
+
+
+def _wrap(original: Any) -> Any:
+    @functools.wraps(original)
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global _depth
+        if not _config.enabled or _depth > 0:
+            return original(self, *args, **kwargs)
+        return _autologged_fit(original, self, args, kwargs)
+
+    fit._mlnb_original = original  # type: ignore[attr-defined]
+    return fit
+
+
+def _autologged_fit(original: Any, estimator: Any, args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> Any:
+    global _depth
+    with _depth_lock:
+        _depth += 1  # also while logging: the metrics' own fits (LabelBinarizer) stay unlogged
+    try:
+        session = _Session.begin()
+        try:
+            result = original(estimator, *args, **kwargs)
+        except BaseException:
+            session.end(RunStatus.FAILED)
+            raise
+        session.log(estimator, args, kwargs)
+        session.end(RunStatus.FINISHED)
+        return result
+    finally:
+        with _depth_lock:
+            _depth -= 1
+
+
+def _warn(what: str, exc: BaseException) -> None:
+    if not _config.silent:
+        warnings.warn(f"mlnb autolog: could not {what}: {type(exc).__name__}: {exc} "
+                      "(the model was fitted anyway)", RuntimeWarning, stacklevel=4)
+
+
+# --- one fit's run ------------------------------------------------------------------------------
+
+
+class _Session:
+    """The run a fit logs into; ``owned`` when autolog started it (and must end it)."""
+
+    def __init__(self, run: fluent.ActiveRun | None, owned: bool) -> None:
+        self.run, self.owned = run, owned
+
+    @classmethod
+    def begin(cls) -> _Session:
+        try:
+            active = fluent.active_run()
+            if active is None:
+                return cls(fluent.start_run(tags={"mlflow.autologging": "sklearn"}), True)
+            if active.run_id in _autologged_runs:  # a second fit in the same run: a child run
+                return cls(fluent.start_run(nested=True,
+                                            tags={"mlflow.autologging": "sklearn"}), True)
+            return cls(active, False)
+        except Exception as exc:
+            _warn("start a run", exc)
+            return cls(None, False)
+
+    def log(self, estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if self.run is None:
+            return
+        run_id, client = self.run.run_id, self.run._client
+        X, y = _training_data(args, kwargs)
+        try:
+            params = _estimator_params(estimator)
+            metrics = _training_metrics(estimator, X, y, kwargs.get("sample_weight"))
+            tags = {"estimator_name": type(estimator).__name__,
+                    "estimator_class": f"{type(estimator).__module__}.{type(estimator).__name__}"}
+            if _config.log_datasets and X is not None:
+                tags.update(_data_tags(X))
+            t = now_ms()
+            client.log_batch(run_id, metrics=[Metric(k, v, t, 0) for k, v in metrics.items()],
+                             params=[Param(k, v) for k, v in list(params.items())[:1000]],
+                             tags=[RunTag(k, v) for k, v in tags.items()])
+            _autologged_runs.add(run_id)
+        except Exception as exc:
+            _warn("log the fit's params and metrics", exc)
+        if hasattr(estimator, "cv_results_") and hasattr(estimator, "best_params_"):
+            try:
+                from mlnb.autolog import _search
+
+                _search.log_search(client, run_id, estimator, _config.max_tuning_runs)
+            except Exception as exc:
+                _warn("log the search's candidates", exc)
+        if _config.log_models:
+            _log_model(estimator, X)
+
+    def end(self, status: str) -> None:
+        if self.owned and self.run is not None:
+            try:
+                fluent.end_run(status, run_id=self.run.run_id)
+            except Exception as exc:
+                _warn("end the run", exc)
+
+
+def _training_data(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    X = args[0] if args else kwargs.get("X")
+    y = args[1] if len(args) > 1 else kwargs.get("y")
+    return X, y
+
+
+def _estimator_params(estimator: Any) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for key, value in estimator.get_params(deep=True).items():
+        if len(key) <= MAX_KEY_LENGTH:
+            params[key] = str(value)[:MAX_PARAM_VALUE_LENGTH]
+    return params
+
+
+def _training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any) -> dict[str, float]:
+    if X is None or y is None or not hasattr(estimator, "predict"):
+        return {}
+    from sklearn.base import is_classifier, is_regressor
+
+    try:
+        if is_classifier(estimator):
+            return _classifier_metrics(estimator, X, y, sample_weight)
+        if is_regressor(estimator):
+            return _regressor_metrics(estimator, X, y, sample_weight)
+        return {"training_score": float(estimator.score(X, y))}
+    except Exception as exc:  # e.g. a search with refit=False cannot predict
+        _warn("compute training metrics", exc)
+        return {}
+
+
+def _classifier_metrics(estimator: Any, X: Any, y: Any, weight: Any) -> dict[str, float]:
+    from sklearn import metrics
+
+    predicted = estimator.predict(X)
+    precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+        y, predicted, average="weighted", sample_weight=weight, zero_division=0)
+    accuracy = float(metrics.accuracy_score(y, predicted, sample_weight=weight))
+    found = {"training_accuracy_score": accuracy, "training_precision_score": float(precision),
+             "training_recall_score": float(recall), "training_f1_score": float(f1),
+             "training_score": accuracy}
+    if hasattr(estimator, "predict_proba"):
+        try:
+            proba = estimator.predict_proba(X)
+            labels = getattr(estimator, "classes_", None)
+            found["training_log_loss"] = float(metrics.log_loss(y, proba, sample_weight=weight,
+                                                                labels=labels))
+            if proba.shape[1] == 2:
+                found["training_roc_auc"] = float(metrics.roc_auc_score(
+                    y, proba[:, 1], sample_weight=weight))
+            else:
+                found["training_roc_auc"] = float(metrics.roc_auc_score(
+                    y, proba, multi_class="ovr", average="weighted", sample_weight=weight,
+                    labels=labels))
+        except Exception:  # no probabilities for this model, or a single class: left out
+            pass
+    return found
+
+
+def _regressor_metrics(estimator: Any, X: Any, y: Any, weight: Any) -> dict[str, float]:
+    from sklearn import metrics
+
+    predicted = estimator.predict(X)
+    mse = float(metrics.mean_squared_error(y, predicted, sample_weight=weight))
+    r2 = float(metrics.r2_score(y, predicted, sample_weight=weight))
+    return {"training_mean_squared_error": mse, "training_root_mean_squared_error": mse ** 0.5,
+            "training_mean_absolute_error": float(metrics.mean_absolute_error(
+                y, predicted, sample_weight=weight)),
+            "training_r2_score": r2, "training_score": r2}
+
+
+def _data_tags(X: Any) -> dict[str, str]:
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        try:
+            shape = (len(X),)
+        except TypeError:
+            shape = ()
+    tags = {"mlnb.training_data.shape": "x".join(str(n) for n in shape)}
+    try:
+        tags["mlnb.training_data.sha256"] = _data_hash(X)
+    except Exception:
+        pass
+    return tags
+
+
+def _data_hash(X: Any) -> str:
+    import numpy as np
+
+    digest = hashlib.sha256()
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a DataFrame: values, names, index
+        import pandas
+
+        digest.update(repr(list(X.columns)).encode())
+        X = pandas.util.hash_pandas_object(X, index=True).to_numpy()
+    elif hasattr(X, "tocsr"):  # scipy sparse
+        X = X.tocsr()
+        for part in (X.data, X.indices, X.indptr):
+            digest.update(np.ascontiguousarray(part).data)
+        return digest.hexdigest()
+    array = np.asarray(X)
+    if array.dtype == object:
+        digest.update(repr(array.tolist()).encode())
+    else:
+        raw = np.ascontiguousarray(array).view(np.uint8).reshape(-1)
+        digest.update(str(array.shape).encode() + array.dtype.str.encode())
+        digest.update(raw[:HASH_MAX_BYTES].data)  # huge data: the first 256 MB and the shape
+    return digest.hexdigest()
+
+
+def _log_model(estimator: Any, X: Any) -> None:
+    try:
+        from mlnb.models import sklearn as flavor
+    except ImportError:
+        return  # the models API is not installed: params and metrics are still logged
+    try:
+        example = _input_example(X) if _config.log_input_examples else None
+        signature = _signature(estimator, example)
+        flavor.log_model(estimator, artifact_path="model", input_example=example,
+                         signature=signature)
+    except Exception as exc:
+        _warn("log the model", exc)
+
+
+def _input_example(X: Any) -> Any:
+    if X is None:
+        return None
+    if hasattr(X, "iloc"):
+        return X.iloc[:INPUT_EXAMPLE_ROWS]
+    if hasattr(X, "tocsr"):
+        return None
+    try:
+        return X[:INPUT_EXAMPLE_ROWS]
+    except Exception:
+        return None
+
+
+def _signature(estimator: Any, example: Any) -> Any:
+    if example is None:
+        return None
+    try:
+        import mlnb.models as models
+
+        infer: Any = getattr(models, "infer_signature", None)
+        if infer is None:
+            from mlnb.models.signature import infer_signature
+
+            infer = infer_signature
+        return infer(example, estimator.predict(example)) if hasattr(estimator, "predict") \
+            else infer(example)
+    except Exception:
+        return None

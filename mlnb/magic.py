@@ -1,0 +1,159 @@
+"""IPython magics: ``%%track`` (a cell becomes a tracked run) and ``%mlnb`` (runs, store, autolog).
+
+Load them in a notebook with ``%load_ext mlnb``. To load them in every kernel, add one line to
+your IPython configuration (``~/.ipython/profile_default/ipython_config.py``; create it with
+``ipython profile create``)::
+
+    c.InteractiveShellApp.extensions = ["mlnb"]
+
+``%%track [RUN_NAME] [--experiment E] [--params a,b] [--metrics x,y] [--tags k=v ...]
+[--nested] [--no-capture WHAT]`` runs the cell inside a new run (see :mod:`mlnb.magic_track`
+and the capture rules in :mod:`mlnb.capture`). ``WHAT`` is a comma-separated list of
+params, metrics, files, figures, stdout, provenance, live, or ``all``.
+
+Settings are traits: ``%config TrackMagics.metric_pattern = r"..."``, ``max_file_bytes``,
+``max_scan_files``, ``max_str_len``, ``max_items``, ``live_redraw_s``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Float, Int, Unicode
+
+from mlnb import capture, provenance
+from mlnb.magic_commands import COMMANDS, run_command
+from mlnb.magic_track import TrackOptions, track_cell
+
+
+@magics_class
+class TrackMagics(Magics):
+    """``%%track`` and ``%mlnb``; the traits are ``%config``-urable capture settings."""
+
+    metric_pattern = Unicode(capture.DEFAULT_METRIC_PATTERN,
+                             help="Regex: names the cell binds that are captured as metrics."
+                             ).tag(config=True)
+    max_file_bytes = Int(20_000_000, help="Files larger than this are not copied.").tag(config=True)
+    max_scan_files = Int(5_000, help="Stop the notebook-folder scan after this many files."
+                         ).tag(config=True)
+    max_str_len = Int(250, help="Longest string captured as a param.").tag(config=True)
+    max_items = Int(20, help="Most items in a list/tuple/dict captured as a param.").tag(config=True)
+    live_redraw_s = Float(0.5, help="Minimum seconds between live chart redraws.").tag(config=True)
+
+    def rules(self) -> capture.CaptureRules:
+        return capture.CaptureRules(
+            metric_pattern=self.metric_pattern, max_file_bytes=self.max_file_bytes,
+            max_scan_files=self.max_scan_files, max_str_len=self.max_str_len,
+            max_items=self.max_items)
+
+    @magic_arguments()
+    @argument("run_name", nargs="?", default=None, help="Name of the run (default: generated).")
+    @argument("--experiment", "-e", default=None, help="Experiment name (created if new).")
+    @argument("--params", default=None, help="Capture only these names as params: a,b,c.")
+    @argument("--metrics", default=None, help="Also capture these names as metrics: x,y.")
+    @argument("--tags", nargs="+", action="extend", default=None, metavar="KEY=VALUE",
+              help="Tags to set on the run.")
+    @argument("--nested", action="store_true", help="Start a child run of the active run.")
+    @argument("--no-capture", action="append", default=None, metavar="WHAT",
+              help="Turn off capture of: " + ", ".join(capture.CAPTURE_PARTS) + " or all.")
+    @cell_magic
+    def track(self, line: str, cell: str) -> None:
+        """Run the cell inside a new tracked run (params, metrics, artifacts, provenance)."""
+        __tracebackhide__ = True
+        options = parse_track_line(line)
+        if not options.nested:
+            import mlnb
+
+            active = mlnb.active_run()
+            if active is not None:
+                raise UsageError(
+                    f"Run {active.run_id} is already active. End it with mlnb.end_run(), or use "
+                    "%%track --nested to make this cell's run its child.")
+        track_cell(self.shell, cell, options, self.rules(), self.live_redraw_s)
+
+    @line_magic
+    def mlnb(self, line: str) -> Any:
+        """``%mlnb runs|compare|show|store|autolog|export|help ...`` (``%mlnb help``)."""
+        return run_command(self.shell, line)
+
+
+def parse_track_line(line: str) -> TrackOptions:
+    """Parse the ``%%track`` line; raises UsageError with a clear message for bad arguments."""
+    args = parse_argstring(TrackMagics.track, line)
+    tags: dict[str, str] = {}
+    for item in args.tags or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"%%track --tags takes KEY=VALUE pairs, not {item!r}.")
+        tags[key] = value
+    parts: set[str] = set()
+    for item in args.no_capture or []:
+        for part in filter(None, (p.strip() for p in item.split(","))):
+            if part == "all":
+                parts.update(capture.CAPTURE_PARTS)
+            elif part in capture.CAPTURE_PARTS:
+                parts.add(part)
+            else:
+                raise UsageError(f"%%track --no-capture: unknown part {part!r}; choose from "
+                                 f"{', '.join(capture.CAPTURE_PARTS)} or all.")
+    return TrackOptions(run_name=_unquote(args.run_name), experiment=_unquote(args.experiment),
+                        params=_names(args.params, "--params"),
+                        metrics=_names(args.metrics, "--metrics"), tags=tags,
+                        nested=bool(args.nested), no_capture=frozenset(parts))
+
+
+def _unquote(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" else text
+
+
+def _names(text: str | None, option: str) -> list[str] | None:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if not n.isidentifier()]
+    if bad or not names:
+        raise UsageError(f"%%track {option} takes comma-separated variable names, not {text!r}.")
+    return names
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%%track`` and ``%mlnb`` and record provenance for runs started in this kernel."""
+    magics = TrackMagics(ipython)
+    ipython.register_magics(magics)
+    if magics not in ipython.configurables:
+        ipython.configurables.append(magics)
+    provenance.watch_shell(ipython)
+    from mlnb.tracking.context import register_context_provider
+
+    register_context_provider(provenance.kernel_tags)
+    # The first package-version scan costs ~0.3 s: do it now, off the cell's critical path.
+    threading.Thread(target=_warm_up, name="mlnb-provenance-warmup", daemon=True).start()
+
+
+def _warm_up() -> None:
+    try:
+        provenance.imported_packages()
+    except Exception:
+        pass
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove the magics and stop following cells (``%unload_ext mlnb``)."""
+    table = ipython.magics_manager.magics
+    table["cell"].pop("track", None)
+    table["line"].pop("mlnb", None)
+    ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, TrackMagics)]
+    provenance.unwatch_shell(ipython)
+    from mlnb.tracking import context
+
+    if provenance.kernel_tags in context._providers:
+        context._providers.remove(provenance.kernel_tags)
+
+
+__all__ = ["COMMANDS", "TrackMagics", "load_ipython_extension", "unload_ipython_extension"]

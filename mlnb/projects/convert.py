@@ -1,0 +1,345 @@
+"""Notebook code cells -> a plain Python script that runs without Jupyter.
+
+mlnb's magics are translated (``%%track NAME`` becomes a ``with mlnb.start_run(run_name=NAME,
+nested=True):`` block, ``%mlnb autolog`` becomes ``mlnb.autolog()``, ``%load_ext mlnb`` and
+other ``%mlnb`` lines are dropped with a comment); the rest of IPython's syntax (line and cell
+magics, ``!shell``, ``obj?`` help, ``get_ipython()``) is commented out, except ``%time`` /
+``%timeit`` / ``%%time`` / ``%%capture``, whose code is kept and run once. Nothing here imports
+IPython: the translation is line based, and it knows which lines start inside a multi-line string
+(from :mod:`tokenize`) so that it never touches or re-indents a string's content.
+
+The whole notebook body runs inside the project's run (see :mod:`mlnb.projects.runtime`), so runs
+the notebook itself starts become its children: ``nested=True`` is added to ``mlnb.start_run``
+calls that do not say otherwise.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import shlex
+import tokenize
+from dataclasses import dataclass, field
+
+from mlnb.errors import InvalidParameterError
+from mlnb.projects.parameters import ParameterSpec
+
+DROPPED = "# [mlnb] dropped"
+_TIMED_LINE = re.compile(r"^%(time|timeit)\b((?:\s+-\w+(?:\s+\d+)?)*)\s*(.*)$")
+_HELP_LINE = re.compile(r"^(\?{1,2}[\w.]+|[\w.]+\?{1,2})$")
+_KEPT_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
+
+
+@dataclass
+class CellCode:
+    """One code cell translated to Python; ``body`` excludes the ``%%`` header line."""
+
+    number: int  # 1-based position among all the notebook's cells
+    body: str
+    magic: str | None = None  # the cell magic's name ("track", "time", ...) if any
+    magic_line: str = ""
+    is_parameters: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def tree(self) -> ast.Module:
+        return parse_cell(self.body, self.number)
+
+
+def parse_cell(source: str, number: int) -> ast.Module:
+    try:
+        return ast.parse(source)
+    except SyntaxError as exc:
+        raise InvalidParameterError(
+            f"Cell {number} is not valid Python once IPython syntax is translated: {exc.msg} "
+            f"(line {exc.lineno} of the cell). Fix the cell, or tag it 'skip-export' to leave it out."
+        ) from None
+
+
+def string_continuation_lines(code: str) -> set[int]:
+    """1-based numbers of the lines that start inside a multi-line string token."""
+    inside: set[int] = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+                inside.update(range(token.start[0] + 1, token.end[0] + 1))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass  # unbalanced brackets or strings: treat every line as code
+    return inside
+
+
+def indent(code: str, prefix: str = "    ") -> str:
+    """Indent code by ``prefix``, leaving the content of multi-line strings unchanged."""
+    inside = string_continuation_lines(code)
+    lines = code.splitlines()
+    return "\n".join(line if (number in inside or not line.strip()) else prefix + line
+                     for number, line in enumerate(lines, 1))
+
+
+# --- line magics, shell escapes, help ----------------------------------------------------------
+
+
+def translate_lines(source: str) -> tuple[str, list[str]]:
+    """Translate or comment out the IPython-only lines of a cell body; returns (code, notes)."""
+    inside = string_continuation_lines(source)
+    out: list[str] = []
+    notes: list[str] = []
+    for number, line in enumerate(source.splitlines(), 1):
+        if number in inside:
+            out.append(line)
+            continue
+        translated = translate_line(line)
+        if translated != line:
+            notes.append(f"{line.strip()} -> {translated.strip()}")
+        out.append(translated)
+    return "\n".join(out), notes
+
+
+def translate_line(line: str) -> str:
+    """One line: an IPython escape becomes Python or a comment; plain Python is returned as is."""
+    stripped = line.strip()
+    lead = line[: len(line) - len(line.lstrip())]
+    if not stripped or stripped.startswith("#"):
+        return line
+    if stripped.startswith("%%"):
+        return f"{lead}{DROPPED} (cell magic not on a cell's first line): {stripped}"
+    if stripped.startswith("%"):
+        return lead + _line_magic(stripped)
+    if stripped.startswith("!") or re.match(r"^[\w.,\s]+=\s*[!%]", stripped):
+        return f"{lead}{DROPPED} (shell or magic, IPython only): {stripped}"
+    if _HELP_LINE.match(stripped):
+        return f"{lead}{DROPPED} (IPython help): {stripped}"
+    if "get_ipython()" in stripped:
+        return f"{lead}{DROPPED} (needs IPython): {stripped}"
+    return line
+
+
+def _line_magic(stripped: str) -> str:
+    name, _, rest = stripped[1:].partition(" ")
+    rest = rest.strip()
+    if name == "load_ext" and rest == "mlnb":
+        return f"{DROPPED} (the script imports mlnb): {stripped}"
+    if name == "mlnb":
+        words = rest.split()
+        if words[:1] == ["autolog"]:
+            return "mlnb.autolog(disable=True)" if "--off" in words else "mlnb.autolog()"
+        return f"{DROPPED} (notebook only): {stripped}"
+    timed = _TIMED_LINE.match(stripped)
+    if timed and timed.group(3):
+        return timed.group(3)
+    return f"{DROPPED} (IPython magic): {stripped}"
+
+
+# --- cells -------------------------------------------------------------------------------------
+
+
+def translate_cell(source: str, number: int, tags: list[str]) -> CellCode:
+    """Split off a cell magic header and translate the body's lines."""
+    magic: str | None = None
+    magic_line = ""
+    body = source
+    first, _, remainder = source.lstrip("\n").partition("\n")
+    if first.startswith("%%"):
+        magic_line = first.strip()
+        magic = magic_line[2:].split(" ", 1)[0]
+        body = remainder
+    cell = CellCode(number, body, magic, magic_line, is_parameters="parameters" in tags)
+    if magic is not None and magic != "track" and magic not in _KEPT_CELL_MAGICS:
+        cell.body = "\n".join(f"# {line}" if line.strip() else line
+                              for line in [magic_line, *body.splitlines()])
+        cell.notes.append(f"%%{magic} cell commented out (IPython only)")
+        cell.magic = None
+        return cell
+    cell.body, cell.notes = translate_lines(body)
+    cell.body = _nest_start_runs(cell.body, number)
+    return cell
+
+
+def _nest_start_runs(code: str, number: int) -> str:
+    """Add ``nested=True`` to ``mlnb.start_run(...)`` calls, which run inside the project's run."""
+    tree = parse_cell(code, number)
+    inserts: list[tuple[int, int, str]] = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "start_run" and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("mlnb", "mlflow")):
+            continue
+        keywords = {k.arg for k in node.keywords}
+        if keywords & {"nested", "run_id", "parent_run_id"} or node.end_lineno is None:
+            continue
+        separator = ", " if node.args or node.keywords else ""
+        inserts.append((node.end_lineno, node.end_col_offset or 0, f"{separator}nested=True"))
+    if not inserts:
+        return code
+    lines = code.splitlines()
+    for line_no, col, text in sorted(inserts, reverse=True):
+        raw = lines[line_no - 1].encode("utf-8")
+        # end_col_offset counts UTF-8 bytes and points after ")": insert before it.
+        lines[line_no - 1] = (raw[: col - 1] + text.encode() + raw[col - 1:]).decode("utf-8")
+    return "\n".join(lines)
+
+
+# --- %%track -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TrackOptions:
+    run_name: str | None = None
+    experiment: str | None = None
+    params: list[str] | None = None
+    metrics: list[str] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    no_capture: set[str] = field(default_factory=set)
+
+
+def parse_track_line(line: str, number: int) -> TrackOptions:
+    """The options of ``%%track [RUN_NAME] [--experiment E] [--params a,b] ...``."""
+    try:
+        words = shlex.split(line)[1:]
+    except ValueError as exc:
+        raise InvalidParameterError(f"Cell {number}: cannot read {line!r}: {exc}.") from None
+    options = TrackOptions()
+    index = 0
+    while index < len(words):
+        word = words[index]
+        value = words[index + 1] if index + 1 < len(words) else ""
+        if word == "--experiment":
+            options.experiment, index = value, index + 2
+        elif word in ("--params", "--metrics"):
+            names = [n.strip() for n in value.split(",") if n.strip()]
+            setattr(options, word[2:], names)
+            index += 2
+        elif word == "--no-capture":
+            options.no_capture.update(p.strip() for p in value.split(",") if p.strip())
+            index += 2
+        elif word == "--tags":
+            index += 1
+            while index < len(words) and "=" in words[index] and not words[index].startswith("--"):
+                key, _, tag_value = words[index].partition("=")
+                options.tags[key] = tag_value
+                index += 1
+        elif word.startswith("--"):
+            index += 1  # --nested and future flags: the block is nested anyway
+        else:
+            options.run_name = options.run_name or word
+            index += 1
+    return options
+
+
+def track_block(cell: CellCode, capture_names: tuple[list[str], list[str]] | None) -> str:
+    """The ``with mlnb.start_run(...)`` block that replaces a ``%%track`` cell."""
+    options = parse_track_line(cell.magic_line, cell.number)
+    arguments = [f"run_name={options.run_name!r}"] if options.run_name else []
+    arguments.append("nested=True")
+    if options.tags:
+        arguments.append(f"tags={options.tags!r}")
+    lines = [f"# %%track cell: {cell.magic_line[len('%%track'):].strip() or '(no options)'}"]
+    if options.experiment:
+        lines.append(f"mlnb.set_experiment({options.experiment!r})")
+    lines.append(f"with mlnb.start_run({', '.join(arguments)}):")
+    body = cell.body if cell.body.strip() else "pass"
+    lines.append(indent(body))
+    # Without mlnb.capture (an older mlnb) only the names given with --params/--metrics are kept.
+    params, metrics = capture_names if capture_names is not None else ([], [])
+    params = [] if "params" in options.no_capture else (options.params or params)
+    metrics = [] if "metrics" in options.no_capture else (options.metrics or metrics)
+    if params or metrics:
+        lines.append("    # what %%track captures from the cell's variables in the notebook")
+        lines.append(f"    _mlnb_project.log_cell_values(globals(), params={params!r}, "
+                     f"metrics={metrics!r})")
+    return "\n".join(lines)
+
+
+def capture_names_of(cell: CellCode) -> tuple[list[str], list[str]] | None:
+    """(param names, metric names) that ``%%track`` would capture, or None without mlnb.capture."""
+    try:
+        from mlnb import capture
+    except ImportError:
+        return None
+    tree = cell.tree()
+    top, anywhere = capture.bound_names(tree)
+    rules = capture.CaptureRules()
+    metrics = [n for n in anywhere if rules.is_metric_name(n) and not n.startswith("_")]
+    params = [n for n in top if n not in metrics and not n.startswith("_")]
+    return params, metrics
+
+
+# --- the script --------------------------------------------------------------------------------
+
+_DISPLAY_FALLBACK = '''
+
+def display(*objects, **kwargs):
+    """IPython's display() outside a notebook: print each object."""
+    for obj in objects:
+        print(obj)
+'''
+
+
+def build_script(cells: list[CellCode], specs: list[ParameterSpec], project_name: str,
+                 notebook_name: str, mlnb_version: str) -> str:
+    """The whole ``main.py``: argparse for the parameters, then every cell inside the project run."""
+    parameters = specs
+    body = "\n\n".join(_cell_text(cell, parameters) for cell in cells) or "pass"
+    uses_display = any(re.search(r"\bdisplay\(", cell.body) for cell in cells)
+    head = f'''"""{project_name}: the notebook {notebook_name} as a script (exported by mlnb {mlnb_version}).
+
+Run it tracked and checked with `mlnb run .` (or `mlnb run . -P name=value`), or directly with
+`python main.py --help`. Cells are marked `# %% [cell N]`; IPython-only lines are commented out.
+"""
+
+import argparse
+
+import mlnb
+from mlnb.projects import runtime as _mlnb_project
+
+
+def _parse_parameters():
+    parser = argparse.ArgumentParser(description={f"Parameters of {notebook_name}"!r})
+{_argparse_lines(parameters)}
+    return vars(parser.parse_args())
+{_DISPLAY_FALLBACK if uses_display else ""}
+
+_params = _parse_parameters()
+
+with _mlnb_project.project_run(__file__, {project_name!r}, _params):
+{indent(body)}
+'''
+    return head
+
+
+def _argparse_lines(parameters: list[ParameterSpec]) -> str:
+    lines = []
+    for spec in parameters:
+        kind = {"int": "int", "float": "float"}.get(spec.type, "str")
+        if spec.is_bool:
+            kind = "_mlnb_project.as_bool"
+        default = spec.default
+        kind_text = "true or false" if spec.is_bool else spec.type
+        help_text = spec.help or f"{kind_text} (default: {default!r})"
+        lines.append(f"    parser.add_argument({'--' + spec.name!r}, type={kind}, default={default!r}, "
+                     f"help={help_text!r})")
+    return "\n".join(lines)
+
+
+def _cell_text(cell: CellCode, parameters: list[ParameterSpec]) -> str:
+    injected = [s for s in parameters if s.cell == cell.number]
+    body = cell.body
+    after_lines = [s for s in injected if s.line > 0]
+    if after_lines:
+        lines = body.splitlines()
+        for spec in sorted(after_lines, key=lambda s: s.line, reverse=True):
+            lines.insert(spec.line, f"{spec.name} = _params[{spec.name!r}]  # injected parameter")
+        body = "\n".join(lines)
+    cell = CellCode(cell.number, body, cell.magic, cell.magic_line, cell.is_parameters, cell.notes)
+    label = f"# %% [cell {cell.number}]" + (" parameters (defaults)" if cell.is_parameters else "")
+    if cell.magic == "track":
+        text = track_block(cell, capture_names_of(cell))
+    elif cell.magic:
+        text = f"# {cell.magic_line} (kept: the code runs once)\n{cell.body}"
+    else:
+        text = cell.body
+    at_end = [s for s in injected if s.line == 0]
+    if at_end:
+        text += "\n# injected parameters: the command line's values override the defaults above\n"
+        text += "\n".join(f"{s.name} = _params[{s.name!r}]" for s in at_end)
+    return f"{label}\n{text}".rstrip()

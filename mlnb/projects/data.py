@@ -1,0 +1,128 @@
+"""The data files a notebook reads from its folder: found, copied or locked by sha256, verified.
+
+A data file is a string literal in a code cell that names an existing file inside the notebook's
+folder (``pd.read_csv("data/iris_small.csv")``). Files up to the size cap are copied into the
+project; larger ones are only referenced. Every one is listed with its size and sha256 in
+``data.lock.json``, and :func:`verify_lock` checks them before the project runs, so a missing or
+changed file is a clear error instead of a wrong result.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import shutil
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.projects.parameters import names_file_inside
+
+LOCK_NAME = "data.lock.json"
+DEFAULT_MAX_COPY_BYTES = 10 * 1024 * 1024
+_SKIPPED_PARTS = frozenset({".git", ".mlnb", ".ipynb_checkpoints", "__pycache__", ".venv"})
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A data file of the project: its path relative to the project, size, sha256, copied or not."""
+
+    path: str
+    size: int
+    sha256: str
+    copied: bool
+
+
+class DataFileError(NotFoundError):
+    """A data file the project needs is missing or is not the file it was exported with."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_data_files(trees: Iterable[ast.Module], folder: Path, exclude: Iterable[str] = ()) -> list[str]:
+    """Relative paths of the existing files inside ``folder`` that the code names in strings."""
+    found: dict[str, None] = {}
+    root = folder.resolve()
+    skipped = {Path(p).as_posix() for p in exclude}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            text = node.value.strip()
+            if not text or not names_file_inside(text, folder):
+                continue
+            target = (folder / text).resolve()
+            if not target.is_file():
+                continue
+            relative = target.relative_to(root)
+            if set(relative.parts) & _SKIPPED_PARTS or relative.as_posix() in skipped:
+                continue
+            found[relative.as_posix()] = None
+    return sorted(found)
+
+
+def collect(folder: Path, paths: Iterable[str], out_dir: Path, max_copy_bytes: int) -> list[DataFile]:
+    """Copy the files up to ``max_copy_bytes`` into ``out_dir`` (same relative paths); lock all."""
+    files = []
+    for relative in paths:
+        source = folder / relative
+        size = source.stat().st_size
+        copied = size <= max_copy_bytes
+        if copied:
+            target = out_dir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)  # the content, never a symlink
+        files.append(DataFile(relative, size, sha256_of(source), copied))
+    return files
+
+
+def write_lock(out_dir: Path, files: list[DataFile], max_copy_bytes: int) -> None:
+    data: dict[str, Any] = {
+        "version": 1,
+        "max_copy_bytes": max_copy_bytes,
+        "files": [asdict(f) for f in files],
+    }
+    (out_dir / LOCK_NAME).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def read_lock(project_dir: Path) -> list[DataFile]:
+    lock = project_dir / LOCK_NAME
+    if not lock.is_file():
+        return []
+    try:
+        data = json.loads(lock.read_text(encoding="utf-8"))
+        return [DataFile(str(f["path"]), int(f["size"]), str(f["sha256"]), bool(f["copied"]))
+                for f in data.get("files", [])]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidParameterError(f"{LOCK_NAME} in {project_dir} cannot be read: {exc}.") from None
+
+
+def verify_lock(project_dir: Path) -> list[DataFile]:
+    """Check every locked data file exists with its recorded sha256; raise naming the first bad one."""
+    files = read_lock(project_dir)
+    for entry in files:
+        path = project_dir / entry.path
+        if not path.resolve().is_relative_to(project_dir.resolve()):
+            raise InvalidParameterError(f"{LOCK_NAME} names {entry.path!r}, outside the project.")
+        if not path.is_file():
+            how = ("it was copied at export: restore it from the export" if entry.copied else
+                   f"it was too large to copy ({entry.size} bytes)")
+            raise DataFileError(
+                f"Data file {entry.path!r} is missing from the project ({how}). Put the file with "
+                f"sha256 {entry.sha256} at {entry.path} inside the project folder.")
+        actual = sha256_of(path)
+        if actual != entry.sha256:
+            raise DataFileError(
+                f"Data file {entry.path!r} has changed since the export: its sha256 is {actual}, "
+                f"expected {entry.sha256}. Restore the original file (or re-export the notebook "
+                "if the change is intended).")
+    return files

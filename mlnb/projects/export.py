@@ -1,0 +1,269 @@
+"""``mlnb export``: a notebook (and optionally one of its runs) -> a self-contained project folder.
+
+The folder holds ``MLproject``, ``python_env.yaml``, ``requirements.txt``, ``main.py`` (the script),
+the notebook without outputs, its data files (or ``data.lock.json`` references), local modules it
+imports, ``.mlnb-wheel/`` (mlnb itself), ``provenance.json`` and a ``README.md``. It is written
+into a temporary folder beside the destination and moved into place only once complete and
+scanned: an export that would leak a secret or an absolute path of this machine is refused and
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mlnb.entities import Run
+from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
+from mlnb.projects import convert, data, mlproject, parameters, requirements
+from mlnb.projects.progress import Writer, print_line
+from mlnb.projects.readme import readme_text
+from mlnb.projects.scan import scan_project
+
+SCRIPT = "main.py"
+PROVENANCE = "provenance.json"
+SKIP_TAG = "skip-export"
+_NOTEBOOK_TAG = "mlnb.notebook.path"
+
+
+def export_notebook(notebook_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+                    run_id: str | None = None, *, max_copy_bytes: int = data.DEFAULT_MAX_COPY_BYTES,
+                    overwrite: bool = False, write: Writer | None = print_line) -> Path:
+    """Write the project folder for ``notebook_path`` into ``out_dir`` and return its path.
+
+    ``run_id`` picks the source run (its params give the defaults when the notebook has no
+    ``parameters`` cell; its metrics are what ``mlnb run --verify`` compares against); without
+    it, the latest run recorded from this notebook is used, if any. Files up to
+    ``max_copy_bytes`` are copied, larger data files are referenced by sha256.
+    """
+    say = write or (lambda _text: None)
+    notebook_file = Path(notebook_path).expanduser().resolve()
+    if not notebook_file.is_file():
+        raise NotFoundError(f"No notebook at {notebook_path}.")
+    folder = notebook_file.parent
+    out = _check_destination(Path(out_dir).expanduser().resolve(), folder, overwrite)
+    notebook = _read_notebook(notebook_file)
+    run = _source_run(run_id, notebook_file)
+    staging = Path(tempfile.mkdtemp(prefix=".mlnb-export-", dir=out.parent))
+    try:
+        summary = _write_project(notebook, notebook_file, staging, run, max_copy_bytes)
+        scan_project(staging, [folder, notebook_file.parent.absolute()])
+        if out.exists():
+            shutil.rmtree(out) if overwrite else out.rmdir()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    say(f"[mlnb] Exported {notebook_file.name} to {out}: {summary}")
+    say(f"[mlnb] Run it with: mlnb run {out}" + ("  (add --verify to check it reproduces run "
+                                                 f"{run.info.run_id})" if run else ""))
+    return out
+
+
+def _check_destination(out: Path, folder: Path, overwrite: bool) -> Path:
+    if out == folder or folder.is_relative_to(out):
+        raise InvalidParameterError(
+            f"The project folder {out} would contain or replace the notebook's own folder; "
+            "choose a new folder, e.g. --out exported/")
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
+        raise AlreadyExistsError(f"{out} already exists and is not empty; choose another folder "
+                                 "or pass overwrite=True (--force).")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _read_notebook(path: Path) -> Any:
+    import nbformat
+
+    try:
+        return nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    except Exception as exc:  # nbformat raises several kinds; all mean "not a readable notebook"
+        raise InvalidParameterError(f"{path.name} is not a readable notebook: {exc}") from None
+
+
+# --- the source run ----------------------------------------------------------------------------
+
+
+def _source_run(run_id: str | None, notebook_file: Path) -> Run | None:
+    from mlnb.store import location
+    from mlnb.tracking import fluent
+
+    if run_id is not None:
+        run: Run = fluent._client().get_run(run_id)
+        return run
+    explicit = fluent._state.tracking_uri or os.environ.get(location.ENV_VAR) or None
+    if not location.resolve(explicit).db_path.exists():
+        return None  # no store yet: nothing ran, and exporting must not create one
+    found: Run | None = latest_notebook_run(notebook_file)
+    return found
+
+
+def latest_notebook_run(notebook_file: Path) -> Run | None:
+    """The newest finished run whose ``mlnb.notebook.path`` tag names this notebook."""
+    from mlnb.entities import ViewType
+    from mlnb.tracking import fluent
+
+    client = fluent._client()
+    experiments = [e.experiment_id for e in client.search_experiments(ViewType.ACTIVE_ONLY, 50_000)]
+    pattern = "%" + notebook_file.name.replace("'", "''")
+    runs = client.search_runs(experiments, f"tags.`{_NOTEBOOK_TAG}` LIKE '{pattern}'",
+                              ViewType.ACTIVE_ONLY, 200, ["attributes.start_time DESC"])
+    for run in runs:
+        recorded = Path(run.data.tags.get(_NOTEBOOK_TAG, ""))
+        candidates = [recorded] if recorded.is_absolute() else [Path.cwd() / recorded,
+                                                                  notebook_file.parent / recorded.name]
+        if run.info.status == "FINISHED" and any(_same_file(c, notebook_file) for c in candidates):
+            chosen: Run = run
+            return chosen
+    return None
+
+
+def _same_file(candidate: Path, target: Path) -> bool:
+    try:
+        return candidate.resolve() == target
+    except OSError:
+        return False
+
+
+# --- writing the project -----------------------------------------------------------------------
+
+
+def _write_project(notebook: Any, notebook_file: Path, out: Path, run: Run | None,
+                   max_copy_bytes: int) -> str:
+    folder = notebook_file.parent
+    _relativize_sources(notebook, folder)
+    cells = [convert.translate_cell(cell.source, number, list(cell.metadata.get("tags", [])))
+             for number, cell in enumerate(notebook.cells, 1)
+             if cell.cell_type == "code" and SKIP_TAG not in cell.metadata.get("tags", [])]
+    trees = {cell.number: cell.tree() for cell in cells}
+    specs, notes = _parameters(cells, trees, run, folder)
+    name = project_name(notebook_file.stem)
+    version = requirements.mlnb_version()
+    script = convert.build_script(cells, specs, name, notebook_file.name, version)
+    convert.parse_cell(script, 0)  # the assembled script must parse
+    (out / SCRIPT).write_text(script, encoding="utf-8")
+
+    modules = requirements.imported_modules(trees.values())
+    local = requirements.local_modules(modules, folder)
+    _copy_local_modules(local, folder, out)
+    local_files = [p.relative_to(folder).as_posix() for p in local.values()]
+    found = data.find_data_files(trees.values(), folder, [notebook_file.name, *local_files])
+    files = data.collect(folder, found, out, max_copy_bytes)
+    data.write_lock(out, files, max_copy_bytes)
+
+    (out / "requirements.txt").write_text(requirements.requirements_text(set(modules) - set(local)),
+                                          encoding="utf-8")
+    (out / "python_env.yaml").write_text(requirements.python_env_yaml(), encoding="utf-8")
+    requirements.build_mlnb_wheel(out / requirements.WHEEL_DIR)
+    (out / mlproject.MLPROJECT).write_text(mlproject.mlproject_text(name, specs, SCRIPT),
+                                           encoding="utf-8")
+    _write_clean_notebook(notebook, out / notebook_file.name)
+    provenance = provenance_record(notebook_file, run, version)
+    (out / PROVENANCE).write_text(json.dumps(provenance, indent=2, default=str) + "\n", encoding="utf-8")
+    translated = [note for cell in cells for note in cell.notes]
+    (out / "README.md").write_text(readme_text(name, notebook_file.name, specs, files, provenance,
+                                               notes, translated), encoding="utf-8")
+    copied = sum(f.copied for f in files)
+    return (f"{len(specs)} parameter(s), {copied} data file(s) copied, "
+            f"{len(files) - copied} referenced by sha256, {len(translated)} IPython line(s) translated")
+
+
+def project_name(stem: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._-")
+    return name or "notebook"
+
+
+def _parameters(cells: list[convert.CellCode], trees: dict[int, Any], run: Run | None,
+                folder: Path) -> tuple[list[parameters.ParameterSpec], list[str]]:
+    marked = [cell for cell in cells if cell.is_parameters]
+    if marked:
+        cell = marked[0]
+        return parameters.from_parameters_cell(cell.body, trees[cell.number], cell.number, folder)
+    if run is not None:
+        return parameters.from_run_params(run.data.params, trees, folder)
+    return [], ["no cell is tagged 'parameters' and no run was chosen: the project has no parameters"]
+
+
+def _relativize_sources(notebook: Any, folder: Path) -> None:
+    """Rewrite the notebook folder's absolute path in cell sources to a relative one."""
+    prefixes = sorted({str(folder), str(folder.absolute())}, key=len, reverse=True)
+    for cell in notebook.cells:
+        source = cell.source
+        for prefix in prefixes:
+            source = source.replace(prefix + os.sep, "")
+            source = re.sub(re.escape(prefix) + r"(?=[\"'\s)]|$)", ".", source)
+        cell.source = source
+
+
+def _copy_local_modules(local: dict[str, Path], folder: Path, out: Path) -> None:
+    for path in local.values():
+        target = out / path.relative_to(folder)
+        if path.is_dir():
+            shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                            symlinks=False)
+        else:
+            shutil.copyfile(path, target)
+
+
+def _write_clean_notebook(notebook: Any, target: Path) -> None:
+    """The notebook without outputs, execution counts or metadata beyond tags and kernel."""
+    import nbformat
+
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags")
+        cell.metadata = nbformat.NotebookNode({"tags": tags} if tags else {})  # type: ignore[no-untyped-call]
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.pop("attachments", None)
+    kept = {k: notebook.metadata[k] for k in ("kernelspec", "language_info") if k in notebook.metadata}
+    notebook.metadata = nbformat.NotebookNode(kept)  # type: ignore[no-untyped-call]
+    nbformat.write(notebook, str(target))  # type: ignore[no-untyped-call]
+
+
+def provenance_record(notebook_file: Path, run: Run | None, version: str) -> dict[str, Any]:
+    """Where the project came from: notebook, git commit, source run with its metrics."""
+    from mlnb.tracking.context import git_head
+
+    head = git_head(notebook_file.parent)
+    record: dict[str, Any] = {
+        "exported_by": f"mlnb {version}",
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "notebook": notebook_file.name,
+        "git": {"commit": head[0], "branch": head[1]} if head else None,
+        "run": None,
+    }
+    if run is not None:
+        record["run"] = run_snapshot(run)
+        commit = run.data.tags.get("mlflow.source.git.commit")
+        if commit:
+            record["git"] = {"commit": commit, "branch": run.data.tags.get("mlflow.source.git.branch")}
+    return record
+
+
+def run_snapshot(run: Run) -> dict[str, Any]:
+    """The run's id, name, experiment, params and metrics, and its children's metrics."""
+    from mlnb.entities import json_safe_float
+    from mlnb.projects.reproduce import run_tree
+    from mlnb.tracking import fluent
+
+    client = fluent._client()
+    experiment = client.get_experiment(run.info.experiment_id)
+    children = [{"run_id": r.info.run_id, "run_name": r.info.run_name,
+                 "metrics": {k: json_safe_float(v) for k, v in r.data.metrics.items()}}
+                for r in run_tree(client, run.info.run_id)[1:]]
+    return {
+        "run_id": run.info.run_id,
+        "run_name": run.info.run_name,
+        "experiment": experiment.name,
+        "status": run.info.status,
+        "params": dict(run.data.params),
+        "metrics": {k: json_safe_float(v) for k, v in run.data.metrics.items()},
+        "children": children,
+    }

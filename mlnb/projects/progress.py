@@ -1,0 +1,59 @@
+"""Staged progress messages with elapsed time, for the terminal and for a notebook cell.
+
+The core prints plain lines to ``sys.stdout`` (looked up at each write, so a kernel's captured
+stdout shows them in the cell's output); nothing here imports IPython.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+Writer = Callable[[str], None]
+
+
+def print_line(text: str) -> None:
+    """Write one line to the current ``sys.stdout`` and flush it (so it shows at once)."""
+    stream = sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def silent(text: str) -> None:
+    """A writer that drops every message."""
+
+
+class Progress:
+    """Numbered stages: ``[mlnb 2/4] Building the environment...`` then ``... done in 3.2 s``."""
+
+    def __init__(self, total: int, write: Writer | None = None) -> None:
+        self.total = total
+        self.write = write or print_line
+        self.started = time.monotonic()
+        self._number = 0
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @contextmanager
+    def stage(self, title: str) -> Iterator[None]:
+        """Announce a stage, then report how long it took (or that it failed)."""
+        self._number += 1
+        number = f"{self._number}/{self.total}" if self.total else str(self._number)
+        self.write(f"[mlnb {number}] {title}...")
+        begun = time.monotonic()
+        try:
+            yield
+        except BaseException:
+            self.write(f"[mlnb {number}] {title}: failed after {time.monotonic() - begun:.1f} s")
+            raise
+        self.write(f"[mlnb {number}] {title}: done in {time.monotonic() - begun:.1f} s")
+
+    def detail(self, text: str) -> None:
+        """An indented line inside the current stage (a child process's output, a note)."""
+        self.write(f"    {text}")
+
+    def finish(self, text: str) -> None:
+        self.write(f"[mlnb] {text} (total {self.elapsed():.1f} s)")

@@ -1,0 +1,161 @@
+"""``mlnb run DIR``: validate parameters and data, prepare the environment, run the entry point.
+
+The run is created here, tagged with the project (``mlnb.project.name``, ``mlnb.project.dir``,
+``mlnb.project.entry_point``, ``mlnb.project.env_manager``), and handed to the script through
+``MLNB_RUN_ID`` (with ``MLNB_TRACKING_URI``, so the script writes to this store even though it runs
+in the project's folder). The script logs its parameters; the child's output is streamed
+through ``sys.stdout``, so it shows in a terminal and in a notebook cell alike.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlnb.entities import Param, RunStatus
+from mlnb.errors import InvalidParameterError, RunStateError
+from mlnb.projects import data, mlproject, parameters, venv
+from mlnb.projects.progress import Progress, Writer, print_line, silent
+from mlnb.projects.runtime import RUN_ID_ENV, TAG_DIR, TAG_ENTRY_POINT, TAG_NAME
+from mlnb.tracking.client import MlnbClient
+
+ENV_MANAGERS = ("local", "virtualenv")
+
+
+class ProjectRunFailedError(RunStateError):
+    """The project's entry point exited with an error; the run is marked FAILED."""
+
+
+@dataclass(frozen=True)
+class ProjectRunResult:
+    run_id: str
+    status: str
+    project_dir: Path
+    parameters: dict[str, str]
+    python: str
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """``["lr=0.1", "epochs=3"]`` -> ``{"lr": "0.1", "epochs": "3"}`` (the ``-P`` options)."""
+    values = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidParameterError(f"-P expects name=value, got {pair!r}.")
+        values[name.strip()] = value
+    return values
+
+
+def run_project(project_dir: str | os.PathLike[str], parameters_given: dict[str, str] | None = None,
+                *, env_manager: str = "local", entry_point: str = "main",
+                experiment_name: str | None = None, offline: bool = False,
+                env_root: Path | None = None, write: Writer | None = print_line,
+                paths_relative_to: Path | None = None) -> ProjectRunResult:
+    """Run a project's entry point as a tracked run and return it (raises if the script fails).
+
+    Relative ``path`` parameter values are read from the current folder, or from
+    ``paths_relative_to`` (a reproduction passes the project folder: recorded values are relative
+    to the notebook's folder, which the project mirrors).
+    """
+    if env_manager not in ENV_MANAGERS:
+        raise InvalidParameterError(f"--env-manager must be one of {', '.join(ENV_MANAGERS)}, "
+                                    f"not {env_manager!r}.")
+    folder = Path(project_dir).expanduser().resolve()
+    progress = Progress(3, write or silent)
+    with progress.stage("Checking the project, its parameters and data files"):
+        project = mlproject.load_project(folder)
+        entry = project.entry_point(entry_point)
+        files = data.verify_lock(folder)  # first: it names a missing data file most precisely
+        values = parameters.validate(entry.parameters, parameters_given or {}, entry_point,
+                                     folder, paths_relative_to or Path.cwd())
+        progress.detail(f"{len(values)} parameter(s), {len(files)} data file(s) verified by sha256")
+    with progress.stage(f"Preparing the environment ({env_manager})"):
+        python = sys.executable if env_manager == "local" else str(
+            venv.prepare(folder, progress, offline=offline, root=env_root))
+    argv = entry.argv(values)
+    if argv and argv[0] in ("python", "python3"):
+        argv[0] = python
+    with progress.stage(f"Running entry point {entry_point!r} of {project.name}"):
+        run_id = _create_run(project, entry_point, env_manager, experiment_name)
+        progress.detail(f"run {run_id}")
+        status, code, tail = _execute(argv, folder, run_id, progress)
+        _settle(run_id, values, status, code)
+    result = ProjectRunResult(run_id, _status(run_id), folder, values, python)
+    if result.status != RunStatus.FINISHED:
+        raise ProjectRunFailedError(
+            f"The entry point {entry_point!r} failed (exit {code}); run {run_id} is "
+            f"{result.status}. Last output:\n" + "\n".join(tail))
+    progress.finish(f"Run {run_id} FINISHED")
+    return result
+
+
+def _client() -> MlnbClient:
+    from mlnb.tracking import fluent
+
+    return fluent._client()
+
+
+def _create_run(project: mlproject.Project, entry_point: str, env_manager: str,
+                experiment_name: str | None) -> str:
+    client = _client()
+    experiment_id = "0"
+    if experiment_name:
+        found = client.get_experiment_by_name(experiment_name)
+        experiment_id = found.experiment_id if found else client.create_experiment(experiment_name)
+    tags = {TAG_NAME: project.name, TAG_DIR: str(project.directory), TAG_ENTRY_POINT: entry_point,
+            "mlnb.project.env_manager": env_manager, "mlflow.source.type": "PROJECT",
+            "mlflow.source.name": str(project.directory)}
+    info = client.store.create_run(experiment_id, project.name, tags, None,
+                                   os.environ.get("USER", ""), None)
+    return str(info.run_id)
+
+
+def _execute(argv: list[str], folder: Path, run_id: str, progress: Progress
+             ) -> tuple[str, int, list[str]]:
+    from mlnb.tracking import fluent
+
+    env = dict(os.environ)
+    env.update({RUN_ID_ENV: run_id, "MLNB_TRACKING_URI": fluent.get_tracking_uri(),
+                "PYTHONUNBUFFERED": "1"})
+    tail: deque[str] = deque(maxlen=30)
+    try:
+        child = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, errors="replace")
+    except OSError as exc:
+        raise InvalidParameterError(f"Cannot start {argv[0]!r}: {exc}.") from None
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            tail.append(line.rstrip("\n"))
+            progress.detail(line.rstrip("\n"))
+        code = child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        child.wait()
+        _client().set_terminated(run_id, RunStatus.KILLED)
+        raise
+    return (RunStatus.FINISHED if code == 0 else RunStatus.FAILED), code, list(tail)
+
+
+def _settle(run_id: str, values: dict[str, str], status: str, code: int) -> None:
+    """End the run if the script did not (it crashed early), and log params it did not log."""
+    client = _client()
+    run = client.get_run(run_id)
+    if not run.data.params and values:
+        client.store.log_batch(run_id, params=[_param(k, v) for k, v in values.items()])
+    if code != 0 and "mlnb.error" not in run.data.tags:
+        client.set_tag(run_id, "mlnb.error", f"the entry point exited with code {code}")
+    if run.info.status == RunStatus.RUNNING or (code != 0 and run.info.status == RunStatus.FINISHED):
+        client.set_terminated(run_id, status)
+
+
+def _param(key: str, value: str) -> Param:
+    return Param(key, value)
+
+
+def _status(run_id: str) -> str:
+    return str(_client().store.get_run_info(run_id).status)

@@ -1,0 +1,137 @@
+"""The ``virtualenv`` env-manager: a fresh virtual environment built from ``requirements.txt``.
+
+``python -m venv`` makes the environment; mlnb is installed into it from the project's
+``.mlnb-wheel/`` (it is not on PyPI), then ``pip install -r requirements.txt``. Environments are
+cached by the hash of (Python version, requirements, wheel, mode) under ``MLNB_ENV_ROOT`` (default
+``~/.mlnb/envs``), as MLflow caches its own; a half-built one is deleted, never reused.
+
+Offline mode (``offline=True``, ``mlnb run --offline``) is for machines without an index and for
+fast tests: the new environment gets a ``.pth`` file that puts the *current* environment's
+site-packages after its own (a layered environment), and pip runs with ``--no-index``. mlnb still
+gets its own copy from the wheel, and pip still checks every pin of ``requirements.txt``: a
+version that differs from what is installed here fails with pip's message, it is not ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from mlnb.errors import InvalidParameterError, StoreError
+from mlnb.projects.progress import Progress
+from mlnb.projects.requirements import WHEEL_DIR
+
+ENV_ROOT_VAR = "MLNB_ENV_ROOT"
+READY = ".mlnb-env-ready"
+
+
+class EnvironmentBuildError(StoreError):
+    """The virtual environment could not be built (pip failed, no matching Python)."""
+
+    error_code = "INVALID_STATE"
+
+
+def env_root(root: Path | None = None) -> Path:
+    if root is not None:
+        return root
+    configured = os.environ.get(ENV_ROOT_VAR)
+    return Path(configured) if configured else Path.home() / ".mlnb" / "envs"
+
+
+def python_bin(env: Path) -> Path:
+    return env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def required_python(project_dir: Path) -> str:
+    import yaml
+
+    path = project_dir / "python_env.yaml"
+    if not path.is_file():
+        return ".".join(map(str, sys.version_info[:3]))
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return str(spec.get("python", "")).strip()
+
+
+def base_interpreter(version: str) -> str:
+    """This interpreter when its major.minor matches ``version``, else ``pythonX.Y`` on PATH."""
+    wanted = version.split(".")[:2]
+    if [str(v) for v in sys.version_info[:2]] == wanted:
+        return sys.executable
+    found = shutil.which(f"python{'.'.join(wanted)}")
+    if found is None:
+        raise EnvironmentBuildError(
+            f"The project needs Python {version} (python_env.yaml) and this is Python "
+            f"{sys.version.split()[0]}; install python{'.'.join(wanted)} or use --env-manager local.")
+    return found
+
+
+def env_key(project_dir: Path, offline: bool) -> str:
+    digest = hashlib.sha256()
+    digest.update(required_python(project_dir).encode())
+    digest.update((project_dir / "requirements.txt").read_bytes())
+    for wheel in sorted((project_dir / WHEEL_DIR).glob("*.whl")):
+        digest.update(wheel.read_bytes())
+    digest.update(b"offline:" + (" ".join(_site_dirs()).encode() if offline else b"no"))
+    return digest.hexdigest()[:16]
+
+
+def prepare(project_dir: Path, progress: Progress, *, offline: bool = False,
+            root: Path | None = None) -> Path:
+    """Build (or reuse) the project's environment; returns its Python interpreter."""
+    if not (project_dir / "requirements.txt").is_file():
+        raise InvalidParameterError(f"{project_dir} has no requirements.txt to build an environment from.")
+    env = env_root(root) / f"{project_dir.name}-{env_key(project_dir, offline)}"
+    if (env / READY).is_file():
+        progress.detail(f"reusing the environment {env}")
+        return python_bin(env)
+    shutil.rmtree(env, ignore_errors=True)
+    try:
+        _build(project_dir, env, progress, offline)
+    except BaseException:
+        shutil.rmtree(env, ignore_errors=True)
+        raise
+    (env / READY).write_text("ok\n")
+    return python_bin(env)
+
+
+def _build(project_dir: Path, env: Path, progress: Progress, offline: bool) -> None:
+    base = base_interpreter(required_python(project_dir))
+    env.parent.mkdir(parents=True, exist_ok=True)
+    # Offline, pip comes from the layered environment: skipping ensurepip saves seconds.
+    _call([base, "-m", "venv", *(["--without-pip"] if offline else []), str(env)], progress, "venv")
+    python = str(python_bin(env))
+    if offline:
+        site = _call([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                     progress, "venv", quiet=True).strip()
+        lines = "".join(f"import site; site.addsitedir({d!r})\n" for d in _site_dirs())
+        (Path(site) / "_mlnb_layer.pth").write_text(lines, encoding="utf-8")
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+           *(["--no-index"] if offline else []), "--find-links", str(project_dir / WHEEL_DIR)]
+    wheels = sorted((project_dir / WHEEL_DIR).glob("mlnb-*.whl"))
+    if wheels:  # mlnb's own copy in the new environment, whatever the layer holds
+        _call([*pip, "--no-deps", str(wheels[-1])], progress, "pip")
+    _call([*pip, "-r", str(project_dir / "requirements.txt")], progress, "pip")
+
+
+def _site_dirs() -> list[str]:
+    paths = sysconfig.get_paths()
+    return list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
+
+
+def _call(argv: list[str], progress: Progress, what: str, quiet: bool = False) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV")}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if not quiet:  # pip's "Requirement already satisfied" lines are too many to show
+        for line in done.stdout.splitlines():
+            if line.strip() and not line.startswith(("Requirement already", "Looking in")):
+                progress.detail(f"{what}: {line.strip()}")
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        raise EnvironmentBuildError(f"Building the environment failed at `{' '.join(argv[:4])} ...` "
+                                    f"(exit {done.returncode}):\n{tail}")
+    return done.stdout

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("sklearn")
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+import mlnb
+from mlnb.autolog import sklearn as sk
+
+
+@pytest.fixture
+def autolog(tracking: Path) -> Iterator[None]:
+    mlnb.autolog(log_models=False)
+    yield
+    mlnb.autolog(disable=True)
+
+
+def _runs() -> list[Any]:
+    return mlnb.search_runs(search_all_experiments=True, output_format="list",
+                            order_by=["attributes.start_time ASC"])  # type: ignore[return-value]
+
+
+def test_single_classifier_fit_starts_and_ends_its_own_run(autolog: None) -> None:
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=200).fit(X, y)
+    assert model.predict(X[:1]).shape == (1,)
+    [run] = _runs()
+    assert run.info.status == "FINISHED"
+    assert run.data.params["C"] == "1.0" and run.data.params["max_iter"] == "200"
+    assert set(run.data.metrics) == {"training_accuracy_score", "training_precision_score",
+                                     "training_recall_score", "training_f1_score",
+                                     "training_log_loss", "training_roc_auc", "training_score"}
+    assert 0.9 < run.data.metrics["training_accuracy_score"] <= 1
+    assert run.data.tags["estimator_name"] == "LogisticRegression"
+    assert run.data.tags["mlnb.training_data.shape"] == "150x4"
+    assert len(run.data.tags["mlnb.training_data.sha256"]) == 64
+    assert mlnb.active_run() is None
+
+
+def test_regressor_metrics(autolog: None) -> None:
+    X, y = load_diabetes(return_X_y=True)
+    LinearRegression().fit(X, y)
+    [run] = _runs()
+    metrics = run.data.metrics
+    assert metrics["training_root_mean_squared_error"] == pytest.approx(
+        metrics["training_mean_squared_error"] ** 0.5)
+    assert {"training_mean_absolute_error", "training_r2_score"} <= set(metrics)
+
+
+def test_pipeline_logs_once_with_deep_params(autolog: None) -> None:
+    X, y = load_iris(return_X_y=True)
+    Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())]).fit(X, y)
+    [run] = _runs()
+    assert run.data.tags["estimator_name"] == "Pipeline"
+    assert run.data.params["clf__C"] == "1.0"
+    assert "scale__with_mean" in run.data.params
+
+
+def test_grid_search_parent_and_children(autolog: None, tracking: Path) -> None:
+    X, y = load_iris(return_X_y=True)
+    search = GridSearchCV(LogisticRegression(max_iter=300), {"C": [0.1, 1.0, 10.0]}, cv=3)
+    search.fit(X, y)
+    runs = _runs()
+    [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(runs) == 4 and len(children) == 3
+    assert parent.data.params["best_C"] == str(search.best_params_["C"])
+    assert parent.data.metrics["best_cv_score"] == pytest.approx(search.best_score_)
+    by_c = {c.data.params["C"]: c.data.metrics for c in children}
+    assert set(by_c) == {"0.1", "1.0", "10.0"}
+    assert by_c["1.0"]["mean_test_score"] == pytest.approx(
+        search.cv_results_["mean_test_score"][1])
+    assert "std_test_score" in by_c["1.0"]
+    assert all(c.info.status == "FINISHED" for c in children)
+    table = json.loads(Path(mlnb.MlnbClient().download_artifacts(
+        parent.info.run_id, "cv_results.json")).read_text())
+    assert "mean_test_score" in table["columns"] and len(table["data"]) == 3
+
+
+def test_fit_inside_an_active_run_logs_into_it_then_into_a_child(autolog: None) -> None:
+    X, y = load_iris(return_X_y=True)
+    with mlnb.start_run(run_name="cell") as run:
+        LogisticRegression(max_iter=200).fit(X, y)
+        LogisticRegression(C=0.5, max_iter=200).fit(X, y)
+    cell = mlnb.get_run(run.run_id)
+    assert cell.data.params["C"] == "1.0"
+    [child] = [r for r in _runs() if r.data.tags.get("mlflow.parentRunId") == run.run_id]
+    assert child.data.params["C"] == "0.5"
+
+
+class BrokenParams(ClassifierMixin, BaseEstimator):
+    """A third-party estimator whose get_params raises: logging fails, fitting must not."""
+
+    def fit(self, X: Any, y: Any) -> BrokenParams:
+        self.classes_ = sorted(set(y))
+        return self
+
+    def predict(self, X: Any) -> Any:
+        return [self.classes_[0]] * len(X)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        raise RuntimeError("no params for you")
+
+
+def test_a_failing_logger_never_breaks_fit(autolog: None) -> None:
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(RuntimeWarning, match="could not log the fit's params.*no params for you"):
+        model = BrokenParams().fit(X, y)
+    assert model.classes_ == [0, 1, 2]
+    [run] = _runs()
+    assert run.info.status == "FINISHED"
+
+
+def test_store_failure_is_a_warning(autolog: None) -> None:
+    X, y = load_iris(return_X_y=True)
+    with mlnb.start_run() as run:
+        mlnb.delete_run(run.run_id)  # logging into a deleted run fails inside autolog
+        with pytest.warns(RuntimeWarning, match="mlnb autolog"):
+            fitted = LogisticRegression(max_iter=200).fit(X, y)
+    assert fitted.coef_.shape == (3, 4)
+
+
+def test_a_failing_fit_fails_its_run_and_raises(autolog: None) -> None:
+    with pytest.raises(ValueError):
+        LogisticRegression().fit([[1.0], [2.0]], [0, 0])  # one class only
+    [run] = _runs()
+    assert run.info.status == "FAILED"
+
+
+def test_disable_turns_it_off(autolog: None) -> None:
+    mlnb.autolog(disable=True)
+    X, y = load_iris(return_X_y=True)
+    LogisticRegression(max_iter=200).fit(X, y)
+    assert _runs() == []
+    assert not hasattr(LogisticRegression.fit, "_mlnb_original")
+
+
+def test_classes_defined_later_are_patched(autolog: None) -> None:
+    class Late(BaseEstimator):
+        def fit(self, X: Any, y: Any = None) -> Late:
+            return self
+
+    Late().fit([[1]])
+    assert [r.data.tags["estimator_name"] for r in _runs()] == ["Late"]
+
+
+def test_mlnb_sklearn_facade(tracking: Path) -> None:
+    mlnb.sklearn.autolog(log_models=False)
+    try:
+        assert sk.is_enabled()
+    finally:
+        mlnb.sklearn.autolog(disable=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not sk.is_enabled()
