@@ -3,7 +3,7 @@
 Every path that names an artifact goes through :func:`safe_relpath` before it touches the disk,
 and every final location is checked again after symlinks are resolved (:func:`resolve_inside`).
 Files are written to a temporary name in the destination folder and renamed into place, so a
-crash or a full disk never leaves a partial file under the final name.
+crash of the process or a full disk never leaves a partial file under the final name.
 """
 
 from __future__ import annotations
@@ -136,8 +136,11 @@ class ArtifactRoot:
                     out.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                # No fsync: the rename alone guarantees that a crash or kill -9 of this process
+                # leaves either the whole file or none under its name (the page cache survives
+                # the process). Like the store's synchronous=NORMAL, only an OS crash or power
+                # loss can lose the newest artifacts; an fsync per file cost ~8 ms, more than
+                # logging a small model takes otherwise.
             os.replace(tmp_name, target)
         except OSError as exc:
             _unlink_quietly(tmp_name)
