@@ -27,6 +27,18 @@ _KEY = re.compile(r"^[\w\-. :/]+$")
 
 def check_key(key: Any, what: str) -> str:
     """A metric, param or tag key: non-empty text of allowed characters, not path-like."""
+    if type(key) is str and key in _valid_keys:
+        return key  # keys repeat in every batch of a training loop: check each once
+    text = _check_key(key, what)
+    if len(_valid_keys) < 100_000:
+        _valid_keys.add(text)
+    return text
+
+
+_valid_keys: set[str] = set()
+
+
+def _check_key(key: Any, what: str) -> str:
     if not isinstance(key, str):
         raise InvalidParameterError(f"{what} key must be text, not {type(key).__name__} ({key!r}).")
     if not key:

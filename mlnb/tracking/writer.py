@@ -22,7 +22,6 @@ import time
 import warnings
 import weakref
 from collections import defaultdict
-from functools import lru_cache
 
 from mlnb.entities import Metric
 from mlnb.errors import NotFoundError, RunStateError, StoreError
@@ -32,12 +31,6 @@ MAX_PENDING = 5_000
 FLUSH_INTERVAL_S = 1.0
 
 Point = tuple[str, str, float, int, int]  # run_id, key, value, timestamp, step
-
-
-@lru_cache(maxsize=4096)
-def _checked_key(key: str) -> str:
-    # Keys repeat in a training loop: check each distinct one once.
-    return validation.check_key(key, "Metric")
 
 
 class MetricWriter:
@@ -54,9 +47,7 @@ class MetricWriter:
 
     def add(self, run_id: str, key: str, value: object, timestamp: int, step: int) -> None:
         """Validate one point and buffer it; flushes inline when the buffer is full."""
-        if not isinstance(key, str):
-            validation.check_key(key, "Metric")
-        _checked_key(key)
+        validation.check_key(key, "Metric")  # cached per distinct key
         number = validation.metric_value(key, value)
         # Checked here, not at flush: a point the store cannot hold must fail at the call that
         # logged it, never take a whole batch of good points down with it later.
