@@ -144,3 +144,81 @@ def json_safe_float(value: float) -> float | str:
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     return value
+
+
+# --- model registry ---------------------------------------------------------------------------
+
+
+class ModelVersionStage:
+    """The closed set of registry stages (MLflow's), and their canonical spelling."""
+
+    NONE = "None"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+    ALL = (NONE, STAGING, PRODUCTION, ARCHIVED)
+
+    @staticmethod
+    def canonical(stage: str | None) -> str | None:
+        """The canonical name of ``stage`` (any case, surrounding blanks ignored), or None."""
+        if stage is None:
+            return None
+        wanted = str(stage).strip().lower()
+        for name in ModelVersionStage.ALL:
+            if name.lower() == wanted:
+                return name
+        return None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One numbered version of a registered model; ``source`` is a ``runs:/`` URI in the store."""
+
+    name: str
+    version: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str = ""
+    user_id: str = ""
+    current_stage: str = ModelVersionStage.NONE
+    source: str = ""
+    run_id: str | None = None
+    status: str = "READY"
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A named model; ``latest_versions`` holds the newest version of each stage."""
+
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    latest_versions: list[ModelVersion] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class RegistryEvent:
+    """One recorded change: a stage transition, an alias set or deleted, a version created..."""
+
+    event_id: int
+    name: str
+    version: str | None
+    kind: str
+    from_value: str | None
+    to_value: str | None
+    timestamp: int
+    user_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)

@@ -2,14 +2,583 @@
 
 Mixed into :class:`mlnb.store.Store` beside :class:`mlnb.store.runs.RunQueries`. The tables are
 created by the ``0002_registry`` migration in :mod:`mlnb.store.schema`.
+
+Every change that reads before it writes (next version number, archiving the other Production
+versions, name uniqueness) runs inside one ``BEGIN IMMEDIATE`` transaction, so two processes
+promoting versions at the same moment are serialised and never leave two in Production.
+Every stage or alias change is recorded in ``model_registry_events`` (when, from, to, who).
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+from mlnb.entities import ModelVersion, ModelVersionStage, RegisteredModel, RegistryEvent
+from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
+from mlnb.search import (
+    EntitySchema,
+    KeyValueSource,
+    compile_filter,
+    compile_order_by,
+    parse_filter,
+    parse_order_by,
+)
+from mlnb.store import validation
 from mlnb.store.connection import Connection
+from mlnb.store.runs import now_ms
+
+MAX_MODEL_NAME_LENGTH = 250
+MAX_DESCRIPTION_LENGTH = 100_000
+MAX_REGISTRY_RESULTS = 10_000
+_SOURCE = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
+_ALIAS = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
+_URL_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+# '/' and '@' separate the parts of a models:/ URI; the rest are shell or URL syntax that a name
+# never needs (CVE-2026-0596 passed a model URI to bash -c; CVE-2024-3099 used URL-encoded names).
+_FORBIDDEN = ("/", "@", "#", "?", ";", "`", "$(", "\\")
+
+MODEL_SCHEMA = EntitySchema(
+    name="a registered model",
+    attributes={
+        "name": ("m.name", "str"),
+        "description": ("m.description", "str"),
+        "creation_timestamp": ("m.creation_time", "num"),
+        "last_updated_timestamp": ("m.last_updated_time", "num"),
+    },
+    sources={"tags": KeyValueSource("registered_model_tags", (("name", "m.name"),), False)},
+)
+
+VERSION_SCHEMA = EntitySchema(
+    name="a model version",
+    attributes={
+        "name": ("v.name", "str"),
+        "version_number": ("v.version", "num"),
+        "version": ("v.version", "num"),
+        "run_id": ("v.run_id", "str"),
+        "source": ("v.source", "str"),
+        "current_stage": ("v.current_stage", "str"),
+        "status": ("v.status", "str"),
+        "user_id": ("v.user_id", "str"),
+        "description": ("v.description", "str"),
+        "creation_timestamp": ("v.creation_time", "num"),
+        "last_updated_timestamp": ("v.last_updated_time", "num"),
+    },
+    sources={
+        "tags": KeyValueSource(
+            "model_version_tags", (("name", "v.name"), ("version", "v.version")), False
+        ),
+    },
+)
+
+
+# --- names, versions, aliases -----------------------------------------------------------------
+
+
+def canonical_model_name(name: Any) -> str:
+    """A registered model's name in its one canonical form (NFC, no surrounding blanks).
+
+    Refuses names that could be confused with another or misread in a ``models:/`` URI:
+    control and invisible characters, URL escapes such as ``%20``, ``/``, ``@``, ``#``, ``?``,
+    ``;``, backticks, ``$(`` and backslashes.
+    """
+    if not isinstance(name, str):
+        raise InvalidParameterError(f"A model name must be text, not {type(name).__name__}.")
+    text = unicodedata.normalize("NFC", name).strip()
+    if not text:
+        raise InvalidParameterError("A model name must not be empty; give it a name such as 'churn'.")
+    if len(text) > MAX_MODEL_NAME_LENGTH:
+        raise InvalidParameterError(
+            f"Model name is {len(text)} characters long; the limit is {MAX_MODEL_NAME_LENGTH}."
+        )
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text):
+        raise InvalidParameterError(
+            f"Model name {text!r} contains control or invisible characters; remove them."
+        )
+    if _URL_ESCAPE.search(text):
+        raise InvalidParameterError(
+            f"Model name {text!r} contains a URL escape ('%' and two hex digits); write the "
+            "character itself, or leave it out."
+        )
+    bad = [token for token in _FORBIDDEN if token in text]
+    if bad:
+        raise InvalidParameterError(
+            f"Model name {text!r} contains {', '.join(repr(b) for b in bad)}, which model names "
+            "may not contain (they have a meaning in models:/ URIs or in a shell)."
+        )
+    return text
+
+
+def name_key(name: str) -> str:
+    """What two names must not share: same letters ignoring case and compatibility forms."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def version_number(version: Any) -> int:
+    """A version as an int: ``3``, ``"3"``; anything else is an error naming the value."""
+    if isinstance(version, bool):
+        raise InvalidParameterError(f"Model version must be a positive integer, not {version!r}.")
+    if isinstance(version, int):
+        number = version
+    elif isinstance(version, str) and version.strip().isdigit():
+        number = int(version.strip())
+    else:
+        raise InvalidParameterError(f"Model version must be a positive integer, not {version!r}.")
+    if number < 1:
+        raise InvalidParameterError(f"Model version must be a positive integer, not {version!r}.")
+    return number
+
+
+def check_alias(alias: Any) -> str:
+    """An alias: letters, digits, ``_`` and ``-``; not ``latest`` nor ``v<number>``."""
+    if not isinstance(alias, str) or not _ALIAS.match(alias):
+        raise InvalidParameterError(
+            f"Alias {alias!r} is not valid: use 1-255 letters, digits, '_' or '-' (e.g. 'champion')."
+        )
+    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise InvalidParameterError(
+            f"Alias {alias!r} is reserved (it reads as a version); choose another, e.g. 'champion'."
+        )
+    return alias
+
+
+def canonical_stage(stage: Any) -> str:
+    found = ModelVersionStage.canonical(stage) if isinstance(stage, str) else None
+    if found is None:
+        raise InvalidParameterError(
+            f"{stage!r} is not a model stage; use one of {', '.join(ModelVersionStage.ALL)} "
+            "(any case)."
+        )
+    return found
+
+
+def check_source(source: Any) -> tuple[str, str]:
+    """A version's source must be ``runs:/<run_id>/<path>``; returns (run_id, path)."""
+    from mlnb.artifacts import safe_relpath
+
+    match = _SOURCE.match(source) if isinstance(source, str) else None
+    if match is None:
+        raise InvalidParameterError(
+            f"Model version source {source!r} is refused: a source must be a runs:/<run_id>/<path> "
+            "URI of a model logged in this store (a local path outside the store is never accepted)."
+        )
+    return match.group(1), safe_relpath(match.group(2))
+
+
+def _description(text: Any) -> str:
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise InvalidParameterError(f"A description must be text, not {type(text).__name__}.")
+    if len(text) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidParameterError(
+            f"Description is {len(text)} characters long; the limit is {MAX_DESCRIPTION_LENGTH}."
+        )
+    return text
+
+
+def _tag_rows(tags: dict[str, Any] | None) -> list[tuple[str, str]]:
+    return [(validation.check_key(k, "Tag"), validation.tag_value(k, v))
+            for k, v in (tags or {}).items()]
+
+
+def _limit(max_results: int) -> int:
+    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+        raise InvalidParameterError(f"max_results must be a positive integer, not {max_results!r}.")
+    if max_results > MAX_REGISTRY_RESULTS:
+        raise InvalidParameterError(f"max_results may be at most {MAX_REGISTRY_RESULTS}.")
+    return max_results
+
+
+_VERSION_COLUMNS = ("v.name, v.version, v.creation_time, v.last_updated_time, v.description, "
+                    "v.user_id, v.current_stage, v.source, v.run_id, v.status")
 
 
 class RegistryQueries:
     """The registry tables' SQL. Mixed into :class:`mlnb.store.Store`."""
 
     cx: Connection
+
+    # --- registered models ------------------------------------------------------------------
+
+    def _model_name(self, name: Any) -> str:
+        """The stored name for ``name``, or NotFoundError (suggesting a near spelling)."""
+        text = canonical_model_name(name)
+        if self.cx.query("SELECT 1 FROM registered_models WHERE name = ?", [text]):
+            return text
+        near = [n for (n,) in self.cx.query("SELECT name FROM registered_models")
+                if name_key(n) == name_key(text)]
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        raise NotFoundError(f"No registered model named {text!r}.{hint}")
+
+    def _check_name_free(self, text: str, except_name: str | None = None) -> None:
+        key = name_key(text)
+        for (existing,) in self.cx.query("SELECT name FROM registered_models"):
+            if existing == except_name:
+                continue
+            if existing == text:
+                raise AlreadyExistsError(f"Registered model {text!r} already exists.")
+            if name_key(existing) == key:
+                raise AlreadyExistsError(
+                    f"Registered model {text!r} would be confused with the existing {existing!r} "
+                    "(they differ only in letter case or character forms); use that name."
+                )
+
+    def create_registered_model(
+        self, name: Any, tags: dict[str, Any] | None = None, description: str | None = None,
+    ) -> RegisteredModel:
+        text = canonical_model_name(name)
+        rows = _tag_rows(tags)
+        desc = _description(description)
+        with self.cx.write() as conn:
+            self._check_name_free(text)
+            t = now_ms()
+            conn.execute(
+                "INSERT INTO registered_models (name, creation_time, last_updated_time, description) "
+                "VALUES (?, ?, ?, ?)", [text, t, t, desc],
+            )
+            conn.executemany(
+                "INSERT INTO registered_model_tags (name, key, value) VALUES (?, ?, ?)",
+                [(text, k, v) for k, v in rows],
+            )
+        return self.get_registered_model(text)
+
+    def get_registered_model(self, name: Any) -> RegisteredModel:
+        text = self._model_name(name)
+        row = self.cx.query(
+            "SELECT name, creation_time, last_updated_time, description FROM registered_models "
+            "WHERE name = ?", [text],
+        )[0]
+        return self._models_from_rows([row])[0]
+
+    def _models_from_rows(self, rows: Sequence[Sequence[Any]]) -> list[RegisteredModel]:
+        models = []
+        for name, created, updated, description in rows:
+            tags = dict(self.cx.query(
+                "SELECT key, value FROM registered_model_tags WHERE name = ?", [name]))
+            aliases = {alias: str(version) for alias, version in self.cx.query(
+                "SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias",
+                [name])}
+            models.append(RegisteredModel(
+                name=name, creation_timestamp=created, last_updated_timestamp=updated,
+                description=description, tags=tags, aliases=aliases,
+                latest_versions=self._latest(name, None),
+            ))
+        return models
+
+    def search_registered_models(
+        self, filter_string: str | None = None, max_results: int = 100,
+        order_by: Sequence[str] | None = None, offset: int = 0,
+    ) -> list[RegisteredModel]:
+        """Registered models matching a filter such as ``name LIKE 'churn%'``, by name."""
+        where = compile_filter(parse_filter(filter_string), MODEL_SCHEMA, filter_string or "")
+        order = compile_order_by(parse_order_by(order_by), MODEL_SCHEMA)
+        order_sql = (order.sql + ", " if order.sql else "") + "m.name"
+        rows = self.cx.query(
+            "SELECT m.name, m.creation_time, m.last_updated_time, m.description "
+            f"FROM registered_models m WHERE {where.sql} ORDER BY {order_sql} LIMIT ? OFFSET ?",
+            [*where.params, *order.params, _limit(max_results), max(0, offset)],
+        )
+        return self._models_from_rows(rows)
+
+    def update_registered_model(self, name: Any, description: str | None) -> RegisteredModel:
+        desc = _description(description)
+        with self.cx.write() as conn:
+            text = self._model_name(name)
+            conn.execute(
+                "UPDATE registered_models SET description = ?, last_updated_time = ? WHERE name = ?",
+                [desc, now_ms(), text],
+            )
+        return self.get_registered_model(text)
+
+    def rename_registered_model(self, name: Any, new_name: Any, user_id: str = "") -> RegisteredModel:
+        target = canonical_model_name(new_name)
+        with self.cx.write() as conn:
+            text = self._model_name(name)
+            self._check_name_free(target, except_name=text)
+            # ON UPDATE CASCADE carries versions, tags and aliases along; the history follows too.
+            conn.execute(
+                "UPDATE registered_models SET name = ?, last_updated_time = ? WHERE name = ?",
+                [target, now_ms(), text],
+            )
+            conn.execute("UPDATE model_registry_events SET name = ? WHERE name = ?", [target, text])
+            self._record(target, None, "rename", text, target, user_id)
+        return self.get_registered_model(target)
+
+    def delete_registered_model(self, name: Any, user_id: str = "") -> None:
+        """Delete a model with its versions, tags and aliases (the history is kept)."""
+        with self.cx.write() as conn:
+            text = self._model_name(name)
+            conn.execute("DELETE FROM registered_models WHERE name = ?", [text])
+            self._record(text, None, "delete_model", None, None, user_id)
+
+    def set_registered_model_tag(self, name: Any, key: str, value: Any) -> None:
+        (key, text_value), = _tag_rows({key: value})
+        with self.cx.write() as conn:
+            text = self._model_name(name)
+            conn.execute(
+                "INSERT INTO registered_model_tags (name, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (name, key) DO UPDATE SET value = excluded.value", [text, key, text_value],
+            )
+
+    def delete_registered_model_tag(self, name: Any, key: str) -> None:
+        with self.cx.write() as conn:
+            text = self._model_name(name)
+            cur = conn.execute(
+                "DELETE FROM registered_model_tags WHERE name = ? AND key = ?", [text, key])
+            if cur.rowcount == 0:
+                raise NotFoundError(f"Registered model {text!r} has no tag {key!r}.")
+
+    # --- versions ---------------------------------------------------------------------------
+
+    def create_model_version(
+        self, name: Any, source: str, run_id: str | None = None,
+        tags: dict[str, Any] | None = None, description: str | None = None, user_id: str = "",
+        create_model: bool = False,
+    ) -> ModelVersion:
+        """Add the next version of a model from a ``runs:/`` source (``create_model``: create the
+        registered model first if it does not exist)."""
+        source_run, _ = check_source(source)
+        if run_id is not None and run_id != source_run:
+            raise InvalidParameterError(
+                f"run_id {run_id!r} does not match the run of the source {source!r}.")
+        rows = _tag_rows(tags)
+        desc = _description(description)
+        text = canonical_model_name(name)
+        with self.cx.write() as conn:
+            if not self.cx.query("SELECT 1 FROM runs WHERE run_id = ?", [source_run]):
+                raise NotFoundError(f"No run with id {source_run!r} (from source {source!r}).")
+            if not self.cx.query("SELECT 1 FROM registered_models WHERE name = ?", [text]):
+                if not create_model:
+                    self._model_name(text)  # raises NotFoundError with a spelling hint
+                self.create_registered_model(text)
+            number = self._next_version(text)
+            t = now_ms()
+            conn.execute(
+                "INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
+                "description, source, run_id, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [text, number, t, t, desc, source, source_run, user_id],
+            )
+            conn.executemany(
+                "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)",
+                [(text, number, k, v) for k, v in rows],
+            )
+            conn.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", [t, text])
+            self._record(text, number, "create_version", None, source, user_id)
+        return self.get_model_version(text, number)
+
+    def _next_version(self, name: str) -> int:
+        # Numbers are never reused, even after a version is deleted: the history remembers them.
+        row = self.cx.query(
+            "SELECT max(v) FROM (SELECT max(version) AS v FROM model_versions WHERE name = ? "
+            "UNION ALL SELECT max(version) FROM model_registry_events WHERE name = ? "
+            "AND kind = 'create_version')", [name, name],
+        )
+        return int(row[0][0] or 0) + 1
+
+    def _versions(self, where: str, params: Sequence[Any], suffix: str = "") -> list[ModelVersion]:
+        rows = self.cx.query(
+            f"SELECT {_VERSION_COLUMNS} FROM model_versions v WHERE {where} {suffix}", params)
+        if not rows:
+            return []
+        names = sorted({r[0] for r in rows})
+        marks = ", ".join("?" * len(names))
+        tags: dict[tuple[str, int], dict[str, str]] = {}
+        for n, v, k, value in self.cx.query(
+            f"SELECT name, version, key, value FROM model_version_tags WHERE name IN ({marks})", names
+        ):
+            tags.setdefault((n, v), {})[k] = value
+        aliases: dict[tuple[str, int], list[str]] = {}
+        for n, v, alias in self.cx.query(
+            f"SELECT name, version, alias FROM registered_model_aliases WHERE name IN ({marks}) "
+            "ORDER BY alias", names,
+        ):
+            aliases.setdefault((n, v), []).append(alias)
+        return [ModelVersion(
+            name=r[0], version=str(r[1]), creation_timestamp=r[2], last_updated_timestamp=r[3],
+            description=r[4], user_id=r[5], current_stage=r[6], source=r[7], run_id=r[8],
+            status=r[9], tags=tags.get((r[0], r[1]), {}), aliases=aliases.get((r[0], r[1]), []),
+        ) for r in rows]
+
+    def get_model_version(self, name: Any, version: Any) -> ModelVersion:
+        number = version_number(version)
+        text = self._model_name(name)
+        found = self._versions("v.name = ? AND v.version = ?", [text, number])
+        if not found:
+            raise NotFoundError(f"Registered model {text!r} has no version {number}.")
+        return found[0]
+
+    def search_model_versions(
+        self, filter_string: str | None = None, max_results: int = 10_000,
+        order_by: Sequence[str] | None = None, offset: int = 0,
+    ) -> list[ModelVersion]:
+        """Versions matching a filter such as ``name = 'churn' and current_stage = 'Production'``."""
+        where = compile_filter(parse_filter(filter_string), VERSION_SCHEMA, filter_string or "")
+        order = compile_order_by(parse_order_by(order_by), VERSION_SCHEMA)
+        order_sql = (order.sql + ", " if order.sql else "") + "v.name, v.version DESC"
+        return self._versions(
+            where.sql, [*where.params, *order.params, _limit(max_results), max(0, offset)],
+            f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
+        )
+
+    def update_model_version(self, name: Any, version: Any, description: str | None) -> ModelVersion:
+        desc = _description(description)
+        with self.cx.write() as conn:
+            mv = self.get_model_version(name, version)
+            conn.execute(
+                "UPDATE model_versions SET description = ?, last_updated_time = ? "
+                "WHERE name = ? AND version = ?", [desc, now_ms(), mv.name, int(mv.version)],
+            )
+        return self.get_model_version(mv.name, mv.version)
+
+    def delete_model_version(self, name: Any, version: Any, user_id: str = "") -> None:
+        with self.cx.write() as conn:
+            mv = self.get_model_version(name, version)
+            conn.execute("DELETE FROM model_versions WHERE name = ? AND version = ?",
+                         [mv.name, int(mv.version)])
+            for alias in mv.aliases:
+                self._record(mv.name, int(mv.version), f"alias:{alias}", mv.version, None, user_id)
+            self._record(mv.name, int(mv.version), "delete_version", mv.current_stage, None, user_id)
+
+    def set_model_version_tag(self, name: Any, version: Any, key: str, value: Any) -> None:
+        (key, text_value), = _tag_rows({key: value})
+        with self.cx.write() as conn:
+            mv = self.get_model_version(name, version)
+            conn.execute(
+                "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
+                [mv.name, int(mv.version), key, text_value],
+            )
+
+    def delete_model_version_tag(self, name: Any, version: Any, key: str) -> None:
+        with self.cx.write() as conn:
+            mv = self.get_model_version(name, version)
+            cur = conn.execute(
+                "DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?",
+                [mv.name, int(mv.version), key],
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"Model {mv.name!r} version {mv.version} has no tag {key!r}.")
+
+    # --- stages and aliases -----------------------------------------------------------------
+
+    def transition_model_version_stage(
+        self, name: Any, version: Any, stage: Any, archive_existing_versions: bool = False,
+        user_id: str = "",
+    ) -> ModelVersion:
+        """Move a version to a stage; with ``archive_existing_versions``, archive the others there.
+
+        The read of the other versions and the writes share one ``BEGIN IMMEDIATE`` transaction:
+        two processes promoting at once are serialised, and the second archives the first.
+        """
+        target = canonical_stage(stage)
+        if archive_existing_versions and target not in (ModelVersionStage.STAGING,
+                                                        ModelVersionStage.PRODUCTION):
+            raise InvalidParameterError(
+                f"archive_existing_versions applies only to Staging and Production, not {target}.")
+        with self.cx.write() as conn:
+            mv = self.get_model_version(name, version)
+            number = int(mv.version)
+            t = now_ms()
+            if archive_existing_versions:
+                for (other,) in self.cx.query(
+                    "SELECT version FROM model_versions WHERE name = ? AND current_stage = ? "
+                    "AND version != ?", [mv.name, target, number],
+                ):
+                    self._set_stage(mv.name, other, ModelVersionStage.ARCHIVED, t)
+                    self._record(mv.name, other, "stage", target, ModelVersionStage.ARCHIVED, user_id)
+            if mv.current_stage != target:
+                self._set_stage(mv.name, number, target, t)
+                self._record(mv.name, number, "stage", mv.current_stage, target, user_id)
+            conn.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?",
+                         [t, mv.name])
+        return self.get_model_version(mv.name, number)
+
+    def _set_stage(self, name: str, version: int, stage: str, t: int) -> None:
+        self.cx.conn.execute(
+            "UPDATE model_versions SET current_stage = ?, last_updated_time = ? "
+            "WHERE name = ? AND version = ?", [stage, t, name, version],
+        )
+
+    def set_registered_model_alias(self, name: Any, alias: str, version: Any, user_id: str = "") -> None:
+        """Point ``alias`` at a version (moving it if it pointed elsewhere)."""
+        check_alias(alias)
+        with self.cx.write() as conn:
+            mv = self.get_model_version(name, version)
+            old = self.cx.query(
+                "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                [mv.name, alias],
+            )
+            previous = str(old[0][0]) if old else None
+            if previous == mv.version:
+                return
+            conn.execute(
+                "INSERT INTO registered_model_aliases (name, alias, version) VALUES (?, ?, ?) "
+                "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
+                [mv.name, alias, int(mv.version)],
+            )
+            self._record(mv.name, int(mv.version), f"alias:{alias}", previous, mv.version, user_id)
+
+    def delete_registered_model_alias(self, name: Any, alias: str, user_id: str = "") -> None:
+        check_alias(alias)
+        with self.cx.write() as conn:
+            text = self._model_name(name)
+            old = self.cx.query(
+                "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                [text, alias],
+            )
+            if not old:
+                raise NotFoundError(f"Registered model {text!r} has no alias {alias!r}.")
+            conn.execute("DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                         [text, alias])
+            self._record(text, old[0][0], f"alias:{alias}", str(old[0][0]), None, user_id)
+
+    def get_model_version_by_alias(self, name: Any, alias: str) -> ModelVersion:
+        check_alias(alias)
+        text = self._model_name(name)
+        rows = self.cx.query(
+            "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", [text, alias])
+        if not rows:
+            raise NotFoundError(f"Registered model {text!r} has no alias {alias!r}.")
+        return self.get_model_version(text, rows[0][0])
+
+    def _latest(self, name: str, stages: Sequence[str] | None) -> list[ModelVersion]:
+        wanted = list(ModelVersionStage.ALL) if not stages else [canonical_stage(s) for s in stages]
+        marks = ", ".join("?" * len(wanted))
+        return self._versions(
+            f"v.name = ? AND v.current_stage IN ({marks}) AND v.version = (SELECT max(o.version) "
+            "FROM model_versions o WHERE o.name = v.name AND o.current_stage = v.current_stage)",
+            [name, *wanted], "ORDER BY v.version",
+        )
+
+    def get_latest_versions(self, name: Any, stages: Sequence[str] | None = None) -> list[ModelVersion]:
+        """The newest version in each of ``stages`` (every stage when None)."""
+        return self._latest(self._model_name(name), stages)
+
+    # --- history ----------------------------------------------------------------------------
+
+    def _record(self, name: str, version: int | None, kind: str, old: str | None,
+                new: str | None, user_id: str) -> None:
+        self.cx.conn.execute(
+            "INSERT INTO model_registry_events (name, version, kind, from_value, to_value, time, "
+            "user_id) VALUES (?, ?, ?, ?, ?, ?, ?)", [name, version, kind, old, new, now_ms(), user_id],
+        )
+
+    def get_model_version_history(self, name: Any, version: Any = None) -> list[RegistryEvent]:
+        """Every recorded change of a model (or of one version), oldest first."""
+        text = canonical_model_name(name)
+        params: list[Any] = [text]
+        where = "name = ?"
+        if version is not None:
+            where += " AND version = ?"
+            params.append(version_number(version))
+        rows = self.cx.query(
+            "SELECT event_id, name, version, kind, from_value, to_value, time, user_id "
+            f"FROM model_registry_events WHERE {where} ORDER BY time, event_id", params,
+        )
+        if not rows and not self.cx.query("SELECT 1 FROM registered_models WHERE name = ?", [text]):
+            raise NotFoundError(f"No registered model named {text!r} and no history for it.")
+        return [RegistryEvent(r[0], r[1], None if r[2] is None else str(r[2]), r[3], r[4], r[5],
+                              r[6], r[7]) for r in rows]

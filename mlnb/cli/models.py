@@ -1,0 +1,183 @@
+"""``mlnb models ...`` (the registry), ``mlnb serve`` and ``mlnb predict``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from mlnb.cli.table import dump_json, render
+
+
+def register(subparsers: Any) -> None:
+    models = subparsers.add_parser("models", help="the model registry: models, versions, stages")
+    sub = models.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = sub.add_parser("ls", help="list registered models")
+    ls.add_argument("--filter", "-f", default=None, help="e.g. \"name LIKE 'churn%%'\"")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ls.set_defaults(handler=models_ls)
+
+    versions = sub.add_parser("versions", help="list the versions of a registered model")
+    versions.add_argument("name")
+    versions.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    versions.set_defaults(handler=models_versions)
+
+    stage = sub.add_parser("stage", help="move a version to None, Staging, Production or Archived")
+    stage.add_argument("name")
+    stage.add_argument("version")
+    stage.add_argument("stage")
+    stage.add_argument("--archive-existing", action="store_true",
+                       help="archive the versions already in that stage")
+    stage.set_defaults(handler=models_stage)
+
+    alias = sub.add_parser("alias", help="point an alias (e.g. champion) at a version")
+    alias.add_argument("name")
+    alias.add_argument("alias")
+    alias.add_argument("version", nargs="?", help="version number; leave out with --delete")
+    alias.add_argument("--delete", action="store_true", help="remove the alias")
+    alias.set_defaults(handler=models_alias)
+
+    history = sub.add_parser("history", help="every stage and alias change of a model")
+    history.add_argument("name")
+    history.add_argument("--version", default=None)
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    history.set_defaults(handler=models_history)
+
+    serve = subparsers.add_parser("serve", help="serve a model over HTTP (POST /invocations)")
+    serve.add_argument("model_uri", metavar="MODEL_URI",
+                       help="runs:/<run_id>/<path>, models:/<name>/<version|stage>, models:/<name>@<alias>")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", "-p", type=int, default=5000, help="port (default 5000; 0 = any free)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="also accept requests with this Host header (loopback names always are)")
+    serve.add_argument("--log-predictions", action="store_true",
+                       help="record every prediction in a run of the mlnb-serving experiment")
+    serve.add_argument("--max-body-mb", type=float, default=20.0, help="largest request body (MB)")
+    serve.add_argument("--trusted", action="store_true",
+                       help="load a pickle the store did not write (only if you trust its source)")
+    serve.add_argument("--verbose", "-v", action="store_true", help="log each request to stderr")
+    serve.add_argument("--no-fast-path", action="store_true",
+                       help="always score through a DataFrame (no numeric array shortcut)")
+    serve.set_defaults(handler=serve_model)
+
+    predict = subparsers.add_parser("predict", help="score a CSV or JSON file with a model")
+    predict.add_argument("model_uri", metavar="MODEL_URI")
+    predict.add_argument("--input", "-i", required=True, metavar="FILE", help="a .csv or .json file")
+    predict.add_argument("--output", "-o", default=None, metavar="FILE",
+                         help=".csv or .json file (default: JSON on stdout)")
+    predict.add_argument("--trusted", action="store_true",
+                         help="load a pickle the store did not write (only if you trust its source)")
+    predict.set_defaults(handler=predict_model)
+
+
+def _client() -> Any:
+    from mlnb.tracking.client import MlnbClient
+    from mlnb.tracking.fluent import _state
+
+    return MlnbClient(_state.tracking_uri)
+
+
+def _time(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def models_ls(args: argparse.Namespace) -> int:
+    models = _client().search_registered_models(args.filter, max_results=10_000)
+    if args.json:
+        print(dump_json([m.to_dict() for m in models]))
+        return 0
+    rows = [(m.name, max((int(v.version) for v in m.latest_versions), default=""),
+             ", ".join(f"{v.current_stage}:v{v.version}" for v in m.latest_versions
+                       if v.current_stage != "None"),
+             ", ".join(f"@{a}:v{v}" for a, v in m.aliases.items()), _time(m.last_updated_timestamp))
+            for m in models]
+    print(render(["name", "latest", "stages", "aliases", "updated"], rows))
+    return 0
+
+
+def models_versions(args: argparse.Namespace) -> int:
+    client = _client()
+    name = client.get_registered_model(args.name).name
+    versions = client.search_model_versions(f"name = '{_quote(name)}'")
+    if args.json:
+        print(dump_json([v.to_dict() for v in versions]))
+        return 0
+    rows = [(v.version, v.current_stage, ", ".join(v.aliases), v.run_id, _time(v.creation_timestamp),
+             v.description) for v in versions]
+    print(render(["version", "stage", "aliases", "run_id", "created", "description"], rows))
+    return 0
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def models_stage(args: argparse.Namespace) -> int:
+    mv = _client().transition_model_version_stage(args.name, args.version, args.stage,
+                                                  archive_existing_versions=args.archive_existing)
+    print(f"{mv.name} version {mv.version} is now in {mv.current_stage}.")
+    return 0
+
+
+def models_alias(args: argparse.Namespace) -> int:
+    client = _client()
+    if args.delete:
+        client.delete_registered_model_alias(args.name, args.alias)
+        print(f"Removed alias @{args.alias} of {args.name}.")
+        return 0
+    if args.version is None:
+        print("mlnb: error: give the VERSION the alias should point at (or --delete).", file=sys.stderr)
+        return 2
+    client.set_registered_model_alias(args.name, args.alias, args.version)
+    print(f"{args.name}@{args.alias} -> version {args.version}.")
+    return 0
+
+
+def models_history(args: argparse.Namespace) -> int:
+    events = _client().get_model_version_history(args.name, args.version)
+    if args.json:
+        print(dump_json([e.to_dict() for e in events]))
+        return 0
+    rows = [(_time(e.timestamp), e.version or "", e.kind, e.from_value or "", e.to_value or "", e.user_id)
+            for e in events]
+    print(render(["when", "version", "change", "from", "to", "who"], rows, max_width=60))
+    return 0
+
+
+def serve_model(args: argparse.Namespace) -> int:
+    from mlnb.models.serve import make_server
+
+    try:
+        server = make_server(
+            args.model_uri, args.host, args.port, trusted=args.trusted,
+            allowed_hosts=set(args.allowed_host), max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+            log_predictions=args.log_predictions, verbose=args.verbose,
+            fast_path=not args.no_fast_path,
+        )
+    except OSError as exc:
+        print(f"mlnb: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}.",
+              file=sys.stderr)
+        return 2
+    print(f"Serving {args.model_uri} on {server.url} (POST /invocations; Ctrl-C to stop)", flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("Warning: the server is reachable from other machines and has no authentication.",
+              file=sys.stderr)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def predict_model(args: argparse.Namespace) -> int:
+    from mlnb.models.predict import predict_file
+
+    text = predict_file(args.model_uri, args.input, args.output, trusted=args.trusted)
+    if text:
+        print(text)
+    return 0

@@ -1,0 +1,27 @@
+"""Models: the model folder format, flavors (scikit-learn, pyfunc), signatures, URIs, serving.
+
+``mlnb.models.infer_signature`` and the signature types are MLflow's ``mlflow.models`` names.
+The flavors live in :mod:`mlnb.models.sklearn` and :mod:`mlnb.models.pyfunc` (reached as
+``mlnb.sklearn`` and ``mlnb.pyfunc``); nothing here imports scikit-learn, pandas or skops until a
+model is saved, loaded or served.
+"""
+
+from __future__ import annotations
+
+from mlnb.models.format import ModelDescriptor, ModelInfo
+from mlnb.models.signature import (
+    ColSpec,
+    ModelSignature,
+    Schema,
+    SignatureError,
+    TensorSpec,
+    infer_signature,
+)
+from mlnb.models.uri import ModelLocation, resolve_model_uri
+
+Model = ModelDescriptor
+
+__all__ = [
+    "ColSpec", "Model", "ModelDescriptor", "ModelInfo", "ModelLocation", "ModelSignature", "Schema",
+    "SignatureError", "TensorSpec", "infer_signature", "resolve_model_uri",
+]

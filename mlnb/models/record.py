@@ -1,0 +1,68 @@
+"""Logging a built model into a run (and registering it), shared by every flavor's ``log_model``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from mlnb.artifacts import safe_relpath
+from mlnb.models.format import ModelInfo, build_model_files, log_files
+from mlnb.models.signature import ModelSignature
+
+
+def log_built_model(
+    payload: dict[str, bytes], flavors: dict[str, dict[str, Any]], *, modules: Iterable[str],
+    signature: ModelSignature | None, input_example: Any, artifact_path: str,
+    run_id: str | None, registered_model_name: str | None,
+) -> ModelInfo:
+    """Write the model's files into ``run_id`` (or the active run, or a new run that is ended
+    afterwards, as MLflow does) and register it under ``registered_model_name`` if given."""
+    from mlnb.tracking import fluent
+
+    path = safe_relpath(artifact_path)
+    started = None
+    if run_id is None:
+        active = fluent.active_run()
+        if active is None:
+            started = fluent.start_run()
+            active = started
+        run_id = active.run_id
+    try:
+        files, descriptor = build_model_files(
+            payload, flavors, modules=modules, signature=signature, input_example=input_example,
+            run_id=run_id, artifact_path=path,
+        )
+        log_files(files, path, run_id)
+    except BaseException:
+        if started is not None:
+            fluent.end_run("FAILED")
+        raise
+    if started is not None:
+        fluent.end_run()
+    info = ModelInfo(
+        model_uri=f"runs:/{run_id}/{path}", run_id=run_id, artifact_path=path,
+        signature=signature, flavors=flavors, utc_time_created=descriptor.utc_time_created,
+        model_uuid=descriptor.model_uuid, mlnb_version=descriptor.mlnb_version,
+        saved_input_example_info=descriptor.saved_input_example_info,
+    )
+    if registered_model_name is not None:
+        from mlnb.registry import register_model
+
+        version = register_model(info.model_uri, registered_model_name)
+        info = ModelInfo(**{**info.__dict__, "registered_model_version": version.version})
+    return info
+
+
+def signature_for(model_predict: Any, signature: ModelSignature | None, input_example: Any
+                  ) -> ModelSignature | None:
+    """The given signature, or one inferred from the input example and the model's output on it."""
+    if signature is not None or input_example is None:
+        return signature
+    from mlnb.models.signature import infer_schema
+
+    inputs = infer_schema(input_example)
+    try:
+        outputs = infer_schema(model_predict(input_example))
+    except Exception:  # a model that cannot predict on its example still gets an input schema
+        outputs = None
+    return ModelSignature(inputs, outputs)

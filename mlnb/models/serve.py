@@ -1,0 +1,425 @@
+"""``mlnb serve``: a small HTTP scoring server on the standard library (no web framework).
+
+Endpoints: ``POST /invocations`` (MLflow's JSON bodies ``dataframe_split``, ``dataframe_records``,
+``instances``, ``inputs``, or ``text/csv``) and ``GET /ping``, ``/health``, ``/version``,
+``/metadata``. It binds 127.0.0.1 unless told otherwise and answers only requests whose ``Host``
+is a loopback name or one it was told to allow (a DNS-rebinding page in a browser cannot reach
+it). Every client mistake gets a 4xx JSON ``{"error_code", "message"}``: 400 for a bad body or a
+signature mismatch, 413 for too large a body, 415 for another content type or charset. No
+message quotes the request's content, and no traceback is ever sent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from mlnb.errors import MlnbError
+from mlnb.models.pyfunc import PyFuncModel
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+MAX_ROWS = 100_000
+REQUEST_TIMEOUT_S = 30.0
+FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+class RequestError(Exception):
+    """A client error: HTTP status, error code and a message that quotes nothing it was sent."""
+
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+
+
+def _bad(message: str) -> RequestError:
+    return RequestError(400, "BAD_REQUEST", message)
+
+
+# --- parsing a request body ------------------------------------------------------------------
+
+
+def parse_content_type(header: str | None) -> str:
+    """``json`` or ``csv`` for an accepted content type, else a 415 error."""
+    if not header:
+        raise RequestError(415, "UNSUPPORTED_MEDIA_TYPE",
+                           "Send Content-Type: application/json or text/csv.")
+    media, *params = [p.strip() for p in header.split(";")]
+    kind = {"application/json": "json", "text/csv": "csv"}.get(media.lower())
+    if kind is None:
+        raise RequestError(415, "UNSUPPORTED_MEDIA_TYPE",
+                           "Unsupported content type; send application/json or text/csv.")
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise RequestError(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported charset; send UTF-8.")
+    return kind
+
+
+def parse_body(body: bytes, kind: str, model: PyFuncModel) -> Any:
+    """The request body as model input (a DataFrame, or an array for a tensor signature)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad("The body is not valid UTF-8.") from None
+    if kind == "csv":
+        return _csv(text)
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _bad("The body is not valid JSON (or is nested too deeply).") from None
+    if not isinstance(doc, dict):
+        raise _bad(f"The JSON body must be an object with one of the keys {', '.join(FORMATS)}.")
+    keys = [k for k in FORMATS if k in doc]
+    extra = set(doc) - set(FORMATS) - {"params"}
+    if len(keys) != 1 or extra:
+        raise _bad(f"The JSON body must have exactly one of the keys {', '.join(FORMATS)} "
+                   "(and optionally 'params').")
+    return _json_input(keys[0], doc[keys[0]], model)
+
+
+def _csv(text: str) -> Any:
+    import io
+
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.StringIO(text))
+    except Exception:  # pandas raises many types for malformed CSV
+        raise _bad("The body is not a CSV table with a header row.") from None
+    return _capped(frame)
+
+
+def _capped(frame: Any) -> Any:
+    if len(frame) > MAX_ROWS:
+        raise RequestError(413, "REQUEST_LIMIT_EXCEEDED",
+                           f"At most {MAX_ROWS} rows per request; split the batch.")
+    return frame
+
+
+def _json_input(key: str, value: Any, model: PyFuncModel) -> Any:
+    import pandas as pd
+
+    if key == "dataframe_split":
+        if not isinstance(value, dict) or not isinstance(value.get("data"), list):
+            raise _bad("dataframe_split must be an object with 'columns' and a 'data' list of rows.")
+        columns = value.get("columns")
+        if columns is not None and (not isinstance(columns, list)
+                                    or not all(isinstance(c, str) for c in columns)):
+            raise _bad("dataframe_split 'columns' must be a list of column names.")
+        rows = value["data"]
+        if not all(isinstance(r, list) for r in rows):
+            raise _bad("dataframe_split 'data' must be a list of rows (lists).")
+        if columns is not None and any(len(r) != len(columns) for r in rows):
+            raise _bad("Every row of dataframe_split 'data' must have one value per column.")
+        _check_rows(rows)
+        if columns is None:
+            return pd.DataFrame(rows)
+        if len(set(columns)) != len(columns):
+            raise _bad("dataframe_split 'columns' has a repeated column name.")
+        return {c: [r[i] for r in rows] for i, c in enumerate(columns)}
+    if key == "dataframe_records":
+        if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+            raise _bad("dataframe_records must be a list of objects (one per row).")
+        _check_rows(value)
+        return value
+    if isinstance(value, dict):
+        if not all(isinstance(v, list) for v in value.values()):
+            raise _bad(f"{key} given as an object must map each column to a list of values.")
+        return value
+    if not isinstance(value, list):
+        raise _bad(f"{key} must be a list of rows or an object of columns.")
+    _check_rows(value)
+    return value
+
+
+def _check_rows(rows: list[Any]) -> None:
+    if not rows:
+        raise _bad("The input has no rows; send at least one.")
+    if len(rows) > MAX_ROWS:
+        raise RequestError(413, "REQUEST_LIMIT_EXCEEDED",
+                           f"At most {MAX_ROWS} rows per request; split the batch.")
+
+
+def predictions_json(result: Any) -> bytes:
+    """``{"predictions": ...}`` with NaN and infinities as null (valid JSON)."""
+    if hasattr(result, "to_dict") and hasattr(result, "columns"):
+        value: Any = result.to_dict(orient="records")
+    elif hasattr(result, "tolist"):
+        value = result.tolist()
+    else:
+        value = result
+    try:
+        return json.dumps({"predictions": value}, allow_nan=False).encode()
+    except (ValueError, TypeError):
+        return json.dumps({"predictions": _finite(value)}, allow_nan=False, default=str).encode()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+# --- the HTTP handler ------------------------------------------------------------------------
+
+
+def host_name(header: str | None) -> str:
+    """The host part of a ``Host`` header (``[::1]:5000`` -> ``::1``), lower-cased."""
+    text = (header or "").strip().lower()
+    if text.startswith("["):
+        return text[1:text.find("]")] if "]" in text else text
+    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+
+
+class ScoringHandler(BaseHTTPRequestHandler):
+    """One request. The server object carries the model and the settings."""
+
+    server: ScoringServer
+    protocol_version = "HTTP/1.1"
+    timeout = REQUEST_TIMEOUT_S  # a client that stops sending mid-request is dropped
+    # Headers and body leave in one buffered write (flushed after each request) with no Nagle
+    # delay: written apart, they meet the client's delayed ACK and cost 40 ms per request.
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16
+    server_version = "mlnb-serve"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own errors (bad request line, unknown method, huge headers) as our JSON.
+        if code == 501:
+            code, message = 405, "Method not allowed."
+        self.close_connection = True
+        self._reply(code, {"error_code": "BAD_REQUEST" if code < 500 else "INTERNAL_ERROR",
+                           "message": message or "Bad request."})
+
+    def _reply(self, status: int, payload: dict[str, Any] | None = None, body: bytes | None = None) -> None:
+        data = body if body is not None else json.dumps(payload, allow_nan=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Cache-Control", "no-store")
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _fail(self, error: RequestError) -> None:
+        self._reply(error.status, {"error_code": error.error_code, "message": error.message})
+
+    def _check_host(self) -> None:
+        if host_name(self.headers.get("Host")) not in self.server.allowed_hosts:
+            self.close_connection = True
+            raise RequestError(403, "PERMISSION_DENIED",
+                               "Invalid Host header - possible DNS rebinding attack detected.")
+
+    def do_GET(self) -> None:
+        try:
+            self._check_host()
+            path = self.path.split("?", 1)[0]
+            routes = {"/ping": self.server.health, "/health": self.server.health,
+                      "/version": self.server.version, "/metadata": self.server.metadata}
+            route = routes.get(path)
+            if route is None:
+                raise RequestError(404, "ENDPOINT_NOT_FOUND", "No such endpoint.")
+            self._reply(200, route())
+        except RequestError as error:
+            self._fail(error)
+
+    do_HEAD = do_GET
+
+    def do_POST(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._check_host()
+            if self.path.split("?", 1)[0] != "/invocations":
+                self.close_connection = True
+                raise RequestError(404, "ENDPOINT_NOT_FOUND", "No such endpoint; POST to /invocations.")
+            body = self._read_body()
+            kind = parse_content_type(self.headers.get("Content-Type"))
+            data, result = self.server.score(body, kind)
+            self._reply(200, body=predictions_json(result))
+            self.server.record(data, result, time.perf_counter() - started)
+        except RequestError as error:
+            self._fail(error)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self.close_connection = True
+            raise RequestError(411, "LENGTH_REQUIRED", "Send a Content-Length (no chunked bodies).")
+        length_text = self.headers.get("Content-Length")
+        if length_text is None:
+            self.close_connection = True
+            raise RequestError(411, "LENGTH_REQUIRED", "Send a Content-Length header.")
+        if not length_text.strip().isdigit():
+            self.close_connection = True
+            raise _bad("Content-Length must be a whole number.")
+        length = int(length_text)
+        if length > self.server.max_body_bytes:
+            self.close_connection = True
+            self._discard(length)
+            raise RequestError(413, "REQUEST_LIMIT_EXCEEDED",
+                               f"The body is larger than {self.server.max_body_bytes} bytes.")
+        body = self.rfile.read(length)
+        if len(body) != length:
+            self.close_connection = True
+            raise _bad("The body is shorter than its Content-Length.")
+        return body
+
+    def _discard(self, length: int) -> None:
+        # Read (and drop) a moderately oversized body so the client, still sending, sees the 413
+        # instead of a reset connection; a huge one is cut off unread.
+        if length > 8 * self.server.max_body_bytes:
+            return
+        remaining = length
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1 << 20))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+
+    def _not_allowed(self) -> None:
+        self.close_connection = True
+        self._fail(RequestError(405, "METHOD_NOT_ALLOWED", "Method not allowed."))
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
+
+
+class _FastInput:
+    """The input of a fast-path request, decoded again only if predictions are logged."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    @property
+    def columns_frame(self) -> Any:
+        from mlnb.models.signature import to_frame
+
+        split = json.loads(self.body)["dataframe_split"]
+        return to_frame({c: [r[i] for r in split["data"]] for i, c in enumerate(split["columns"])},
+                        split["columns"])
+
+
+class ScoringServer(ThreadingHTTPServer):
+    """A threaded HTTP server holding one loaded model."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, model: PyFuncModel, model_uri: str, host: str = "127.0.0.1", port: int = 0, *,
+                 allowed_hosts: set[str] | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+                 log_predictions: bool = False, verbose: bool = False, fast_path: bool = True) -> None:
+        self.model = model
+        self.model_uri = model_uri
+        self.max_body_bytes = max_body_bytes
+        self.verbose = verbose
+        allowed = set(LOOPBACK_HOSTS) | {h.lower() for h in (allowed_hosts or set())}
+        if host not in ("", "0.0.0.0", "::"):
+            allowed.add(host.lower().strip("[]"))
+        self.allowed_hosts = frozenset(allowed)
+        from mlnb.models.fastpath import numeric_predictor
+
+        self.fast_predict = numeric_predictor(model) if fast_path else None
+        self.prediction_log = None
+        if log_predictions:
+            from mlnb.models.predlog import PredictionLog
+
+            self.prediction_log = PredictionLog(model_uri)
+        super().__init__((host, port), ScoringHandler)
+
+    @property
+    def url(self) -> str:
+        raw, port = self.server_address[:2]
+        host = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+    def score(self, body: bytes, kind: str) -> tuple[Any, Any]:
+        if self.fast_predict is not None and kind == "json":
+            try:
+                result = self.fast_predict(body)
+            except Exception:  # the full path below gives the proper error
+                result = None
+            if result is not None:
+                return _FastInput(body), result
+        data = parse_body(body, kind, self.model)
+        try:
+            if self.model.get_input_schema() is None and not hasattr(data, "columns"):
+                from mlnb.models.signature import to_frame
+
+                data = to_frame(data, ["0"])
+            prepared = self.model.prepare(data)
+        except MlnbError as exc:
+            raise _bad(exc.message) from None
+        except Exception as exc:  # conversion failures on odd input are the client's to fix
+            raise _bad(f"The input cannot be read as the model's input ({type(exc).__name__}).") from None
+        try:
+            result = self.model._predict_fn(prepared)
+        except Exception as exc:
+            # The model was loaded and checked at start-up; what fails now fails on this input.
+            if self.verbose:
+                sys.stderr.write(f"predict failed: {type(exc).__name__}: {exc}\n")
+            raise _bad(f"The model could not predict on this input ({type(exc).__name__}); check it "
+                       "against GET /metadata.") from None
+        return prepared, result
+
+    def record(self, data: Any, result: Any, seconds: float) -> None:
+        if self.prediction_log is not None:
+            if isinstance(data, _FastInput):
+                data = data.columns_frame
+            self.prediction_log.add(data, result, seconds)
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok"}
+
+    def version(self) -> dict[str, Any]:
+        from mlnb import __version__
+
+        return {"mlnb_version": __version__, "model_uri": self.model_uri}
+
+    def metadata(self) -> dict[str, Any]:
+        meta = self.model.metadata
+        version = self.model.location.version
+        return {
+            "model_uri": self.model_uri, "run_id": meta.run_id, "model_uuid": meta.model_uuid,
+            "utc_time_created": meta.utc_time_created, "flavors": sorted(meta.flavors),
+            "signature": meta.signature.to_dict() if meta.signature else None,
+            "registered_model": {"name": version.name, "version": version.version,
+                                 "stage": version.current_stage} if version else None,
+        }
+
+    def server_close(self) -> None:
+        super().server_close()
+        if self.prediction_log is not None:
+            self.prediction_log.close()
+
+
+def make_server(model_uri: str, host: str = "127.0.0.1", port: int = 0, *, trusted: bool = False,
+                **options: Any) -> ScoringServer:
+    """Load the model and bind a server (not yet serving; call ``serve_forever``)."""
+    from mlnb.models.pyfunc import load_model
+
+    model = load_model(model_uri, trusted=trusted)
+    return ScoringServer(model, model_uri, host, port, **options)
+
+
+def serve_in_thread(server: ScoringServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="mlnb-serve", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,186 @@
+"""The scikit-learn flavor: ``save_model``, ``log_model`` and ``load_model`` (``mlnb.sklearn``).
+
+Safe by default. A model is saved in the skops format when a plain round trip would load with
+no untrusted types (skops audits every type on load and runs no code of the file's choosing).
+Otherwise (e.g. trees, whose node arrays skops will not vouch for, or a custom function) it is
+pickled, and the pickle loads only if the store wrote it and its sha256 still matches the
+store's record, or if the caller passes ``trusted=True`` (MLflow loads any pickle it is handed:
+CVE-2024-37052 and following).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+from mlnb.errors import InvalidParameterError, UntrustedModelError
+from mlnb.models.format import ModelDescriptor, ModelInfo, build_model_files, store_record, verified_file
+from mlnb.models.format import write_folder as _write_folder
+from mlnb.models.signature import ModelSignature
+from mlnb.models.uri import ModelLocation, resolve_model_uri
+
+FLAVOR = "sklearn"
+FORMATS = ("skops", "pickle")
+_FILES = {"skops": "model.skops", "pickle": "model.pkl"}
+
+
+def _serialize(sk_model: Any, serialization_format: str | None) -> tuple[str, bytes]:
+    """(format, bytes): skops when it round-trips with no untrusted type, else a pickle."""
+    wanted = _format_name(serialization_format)
+    if wanted in (None, "skops"):
+        try:
+            import skops.io as sio
+
+            data = sio.dumps(sk_model)
+            untrusted = sio.get_untrusted_types(data=data)
+        except Exception as exc:  # skops refuses some objects outright (lambdas, odd attributes)
+            if wanted == "skops":
+                raise InvalidParameterError(f"This model cannot be saved with skops: {exc}.") from None
+        else:
+            if not untrusted or wanted == "skops":
+                return "skops", data
+    try:
+        return "pickle", pickle.dumps(sk_model, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise InvalidParameterError(f"This model cannot be pickled: {exc}.") from None
+
+
+def _format_name(serialization_format: str | None) -> str | None:
+    if serialization_format is None:
+        return None
+    name = str(serialization_format).lower()
+    if name == "cloudpickle":  # MLflow's default; a plain pickle here (no cloudpickle needed)
+        name = "pickle"
+    if name not in FORMATS:
+        raise InvalidParameterError(
+            f"serialization_format {serialization_format!r} is not supported; use 'skops' or "
+            "'pickle' (or leave it out: skops when the model allows it).")
+    return name
+
+
+def _modules(sk_model: Any, fmt: str) -> set[str]:
+    """Import names whose packages the model needs: sklearn, numpy, scipy, and its components'."""
+    modules = {"sklearn", "numpy", "scipy", "pandas"}
+    if fmt == "skops":
+        modules.add("skops")
+    parts = [sk_model]
+    get_params = getattr(sk_model, "get_params", None)
+    if callable(get_params):
+        try:
+            parts += [v for v in get_params(deep=True).values() if hasattr(v, "fit")]
+        except Exception:  # an estimator with a broken get_params still saves
+            pass
+    modules.update(type(p).__module__.split(".")[0] for p in parts)
+    return modules
+
+
+def _payload(sk_model: Any, serialization_format: str | None
+             ) -> tuple[dict[str, bytes], dict[str, dict[str, Any]], set[str]]:
+    import sklearn
+
+    from mlnb.environment import python_version
+
+    fmt, data = _serialize(sk_model, serialization_format)
+    filename = _FILES[fmt]
+    flavors = {
+        "python_function": {"loader_module": "mlnb.models.sklearn", "model_path": filename,
+                            "predict_fn": "predict", "python_version": python_version(),
+                            "env": {"virtualenv": "python_env.yaml"}},
+        FLAVOR: {"pickled_model": filename, "serialization_format": fmt,
+                 "sklearn_version": sklearn.__version__, "code": None},
+    }
+    return {filename: data}, flavors, _modules(sk_model, fmt)
+
+
+def _signature(sk_model: Any, signature: ModelSignature | None, input_example: Any
+               ) -> ModelSignature | None:
+    from mlnb.models.record import signature_for
+
+    return signature_for(getattr(sk_model, "predict", None) or (lambda x: None), signature, input_example)
+
+
+def save_model(sk_model: Any, path: str | os.PathLike[str], *, signature: ModelSignature | None = None,
+               input_example: Any = None, serialization_format: str | None = None, **_: Any) -> None:
+    """Save a fitted scikit-learn model to a new local folder."""
+    payload, flavors, modules = _payload(sk_model, serialization_format)
+    files, _desc = build_model_files(
+        payload, flavors, modules=modules, signature=_signature(sk_model, signature, input_example),
+        input_example=input_example, run_id=None, artifact_path=None,
+    )
+    _write_folder(path, files)
+
+
+def log_model(sk_model: Any, artifact_path: str = "model", *, signature: ModelSignature | None = None,
+              input_example: Any = None, registered_model_name: str | None = None,
+              serialization_format: str | None = None, run_id: str | None = None,
+              await_registration_for: int | None = None, **kwargs: Any) -> ModelInfo:
+    """Log a fitted scikit-learn model into a run's artifacts and return its :class:`ModelInfo`.
+
+    Without an active run (and no ``run_id``) a run is started and ended for it. With
+    ``registered_model_name`` the model is also registered as that model's next version.
+    """
+    if kwargs.get("name") and artifact_path == "model":
+        artifact_path = str(kwargs.pop("name"))
+    unknown = set(kwargs) - {"pip_requirements", "extra_pip_requirements", "conda_env", "name",
+                             "pyfunc_predict_fn", "metadata"}
+    if unknown:
+        raise InvalidParameterError(f"log_model got unexpected arguments {sorted(unknown)}.")
+    from mlnb.models.record import log_built_model
+
+    payload, flavors, modules = _payload(sk_model, serialization_format)
+    return log_built_model(
+        payload, flavors, modules=modules, signature=_signature(sk_model, signature, input_example),
+        input_example=input_example, artifact_path=artifact_path, run_id=run_id,
+        registered_model_name=registered_model_name,
+    )
+
+
+def load_model(model_uri: str, dst_path: str | None = None, *, trusted: bool = False) -> Any:
+    """The scikit-learn model at ``model_uri`` (``runs:/``, ``models:/`` or a folder).
+
+    A pickle loads only if this store wrote it and it is unchanged, or with ``trusted=True``.
+    """
+    location = resolve_model_uri(model_uri)
+    return load_location(location, ModelDescriptor.load(location.local_dir), trusted=trusted)
+
+
+def load_location(location: ModelLocation, descriptor: ModelDescriptor, *, trusted: bool) -> Any:
+    conf = descriptor.flavors.get(FLAVOR)
+    if not isinstance(conf, dict):
+        raise InvalidParameterError(f"The model at {location.uri!r} is not a scikit-learn model.")
+    fmt = conf.get("serialization_format")
+    filename = str(conf.get("pickled_model") or "")
+    if fmt == "skops":
+        return _load_skops(location, filename, trusted)
+    path = verified_file(location, filename, runs_code=True, trusted=trusted)
+    with open(path, "rb") as handle:
+        return pickle.load(handle)
+
+
+def _load_skops(location: ModelLocation, filename: str, trusted: bool) -> Any:
+    import skops.io as sio
+
+    path = verified_file(location, filename, runs_code=False, trusted=trusted)
+    untrusted = sio.get_untrusted_types(file=path)
+    # Types skops does not vouch for load only from a file this store wrote, or when trusted.
+    if untrusted and not trusted and store_record(location, filename) is None:
+        raise UntrustedModelError(
+            f"The skops model at {location.uri!r} holds types skops does not trust "
+            f"({', '.join(untrusted)}) and this store did not write it. It was not loaded. "
+            "Pass trusted=True only if you trust where it came from.")
+    return sio.load(path, trusted=untrusted or None)
+
+
+def predict_fn(model: Any) -> Callable[[Any], Any]:
+    """The pyfunc predict of a scikit-learn model (a DataFrame goes in as an array when the
+    model was fitted without column names, so scikit-learn does not warn on every call)."""
+    named = hasattr(model, "feature_names_in_")
+
+    def predict(data: Any) -> Any:
+        if not named and hasattr(data, "to_numpy"):
+            data = data.to_numpy()
+        return model.predict(data)
+
+    return predict
