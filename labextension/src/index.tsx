@@ -1,0 +1,115 @@
+/**
+ * mlnb's JupyterLab plugins: the Experiments sidebar, a run tab, and a compare tab.
+ */
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { Compare } from './components/Compare';
+import { RunDetail } from './components/RunDetail';
+import { confirmDeleteOrRestore, experimentsIcon, ExperimentsPanel } from './sidebar';
+
+const COMMANDS = {
+  openRun: 'mlnb:open-run',
+  compare: 'mlnb:compare-runs',
+  showPanel: 'mlnb:show-experiments'
+};
+
+/** Open a notebook and make the cell with ``cellId`` active and visible. */
+async function openNotebookAtCell(app: JupyterFrontEnd, path: string, cellId: string | null): Promise<void> {
+  // Typed loosely on purpose: this avoids depending on @jupyterlab/notebook for two fields.
+  const widget: any = await app.commands.execute('docmanager:open', { path });
+  if (!widget || !cellId) {
+    return;
+  }
+  await widget.context?.ready;
+  await widget.revealed;
+  const notebook = widget.content;
+  const cells: any[] = notebook?.widgets ?? [];
+  const index = cells.findIndex(cell => cell.model?.id === cellId);
+  if (index < 0) {
+    return;
+  }
+  notebook.activeCellIndex = index;
+  if (typeof notebook.scrollToCell === 'function') {
+    await notebook.scrollToCell(cells[index], 'center');
+  }
+  app.shell.activateById(widget.id);
+}
+
+function mainAreaTab(id: string, label: string, content: JSX.Element): MainAreaWidget {
+  const body = ReactWidget.create(content);
+  body.addClass('mlnb-tab-body');
+  const widget = new MainAreaWidget({ content: body });
+  widget.id = id;
+  widget.title.label = label;
+  widget.title.icon = experimentsIcon;
+  widget.title.closable = true;
+  return widget;
+}
+
+function activate(app: JupyterFrontEnd, labShell: ILabShell | null): void {
+  const openTab = (widget: MainAreaWidget): void => {
+    const existing = [...app.shell.widgets('main')].find(w => w.id === widget.id);
+    if (existing) {
+      widget.dispose();
+      app.shell.activateById(existing.id);
+      return;
+    }
+    app.shell.add(widget, 'main');
+    app.shell.activateById(widget.id);
+  };
+
+  app.commands.addCommand(COMMANDS.openRun, {
+    label: 'Open mlnb run',
+    execute: args => {
+      const runId = String(args.runId);
+      const runName = typeof args.runName === 'string' && args.runName ? args.runName : `Run ${runId.slice(0, 8)}`;
+      openTab(
+        mainAreaTab(
+          `mlnb-run-${runId}`,
+          runName, // a tab label is set as text, never as HTML
+          <RunDetail
+            runId={runId}
+            openNotebook={(path, cellId) => openNotebookAtCell(app, path, cellId)}
+            onDeleteOrRestore={run => confirmDeleteOrRestore([run], run.lifecycle_stage === 'deleted')}
+          />
+        )
+      );
+    }
+  });
+
+  app.commands.addCommand(COMMANDS.compare, {
+    label: 'Compare mlnb runs',
+    execute: args => {
+      const runIds = (args.runIds as string[]) ?? [];
+      openTab(
+        mainAreaTab(`mlnb-compare-${runIds.join('-').slice(0, 200)}`, `Compare ${runIds.length} runs`,
+          <Compare runIds={runIds} />)
+      );
+    }
+  });
+
+  const panel = new ExperimentsPanel({
+    openRun: (runId, runName) => void app.commands.execute(COMMANDS.openRun, { runId, runName }),
+    compare: runIds => void app.commands.execute(COMMANDS.compare, { runIds })
+  });
+  app.shell.add(panel, 'left', { rank: 900 });
+
+  app.commands.addCommand(COMMANDS.showPanel, {
+    label: 'Show Experiments (mlnb)',
+    execute: () => app.shell.activateById(panel.id)
+  });
+  void labShell; // the panel works in any shell with a left area
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'mlnb:experiments',
+  description: 'mlnb Experiments sidebar: runs, compare, run details and the model registry.',
+  autoStart: true,
+  optional: [ILabShell],
+  activate
+};
+
+export default plugin;

@@ -1,0 +1,124 @@
+/**
+ * Types of mlnb's REST API under /mlnb/api/ (see mlnb/server/).
+ * Floats may arrive as the strings "NaN", "Infinity" or "-Infinity" (strict JSON).
+ */
+
+export const API_VERSION = 1;
+
+export type JsonNumber = number | 'NaN' | 'Infinity' | '-Infinity';
+
+export interface IVersion {
+  mlnb_version: string;
+  api_version: number;
+  store: string;
+}
+
+export interface IExperiment {
+  experiment_id: string;
+  name: string;
+  lifecycle_stage: string;
+  tags: Record<string, string>;
+  creation_time: number | null;
+  last_update_time: number | null;
+}
+
+export interface IRun {
+  run_id: string;
+  run_name: string;
+  experiment_id: string;
+  status: string;
+  start_time: number;
+  end_time: number | null;
+  lifecycle_stage: string;
+  user_id: string;
+  metrics: Record<string, JsonNumber>;
+  params: Record<string, string>;
+  tags: Record<string, string>;
+}
+
+export interface IRunDetail extends IRun {
+  experiment_name: string;
+  children: string[];
+  notebook_path: string | null;
+}
+
+export interface IRunPage {
+  runs: IRun[];
+  total: number;
+  limit: number;
+  offset: number;
+  metric_keys: string[];
+  param_keys: string[];
+}
+
+export interface IMetricPoint {
+  step: number;
+  value: JsonNumber;
+  timestamp: number;
+}
+
+export interface IFileInfo {
+  path: string;
+  is_dir: boolean;
+  file_size: number | null;
+  sha256: string | null;
+}
+
+export interface IModelVersion {
+  name: string;
+  version: string | number;
+  current_stage: string;
+  run_id?: string | null;
+  source?: string;
+  status?: string;
+  description?: string | null;
+  aliases?: string[];
+  creation_timestamp?: number;
+  last_updated_timestamp?: number;
+  [key: string]: unknown;
+}
+
+export interface IRegisteredModel {
+  name: string;
+  description?: string | null;
+  latest_versions?: IModelVersion[];
+  aliases?: Record<string, string | number> | Array<{ alias: string; version: string }>;
+  tags?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export type RunView = 'active' | 'deleted' | 'all';
+
+export interface IRunQuery {
+  /** '' for every experiment */
+  experimentId: string;
+  filter: string;
+  orderBy: string;
+  view: RunView;
+  limit: number;
+}
+
+/** One JSON error shape from the server. */
+export interface IApiErrorBody {
+  error_code?: string;
+  message?: string;
+  reason?: string;
+}
+
+export const STAGES = ['None', 'Staging', 'Production', 'Archived'];
+
+/** A finite number for charts, or null for NaN/inf/missing (charts draw a gap). */
+export function finite(value: JsonNumber | undefined): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** A metric as text: numbers shortened, "NaN"/"Infinity" as is. */
+export function formatValue(value: JsonNumber | string | undefined): string {
+  if (value === undefined) {
+    return '';
+  }
+  if (typeof value === 'number') {
+    return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+  }
+  return String(value);
+}

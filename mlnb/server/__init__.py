@@ -1,0 +1,68 @@
+"""mlnb's Jupyter Server extension: the authenticated REST API behind the Experiments sidebar.
+
+The server finds its store from its root folder by the same rules as a kernel started there
+(``MLNB_TRACKING_URI`` if set, else the nearest ``.mlnb/`` walking up, else ``<root>/.mlnb``),
+then exports ``MLNB_TRACKING_URI`` (absolute) into its own environment so that every kernel it
+starts logs into that same store: the notebook and the sidebar share the store with no setup.
+The server never touches a kernel's current run; it only reads and writes the store.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.utils import url_path_join
+
+from mlnb.store.location import ENV_VAR, StoreLocation, resolve
+
+ROUTES: list[tuple[str, str]] = [
+    # (path under /mlnb/api, "module:Handler")
+    ("version", "runs:VersionHandler"),
+    ("experiments", "runs:ExperimentsHandler"),
+    ("runs", "runs:RunsHandler"),
+    ("runs/([^/]+)", "runs:RunHandler"),
+    ("runs/([^/]+)/restore", "runs:RestoreRunHandler"),
+    ("runs/([^/]+)/metrics", "runs:MetricHistoryHandler"),
+    ("metric-histories", "runs:MetricHistoriesHandler"),
+    ("runs/([^/]+)/artifacts", "artifacts:ArtifactListHandler"),
+    ("runs/([^/]+)/artifact", "artifacts:ArtifactDownloadHandler"),
+    ("runs/([^/]+)/artifact/(.+)", "artifacts:ArtifactDownloadHandler"),
+    ("models", "models:ModelsHandler"),
+    ("models/([^/]+)", "models:ModelHandler"),
+    ("models/([^/]+)/versions/([^/]+)/stage", "models:StageHandler"),
+    ("models/([^/]+)/versions/([^/]+)/history", "models:VersionHistoryHandler"),
+    ("models/([^/]+)/aliases/([^/]+)", "models:AliasHandler"),
+]
+
+
+def store_location_for(root_dir: str | os.PathLike[str]) -> StoreLocation:
+    """The store a kernel started in ``root_dir`` would use (honours ``MLNB_TRACKING_URI``)."""
+    return resolve(explicit=None, cwd=Path(root_dir).expanduser().absolute())
+
+
+def handlers(base_url: str) -> list[tuple[str, type[Any]]]:
+    """``(url pattern, handler class)`` for every route of the extension."""
+    import importlib
+
+    found: list[tuple[str, type[Any]]] = []
+    for path, target in ROUTES:
+        module_name, _, class_name = target.partition(":")
+        module = importlib.import_module(f"mlnb.server.{module_name}")
+        found.append((url_path_join(base_url, "mlnb", "api", path), getattr(module, class_name)))
+    return found
+
+
+def load_jupyter_server_extension(server_app: Any) -> None:
+    """Resolve the store from ``ServerApp.root_dir``, export it for kernels, add the REST routes."""
+    root_dir = server_app.root_dir
+    location = store_location_for(root_dir)
+    uri = location.uri  # absolute: the folder holding mlnb.db, or sqlite:///<absolute file>
+    # Kernels this server starts inherit the variable, so they log into the same store.
+    os.environ[ENV_VAR] = uri
+    web_app = server_app.web_app
+    web_app.settings["mlnb_store_uri"] = uri
+    web_app.settings["mlnb_root_dir"] = str(root_dir)
+    web_app.add_handlers(".*$", handlers(web_app.settings["base_url"]))
+    server_app.log.info("mlnb: experiments sidebar API at /mlnb/api/, store %s", uri)

@@ -1,0 +1,162 @@
+"""The base handler of mlnb's REST API: one JSON error shape, one error-to-status map, paging.
+
+Every handler method carries ``@web.authenticated`` (outermost) and ``@authorized``; writes call
+:meth:`MlnbHandler.json_body` (or :meth:`MlnbHandler.require_json`), which refuses any body that
+is not ``application/json`` with 415 (a ``text/plain`` POST needs no CORS preflight, the
+CVE-2023-43472 pattern). Jupyter Server itself checks the XSRF token on cookie-authenticated writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Callable
+from http.client import responses
+from typing import Any, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from mlnb.errors import MlnbError
+
+API_VERSION = 1
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
+
+T = TypeVar("T")
+
+# Domain error codes -> HTTP status: the one place where this mapping lives.
+STATUS_BY_ERROR_CODE = {
+    "INVALID_PARAMETER_VALUE": 400,
+    "RESOURCE_DOES_NOT_EXIST": 404,
+    "RESOURCE_ALREADY_EXISTS": 409,
+    "INVALID_STATE": 409,
+    "ABORTED": 409,
+    "PERMISSION_DENIED": 403,
+}
+# HTTP status -> error code, for errors raised as HTTP errors (auth, content type, bad routes).
+ERROR_CODE_BY_STATUS = {
+    400: "INVALID_PARAMETER_VALUE",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    405: "METHOD_NOT_ALLOWED",
+    409: "INVALID_STATE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def status_for(error: MlnbError) -> int:
+    """The HTTP status of a domain error (500 for anything not in the map)."""
+    return STATUS_BY_ERROR_CODE.get(error.error_code, 500)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by strings, so ``allow_nan=False`` can encode it."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def dump(payload: Any) -> str:
+    """Strict JSON (no NaN tokens); user strings are escaped as JSON, never as HTML."""
+    return json.dumps(json_safe(payload), allow_nan=False, separators=(",", ":"))
+
+
+class MlnbHandler(APIHandler):
+    """Base of every mlnb REST handler (authenticated JSON API under ``/mlnb/api/``)."""
+
+    auth_resource = "mlnb"
+
+    @property
+    def store_uri(self) -> str:
+        return str(self.settings["mlnb_store_uri"])
+
+    def client(self) -> Any:
+        """The :class:`mlnb.MlnbClient` of the server's store (cached per process)."""
+        from mlnb.tracking.client import MlnbClient
+
+        return MlnbClient(self.store_uri)
+
+    def store(self) -> Any:
+        from mlnb.store import open_store
+
+        return open_store(self.store_uri)
+
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store call off the event loop: a busy writer must not freeze the server."""
+        return await asyncio.to_thread(fn, *args)
+
+    def send_json(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(dump(payload))
+
+    # --- request parsing ------------------------------------------------------------------------
+
+    def require_json(self) -> None:
+        """Refuse a write whose Content-Type is not application/json (415)."""
+        ctype = self.request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if ctype != "application/json":
+            raise web.HTTPError(415, "Writes must be sent as Content-Type: application/json.")
+
+    def json_body(self) -> dict[str, Any]:
+        self.require_json()
+        raw = self.request.body or b"{}"
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise web.HTTPError(400, "The request body is not valid JSON.")
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "The request body must be a JSON object.")
+        return body
+
+    def int_arg(self, name: str, default: int, low: int, high: int | None = None) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise web.HTTPError(400, f"{name} must be an integer, not {raw[:40]!r}.")
+        if value < low:
+            raise web.HTTPError(400, f"{name} must be at least {low}.")
+        return value if high is None else min(value, high)
+
+    def page(self) -> tuple[int, int]:
+        """``(limit, offset)`` from the query: limit defaults to 50 and is capped at 500."""
+        return self.int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE), self.int_arg("offset", 0, 0)
+
+    # --- errors: one JSON shape ----------------------------------------------------------------
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """``{"error_code", "message", "reason"}``; never a traceback."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, MlnbError):
+            status_code = status_for(error)
+            self.set_status(status_code)
+            body = {"error_code": error.error_code, "message": error.message}
+        elif isinstance(error, web.HTTPError):
+            body = {"error_code": ERROR_CODE_BY_STATUS.get(status_code, "INTERNAL_ERROR"),
+                    "message": error.log_message or responses.get(status_code, "Error")}
+        else:
+            body = {"error_code": "INTERNAL_ERROR",
+                    "message": "Internal error in the mlnb server extension; see the server log."}
+        body["reason"] = responses.get(status_code, "Error")
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(dump(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # A user mistake (bad filter, unknown run) is not a server fault: one line, no traceback.
+        if isinstance(value, MlnbError) and status_for(value) < 500:
+            self.log.info("mlnb: %s %s -> %s", self.request.method, self.request.path, value.error_code)
+            return
+        super().log_exception(typ, value, tb)

@@ -1,0 +1,122 @@
+"""REST handlers for the model registry: models, versions, stage transitions, aliases, history.
+
+They call :class:`mlnb.MlnbClient`'s registry methods (MLflow's names), so the REST API and the
+Python API apply the same rules (valid stages, one Production version, archive-existing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from mlnb.server.base import MlnbHandler
+
+MAX_MODELS = 500
+
+
+def record_json(obj: Any) -> Any:
+    """A registry record (dataclass, object with ``to_dict``, or plain value) as JSON data."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: record_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if hasattr(obj, "to_dict"):
+        return record_json(obj.to_dict())
+    if isinstance(obj, dict):
+        return {str(k): record_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [record_json(v) for v in obj]
+    return obj
+
+
+def _registry(client: Any, method: str) -> Any:
+    fn = getattr(client, method, None)
+    if fn is None:
+        raise web.HTTPError(501, f"This mlnb has no model registry method {method!r}.")
+    return fn
+
+
+class ModelsHandler(MlnbHandler):
+    """``GET models``: registered models with their latest versions."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        client = self.client()
+        search = _registry(client, "search_registered_models")
+        models = await self.blocking(lambda: list(search(max_results=MAX_MODELS)))
+        self.send_json({"models": record_json(models)})
+
+
+class ModelHandler(MlnbHandler):
+    """``GET models/<name>``: the model, all its versions, and its aliases."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        client = self.client()
+        get_model = _registry(client, "get_registered_model")
+        search_versions = _registry(client, "search_model_versions")
+
+        def detail() -> dict[str, Any]:
+            model = get_model(name)
+            versions = list(search_versions(f"name = '{_quote(name)}'"))
+            return {"model": record_json(model), "versions": record_json(versions)}
+
+        self.send_json(await self.blocking(detail))
+
+
+class StageHandler(MlnbHandler):
+    """``POST models/<name>/versions/<v>/stage`` with ``{"stage", "archive_existing_versions"}``."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str, version: str) -> None:
+        body = self.json_body()
+        stage = body.get("stage")
+        archive = body.get("archive_existing_versions", False)
+        if not isinstance(stage, str) or not isinstance(archive, bool):
+            raise web.HTTPError(400, 'Send {"stage": "<stage>", "archive_existing_versions": <bool>}.')
+        transition = _registry(self.client(), "transition_model_version_stage")
+        result = await self.blocking(lambda: transition(name, version, stage, archive))
+        self.send_json({"model_version": record_json(result)})
+
+
+class AliasHandler(MlnbHandler):
+    """``PUT models/<name>/aliases/<alias>`` with ``{"version"}``; ``DELETE`` removes the alias."""
+
+    @web.authenticated
+    @authorized
+    async def put(self, name: str, alias: str) -> None:
+        body = self.json_body()
+        version = body.get("version")
+        if not isinstance(version, (str, int)) or isinstance(version, bool):
+            raise web.HTTPError(400, 'Send {"version": "<version number>"}.')
+        set_alias = _registry(self.client(), "set_registered_model_alias")
+        await self.blocking(lambda: set_alias(name, alias, str(version)))
+        self.send_json({"name": name, "alias": alias, "version": str(version)})
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str, alias: str) -> None:
+        self.require_json()
+        delete_alias = _registry(self.client(), "delete_registered_model_alias")
+        await self.blocking(lambda: delete_alias(name, alias))
+        self.send_json({"name": name, "alias": alias, "deleted": True})
+
+
+class VersionHistoryHandler(MlnbHandler):
+    """``GET models/<name>/versions/<v>/history``: the version's stage and alias changes."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str, version: str) -> None:
+        history = _registry(self.client(), "get_model_version_history")
+        events = await self.blocking(lambda: history(name, version))
+        self.send_json({"history": record_json(list(events))})
+
+
+def _quote(name: str) -> str:
+    """A model name inside a single-quoted filter string."""
+    return name.replace("\\", "\\\\").replace("'", "\\'")

@@ -1,0 +1,264 @@
+"""REST handlers for experiments, runs, run detail, metric histories, and run delete/restore."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+import mlnb
+from mlnb.entities import Experiment, Metric, Run, ViewType
+from mlnb.server.base import API_VERSION, MlnbHandler, dump
+from mlnb.server.downsample import downsample
+
+VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
+LIST_TAG_CHARS = 300  # tag values in a run list are cut here; the run detail has them whole
+MAX_COMPARE_RUNS = 50
+DEFAULT_MAX_POINTS = 1000
+MAX_POINTS_CAP = 100_000
+REAP_INTERVAL_S = 2.0
+MAX_EXPERIMENTS = 10_000  # "all experiments" when the query names none
+
+
+def experiment_json(experiment: Experiment) -> dict[str, Any]:
+    return {
+        "experiment_id": experiment.experiment_id, "name": experiment.name,
+        "lifecycle_stage": experiment.lifecycle_stage, "tags": experiment.tags,
+        "creation_time": experiment.creation_time, "last_update_time": experiment.last_update_time,
+    }
+
+
+def run_json(run: Run, cut_tags: bool = False) -> dict[str, Any]:
+    info, data = run.info, run.data
+    tags = data.tags
+    if cut_tags:
+        tags = {k: v if len(v) <= LIST_TAG_CHARS else v[:LIST_TAG_CHARS] + "…" for k, v in tags.items()}
+    return {
+        "run_id": info.run_id, "run_name": info.run_name, "experiment_id": info.experiment_id,
+        "status": info.status, "start_time": info.start_time, "end_time": info.end_time,
+        "lifecycle_stage": info.lifecycle_stage, "user_id": info.user_id,
+        "metrics": data.metrics, "params": data.params, "tags": tags,
+    }
+
+
+def points_json(points: list[Metric]) -> list[dict[str, Any]]:
+    return [{"step": p.step, "value": p.value, "timestamp": p.timestamp} for p in points]
+
+
+class PageCache:
+    """Run pages already served, valid while the store is unchanged.
+
+    The panel polls the same page every 2 s; while nothing was written, the answer is the same,
+    so it is served from here without running the count and page queries again. SQLite's
+    ``PRAGMA data_version`` changes whenever another connection (a kernel) commits; this
+    process's own writes (delete, restore, reaping) call :meth:`bump`.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.local_writes = 0
+        self.pages: OrderedDict[tuple[Any, ...], tuple[tuple[int, int], str]] = OrderedDict()
+
+    def version(self, store: Any) -> tuple[int, int]:
+        return int(store.cx.query("PRAGMA data_version")[0][0]), self.local_writes
+
+    def bump(self) -> None:
+        self.local_writes += 1
+
+    def get(self, key: tuple[Any, ...], version: tuple[int, int]) -> str | None:
+        found = self.pages.get(key)
+        if found is None or found[0] != version:
+            return None
+        self.pages.move_to_end(key)
+        return found[1]
+
+    def put(self, key: tuple[Any, ...], version: tuple[int, int], body: str) -> None:
+        self.pages[key] = (version, body)
+        self.pages.move_to_end(key)
+        while len(self.pages) > self.size:
+            self.pages.popitem(last=False)
+
+
+def page_cache(settings: dict[str, Any]) -> PageCache:
+    cache = settings.get("mlnb_page_cache")
+    if cache is None:
+        cache = settings["mlnb_page_cache"] = PageCache()
+    return cache
+
+
+class VersionHandler(MlnbHandler):
+    """The handshake: the panel checks ``api_version`` before anything else."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.send_json({"mlnb_version": mlnb.__version__, "api_version": API_VERSION,
+                        "store": self.store_uri})
+
+
+class ExperimentsHandler(MlnbHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        view = VIEWS.get(self.get_query_argument("view", "active"), ViewType.ACTIVE_ONLY)
+        store = self.store()
+        experiments = await self.blocking(lambda: store.search_experiments(view_type=view))
+        self.send_json({"experiments": [experiment_json(e) for e in experiments]})
+
+
+class RunsHandler(MlnbHandler):
+    """A page of runs: ``?experiment_id=&filter=&order_by=&view=&limit=&offset=`` plus the total.
+
+    With no ``experiment_id``, the runs of every experiment.
+    """
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        limit, offset = self.page()
+        experiment_ids = self.get_query_arguments("experiment_id")
+        filter_string = self.get_query_argument("filter", "") or None
+        order_by = [o for o in self.get_query_arguments("order_by") if o.strip()] or None
+        view_name = self.get_query_argument("view", "active")
+        if view_name not in VIEWS:
+            raise web.HTTPError(400, f"view must be one of {sorted(VIEWS)}, not {view_name[:40]!r}.")
+        store = self.store()
+        self._reap_sometimes(store)
+        cache_key = (tuple(experiment_ids), filter_string, tuple(order_by or ()), view_name, limit, offset)
+        cache = page_cache(self.settings)
+        version = await self.blocking(cache.version, store)
+        cached = cache.get(cache_key, version)
+        if cached is not None:
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.finish(cached)
+            return
+
+        def query() -> tuple[list[Run], int]:
+            ids = experiment_ids or [e.experiment_id for e in store.search_experiments(
+                view_type=ViewType.ALL, max_results=MAX_EXPERIMENTS)]
+            runs = store.search_runs(ids, filter_string, VIEWS[view_name], limit,
+                                     order_by, offset)
+            return runs, store.count_runs(ids, filter_string, VIEWS[view_name])
+
+        runs, total = await self.blocking(query)
+        body = dump({
+            "runs": [run_json(r, cut_tags=True) for r in runs], "total": total,
+            "limit": limit, "offset": offset,
+            "metric_keys": sorted({k for r in runs for k in r.data.metrics}),
+            "param_keys": sorted({k for r in runs for k in r.data.params}),
+        })
+        cache.put(cache_key, version, body)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(body)
+
+    def _reap_sometimes(self, store: Any) -> None:
+        # Runs whose kernel died are marked KILLED here, at most every REAP_INTERVAL_S seconds.
+        last = self.settings.setdefault("mlnb_last_reap", [0.0])
+        now = time.monotonic()
+        if now - last[0] >= REAP_INTERVAL_S:
+            last[0] = now
+            try:
+                if store.reap_dead_runs():
+                    page_cache(self.settings).bump()
+            except mlnb.MlnbError as exc:  # a locked store must not fail the listing
+                self.log.info("mlnb: could not reap dead runs: %s", exc)
+
+
+class RunHandler(MlnbHandler):
+    """One run (GET) and its deletion (DELETE)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        store = self.store()
+
+        def detail() -> dict[str, Any]:
+            run = store.get_run(run_id)
+            body = run_json(run)
+            body["experiment_name"] = store.get_experiment(run.info.experiment_id).name
+            body["children"] = store.child_run_ids(run_id)
+            body["notebook_path"] = self._notebook_in_root(run.data.tags)
+            return body
+
+        self.send_json(await self.blocking(detail))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, run_id: str) -> None:
+        self.require_json()
+        client = self.client()
+        await self.blocking(client.delete_run, run_id)
+        page_cache(self.settings).bump()
+        self.send_json({"run_id": run_id, "lifecycle_stage": "deleted"})
+
+    def _notebook_in_root(self, tags: dict[str, str]) -> str | None:
+        """The notebook tag as a path relative to the server root (what docmanager opens)."""
+        raw = tags.get("mlnb.notebook.path")
+        if not raw:
+            return None
+        root = Path(self.settings.get("mlnb_root_dir") or os.getcwd()).resolve()
+        path = Path(raw)
+        if not path.is_absolute():
+            return path.as_posix()
+        try:
+            return path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            return None  # outside the server's root: the browser cannot open it
+
+
+class RestoreRunHandler(MlnbHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        self.json_body()
+        client = self.client()
+        await self.blocking(client.restore_run, run_id)
+        page_cache(self.settings).bump()
+        self.send_json({"run_id": run_id, "lifecycle_stage": "active"})
+
+
+class MetricHistoryHandler(MlnbHandler):
+    """``GET runs/<id>/metrics?key=&max_points=``: one history, downsampled when long."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        key = self.get_query_argument("key", "")
+        if not key:
+            raise web.HTTPError(400, "Give the metric with ?key=<metric name>.")
+        max_points = self.int_arg("max_points", DEFAULT_MAX_POINTS, 4, MAX_POINTS_CAP)
+        store = self.store()
+        points = await self.blocking(store.get_metric_history, run_id, key)
+        kept = downsample(points, max_points)
+        self.send_json({"run_id": run_id, "key": key, "total": len(points),
+                        "downsampled": len(kept) < len(points), "points": points_json(kept)})
+
+
+class MetricHistoriesHandler(MlnbHandler):
+    """``GET metric-histories?run_id=..&run_id=..&key=..&max_points=``: for the compare charts."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        run_ids = self.get_query_arguments("run_id")
+        if not run_ids or len(run_ids) > MAX_COMPARE_RUNS:
+            raise web.HTTPError(400, f"Give between 1 and {MAX_COMPARE_RUNS} run_id arguments.")
+        keys = self.get_query_arguments("key") or None
+        max_points = self.int_arg("max_points", DEFAULT_MAX_POINTS, 4, MAX_POINTS_CAP)
+        store = self.store()
+
+        def histories() -> dict[str, dict[str, list[Metric]]]:
+            for run_id in run_ids:
+                store.get_run_info(run_id)  # 404 for an unknown run
+            return store.metric_histories(run_ids, keys)  # type: ignore[no-any-return]
+
+        found = await self.blocking(histories)
+        self.send_json({"histories": {
+            run_id: {key: points_json(downsample(points, max_points)) for key, points in by_key.items()}
+            for run_id, by_key in found.items()
+        }})

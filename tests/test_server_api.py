@@ -1,0 +1,241 @@
+"""The sidebar's REST API through a real Jupyter Server (pytest-jupyter's ``jp_fetch``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from mlnb.entities import Metric, Param, RunTag
+from mlnb.store import Store, StoreLocation
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+
+@pytest.fixture
+def jp_server_config(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    # The extension exports MLNB_TRACKING_URI into os.environ; monkeypatch restores it afterwards.
+    monkeypatch.delenv("MLNB_TRACKING_URI", raising=False)
+    return {"ServerApp": {"jpserver_extensions": {"mlnb": True}}}
+
+
+@pytest.fixture
+def filled(jp_root_dir: Path) -> Store:
+    """The store the server finds in its root (``<root>/.mlnb``), with a few runs."""
+    store = Store(StoreLocation(jp_root_dir / ".mlnb" / "mlnb.db", jp_root_dir / ".mlnb" / "artifacts"))
+    eid = store.create_experiment("exp-a")
+    for i in range(12):
+        info = store.create_run(eid, run_name=f"run-{i:02d}", tags={"team": "blue" if i % 2 else "red"})
+        store.log_batch(info.run_id, params=[Param("lr", str(0.1 * (i + 1)))],
+                        metrics=[Metric("acc", i / 10, 1000 + i, 0), Metric("loss", 1 - i / 20, 1000 + i, 0)])
+        store.update_run(info.run_id, status="FINISHED", end_time=2000 + i)
+    return store
+
+
+async def get_json(jp_fetch: Any, *parts: str, **params: Any) -> Any:
+    response = await jp_fetch("mlnb", "api", *parts, params=params)
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    return json.loads(response.body)
+
+
+async def fail(jp_fetch: Any, *parts: str, method: str = "GET", body: Any = None,
+               headers: dict[str, str] | None = None, **params: Any) -> tuple[int, dict[str, Any]]:
+    kwargs: dict[str, Any] = {"method": method, "params": params, "headers": headers or {}}
+    if body is not None:
+        kwargs["body"] = body
+    elif method in ("POST", "PUT"):
+        kwargs["body"] = "{}"
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch("mlnb", "api", *parts, **kwargs)
+    error = caught.value
+    assert error.response is not None
+    return error.code, json.loads(error.response.body or b"{}")
+
+
+def json_headers() -> dict[str, str]:
+    # A fresh dict each time: jp_fetch adds its token to the dict it is given.
+    return {"Content-Type": "application/json"}
+
+
+async def test_version_handshake_and_shared_store(jp_fetch: Any, filled: Store, jp_root_dir: Path) -> None:
+    import os
+
+    import mlnb
+
+    body = await get_json(jp_fetch, "version")
+    assert body["mlnb_version"] == mlnb.__version__ and body["api_version"] == 1
+    assert Path(body["store"]) == jp_root_dir / ".mlnb"
+    # Kernels started by this server inherit the store through the environment.
+    assert os.environ["MLNB_TRACKING_URI"] == body["store"]
+
+
+async def test_runs_page_filter_order_total(jp_fetch: Any, filled: Store) -> None:
+    experiments = await get_json(jp_fetch, "experiments")
+    eid = next(e["experiment_id"] for e in experiments["experiments"] if e["name"] == "exp-a")
+    page = await get_json(jp_fetch, "runs", experiment_id=eid, limit=5, offset=0,
+                          order_by="metrics.acc DESC")
+    assert page["total"] == 12 and len(page["runs"]) == 5
+    assert [r["run_name"] for r in page["runs"]] == ["run-11", "run-10", "run-09", "run-08", "run-07"]
+    assert page["metric_keys"] == ["acc", "loss"] and page["param_keys"] == ["lr"]
+    last = await get_json(jp_fetch, "runs", experiment_id=eid, limit=5, offset=10,
+                          order_by="metrics.acc DESC")
+    assert [r["run_name"] for r in last["runs"]] == ["run-01", "run-00"]
+    blue = await get_json(jp_fetch, "runs", experiment_id=eid,
+                          filter="tags.team = 'blue' and metrics.acc > 0.5")
+    assert sorted(r["run_name"] for r in blue["runs"]) == ["run-07", "run-09", "run-11"]
+    assert blue["total"] == 3
+
+
+async def test_page_size_is_capped(jp_fetch: Any, filled: Store) -> None:
+    page = await get_json(jp_fetch, "runs", experiment_id="1", limit=100000)
+    assert page["limit"] == 500
+    default = await get_json(jp_fetch, "runs", experiment_id="1")
+    assert default["limit"] == 50
+    code, body = await fail(jp_fetch, "runs", experiment_id="1", limit="many")
+    assert code == 400 and "limit" in body["message"]
+
+
+async def test_bad_filter_is_a_400_with_position(jp_fetch: Any, filled: Store) -> None:
+    code, body = await fail(jp_fetch, "runs", experiment_id="1", filter="metrics.acc >> 1")
+    assert code == 400
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "^" in body["message"] and "traceback" not in body
+
+
+async def test_run_detail_and_unknown_run(jp_fetch: Any, filled: Store) -> None:
+    run = filled.search_runs(["1"], "attributes.run_name = 'run-03'")[0]
+    filled.log_batch(run.info.run_id, tags=[RunTag("mlnb.notebook.path", "work/nb.ipynb"),
+                                           RunTag("mlnb.cell.id", "cell-1")])
+    body = await get_json(jp_fetch, "runs", run.info.run_id)
+    assert body["run_name"] == "run-03" and body["params"] == {"lr": str(0.1 * 4)}
+    assert body["experiment_name"] == "exp-a" and body["notebook_path"] == "work/nb.ipynb"
+    code, err = await fail(jp_fetch, "runs", "f" * 32)
+    assert code == 404 and err["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+async def test_nan_and_infinity_are_valid_json(jp_fetch: Any, filled: Store) -> None:
+    eid = filled.create_experiment("nan")
+    info = filled.create_run(eid, run_name="weird")
+    filled.log_batch(info.run_id, metrics=[Metric("a", math.nan, 1, 0), Metric("b", math.inf, 1, 0),
+                                           Metric("c", -math.inf, 1, 0)])
+    response = await jp_fetch("mlnb", "api", "runs", params={"experiment_id": eid})
+    text = response.body.decode()
+    assert "NaN" in text and json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    metrics = json.loads(text)["runs"][0]["metrics"]
+    assert metrics == {"a": "NaN", "b": "Infinity", "c": "-Infinity"}
+
+
+async def test_metric_history_downsampled_keeps_extremes(jp_fetch: Any, filled: Store) -> None:
+    info = filled.create_run("1", run_name="long")
+    values = [math.sin(i / 50) for i in range(20_000)]
+    values[12_345] = 99.0  # a spike that must survive downsampling
+    points = [Metric("loss", v, i, i) for i, v in enumerate(values)]
+    for start in range(0, len(points), 10_000):
+        filled.log_batch(info.run_id, metrics=points[start:start + 10_000])
+    body = await get_json(jp_fetch, "runs", info.run_id, "metrics", key="loss", max_points=200)
+    assert body["total"] == 20_000 and body["downsampled"] is True
+    points = body["points"]
+    assert len(points) <= 200
+    assert points[0]["step"] == 0 and points[-1]["step"] == 19_999
+    assert max(p["value"] for p in points) == 99.0
+    full = await get_json(jp_fetch, "runs", info.run_id, "metrics", key="loss", max_points=100_000)
+    assert len(full["points"]) == 20_000
+    both = await get_json(jp_fetch, "metric-histories", run_id=info.run_id, key="loss", max_points=100)
+    assert len(both["histories"][info.run_id]["loss"]) <= 100
+
+
+async def test_delete_and_restore(jp_fetch: Any, filled: Store) -> None:
+    run_id = filled.search_runs(["1"], "attributes.run_name = 'run-05'")[0].info.run_id
+    response = await jp_fetch("mlnb", "api", "runs", run_id, method="DELETE", headers=json_headers())
+    assert response.code == 200
+    assert filled.get_run_info(run_id).lifecycle_stage == "deleted"
+    deleted = await get_json(jp_fetch, "runs", experiment_id="1", view="deleted")
+    assert [r["run_id"] for r in deleted["runs"]] == [run_id]
+    response = await jp_fetch("mlnb", "api", "runs", run_id, "restore", method="POST", body="{}",
+                              headers=json_headers())
+    assert response.code == 200
+    assert filled.get_run_info(run_id).lifecycle_stage == "active"
+
+
+async def test_writes_need_json_content_type(jp_fetch: Any, filled: Store) -> None:
+    run_id = filled.search_runs(["1"], max_results=1)[0].info.run_id
+    code, body = await fail(jp_fetch, "runs", run_id, "restore", method="POST", body="{}",
+                            headers={"Content-Type": "text/plain"})
+    assert code == 415 and body["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
+    code, _ = await fail(jp_fetch, "runs", run_id, method="DELETE", headers={"Content-Type": "text/plain"})
+    assert code == 415
+    assert filled.get_run_info(run_id).lifecycle_stage == "active"
+
+
+async def test_artifacts_list_preview_and_dangerous_types(jp_fetch: Any, filled: Store) -> None:
+    run_id = filled.search_runs(["1"], max_results=1)[0].info.run_id
+    filled.put_artifact_bytes(run_id, "plots/curve.png", b"\x89PNG\r\n\x1a\nfake")
+    filled.put_artifact_bytes(run_id, "table.csv", b"a,b\n1,2\n")
+    filled.put_artifact_bytes(run_id, "evil.html", b"<script>alert(1)</script>")
+    filled.put_artifact_bytes(run_id, "evil.svg", b"<svg onload=alert(1)></svg>")
+    listing = await get_json(jp_fetch, "runs", run_id, "artifacts")
+    assert {f["path"]: f["is_dir"] for f in listing["files"]} == {
+        "evil.html": False, "evil.svg": False, "plots": True, "table.csv": False}
+    inner = await get_json(jp_fetch, "runs", run_id, "artifacts", path="plots")
+    assert [f["path"] for f in inner["files"]] == ["plots/curve.png"]
+    csv = await jp_fetch("mlnb", "api", "runs", run_id, "artifact", params={"path": "table.csv"})
+    assert csv.body == b"a,b\n1,2\n" and csv.headers["Content-Type"].startswith("text/csv")
+    png = await jp_fetch("mlnb", "api", "runs", run_id, "artifact", "plots", "curve.png")
+    assert png.headers["Content-Type"] == "image/png"
+    for name in ("evil.html", "evil.svg"):
+        response = await jp_fetch("mlnb", "api", "runs", run_id, "artifact", params={"path": name})
+        assert response.headers["Content-Disposition"].startswith("attachment")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in response.headers["Content-Security-Policy"]
+        assert "svg" not in response.headers["Content-Type"] or name.endswith("svg")
+
+
+async def test_registry_endpoints(jp_fetch: Any, filled: Store, jp_root_dir: Path) -> None:
+    from mlnb.tracking.client import MlnbClient
+
+    client = MlnbClient(str(jp_root_dir / ".mlnb"))
+    if not hasattr(client, "transition_model_version_stage"):
+        pytest.skip("mlnb.registry has no transition_model_version_stage yet")
+    run_id = filled.search_runs(["1"], max_results=1)[0].info.run_id
+    filled.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n")
+    client.create_registered_model("iris")
+    v1 = client.create_model_version("iris", f"runs:/{run_id}/model", run_id)
+    v2 = client.create_model_version("iris", f"runs:/{run_id}/model", run_id)
+    models = await get_json(jp_fetch, "models")
+    assert [m["name"] for m in models["models"]] == ["iris"]
+    for version in (v1.version, v2.version):
+        response = await jp_fetch("mlnb", "api", "models", "iris", "versions", str(version), "stage",
+                                  method="POST", headers=json_headers(),
+                                  body=json.dumps({"stage": "Production", "archive_existing_versions": True}))
+        assert response.code == 200
+    detail = await get_json(jp_fetch, "models", "iris")
+    stages = {str(v["version"]): v["current_stage"] for v in detail["versions"]}
+    assert stages == {str(v1.version): "Archived", str(v2.version): "Production"}
+    code, body = await fail(jp_fetch, "models", "iris", "versions", str(v1.version), "stage", method="POST",
+                            headers=json_headers(), body=json.dumps({"stage": "Prod"}))
+    assert code == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE"
+    response = await jp_fetch("mlnb", "api", "models", "iris", "aliases", "champion", method="PUT",
+                              headers=json_headers(), body=json.dumps({"version": str(v2.version)}))
+    assert response.code == 200
+    assert str(client.get_model_version_by_alias("iris", "champion").version) == str(v2.version)
+    history = await get_json(jp_fetch, "models", "iris", "versions", str(v2.version), "history")
+    assert history["history"]
+
+
+async def test_polled_page_sees_writes_from_another_connection(jp_fetch: Any, filled: Store) -> None:
+    """Pages are cached while the store is unchanged; a kernel's commit must show at once."""
+    first = await get_json(jp_fetch, "runs", experiment_id="1", limit=5)
+    again = await get_json(jp_fetch, "runs", experiment_id="1", limit=5)
+    assert first == again and first["total"] == 12
+    info = filled.create_run("1", run_name="from-a-kernel")  # another connection, as a kernel's
+    fresh = await get_json(jp_fetch, "runs", experiment_id="1", limit=5)
+    assert fresh["total"] == 13 and fresh["runs"][0]["run_name"] == "from-a-kernel"
+    assert fresh["runs"][0]["status"] == "RUNNING"
+    filled.update_run(info.run_id, status="FINISHED", end_time=5000)
+    done = await get_json(jp_fetch, "runs", experiment_id="1", limit=5)
+    assert done["runs"][0]["status"] == "FINISHED"
