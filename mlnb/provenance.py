@@ -106,8 +106,21 @@ def current_cell(ipython: Any) -> dict[str, Any]:
     # The executing cell is the last input stored (IPython stores it before running it).
     count = len(inputs) - 1 if inputs else getattr(ipython, "execution_count", None)
     source = str(inputs[-1]) if inputs else ""
-    return {"id": _kernel.current_cell_id, "execution_count": count, "source": source,
+    cell_id = _kernel.current_cell_id or _frontend_cell_id(ipython)
+    return {"id": cell_id, "execution_count": count, "source": source,
             "sha256": source_hash(source)}
+
+
+def _frontend_cell_id(ipython: Any) -> str | None:
+    """The cell id JupyterLab and VS Code send in the execute request's metadata (``cellId``).
+
+    ipykernel hands it to ``pre_run_cell`` too, but that listener exists only once a run has
+    been started in this kernel; the request itself knows the id of the very first cell.
+    """
+    parent = getattr(ipython, "parent_header", None)
+    metadata = parent.get("metadata") if isinstance(parent, dict) else None
+    cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
+    return str(cell_id) if cell_id else None
 
 
 def _inputs(ipython: Any) -> list[Any]:

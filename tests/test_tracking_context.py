@@ -55,3 +55,19 @@ def test_runs_started_in_an_ipython_shell_get_kernel_provenance(tracking):
         assert "mlnb.kernel.history" in tags or "mlnb.cell.source" in tags, sorted(tags)
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_first_run_in_a_kernel_records_the_frontends_cell_id(tracking):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from mlnb import provenance
+
+    shell = InteractiveShell.instance()
+    provenance._kernel.current_cell_id = None  # no %load_ext, no listener has seen a cell yet
+    shell.parent_header = {"metadata": {"cellId": "0f3c-first-cell"}}  # as ipykernel sets it
+    try:
+        with mlnb.start_run() as run:
+            pass
+        assert mlnb.get_run(run.run_id).data.tags["mlnb.cell.id"] == "0f3c-first-cell"
+    finally:
+        InteractiveShell.clear_instance()
