@@ -115,3 +115,11 @@ def test_figure_output_is_a_plotly_display() -> None:
     y = spec["data"][0]["y"]  # numpy arrays travel as plotly.js typed arrays
     assert [0.1, 0.2] == list(np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]))
     assert "acc" == spec["layout"]["title"]["text"]
+
+
+def test_plotly_text_keeps_quotes_readable_and_tags_inert():
+    from mlnb.widgets.escape import escape_plotly
+
+    assert escape_plotly('lr="0.1" it\'s') == 'lr="0.1" it\'s'
+    assert escape_plotly("<b onmouseover=x>$\\href{javascript:alert(1)}{x}$") == (
+        "&lt;b onmouseover=x&gt;&#36;\\href{javascript:alert(1)}{x}&#36;")

@@ -22,5 +22,7 @@ def escape_plotly(value: Any) -> str:
     Plotly decodes HTML entities when it draws, so the escaped text still reads correctly, but
     tags such as ``<a href=javascript:...>`` and MathJax (``$\\href{...}$``) are never interpreted.
     """
-    text = escape_html(value)
+    # Quotes stay as they are: Plotly does not decode &quot; (it would show the entity), and
+    # with '<' escaped no tag or attribute can form in its text.
+    text = html.escape("" if value is None else str(value), quote=False)
     return text.replace("$", "&#36;")
