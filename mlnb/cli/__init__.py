@@ -54,14 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             mlnb.set_tracking_uri(args.store)
         return int(args.handler(args) or 0)
+    except BrokenPipeError:  # `mlnb runs ls | head`
+        return 0
     except MlnbError as exc:
         print(f"mlnb: error: {exc}", file=sys.stderr)
         return 2
-    except (TypeError, ValueError, FileNotFoundError) as exc:
+    except (TypeError, ValueError, OSError) as exc:  # bad input, missing file, port in use
         print(f"mlnb: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0
     except KeyboardInterrupt:
         return 130
 
