@@ -33,11 +33,13 @@ class Connection:
         self.db_path = db_path
         self._lock = threading.RLock()
         self._depth = 0
+        self._durable = False
         self._open()
 
     def _open(self) -> None:
         self._pid = os.getpid()
         self._depth = 0
+        self._durable = False
         try:
             conn = sqlite3.connect(
                 str(self.db_path),
@@ -90,10 +92,18 @@ class Connection:
             self._open()
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``); nested calls share the outer one."""
+    def write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``); nested calls share the outer one.
+
+        ``durable=True`` commits with ``synchronous=FULL``: the commit survives power loss, not
+        only a crash of the process (registry stage and alias changes ask for it; metrics do not
+        pay for it).
+        """
         self._check_fork()
         with self._lock:
+            if durable:
+                self.conn.execute("PRAGMA synchronous = FULL")  # applies when this commits
+                self._durable = True
             if self._depth:
                 self._depth += 1
                 try:
@@ -104,6 +114,7 @@ class Connection:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
+                self._restore_synchronous()
                 raise _store_error(exc, self.db_path) from exc
             self._depth = 1
             try:
@@ -117,6 +128,12 @@ class Connection:
                 raise
             finally:
                 self._depth = 0
+                self._restore_synchronous()
+
+    def _restore_synchronous(self) -> None:
+        if self._durable:
+            self._durable = False
+            self.conn.execute("PRAGMA synchronous = NORMAL")
 
     def wait_idle(self) -> None:
         """Return once no other thread of this process is inside a transaction here."""

@@ -478,7 +478,7 @@ class RegistryQueries:
                                                         ModelVersionStage.PRODUCTION):
             raise InvalidParameterError(
                 f"archive_existing_versions applies only to Staging and Production, not {target}.")
-        with self.cx.write() as conn:
+        with self.cx.write(durable=True) as conn:
             mv = self.get_model_version(name, version)
             number = int(mv.version)
             t = now_ms()
@@ -505,7 +505,7 @@ class RegistryQueries:
     def set_registered_model_alias(self, name: Any, alias: str, version: Any, user_id: str = "") -> None:
         """Point ``alias`` at a version (moving it if it pointed elsewhere)."""
         check_alias(alias)
-        with self.cx.write() as conn:
+        with self.cx.write(durable=True) as conn:
             mv = self.get_model_version(name, version)
             old = self.cx.query(
                 "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
@@ -523,7 +523,7 @@ class RegistryQueries:
 
     def delete_registered_model_alias(self, name: Any, alias: str, user_id: str = "") -> None:
         check_alias(alias)
-        with self.cx.write() as conn:
+        with self.cx.write(durable=True) as conn:
             text = self._model_name(name)
             old = self.cx.query(
                 "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",

@@ -1,0 +1,25 @@
+FULL, NORMAL = 2, 1
+
+
+def _synchronous(store):
+    return store.cx.query("PRAGMA synchronous")[0][0]
+
+
+def test_durable_write_commits_with_synchronous_full_then_restores_normal(store):
+    with store.cx.write(durable=True) as conn:
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == FULL
+        store.create_experiment("inside")
+    assert _synchronous(store) == NORMAL
+    assert store.get_experiment_by_name("inside") is not None
+
+
+def test_failed_durable_write_rolls_back_and_restores_normal(store):
+    try:
+        with store.cx.write(durable=True):
+            store.create_experiment("rolled-back")
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert _synchronous(store) == NORMAL
+    assert store.get_experiment_by_name("rolled-back") is None
+
