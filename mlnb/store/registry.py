@@ -278,8 +278,9 @@ class RegistryQueries:
         order_sql = (order.sql + ", " if order.sql else "") + "m.name"
         rows = self.cx.query(
             "SELECT m.name, m.creation_time, m.last_updated_time, m.description "
-            f"FROM registered_models m WHERE {where.sql} ORDER BY {order_sql} LIMIT ? OFFSET ?",
-            [*where.params, *order.params, _limit(max_results), max(0, offset)],
+            f"FROM registered_models m {order.joins} WHERE {where.sql} "
+            f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
+            [*order.join_params, *where.params, _limit(max_results), max(0, offset)],
         )
         return self._models_from_rows(rows)
 
@@ -378,9 +379,10 @@ class RegistryQueries:
         )
         return int(row[0][0] or 0) + 1
 
-    def _versions(self, where: str, params: Sequence[Any], suffix: str = "") -> list[ModelVersion]:
+    def _versions(self, where: str, params: Sequence[Any], suffix: str = "",
+                  joins: str = "") -> list[ModelVersion]:
         rows = self.cx.query(
-            f"SELECT {_VERSION_COLUMNS} FROM model_versions v WHERE {where} {suffix}", params)
+            f"SELECT {_VERSION_COLUMNS} FROM model_versions v {joins} WHERE {where} {suffix}", params)
         if not rows:
             return []
         names = sorted({r[0] for r in rows})
@@ -419,8 +421,9 @@ class RegistryQueries:
         order = compile_order_by(parse_order_by(order_by), VERSION_SCHEMA)
         order_sql = (order.sql + ", " if order.sql else "") + "v.name, v.version DESC"
         return self._versions(
-            where.sql, [*where.params, *order.params, _limit(max_results), max(0, offset)],
-            f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
+            where.sql,
+            [*order.join_params, *where.params, _limit(max_results), max(0, offset)],
+            f"ORDER BY {order_sql} LIMIT ? OFFSET ?", order.joins,
         )
 
     def update_model_version(self, name: Any, version: Any, description: str | None) -> ModelVersion:

@@ -159,11 +159,12 @@ class RunQueries:
             tags=tags, creation_time=row[3], last_update_time=row[4],
         )
 
-    _EXPERIMENT_COLUMNS = "experiment_id, name, lifecycle_stage, creation_time, last_update_time"
+    _EXPERIMENT_COLUMNS = ("e.experiment_id, e.name, e.lifecycle_stage, e.creation_time, "
+                           "e.last_update_time")
 
     def get_experiment(self, experiment_id: str | int) -> Experiment:
         rows = self.cx.query(
-            f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments WHERE experiment_id = ?",
+            f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments e WHERE e.experiment_id = ?",
             [_experiment_int(experiment_id)],
         )
         if not rows:
@@ -172,7 +173,7 @@ class RunQueries:
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         rows = self.cx.query(
-            f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments WHERE name = ?", [name]
+            f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments e WHERE e.name = ?", [name]
         )
         return self._experiment_from_row(rows[0]) if rows else None
 
@@ -188,10 +189,10 @@ class RunQueries:
         stages = _stages(view_type)
         order_sql = (order.sql + ", " if order.sql else "") + "e.experiment_id"
         rows = self.cx.query(
-            f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments e "
+            f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments e {order.joins} "
             f"WHERE e.lifecycle_stage IN ({_marks(stages)}) AND {where.sql} "
             f"ORDER BY {order_sql} LIMIT ?",
-            [*stages, *where.params, *order.params, _limit(max_results)],
+            [*order.join_params, *stages, *where.params, _limit(max_results)],
         )
         return [self._experiment_from_row(row) for row in rows]
 
@@ -476,10 +477,12 @@ class RunQueries:
         eids = [_experiment_int(e) for e in experiment_ids]
         order_sql = (order.sql + ", " if order.sql else "") + "r.start_time DESC, r.run_id"
         rows = self.cx.query(
-            f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.experiment_id IN ({_marks(eids)}) "
+            f"SELECT {self._RUN_COLUMNS} FROM runs r {order.joins} "
+            f"WHERE r.experiment_id IN ({_marks(eids)}) "
             f"AND r.lifecycle_stage IN ({_marks(stages)}) AND {where.sql} "
             f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
-            [*eids, *stages, *where.params, *order.params, _limit(max_results), max(0, offset)],
+            [*order.join_params, *eids, *stages, *where.params, _limit(max_results),
+             max(0, offset)],
         )
         return [self._info(row) for row in rows]
 
