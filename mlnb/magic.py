@@ -22,12 +22,13 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Float, Int, Unicode
 
-from mlnb import capture, provenance
+from mlnb import capture, provenance, track_line
+from mlnb.errors import InvalidParameterError
 from mlnb.magic_commands import COMMANDS, run_command
-from mlnb.magic_track import TrackOptions, track_cell
+from mlnb.magic_track import track_cell
+from mlnb.track_line import TrackOptions
 
 
 @magics_class
@@ -50,19 +51,13 @@ class TrackMagics(Magics):
             max_scan_files=self.max_scan_files, max_str_len=self.max_str_len,
             max_items=self.max_items)
 
-    @magic_arguments()
-    @argument("run_name", nargs="?", default=None, help="Name of the run (default: generated).")
-    @argument("--experiment", "-e", default=None, help="Experiment name (created if new).")
-    @argument("--params", default=None, help="Capture only these names as params: a,b,c.")
-    @argument("--metrics", default=None, help="Also capture these names as metrics: x,y.")
-    @argument("--tags", nargs="+", action="extend", default=None, metavar="KEY=VALUE",
-              help="Tags to set on the run.")
-    @argument("--nested", action="store_true", help="Start a child run of the active run.")
-    @argument("--no-capture", action="append", default=None, metavar="WHAT",
-              help="Turn off capture of: " + ", ".join(capture.CAPTURE_PARTS) + " or all.")
     @cell_magic
     def track(self, line: str, cell: str) -> None:
-        """Run the cell inside a new tracked run (params, metrics, artifacts, provenance)."""
+        """Run the cell inside a new tracked run (params, metrics, artifacts, provenance).
+
+        %%track [RUN_NAME] [--experiment E] [--params a,b] [--metrics x,y] [--tags k=v ...]
+                [--nested] [--no-capture WHAT]   (see mlnb.track_line.usage())
+        """
         __tracebackhide__ = True
         options = parse_track_line(line)
         if not options.nested:
@@ -83,43 +78,10 @@ class TrackMagics(Magics):
 
 def parse_track_line(line: str) -> TrackOptions:
     """Parse the ``%%track`` line; raises UsageError with a clear message for bad arguments."""
-    args = parse_argstring(TrackMagics.track, line)
-    tags: dict[str, str] = {}
-    for item in args.tags or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"%%track --tags takes KEY=VALUE pairs, not {item!r}.")
-        tags[key] = value
-    parts: set[str] = set()
-    for item in args.no_capture or []:
-        for part in filter(None, (p.strip() for p in item.split(","))):
-            if part == "all":
-                parts.update(capture.CAPTURE_PARTS)
-            elif part in capture.CAPTURE_PARTS:
-                parts.add(part)
-            else:
-                raise UsageError(f"%%track --no-capture: unknown part {part!r}; choose from "
-                                 f"{', '.join(capture.CAPTURE_PARTS)} or all.")
-    return TrackOptions(run_name=_unquote(args.run_name), experiment=_unquote(args.experiment),
-                        params=_names(args.params, "--params"),
-                        metrics=_names(args.metrics, "--metrics"), tags=tags,
-                        nested=bool(args.nested), no_capture=frozenset(parts))
-
-
-def _unquote(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" else text
-
-
-def _names(text: str | None, option: str) -> list[str] | None:
-    if text is None:
-        return None
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    bad = [n for n in names if not n.isidentifier()]
-    if bad or not names:
-        raise UsageError(f"%%track {option} takes comma-separated variable names, not {text!r}.")
-    return names
+    try:
+        return track_line.parse_track_line(line)
+    except InvalidParameterError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def load_ipython_extension(ipython: Any) -> None:

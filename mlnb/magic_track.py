@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,27 +27,12 @@ from mlnb.entities import Metric, Param, RunStatus
 from mlnb.errors import MlnbError
 from mlnb.store import validation
 from mlnb.store.validation import MAX_TAG_VALUE_LENGTH
+from mlnb.track_line import TrackOptions
 from mlnb.tracking import context, fluent
 from mlnb.tracking.client import MlnbClient, now_ms
 
 STDOUT_ARTIFACT = "stdout.txt"
 TRACEBACK_ARTIFACT = "traceback.txt"
-
-
-@dataclass
-class TrackOptions:
-    """The parsed ``%%track`` line."""
-
-    run_name: str | None = None
-    experiment: str | None = None
-    params: list[str] | None = None
-    metrics: list[str] | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    nested: bool = False
-    no_capture: frozenset[str] = frozenset()
-
-    def wants(self, part: str) -> bool:
-        return part not in self.no_capture
 
 
 @dataclass

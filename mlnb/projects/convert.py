@@ -18,12 +18,13 @@ from __future__ import annotations
 import ast
 import io
 import re
-import shlex
 import tokenize
 from dataclasses import dataclass, field
 
+from mlnb import track_line
 from mlnb.errors import InvalidParameterError
 from mlnb.projects.parameters import ParameterSpec
+from mlnb.track_line import TrackOptions
 
 DROPPED = "# [mlnb] dropped"
 _TIMED_LINE = re.compile(r"^%(time|timeit)\b((?:\s+-\w+(?:\s+\d+)?)*)\s*(.*)$")
@@ -182,48 +183,12 @@ def _nest_start_runs(code: str, number: int) -> str:
 # --- %%track -----------------------------------------------------------------------------------
 
 
-@dataclass
-class TrackOptions:
-    run_name: str | None = None
-    experiment: str | None = None
-    params: list[str] | None = None
-    metrics: list[str] | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    no_capture: set[str] = field(default_factory=set)
-
-
 def parse_track_line(line: str, number: int) -> TrackOptions:
-    """The options of ``%%track [RUN_NAME] [--experiment E] [--params a,b] ...``."""
+    """The options of a ``%%track ...`` line (the magic's own grammar), naming the cell if bad."""
     try:
-        words = shlex.split(line)[1:]
-    except ValueError as exc:
-        raise InvalidParameterError(f"Cell {number}: cannot read {line!r}: {exc}.") from None
-    options = TrackOptions()
-    index = 0
-    while index < len(words):
-        word = words[index]
-        value = words[index + 1] if index + 1 < len(words) else ""
-        if word == "--experiment":
-            options.experiment, index = value, index + 2
-        elif word in ("--params", "--metrics"):
-            names = [n.strip() for n in value.split(",") if n.strip()]
-            setattr(options, word[2:], names)
-            index += 2
-        elif word == "--no-capture":
-            options.no_capture.update(p.strip() for p in value.split(",") if p.strip())
-            index += 2
-        elif word == "--tags":
-            index += 1
-            while index < len(words) and "=" in words[index] and not words[index].startswith("--"):
-                key, _, tag_value = words[index].partition("=")
-                options.tags[key] = tag_value
-                index += 1
-        elif word.startswith("--"):
-            index += 1  # --nested and future flags: the block is nested anyway
-        else:
-            options.run_name = options.run_name or word
-            index += 1
-    return options
+        return track_line.parse_track_line(line.strip()[len("%%track"):])
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"Cell {number}: {exc}") from None
 
 
 def track_block(cell: CellCode, capture_names: tuple[list[str], list[str]] | None) -> str:
