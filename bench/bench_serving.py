@@ -58,8 +58,20 @@ def time_mlnb_log_load(model: Any, X: Any, root: Path, rounds: int) -> list[floa
     return times
 
 
+def quiet_mlflow() -> None:
+    """Keep MLflow's INFO logs and schema hints out of the table (they are not timed anyway)."""
+    import logging
+    import warnings
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="mlflow")
+
+
 def time_mlflow_log_load(model: Any, X: Any, root: Path, rounds: int) -> list[float]:
     import mlflow
+
+    quiet_mlflow()
 
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     times = []
@@ -156,6 +168,8 @@ def serve_and_load(command: list[str], port: int, requests: int, env: dict[str, 
 def bench_serving(model: Any, X: Any, root: Path, requests: int, full_path: bool = False
                   ) -> tuple[dict[str, float], dict[str, float]]:
     import mlflow
+
+    quiet_mlflow()
 
     import mlnb
 
