@@ -165,3 +165,33 @@ def test_a_new_process_sees_a_dead_run_as_killed_without_searching(tmp_path: Pat
         env=_env(store_dir), cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "KILLED"
+
+
+@pytest.mark.e2e
+def test_kill_9_at_twenty_random_moments_never_leaves_a_partial_batch(tmp_path: Path) -> None:
+    """reliability.md §b-A4: a writer killed at any moment, 20 times, into one store."""
+    import random
+
+    rng = random.Random(20261122)  # fixed seed: a failure can be replayed
+    store_dir = tmp_path / "store"
+    killed: list[str] = []
+    for _ in range(20):
+        proc = subprocess.Popen([sys.executable, str(SCRIPTS / "batch_logger.py")],
+                                env=_env(store_dir), cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdout is not None
+        killed.append(proc.stdout.readline().strip())  # the run exists; logging has begun
+        time.sleep(rng.uniform(0.0, 0.25))  # anywhere: between batches or inside a commit
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    store = _open(store_dir)
+    try:
+        assert store.integrity_check() == "ok"
+        for run_id in killed:
+            count = store.cx.query("SELECT count(*) FROM metrics WHERE run_id = ?", [run_id])[0][0]
+            assert count % 100 == 0, (run_id, count)
+        # Each new logger reaped its predecessors when it opened the store; the last is reaped here.
+        assert store.reap_dead_runs() == [killed[-1]]
+        assert {store.get_run_info(r).status for r in killed} == {"KILLED"}
+    finally:
+        store.close()
