@@ -123,6 +123,10 @@ class Run:
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
 
+    def to_dictionary(self) -> dict[str, Any]:
+        """MLflow's name for :meth:`to_dict` (``{"info": {...}, "data": {...}}``)."""
+        return self.to_dict()
+
 
 @dataclass(frozen=True)
 class FileInfo:

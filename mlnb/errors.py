@@ -25,6 +25,11 @@ class InvalidParameterError(MlnbError, ValueError):
     error_code = "INVALID_PARAMETER_VALUE"
 
 
+class InvalidValueTypeError(InvalidParameterError, TypeError):
+    """A value of the wrong type (a string as a metric): caught by ``except TypeError`` and by
+    ``except MlflowException`` alike, as Python and MLflow code each expect."""
+
+
 class NotFoundError(MlnbError, LookupError):
     """An experiment, run, artifact or model that was asked for does not exist."""
 
@@ -93,6 +98,7 @@ __all__ = [
     "ConflictError",
     "FilterSyntaxError",
     "InvalidParameterError",
+    "InvalidValueTypeError",
     "MlflowException",
     "MlnbError",
     "NotFoundError",

@@ -123,7 +123,7 @@ def runs_ls(args: argparse.Namespace) -> int:
 
 
 def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:.4g}"
+    return "" if value is None else f"{value:.10g}"  # 59999 stays 59999, not 6e+04
 
 
 def run_json(run: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from typing import Any
 
-from mlnb.errors import InvalidParameterError
+from mlnb.errors import InvalidParameterError, InvalidValueTypeError
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -73,14 +73,14 @@ def check_name(name: Any, what: str) -> str:
 def metric_value(key: str, value: Any) -> float:
     """A metric value as a float: numbers, numpy scalars, 0-d arrays, Decimal and bool qualify."""
     if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(
+        raise InvalidValueTypeError(
             f"Metric {key!r} must be a number, not {type(value).__name__} ({value!r}). "
             "Log text with log_param or set_tag."
         )
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise TypeError(
+        raise InvalidValueTypeError(
             f"Metric {key!r} must be a single number, not {type(value).__name__}. "
             "Log arrays one element per step, or as an artifact."
         ) from None
@@ -94,12 +94,18 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 
 def metric_int(key: str, value: Any, what: str) -> int:
-    """A metric's step or timestamp: an integer that fits SQLite's 64 bits."""
+    """A metric's step or timestamp: an integer that fits SQLite's 64 bits (1.0 is 1; 1.5 is
+    refused rather than silently cut to 1)."""
     if type(value) is not int:
         try:
-            value = int(value)
+            number = int(value)
+            exact = number == value or (isinstance(value, str) and value.strip().lstrip("+-").isdigit())
         except (TypeError, ValueError, OverflowError):
-            raise TypeError(f"Metric {key!r}: {what} must be an integer, not {value!r}.") from None
+            exact = False
+        if not exact or isinstance(value, bool):
+            raise InvalidValueTypeError(
+                f"Metric {key!r}: {what} must be an integer, not {value!r}.") from None
+        value = number
     if not _INT64[0] <= value <= _INT64[1]:
         raise InvalidParameterError(f"Metric {key!r}: {what} {value} is out of range (64 bits).")
     return int(value)

@@ -98,6 +98,8 @@ class MlnbClient(RegistryClientMixin):
         return self.store.search_experiments(view_type, filter_string, max_results, order_by)
 
     def delete_experiment(self, experiment_id: str) -> None:
+        self.writer.flush()
+        self.writer.forget()  # its runs are deleted with it
         self.store.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
 
     def restore_experiment(self, experiment_id: str) -> None:
@@ -117,7 +119,7 @@ class MlnbClient(RegistryClientMixin):
         parent_run_id: str | None = None,
     ) -> Run:
         info = self.store.create_run(
-            experiment_id, run_name, tags, parent_run_id, _user(), start_time
+            experiment_id, run_name, tags, parent_run_id, current_user(), start_time
         )
         return self.get_run(info.run_id)
 
@@ -138,6 +140,7 @@ class MlnbClient(RegistryClientMixin):
 
     def delete_run(self, run_id: str) -> None:
         self.writer.flush()
+        self.writer.forget(run_id)
         self.store.set_run_lifecycle(run_id, LifecycleStage.DELETED)
 
     def restore_run(self, run_id: str) -> None:
@@ -273,7 +276,8 @@ def _offset(page_token: str | None) -> int:
     return int(page_token)
 
 
-def _user() -> str:
+def current_user() -> str:
+    """The operating-system user (as MLflow records it), or "" where none can be found."""
     try:
         import getpass
 

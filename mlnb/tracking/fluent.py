@@ -90,7 +90,8 @@ class ActiveRun:
         return self._client.log_param(self.run_id, key, value)
 
     def log_params(self, params: dict[str, Any]) -> None:
-        self._client.store.log_batch(self.run_id, params=[Param(k, v) for k, v in params.items()])
+        items = _mapping(params, "log_params").items()
+        self._client.store.log_batch(self.run_id, params=[Param(k, v) for k, v in items])
 
     def log_metric(self, key: str, value: float, step: int | None = None,
                    timestamp: int | None = None) -> None:
@@ -99,7 +100,7 @@ class ActiveRun:
     def log_metrics(self, metrics: dict[str, float], step: int | None = None,
                     timestamp: int | None = None) -> None:
         t = timestamp if timestamp is not None else now_ms()
-        for key, value in metrics.items():
+        for key, value in _mapping(metrics, "log_metrics").items():
             self._client.log_metric(self.run_id, key, value, t, step or 0)
 
     def set_tag(self, key: str, value: Any) -> None:
@@ -297,7 +298,8 @@ def log_param(key: str, value: Any) -> Any:
 
 
 def log_params(params: dict[str, Any]) -> None:
-    _client().store.log_batch(_active_run_id(), params=[Param(k, v) for k, v in params.items()])
+    items = _mapping(params, "log_params").items()
+    _client().store.log_batch(_active_run_id(), params=[Param(k, v) for k, v in items])
 
 
 def log_metric(key: str, value: float, step: int | None = None,
@@ -311,10 +313,11 @@ def log_metric(key: str, value: float, step: int | None = None,
 
 def log_metrics(metrics: dict[str, float], step: int | None = None,
                 timestamp: int | None = None) -> None:
+    items = _mapping(metrics, "log_metrics").items()
     client = _client()
     run_id = _active_run_id()
     t = timestamp if timestamp is not None else now_ms()
-    for key, value in metrics.items():
+    for key, value in items:
         client.writer.add(run_id, key, value, t, step or 0)
 
 
@@ -323,7 +326,8 @@ def set_tag(key: str, value: Any) -> None:
 
 
 def set_tags(tags: dict[str, Any]) -> None:
-    _client().store.log_batch(_active_run_id(), tags=[RunTag(k, v) for k, v in tags.items()])
+    items = _mapping(tags, "set_tags").items()
+    _client().store.log_batch(_active_run_id(), tags=[RunTag(k, v) for k, v in items])
 
 
 def delete_tag(key: str) -> None:
@@ -407,6 +411,8 @@ def search_runs(
     Without ``experiment_ids`` or ``experiment_names``, searches the active experiment (or all
     of them with ``search_all_experiments=True``).
     """
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise InvalidParameterError(f"max_results must be a positive integer, not {max_results!r}.")
     if output_format not in ("pandas", "list"):
         raise InvalidParameterError(f"output_format must be 'pandas' or 'list', not "
                                     f"{output_format!r}.")
@@ -480,7 +486,17 @@ def _end_runs_at_exit() -> None:
 
 
 def _user_id() -> str:
-    return os.environ.get("USER") or os.environ.get("USERNAME") or ""
+    from mlnb.tracking.client import current_user
+
+    return current_user()
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    """The dict a log_* call takes, or a clear error (MLflow's signature takes a dict too)."""
+    if not isinstance(value, dict):
+        raise InvalidParameterError(
+            f"{what} takes a dict such as {{'lr': 0.01}}, not {type(value).__name__}.")
+    return value
 
 
 atexit.register(_end_runs_at_exit)

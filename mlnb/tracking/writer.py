@@ -39,6 +39,7 @@ class MetricWriter:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._pending: list[Point] = []
+        self._writable: set[str] = set()  # runs seen to exist and be active
         self._oldest = 0.0
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -53,6 +54,11 @@ class MetricWriter:
         # logged it, never take a whole batch of good points down with it later.
         step = validation.metric_int(key, step, "step")
         timestamp = validation.metric_int(key, timestamp, "timestamp")
+        if run_id not in self._writable:
+            # Once per run: a point for a missing or deleted run fails here, at the user's call,
+            # instead of being dropped with a warning at the next flush.
+            self.store._check_writable(run_id)
+            self._writable.add(run_id)
         if os.getpid() != self._pid:
             self._after_fork()
         with self._lock:
@@ -64,6 +70,13 @@ class MetricWriter:
             self.flush()
         elif self._thread is None:
             self._start_thread()
+
+    def forget(self, run_id: str | None = None) -> None:
+        """A run (``None``: every run) is being deleted: check again before taking its points."""
+        if run_id is None:
+            self._writable.clear()
+        else:
+            self._writable.discard(run_id)
 
     def add_many(self, points: list[Point]) -> None:
         for run_id, key, value, timestamp, step in points:
