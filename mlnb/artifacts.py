@@ -183,8 +183,16 @@ def sha256_of(path: Path) -> str:
 
 
 def _makedirs_private(folder: Path) -> None:
+    """Create ``folder`` and every missing parent as 0700 (``mkdir(parents=True)`` would give
+    the parents the umask's mode, e.g. 0755, and leave a run's folder readable by others)."""
+    missing: list[Path] = []
+    here = folder
+    while not here.exists() and here.parent != here:
+        missing.append(here)
+        here = here.parent
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for part in reversed(missing):
+            part.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"Could not create artifact folder {folder}: {exc.strerror}.") from exc
 

@@ -84,3 +84,37 @@ def test_no_signature_without_example(tracking):
     info = mlnb.sklearn.log_model(model, "model")
     assert info.signature is None
     assert len(mlnb.pyfunc.load_model(info.model_uri).predict(X)) == len(X)
+
+
+def test_required_column_refuses_missing_values_naming_it(tracking):
+    model, X = classifier()
+    info = mlnb.sklearn.log_model(model, "model", input_example=X[:5])
+    loaded = mlnb.pyfunc.load_model(info.model_uri)
+    for bad in ({"x1": [0.1, np.nan], "x2": [1.0, 2.0]}, {"x1": [0.1, None], "x2": [1.0, 2.0]},
+                pd.DataFrame({"x1": [0.1, np.nan], "x2": [1.0, 2.0]})):
+        with pytest.raises(SignatureError, match=r"'x1'.*missing"):
+            loaded.predict(bad)
+
+
+def test_optional_column_accepts_missing_values():
+    from mlnb.models.signature import Schema, enforce_schema
+
+    schema = Schema((ColSpec("double", "a"), ColSpec("double", "b", required=False),
+                     ColSpec("string", "s", required=False)))
+    out = enforce_schema({"a": [1.0, 2.0], "b": [None, 1.0], "s": ["x", None]}, schema)
+    assert np.isnan(out["b"][0]) and pd.isna(out["s"][1])
+    with pytest.raises(SignatureError, match=r"'s'.*missing"):
+        enforce_schema({"a": [1.0], "s": [None]}, Schema((ColSpec("double", "a"), ColSpec("string", "s"))))
+
+
+def test_pyfunc_predictions_are_identical_to_the_flavors(tracking):
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    model = Ridge(alpha=0.1).fit(X, y)
+    info = mlnb.sklearn.log_model(model, "model", input_example=X[:5])
+    via_pyfunc = mlnb.pyfunc.load_model(info.model_uri).predict(X)
+    via_sklearn = mlnb.sklearn.load_model(info.model_uri).predict(X)
+    assert np.array_equal(via_pyfunc, via_sklearn)
+    assert np.array_equal(via_pyfunc, model.predict(X))

@@ -10,7 +10,7 @@ import pytest
 from sqlite_utils import Database
 
 from mlnb.entities import Metric, Param
-from mlnb.errors import SchemaTooNewError, StoreError
+from mlnb.errors import InvalidParameterError, SchemaTooNewError, StoreError
 from mlnb.store import Store, StoreLocation, open_store, schema
 
 
@@ -175,3 +175,58 @@ def test_failed_write_rolls_back_whole_transaction(store: Store) -> None:
     assert store.get_run(run_id).data.params == {}
     store.log_batch(run_id, params=[Param("a", "2")])  # the connection is usable afterwards
     assert store.get_run(run_id).data.params == {"a": "2"}
+
+
+def test_artifact_rows_from_before_0003_are_user_files(tmp_path: Path) -> None:
+    db_path = tmp_path / "mlnb.db"
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    schema.migrations.apply(Database(conn), stop_before="0003_artifact_origin")
+    run_id = "b" * 32
+    conn.execute("INSERT INTO runs (run_id, experiment_id, name, status, start_time) "
+                 "VALUES (?, 0, 'r', 'FINISHED', 1)", [run_id])
+    conn.execute("INSERT INTO artifacts VALUES (?, 'model/model.pkl', 3, 'abc', 1)", [run_id])
+    conn.close()
+    store = Store(_location(tmp_path))
+    try:
+        assert "0003_artifact_origin" in schema.KNOWN
+        assert store.artifact_origin(run_id, "model/model.pkl") == ("abc", "user")
+        assert store.artifact_origin(run_id, "model/other") is None
+    finally:
+        store.close()
+
+
+def test_relogging_an_artifact_sets_its_origin(store: Store) -> None:
+    run_id = store.create_run("0").run_id
+    written = store.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n", origin="model")
+    assert store.artifact_origin(run_id, "model/MLmodel") == (written.sha256, "model")
+    store.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n")
+    assert store.artifact_origin(run_id, "model/MLmodel") == (written.sha256, "user")
+    with pytest.raises(InvalidParameterError):
+        store.put_artifact_bytes(run_id, "x", b"", origin="admin")
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_new_store_is_private_to_its_owner(tmp_path: Path) -> None:
+    store = Store(_location(tmp_path / "s"))
+    try:
+        run_id = store.create_run("0").run_id
+        store.put_artifact_bytes(run_id, "a/b/c.txt", b"secret")
+        source = tmp_path / "src.txt"
+        source.write_bytes(b"x")
+        source.chmod(0o644)
+        store.put_artifact_file(run_id, source, "d/e.txt")
+        db = tmp_path / "s" / "mlnb.db"
+        files = [db, Path(f"{db}-wal"), Path(f"{db}-shm")]
+        assert all(f.exists() for f in files)
+        assert {f.name: oct(_mode(f)) for f in files} == {f.name: oct(0o600) for f in files}
+        run_dir = tmp_path / "s" / "artifacts" / run_id
+        dirs = [tmp_path / "s", tmp_path / "s" / "artifacts", run_dir, run_dir / "a", run_dir / "a" / "b",
+                run_dir / "d"]
+        assert {str(d): oct(_mode(d)) for d in dirs} == {str(d): oct(0o700) for d in dirs}
+        for f in (run_dir / "a" / "b" / "c.txt", run_dir / "d" / "e.txt"):
+            assert oct(_mode(f)) == oct(0o600)
+    finally:
+        store.close()

@@ -52,6 +52,8 @@ def numeric_predictor(model: PyFuncModel) -> Callable[[bytes], Any] | None:
         if rows.dtype.kind not in "biuf" or rows.ndim != 2 or rows.shape[1] != len(names) \
                 or rows.shape[0] == 0 or rows.shape[0] > 100_000:
             return None
+        if rows.dtype.kind == "f" and bool(np.isnan(rows).any()):
+            return None  # a missing value: the full path refuses it, naming the column
         return raw.predict(rows.astype("float64"))
 
     return predict

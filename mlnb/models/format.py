@@ -30,8 +30,10 @@ from mlnb.models.uri import MLMODEL, ModelLocation
 
 if TYPE_CHECKING:
     from mlnb.entities import ModelVersion
+    from mlnb.store import Store
 
-FILES_WITHOUT_HASH = (MLMODEL,)
+FILES_WITHOUT_HASH = (MLMODEL,)  # MLmodel cannot hold its own hash; the store records it
+MODEL_ORIGIN = "model"  # the artifact origin the store records for files log_model wrote
 
 
 @dataclass
@@ -201,12 +203,13 @@ def write_folder(path: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
 
 
 def log_files(files: dict[str, bytes], artifact_path: str, run_id: str) -> None:
-    """Put the files into a run's artifacts through the store (which records their sha256)."""
+    """Put the files into a run's artifacts through the store, which records their sha256 with
+    the origin ``"model"`` (MLmodel included): only such files load as pickles untrusted."""
     from mlnb.tracking.fluent import _client
 
     store = _client().store
     for name in sorted(files, key=lambda n: n == MLMODEL):  # MLmodel last: a model is whole
-        store.put_artifact_bytes(run_id, f"{artifact_path}/{name}", files[name])
+        store.put_artifact_bytes(run_id, f"{artifact_path}/{name}", files[name], origin=MODEL_ORIGIN)
 
 
 # --- trust -----------------------------------------------------------------------------------
@@ -215,9 +218,11 @@ def log_files(files: dict[str, bytes], artifact_path: str, run_id: str) -> None:
 def verified_file(location: ModelLocation, relname: str, *, runs_code: bool, trusted: bool) -> Path:
     """The path of a model file after checking where it came from.
 
-    A file the store wrote (its sha256 matches the run's artifact record) passes; one whose hash
-    no longer matches is refused; a file the store did not write is refused when loading it
-    would run code (a pickle). ``trusted=True`` skips every check.
+    A file whose sha256 no longer matches the store's record is refused. A file whose loading
+    would run code (a pickle) passes only if mlnb's model writer wrote it (origin ``"model"``),
+    it is unchanged, and the ``MLmodel`` that named it is the model writer's and unchanged too:
+    a foreign pickle copied in with ``log_artifact(s)``, or an edited ``MLmodel`` pointing
+    elsewhere, is refused. ``trusted=True`` skips every check.
     """
     from mlnb.artifacts import resolve_inside, safe_relpath, sha256_of
 
@@ -226,34 +231,88 @@ def verified_file(location: ModelLocation, relname: str, *, runs_code: bool, tru
         raise NotFoundError(f"The model at {location.uri!r} lacks its file {relname!r}.")
     if trusted:
         return path
-    recorded = store_record(location, relname)
-    if recorded is not None:
+    record = store_origin(location, relname)
+    if record is not None:
         actual = sha256_of(path)
-        if actual != recorded:
+        if actual != record[0]:
             raise UntrustedModelError(
                 f"{relname} of the model at {location.uri!r} has changed since the store wrote it "
-                f"(sha256 {actual[:12]}... is not the recorded {recorded[:12]}...). It was not "
+                f"(sha256 {actual[:12]}... is not the recorded {record[0][:12]}...). It was not "
                 "loaded. If you changed it yourself and trust it, pass trusted=True."
             )
+    if not runs_code:
         return path
-    if runs_code:
+    if record is None:
         raise UntrustedModelError(
             f"{relname} of the model at {location.uri!r} is a pickle that this store did not "
             "write, and loading a pickle runs code. It was not loaded. Pass trusted=True only if "
             "you trust where it came from."
         )
+    if record[1] != MODEL_ORIGIN or not _mlmodel_is_model_writers(location):
+        raise UntrustedModelError(
+            f"{relname} of the model at {location.uri!r} is a pickle that was not written by "
+            "mlnb's model writer (log_model), or its MLmodel was changed since; it was copied in "
+            "as an ordinary artifact (log_artifact/log_artifacts) or edited, and loading a pickle "
+            "runs code. It was not loaded. Pass trusted=True only if you trust where it came from."
+        )
     return path
 
 
-def store_record(location: ModelLocation, relname: str) -> str | None:
-    """The sha256 the store recorded for this model file, or None if it has no record."""
+def written_by_model_writer(location: ModelLocation, relname: str) -> bool:
+    """Whether mlnb's model writer wrote this file and the MLmodel beside it, both unchanged."""
+    from mlnb.artifacts import resolve_inside, safe_relpath, sha256_of
+
+    record = store_origin(location, relname)
+    if record is None or record[1] != MODEL_ORIGIN:
+        return False
+    path = resolve_inside(location.local_dir, safe_relpath(relname))
+    return path.is_file() and sha256_of(path) == record[0] and _mlmodel_is_model_writers(location)
+
+
+def _mlmodel_is_model_writers(location: ModelLocation) -> bool:
+    from mlnb.artifacts import sha256_of
+
+    record = store_origin(location, MLMODEL)
+    path = location.local_dir / MLMODEL
+    return (record is not None and record[1] == MODEL_ORIGIN and path.is_file()
+            and sha256_of(path) == record[0])
+
+
+def store_origin(location: ModelLocation, relname: str) -> tuple[str, str] | None:
+    """``(sha256, origin)`` the store recorded for this model file, or None if it has no record."""
     if location.store is None or location.run_id is None or location.artifact_path is None:
         return None
     prefix = f"{location.artifact_path}/" if location.artifact_path else ""
     try:
-        return location.store.artifact_record(location.run_id, prefix + relname).sha256
+        return location.store.artifact_origin(location.run_id, prefix + relname)
     except (NotFoundError, InvalidParameterError):
         return None
+
+
+def store_record(location: ModelLocation, relname: str) -> str | None:
+    """The sha256 the store recorded for this model file, or None if it has no record."""
+    record = store_origin(location, relname)
+    return record[0] if record is not None else None
+
+
+def require_model_writer(store: Store, run_id: str, artifact_path: str) -> None:
+    """Refuse (UntrustedModelError) a model folder whose MLmodel mlnb's model writer did not
+    write or that changed since; ``register_model`` calls this on the source it registers."""
+    from mlnb.artifacts import safe_relpath, sha256_of
+
+    path = safe_relpath(artifact_path)
+    record = store.artifact_origin(run_id, f"{path}/{MLMODEL}")
+    try:
+        on_disk = sha256_of(store.artifact_path(run_id, f"{path}/{MLMODEL}"))
+    except (NotFoundError, OSError):
+        on_disk = None
+    if record is None or record[1] != MODEL_ORIGIN or on_disk != record[0]:
+        raise UntrustedModelError(
+            f"runs:/{run_id}/{path} was not written by mlnb's model writer (log_model), or its "
+            "MLmodel was changed since: files copied in with log_artifact(s) are not a logged "
+            "model and are not registered. Log the model with mlnb.sklearn.log_model(...) or "
+            "mlnb.pyfunc.log_model(...)."
+        )
 
 
 def registered_version_of(info: ModelInfo, name: str) -> ModelVersion:

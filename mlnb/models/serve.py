@@ -7,15 +7,22 @@ is a loopback name or one it was told to allow (a DNS-rebinding page in a browse
 it). Every client mistake gets a 4xx JSON ``{"error_code", "message"}``: 400 for a bad body or a
 signature mismatch, 413 for too large a body, 415 for another content type or charset. No
 message quotes the request's content, and no traceback is ever sent.
+
+A request's line, headers and body must all arrive within ``request_timeout`` seconds (a client
+dripping one byte at a time is dropped), and at most ``max_connections`` connections are served
+at once; more are answered 503 at once, so a flood cannot spawn unbounded threads.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import socket
 import sys
 import threading
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,7 +31,8 @@ from mlnb.models.pyfunc import PyFuncModel
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
-REQUEST_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = 30.0  # the whole request (line, headers, body) must arrive within this
+MAX_CONNECTIONS = 64  # connections served at once; more get a quick 503
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
@@ -202,11 +210,34 @@ class ScoringHandler(BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # http.server's own errors (bad request line, unknown method, huge headers) as our JSON.
+        # Its messages quote the request ("Bad request version ('...')"); ours never do.
         if code == 501:
-            code, message = 405, "Method not allowed."
+            code = 405
+        if self.request_version == "HTTP/0.9" or not self.request_version:
+            # A request line that did not parse leaves http.server in HTTP/0.9 mode, which sends
+            # a bare body with no status line; answer in HTTP/1.1 with the JSON error instead.
+            self.request_version = "HTTP/1.1"
         self.close_connection = True
-        self._reply(code, {"error_code": "BAD_REQUEST" if code < 500 else "INTERNAL_ERROR",
-                           "message": message or "Bad request."})
+        error_code = _SERVER_ERROR_CODES.get(code, "BAD_REQUEST" if code < 500 else "INTERNAL_ERROR")
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Bad request"
+        self._reply(code, {"error_code": error_code, "message": f"{phrase}."})
+
+    def setup(self) -> None:
+        super().setup()
+        # Every read of the request goes through a deadline: each recv may wait only for what
+        # is left of the request's time, so dripping bytes cannot hold this thread.
+        self._deadline = time.monotonic() + self.server.request_timeout
+        self.rfile = io.BufferedReader(_DeadlineSocketReader(self.connection, self), 1 << 16)
+
+    def handle_one_request(self) -> None:
+        self._deadline = time.monotonic() + self.server.request_timeout
+        super().handle_one_request()
+
+    def remaining_time(self) -> float:
+        return self._deadline - time.monotonic()
 
     def _reply(self, status: int, payload: dict[str, Any] | None = None, body: bytes | None = None) -> None:
         data = body if body is not None else json.dumps(payload, allow_nan=False).encode()
@@ -225,6 +256,10 @@ class ScoringHandler(BaseHTTPRequestHandler):
         self._reply(error.status, {"error_code": error.error_code, "message": error.message})
 
     def _check_host(self) -> None:
+        if len(self.headers.get_all("Host") or []) > 1:
+            # Proxies and this server could each read a different one: refuse the ambiguity.
+            self.close_connection = True
+            raise _bad("The request has more than one Host header; send exactly one.")
         if host_name(self.headers.get("Host")) not in self.server.allowed_hosts:
             self.close_connection = True
             raise RequestError(403, "PERMISSION_DENIED",
@@ -302,6 +337,36 @@ class ScoringHandler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
 
 
+_SERVER_ERROR_CODES = {405: "METHOD_NOT_ALLOWED", 408: "REQUEST_TIMEOUT", 413: "REQUEST_LIMIT_EXCEEDED",
+                       414: "REQUEST_LIMIT_EXCEEDED", 431: "REQUEST_LIMIT_EXCEEDED"}
+
+
+class _DeadlineSocketReader(io.RawIOBase):
+    """A socket's reading side where every ``recv`` waits at most until the request deadline."""
+
+    def __init__(self, sock: socket.socket, handler: ScoringHandler) -> None:
+        self._sock = sock
+        self._handler = handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._handler.remaining_time()
+        if left <= 0:
+            raise TimeoutError("The request did not arrive within the server's request timeout.")
+        self._sock.settimeout(left)
+        try:
+            return self._sock.recv_into(buffer)
+        finally:
+            # Writing the answer gets a full timeout of its own, not what was left for reading.
+            self._sock.settimeout(self._handler.server.request_timeout)
+
+
+_BUSY_RESPONSE = json.dumps({"error_code": "TEMPORARILY_UNAVAILABLE",
+                             "message": "The server is busy; retry shortly."}).encode()
+
+
 class _FastInput:
     """The input of a fast-path request, decoded again only if predictions are logged."""
 
@@ -325,10 +390,15 @@ class ScoringServer(ThreadingHTTPServer):
 
     def __init__(self, model: PyFuncModel, model_uri: str, host: str = "127.0.0.1", port: int = 0, *,
                  allowed_hosts: set[str] | None = None, max_body_bytes: int = MAX_BODY_BYTES,
-                 log_predictions: bool = False, verbose: bool = False, fast_path: bool = True) -> None:
+                 log_predictions: bool = False, verbose: bool = False, fast_path: bool = True,
+                 request_timeout: float = REQUEST_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS) -> None:
+        if not request_timeout > 0 or not (isinstance(max_connections, int) and max_connections > 0):
+            raise ValueError("request_timeout and max_connections must be positive.")
         self.model = model
         self.model_uri = model_uri
         self.max_body_bytes = max_body_bytes
+        self.request_timeout = float(request_timeout)
+        self._slots = threading.BoundedSemaphore(max_connections)
         self.verbose = verbose
         allowed = set(LOOPBACK_HOSTS) | {h.lower() for h in (allowed_hosts or set())}
         if host not in ("", "0.0.0.0", "::"):
@@ -343,6 +413,24 @@ class ScoringServer(ThreadingHTTPServer):
 
             self.prediction_log = PredictionLog(model_uri)
         super().__init__((host, port), ScoringHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Runs in the accepting thread: beyond the cap, answer 503 here instead of starting a thread.
+        if not self._slots.acquire(blocking=False):
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def url(self) -> str:
@@ -408,6 +496,19 @@ class ScoringServer(ThreadingHTTPServer):
         super().server_close()
         if self.prediction_log is not None:
             self.prediction_log.close()
+
+
+def _refuse_busy(sock: socket.socket) -> None:
+    """A 503 JSON answer for a connection over the cap, spending at most ~0.1 s on it."""
+    head = ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(_BUSY_RESPONSE)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
+    try:
+        sock.settimeout(0.1)
+        sock.sendall(head.encode() + _BUSY_RESPONSE)
+        sock.shutdown(socket.SHUT_WR)
+        sock.recv(1 << 16)  # drain the request so closing does not reset the connection first
+    except OSError:
+        pass
 
 
 def make_server(model_uri: str, host: str = "127.0.0.1", port: int = 0, *, trusted: bool = False,

@@ -235,17 +235,53 @@ def _enforce_columns(data: Any, schema: Schema) -> Any:
 
     specs = [s for s in schema.inputs if isinstance(s, ColSpec)]
     names = [s.name or str(i) for i, s in enumerate(specs)]
+    if _matches_exactly(data, specs, names):
+        # Same columns, order and dtypes: hand the caller's frame to the model untouched, so
+        # pyfunc predicts exactly what the flavor does (a rebuilt frame has another memory
+        # layout, which changes BLAS summation order in the last bits).
+        return data
     columns = to_columns(data, names)
     missing = [n for n, s in zip(names, specs, strict=True) if s.required and n not in columns]
     if missing:
         raise SignatureError(f"Model is missing input column(s) {missing}; it expects {names}.")
     out = {n: cast_column(columns[n], s.type, n) for n, s in zip(names, specs, strict=True)
            if n in columns}
+    for name, spec in zip(names, specs, strict=True):
+        if spec.required and name in out:
+            _check_present(out[name], name)
     if len({len(v) for v in out.values()}) > 1:
         raise SignatureError("The input columns have different lengths.")
     if not out or len(next(iter(out.values()))) == 0:
         raise SignatureError("The input has no rows; send at least one.")
     return pd.DataFrame(out, copy=False)
+
+
+def _matches_exactly(data: Any, specs: list[ColSpec], names: list[str]) -> bool:
+    """Whether ``data`` is a non-empty DataFrame with exactly the schema's columns, in order,
+    of exactly the numpy dtypes enforcement would produce, and no missing required value."""
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(data, pd.DataFrame) or list(data.columns) != names or len(data) == 0:
+        return False
+    for (_, values), spec in zip(data.items(), specs, strict=True):
+        wanted = "bool" if spec.type == "boolean" else _NUMPY_FOR.get(spec.type)
+        if wanted is None or values.dtype != np.dtype(wanted):
+            return False
+        if spec.required and wanted.startswith("float") and bool(values.isna().any()):
+            return False  # let the full path raise the error naming the column
+    return True
+
+
+def _check_present(values: Any, name: str) -> None:
+    """A required column must not hold missing values (None, NaN, NaT), as in MLflow."""
+    import pandas as pd
+
+    count = int(pd.isna(values).sum())
+    if count:
+        raise SignatureError(
+            f"Column {name!r} is required but has missing values (None or NaN) in {count} row(s); "
+            "fill them in, or mark the column optional (required: false) in the model's signature.")
 
 
 _NUMPY_FOR = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}

@@ -16,7 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from mlnb.errors import InvalidParameterError, UntrustedModelError
-from mlnb.models.format import ModelDescriptor, ModelInfo, build_model_files, store_record, verified_file
+from mlnb.models.format import (
+    ModelDescriptor,
+    ModelInfo,
+    build_model_files,
+    verified_file,
+    written_by_model_writer,
+)
 from mlnb.models.format import write_folder as _write_folder
 from mlnb.models.signature import ModelSignature
 from mlnb.models.uri import ModelLocation, resolve_model_uri
@@ -164,11 +170,12 @@ def _load_skops(location: ModelLocation, filename: str, trusted: bool) -> Any:
 
     path = verified_file(location, filename, runs_code=False, trusted=trusted)
     untrusted = sio.get_untrusted_types(file=path)
-    # Types skops does not vouch for load only from a file this store wrote, or when trusted.
-    if untrusted and not trusted and store_record(location, filename) is None:
+    # Types skops does not vouch for load only from a file mlnb's model writer wrote, or trusted.
+    if untrusted and not trusted and not written_by_model_writer(location, filename):
         raise UntrustedModelError(
             f"The skops model at {location.uri!r} holds types skops does not trust "
-            f"({', '.join(untrusted)}) and this store did not write it. It was not loaded. "
+            f"({', '.join(untrusted)}) and this store did not write it with mlnb's model writer "
+            "(or it was changed since). It was not loaded. "
             "Pass trusted=True only if you trust where it came from.")
     return sio.load(path, trusted=untrusted or None)
 

@@ -12,13 +12,15 @@ from pathlib import Path
 
 from mlnb.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.entities import FileInfo
-from mlnb.errors import NotFoundError, StoreError
+from mlnb.errors import InvalidParameterError, NotFoundError, StoreError
 from mlnb.store.connection import Connection
 from mlnb.store.location import StoreLocation, resolve
 from mlnb.store.registry import RegistryQueries
 from mlnb.store.runs import RunQueries, now_ms
 
-__all__ = ["Store", "StoreLocation", "open_store", "resolve"]
+__all__ = ["ARTIFACT_ORIGINS", "Store", "StoreLocation", "open_store", "resolve"]
+
+ARTIFACT_ORIGINS = ("user", "model")
 
 
 class Store(RunQueries, RegistryQueries):
@@ -43,29 +45,36 @@ class Store(RunQueries, RegistryQueries):
 
     # --- artifact records -------------------------------------------------------------------
 
-    def put_artifact_bytes(self, run_id: str, path: str, data: bytes) -> StoredFile:
-        """Write ``data`` as an artifact of the run and record its size and hash."""
+    def put_artifact_bytes(self, run_id: str, path: str, data: bytes, *, origin: str = "user"
+                           ) -> StoredFile:
+        """Write ``data`` as an artifact of the run and record its size, hash and origin."""
         self._check_writable(run_id)
         stored = self.artifacts.put_bytes(run_id, path, data)
-        self.record_artifact(run_id, stored)
+        self.record_artifact(run_id, stored, origin=origin)
         return stored
 
-    def put_artifact_file(self, run_id: str, source: Path, path: str) -> StoredFile:
+    def put_artifact_file(self, run_id: str, source: Path, path: str, *, origin: str = "user"
+                          ) -> StoredFile:
         """Copy the file ``source`` to the run's artifact ``path`` and record it."""
         self._check_writable(run_id)
         stored = self.artifacts.put_file(run_id, source, path)
-        self.record_artifact(run_id, stored)
+        self.record_artifact(run_id, stored, origin=origin)
         return stored
 
-    def record_artifact(self, run_id: str, stored: StoredFile) -> None:
+    def record_artifact(self, run_id: str, stored: StoredFile, *, origin: str = "user") -> None:
+        """Record a written artifact. ``origin`` is ``"model"`` only for mlnb's model writer;
+        re-logging any path resets it, so a user file never inherits a model file's trust."""
+        if origin not in ARTIFACT_ORIGINS:
+            raise InvalidParameterError(f"Artifact origin must be one of {ARTIFACT_ORIGINS}, not {origin!r}.")
         # Written after the file is complete and renamed into place: a row never points at a
         # missing or partial file.
         with self.cx.write() as conn:
             conn.execute(
-                "INSERT INTO artifacts (run_id, path, size, sha256, created) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO artifacts (run_id, path, size, sha256, created, origin) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, "
-                "sha256 = excluded.sha256, created = excluded.created",
-                [run_id, stored.path, stored.size, stored.sha256, now_ms()],
+                "sha256 = excluded.sha256, created = excluded.created, origin = excluded.origin",
+                [run_id, stored.path, stored.size, stored.sha256, now_ms(), origin],
             )
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
@@ -96,6 +105,17 @@ class Store(RunQueries, RegistryQueries):
         if not rows:
             raise NotFoundError(f"Run {run_id} has no artifact {rel!r}.")
         return FileInfo(rel, False, rows[0][0], rows[0][1])
+
+    def artifact_origin(self, run_id: str, path: str) -> tuple[str, str] | None:
+        """``(sha256, origin)`` recorded for a run's artifact file, or None if it has no record.
+
+        ``origin`` is ``"model"`` when mlnb's model writer wrote it, ``"user"`` otherwise.
+        """
+        rel = safe_relpath(path)
+        rows = self.cx.query(
+            "SELECT sha256, origin FROM artifacts WHERE run_id = ? AND path = ?", [run_id, rel]
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     def artifact_path(self, run_id: str, path: str = "") -> Path:
         """The local file or folder of a run's artifact, checked to stay inside the run."""

@@ -40,6 +40,7 @@ class Connection:
         self._pid = os.getpid()
         self._depth = 0
         self._durable = False
+        _create_private(self.db_path)
         try:
             conn = sqlite3.connect(
                 str(self.db_path),
@@ -156,6 +157,22 @@ class Connection:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+
+
+def _create_private(db_path: Path) -> None:
+    """Create a new ``mlnb.db`` as 0600 before SQLite opens it (reliability.md, CVE-2026-4137).
+
+    SQLite gives the ``-wal`` and ``-shm`` files the permissions of the database file, so they
+    are private too. An existing file is left as it is. ``O_EXCL`` makes a concurrent creator's
+    file win without error; no process-wide ``umask`` change, which would race other threads.
+    """
+    try:
+        fd = os.open(db_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # sqlite3.connect reports the real problem (read-only folder...) with our message
+    os.close(fd)
 
 
 def _database(conn: sqlite3.Connection) -> Database:

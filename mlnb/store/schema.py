@@ -163,6 +163,14 @@ def _registry(db: Database) -> None:
     )
 
 
+@migrations(name="0003_artifact_origin")
+def _artifact_origin(db: Database) -> None:
+    # Who wrote each artifact: 'model' for mlnb's model writer (log_model), 'user' for everything
+    # else (log_artifact(s), log_text, ...). Only model-written files load as pickles without
+    # trusted=True; rows that existed before this migration cannot be vouched for, so are 'user'.
+    _run_script(db, "ALTER TABLE artifacts ADD COLUMN origin TEXT NOT NULL DEFAULT 'user'")
+
+
 def _run_script(db: Database, script: str) -> None:
     # Not executescript(): in Python 3.11 it commits the caller's open transaction first.
     for statement in script.split(";"):
