@@ -78,8 +78,8 @@ def test_parameters_cell_types_defaults_and_help(tmp_path: Path) -> None:
         ("lr", "float", 0.1), ("epochs", "int", 3), ("name", "string", "run"),
         ("data", "path", "data/x.csv"), ("flag", "string", False)]
     assert by_name["lr"].help == "learning rate"
-    assert by_name["flag"].is_bool and by_name["flag"].mlproject_entry() == {"type": "string",
-                                                                            "default": "false"}
+    assert by_name["flag"].is_bool and by_name["flag"].mlproject_entry() == {
+        "type": "string", "default": "false", "mlnb_type": "bool"}
     assert notes and notes[0].startswith("layers:")
 
 

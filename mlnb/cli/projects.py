@@ -24,7 +24,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("-P", "--param", action="append", default=[], metavar="NAME=VALUE",
                      help="a parameter value (repeatable)")
     run.add_argument("--entry-point", "-e", default="main", metavar="NAME")
-    run.add_argument("--experiment", metavar="NAME", help="experiment of the new run")
+    run.add_argument("--experiment", metavar="NAME",
+                     help="experiment of the new run (default: the source run's, or the one the "
+                     "notebook sets, as recorded by the export)")
     run.add_argument("--verify", action="store_true",
                      help="re-run with the source run's params and compare metrics with it")
     _environment_options(run)

@@ -4,9 +4,11 @@ mlnb's magics are translated (``%%track NAME`` becomes a ``with mlnb.start_run(r
 nested=True):`` block, ``%mlnb autolog`` becomes ``mlnb.autolog()``, ``%load_ext mlnb`` and
 other ``%mlnb`` lines are dropped with a comment); the rest of IPython's syntax (line and cell
 magics, ``!shell``, ``obj?`` help, ``get_ipython()``) is commented out, except ``%time`` /
-``%timeit`` / ``%%time`` / ``%%capture``, whose code is kept and run once. Nothing here imports
-IPython: the translation is line based, and it knows which lines start inside a multi-line string
-(from :mod:`tokenize`) so that it never touches or re-indents a string's content.
+``%timeit`` / ``%%time`` / ``%%capture``, whose code is kept and run once, and ``%env`` (see
+:func:`env_line`: a value that may be a secret is read from the environment, never written).
+Nothing here imports IPython: the translation is line based, and it knows which lines start
+inside a multi-line string (from :mod:`tokenize`) so that it never touches or re-indents a
+string's content.
 
 The whole notebook body runs inside the project's run (see :mod:`mlnb.projects.runtime`), so runs
 the notebook itself starts become its children: ``nested=True`` is added to ``mlnb.start_run``
@@ -30,6 +32,9 @@ DROPPED = "# [mlnb] dropped"
 _TIMED_LINE = re.compile(r"^%(time|timeit)\b((?:\s+-\w+(?:\s+\d+)?)*)\s*(.*)$")
 _HELP_LINE = re.compile(r"^(\?{1,2}[\w.]+|[\w.]+\?{1,2})$")
 _KEPT_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
+_ENV_LINE = re.compile(r"^%(?:set_)?env(?:\s+(?P<name>[^\s=]+)(?:\s*=\s*|\s+)?(?P<value>.*))?$")
+_ENV_VALUE = re.compile(r"(%(?:set_)?env\s+[^\s=]+)(?:\s*=\s*|\s+)\S.*$")
+REDACTED = "<redacted>"
 
 
 @dataclass
@@ -42,6 +47,7 @@ class CellCode:
     magic_line: str = ""
     is_parameters: bool = False
     notes: list[str] = field(default_factory=list)
+    needs_os: bool = False  # the translation uses os.environ (%env)
 
     def tree(self) -> ast.Module:
         return parse_cell(self.body, self.number)
@@ -82,18 +88,30 @@ def indent(code: str, prefix: str = "    ") -> str:
 
 def translate_lines(source: str) -> tuple[str, list[str]]:
     """Translate or comment out the IPython-only lines of a cell body; returns (code, notes)."""
+    code, notes, _needs_os = _translate_lines(source)
+    return code, notes
+
+
+def _translate_lines(source: str) -> tuple[str, list[str], bool]:
     inside = string_continuation_lines(source)
     out: list[str] = []
     notes: list[str] = []
+    needs_os = False
     for number, line in enumerate(source.splitlines(), 1):
         if number in inside:
             out.append(line)
             continue
+        env = env_line(line)
+        if env is not None:
+            out.append(env[0])
+            notes.append(env[1])
+            needs_os = True
+            continue
         translated = translate_line(line)
         if translated != line:
-            notes.append(f"{line.strip()} -> {translated.strip()}")
+            notes.append(f"{redact_env(line.strip())} -> {translated.strip()}")
         out.append(translated)
-    return "\n".join(out), notes
+    return "\n".join(out), notes, needs_os
 
 
 def translate_line(line: str) -> str:
@@ -102,6 +120,10 @@ def translate_line(line: str) -> str:
     lead = line[: len(line) - len(line.lstrip())]
     if not stripped or stripped.startswith("#"):
         return line
+    env = env_line(line)
+    if env is not None:
+        return env[0]
+    stripped = redact_env(stripped)  # what follows writes the line into a comment
     if stripped.startswith("%%"):
         return f"{lead}{DROPPED} (cell magic not on a cell's first line): {stripped}"
     if stripped.startswith("%"):
@@ -113,6 +135,68 @@ def translate_line(line: str) -> str:
     if "get_ipython()" in stripped:
         return f"{lead}{DROPPED} (needs IPython): {stripped}"
     return line
+
+
+# --- %env ----------------------------------------------------------------------------------------
+
+
+def redact_env(text: str) -> str:
+    """``%env NAME=value`` -> ``%env NAME=<redacted>``: a comment or a note never shows a value."""
+    return _ENV_VALUE.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+
+
+def is_secret_env(name: str, value: str) -> bool:
+    """The export's secret rule (:mod:`mlnb.projects.scan`): a secret-looking name, or a value that
+    holds the value of a secret-looking environment variable."""
+    from mlnb.projects.scan import SECRET_NAME, secret_needles
+
+    encoded = value.encode("utf-8", "surrogatepass")
+    return bool(SECRET_NAME.search(name)) or any(needle in encoded
+                                                 for needle in secret_needles().values())
+
+
+def env_line(line: str) -> tuple[str, str] | None:
+    """``(python, note)`` for a ``%env`` / ``%set_env`` line, else None.
+
+    ``%env NAME=value`` sets the variable, unless the value may be a secret: then the script
+    reads it from the environment at run time and says that it must be set; the value is never
+    written, and never shown in the note. ``%env NAME`` prints it; a bare ``%env`` (which would
+    print every variable, secrets included) is dropped."""
+    stripped = line.strip()
+    match = _ENV_LINE.match(stripped)
+    if match is None:
+        return None
+    lead = line[: len(line) - len(line.lstrip())]
+    name, value = match.group("name"), (match.group("value") or "").strip()
+    shown = redact_env(stripped)
+    if name is None:
+        return (f"{lead}{DROPPED} (would print every environment variable): {stripped}",
+                f"{stripped} -> dropped (it would print every environment variable)")
+    if not value:
+        return f"{lead}print(os.environ.get({name!r}))", f"{stripped} -> print(os.environ.get({name!r}))"
+    if is_secret_env(name, value):
+        code = (f"{lead}os.environ.setdefault({name!r}, os.environ.get({name!r}, ''))  # [mlnb] {shown}: "
+                f"may be a secret, not exported; {name} must be set in the environment to run this")
+        return code, f"{shown} -> read from the environment at run time ({name} must be set)"
+    return f"{lead}os.environ[{name!r}] = {value!r}", f"{shown} -> os.environ[{name!r}] = <the value>"
+
+
+def redact_secret_env(source: str) -> str:
+    """A cell's source with each secret ``%env NAME=value`` line replaced by a comment (for the
+    notebook copied into the project)."""
+    inside = string_continuation_lines(source)
+    lines = source.splitlines(keepends=True)
+    for number, line in enumerate(lines, 1):
+        match = _ENV_LINE.match(line.strip())
+        if number in inside or match is None or not match.group("name"):
+            continue
+        value = (match.group("value") or "").strip()
+        if value and is_secret_env(match.group("name"), value):
+            lead = line[: len(line) - len(line.lstrip())]
+            ending = line[len(line.rstrip("\r\n")):]
+            lines[number - 1] = (f"{lead}# {redact_env(line.strip())}  (removed by mlnb export: may be a "
+                                 f"secret; set {match.group('name')} in the environment){ending}")
+    return "".join(lines)
 
 
 def _line_magic(stripped: str) -> str:
@@ -151,7 +235,7 @@ def translate_cell(source: str, number: int, tags: list[str]) -> CellCode:
         cell.notes.append(f"%%{magic} cell commented out (IPython only)")
         cell.magic = None
         return cell
-    cell.body, cell.notes = translate_lines(body)
+    cell.body, cell.notes, cell.needs_os = _translate_lines(body)
     cell.body = _nest_start_runs(cell.body, number)
     return cell
 
@@ -246,14 +330,14 @@ def build_script(cells: list[CellCode], specs: list[ParameterSpec], project_name
     parameters = specs
     body = "\n\n".join(_cell_text(cell, parameters) for cell in cells) or "pass"
     uses_display = any(re.search(r"\bdisplay\(", cell.body) for cell in cells)
+    imports = "import argparse\nimport os\n" if any(cell.needs_os for cell in cells) else "import argparse\n"
     head = f'''"""{project_name}: the notebook {notebook_name} as a script (exported by mlnb {mlnb_version}).
 
 Run it tracked and checked with `mlnb run .` (or `mlnb run . -P name=value`), or directly with
 `python main.py --help`. Cells are marked `# %% [cell N]`; IPython-only lines are commented out.
 """
 
-import argparse
-
+{imports}
 import mlnb
 from mlnb.projects import runtime as _mlnb_project
 

@@ -10,6 +10,8 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -21,7 +23,7 @@ from typing import Any
 
 from mlnb.entities import Run
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
-from mlnb.projects import convert, data, mlproject, parameters, requirements
+from mlnb.projects import convert, data, mlproject, origin, parameters, requirements
 from mlnb.projects.progress import Writer, print_line
 from mlnb.projects.readme import readme_text
 from mlnb.projects.scan import scan_project
@@ -50,15 +52,24 @@ def export_notebook(notebook_path: str | os.PathLike[str], out_dir: str | os.Pat
     out = _check_destination(Path(out_dir).expanduser().resolve(), folder, overwrite)
     notebook = _read_notebook(notebook_file)
     run = _source_run(run_id, notebook_file)
-    staging = Path(tempfile.mkdtemp(prefix=".mlnb-export-", dir=out.parent))
+    if run is not None and run_id is not None:
+        sources = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+        origin.check_run_origin(run, notebook_file, sources, project_name(notebook_file.stem), say)
+    created = _make_parents(out, os.fspath(out_dir))
+    staging: Path | None = None
     try:
+        staging = _staging_folder(out, os.fspath(out_dir))
         summary = _write_project(notebook, notebook_file, staging, run, max_copy_bytes)
         scan_project(staging, [folder, notebook_file.parent.absolute()])
         if out.exists():
             shutil.rmtree(out) if overwrite else out.rmdir()
         staging.rename(out)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for made in reversed(created):  # the parent folders this export made: nothing left behind
+            with contextlib.suppress(OSError):
+                made.rmdir()
         raise
     say(f"[mlnb] Exported {notebook_file.name} to {out}: {summary}")
     say(f"[mlnb] Run it with: mlnb run {out}" + ("  (add --verify to check it reproduces run "
@@ -74,8 +85,49 @@ def _check_destination(out: Path, folder: Path, overwrite: bool) -> Path:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
         raise AlreadyExistsError(f"{out} already exists and is not empty; choose another folder "
                                  "or pass overwrite=True (--force).")
-    out.parent.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def _unwritable(given: str, reason: str) -> InvalidParameterError:
+    return InvalidParameterError(f"--out {given} cannot be written: {reason}. Choose a folder you "
+                                 "can write to. Nothing was written.")
+
+
+def _why(exc: OSError, folder: Path) -> str:
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return f"{exc.filename or folder} is not a folder"
+    if isinstance(exc, PermissionError):
+        return f"no permission to create files in {folder}"
+    if exc.errno == errno.EROFS:
+        return f"{folder} is on a read-only file system"
+    return f"{folder} does not accept new files ({exc.strerror or exc})"
+
+
+def _make_parents(out: Path, given: str) -> list[Path]:
+    """Create the missing folders above ``out``; returns them, outermost first."""
+    missing = [p for p in reversed(out.parents) if not p.exists()]
+    existing = next((p for p in out.parents if p.exists()), Path("/"))
+    if not existing.is_dir():
+        raise _unwritable(given, f"{existing} is not a folder")
+    created: list[Path] = []
+    for folder in missing:
+        try:
+            folder.mkdir()
+        except OSError as exc:
+            for made in reversed(created):
+                with contextlib.suppress(OSError):
+                    made.rmdir()
+            raise _unwritable(given, _why(exc, folder.parent)) from None
+        created.append(folder)
+    return created
+
+
+def _staging_folder(out: Path, given: str) -> Path:
+    """The temporary folder beside ``out`` that the project is written into, then renamed."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=".mlnb-export-", dir=out.parent))
+    except OSError as exc:
+        raise _unwritable(given, _why(exc, out.parent)) from None
 
 
 def _read_notebook(path: Path) -> Any:
@@ -164,7 +216,10 @@ def _write_project(notebook: Any, notebook_file: Path, out: Path, run: Run | Non
     (out / mlproject.MLPROJECT).write_text(mlproject.mlproject_text(name, specs, SCRIPT),
                                            encoding="utf-8")
     _write_clean_notebook(notebook, out / notebook_file.name)
-    provenance = provenance_record(notebook_file, run, version)
+    experiment = origin.notebook_experiment(
+        (trees[cell.number], convert.parse_track_line(cell.magic_line, cell.number).experiment
+         if cell.magic == "track" else None) for cell in cells)
+    provenance = provenance_record(notebook_file, run, version, experiment)
     (out / PROVENANCE).write_text(json.dumps(provenance, indent=2, default=str) + "\n", encoding="utf-8")
     translated = [note for cell in cells for note in cell.notes]
     (out / "README.md").write_text(readme_text(name, notebook_file.name, specs, files, provenance,
@@ -212,10 +267,13 @@ def _copy_local_modules(local: dict[str, Path], folder: Path, out: Path) -> None
 
 
 def _write_clean_notebook(notebook: Any, target: Path) -> None:
-    """The notebook without outputs, execution counts or metadata beyond tags and kernel."""
+    """The notebook without outputs, execution counts or metadata beyond tags and kernel, and
+    without the values of secret ``%env NAME=value`` lines."""
     import nbformat
 
     for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.source = convert.redact_secret_env(cell.source)
         tags = cell.metadata.get("tags")
         cell.metadata = nbformat.NotebookNode({"tags": tags} if tags else {})  # type: ignore[no-untyped-call]
         if cell.cell_type == "code":
@@ -227,8 +285,11 @@ def _write_clean_notebook(notebook: Any, target: Path) -> None:
     nbformat.write(notebook, str(target))  # type: ignore[no-untyped-call]
 
 
-def provenance_record(notebook_file: Path, run: Run | None, version: str) -> dict[str, Any]:
-    """Where the project came from: notebook, git commit, source run with its metrics."""
+def provenance_record(notebook_file: Path, run: Run | None, version: str,
+                      experiment: str | None = None) -> dict[str, Any]:
+    """Where the project came from: notebook, git commit, source run with its metrics, and the
+    experiment ``mlnb run`` opens the project's run in (the source run's, else the one the
+    notebook sets), so that it and the notebook's own runs share one experiment."""
     from mlnb.tracking.context import git_head
 
     head = git_head(notebook_file.parent)
@@ -237,10 +298,12 @@ def provenance_record(notebook_file: Path, run: Run | None, version: str) -> dic
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "notebook": notebook_file.name,
         "git": {"commit": head[0], "branch": head[1]} if head else None,
+        "experiment": experiment,
         "run": None,
     }
     if run is not None:
         record["run"] = run_snapshot(run)
+        record["experiment"] = record["run"]["experiment"]
         commit = run.data.tags.get("mlflow.source.git.commit")
         if commit:
             record["git"] = {"commit": commit, "branch": run.data.tags.get("mlflow.source.git.branch")}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import InvalidParameterError, NotFoundError
-from mlnb.projects.parameters import TYPES, ParameterSpec
+from mlnb.projects.parameters import BOOL_KEY, TYPES, ParameterSpec
 
 MLPROJECT = "MLproject"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -113,5 +113,8 @@ def _entry_point(name: str, spec: Any, path: Path) -> EntryPoint:
             raise InvalidParameterError(
                 f"Parameter {param!r} of entry point {name!r} has type {type_!r}; MLproject types "
                 f"are {', '.join(TYPES)}.")
-        parameters[str(param)] = ParameterSpec(str(param), type_, declared.get("default"))
+        # A bool is an MLflow ``string`` that mlnb checks as true/false (see parameters.BOOL_KEY).
+        is_bool = type_ == "string" and str(declared.get(BOOL_KEY, "")).lower() == "bool"
+        parameters[str(param)] = ParameterSpec(str(param), type_, declared.get("default"),
+                                               is_bool=is_bool)
     return EntryPoint(name, spec["command"], parameters)

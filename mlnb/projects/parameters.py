@@ -8,7 +8,9 @@ command line's value is injected right after that assignment.
 
 MLproject types: ``int``, ``float``, ``string``, ``path`` (a file or folder; relative paths given on
 the command line are made absolute, as MLflow does) and ``uri``. A bool literal becomes a ``string``
-parameter whose script converts it back (``true``/``false``).
+parameter (MLflow has no bool type) marked ``mlnb_type: bool`` in its MLproject entry, a key MLflow
+ignores: ``mlnb run`` reads it and checks the value (true/false, yes/no, on/off, 1/0, any case)
+before the run starts; the script converts it back.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ Value = Union[int, float, str, bool]
 TYPES = ("float", "int", "string", "path", "uri")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
+BOOL_KEY = "mlnb_type"  # in a parameter's MLproject entry; MLflow ignores keys it does not know
+BOOL_VALUES = "true/false, yes/no, on/off or 1/0 (any case)"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class ParameterSpec:
         entry: dict[str, object] = {"type": self.type}
         if self.default is not None:
             entry["default"] = _default_text(self.default) if self.is_bool else self.default
+        if self.is_bool:
+            entry[BOOL_KEY] = "bool"
         return entry
 
 
@@ -225,7 +231,8 @@ def check_value(spec: ParameterSpec, text: str, base: Path, keep_relative: bool 
             return "true" if as_bool(text) else "false"
         except ValueError:
             raise InvalidParameterError(
-                f"Parameter {spec.name!r} expects true or false, got {text!r}.") from None
+                f"Parameter {spec.name!r} is a bool: it accepts {BOOL_VALUES}, got {text!r}."
+            ) from None
     if spec.type == "path":
         path = Path(text).expanduser()
         resolved = path if path.is_absolute() else base / path

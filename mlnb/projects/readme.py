@@ -60,7 +60,7 @@ def readme_text(name: str, notebook: str, specs: list[ParameterSpec], files: lis
         "",
     ]
     lines += _table(["name", "type", "default", "help"],
-                    [[s.name, "bool (true/false)" if s.is_bool else s.type, s.default, s.help]
+                    [[s.name, "bool (true/false, yes/no, 1/0)" if s.is_bool else s.type, s.default, s.help]
                      for s in specs]) if specs else ["(none)"]
     lines += ["", "## Data files", ""]
     lines += _table(["path", "size (bytes)", "sha256", "in the project"],

@@ -3,8 +3,10 @@
 The run is created here, tagged with the project (``mlnb.project.name``, ``mlnb.project.dir``,
 ``mlnb.project.entry_point``, ``mlnb.project.env_manager``), and handed to the script through
 ``MLNB_RUN_ID`` (with ``MLNB_TRACKING_URI``, so the script writes to this store even though it runs
-in the project's folder). The script logs its parameters; the child's output is streamed
-through ``sys.stdout``, so it shows in a terminal and in a notebook cell alike.
+in the project's folder). Its experiment is ``--experiment``, else the one the export recorded in
+``provenance.json``, so that it and the notebook's runs (its children) share one. The script
+logs its parameters; the child's output is streamed through ``sys.stdout``, so it shows in a
+terminal and in a notebook cell alike.
 """
 
 from __future__ import annotations
@@ -40,13 +42,21 @@ class ProjectRunResult:
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
-    """``["lr=0.1", "epochs=3"]`` -> ``{"lr": "0.1", "epochs": "3"}`` (the ``-P`` options)."""
-    values = {}
+    """``["lr=0.1", "epochs=3"]`` -> ``{"lr": "0.1", "epochs": "3"}`` (the ``-P`` options).
+
+    A name given twice is an error: silently keeping one of the values would run with a
+    parameter the user may not have meant."""
+    values: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise InvalidParameterError(f"-P expects name=value, got {pair!r}.")
-        values[name.strip()] = value
+        if name in values:
+            raise InvalidParameterError(
+                f"Parameter {name!r} is given more than once (-P {name}={values[name]} and "
+                f"-P {name}={value}); give it once.")
+        values[name] = value
     return values
 
 
@@ -103,6 +113,7 @@ def _create_run(project: mlproject.Project, entry_point: str, env_manager: str,
                 experiment_name: str | None) -> str:
     client = _client()
     experiment_id = "0"
+    experiment_name = experiment_name or recorded_experiment(project.directory)
     if experiment_name:
         found = client.get_experiment_by_name(experiment_name)
         experiment_id = found.experiment_id if found else client.create_experiment(experiment_name)
@@ -112,6 +123,25 @@ def _create_run(project: mlproject.Project, entry_point: str, env_manager: str,
     info = client.store.create_run(experiment_id, project.name, tags, None,
                                    os.environ.get("USER", ""), None)
     return str(info.run_id)
+
+
+def recorded_experiment(folder: Path) -> str | None:
+    """The experiment the export recorded in ``provenance.json`` (the source run's, else the one
+    the notebook sets): the project's run defaults to it, so that the notebook's runs, which
+    become its children, land in the same experiment."""
+    import json
+
+    from mlnb.projects.export import PROVENANCE
+
+    try:
+        record = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # no provenance (a hand-written project): the default experiment
+    if not isinstance(record, dict):
+        return None
+    run = record.get("run")
+    name = record.get("experiment") or (run.get("experiment") if isinstance(run, dict) else None)
+    return name if isinstance(name, str) and name else None
 
 
 def _execute(argv: list[str], folder: Path, run_id: str, progress: Progress
