@@ -14,6 +14,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +123,11 @@ class ArtifactRoot:
         return self.put_stream(run_id, dest, iter([data]))
 
     def put_stream(self, run_id: str, dest: str, chunks: Iterator[bytes]) -> StoredFile:
-        rel = safe_relpath(dest)
+        rel = safe_relpath(dest)  # an unsafe path is refused as such before anything else
+        if str(dest).endswith(("/", "/.")):
+            raise UnsafePathError(
+                f"Artifact path {dest!r} names a folder; give the file's name, e.g. "
+                f"'{rel}/notes.txt'.")
         run_dir = self.run_dir(run_id)
         target = resolve_inside(run_dir, rel) if run_dir.exists() else run_dir / rel
         _makedirs_private(target.parent)
@@ -167,7 +172,12 @@ def iter_source_files(folder: Path) -> Iterator[tuple[Path, str]]:
     files, never into folders, so a link cannot loop or pull in a whole tree)."""
     for dirpath, dirnames, filenames in os.walk(folder):
         here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not (here / d).is_symlink())
+        linked = sorted(d for d in dirnames if (here / d).is_symlink())
+        if linked:
+            warnings.warn(f"log_artifacts skipped linked folders {linked} in {here}: a link to a "
+                          "folder is not followed (it could loop or pull in a whole tree). Log "
+                          "its target folder on its own if you want it.", UserWarning, stacklevel=3)
+        dirnames[:] = sorted(d for d in dirnames if d not in linked)
         for name in sorted(filenames):
             full = here / name
             if full.is_file():

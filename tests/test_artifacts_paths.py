@@ -349,3 +349,29 @@ def test_mlnb_module_api_is_guarded_too(tracking: Path) -> None:
                 mlnb.log_dict({}, bad)
         with pytest.raises(UnsafePathError):
             mlnb.list_artifacts(mlnb.active_run().run_id, "../..")  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("dest", ["dir/", "notes/.", "a/b/"])
+def test_a_file_artifact_path_ending_in_a_slash_is_refused(tracking, dest):
+    import mlnb
+
+    with mlnb.start_run() as run:
+        with pytest.raises(UnsafePathError, match="names a folder"):
+            mlnb.log_text("x", dest)
+    assert mlnb.list_artifacts(run.run_id) == []
+
+
+def test_log_artifacts_says_when_it_skips_a_linked_folder(tracking, tmp_path):
+    import mlnb
+
+    source = tmp_path / "src"
+    (source / "real").mkdir(parents=True)
+    (source / "real" / "a.txt").write_text("a")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b.txt").write_text("b")
+    (source / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with mlnb.start_run() as run:
+        with pytest.warns(UserWarning, match="skipped linked folders \\['link'\\]"):
+            mlnb.log_artifacts(source)
+    assert [f.path for f in mlnb.list_artifacts(run.run_id, "real")] == ["real/a.txt"]
+    assert [f.path for f in mlnb.list_artifacts(run.run_id)] == ["real"]
