@@ -11,6 +11,7 @@ its ``runs:/`` form (MLflow's CVE-2023-1177 let a source name any file on the se
 
 from __future__ import annotations
 
+import getpass
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,8 +27,21 @@ if TYPE_CHECKING:
 __all__ = ["RegistryClientMixin", "register_model"]
 
 
-def _user() -> str:
-    return os.environ.get("USER") or os.environ.get("USERNAME") or ""
+def _user(user_id: str | None = None) -> str:
+    """Who makes a registry change: ``user_id`` when given (the REST API passes the logged-in
+    Jupyter user), else the user running this process."""
+    if user_id is not None:
+        if not isinstance(user_id, str):
+            raise InvalidParameterError(f"user_id must be text, not {user_id!r}.")
+        return user_id
+    name = os.environ.get("USER") or os.environ.get("USERNAME")
+    if name:
+        return name
+    try:
+        # LOGNAME, then the password database: root in a container has no $USER but is 'root'.
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no such uid (a container's arbitrary --user)
+        return ""
 
 
 def model_source(store: Store, model_uri: str) -> str:
@@ -109,11 +123,14 @@ class RegistryClientMixin:
     def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
         return self.store.update_registered_model(name, description)
 
-    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        return self.store.rename_registered_model(name, new_name, _user())
+    def rename_registered_model(self, name: str, new_name: str, *,
+                                user_id: str | None = None) -> RegisteredModel:
+        """Rename a model (its versions, aliases and history follow); ``user_id`` as in
+        :meth:`transition_model_version_stage`."""
+        return self.store.rename_registered_model(name, new_name, _user(user_id))
 
-    def delete_registered_model(self, name: str) -> None:
-        self.store.delete_registered_model(name, _user())
+    def delete_registered_model(self, name: str, *, user_id: str | None = None) -> None:
+        self.store.delete_registered_model(name, _user(user_id))
 
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
         self.store.set_registered_model_tag(name, key, value)
@@ -126,10 +143,11 @@ class RegistryClientMixin:
     def create_model_version(self, name: str, source: str, run_id: str | None = None,
                              tags: dict[str, Any] | None = None, run_link: str | None = None,
                              description: str | None = None,
-                             await_creation_for: int | None = None) -> ModelVersion:
+                             await_creation_for: int | None = None, *,
+                             user_id: str | None = None) -> ModelVersion:
         """Add a version of an existing registered model from a model logged in this store."""
         return self.store.create_model_version(
-            name, model_source(self.store, source), run_id, tags, description, _user())
+            name, model_source(self.store, source), run_id, tags, description, _user(user_id))
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         return self.store.get_model_version(name, version)
@@ -147,8 +165,9 @@ class RegistryClientMixin:
                              description: str | None = None) -> ModelVersion:
         return self.store.update_model_version(name, version, description)
 
-    def delete_model_version(self, name: str, version: str | int) -> None:
-        self.store.delete_model_version(name, version, _user())
+    def delete_model_version(self, name: str, version: str | int, *,
+                             user_id: str | None = None) -> None:
+        self.store.delete_model_version(name, version, _user(user_id))
 
     def set_model_version_tag(self, name: str, version: str | int, key: str, value: Any) -> None:
         self.store.set_model_version_tag(name, version, key, value)
@@ -162,16 +181,23 @@ class RegistryClientMixin:
     # --- stages, aliases, history -----------------------------------------------------------
 
     def transition_model_version_stage(self, name: str, version: str | int, stage: str,
-                                       archive_existing_versions: bool = False) -> ModelVersion:
-        """Move a version to None, Staging, Production or Archived (any letter case)."""
+                                       archive_existing_versions: bool = False, *,
+                                       user_id: str | None = None) -> ModelVersion:
+        """Move a version to None, Staging, Production or Archived (any letter case).
+
+        The change is recorded in the history with ``user_id`` as who made it (default: the
+        user running this process); the same keyword is on every method that records history.
+        """
         return self.store.transition_model_version_stage(
-            name, version, stage, archive_existing_versions, _user())
+            name, version, stage, archive_existing_versions, _user(user_id))
 
-    def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
-        self.store.set_registered_model_alias(name, alias, version, _user())
+    def set_registered_model_alias(self, name: str, alias: str, version: str | int, *,
+                                   user_id: str | None = None) -> None:
+        self.store.set_registered_model_alias(name, alias, version, _user(user_id))
 
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        self.store.delete_registered_model_alias(name, alias, _user())
+    def delete_registered_model_alias(self, name: str, alias: str, *,
+                                      user_id: str | None = None) -> None:
+        self.store.delete_registered_model_alias(name, alias, _user(user_id))
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         return self.store.get_model_version_by_alias(name, alias)
@@ -181,7 +207,10 @@ class RegistryClientMixin:
 
     def get_model_version_history(self, name: str,
                                   version: str | int | None = None) -> list[RegistryEvent]:
-        """Every stage, alias and version change of a model (or one version), oldest first."""
+        """Every stage, alias and version change of a model (or one version), oldest first.
+
+        Raises NotFoundError for a model never registered, or a version that neither exists nor
+        ever existed (a deleted version keeps its history)."""
         return self.store.get_model_version_history(name, version)
 
 

@@ -37,6 +37,12 @@ _TOKEN = re.compile(
 
 _KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null"}
 
+# Limits that keep a filter far from Python's recursion limit and from SQLite's (an expression
+# depth of 1000 and a parser stack of 100 entries): past them a FilterSyntaxError says so.
+MAX_NESTING = 32  # parentheses and NOTs open at once
+MAX_COMPARISONS = 200
+MAX_IN_VALUES = 1000  # values of one IN list (SQLite binds at most 32766 parameters)
+
 
 @dataclass(frozen=True)
 class Token:
@@ -123,6 +129,8 @@ class _Parser:
         self.text = text
         self.tokens = _glued_quoted_keys(text)
         self.i = 0
+        self.depth = 0
+        self.comparisons = 0
 
     def error(self, message: str, token: Token | None = None) -> FilterSyntaxError:
         token = token if token is not None else self.peek()
@@ -130,6 +138,15 @@ class _Parser:
             return FilterSyntaxError(f"{message} at the end of the filter", self.text, len(self.text))
         return FilterSyntaxError(
             f"{message}: found {token.text!r} at position {token.pos}", self.text, token.pos
+        )
+
+    def limit_error(self, what: str, token: Token) -> FilterSyntaxError:
+        """A limit exceeded at ``token``, quoting only the filter around it (it may be huge)."""
+        start = max(0, token.pos - 40)
+        excerpt = self.text[start:token.pos + 40]
+        return FilterSyntaxError(
+            f"The filter is too complex: it may have {what}; exceeded at position {token.pos}. "
+            "Simplify it or split the search", excerpt, token.pos - start,
         )
 
     def peek(self) -> Token | None:
@@ -176,18 +193,26 @@ class _Parser:
         token = self.peek()
         if token is None:
             raise self.error("Expected a comparison")
-        if token.keyword == "not":
+        if token.keyword == "not" or token.kind == "lparen":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.limit_error(f"at most {MAX_NESTING} levels of parentheses and NOT", token)
             self.take()
-            return Not(self.parse_unary())
-        if token.kind == "lparen":
-            self.take()
-            node = self.parse_or()
-            closing = self.peek()
-            if closing is None or closing.kind != "rparen":
-                raise self.error("Expected ')'")
-            self.take()
+            node = self.parse_group() if token.kind == "lparen" else Not(self.parse_unary())
+            self.depth -= 1
             return node
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise self.limit_error(f"at most {MAX_COMPARISONS} comparisons", token)
         return self.parse_comparison()
+
+    def parse_group(self) -> Node:
+        node = self.parse_or()
+        closing = self.peek()
+        if closing is None or closing.kind != "rparen":
+            raise self.error("Expected ')'")
+        self.take()
+        return node
 
     def parse_field(self) -> Field:
         token = self.take()
@@ -249,6 +274,9 @@ class _Parser:
         while True:
             value, _ = self.parse_scalar()
             values.append(value)
+            if len(values) > MAX_IN_VALUES:
+                raise self.limit_error(f"at most {MAX_IN_VALUES} values in one IN list",
+                                       self.tokens[self.i - 1])
             token = self.take()
             if token.kind == "rparen":
                 return tuple(values)
@@ -315,7 +343,12 @@ def parse_filter(text: str | None) -> Node | None:
         raise FilterSyntaxError(f"A filter is text such as \"metrics.acc > 0.9\", not {text!r}.")
     if not text.strip():
         return None
-    return _Parser(text).parse()
+    try:
+        return _Parser(text).parse()
+    except RecursionError:  # the limits above prevent it; never let it escape as a traceback
+        raise FilterSyntaxError(
+            f"The filter is too deeply nested; use at most {MAX_NESTING} levels of parentheses and NOT"
+        ) from None
 
 
 def parse_order_by(clauses: Sequence[str] | None) -> list[OrderTerm]:
@@ -380,17 +413,36 @@ _STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE", "IN", "NOT I
 def compile_filter(node: Node | None, schema: EntitySchema, text: str = "") -> CompiledSQL:
     """A SQL boolean expression (``1`` when there is no filter) and its bound parameters."""
     params: list[Any] = []
-    sql = "1" if node is None else _compile(node, schema, params, text)
+    try:
+        sql = "1" if node is None else _compile(node, schema, params, text)
+    except RecursionError:  # only a tree built by hand gets past parse_filter's limits
+        raise FilterSyntaxError(f"The filter is too deeply nested (at most {MAX_NESTING} levels)") from None
     return CompiledSQL(sql, params)
 
 
 def _compile(node: Node, schema: EntitySchema, params: list[Any], text: str) -> str:
+    # The SQL is shaped for SQLite's parser stack (100 entries), which holds whatever is still
+    # open to the left of the innermost term: the deepest operand of AND/OR goes first (their
+    # operands commute), NOT NOT x is x (also under SQL NULLs), and NOT takes no parentheses of
+    # its own (it binds tighter than AND/OR and looser than comparisons).
     if isinstance(node, BoolOp):
-        parts = [_compile(child, schema, params, text) for child in node.children]
+        children = sorted(node.children, key=_height, reverse=True)
+        parts = [_compile(child, schema, params, text) for child in children]
         return "(" + f" {node.op} ".join(parts) + ")"
     if isinstance(node, Not):
-        return f"(NOT {_compile(node.child, schema, params, text)})"
+        if isinstance(node.child, Not):
+            return _compile(node.child.child, schema, params, text)
+        return f"NOT {_compile(node.child, schema, params, text)}"
     return _compile_comparison(node, schema, params, text)
+
+
+def _height(node: Node) -> int:
+    """How deeply the SQL of ``node`` nests (a comparison is 0)."""
+    if isinstance(node, BoolOp):
+        return 1 + max(_height(child) for child in node.children)
+    if isinstance(node, Not):
+        return _height(node.child)
+    return 0
 
 
 def _field_error(fld: Field, message: str, text: str) -> FilterSyntaxError:

@@ -239,3 +239,88 @@ async def test_polled_page_sees_writes_from_another_connection(jp_fetch: Any, fi
     filled.update_run(info.run_id, status="FINISHED", end_time=5000)
     done = await get_json(jp_fetch, "runs", experiment_id="1", limit=5)
     assert done["runs"][0]["status"] == "FINISHED"
+
+
+# --- review fixes: bad input is a 4xx JSON answer, never a 500 --------------------------------
+
+HOSTILE_FILTERS = {
+    "parens": "(" * 400 + "metrics.a>0" + ")" * 400,
+    "or-chain": " or ".join(["metrics.a>0"] * 1200),
+    "and-chain": " and ".join(["metrics.a>0"] * 1200),
+    "nots": "not " * 300 + "metrics.a>0",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_FILTERS))
+async def test_hostile_filters_are_400(jp_fetch: Any, filled: Store, name: str) -> None:
+    code, body = await fail(jp_fetch, "runs", experiment_id="1", filter=HOSTILE_FILTERS[name])
+    assert code == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE", body
+    assert "at most" in body["message"] and "position" in body["message"]
+
+
+async def test_huge_int_arguments_are_400(jp_fetch: Any, filled: Store) -> None:
+    for offset in ("99999999999999999999999", str(2**63), "1" * 5000):
+        code, body = await fail(jp_fetch, "runs", experiment_id="1", offset=offset)
+        assert code == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE", body
+        assert "offset" in body["message"]
+    code, body = await fail(jp_fetch, "runs", experiment_id="1", limit="9" * 30)
+    assert code == 400 and "limit" in body["message"]
+    run_id = filled.search_runs(["1"], max_results=1)[0].info.run_id
+    code, body = await fail(jp_fetch, "runs", run_id, "metrics", key="acc", max_points="9" * 30)
+    assert code == 400 and "max_points" in body["message"]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH"])
+async def test_unknown_api_path_is_a_json_404(jp_fetch: Any, filled: Store, method: str) -> None:
+    code, body = await fail(jp_fetch, "nosuchroute", "deeper", method=method, headers=json_headers(),
+                            body="{}" if method in ("POST", "PUT", "PATCH") else None)
+    assert code == 404
+    assert body["error_code"] == "RESOURCE_DOES_NOT_EXIST" and "nosuchroute" in body["message"]
+
+
+@pytest.fixture
+def registered(filled: Store, jp_root_dir: Path) -> Any:
+    from mlnb.tracking.client import MlnbClient
+
+    client = MlnbClient(str(jp_root_dir / ".mlnb"))
+    run_id = filled.search_runs(["1"], max_results=1)[0].info.run_id
+    filled.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n")
+    client.create_registered_model("plain")
+    client.create_model_version("plain", f"runs:/{run_id}/model", run_id)
+    return client
+
+
+async def test_history_of_a_missing_version_or_model_is_404(jp_fetch: Any, registered: Any) -> None:
+    history = await get_json(jp_fetch, "models", "plain", "versions", "1", "history")
+    assert [e["kind"] for e in history["history"]] == ["create_version"]
+    for parts in (("plain", "versions", "99"), ("nosuchmodel", "versions", "1")):
+        code, body = await fail(jp_fetch, "models", *parts, "history")
+        assert code == 404 and body["error_code"] == "RESOURCE_DOES_NOT_EXIST", body
+    code, body = await fail(jp_fetch, "models", "plain", "versions", "99", "stage", method="POST",
+                            headers=json_headers(), body=json.dumps({"stage": "Staging"}))
+    assert code == 404
+
+
+async def test_registry_changes_record_the_jupyter_user(jp_fetch: Any, registered: Any) -> None:
+    # Token auth: Jupyter makes up an anonymous user and keeps it in a login cookie.
+    me = await jp_fetch("api", "me")
+    username = json.loads(me.body)["identity"]["username"]
+    cookies = "; ".join(c.split(";", 1)[0] for c in me.headers.get_list("Set-Cookie"))
+    assert username and cookies
+
+    def headers() -> dict[str, str]:
+        return {"Content-Type": "application/json", "Cookie": cookies}
+
+    again = await jp_fetch("api", "me", headers={"Cookie": cookies})
+    assert json.loads(again.body)["identity"]["username"] == username
+    await jp_fetch("mlnb", "api", "models", "plain", "versions", "1", "stage", method="POST",
+                   headers=headers(), body=json.dumps({"stage": "Staging"}))
+    await jp_fetch("mlnb", "api", "models", "plain", "aliases", "champion", method="PUT",
+                   headers=headers(), body=json.dumps({"version": "1"}))
+    await jp_fetch("mlnb", "api", "models", "plain", "aliases", "champion", method="DELETE",
+                   headers=headers())
+    history = await get_json(jp_fetch, "models", "plain", "versions", "1", "history")
+    events = {e["kind"]: e["user_id"] for e in history["history"]}
+    assert events["stage"] == events["alias:champion"] == username
+    changes = [e for e in history["history"] if e["kind"] != "create_version"]
+    assert len(changes) == 3 and all(e["user_id"] == username for e in changes)

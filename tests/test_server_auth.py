@@ -23,7 +23,7 @@ from mlnb.store import Store, StoreLocation
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
-SAMPLES = {r"([^/]+)": "f" * 32, r"(.+)": "a.txt"}
+SAMPLES = {r"([^/]+)": "f" * 32, r"(.+)": "a.txt", r"(.*)": "no/such/route"}
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
@@ -97,7 +97,9 @@ async def test_no_token_is_403_on_every_route_and_verb(jp_serverapp: Any, http_s
                 assert response.code == 403, f"{method} {url} -> {response.code}"
                 assert b"Traceback" not in response.body
                 checked += 1
-    assert checked == 2 * 17  # 17 verbs over 15 routes, each without a token and with a wrong one
+    # 17 verbs over 15 routes, plus the catch-all's 6 (a JSON 404 for any other path), each
+    # without a token and with a wrong one.
+    assert checked == 2 * (17 + 6)
 
 
 # --- the cookie matrix against a real `jupyter lab` --------------------------------------------

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from collections.abc import Callable
 from http.client import responses
 from typing import Any, TypeVar
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
@@ -23,6 +25,10 @@ from mlnb.errors import MlnbError
 API_VERSION = 1
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
+# No integer query argument may exceed this (SQLite's integers are 64-bit; a page offset past a
+# billion rows is a mistake, not a request): larger values are a 400, not an OverflowError.
+MAX_INT_ARG = 1_000_000_000
+_INTEGER = re.compile(r"([+-]?)([0-9]+)", re.ASCII)
 
 T = TypeVar("T")
 
@@ -91,6 +97,12 @@ class MlnbHandler(APIHandler):
 
         return open_store(self.store_uri)
 
+    def user_name(self) -> str:
+        """Who the logged-in Jupyter user is, for the registry history (``User.username``)."""
+        user = self.current_user
+        name = getattr(user, "username", None) or getattr(user, "name", None)
+        return str(name) if name else ""
+
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store call off the event loop: a busy writer must not freeze the server."""
         return await asyncio.to_thread(fn, *args)
@@ -120,15 +132,23 @@ class MlnbHandler(APIHandler):
         return body
 
     def int_arg(self, name: str, default: int, low: int, high: int | None = None) -> int:
+        """An integer query argument: below ``low`` or above :data:`MAX_INT_ARG` is a 400;
+        above ``high`` it is lowered to ``high`` (a page size asked too big gets the biggest)."""
         raw = self.get_query_argument(name, None)
         if raw is None or raw == "":
             return default
-        try:
-            value = int(raw)
-        except ValueError:
+        digits = _INTEGER.fullmatch(raw.strip())
+        if digits is None:
             raise web.HTTPError(400, f"{name} must be an integer, not {raw[:40]!r}.")
+        sign, significant = digits.group(1), digits.group(2).lstrip("0") or "0"
+        if len(significant) > 18:  # past any bound (and int() refuses 4300+ digits): no conversion
+            bound = f"at least {low}" if sign == "-" else f"at most {MAX_INT_ARG}"
+            raise web.HTTPError(400, f"{name} must be {bound}.")
+        value = int(sign + significant)
         if value < low:
             raise web.HTTPError(400, f"{name} must be at least {low}.")
+        if value > MAX_INT_ARG:
+            raise web.HTTPError(400, f"{name} must be at most {MAX_INT_ARG}.")
         return value if high is None else min(value, high)
 
     def page(self) -> tuple[int, int]:
@@ -160,3 +180,41 @@ class MlnbHandler(APIHandler):
             self.log.info("mlnb: %s %s -> %s", self.request.method, self.request.path, value.error_code)
             return
         super().log_exception(typ, value, tb)
+
+
+class NotFoundHandler(MlnbHandler):
+    """The last route: any other ``/mlnb/api/...`` path is a JSON 404 (not Jupyter's HTML page)."""
+
+    def not_found(self, path: str) -> None:
+        raise web.HTTPError(404, f"No mlnb API route {self.request.method} /mlnb/api/{path[:200]}; "
+                                 "see mlnb.server.ROUTES for the API.")
+
+    @web.authenticated
+    @authorized
+    def get(self, path: str) -> None:
+        self.not_found(path)
+
+    @web.authenticated
+    @authorized
+    def head(self, path: str) -> None:
+        self.not_found(path)
+
+    @web.authenticated
+    @authorized
+    def post(self, path: str) -> None:
+        self.not_found(path)
+
+    @web.authenticated
+    @authorized
+    def put(self, path: str) -> None:
+        self.not_found(path)
+
+    @web.authenticated
+    @authorized
+    def patch(self, path: str) -> None:
+        self.not_found(path)
+
+    @web.authenticated
+    @authorized
+    def delete(self, path: str) -> None:
+        self.not_found(path)

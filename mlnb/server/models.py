@@ -79,7 +79,8 @@ class StageHandler(MlnbHandler):
         if not isinstance(stage, str) or not isinstance(archive, bool):
             raise web.HTTPError(400, 'Send {"stage": "<stage>", "archive_existing_versions": <bool>}.')
         transition = _registry(self.client(), "transition_model_version_stage")
-        result = await self.blocking(lambda: transition(name, version, stage, archive))
+        user = self.user_name()
+        result = await self.blocking(lambda: transition(name, version, stage, archive, user_id=user))
         self.send_json({"model_version": record_json(result)})
 
 
@@ -94,7 +95,8 @@ class AliasHandler(MlnbHandler):
         if not isinstance(version, (str, int)) or isinstance(version, bool):
             raise web.HTTPError(400, 'Send {"version": "<version number>"}.')
         set_alias = _registry(self.client(), "set_registered_model_alias")
-        await self.blocking(lambda: set_alias(name, alias, str(version)))
+        user = self.user_name()
+        await self.blocking(lambda: set_alias(name, alias, str(version), user_id=user))
         self.send_json({"name": name, "alias": alias, "version": str(version)})
 
     @web.authenticated
@@ -102,12 +104,17 @@ class AliasHandler(MlnbHandler):
     async def delete(self, name: str, alias: str) -> None:
         self.require_json()
         delete_alias = _registry(self.client(), "delete_registered_model_alias")
-        await self.blocking(lambda: delete_alias(name, alias))
+        user = self.user_name()
+        await self.blocking(lambda: delete_alias(name, alias, user_id=user))
         self.send_json({"name": name, "alias": alias, "deleted": True})
 
 
 class VersionHistoryHandler(MlnbHandler):
-    """``GET models/<name>/versions/<v>/history``: the version's stage and alias changes."""
+    """``GET models/<name>/versions/<v>/history``: the version's stage and alias changes.
+
+    A version that never existed is a 404 (the registry raises NotFoundError, as for its stage);
+    a deleted version still shows its history.
+    """
 
     @web.authenticated
     @authorized

@@ -28,7 +28,7 @@ from mlnb.search import (
 )
 from mlnb.store import validation
 from mlnb.store.connection import Connection
-from mlnb.store.runs import now_ms
+from mlnb.store.runs import now_ms, page_offset
 
 MAX_MODEL_NAME_LENGTH = 250
 MAX_DESCRIPTION_LENGTH = 100_000
@@ -280,7 +280,7 @@ class RegistryQueries:
             "SELECT m.name, m.creation_time, m.last_updated_time, m.description "
             f"FROM registered_models m {order.joins} WHERE {where.sql} "
             f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
-            [*order.join_params, *where.params, _limit(max_results), max(0, offset)],
+            [*order.join_params, *where.params, _limit(max_results), page_offset(offset)],
         )
         return self._models_from_rows(rows)
 
@@ -422,7 +422,7 @@ class RegistryQueries:
         order_sql = (order.sql + ", " if order.sql else "") + "v.name, v.version DESC"
         return self._versions(
             where.sql,
-            [*order.join_params, *where.params, _limit(max_results), max(0, offset)],
+            [*order.join_params, *where.params, _limit(max_results), page_offset(offset)],
             f"ORDER BY {order_sql} LIMIT ? OFFSET ?", order.joins,
         )
 
@@ -583,5 +583,9 @@ class RegistryQueries:
         )
         if not rows and not self.cx.query("SELECT 1 FROM registered_models WHERE name = ?", [text]):
             raise NotFoundError(f"No registered model named {text!r} and no history for it.")
+        if not rows and version is not None:
+            # A deleted version keeps its history (found above); one that never existed is an error,
+            # as for its stage and aliases, not an empty history.
+            self.get_model_version(text, version)
         return [RegistryEvent(r[0], r[1], None if r[2] is None else str(r[2]), r[3], r[4], r[5],
                               r[6], r[7]) for r in rows]

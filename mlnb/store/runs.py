@@ -46,6 +46,7 @@ from mlnb.store.connection import Connection
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_RUN_TAG = "mlflow.parentRunId"
 MAX_RESULTS_LIMIT = 50_000
+MAX_OFFSET = 1_000_000_000  # far past any real store, far below SQLite's 64-bit integers
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 RUN_SCHEMA = EntitySchema(
@@ -482,7 +483,7 @@ class RunQueries:
             f"AND r.lifecycle_stage IN ({_marks(stages)}) AND {where.sql} "
             f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
             [*order.join_params, *eids, *stages, *where.params, _limit(max_results),
-             max(0, offset)],
+             page_offset(offset)],
         )
         return [self._info(row) for row in rows]
 
@@ -586,6 +587,15 @@ def _stages(view_type: int) -> tuple[str, ...]:
             f"view_type must be ViewType.ACTIVE_ONLY (1), DELETED_ONLY (2) or ALL (3), "
             f"not {view_type!r}."
         ) from None
+
+
+def page_offset(offset: int) -> int:
+    """A search's row offset: a negative one counts as 0, a huge one is refused."""
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        raise InvalidParameterError(f"offset must be an integer, not {offset!r}.")
+    if offset > MAX_OFFSET:
+        raise InvalidParameterError(f"offset may be at most {MAX_OFFSET:,}, not {offset}.")
+    return max(0, offset)
 
 
 def _limit(max_results: int) -> int:
