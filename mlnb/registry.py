@@ -70,6 +70,11 @@ def model_source(store: Store, model_uri: str) -> str:
             f"{model_uri!r} is not a logged model: run {run_id} has no {path}/MLmodel. "
             "Log one with mlnb.sklearn.log_model(...) or mlnb.pyfunc.log_model(...)."
         ) from None
+    from mlnb.models.format import require_model_writer
+
+    # A folder copied in with log_artifacts (or an edited MLmodel) is not a model mlnb wrote:
+    # registering it would put a foreign pickle one models:/ URI away from being loaded.
+    require_model_writer(store, run_id, path)
     return f"runs:/{run_id}/{path}"
 
 

@@ -55,3 +55,12 @@ def test_predict_csv_and_json_files(tracking, tmp_path, capsys):
     capsys.readouterr()
     assert main(["predict", "models:/churn/latest", "--input", str(tmp_path / "in.json")]) == 0
     assert json.loads(capsys.readouterr().out) == {"predictions": model.predict(X[:3]).tolist()}
+
+
+def test_serve_limits_are_options_and_bad_ones_exit_2(tracking, capsys):
+    model, X = pipeline()
+    info = mlnb.sklearn.log_model(model, "model", input_example=X[:3])
+    assert main(["serve", info.model_uri, "--port", "0", "--max-connections", "0"]) == 2
+    assert "max_connections must be positive" in capsys.readouterr().err
+    assert main(["serve", info.model_uri, "--port", "0", "--request-timeout", "-1"]) == 2
+    assert "request_timeout" in capsys.readouterr().err

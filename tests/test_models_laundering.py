@@ -73,9 +73,13 @@ def test_register_check_refuses_a_model_logged_with_log_artifacts(tracking, tmp_
 
     with pytest.raises(UntrustedModelError, match="model writer"):
         require_model_writer(open_store(), r2.info.run_id, "model")
+    with pytest.raises(UntrustedModelError, match="model writer"):
+        mlnb.register_model(f"runs:/{r2.info.run_id}/model", "laundered")
+    assert mlnb.MlnbClient().search_registered_models() == []
     model, _ = forest()
     info = mlnb.sklearn.log_model(model, "real")
     require_model_writer(open_store(), info.run_id, "real")
+    assert mlnb.register_model(info.model_uri, "real-model").version == "1"
 
 
 def _log_model_and_payload(tmp_path: Path, sentinel: Path) -> tuple[str, str, Path]:

@@ -17,7 +17,7 @@ NO_USER_VARS = ("USER", "USERNAME", "LOGNAME", "LNAME")
 def client(tracking: Any) -> Any:
     client = mlnb.MlnbClient()
     run = client.create_run(client.get_experiment_by_name("Default").experiment_id)
-    client.store.put_artifact_bytes(run.info.run_id, "model/MLmodel", b"flavors: {}\n")
+    client.store.put_artifact_bytes(run.info.run_id, "model/MLmodel", b"flavors: {}\n", origin="model")
     client.create_registered_model("plain")
     client.source = f"runs:/{run.info.run_id}/model"
     return client

@@ -202,7 +202,7 @@ async def test_registry_endpoints(jp_fetch: Any, filled: Store, jp_root_dir: Pat
     if not hasattr(client, "transition_model_version_stage"):
         pytest.skip("mlnb.registry has no transition_model_version_stage yet")
     run_id = filled.search_runs(["1"], max_results=1)[0].info.run_id
-    filled.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n")
+    filled.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n", origin="model")
     client.create_registered_model("iris")
     v1 = client.create_model_version("iris", f"runs:/{run_id}/model", run_id)
     v2 = client.create_model_version("iris", f"runs:/{run_id}/model", run_id)
@@ -284,7 +284,7 @@ def registered(filled: Store, jp_root_dir: Path) -> Any:
 
     client = MlnbClient(str(jp_root_dir / ".mlnb"))
     run_id = filled.search_runs(["1"], max_results=1)[0].info.run_id
-    filled.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n")
+    filled.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n", origin="model")
     client.create_registered_model("plain")
     client.create_model_version("plain", f"runs:/{run_id}/model", run_id)
     return client

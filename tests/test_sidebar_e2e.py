@@ -167,7 +167,7 @@ def test_panel_shows_notebook_runs_filter_compare_detail_and_models(
 
     # Models: v1 is in Production; moving v2 there asks first and archives v1.
     run_id = runs[0].info.run_id
-    store.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n")
+    store.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n", origin="model")
     store_client.create_registered_model("e2e-model")
     v1 = store_client.create_model_version("e2e-model", f"runs:/{run_id}/model", run_id)
     v2 = store_client.create_model_version("e2e-model", f"runs:/{run_id}/model", run_id)

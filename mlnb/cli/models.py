@@ -54,6 +54,10 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--log-predictions", action="store_true",
                        help="record every prediction in a run of the mlnb-serving experiment")
     serve.add_argument("--max-body-mb", type=float, default=20.0, help="largest request body (MB)")
+    serve.add_argument("--request-timeout", type=float, default=30.0, metavar="SECONDS",
+                       help="a request must arrive whole within this time (default 30)")
+    serve.add_argument("--max-connections", type=int, default=64, metavar="N",
+                       help="connections served at once; more get 503 (default 64)")
     serve.add_argument("--trusted", action="store_true",
                        help="load a pickle the store did not write (only if you trust its source)")
     serve.add_argument("--verbose", "-v", action="store_true", help="log each request to stderr")
@@ -155,7 +159,8 @@ def serve_model(args: argparse.Namespace) -> int:
             args.model_uri, args.host, args.port, trusted=args.trusted,
             allowed_hosts=set(args.allowed_host), max_body_bytes=int(args.max_body_mb * 1024 * 1024),
             log_predictions=args.log_predictions, verbose=args.verbose,
-            fast_path=not args.no_fast_path,
+            fast_path=not args.no_fast_path, request_timeout=args.request_timeout,
+            max_connections=args.max_connections,
         )
     except OSError as exc:
         print(f"mlnb: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}.",
