@@ -9,9 +9,10 @@ The rules (each part can be switched off with ``--no-capture``):
   arrays and other objects are never params. Values too large (see :class:`CaptureRules`) are
   refused and reported, not truncated. With ``--params a,b`` only those names are taken.
 * **metrics** are numeric values (not booleans) bound by the cell (at top level or inside its
-  loops, not inside functions) whose names are in ``--metrics`` or match
-  :attr:`CaptureRules.metric_pattern` (acc, accuracy, loss, score, ``*_score``, rmse, mae, r2,
-  f1, auc...). A name that is a metric is not also a param.
+  loops, not inside functions) whose names match :attr:`CaptureRules.metric_pattern` (acc,
+  accuracy, loss, score, ``*_score``, rmse, mae, r2, f1, auc...), plus the names given with
+  ``--metrics`` (they add to the pattern, never replace it). A name that is a metric is not
+  also a param.
 * **files** created or changed under the notebook's folder during the cell, found by comparing
   (size, mtime) snapshots; hidden folders, ``.mlnb``, ``.git`` and checkpoints are skipped, the
   walk stops after :attr:`CaptureRules.max_scan_files`, and files over
@@ -127,16 +128,17 @@ def capture_values(tree: ast.Module, namespace: dict[str, Any], rules: CaptureRu
     found = Captured()
     metric_names: set[str] = set()
     if want_metrics:
-        for name in anywhere if only_metrics is None else only_metrics:
-            if only_metrics is None and not rules.is_metric_name(name):
-                continue
+        # ``--metrics`` names are metrics *as well as* the names matching the pattern.
+        named = set(only_metrics or ())
+        candidates = _unique([n for n in anywhere if rules.is_metric_name(n)] + list(named))
+        for name in candidates:
             if name.startswith("_") or name not in namespace:
                 continue
             number = as_number(namespace[name])
             if number is not None:
                 found.metrics[name] = number
                 metric_names.add(name)
-            elif only_metrics is not None:
+            elif name in named:
                 found.refused.append(f"{name}: not a number, so not logged as a metric")
     if want_params:
         names = top if only_params is None else only_params

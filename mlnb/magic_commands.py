@@ -79,7 +79,7 @@ def resolve_run(text: str) -> str:
                             order_by=["attributes.start_time DESC"], max_results=1)
     if not runs:
         raise UsageError(f"No run with id or name {text!r}. See %mlnb runs.")
-    return str(runs[0].info.run_id)  # type: ignore[union-attr]
+    return str(runs[0].info.run_id)
 
 
 def _runs(shell: Any, words: list[str]) -> Any:
@@ -130,6 +130,15 @@ def _store(shell: Any, words: list[str]) -> Any:
     parser.add_argument("path", nargs="?")
     args = parser.parse_args(words)
     if args.path:
+        from mlnb.store import open_store
+
+        # Open (create) the store before switching to it: a path that cannot hold one must not
+        # leave every later mlnb call failing. The previous store stays in use.
+        try:
+            open_store(args.path)
+        except (MlnbError, OSError) as exc:
+            raise UsageError(f"%mlnb store: cannot use {args.path}: {exc}\n"
+                             f"Still using {mlnb.get_tracking_uri()}.") from None
         mlnb.set_tracking_uri(args.path)
     print(f"mlnb store: {mlnb.get_tracking_uri()}")
     return None

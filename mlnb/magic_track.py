@@ -15,9 +15,11 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import mlnb
@@ -195,7 +197,7 @@ class _CellCapture:
 
     def finish(self, tree: ast.Module, error: BaseException | None) -> None:
         """Log what the cell left behind; a failure here is reported, never raised."""
-        steps = [
+        steps: list[tuple[str, Callable[[], None]]] = [
             ("values", lambda: self._log_values(tree)),
             ("figures", self._log_figures),
             ("files", self._log_files),
@@ -212,7 +214,7 @@ class _CellCapture:
                     self.notes.append(f"could not capture {name}: {type(exc).__name__}: {exc}")
 
     def _log_error(self, error: BaseException) -> None:
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        text = "".join(traceback.format_exception(type(error), error, _user_frames(error)))
         self.client.log_batch(self.run_id, tags=_tags({
             "mlnb.error": f"{type(error).__name__}: {error}",
             "mlnb.traceback": text[-(MAX_TAG_VALUE_LENGTH - 100):],
@@ -311,6 +313,19 @@ class _CellCapture:
         for note in self.notes:
             print(f"mlnb: {note}")
         print(f"mlnb: run {name} ({self.run_id}) {status} in {seconds:.2f}s: {counts}")
+
+
+def _user_frames(error: BaseException) -> TracebackType | None:
+    """The error's traceback without mlnb's own frames in front (``track_cell``, ``_execute``):
+    the kept traceback starts at the user's cell, as IPython shows it."""
+    tb = error.__traceback__
+    while tb is not None and _is_mlnb_frame(tb.tb_frame.f_globals.get("__name__")):
+        tb = tb.tb_next
+    return tb
+
+
+def _is_mlnb_frame(module: Any) -> bool:
+    return isinstance(module, str) and (module == "mlnb" or module.startswith("mlnb."))
 
 
 def _tags(values: dict[str, str]) -> list[Any]:

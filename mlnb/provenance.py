@@ -213,10 +213,13 @@ def _kernel_tags(ipython: Any) -> dict[str, str]:
     watch_shell(ipython)
     tags: dict[str, str] = {"mlnb.kernel": "ipython",
                             "mlnb.python_version": environment.python_version()}
+    # Inside a kernel the source is a notebook even when its path is unknown (nbclient, papermill
+    # without a session name): then no mlflow.source.name at all, rather than a false guess such
+    # as ipykernel_launcher.py (run_context_tags drops the script name for that case).
+    tags["mlflow.source.type"] = "NOTEBOOK"
     path = notebook_path(ipython)
     if path:
-        tags.update({"mlflow.source.name": path, "mlflow.source.type": "NOTEBOOK",
-                     "mlnb.notebook.path": path})
+        tags.update({"mlflow.source.name": path, "mlnb.notebook.path": path})
     cell = current_cell(ipython)
     if cell["id"]:
         tags["mlnb.cell.id"] = cell["id"]

@@ -70,6 +70,10 @@ def parse_track_line(line: str) -> TrackOptions:
         args = _parser().parse_args(words)
     except argparse.ArgumentError as exc:
         raise InvalidParameterError(f"%%track: {exc}.") from None
+    _check_not_empty(args.experiment, "--experiment got an empty experiment name; give a name "
+                     "or leave --experiment out (the run then goes to the current experiment)")
+    _check_not_empty(args.run_name, "the run name is empty; give a name or leave it out "
+                     "(a name is then generated)")
     return TrackOptions(
         run_name=args.run_name, experiment=args.experiment,
         params=_names(args.params, "--params"), metrics=_names(args.metrics, "--metrics"),
@@ -111,3 +115,10 @@ def _names(text: str | None, option: str) -> list[str] | None:
         raise InvalidParameterError(
             f"%%track {option} takes comma-separated variable names, not {text!r}.")
     return names
+
+
+def _check_not_empty(value: str | None, problem: str) -> None:
+    # An empty name given on purpose is a mistake, not "use the default": a run silently landing
+    # in Default (or unnamed) is what the user tried to avoid by naming it.
+    if value is not None and not value.strip():
+        raise InvalidParameterError(f"%%track: {problem}.")

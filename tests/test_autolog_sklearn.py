@@ -165,3 +165,17 @@ def test_mlnb_sklearn_facade(tracking: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not sk.is_enabled()
+
+
+def test_enabling_autolog_warms_up_model_logging_in_the_background(tracking: Path) -> None:
+    import subprocess
+    import sys
+
+    # A fresh interpreter: the first fit must not pay for importing skops (most of its time).
+    code = ("import sys, time\nimport mlnb\nassert 'skops.io' not in sys.modules\nmlnb.autolog()\n"
+            "deadline = time.time() + 60\n"
+            "while not {'skops.io', 'sklearn.metrics'} <= set(sys.modules) and time.time() < deadline:\n"
+            "    time.sleep(0.05)\n"
+            "print(sorted(m for m in ('skops.io', 'sklearn.metrics') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["['sklearn.metrics',", "'skops.io']"], out.stderr

@@ -73,3 +73,12 @@ def test_autolog_on_and_off(ip: TestingShell) -> None:
 def test_help(ip: TestingShell, capsys: pytest.CaptureFixture[str]) -> None:
     ip.run_cell("%mlnb help")
     assert "%mlnb runs [FILTER]" in capsys.readouterr().out
+
+
+def test_store_refuses_a_path_that_cannot_hold_a_store(ip: TestingShell, tmp_path: Path) -> None:
+    before = mlnb.get_tracking_uri()
+    with pytest.raises(UsageError, match="/proc/nonexistent/x/y"):
+        ip.run_cell("%mlnb store /proc/nonexistent/x/y")
+    assert mlnb.get_tracking_uri() == before  # the previous store is kept, and still works
+    ip.run_cell("%%track after\nacc = 0.5\n")
+    assert mlnb.last_active_run().data.metrics == {"acc": 0.5}

@@ -72,7 +72,7 @@ def test_only_named_params_and_extra_metrics(ip: TestingShell) -> None:
                 "throughput = 1200\naccuracy = 0.5\n")
     run = _last()
     assert run.data.params == {"lr": "0.1"}
-    assert run.data.metrics == {"throughput": 1200.0}
+    assert run.data.metrics == {"throughput": 1200.0, "accuracy": 0.5}  # --metrics adds names
 
 
 def test_opt_outs(ip: TestingShell, tmp_path: Path) -> None:
@@ -240,3 +240,34 @@ def test_cell_ids_from_the_frontend_are_recorded(ip: TestingShell) -> None:
     tags = _last().data.tags
     assert tags["mlnb.cell.id"] == "cell-b"
     assert ":cell-a:" in tags["mlnb.kernel.history"]
+
+
+def test_metrics_option_adds_to_the_metric_pattern(ip: TestingShell) -> None:
+    ip.run_cell("%%track --params lr --metrics mymetric\nlr = 0.1\nmymetric = 7.5\nacc = 0.5\n")
+    run = _last()
+    assert run.data.metrics == {"mymetric": 7.5, "acc": 0.5}
+    assert run.data.params == {"lr": "0.1"}
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('--experiment ""', "experiment name"),
+    ("-e ''", "experiment name"),
+    ('""', "run name"),
+])
+def test_empty_experiment_or_run_name_is_refused(ip: TestingShell, line: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        ip.run_cell(f"%%track {line}\nran = 1\n")
+    assert "ran" not in ip.user_ns
+    assert mlnb.search_runs(search_all_experiments=True, output_format="list") == []
+
+
+def test_kept_traceback_starts_at_the_users_code(ip: TestingShell) -> None:
+    with pytest.raises(ZeroDivisionError):
+        ip.run_cell("%%track doomed\ndef inner():\n    return 1 / 0\ninner()\n")
+    run = _last()
+    text = Path(mlnb.MlnbClient().download_artifacts(run.info.run_id, "traceback.txt")).read_text()
+    for kept in (text, run.data.tags["mlnb.traceback"]):
+        assert kept.startswith("Traceback (most recent call last):\n"), kept
+        assert "magic_track.py" not in kept and "mlnb" not in kept.split("inner()")[0], kept
+        assert "return 1 / 0" in kept
+        assert kept.strip().endswith("ZeroDivisionError: division by zero")

@@ -33,3 +33,13 @@ def test_exporter_uses_the_same_grammar_and_names_the_cell():
     assert exporter_parse("%%track fit --no-capture all", 3).no_capture >= {"params", "files"}
     with pytest.raises(InvalidParameterError, match=r"Cell 4: %%track: unrecognized arguments"):
         exporter_parse("%%track fit --bogus", 4)
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('--experiment ""', "experiment name"),
+    ("-e '  '", "experiment name"),
+    ("''", "run name"),
+])
+def test_empty_names_are_refused(line, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        parse_track_line(line)

@@ -71,3 +71,35 @@ def test_first_run_in_a_kernel_records_the_frontends_cell_id(tracking):
         assert mlnb.get_run(run.run_id).data.tags["mlnb.cell.id"] == "0f3c-first-cell"
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_kernel_run_without_a_known_notebook_does_not_guess_its_source(tracking, monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    shell = InteractiveShell.instance()  # as under nbclient: a kernel, no notebook path
+    try:
+        with mlnb.start_run() as run:
+            pass
+        tags = mlnb.get_run(run.run_id).data.tags
+        assert tags["mlflow.source.type"] == "NOTEBOOK"
+        assert "mlflow.source.name" not in tags and "mlnb.notebook.path" not in tags
+        shell.user_ns["__session__"] = "/work/nb/train.ipynb"
+        with mlnb.start_run() as run:
+            pass
+        tags = mlnb.get_run(run.run_id).data.tags
+        assert tags["mlflow.source.type"] == "NOTEBOOK"
+        assert tags["mlflow.source.name"] == "/work/nb/train.ipynb"
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_script_runs_keep_their_local_source(tracking):
+    import subprocess
+    import sys
+
+    code = ("import mlnb\nwith mlnb.start_run() as r:\n    pass\n"
+            "t = mlnb.get_run(r.info.run_id).data.tags\n"
+            "print(t['mlflow.source.type'], t['mlflow.source.name'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["LOCAL", "-c"]

@@ -76,3 +76,44 @@ def test_compare_notebook_in_jupyterlab(lab_server: LabServer, browser_page: Any
     page.screenshot(path=str(output_dir / "widgets_compare_e2e.png"), full_page=False)
     box.scroll_into_view_if_needed()
     page.screenshot(path=str(output_dir / "widgets_table_e2e.png"), full_page=False)
+
+
+PWN = "$\\href{javascript:window.__pwned=1}{CLICKME}$"
+
+
+def test_run_table_labels_are_never_typeset_by_mathjax(
+        lab_server: LabServer, browser_page: Any, output_dir: Path) -> None:  # noqa: F811
+    import nbformat
+
+    cells = [
+        "import mlnb, ipywidgets as w\n"
+        f"with mlnb.start_run(run_name={PWN!r}):\n    mlnb.log_param('p', {PWN!r})",
+        # The control: a bare Label with the same text IS typeset, so MathJax is live in this page.
+        f"w.Label({PWN!r}).add_class('bare-control')",
+        "mlnb.show_runs()",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbformat.write(notebook, lab_server.root / "math.ipynb")
+    (lab_server.root / ".mlnb").mkdir()
+    page = browser_page
+    page.goto(f"{lab_server.url}/lab/tree/math.ipynb?token={lab_server.token}")
+    page.locator(".jp-Notebook").wait_for()
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    try:
+        accept.wait_for(timeout=5_000)
+        accept.click()
+    except Exception:
+        pass
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=60_000)
+    _run_all(page)
+    try:
+        page.locator(".bare-control mjx-container").first.wait_for(timeout=120_000)
+        page.get_by_text("Runs 1–1 of 1", exact=False).first.wait_for(timeout=120_000)
+        page.wait_for_timeout(3_000)  # give MathJax time to typeset the table too
+    except Exception:
+        page.screenshot(path=str(output_dir / "widgets_mathjax_failure.png"))
+        raise
+    table_labels = page.locator(".widget-gridbox .widget-label")
+    assert table_labels.filter(has_text="CLICKME").count() >= 2  # run name and param, as text
+    assert 0 == page.locator(".widget-gridbox mjx-container").count()
+    assert page.evaluate("window.__pwned") is None

@@ -107,6 +107,28 @@ def _check(view: Any) -> tuple[list[str], list[Any]]:
     return htmls, figures
 
 
+MATH_IGNORE = {"mathjax_ignore", "tex2jax_ignore"}
+
+
+def _all_widgets(widget: Any) -> list[Any]:
+    found = [widget]
+    for child in getattr(widget, "children", ()):
+        found.extend(_all_widgets(child))
+    return found
+
+
+def assert_no_math(view: Any) -> None:
+    """No user ``$`` reaches a MathJax typeset step of ipywidgets 8 (see its LabelView,
+    DescriptionView and CheckboxView): Labels with a ``$`` carry the ignore classes, and no
+    description typeset on its own element holds a ``$``."""
+    for widget in _all_widgets(view):
+        if isinstance(widget, widgets.Label) and "$" in widget.value:
+            assert MATH_IGNORE <= set(widget._dom_classes), (widget.value, widget._dom_classes)
+        description = getattr(widget, "description", "")
+        if not isinstance(widget, widgets.Button) and isinstance(description, str):
+            assert "$" not in description, description
+
+
 @pytest.fixture
 def xss_runs(tracking: Path) -> list[str]:
     return _make_runs(tracking)
@@ -119,7 +141,10 @@ def test_run_table_keeps_payloads_as_text(xss_runs: list[str]) -> None:
     for payload in PAYLOADS:
         assert escape_html(payload) in static_html
     labels = [c.value for c in table.grid.children if isinstance(c, widgets.Label)]
-    assert set(PAYLOADS) <= set(labels)  # Label widgets draw text (textContent), never HTML
+    assert set(PAYLOADS) <= set(labels)
+    # A Label sets textContent, then ipywidgets 8 runs MathJax over it: "$\\href{...}$" would
+    # render as math (a live link) unless the widget carries MathJax's ignore classes.
+    assert_no_math(table)
 
 
 def test_comparison_keeps_payloads_as_text(xss_runs: list[str]) -> None:
@@ -127,6 +152,7 @@ def test_comparison_keeps_payloads_as_text(xss_runs: list[str]) -> None:
     view.show_all.value = True
     view.draw_all()
     htmls, figures = _check(view)
+    assert_no_math(view)
     assert 4 == len(figures)  # history, parallel coordinates, scatter, bars
     joined = "".join(htmls)
     for payload in PAYLOADS:
@@ -140,6 +166,7 @@ def test_comparison_keeps_payloads_as_text(xss_runs: list[str]) -> None:
 def test_run_detail_keeps_payloads_as_text(xss_runs: list[str], index: int) -> None:
     view = mlnb.show_run(xss_runs[index])
     htmls, _ = _check(view)
+    assert_no_math(view)
     joined = "".join(htmls)
     assert joined.count(escape_html(PAYLOADS[index])) >= 4  # name, param, tag, artifacts
 
@@ -169,3 +196,38 @@ def test_widgets_package_names_stay_functions() -> None:
 
     assert callable(mlnb.widgets.compare) and mlnb.compare is mlnb.widgets.compare
     assert callable(mlnb.show_runs) and callable(mlnb.show_run)
+
+
+def test_plotly_artifact_preview_escapes_every_text_field() -> None:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from mlnb.widgets import previews
+
+    bad = "<img src=x onerror=alert(1)>"
+    math = "$\\href{javascript:alert(1)}{x}$"
+    fig = make_subplots(rows=1, cols=2, specs=[[{"secondary_y": True}, {"type": "table"}]])
+    fig.add_trace(go.Bar(x=[bad, math], y=[1, 2], name=bad, marker_color="#ff0000",
+                         hovertemplate=bad + " %{x}", texttemplate=math + "%{y}"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=[bad], y=[3], mode="lines+markers", name="ok"), row=1, col=1,
+                  secondary_y=True)
+    fig.add_trace(go.Table(header={"values": [bad, math]}, cells={"values": [[bad], [math]]}),
+                  row=1, col=2)
+    fig.update_layout(legend_title_text=bad, yaxis2_title_text=math,
+                      xaxis={"tickvals": [0, 1], "ticktext": [bad, math], "tickformat": "$,.2f"},
+                      font_family="Open Sans, verdana")
+    out = previews._figure_widget(fig.to_plotly_json())
+    spec = out.outputs[0]["data"][charts.PLOTLY_MIME]
+    for s in _strings(spec):
+        assert "<img" not in s and "$\\href" not in s, s
+    bar, scatter, table = spec["data"]
+    assert (bar["type"], scatter["type"], table["type"]) == ("bar", "scatter", "table")
+    assert scatter["mode"] == "lines+markers" and bar["marker"]["color"] == "#ff0000"
+    assert bar["x"][0] == "&lt;img src=x onerror=alert(1)&gt;"
+    assert "hovertemplate" not in bar and "texttemplate" not in bar  # never user format strings
+    assert table["header"]["values"][0] == "&lt;img src=x onerror=alert(1)&gt;"
+    layout = spec["layout"]
+    assert layout["xaxis"]["tickformat"] == "$,.2f"  # a d3 format, not text: left as it is
+    assert layout["font"]["family"] == "Open Sans, verdana"
+    assert layout["legend"]["title"]["text"].startswith("&lt;img")
+    assert layout["yaxis2"]["title"]["text"].startswith("&#36;")

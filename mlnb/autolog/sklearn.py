@@ -74,6 +74,43 @@ def autolog(log_input_examples: bool = True, log_model_signatures: bool = True,
         return
     _config.enabled = True
     _patch_all()
+    warm_up(log_models, log_input_examples)
+
+
+# What the first logged fit imports: skops alone is most of a second. A user enables autolog a
+# cell or more before the first fit, so a background import usually has finished by then.
+_WARM_UP_MODULES = ("sklearn.metrics", "mlnb.models.sklearn", "mlnb.models.record",
+                    "mlnb.models.signature", "mlnb.models.format", "yaml", "skops.io")
+_warm_up_thread: threading.Thread | None = None
+
+
+def warm_up(log_models: bool = True, log_input_examples: bool = True) -> threading.Thread | None:
+    """Import what logging a fit needs in a daemon thread (once per process); returns the thread.
+
+    The thread never raises: a module that cannot be imported is simply left for the fit (which
+    reports it as it always did).
+    """
+    global _warm_up_thread
+    if _warm_up_thread is not None:
+        return _warm_up_thread
+    modules = list(_WARM_UP_MODULES if log_models else _WARM_UP_MODULES[:1])
+    if log_input_examples:
+        modules.insert(1, "pandas")
+    _warm_up_thread = threading.Thread(target=_import_quietly, args=(modules,),
+                                       name="mlnb-autolog-warm-up", daemon=True)
+    _warm_up_thread.start()
+    return _warm_up_thread
+
+
+def _import_quietly(modules: list[str]) -> None:
+    import importlib
+
+    for name in modules:
+        # (No warnings.catch_warnings here: it swaps process-wide state under the user's feet.)
+        try:
+            importlib.import_module(name)
+        except BaseException:  # a warm-up must never surface anything
+            continue
 
 
 def is_enabled() -> bool:

@@ -32,12 +32,17 @@ def run_context_tags() -> dict[str, str]:
 
         if kernel_tags not in providers:
             providers.insert(0, kernel_tags)
+    provided: dict[str, str] = {}
     for provider in providers:
         try:
-            tags.update(provider())
+            provided.update(provider())
         except Exception as exc:
             warnings.warn(f"mlnb: run context {getattr(provider, '__name__', provider)} "
                           f"failed and was skipped: {exc}", RuntimeWarning, stacklevel=3)
+    if provided.get("mlflow.source.type") == "NOTEBOOK" and "mlflow.source.name" not in provided:
+        # A notebook whose path is unknown: the script (the kernel launcher) is not its source.
+        tags.pop("mlflow.source.name", None)
+    tags.update(provided)
     return tags
 
 

@@ -6,6 +6,23 @@ from typing import Any
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
+# MathJax skips an element carrying one of these classes (and everything inside it): the first
+# is MathJax 3's default (JupyterLab), the second MathJax 2's (the classic notebook).
+MATH_IGNORE_CLASSES = ("mathjax_ignore", "tex2jax_ignore")
+
+
+def no_math(widget: Any) -> Any:
+    """Mark a text widget so MathJax never typesets it; returns the widget.
+
+    ipywidgets 8's ``Label`` sets its text as ``textContent`` and then runs MathJax over it, so a
+    run named ``$\\href{javascript:...}{x}$`` would render as math holding a live link. Every
+    ``Label`` showing user data goes through this. (Descriptions are typeset on an inner element
+    these classes do not reach: never put user text in a ``description``.)
+    """
+    for name in MATH_IGNORE_CLASSES:
+        widget.add_class(name)
+    return widget
+
 
 class StaticFallback:
     """Mixed into a widget: its display bundle also carries ``text/html``.

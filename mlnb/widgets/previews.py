@@ -114,27 +114,46 @@ def _figure_widget(spec: dict[str, Any]) -> widgets.Widget:
     return out
 
 
+# Strings plotly interprets rather than shows: enumerations, colours, fonts, ids and d3 formats
+# ("$,.2f" is a currency format). They never hold '<', '>' or '&' meaningfully, and escaping '$'
+# would break a format; every other string is text plotly draws and gets escaped.
+_INTERPRETED_KEYS = frozenset({"type", "mode", "uid", "family", "hoverinfo", "textinfo",
+                               "textposition", "orientation", "xaxis", "yaxis", "anchor",
+                               "overlaying", "matches", "scaleanchor", "side", "layer"})
+_INTERPRETED_SUFFIXES = ("color", "colorscale", "colorway", "format", "src", "calendar", "mode")
+
+
 def sanitize_figure(fig: Any) -> None:
-    """Escape the text fields of a figure someone else built (names, titles, text, hover text)."""
+    """Escape every text string of a figure someone else built, in place.
+
+    The whole figure JSON is walked: trace names, category values, ``ticktext``, legend and
+    secondary-axis titles, table headers and cells... all go through ``escape_plotly``. Format
+    templates (``hovertemplate``, ``texttemplate``...) are dropped: plotly would interpret user
+    text inside them, and our previews show the values without them.
+    """
+    import plotly.graph_objects as go
+
+    clean = sanitized_spec(fig.to_plotly_json())
+    rebuilt = go.Figure(clean)
+    fig.data = ()
+    fig.add_traces(rebuilt.data)
+    fig.layout = rebuilt.layout
+
+
+def sanitized_spec(node: Any, key: str = "") -> Any:
+    """A copy of plotly JSON with every drawn string escaped and every ``*template`` string dropped."""
     from mlnb.widgets.escape import escape_plotly
 
-    for trace in fig.data:
-        for attr in ("name", "text", "hovertext"):
-            value = getattr(trace, attr, None)
-            if isinstance(value, str):
-                setattr(trace, attr, escape_plotly(value))
-            elif isinstance(value, (list, tuple)):
-                setattr(trace, attr, [escape_plotly(v) if isinstance(v, str) else v for v in value])
-        if getattr(trace, "hovertemplate", None) is not None:
-            trace.hovertemplate = None
-    title = fig.layout.title.text
-    if isinstance(title, str):
-        fig.layout.title.text = escape_plotly(title)
-    for axis in ("xaxis", "yaxis"):
-        axis_title = fig.layout[axis].title.text
-        if isinstance(axis_title, str):
-            fig.layout[axis].title.text = escape_plotly(axis_title)
-    fig.layout.annotations = [
-        {**a.to_plotly_json(), "text": escape_plotly(a.text)} for a in fig.layout.annotations
-        if a.text is not None
-    ]
+    if isinstance(node, str):
+        lowered = key.lower()
+        if lowered in _INTERPRETED_KEYS or lowered.endswith(_INTERPRETED_SUFFIXES):
+            return node
+        return escape_plotly(node)
+    if isinstance(node, dict):
+        return {k: sanitized_spec(v, k) for k, v in node.items()
+                if not (str(k).lower().endswith("template") and not isinstance(v, dict))}
+    if isinstance(node, (list, tuple)):
+        return [sanitized_spec(v, key) for v in node]
+    if getattr(getattr(node, "dtype", None), "kind", "") in ("U", "S", "O"):  # numpy text arrays
+        return sanitized_spec(node.tolist(), key)
+    return node

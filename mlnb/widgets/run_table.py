@@ -2,7 +2,8 @@
 
 Each refresh costs a fixed handful of store queries (a count, one page of run infos, then
 params, tags and latest metrics of that page in bulk), whatever the number of runs: 10,000 runs
-page 50 at a time. Cells are ``Label`` widgets (drawn as text, never HTML) reused between pages.
+page 50 at a time. Cells are ``Label`` widgets (drawn as text, never HTML) reused between pages,
+each marked so MathJax never typesets it (:func:`mlnb.widgets.base.no_math`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ipywidgets.widgets.widget_string import LabelStyle
 from mlnb.entities import Run, RunStatus, ViewType
 from mlnb.errors import MlnbError
 from mlnb.widgets import data, static
-from mlnb.widgets.base import StaticFallback
+from mlnb.widgets.base import StaticFallback, no_math
 from mlnb.widgets.escape import escape_html
 
 _VIEWS = (("Active runs", ViewType.ACTIVE_ONLY), ("Deleted runs", ViewType.DELETED_ONLY),
@@ -83,7 +84,7 @@ class RunTable(StaticFallback, widgets.VBox):  # type: ignore[misc]
         self.next_button = widgets.Button(description="Next ▶", layout=widgets.Layout(width="80px"))
         self.prev_button.on_click(lambda _: self._go_to(self.page - 1))
         self.next_button.on_click(lambda _: self._go_to(self.page + 1))
-        self.page_label = widgets.Label()
+        self.page_label = no_math(widgets.Label())
         self.compare_button = widgets.Button(description="Compare selected", icon="columns", layout=_AUTO)
         self.details_button = widgets.Button(description="Details", icon="info", layout=_AUTO)
         self.delete_button = widgets.Button(description="Delete", icon="trash", layout=_AUTO)
@@ -96,7 +97,7 @@ class RunTable(StaticFallback, widgets.VBox):  # type: ignore[misc]
         self.delete_button.on_click(lambda _: self.set_lifecycle("deleted"))
         self.restore_button.on_click(lambda _: self.set_lifecycle("active"))
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.message = widgets.Label()
+        self.message = no_math(widgets.Label())
         self.panel = widgets.VBox()
         self.children = (
             self.title,
@@ -189,8 +190,8 @@ class RunTable(StaticFallback, widgets.VBox):  # type: ignore[misc]
                                                 style=self._shared_style("checkbox")), []))
         box, labels = self._rows[index]
         while len(labels) < ncols:
-            labels.append(widgets.Label(layout=self._shared_layout(_CELL_WIDTH),
-                                        style=self._shared_style("")))
+            labels.append(no_math(widgets.Label(layout=self._shared_layout(_CELL_WIDTH),
+                                                style=self._shared_style(""))))
         return box, labels
 
     def _shared_layout(self, width: str) -> widgets.Layout:
