@@ -122,3 +122,10 @@ def test_nondeterminism_hints_name_the_unseeded_source() -> None:
     assert any("line(s) 4 with no seed set" in h for h in hints)
     assert not any("train_test_split" in h for h in hints)
     assert nondeterminism_hints("import random\nrandom.seed(1)\nx = random.random()\n") == []
+
+
+def test_track_metrics_option_adds_to_the_pattern_as_in_the_magic() -> None:
+    cell = convert.translate_cell("%%track --params lr --metrics mymetric\nlr = 0.1\n"
+                                  "mymetric = 7.5\nacc = 0.5", 2, [])
+    block = convert.track_block(cell, convert.capture_names_of(cell))
+    assert "params=['lr'], metrics=['acc', 'mymetric']" in block

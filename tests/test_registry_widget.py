@@ -82,3 +82,17 @@ def test_errors_show_inline(two_versions):
     panel.rows["1"].alias.value = "champion"
     panel.rows["1"].set_alias.click()
     assert panel.error.value == ""
+
+
+def test_user_text_in_the_panel_is_never_typeset_as_math(tracking):
+    from test_widgets_xss import assert_no_math
+
+    name = "$x^2$ model"  # any $...$ pair is typeset by MathJax
+    model, _ = classifier()
+    with mlnb.start_run():
+        mlnb.sklearn.log_model(model, "model", registered_model_name=name)
+    panel = show_registry(name)
+    panel.rows["1"].stage.value = "Production"
+    panel.rows["1"].apply.click()  # the confirmation quotes the model's name
+    assert "$" in panel.confirm_text.value
+    assert_no_math(panel)

@@ -291,7 +291,9 @@ def track_block(cell: CellCode, capture_names: tuple[list[str], list[str]] | Non
     # Without mlnb.capture (an older mlnb) only the names given with --params/--metrics are kept.
     params, metrics = capture_names if capture_names is not None else ([], [])
     params = [] if "params" in options.no_capture else (options.params or params)
-    metrics = [] if "metrics" in options.no_capture else (options.metrics or metrics)
+    # As the magic: --metrics adds names to those the pattern finds, it does not replace them.
+    metrics = [] if "metrics" in options.no_capture else list(
+        dict.fromkeys([*metrics, *(options.metrics or [])]))
     if params or metrics:
         lines.append("    # what %%track captures from the cell's variables in the notebook")
         lines.append(f"    _mlnb_project.log_cell_values(globals(), params={params!r}, "

@@ -15,6 +15,7 @@ import ipywidgets as widgets
 
 from mlnb.entities import ModelVersion, ModelVersionStage
 from mlnb.errors import MlnbError
+from mlnb.widgets.base import no_math
 from mlnb.widgets.escape import escape_html
 
 KEY_METRICS = 3
@@ -32,9 +33,9 @@ class VersionRow(widgets.HBox):
     def __init__(self, panel: RegistryPanel, mv: ModelVersion, metrics: str) -> None:
         self.version = mv.version
         self.stage_label = widgets.Label(mv.current_stage, layout=widgets.Layout(width="90px"))
-        self.aliases_label = widgets.Label(" ".join(f"@{a}" for a in mv.aliases),
-                                           layout=widgets.Layout(width="130px"))
-        self.metrics_label = widgets.Label(metrics, layout=widgets.Layout(width="220px"))
+        self.aliases_label = no_math(widgets.Label(" ".join(f"@{a}" for a in mv.aliases),
+                                                   layout=widgets.Layout(width="130px")))
+        self.metrics_label = no_math(widgets.Label(metrics, layout=widgets.Layout(width="220px")))
         self.stage = widgets.Dropdown(options=list(ModelVersionStage.ALL), value=mv.current_stage,
                                       layout=widgets.Layout(width="120px"))
         self.apply = widgets.Button(description="Set stage", layout=widgets.Layout(width="90px"))
@@ -68,14 +69,14 @@ class RegistryPanel(widgets.VBox):
         self.title = widgets.HTML()
         self.model = widgets.Dropdown(description="Model", options=[])
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
-        self.error = widgets.Label(style={"text_color": "#b00020"})
-        self.status = widgets.Label()
+        self.error = no_math(widgets.Label(style={"text_color": "#b00020"}))  # quotes names
+        self.status = no_math(widgets.Label())
         self.model_description = widgets.Textarea(placeholder="model description",
                                                   layout=widgets.Layout(width="60%"))
         self.save_model_description = widgets.Button(description="Save description")
         self.versions = widgets.VBox()
         self.pending: tuple[str, str] | None = None
-        self.confirm_text = widgets.Label()
+        self.confirm_text = no_math(widgets.Label())
         self.archive_existing = widgets.Checkbox(value=True, description="archive the current Production")
         self.confirm_button = widgets.Button(description="Confirm", button_style="danger")
         self.cancel_button = widgets.Button(description="Cancel")
