@@ -59,7 +59,7 @@ _LAZY = {
     "pyfunc": "mlnb.pyfunc",
     "models": "mlnb.models",
     "exceptions": "mlnb.exceptions",
-    "autolog": "mlnb.autolog:autolog",
+    "autolog": "mlnb.autolog",  # the package, callable: mlnb.autolog(...) and mlnb.autolog.sklearn
     "register_model": "mlnb.registry:register_model",
     "show_runs": "mlnb.widgets:show_runs",
     "show_run": "mlnb.widgets:show_run",

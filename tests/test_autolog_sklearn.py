@@ -179,3 +179,13 @@ def test_enabling_autolog_warms_up_model_logging_in_the_background(tracking: Pat
             "print(sorted(m for m in ('skops.io', 'sklearn.metrics') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["['sklearn.metrics',", "'skops.io']"], out.stderr
+
+
+def test_autolog_is_callable_and_its_package_stays_importable() -> None:
+    import subprocess
+    import sys
+
+    code = ("import mlnb\nmlnb.autolog(disable=True)\nimport mlnb.autolog.sklearn as s\n"
+            "print(callable(mlnb.autolog), s.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "mlnb.autolog.sklearn"]
