@@ -62,7 +62,9 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None:
-            raise FilterSyntaxError(f"Unexpected character {text[pos]!r}", text, pos)
+            what = " (an unterminated quote)" if text[pos] in "'\"`" else ""
+            raise FilterSyntaxError(
+                f"Unexpected character {text[pos]!r}{what} at position {pos}", text, pos)
         kind = match.lastgroup or ""
         if kind != "ws":
             tokens.append(Token(kind, match.group(), pos))
@@ -119,6 +121,7 @@ Node = Union[Comparison, BoolOp, Not]
 class OrderTerm:
     field: Field
     ascending: bool
+    clause: str = ""  # the order-by text it came from, for errors that point into it
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -371,7 +374,7 @@ def parse_order_by(clauses: Sequence[str] | None) -> list[OrderTerm]:
                     f"at position {bad.pos}", clause, bad.pos
                 )
             ascending = direction == "ASC"
-        terms.append(OrderTerm(fld, ascending))
+        terms.append(OrderTerm(fld, ascending, clause))
     return terms
 
 
@@ -474,6 +477,10 @@ def _compile_comparison(cmp: Comparison, schema: EntitySchema, params: list[Any]
     else:
         mode = "str"
     predicate = _predicate("kv.value", mode, cmp, params, text)
+    if source.numeric and cmp.op == "!=":
+        # NaN is stored as NULL, so no comparison holds; but NaN differs from every number
+        # (IEEE, and MLflow's search): it satisfies != only.
+        predicate = f"({predicate} OR kv.is_nan = 1)"
     return f"EXISTS ({exists} AND {predicate})"
 
 
@@ -543,12 +550,14 @@ def compile_order_by(terms: list[OrderTerm], schema: EntitySchema, text: str = "
         if fld.entity == "attributes":
             attr = schema.attributes.get(fld.key) or schema.attributes.get(fld.key.lower())
             if attr is None:
-                raise _field_error(fld, f"Unknown attribute {fld.key!r} to order by", text)
+                raise _field_error(fld, f"Unknown attribute {fld.key!r} to order by",
+                                   text or term.clause)
             parts.append(f"{attr[0]} IS NULL, {attr[0]} {direction}")
             continue
         source = schema.sources.get(fld.entity)
         if source is None:
-            raise _field_error(fld, f"{schema.name} cannot be ordered by {fld.entity}", text)
+            raise _field_error(fld, f"{schema.name} cannot be ordered by {fld.entity}",
+                               text or term.clause)
         alias = f"ob{index}"
         on = " AND ".join(f"{alias}.{inner} = {outer}" for inner, outer in source.join)
         joins.append(f"LEFT JOIN {source.table} {alias} ON {on} AND {alias}.key = ?")

@@ -42,10 +42,21 @@ RUNS: list[tuple[str, dict[str, str], dict[str, str], dict[str, list[float]], st
     ("r11", {}, {"model": "linear"}, {}, "FINISHED", 8, 2),
     ("r12", {"lr": "0.01", "optimizer": "sgd"}, {"model": "ViT_B", "team": "nlp"},
      {"acc": [0.9, 0.9], "loss": [0.35, 0.3], "val.loss": [0.5]}, "FINISHED", 9, 25),
+    # NaN and infinities: NaN satisfies only != (IEEE, as MLflow); +-inf compare as numbers.
+    ("r13", {"lr": "0.2"}, {"model": "nan"}, {"acc": [0.4, math.nan], "loss": [math.inf]},
+     "FINISHED", 10, 3),
+    ("r14", {"lr": "0.3"}, {}, {"acc": [-math.inf], "loss": [0.1]}, "FINISHED", 11, 4),
 ]
 
 FILTERS = [
     "",
+    "metrics.acc != 0.5",
+    "metrics.loss > 1000",
+    "metrics.acc < 0",
+    "attributes.`Run name` = 'r1'",
+    "attributes.`Run Name` LIKE 'r1%'",
+    "attributes.Created >= 1700000005000",
+    "attributes.artifact_uri LIKE '%{r1}%'",
     "metrics.acc > 0.8",
     "metrics.acc >= 0.9",
     "metrics.acc < 0.5",
@@ -165,13 +176,22 @@ def test_there_are_enough_cases() -> None:
     assert len(FILTERS) >= 25 and len(ORDERS) >= 6
 
 
+def _comparable(metrics: dict[str, float]) -> dict[str, object]:
+    """MLflow stores +-inf as +-max float (mlnb keeps them exact); NaN never equals itself."""
+    def value(v: float) -> object:
+        if math.isnan(v):
+            return "nan"
+        return math.copysign(1.7976931348623157e308, v) if math.isinf(v) else v
+    return {k: value(v) for k, v in metrics.items()}
+
+
 def test_both_backends_hold_the_same_runs(backends: tuple[Backend, Backend]) -> None:
     reference, ours = backends
     for name in reference.ids:
         theirs = reference.client.get_run(reference.ids[name])
         mine = ours.client.get_run(ours.ids[name])
         assert mine.data.params == theirs.data.params
-        assert mine.data.metrics == theirs.data.metrics
+        assert _comparable(mine.data.metrics) == _comparable(theirs.data.metrics)
         assert {k: v for k, v in mine.data.tags.items()} == {
             k: v for k, v in theirs.data.tags.items() if not k.startswith("mlflow.user")}
         assert (mine.info.status, mine.info.start_time, mine.info.end_time) == (
@@ -274,7 +294,7 @@ def test_not_and_parentheses_are_complements(backends: tuple[Backend, Backend]) 
 def test_numeric_comparison_on_params(backends: tuple[Backend, Backend]) -> None:
     _, ours = backends
     assert sorted(ours.names("params.lr < 0.005")) == ["r2", "r5"]
-    assert sorted(ours.names("params.lr >= 0.1")) == ["r0", "r10", "r6"]
+    assert sorted(ours.names("params.lr >= 0.1")) == ["r0", "r10", "r13", "r14", "r6"]
 
 
 def test_nan_metric_orders_after_numbers_and_before_missing(tmp_path: Path) -> None:

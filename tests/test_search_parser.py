@@ -218,3 +218,10 @@ def test_percent_and_underscore_and_glob_chars_are_literal_in_like(store: Store)
     assert names(store, "tags.p LIKE 'a*b?[c]'") == ["x"]
     assert names(store, "tags.p LIKE 'aXb?[c]'") == []
     assert names(store, "tags.p LIKE 'a_b_[c]'") == ["x"]
+
+
+def test_order_by_errors_point_into_the_clause(store):
+    with pytest.raises(FilterSyntaxError) as caught:
+        store.search_runs(["0"], order_by=["metrics.acc DESC", "bogus"])
+    assert "Unknown attribute 'bogus'" in str(caught.value)
+    assert str(caught.value).endswith("\n  bogus\n  ^")

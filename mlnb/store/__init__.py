@@ -36,9 +36,12 @@ class Store(RunQueries, RegistryQueries):
                 f"Cannot create the store at {location.db_path.parent}: {exc.strerror}. "
                 "Choose a writable folder with mlnb.set_tracking_uri(...) or MLNB_TRACKING_URI."
             ) from exc
-        self.cx = Connection(location.db_path)
-        self.artifacts = ArtifactRoot(location.artifact_root)
         self.artifact_root_uri = location.artifact_root.resolve().as_uri()
+        # attributes.artifact_uri in a filter: computed from the root, which no SQL text holds.
+        root = self.artifact_root_uri
+        self.cx = Connection(location.db_path,
+                             functions={"mlnb_artifact_uri": lambda run_id: f"{root}/{run_id}"})
+        self.artifacts = ArtifactRoot(location.artifact_root)
 
     def __repr__(self) -> str:
         return f"<mlnb Store {self.location.db_path}>"

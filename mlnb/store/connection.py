@@ -13,7 +13,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +29,11 @@ BUSY_TIMEOUT_S = 30.0
 class Connection:
     """A connection to ``mlnb.db`` with the store's pragmas, usable from several threads."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path,
+                 functions: dict[str, Callable[[Any], Any]] | None = None) -> None:
+        """``functions``: one-argument SQL functions to register (again after a fork)."""
         self.db_path = db_path
+        self._functions = dict(functions or {})
         self._lock = threading.RLock()
         self._depth = 0
         self._durable = False
@@ -51,6 +54,8 @@ class Connection:
         except sqlite3.Error as exc:
             raise _store_error(exc, self.db_path) from exc
         self.conn = conn
+        for name, function in self._functions.items():
+            conn.create_function(name, 1, function, deterministic=True)
         self.db = _database(conn)
         try:
             self._set_wal()

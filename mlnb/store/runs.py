@@ -54,6 +54,8 @@ RUN_SCHEMA = EntitySchema(
     attributes={
         "run_id": ("r.run_id", "str"),
         "run_name": ("r.name", "str"),
+        "run name": ("r.name", "str"),  # MLflow's aliases: `Run name`, `Run Name`, Created
+        "artifact_uri": ("mlnb_artifact_uri(r.run_id)", "str"),
         "status": ("r.status", "str"),
         "user_id": ("r.user_id", "str"),
         "lifecycle_stage": ("r.lifecycle_stage", "str"),
