@@ -189,3 +189,19 @@ def test_autolog_is_callable_and_its_package_stays_importable() -> None:
             "print(callable(mlnb.autolog), s.__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "mlnb.autolog.sklearn"]
+
+
+def test_fits_sklearn_makes_on_its_own_are_not_runs(tracking) -> None:
+    import numpy as np
+    from sklearn.metrics import log_loss
+    from sklearn.preprocessing import StandardScaler
+
+    mlnb.autolog(log_models=False)
+    try:
+        log_loss([0, 1, 1], np.array([[0.8, 0.2], [0.3, 0.7], [0.1, 0.9]]))  # fits a LabelBinarizer
+        assert mlnb.search_runs(output_format="list") == []
+        StandardScaler().fit_transform(np.array([[0.0], [1.0]]))  # mixin -> self.fit: the user's
+        runs = mlnb.search_runs(output_format="list")
+        assert [r.data.tags.get("estimator_name") for r in runs] == ["StandardScaler"]
+    finally:
+        mlnb.autolog(disable=True)

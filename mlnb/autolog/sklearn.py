@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import sys
 import threading
 import warnings
 from dataclasses import dataclass
@@ -183,12 +184,29 @@ def _wrap(original: Any) -> Any:
     @functools.wraps(original)
     def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
         global _depth
-        if not _config.enabled or _depth > 0:
+        if not _config.enabled or _depth > 0 or _fit_by_sklearn_itself(self):
             return original(self, *args, **kwargs)
         return _autologged_fit(original, self, args, kwargs)
 
     fit._mlnb_original = original  # type: ignore[attr-defined]
     return fit
+
+
+def _fit_by_sklearn_itself(estimator: Any) -> bool:
+    """True for a fit scikit-learn makes on its own behalf: the LabelBinarizer that ``log_loss``
+    fits, the folds of ``cross_val_score``. Not for the estimator's own methods delegating to its
+    fit (``TransformerMixin.fit_transform`` calling ``self.fit``): the user asked for that one.
+    """
+    frame = sys._getframe(2)  # the caller of the patched fit
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module != "sklearn" and not module.startswith("sklearn."):
+            return False  # reached the user's code
+        owner = frame.f_locals.get("self", frame.f_locals.get("estimator"))
+        if owner is not estimator:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _autologged_fit(original: Any, estimator: Any, args: tuple[Any, ...],
