@@ -23,6 +23,7 @@ import sys
 import threading
 import warnings
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from mlnb.entities import Metric, Param, RunStatus, RunTag
@@ -197,7 +198,7 @@ def _fit_by_sklearn_itself(estimator: Any) -> bool:
     fits, the folds of ``cross_val_score``. Not for the estimator's own methods delegating to its
     fit (``TransformerMixin.fit_transform`` calling ``self.fit``): the user asked for that one.
     """
-    frame = sys._getframe(2)  # the caller of the patched fit
+    frame: FrameType | None = sys._getframe(2)  # the caller of the patched fit
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module != "sklearn" and not module.startswith("sklearn."):
