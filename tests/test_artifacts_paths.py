@@ -257,7 +257,8 @@ def test_log_artifacts_does_not_follow_directory_symlinks(setup: tuple[MlnbClien
     folder = tmp / "folder"
     (folder / "outside").symlink_to(sentinel, target_is_directory=True)
     (folder / "loop").symlink_to(folder, target_is_directory=True)
-    client.log_artifacts(run_id, folder)
+    with pytest.warns(UserWarning, match=r"skipped linked folders \['loop', 'outside'\]"):
+        client.log_artifacts(run_id, folder)
     paths = {row[0] for row in client.store.cx.query("SELECT path FROM artifacts")}
     assert paths == {"f.txt"}
     run_dir = client.store.artifacts.run_dir(run_id)
