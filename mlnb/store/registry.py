@@ -185,11 +185,7 @@ def _tag_rows(tags: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 
 def _limit(max_results: int) -> int:
-    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
-        raise InvalidParameterError(f"max_results must be a positive integer, not {max_results!r}.")
-    if max_results > MAX_REGISTRY_RESULTS:
-        raise InvalidParameterError(f"max_results may be at most {MAX_REGISTRY_RESULTS}.")
-    return max_results
+    return validation.result_limit(max_results, MAX_REGISTRY_RESULTS)
 
 
 _VERSION_COLUMNS = ("v.name, v.version, v.creation_time, v.last_updated_time, v.description, "

@@ -601,13 +601,7 @@ def page_offset(offset: int) -> int:
 
 
 def _limit(max_results: int) -> int:
-    if not isinstance(max_results, int) or max_results < 1:
-        raise InvalidParameterError(f"max_results must be a positive integer, not {max_results!r}.")
-    if max_results > MAX_RESULTS_LIMIT:
-        raise InvalidParameterError(
-            f"max_results may be at most {MAX_RESULTS_LIMIT}; page through larger result sets."
-        )
-    return max_results
+    return validation.result_limit(max_results, MAX_RESULTS_LIMIT)
 
 
 def _param_rows(params: Sequence[Param]) -> dict[str, str]:

@@ -137,6 +137,16 @@ def _stringify(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+def result_limit(max_results: Any, cap: int) -> int:
+    """A search's ``max_results``: a positive integer no larger than ``cap``."""
+    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+        raise InvalidParameterError(f"max_results must be a positive integer, not {max_results!r}.")
+    if max_results > cap:
+        raise InvalidParameterError(
+            f"max_results may be at most {cap}; page through larger result sets.")
+    return max_results
+
+
 def check_batch_sizes(metrics: int, params: int, tags: int) -> None:
     for count, limit, what in (
         (metrics, MAX_METRICS_PER_BATCH, "metrics"),
