@@ -196,13 +196,10 @@ def log_model(artifact_path: str = "model", python_model: Any = None,
               run_id: str | None = None, await_registration_for: int | None = None,
               **kwargs: Any) -> ModelInfo:
     """Log a :class:`PythonModel` to the active run (MLflow's ``mlflow.pyfunc.log_model``)."""
-    if kwargs.get("name") and artifact_path == "model":
-        artifact_path = str(kwargs.pop("name"))
-    unknown = set(kwargs) - {"pip_requirements", "extra_pip_requirements", "conda_env", "code_path",
-                             "code_paths", "name"}
-    if unknown:
-        raise InvalidParameterError(f"log_model got unexpected arguments {sorted(unknown)}.")
-    from mlnb.models.record import log_built_model
+    from mlnb.models.record import artifact_path_from, log_built_model
+
+    artifact_path = artifact_path_from(artifact_path, kwargs, {
+        "pip_requirements", "extra_pip_requirements", "conda_env", "code_path", "code_paths"})
 
     payload, flavors, modules = _payload(python_model, artifacts)
     return log_built_model(

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mlnb.artifacts import safe_relpath
+from mlnb.errors import InvalidParameterError
 from mlnb.models.format import ModelInfo, build_model_files, log_files
 from mlnb.models.signature import ModelSignature
 
@@ -66,3 +67,15 @@ def signature_for(model_predict: Any, signature: ModelSignature | None, input_ex
     except Exception:  # a model that cannot predict on its example still gets an input schema
         outputs = None
     return ModelSignature(inputs, outputs)
+
+
+def artifact_path_from(artifact_path: str, kwargs: dict[str, Any], accepted: set[str]) -> str:
+    """MLflow's keyword arguments of ``log_model``: ``name=`` (MLflow 3's spelling of
+    ``artifact_path``) is honoured, the ``accepted`` others are ignored, anything else is an error.
+    """
+    if kwargs.get("name") and artifact_path == "model":
+        artifact_path = str(kwargs["name"])
+    unknown = set(kwargs) - accepted - {"name"}
+    if unknown:
+        raise InvalidParameterError(f"log_model got unexpected arguments {sorted(unknown)}.")
+    return artifact_path

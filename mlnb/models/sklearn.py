@@ -127,13 +127,10 @@ def log_model(sk_model: Any, artifact_path: str = "model", *, signature: ModelSi
     Without an active run (and no ``run_id``) a run is started and ended for it. With
     ``registered_model_name`` the model is also registered as that model's next version.
     """
-    if kwargs.get("name") and artifact_path == "model":
-        artifact_path = str(kwargs.pop("name"))
-    unknown = set(kwargs) - {"pip_requirements", "extra_pip_requirements", "conda_env", "name",
-                             "pyfunc_predict_fn", "metadata"}
-    if unknown:
-        raise InvalidParameterError(f"log_model got unexpected arguments {sorted(unknown)}.")
-    from mlnb.models.record import log_built_model
+    from mlnb.models.record import artifact_path_from, log_built_model
+
+    artifact_path = artifact_path_from(artifact_path, kwargs, {
+        "pip_requirements", "extra_pip_requirements", "conda_env", "pyfunc_predict_fn", "metadata"})
 
     payload, flavors, modules = _payload(sk_model, serialization_format)
     return log_built_model(
