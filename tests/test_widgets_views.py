@@ -234,3 +234,17 @@ def test_compare_notebook_runs_in_a_kernel(tmp_path: Path, monkeypatch: pytest.M
     for bundle in bundles:
         assert WIDGET_MIME in bundle and "<table" in bundle["text/html"]
     assert "logreg-C10.0" in bundles[0]["text/html"] and "Comparing 4 runs" in bundles[1]["text/html"]
+
+
+def test_run_table_sorts_by_duration(tracking):
+    from mlnb.widgets.run_table import RunTable
+
+    store = mlnb.MlnbClient().store
+    for name, seconds in (("medium", 5), ("short", 1), ("long", 9)):
+        run = store.create_run("0", name, start_time=1_000)
+        store.update_run(run.run_id, status="FINISHED", end_time=1_000 + seconds * 1000)
+    table = RunTable()
+    table.sort_by("duration")
+    assert [r.info.run_name for r in table.runs] == ["long", "medium", "short"]
+    table.sort_by("duration")
+    assert [r.info.run_name for r in table.runs] == ["short", "medium", "long"]

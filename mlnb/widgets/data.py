@@ -147,7 +147,7 @@ BASE_COLUMNS = (
     Column("name", "Run", "attributes.run_name"),
     Column("status", "Status", "attributes.status"),
     Column("start", "Start", "attributes.start_time"),
-    Column("duration", "Duration", None),
+    Column("duration", "Duration", "attributes.duration"),
 )
 
 
