@@ -241,6 +241,15 @@ async def test_polled_page_sees_writes_from_another_connection(jp_fetch: Any, fi
     assert done["runs"][0]["status"] == "FINISHED"
 
 
+async def test_polled_page_sees_the_servers_own_delete(jp_fetch: Any, filled: Store) -> None:
+    first = await get_json(jp_fetch, "runs", experiment_id="1", limit=5)
+    doomed = first["runs"][0]["run_id"]
+    await jp_fetch("mlnb", "api", "runs", doomed, method="DELETE", headers=json_headers())
+    after = await get_json(jp_fetch, "runs", experiment_id="1", limit=5)
+    assert after["total"] == first["total"] - 1
+    assert doomed not in [r["run_id"] for r in after["runs"]]
+
+
 # --- review fixes: bad input is a 4xx JSON answer, never a 500 --------------------------------
 
 HOSTILE_FILTERS = {

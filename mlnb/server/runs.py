@@ -54,21 +54,14 @@ class PageCache:
     """Run pages already served, valid while the store is unchanged.
 
     The panel polls the same page every 2 s; while nothing was written, the answer is the same,
-    so it is served from here without running the count and page queries again. SQLite's
-    ``PRAGMA data_version`` changes whenever another connection (a kernel) commits; this
-    process's own writes (delete, restore, reaping) call :meth:`bump`.
+    so it is served from here without running the count and page queries again. A page is
+    keyed by :meth:`Store.change_counter`, which moves on every commit, a kernel's or this
+    server's own (delete, restore, reaping), so no write path has to remember to invalidate it.
     """
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
-        self.local_writes = 0
         self.pages: OrderedDict[tuple[Any, ...], tuple[tuple[int, int], str]] = OrderedDict()
-
-    def version(self, store: Any) -> tuple[int, int]:
-        return int(store.cx.query("PRAGMA data_version")[0][0]), self.local_writes
-
-    def bump(self) -> None:
-        self.local_writes += 1
 
     def get(self, key: tuple[Any, ...], version: tuple[int, int]) -> str | None:
         found = self.pages.get(key)
@@ -131,7 +124,7 @@ class RunsHandler(MlnbHandler):
         self._reap_sometimes(store)
         cache_key = (tuple(experiment_ids), filter_string, tuple(order_by or ()), view_name, limit, offset)
         cache = page_cache(self.settings)
-        version = await self.blocking(cache.version, store)
+        version = await self.blocking(store.change_counter)
         cached = cache.get(cache_key, version)
         if cached is not None:
             self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -163,8 +156,7 @@ class RunsHandler(MlnbHandler):
         if now - last[0] >= REAP_INTERVAL_S:
             last[0] = now
             try:
-                if store.reap_dead_runs():
-                    page_cache(self.settings).bump()
+                store.reap_dead_runs()
             except mlnb.MlnbError as exc:  # a locked store must not fail the listing
                 self.log.info("mlnb: could not reap dead runs: %s", exc)
 
@@ -193,7 +185,6 @@ class RunHandler(MlnbHandler):
         self.require_json()
         client = self.client()
         await self.blocking(client.delete_run, run_id)
-        page_cache(self.settings).bump()
         self.send_json({"run_id": run_id, "lifecycle_stage": "deleted"})
 
     def _notebook_in_root(self, tags: dict[str, str]) -> str | None:
@@ -218,7 +209,6 @@ class RestoreRunHandler(MlnbHandler):
         self.json_body()
         client = self.client()
         await self.blocking(client.restore_run, run_id)
-        page_cache(self.settings).bump()
         self.send_json({"run_id": run_id, "lifecycle_stage": "active"})
 
 

@@ -124,6 +124,12 @@ class Store(RunQueries, RegistryQueries):
         """The local file or folder of a run's artifact, checked to stay inside the run."""
         return self.artifacts.local_path(run_id, path)
 
+    def change_counter(self) -> tuple[int, int]:
+        """Changes whenever anyone commits to the store: SQLite's ``data_version`` moves on other
+        connections' commits, ``total_changes`` on this connection's own. For caches of reads."""
+        with self.cx._lock:
+            return int(self.cx.query("PRAGMA data_version")[0][0]), self.cx.conn.total_changes
+
     def integrity_check(self) -> str:
         return str(self.cx.query("PRAGMA integrity_check")[0][0])
 
