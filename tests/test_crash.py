@@ -24,6 +24,16 @@ def _env(store_dir: Path) -> dict[str, str]:
     return env
 
 
+def _start_logger(store_dir: Path, cwd: Path, stderr: int = subprocess.DEVNULL
+                  ) -> tuple[subprocess.Popen[str], str]:
+    """Start scripts/batch_logger.py; return the process and its run id (once the run exists)."""
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "batch_logger.py")],
+                            env=_env(store_dir), cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=stderr, text=True)
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
 def _open(store_dir: Path) -> Store:
     return Store(StoreLocation(store_dir / "mlnb.db", store_dir / "artifacts"))
 
@@ -32,11 +42,8 @@ def _open(store_dir: Path) -> Store:
 def test_kill_9_mid_logging_leaves_whole_batches_and_a_killed_run(tmp_path: Path,
                                                                   after_batches: int) -> None:
     store_dir = tmp_path / "store"
-    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "batch_logger.py")],
-                            env=_env(store_dir), cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc, run_id = _start_logger(store_dir, tmp_path, stderr=subprocess.PIPE)
     assert proc.stdout is not None
-    run_id = proc.stdout.readline().strip()
     seen = 0
     deadline = time.monotonic() + 60
     while seen < after_batches and time.monotonic() < deadline:
@@ -66,11 +73,8 @@ def test_kill_9_mid_logging_leaves_whole_batches_and_a_killed_run(tmp_path: Path
 
 def test_search_runs_reaps_a_dead_run(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
-    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "batch_logger.py")],
-                            env=_env(store_dir), cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc, run_id = _start_logger(store_dir, tmp_path)
     assert proc.stdout is not None
-    run_id = proc.stdout.readline().strip()
     proc.stdout.readline()
     proc.kill()
     proc.wait(timeout=30)
@@ -82,12 +86,9 @@ def test_search_runs_reaps_a_dead_run(tmp_path: Path) -> None:
 
 def test_a_live_run_of_another_process_is_not_reaped(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
-    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "batch_logger.py")],
-                            env=_env(store_dir), cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc, run_id = _start_logger(store_dir, tmp_path)
     try:
         assert proc.stdout is not None
-        run_id = proc.stdout.readline().strip()
         proc.stdout.readline()
         client = mlnb.MlnbClient(str(store_dir))
         assert client.store.reap_dead_runs() == []
@@ -152,11 +153,8 @@ def test_script_leaving_nested_runs_open_finishes_both(tmp_path: Path) -> None:
 
 def test_a_new_process_sees_a_dead_run_as_killed_without_searching(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
-    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "batch_logger.py")],
-                            env=_env(store_dir), cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc, run_id = _start_logger(store_dir, tmp_path)
     assert proc.stdout is not None
-    run_id = proc.stdout.readline().strip()
     proc.stdout.readline()
     proc.kill()
     proc.wait(timeout=30)
@@ -176,11 +174,8 @@ def test_kill_9_at_twenty_random_moments_never_leaves_a_partial_batch(tmp_path: 
     store_dir = tmp_path / "store"
     killed: list[str] = []
     for _ in range(20):
-        proc = subprocess.Popen([sys.executable, str(SCRIPTS / "batch_logger.py")],
-                                env=_env(store_dir), cwd=tmp_path, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True)
-        assert proc.stdout is not None
-        killed.append(proc.stdout.readline().strip())  # the run exists; logging has begun
+        proc, run_id = _start_logger(store_dir, tmp_path)
+        killed.append(run_id)  # the run exists; logging has begun
         time.sleep(rng.uniform(0.0, 0.25))  # anywhere: between batches or inside a commit
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
