@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 import unicodedata
 import warnings
@@ -162,9 +161,6 @@ class ArtifactRoot:
         if not found.exists():
             raise NotFoundError(f"Run {run_id} has no artifact {rel!r}.")
         return found
-
-    def remove_run(self, run_id: str) -> None:
-        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
 
 def iter_source_files(folder: Path) -> Iterator[tuple[Path, str]]:

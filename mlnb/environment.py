@@ -65,12 +65,6 @@ def _distributions_of(top: str) -> tuple[str, ...]:
     return tuple(_module_to_distributions().get(top, ()))
 
 
-def imported_distributions() -> dict[str, str]:
-    """Versions of the installed distributions whose modules this process has imported."""
-    tops = {name.split(".")[0] for name in list(sys.modules)}
-    return distributions_for(tops)
-
-
 def pinned_requirements(modules: Iterable[str], extra: Iterable[str] = ("mlnb",)) -> list[str]:
     """``name==version`` lines for the distributions behind ``modules``, plus ``extra`` ones."""
     pins = distributions_for(modules)

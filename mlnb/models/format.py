@@ -29,10 +29,8 @@ from mlnb.models.signature import ModelSignature
 from mlnb.models.uri import MLMODEL, ModelLocation
 
 if TYPE_CHECKING:
-    from mlnb.entities import ModelVersion
     from mlnb.store import Store
 
-FILES_WITHOUT_HASH = (MLMODEL,)  # MLmodel cannot hold its own hash; the store records it
 MODEL_ORIGIN = "model"  # the artifact origin the store records for files log_model wrote
 
 
@@ -289,12 +287,6 @@ def store_origin(location: ModelLocation, relname: str) -> tuple[str, str] | Non
         return None
 
 
-def store_record(location: ModelLocation, relname: str) -> str | None:
-    """The sha256 the store recorded for this model file, or None if it has no record."""
-    record = store_origin(location, relname)
-    return record[0] if record is not None else None
-
-
 def require_model_writer(store: Store, run_id: str, artifact_path: str) -> None:
     """Refuse (UntrustedModelError) a model folder whose MLmodel mlnb's model writer did not
     write or that changed since; ``register_model`` calls this on the source it registers."""
@@ -313,9 +305,3 @@ def require_model_writer(store: Store, run_id: str, artifact_path: str) -> None:
             "model and are not registered. Log the model with mlnb.sklearn.log_model(...) or "
             "mlnb.pyfunc.log_model(...)."
         )
-
-
-def registered_version_of(info: ModelInfo, name: str) -> ModelVersion:
-    from mlnb.registry import register_model
-
-    return register_model(info.model_uri, name)
