@@ -113,6 +113,23 @@ def test_many_processes_create_a_new_store_at_once(tmp_path: Path) -> None:
         store.close()
 
 
+def test_processes_setting_one_new_experiment_at_once_all_get_it(tmp_path: Path) -> None:
+    store_dir, barrier = tmp_path / "store", tmp_path / "barrier"
+    barrier.mkdir()
+    env = _env(store_dir)
+    procs = [_start("set_new_experiment.py", str(barrier), f"p{i}", env=env, cwd=tmp_path)
+             for i in range(8)]
+    _release(barrier, 8, procs)
+    ids = {_finish(proc, timeout=120).split()[1] for proc in procs}  # each exited 0
+    store = _open(store_dir)
+    try:
+        rows = store.cx.query("SELECT experiment_id FROM experiments WHERE name = ?",
+                              ["shared-new-experiment"])
+        assert ids == {str(rows[0][0])} and len(rows) == 1
+    finally:
+        store.close()
+
+
 def test_threads_share_a_client(tmp_path: Path) -> None:
     import threading
 

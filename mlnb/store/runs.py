@@ -151,6 +151,16 @@ class RunQueries:
             )
         return str(experiment_id)
 
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """The experiment named ``name``, created if there is none, in one write transaction:
+        processes calling ``set_experiment`` on a new name at the same moment all get it."""
+        validation.check_name(name, "Experiment")
+        with self.cx.write():
+            found = self.get_experiment_by_name(name)
+            if found is not None:
+                return found
+            return self.get_experiment(self.create_experiment(name))
+
     def _experiment_from_row(self, row: Sequence[Any]) -> Experiment:
         experiment_id = row[0]
         tags: dict[str, str] = {key: value for key, value in self.cx.query(

@@ -151,11 +151,7 @@ def set_experiment(experiment_name: str | None = None,
     if experiment_id is not None:
         experiment = client.get_experiment(str(experiment_id))
     else:
-        found = client.get_experiment_by_name(str(experiment_name))
-        if found is None:
-            experiment = client.get_experiment(client.create_experiment(str(experiment_name)))
-        else:
-            experiment = found
+        experiment = client.store.get_or_create_experiment(str(experiment_name))
     if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
         raise RunStateError(
             f"Experiment {experiment.name!r} is deleted. Restore it (mlnb.MlnbClient()."
