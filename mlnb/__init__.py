@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from mlnb._version import __version__
 from mlnb.entities import RunStatus, ViewType
 from mlnb.errors import MlflowException, MlnbError
 from mlnb.tracking.client import MlflowClient, MlnbClient
@@ -51,8 +52,6 @@ from mlnb.tracking.fluent import (
     start_run,
 )
 
-__version__ = "0.1.0"
-
 # name -> "module:attribute" (or "module" for a submodule), imported on first use.
 _LAZY = {
     "sklearn": "mlnb.sklearn",
@@ -60,12 +59,12 @@ _LAZY = {
     "models": "mlnb.models",
     "exceptions": "mlnb.exceptions",
     "autolog": "mlnb.autolog",  # the package, callable: mlnb.autolog(...) and mlnb.autolog.sklearn
-    "register_model": "mlnb.registry:register_model",
+    "register_model": "mlnb.tracking.fluent:register_model",
     "show_runs": "mlnb.widgets:show_runs",
     "show_run": "mlnb.widgets:show_run",
     "compare": "mlnb.widgets:compare",
-    "load_ipython_extension": "mlnb.magic:load_ipython_extension",
-    "unload_ipython_extension": "mlnb.magic:unload_ipython_extension",
+    "load_ipython_extension": "mlnb.notebook.magics:load_ipython_extension",
+    "unload_ipython_extension": "mlnb.notebook.magics:unload_ipython_extension",
 }
 
 
@@ -98,13 +97,51 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 __all__ = [
-    "ActiveRun", "MlflowClient", "MlflowException", "MlnbClient", "MlnbError", "RunStatus",
-    "ViewType", "active_run", "autolog", "compare", "create_experiment", "delete_experiment",
-    "delete_run", "delete_tag", "end_run", "flush", "get_artifact_uri", "get_experiment",
-    "get_experiment_by_name", "get_metric_history", "get_run", "get_tracking_uri",
-    "last_active_run", "list_artifacts", "log_artifact", "log_artifacts", "log_dict",
-    "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_table", "log_text",
-    "register_context_provider", "register_model", "restore_run", "search_experiments",
-    "search_runs", "set_experiment", "set_tag", "set_tags", "set_tracking_uri", "show_run",
-    "show_runs", "start_run",
+    "ActiveRun",
+    "MlflowClient",
+    "MlflowException",
+    "MlnbClient",
+    "MlnbError",
+    "RunStatus",
+    "ViewType",
+    "__version__",
+    "active_run",
+    "autolog",
+    "compare",
+    "create_experiment",
+    "delete_experiment",
+    "delete_run",
+    "delete_tag",
+    "end_run",
+    "flush",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_metric_history",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "list_artifacts",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_table",
+    "log_text",
+    "register_context_provider",
+    "register_model",
+    "restore_run",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "show_run",
+    "show_runs",
+    "start_run",
 ]

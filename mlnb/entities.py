@@ -11,6 +11,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+MLMODEL = "MLmodel"
+"""The descriptor file of a model folder (flavors, signature, the sha256 of every file)."""
+
+MODEL_ORIGIN = "model"
+"""The artifact origin the store records for the files mlnb's model writer (``log_model``) wrote."""
+
 
 class RunStatus:
     """A run's lifecycle states, as MLflow names them."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from mlnb.store import Store, StoreLocation
 from mlnb.tracking import fluent
+from mlnb.tracking import state as tracking_state
 
 # Test helper modules loaded as plugins or imported by tests: let pytest rewrite their asserts.
 pytest.register_assert_rewrite("magic_shell", "jupyter_harness")
@@ -30,25 +30,26 @@ def store(store_dir: Path) -> Iterator[Store]:
     s.close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_tracking_state() -> Iterator[None]:
+    """No test sees another's tracking URI, experiment or active runs."""
+    yield
+    tracking_state.reset()
+
+
 @pytest.fixture
 def tracking(store_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """The fluent API pointed at a fresh store (via MLNB_TRACKING_URI), in a temporary cwd."""
     monkeypatch.setenv("MLNB_TRACKING_URI", str(store_dir))
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     monkeypatch.chdir(tmp_path)
-    _reset_fluent()
+    tracking_state.reset()
     yield store_dir
-    while fluent._state.active:
+    while tracking_state.state.active:
         fluent.end_run()
-    _reset_fluent()
+    tracking_state.reset()
 
 
-def _reset_fluent() -> None:
-    fluent._state.active.clear()
-    fluent._state.tracking_uri = None
-    fluent._state.experiment_id = None
-    fluent._state.last_run_id = None
-    fluent._state.pid = os.getpid()
 
 
 @pytest.fixture

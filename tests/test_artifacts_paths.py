@@ -18,6 +18,7 @@ import pytest
 
 import mlnb
 from mlnb.errors import InvalidParameterError, NotFoundError, StoreError, UnsafePathError
+from mlnb.tracking import state as tracking_state
 from mlnb.tracking.client import MlnbClient
 
 CORPUS = [
@@ -312,9 +313,7 @@ def test_disk_full_artifact_leaves_no_partial_file(tiny_disk: Path) -> None:
 
 def test_disk_full_metrics_are_kept_and_retried(tiny_disk: Path, monkeypatch: pytest.MonkeyPatch
                                                 ) -> None:
-    from mlnb.tracking import fluent
-
-    monkeypatch.setattr(fluent, "_state", fluent._State())
+    tracking_state.reset()
     client = MlnbClient(str(tiny_disk / "store"))
     try:
         run_id = client.create_run("0").info.run_id

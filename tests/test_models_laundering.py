@@ -69,7 +69,7 @@ def test_register_check_refuses_a_model_logged_with_log_artifacts(tracking, tmp_
     folder = _foreign_model(tmp_path, tmp_path / "pwned")
     with mlnb.start_run() as r2:
         mlnb.log_artifacts(str(folder), "model")
-    from mlnb.models.format import require_model_writer
+    from mlnb.registry import require_model_writer
 
     with pytest.raises(UntrustedModelError, match="model writer"):
         require_model_writer(open_store(), r2.info.run_id, "model")

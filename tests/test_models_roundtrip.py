@@ -34,7 +34,7 @@ def test_round_trip_by_every_uri_kind(tracking, make):
 def test_model_folder_holds_descriptor_requirements_and_hashes(tracking):
     import yaml
 
-    from mlnb.artifacts import sha256_of
+    from mlnb.store.artifacts import sha256_of
 
     model, X = pipeline()
     info = mlnb.sklearn.log_model(model, "clf", input_example=X[:3])

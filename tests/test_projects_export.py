@@ -65,8 +65,8 @@ def test_export_with_a_parameters_cell(notebooks: Path, tmp_path: Path) -> None:
     assert entry.command.startswith("python main.py --data_path {data_path} --C {C}")
     assert spec.env_type == "python_env"
     assert (out / "python_env.yaml").read_text().splitlines() == [
-        "python: 3.11.7" if mlnb.environment.python_version() == "3.11.7" else
-        f"python: {mlnb.environment.python_version()}",
+        "python: 3.11.7" if mlnb.capture.environment.python_version() == "3.11.7" else
+        f"python: {mlnb.capture.environment.python_version()}",
         "build_dependencies:", "  - pip", "dependencies:", "  - -r requirements.txt"]
     pins = [line for line in (out / "requirements.txt").read_text().splitlines()
             if not line.startswith("#")]

@@ -3,7 +3,6 @@ metrics of a notebook's run reproduced in a fresh virtualenv."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -114,9 +113,6 @@ def test_notebook_run_reproduced_in_a_fresh_virtualenv(notebooks: Path, tmp_path
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(importlib.util.find_spec("mlnb.magic") is None
-                    or importlib.util.find_spec("mlnb.autolog") is None,
-                    reason="needs %%track (mlnb.magic) and mlnb.autolog")
 def test_tracked_notebook_reproduces(notebooks: Path, tmp_path: Path) -> None:
     execute_notebook(notebooks / "train_tracked.ipynb")
     original = runs_named("train")[0]

@@ -6,7 +6,7 @@ import pytest
 from test_models_data import classifier
 
 import mlnb
-from mlnb.widgets.registry import RegistryPanel, show_registry
+from mlnb.widgets.registry_panel import RegistryPanel, show_registry
 
 NAME = "<img src=x onerror=alert(1)>"
 

@@ -9,8 +9,8 @@ import pytest
 
 from mlnb.entities import Metric
 from mlnb.errors import FilterSyntaxError, InvalidParameterError
-from mlnb.search import MAX_COMPARISONS, MAX_NESTING, parse_filter
 from mlnb.store import Store
+from mlnb.store.search import MAX_COMPARISONS, MAX_NESTING, parse_filter
 
 CMP = "metrics.a>0"
 HOSTILE = {
@@ -151,8 +151,8 @@ def test_huge_page_token_is_invalid_parameter(runs: tuple[Store, str, list[str]]
 
 
 def test_a_hand_built_tree_too_deep_is_a_filter_error() -> None:
-    from mlnb.search import BoolOp, Not, compile_filter
     from mlnb.store.runs import RUN_SCHEMA
+    from mlnb.store.search import BoolOp, Not, compile_filter
 
     node: Any = parse_filter(CMP)
     for _ in range(5000):

@@ -6,8 +6,8 @@ import pytest
 
 from mlnb.entities import Metric, Param, RunTag
 from mlnb.errors import FilterSyntaxError
-from mlnb.search import BoolOp, Comparison, Not, parse_filter, parse_order_by
 from mlnb.store import Store
+from mlnb.store.search import BoolOp, Comparison, Not, parse_filter, parse_order_by
 
 
 def one(text: str) -> Comparison:

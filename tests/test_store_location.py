@@ -9,6 +9,7 @@ import pytest
 import mlnb
 from mlnb.errors import InvalidParameterError
 from mlnb.store.location import resolve
+from mlnb.tracking import state as tracking_state
 
 
 @pytest.fixture(autouse=True)
@@ -86,10 +87,8 @@ def test_set_tracking_uri_refuses_http_without_changing_state(tracking: Path) ->
 
 
 def test_fluent_api_creates_store_in_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlnb.tracking import fluent
-
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(fluent, "_state", fluent._State())
+    tracking_state.reset()
     with mlnb.start_run() as run:
         mlnb.log_param("p", 1)
     assert (tmp_path / ".mlnb" / "mlnb.db").is_file()
@@ -99,10 +98,8 @@ def test_fluent_api_creates_store_in_cwd(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_sqlite_uri_store_puts_artifacts_beside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                 ) -> None:
-    from mlnb.tracking import fluent
-
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(fluent, "_state", fluent._State())
+    tracking_state.reset()
     mlnb.set_tracking_uri("sqlite:///x.db")
     with mlnb.start_run() as run:
         mlnb.log_text("hi", "a.txt")

@@ -1,8 +1,8 @@
 import pytest
 
+from mlnb.capture.track_line import parse_track_line
 from mlnb.errors import InvalidParameterError
 from mlnb.projects.convert import parse_track_line as exporter_parse
-from mlnb.track_line import parse_track_line
 
 
 def test_full_line_parses_into_options():

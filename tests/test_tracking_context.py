@@ -60,7 +60,7 @@ def test_runs_started_in_an_ipython_shell_get_kernel_provenance(tracking):
 def test_first_run_in_a_kernel_records_the_frontends_cell_id(tracking):
     from IPython.core.interactiveshell import InteractiveShell
 
-    from mlnb import provenance
+    from mlnb.capture import provenance
 
     shell = InteractiveShell.instance()
     provenance._kernel.current_cell_id = None  # no %load_ext, no listener has seen a cell yet

@@ -12,6 +12,7 @@ import pytest
 
 import mlnb
 from mlnb.errors import InvalidParameterError, NotFoundError, ParamConflictError, RunStateError
+from mlnb.tracking import state as tracking_state
 
 
 def _rows_on_disk(store_dir: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple]:  # type: ignore[type-arg]
@@ -151,9 +152,7 @@ def test_experiments_by_name_and_env(tracking: Path, monkeypatch: pytest.MonkeyP
     mlnb.delete_experiment(experiment.experiment_id)
     with pytest.raises(RunStateError, match="deleted"):
         mlnb.set_experiment("first")
-    from mlnb.tracking import fluent
-
-    fluent._state.experiment_id = None
+    tracking_state.state.experiment_id = None
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "from-env")
     with mlnb.start_run() as run:
         pass

@@ -12,6 +12,8 @@ import sys
 import types
 from typing import Any
 
+from mlnb.autolog import sklearn as sklearn_autolog
+
 FLAVORS = ("sklearn",)
 
 
@@ -30,8 +32,6 @@ def autolog(disable: bool = False, log_models: bool = True, log_input_examples: 
     """
     if importlib.util.find_spec("sklearn") is None:
         return
-    from mlnb.autolog import sklearn as sklearn_autolog
-
     sklearn_autolog.autolog(disable=disable, log_models=log_models,
                             log_input_examples=log_input_examples, log_datasets=log_datasets,
                             silent=silent, max_tuning_runs=max_tuning_runs)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlnb.entities import Metric, Param, RunStatus, RunTag
+from mlnb.store.runs import now_ms
 from mlnb.store.validation import MAX_PARAM_VALUE_LENGTH
-from mlnb.tracking.client import MlnbClient, now_ms
+from mlnb.tracking.client import MlnbClient
 
 _CHILD_METRIC_PREFIXES = ("mean_test_", "std_test_", "rank_test_", "mean_train_", "std_train_")
 _CHILD_METRICS = ("mean_fit_time", "std_fit_time", "mean_score_time")

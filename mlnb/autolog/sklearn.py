@@ -27,9 +27,9 @@ from types import FrameType
 from typing import Any
 
 from mlnb.entities import Metric, Param, RunStatus, RunTag
+from mlnb.store.runs import now_ms
 from mlnb.store.validation import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH
 from mlnb.tracking import fluent
-from mlnb.tracking.client import now_ms
 
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 HASH_MAX_BYTES = 256 * 1024 * 1024
@@ -262,7 +262,7 @@ class _Session:
     def log(self, estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if self.run is None:
             return
-        run_id, client = self.run.run_id, self.run._client
+        run_id, client = self.run.run_id, self.run.client
         X, y = _training_data(args, kwargs)
         try:
             params = _estimator_params(estimator)

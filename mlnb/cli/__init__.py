@@ -12,8 +12,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from mlnb import __version__
+from mlnb._version import __version__
 from mlnb.errors import MlnbError
+from mlnb.tracking import fluent
 
 # Modules under mlnb.cli that register sub-commands; a missing one is skipped.
 AREAS = ("tracking", "models", "projects")
@@ -50,9 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         if args.store:  # inside the try: a bad URI is a user mistake, not a traceback
-            import mlnb
-
-            mlnb.set_tracking_uri(args.store)
+            fluent.set_tracking_uri(args.store)
         return int(args.handler(args) or 0)
     except BrokenPipeError:  # `mlnb runs ls | head`
         return 0

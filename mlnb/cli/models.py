@@ -8,6 +8,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from mlnb.cli.table import dump_json, render
+from mlnb.models.predict import predict_file
+from mlnb.models.serve import make_server
+from mlnb.tracking.client import current_client
 
 
 def register(subparsers: Any) -> None:
@@ -75,13 +78,6 @@ def register(subparsers: Any) -> None:
     predict.set_defaults(handler=predict_model)
 
 
-def _client() -> Any:
-    from mlnb.tracking.client import MlnbClient
-    from mlnb.tracking.fluent import _state
-
-    return MlnbClient(_state.tracking_uri)
-
-
 def _time(ms: int | None) -> str:
     if ms is None:
         return ""
@@ -89,7 +85,7 @@ def _time(ms: int | None) -> str:
 
 
 def models_ls(args: argparse.Namespace) -> int:
-    models = _client().search_registered_models(args.filter, max_results=10_000)
+    models = current_client().search_registered_models(args.filter, max_results=10_000)
     if args.json:
         print(dump_json([m.to_dict() for m in models]))
         return 0
@@ -103,7 +99,7 @@ def models_ls(args: argparse.Namespace) -> int:
 
 
 def models_versions(args: argparse.Namespace) -> int:
-    client = _client()
+    client = current_client()
     name = client.get_registered_model(args.name).name
     versions = client.search_model_versions(f"name = '{_quote(name)}'")
     if args.json:
@@ -120,14 +116,14 @@ def _quote(text: str) -> str:
 
 
 def models_stage(args: argparse.Namespace) -> int:
-    mv = _client().transition_model_version_stage(args.name, args.version, args.stage,
+    mv = current_client().transition_model_version_stage(args.name, args.version, args.stage,
                                                   archive_existing_versions=args.archive_existing)
     print(f"{mv.name} version {mv.version} is now in {mv.current_stage}.")
     return 0
 
 
 def models_alias(args: argparse.Namespace) -> int:
-    client = _client()
+    client = current_client()
     if args.delete:
         client.delete_registered_model_alias(args.name, args.alias)
         print(f"Removed alias @{args.alias} of {args.name}.")
@@ -141,7 +137,7 @@ def models_alias(args: argparse.Namespace) -> int:
 
 
 def models_history(args: argparse.Namespace) -> int:
-    events = _client().get_model_version_history(args.name, args.version)
+    events = current_client().get_model_version_history(args.name, args.version)
     if args.json:
         print(dump_json([e.to_dict() for e in events]))
         return 0
@@ -152,8 +148,6 @@ def models_history(args: argparse.Namespace) -> int:
 
 
 def serve_model(args: argparse.Namespace) -> int:
-    from mlnb.models.serve import make_server
-
     try:
         server = make_server(
             args.model_uri, args.host, args.port, trusted=args.trusted,
@@ -180,8 +174,6 @@ def serve_model(args: argparse.Namespace) -> int:
 
 
 def predict_model(args: argparse.Namespace) -> int:
-    from mlnb.models.predict import predict_file
-
     text = predict_file(args.model_uri, args.input, args.output, trusted=args.trusted)
     if text:
         print(text)

@@ -6,6 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from mlnb.errors import InvalidParameterError
+from mlnb.projects import ProjectRunFailedError, export_notebook, reproduce_run, run_project, verify_project
+from mlnb.projects.run import parse_assignments
+
 
 def register(subparsers: Any) -> None:
     export = subparsers.add_parser(
@@ -51,18 +55,12 @@ def _environment_options(parser: argparse.ArgumentParser) -> None:
 
 
 def export_cmd(args: argparse.Namespace) -> int:
-    from mlnb.projects import export_notebook
-
     export_notebook(args.notebook, args.out, args.run,
                     max_copy_bytes=int(args.max_copy_mb * 1024 * 1024), overwrite=args.force)
     return 0
 
 
 def run_cmd(args: argparse.Namespace) -> int:
-    from mlnb.errors import InvalidParameterError
-    from mlnb.projects import ProjectRunFailedError, run_project, verify_project
-    from mlnb.projects.run import parse_assignments
-
     given = parse_assignments(args.param)
     options = {"env_manager": args.env_manager, "offline": args.offline,
                "entry_point": args.entry_point}
@@ -81,8 +79,6 @@ def run_cmd(args: argparse.Namespace) -> int:
 
 
 def reproduce_cmd(args: argparse.Namespace) -> int:
-    from mlnb.projects import ProjectRunFailedError, reproduce_run
-
     try:
         outcome = reproduce_run(args.run_id, env_manager=args.env_manager, offline=args.offline,
                                 rtol=args.rtol, atol=args.atol)

@@ -7,6 +7,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from mlnb.cli.table import dump_json, render
+from mlnb.entities import ViewType, json_safe_float
+from mlnb.errors import NotFoundError
+from mlnb.tracking.client import current_client
 
 
 def register(subparsers: Any) -> None:
@@ -45,18 +48,6 @@ def register(subparsers: Any) -> None:
     restore.set_defaults(handler=runs_restore)
 
 
-def _client() -> Any:
-    from mlnb.tracking.client import MlnbClient
-
-    return MlnbClient(_uri())
-
-
-def _uri() -> str | None:
-    from mlnb.tracking import fluent
-
-    return fluent._state.tracking_uri
-
-
 def _time(ms: int | None) -> str:
     if ms is None:
         return ""
@@ -72,9 +63,7 @@ def _duration(start: int, end: int | None) -> str:
 
 
 def experiments_ls(args: argparse.Namespace) -> int:
-    from mlnb.entities import ViewType
-
-    client = _client()
+    client = current_client()
     experiments = client.search_experiments(ViewType.ALL if args.all else ViewType.ACTIVE_ONLY)
     if args.json:
         print(dump_json([e.to_dict() for e in experiments]))
@@ -88,11 +77,8 @@ def experiments_ls(args: argparse.Namespace) -> int:
 
 
 def _experiment_ids(client: Any, name_or_id: str | None) -> list[str]:
-    from mlnb.entities import ViewType
-    from mlnb.errors import NotFoundError
-
     if name_or_id is None:
-        return [e.experiment_id for e in client.search_experiments(ViewType.ALL, 50_000)]
+        return client.all_experiment_ids(ViewType.ALL)
     found = client.get_experiment_by_name(name_or_id)
     if found is not None:
         return [found.experiment_id]
@@ -102,9 +88,7 @@ def _experiment_ids(client: Any, name_or_id: str | None) -> list[str]:
 
 
 def runs_ls(args: argparse.Namespace) -> int:
-    from mlnb.entities import ViewType
-
-    client = _client()
+    client = current_client()
     ids = _experiment_ids(client, args.experiment)
     view = ViewType.DELETED_ONLY if args.deleted else ViewType.ACTIVE_ONLY
     runs = client.search_runs(ids, args.filter, view, args.max_results, args.order_by)
@@ -127,15 +111,13 @@ def _number(value: float | None) -> str:
 
 
 def run_json(run: Any) -> dict[str, Any]:
-    from mlnb.entities import json_safe_float
-
     out: dict[str, Any] = run.to_dict()
     out["data"]["metrics"] = {k: json_safe_float(v) for k, v in run.data.metrics.items()}
     return out
 
 
 def runs_show(args: argparse.Namespace) -> int:
-    client = _client()
+    client = current_client()
     run = client.get_run(args.run_id)
     artifacts = client.list_artifacts(args.run_id)
     if args.json:
@@ -162,12 +144,12 @@ def runs_show(args: argparse.Namespace) -> int:
 
 
 def runs_delete(args: argparse.Namespace) -> int:
-    _client().delete_run(args.run_id)
+    current_client().delete_run(args.run_id)
     print(f"Deleted run {args.run_id} (restore it with `mlnb runs restore {args.run_id}`).")
     return 0
 
 
 def runs_restore(args: argparse.Namespace) -> int:
-    _client().restore_run(args.run_id)
+    current_client().restore_run(args.run_id)
     print(f"Restored run {args.run_id}.")
     return 0

@@ -24,14 +24,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlnb._version import __version__
+from mlnb.capture.environment import distribution_version, pinned_requirements, python_version
+from mlnb.entities import MLMODEL, MODEL_ORIGIN
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError, UntrustedModelError
 from mlnb.models.signature import ModelSignature
-from mlnb.models.uri import MLMODEL, ModelLocation
+from mlnb.models.uri import ModelLocation
+from mlnb.store.artifacts import resolve_inside, safe_relpath, sha256_of
+from mlnb.tracking.client import current_store
 
 if TYPE_CHECKING:
-    from mlnb.store import Store
+    pass
 
-MODEL_ORIGIN = "model"  # the artifact origin the store records for files log_model wrote
 
 
 @dataclass
@@ -117,15 +121,11 @@ class ModelInfo:
 @lru_cache(maxsize=64)
 def _requirements(modules: tuple[str, ...]) -> tuple[str, ...]:
     # importlib.metadata is slow; a process asks for the same handful of packages every time.
-    from mlnb.environment import pinned_requirements
-
     return tuple(pinned_requirements(modules))
 
 
 @lru_cache(maxsize=1)
 def _python_env() -> bytes:
-    from mlnb.environment import distribution_version, python_version
-
     build = [f"{d}=={v}" for d in ("pip", "setuptools", "wheel")
              if (v := distribution_version(d)) is not None]
     lines = [f"python: {python_version()}", "build_dependencies:"]
@@ -162,8 +162,6 @@ def build_model_files(
     run_id: str | None, artifact_path: str | None,
 ) -> tuple[dict[str, bytes], ModelDescriptor]:
     """Every file of a model folder, ``MLmodel`` last, with the descriptor it holds."""
-    from mlnb import __version__
-
     files = dict(payload)
     files["requirements.txt"] = ("\n".join(_requirements(tuple(sorted(set(modules))))) + "\n").encode()
     files["python_env.yaml"] = _python_env()
@@ -184,8 +182,6 @@ def build_model_files(
 
 def write_folder(path: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
     """Write a model folder (private permissions, each file atomically); refuse a non-empty one."""
-    from mlnb.artifacts import safe_relpath
-
     folder = Path(path)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise AlreadyExistsError(f"{folder} already exists and is not empty; choose a new path.")
@@ -203,9 +199,7 @@ def write_folder(path: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
 def log_files(files: dict[str, bytes], artifact_path: str, run_id: str) -> None:
     """Put the files into a run's artifacts through the store, which records their sha256 with
     the origin ``"model"`` (MLmodel included): only such files load as pickles untrusted."""
-    from mlnb.tracking.fluent import _client
-
-    store = _client().store
+    store = current_store()
     for name in sorted(files, key=lambda n: n == MLMODEL):  # MLmodel last: a model is whole
         store.put_artifact_bytes(run_id, f"{artifact_path}/{name}", files[name], origin=MODEL_ORIGIN)
 
@@ -222,8 +216,6 @@ def verified_file(location: ModelLocation, relname: str, *, runs_code: bool, tru
     a foreign pickle copied in with ``log_artifact(s)``, or an edited ``MLmodel`` pointing
     elsewhere, is refused. ``trusted=True`` skips every check.
     """
-    from mlnb.artifacts import resolve_inside, safe_relpath, sha256_of
-
     path = resolve_inside(location.local_dir, safe_relpath(relname))
     if not path.is_file():
         raise NotFoundError(f"The model at {location.uri!r} lacks its file {relname!r}.")
@@ -258,8 +250,6 @@ def verified_file(location: ModelLocation, relname: str, *, runs_code: bool, tru
 
 def written_by_model_writer(location: ModelLocation, relname: str) -> bool:
     """Whether mlnb's model writer wrote this file and the MLmodel beside it, both unchanged."""
-    from mlnb.artifacts import resolve_inside, safe_relpath, sha256_of
-
     record = store_origin(location, relname)
     if record is None or record[1] != MODEL_ORIGIN:
         return False
@@ -268,8 +258,6 @@ def written_by_model_writer(location: ModelLocation, relname: str) -> bool:
 
 
 def _mlmodel_is_model_writers(location: ModelLocation) -> bool:
-    from mlnb.artifacts import sha256_of
-
     record = store_origin(location, MLMODEL)
     path = location.local_dir / MLMODEL
     return (record is not None and record[1] == MODEL_ORIGIN and path.is_file()
@@ -285,23 +273,3 @@ def store_origin(location: ModelLocation, relname: str) -> tuple[str, str] | Non
         return location.store.artifact_origin(location.run_id, prefix + relname)
     except (NotFoundError, InvalidParameterError):
         return None
-
-
-def require_model_writer(store: Store, run_id: str, artifact_path: str) -> None:
-    """Refuse (UntrustedModelError) a model folder whose MLmodel mlnb's model writer did not
-    write or that changed since; ``register_model`` calls this on the source it registers."""
-    from mlnb.artifacts import safe_relpath, sha256_of
-
-    path = safe_relpath(artifact_path)
-    record = store.artifact_origin(run_id, f"{path}/{MLMODEL}")
-    try:
-        on_disk = sha256_of(store.artifact_path(run_id, f"{path}/{MLMODEL}"))
-    except (NotFoundError, OSError):
-        on_disk = None
-    if record is None or record[1] != MODEL_ORIGIN or on_disk != record[0]:
-        raise UntrustedModelError(
-            f"runs:/{run_id}/{path} was not written by mlnb's model writer (log_model), or its "
-            "MLmodel was changed since: files copied in with log_artifact(s) are not a logged "
-            "model and are not registered. Log the model with mlnb.sklearn.log_model(...) or "
-            "mlnb.pyfunc.log_model(...)."
-        )

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.models.pyfunc import load_model
+from mlnb.models.serve import RequestError, parse_body, predictions_json
 
 
 def read_input(path: str | os.PathLike[str], model: Any) -> Any:
@@ -23,8 +25,6 @@ def read_input(path: str | os.PathLike[str], model: Any) -> Any:
         return pd.read_csv(source)
     if suffix != ".json":
         raise InvalidParameterError(f"Input {str(source)!r} must be a .csv or .json file.")
-    from mlnb.models.serve import RequestError, parse_body
-
     raw = source.read_bytes()
     try:
         doc = json.loads(raw)
@@ -48,8 +48,6 @@ def write_output(result: Any, path: str | os.PathLike[str] | None) -> str:
     if path is not None and str(path).lower().endswith(".csv"):
         frame.to_csv(path, index=False)
         return ""
-    from mlnb.models.serve import predictions_json
-
     text = predictions_json(result).decode()
     if path is None:
         return text
@@ -60,8 +58,6 @@ def write_output(result: Any, path: str | os.PathLike[str] | None) -> str:
 def predict_file(model_uri: str, input_path: str, output_path: str | None = None, *,
                  trusted: bool = False) -> str:
     """Load the model, score the file, write (or return) the predictions."""
-    from mlnb.models.pyfunc import load_model
-
     model = load_model(model_uri, trusted=trusted)
     data = read_input(input_path, model)
     return write_output(model.predict(data), output_path)

@@ -11,6 +11,9 @@ import threading
 import time
 from typing import Any
 
+from mlnb.tracking.client import MlnbClient
+from mlnb.tracking.fluent import get_tracking_uri
+
 SERVING_EXPERIMENT = "mlnb-serving"
 TABLE_FILE = "predictions.json"
 FLUSH_EVERY_ROWS = 500
@@ -21,9 +24,6 @@ class PredictionLog:
     """Metrics per request and a batched table of inputs and outputs, in a run of its own."""
 
     def __init__(self, model_uri: str) -> None:
-        from mlnb.tracking.client import MlnbClient
-        from mlnb.tracking.fluent import get_tracking_uri
-
         self.client = MlnbClient(get_tracking_uri())
         found = self.client.get_experiment_by_name(SERVING_EXPERIMENT)
         experiment_id = found.experiment_id if found else self.client.create_experiment(SERVING_EXPERIMENT)

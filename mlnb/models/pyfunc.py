@@ -18,10 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlnb.capture.environment import python_version
 from mlnb.errors import InvalidParameterError
+from mlnb.models import sklearn
 from mlnb.models.format import ModelDescriptor, ModelInfo, build_model_files, verified_file, write_folder
+from mlnb.models.record import artifact_path_from, log_built_model, signature_for
 from mlnb.models.signature import ModelSignature, Schema, enforce_schema
 from mlnb.models.uri import ModelLocation, resolve_model_uri
+from mlnb.store.artifacts import resolve_inside, safe_relpath
 
 FLAVOR = "python_function"
 _LOADERS = ("mlnb.models.sklearn", "mlnb.models.pyfunc")
@@ -104,8 +108,6 @@ def load_location(location: ModelLocation, *, trusted: bool = False) -> PyFuncMo
             f"The model at {location.uri!r} needs the loader {loader!r}, which mlnb does not "
             f"provide (it can load: {', '.join(_LOADERS)}). It was not loaded.")
     if loader == "mlnb.models.sklearn":
-        from mlnb.models import sklearn
-
         raw = sklearn.load_location(location, descriptor, trusted=trusted)
         return PyFuncModel(sklearn.predict_fn(raw), descriptor, location, raw)
     raw = _load_python_model(location, conf, trusted)
@@ -126,8 +128,6 @@ def _load_python_model(location: ModelLocation, conf: dict[str, Any], trusted: b
 
 
 def _artifact_paths(location: ModelLocation, conf: dict[str, Any]) -> dict[str, str]:
-    from mlnb.artifacts import resolve_inside, safe_relpath
-
     names = conf.get("artifacts") or {}
     return {str(k): str(resolve_inside(location.local_dir, safe_relpath(str(v))))
             for k, v in names.items()}
@@ -161,8 +161,6 @@ def _payload(python_model: Any, artifacts: dict[str, str] | None
         rel = f"artifacts/{source.name}"
         payload[rel] = source.read_bytes()
         names[str(key)] = rel
-    from mlnb.environment import python_version
-
     flavors = {FLAVOR: {"loader_module": "mlnb.models.pyfunc", "data": PICKLE_FILE,
                         "python_version": python_version(), "serialization_format": "pickle",
                         "artifacts": names, "env": {"virtualenv": "python_env.yaml"}}}
@@ -172,8 +170,6 @@ def _payload(python_model: Any, artifacts: dict[str, str] | None
 
 def _signature(python_model: Any, signature: ModelSignature | None, input_example: Any
                ) -> ModelSignature | None:
-    from mlnb.models.record import signature_for
-
     context = PythonModelContext({})
     return signature_for(lambda x: python_model.predict(context, x), signature, input_example)
 
@@ -196,8 +192,6 @@ def log_model(artifact_path: str = "model", python_model: Any = None,
               run_id: str | None = None, await_registration_for: int | None = None,
               **kwargs: Any) -> ModelInfo:
     """Log a :class:`PythonModel` to the active run (MLflow's ``mlflow.pyfunc.log_model``)."""
-    from mlnb.models.record import artifact_path_from, log_built_model
-
     artifact_path = artifact_path_from(artifact_path, kwargs, {
         "pip_requirements", "extra_pip_requirements", "conda_env", "code_path", "code_paths"})
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mlnb.artifacts import safe_relpath
 from mlnb.errors import InvalidParameterError
 from mlnb.models.format import ModelInfo, build_model_files, log_files
-from mlnb.models.signature import ModelSignature
+from mlnb.models.signature import ModelSignature, infer_schema
+from mlnb.store.artifacts import safe_relpath
+from mlnb.tracking import fluent
+from mlnb.tracking.fluent import register_model
 
 
 def log_built_model(
@@ -18,8 +20,6 @@ def log_built_model(
 ) -> ModelInfo:
     """Write the model's files into ``run_id`` (or the active run, or a new run that is ended
     afterwards, as MLflow does) and register it under ``registered_model_name`` if given."""
-    from mlnb.tracking import fluent
-
     path = safe_relpath(artifact_path)
     started = None
     if run_id is None:
@@ -47,8 +47,6 @@ def log_built_model(
         saved_input_example_info=descriptor.saved_input_example_info,
     )
     if registered_model_name is not None:
-        from mlnb.registry import register_model
-
         version = register_model(info.model_uri, registered_model_name)
         info = ModelInfo(**{**info.__dict__, "registered_model_version": version.version})
     return info
@@ -59,8 +57,6 @@ def signature_for(model_predict: Any, signature: ModelSignature | None, input_ex
     """The given signature, or one inferred from the input example and the model's output on it."""
     if signature is not None or input_example is None:
         return signature
-    from mlnb.models.signature import infer_schema
-
     inputs = infer_schema(input_example)
     try:
         outputs = infer_schema(model_predict(input_example))

@@ -26,8 +26,12 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from mlnb._version import __version__
 from mlnb.errors import MlnbError
-from mlnb.models.pyfunc import PyFuncModel
+from mlnb.models.fastpath import numeric_predictor
+from mlnb.models.predlog import PredictionLog
+from mlnb.models.pyfunc import PyFuncModel, load_model
+from mlnb.models.signature import to_frame
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -375,8 +379,6 @@ class _FastInput:
 
     @property
     def columns_frame(self) -> Any:
-        from mlnb.models.signature import to_frame
-
         split = json.loads(self.body)["dataframe_split"]
         return to_frame({c: [r[i] for r in split["data"]] for i, c in enumerate(split["columns"])},
                         split["columns"])
@@ -404,13 +406,9 @@ class ScoringServer(ThreadingHTTPServer):
         if host not in ("", "0.0.0.0", "::"):
             allowed.add(host.lower().strip("[]"))
         self.allowed_hosts = frozenset(allowed)
-        from mlnb.models.fastpath import numeric_predictor
-
         self.fast_predict = numeric_predictor(model) if fast_path else None
         self.prediction_log = None
         if log_predictions:
-            from mlnb.models.predlog import PredictionLog
-
             self.prediction_log = PredictionLog(model_uri)
         super().__init__((host, port), ScoringHandler)
 
@@ -477,8 +475,6 @@ class ScoringServer(ThreadingHTTPServer):
         return {"status": "ok"}
 
     def version(self) -> dict[str, Any]:
-        from mlnb import __version__
-
         return {"mlnb_version": __version__, "model_uri": self.model_uri}
 
     def metadata(self) -> dict[str, Any]:
@@ -514,8 +510,6 @@ def _refuse_busy(sock: socket.socket) -> None:
 def make_server(model_uri: str, host: str = "127.0.0.1", port: int = 0, *, trusted: bool = False,
                 **options: Any) -> ScoringServer:
     """Load the model and bind a server (not yet serving; call ``serve_forever``)."""
-    from mlnb.models.pyfunc import load_model
-
     model = load_model(model_uri, trusted=trusted)
     return ScoringServer(model, model_uri, host, port, **options)
 

@@ -15,6 +15,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
+from mlnb.capture.environment import python_version
 from mlnb.errors import InvalidParameterError, UntrustedModelError
 from mlnb.models.format import (
     ModelDescriptor,
@@ -24,6 +25,7 @@ from mlnb.models.format import (
     written_by_model_writer,
 )
 from mlnb.models.format import write_folder as _write_folder
+from mlnb.models.record import artifact_path_from, log_built_model, signature_for
 from mlnb.models.signature import ModelSignature
 from mlnb.models.uri import ModelLocation, resolve_model_uri
 
@@ -86,8 +88,6 @@ def _payload(sk_model: Any, serialization_format: str | None
              ) -> tuple[dict[str, bytes], dict[str, dict[str, Any]], set[str]]:
     import sklearn
 
-    from mlnb.environment import python_version
-
     fmt, data = _serialize(sk_model, serialization_format)
     filename = _FILES[fmt]
     flavors = {
@@ -102,8 +102,6 @@ def _payload(sk_model: Any, serialization_format: str | None
 
 def _signature(sk_model: Any, signature: ModelSignature | None, input_example: Any
                ) -> ModelSignature | None:
-    from mlnb.models.record import signature_for
-
     return signature_for(getattr(sk_model, "predict", None) or (lambda x: None), signature, input_example)
 
 
@@ -127,8 +125,6 @@ def log_model(sk_model: Any, artifact_path: str = "model", *, signature: ModelSi
     Without an active run (and no ``run_id``) a run is started and ended for it. With
     ``registered_model_name`` the model is also registered as that model's next version.
     """
-    from mlnb.models.record import artifact_path_from, log_built_model
-
     artifact_path = artifact_path_from(artifact_path, kwargs, {
         "pip_requirements", "extra_pip_requirements", "conda_env", "pyfunc_predict_fn", "metadata"})
 

@@ -23,10 +23,11 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-from mlnb import track_line
+from mlnb.capture import track_line
+from mlnb.capture.track_line import TrackOptions
 from mlnb.errors import InvalidParameterError
 from mlnb.projects.parameters import ParameterSpec
-from mlnb.track_line import TrackOptions
+from mlnb.projects.scan import SECRET_NAME, secret_needles
 
 DROPPED = "# [mlnb] dropped"
 _TIMED_LINE = re.compile(r"^%(time|timeit)\b((?:\s+-\w+(?:\s+\d+)?)*)\s*(.*)$")
@@ -148,8 +149,6 @@ def redact_env(text: str) -> str:
 def is_secret_env(name: str, value: str) -> bool:
     """The export's secret rule (:mod:`mlnb.projects.scan`): a secret-looking name, or a value that
     holds the value of a secret-looking environment variable."""
-    from mlnb.projects.scan import SECRET_NAME, secret_needles
-
     encoded = value.encode("utf-8", "surrogatepass")
     return bool(SECRET_NAME.search(name)) or any(needle in encoded
                                                  for needle in secret_needles().values())
@@ -304,7 +303,7 @@ def track_block(cell: CellCode, capture_names: tuple[list[str], list[str]] | Non
 def capture_names_of(cell: CellCode) -> tuple[list[str], list[str]] | None:
     """(param names, metric names) that ``%%track`` would capture, or None without mlnb.capture."""
     try:
-        from mlnb import capture
+        from mlnb.capture import values as capture
     except ImportError:
         return None
     tree = cell.tree()

@@ -21,15 +21,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlnb.entities import Run
+from mlnb.capture.git import git_head
+from mlnb.entities import Run, ViewType, json_safe_float
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from mlnb.projects import convert, data, mlproject, origin, parameters, requirements
+from mlnb.projects.origin import run_tree
 from mlnb.projects.progress import Writer, print_line
 from mlnb.projects.readme import readme_text
+from mlnb.projects.runtime import PROVENANCE, SCRIPT
 from mlnb.projects.scan import scan_project
+from mlnb.tracking.client import current_client, existing_store
 
-SCRIPT = "main.py"
-PROVENANCE = "provenance.json"
 SKIP_TAG = "skip-export"
 _NOTEBOOK_TAG = "mlnb.notebook.path"
 
@@ -143,14 +145,10 @@ def _read_notebook(path: Path) -> Any:
 
 
 def _source_run(run_id: str | None, notebook_file: Path) -> Run | None:
-    from mlnb.store import location
-    from mlnb.tracking import fluent
-
     if run_id is not None:
-        run: Run = fluent._client().get_run(run_id)
+        run: Run = current_client().get_run(run_id)
         return run
-    explicit = fluent._state.tracking_uri or os.environ.get(location.ENV_VAR) or None
-    if not location.resolve(explicit).db_path.exists():
+    if existing_store() is None:
         return None  # no store yet: nothing ran, and exporting must not create one
     found: Run | None = latest_notebook_run(notebook_file)
     return found
@@ -158,11 +156,8 @@ def _source_run(run_id: str | None, notebook_file: Path) -> Run | None:
 
 def latest_notebook_run(notebook_file: Path) -> Run | None:
     """The newest finished run whose ``mlnb.notebook.path`` tag names this notebook."""
-    from mlnb.entities import ViewType
-    from mlnb.tracking import fluent
-
-    client = fluent._client()
-    experiments = [e.experiment_id for e in client.search_experiments(ViewType.ACTIVE_ONLY, 50_000)]
+    client = current_client()
+    experiments = client.all_experiment_ids(ViewType.ACTIVE_ONLY)
     pattern = "%" + notebook_file.name.replace("'", "''")
     runs = client.search_runs(experiments, f"tags.`{_NOTEBOOK_TAG}` LIKE '{pattern}'",
                               ViewType.ACTIVE_ONLY, 200, ["attributes.start_time DESC"])
@@ -290,8 +285,6 @@ def provenance_record(notebook_file: Path, run: Run | None, version: str,
     """Where the project came from: notebook, git commit, source run with its metrics, and the
     experiment ``mlnb run`` opens the project's run in (the source run's, else the one the
     notebook sets), so that it and the notebook's own runs share one experiment."""
-    from mlnb.tracking.context import git_head
-
     head = git_head(notebook_file.parent)
     record: dict[str, Any] = {
         "exported_by": f"mlnb {version}",
@@ -312,11 +305,7 @@ def provenance_record(notebook_file: Path, run: Run | None, version: str,
 
 def run_snapshot(run: Run) -> dict[str, Any]:
     """The run's id, name, experiment, params and metrics, and its children's metrics."""
-    from mlnb.entities import json_safe_float
-    from mlnb.projects.reproduce import run_tree
-    from mlnb.tracking import fluent
-
-    client = fluent._client()
+    client = current_client()
     experiment = client.get_experiment(run.info.experiment_id)
     children = [{"run_id": r.info.run_id, "run_name": r.info.run_name,
                  "metrics": {k: json_safe_float(v) for k, v in r.data.metrics.items()}}

@@ -19,8 +19,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from mlnb.capture.provenance import source_hash
 from mlnb.entities import Run
 from mlnb.errors import InvalidParameterError
+from mlnb.tracking.client import MlnbClient
 
 NOTEBOOK_TAG = "mlnb.notebook.path"
 CELL_HASH_TAG = "mlnb.cell.sha256"
@@ -48,8 +50,6 @@ def _source_matches(recorded: str, sources: list[str]) -> bool:
 def origin_facts(run: Run, notebook_file: Path, cell_sources: list[str], project_name: str
                  ) -> list[tuple[bool, str]]:
     """``(matches this notebook, what the run records)`` for each provenance fact the run has."""
-    from mlnb.provenance import source_hash
-
     tags = run.data.tags
     facts: list[tuple[bool, str]] = []
     recorded = tags.get(NOTEBOOK_TAG, "")
@@ -112,3 +112,17 @@ def _set_experiment_literal(node: Any) -> str | None:
         if isinstance(argument, ast.Constant) and isinstance(argument.value, str) and argument.value:
             return argument.value
     return None
+
+
+def run_tree(client: MlnbClient, run_id: str) -> list[Run]:
+    """The run, then its descendants (breadth first, each level by start time), at most 1,000.
+
+    :param client: the client of the runs' store.
+    :param run_id: the root run.
+    """
+    runs = [client.get_run(run_id)]
+    index = 0
+    while index < len(runs) and len(runs) < 1000:
+        runs.extend(client.get_run(child) for child in client.store.child_run_ids(runs[index].info.run_id))
+        index += 1
+    return runs

@@ -19,6 +19,12 @@ from typing import Any
 
 from mlnb.entities import Run
 from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.projects.export import export_notebook
+from mlnb.projects.mlproject import load_project
+from mlnb.projects.origin import run_tree
+from mlnb.projects.run import run_project
+from mlnb.projects.runtime import PROVENANCE, SCRIPT, TAG_DIR
+from mlnb.tracking.client import current_client
 
 DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 1e-9
@@ -95,16 +101,6 @@ def _number(value: float | None) -> str:
 
 
 # --- comparing ---------------------------------------------------------------------------------
-
-
-def run_tree(client: Any, run_id: str) -> list[Run]:
-    """The run, then its descendants (breadth first, each level by start time)."""
-    runs = [client.get_run(run_id)]
-    index = 0
-    while index < len(runs) and len(runs) < 1000:
-        runs.extend(client.get_run(child) for child in client.store.child_run_ids(runs[index].info.run_id))
-        index += 1
-    return runs
 
 
 def tree_metrics(runs: list[Run]) -> list[RunMetrics]:
@@ -202,10 +198,7 @@ def _is_unseeded_random(node: ast.Call) -> bool:
 def reproduce_run(run_id: str, *, env_manager: str = "local", rtol: float = DEFAULT_RTOL,
                   atol: float = DEFAULT_ATOL, **run_options: Any) -> Reproduction:
     """Re-run the project that made ``run_id`` (or export its notebook first) and compare."""
-    from mlnb.projects.run import run_project
-    from mlnb.tracking import fluent
-
-    client = fluent._client()
+    client = current_client()
     original = client.get_run(run_id)
     project_dir = _project_dir_of(client, original)
     params = _declared_params(project_dir, original)
@@ -219,8 +212,6 @@ def reproduce_run(run_id: str, *, env_manager: str = "local", rtol: float = DEFA
 
 def _outcome(original_id: str, new_id: str, source: list[RunMetrics], new: list[RunMetrics],
              rtol: float, atol: float, project_dir: Path) -> Reproduction:
-    from mlnb.projects.export import SCRIPT
-
     outcome = Reproduction(original_id, new_id, compare_trees(source, new, rtol, atol), rtol, atol)
     script = project_dir / SCRIPT
     if script.is_file():
@@ -231,9 +222,6 @@ def _outcome(original_id: str, new_id: str, source: list[RunMetrics], new: list[
 def _project_dir_of(client: Any, run: Run) -> Path:
     """The run's project folder: tagged by ``mlnb run`` (on it or a parent), else its notebook
     exported into ``<store>/projects/<run id>``."""
-    from mlnb.projects.export import export_notebook
-    from mlnb.projects.runtime import TAG_DIR
-
     current: Run | None = run
     while current is not None:
         folder = current.data.tags.get(TAG_DIR)
@@ -263,8 +251,6 @@ def _notebook_of(client: Any, run: Run) -> Path:
 
 
 def _declared_params(project_dir: Path, run: Run) -> dict[str, str]:
-    from mlnb.projects.mlproject import load_project
-
     declared = load_project(project_dir).entry_point("main").parameters
     return {k: v for k, v in run.data.params.items() if k in declared}
 
@@ -273,10 +259,6 @@ def verify_project(project_dir: Path, *, env_manager: str = "local", rtol: float
                    atol: float = DEFAULT_ATOL, **run_options: Any) -> Reproduction:
     """Run the project with its source run's params; compare with the metrics in provenance.json."""
     import json
-
-    from mlnb.projects.export import PROVENANCE
-    from mlnb.projects.run import run_project
-    from mlnb.tracking import fluent
 
     path = project_dir / PROVENANCE
     record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
@@ -292,13 +274,11 @@ def verify_project(project_dir: Path, *, env_manager: str = "local", rtol: float
     original = [RunMetrics(source["run_id"], source["run_name"], _floats(source["metrics"]))]
     original += [RunMetrics(c["run_id"], c["run_name"], _floats(c["metrics"]))
                  for c in source.get("children", [])]
-    new = tree_metrics(run_tree(fluent._client(), result.run_id))
+    new = tree_metrics(run_tree(current_client(), result.run_id))
     return _outcome(source["run_id"], result.run_id, original, new, rtol, atol, project_dir)
 
 
 def _declared_from(project_dir: Path) -> set[str]:
-    from mlnb.projects.mlproject import load_project
-
     return set(load_project(project_dir).entry_point("main").parameters)
 
 

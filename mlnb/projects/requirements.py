@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
-from mlnb import environment
+from mlnb._version import __version__
+from mlnb.capture import environment
 
 WHEEL_DIR = ".mlnb-wheel"
 # Files of the mlnb package that a project's script never needs (the JupyterLab front end).
@@ -65,16 +66,12 @@ def python_env_yaml() -> str:
 
 
 def mlnb_version() -> str:
-    import mlnb
-
-    return environment.distribution_version("mlnb") or mlnb.__version__
+    return environment.distribution_version("mlnb") or __version__
 
 
 def build_mlnb_wheel(out_dir: Path) -> Path:
     """Write ``mlnb-<version>-py3-none-any.whl`` of the imported mlnb package into ``out_dir``."""
-    import mlnb
-
-    package = Path(mlnb.__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     version = mlnb_version()
     dist_info = f"mlnb-{version}.dist-info"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,9 @@ from mlnb.entities import Param, RunStatus
 from mlnb.errors import InvalidParameterError, RunStateError
 from mlnb.projects import data, mlproject, parameters, venv
 from mlnb.projects.progress import Progress, Writer, print_line, silent
-from mlnb.projects.runtime import RUN_ID_ENV, TAG_DIR, TAG_ENTRY_POINT, TAG_NAME
-from mlnb.tracking.client import MlnbClient
+from mlnb.projects.runtime import PROVENANCE, RUN_ID_ENV, TAG_DIR, TAG_ENTRY_POINT, TAG_NAME
+from mlnb.tracking import fluent
+from mlnb.tracking.client import current_client
 
 ENV_MANAGERS = ("local", "virtualenv")
 
@@ -103,15 +104,9 @@ def run_project(project_dir: str | os.PathLike[str], parameters_given: dict[str,
     return result
 
 
-def _client() -> MlnbClient:
-    from mlnb.tracking import fluent
-
-    return fluent._client()
-
-
 def _create_run(project: mlproject.Project, entry_point: str, env_manager: str,
                 experiment_name: str | None) -> str:
-    client = _client()
+    client = current_client()
     experiment_id = "0"
     experiment_name = experiment_name or recorded_experiment(project.directory)
     if experiment_name:
@@ -131,8 +126,6 @@ def recorded_experiment(folder: Path) -> str | None:
     become its children, land in the same experiment."""
     import json
 
-    from mlnb.projects.export import PROVENANCE
-
     try:
         record = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -146,8 +139,6 @@ def recorded_experiment(folder: Path) -> str | None:
 
 def _execute(argv: list[str], folder: Path, run_id: str, progress: Progress
              ) -> tuple[str, int, list[str]]:
-    from mlnb.tracking import fluent
-
     env = dict(os.environ)
     env.update({RUN_ID_ENV: run_id, "MLNB_TRACKING_URI": fluent.get_tracking_uri(),
                 "PYTHONUNBUFFERED": "1"})
@@ -166,14 +157,14 @@ def _execute(argv: list[str], folder: Path, run_id: str, progress: Progress
     except KeyboardInterrupt:
         child.terminate()
         child.wait()
-        _client().set_terminated(run_id, RunStatus.KILLED)
+        current_client().set_terminated(run_id, RunStatus.KILLED)
         raise
     return (RunStatus.FINISHED if code == 0 else RunStatus.FAILED), code, list(tail)
 
 
 def _settle(run_id: str, values: dict[str, str], status: str, code: int) -> None:
     """End the run if the script did not (it crashed early), and log params it did not log."""
-    client = _client()
+    client = current_client()
     run = client.get_run(run_id)
     if not run.data.params and values:
         client.store.log_batch(run_id, params=[_param(k, v) for k, v in values.items()])
@@ -188,4 +179,4 @@ def _param(key: str, value: str) -> Param:
 
 
 def _status(run_id: str) -> str:
-    return str(_client().store.get_run_info(run_id).status)
+    return str(current_client().store.get_run_info(run_id).status)

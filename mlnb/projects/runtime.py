@@ -15,8 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import MlnbError
+from mlnb.projects.data import verify_lock
 from mlnb.projects.parameters import as_bool
+from mlnb.tracking import fluent
 
+SCRIPT = "main.py"  # the exported notebook, as a script
+PROVENANCE = "provenance.json"  # where the exported project came from
 RUN_ID_ENV = "MLNB_RUN_ID"
 TAG_NAME = "mlnb.project.name"
 TAG_DIR = "mlnb.project.dir"
@@ -30,9 +34,6 @@ __all__ = ["as_bool", "log_cell_values", "project_run"]
 def project_run(script: str, project_name: str, params: dict[str, Any],
                 entry_point: str = "main") -> Iterator[Any]:
     """Check the data files, start (or resume) the project's run and log its params."""
-    import mlnb
-    from mlnb.projects.data import verify_lock
-
     project_dir = Path(script).resolve().parent
     try:
         verify_lock(project_dir)
@@ -42,11 +43,11 @@ def project_run(script: str, project_name: str, params: dict[str, Any],
     # Popped, so that code inside the run cannot resume it a second time.
     run_id = os.environ.pop(RUN_ID_ENV, None) or None
     tags = {TAG_NAME: project_name, TAG_DIR: str(project_dir), TAG_ENTRY_POINT: entry_point}
-    with mlnb.start_run(run_id=run_id, run_name=None if run_id else project_name,
+    with fluent.start_run(run_id=run_id, run_name=None if run_id else project_name,
                         tags=None if run_id else tags) as run:
-        mlnb.set_tag(TAG_PYTHON, sys.executable)
+        fluent.set_tag(TAG_PYTHON, sys.executable)
         # str(), as the notebook's own logging would write them (no conflict when both log).
-        mlnb.log_params({name: str(value) for name, value in params.items()})
+        fluent.log_params({name: str(value) for name, value in params.items()})
         yield run
 
 
@@ -54,18 +55,16 @@ def log_cell_values(namespace: dict[str, Any], params: list[str], metrics: list[
     """Log what ``%%track`` captures from a cell's variables, by the same rules (mlnb.capture)."""
     import ast
 
-    import mlnb
-
     try:
-        from mlnb import capture
+        from mlnb.capture import values as capture
     except ImportError:  # an mlnb without automatic capture: log plain numbers only
-        mlnb.log_metrics({n: float(namespace[n]) for n in metrics
+        fluent.log_metrics({n: float(namespace[n]) for n in metrics
                           if isinstance(namespace.get(n), (int, float))
                           and not isinstance(namespace.get(n), bool)})
         return
     found = capture.capture_values(ast.Module(body=[], type_ignores=[]), namespace,
                                    capture.CaptureRules(), only_params=params, only_metrics=metrics)
     if found.params:
-        mlnb.log_params(found.params)
+        fluent.log_params(found.params)
     if found.metrics:
-        mlnb.log_metrics(found.metrics)
+        fluent.log_metrics(found.metrics)

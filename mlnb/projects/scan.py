@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from mlnb.capture.git import find_git_dir
 from mlnb.errors import InvalidParameterError
 
 SECRET_NAME = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|PASSWD", re.IGNORECASE)
@@ -39,8 +40,6 @@ def secret_needles(environ: dict[str, str] | None = None) -> dict[str, bytes]:
 
 def path_needles(folders: Iterable[Path]) -> dict[str, bytes]:
     """The absolute paths that must not appear: home, the notebook's folder, its git root."""
-    from mlnb.tracking.context import find_git_dir
-
     needles: dict[str, bytes] = {}
     home = str(Path.home())
     if len(home) > 1:

@@ -21,6 +21,8 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from mlnb.errors import MlnbError
+from mlnb.store import open_store
+from mlnb.tracking.client import MlnbClient
 
 API_VERSION = 1
 DEFAULT_PAGE = 50
@@ -88,13 +90,9 @@ class MlnbHandler(APIHandler):
 
     def client(self) -> Any:
         """The :class:`mlnb.MlnbClient` of the server's store (cached per process)."""
-        from mlnb.tracking.client import MlnbClient
-
         return MlnbClient(self.store_uri)
 
     def store(self) -> Any:
-        from mlnb.store import open_store
-
         return open_store(self.store_uri)
 
     def user_name(self) -> str:

@@ -11,8 +11,9 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-import mlnb
+from mlnb._version import __version__
 from mlnb.entities import Experiment, Metric, Run, ViewType
+from mlnb.errors import MlnbError
 from mlnb.server.base import API_VERSION, MlnbHandler, dump
 from mlnb.server.downsample import downsample
 
@@ -90,7 +91,7 @@ class VersionHandler(MlnbHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.send_json({"mlnb_version": mlnb.__version__, "api_version": API_VERSION,
+        self.send_json({"mlnb_version": __version__, "api_version": API_VERSION,
                         "store": self.store_uri})
 
 
@@ -157,7 +158,7 @@ class RunsHandler(MlnbHandler):
             last[0] = now
             try:
                 store.reap_dead_runs()
-            except mlnb.MlnbError as exc:  # a locked store must not fail the listing
+            except MlnbError as exc:  # a locked store must not fail the listing
                 self.log.info("mlnb: could not reap dead runs: %s", exc)
 
 
@@ -245,7 +246,7 @@ class MetricHistoriesHandler(MlnbHandler):
         def histories() -> dict[str, dict[str, list[Metric]]]:
             for run_id in run_ids:
                 store.get_run_info(run_id)  # 404 for an unknown run
-            return store.metric_histories(run_ids, keys)  # type: ignore[no-any-return]
+            return store.metric_histories(run_ids, keys)
 
         found = await self.blocking(histories)
         self.send_json({"histories": {

@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from mlnb.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.entities import FileInfo
 from mlnb.errors import InvalidParameterError, NotFoundError, StoreError
+from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.store.connection import Connection
 from mlnb.store.location import StoreLocation, resolve
 from mlnb.store.registry import RegistryQueries

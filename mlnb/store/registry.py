@@ -18,7 +18,11 @@ from typing import Any
 
 from mlnb.entities import ModelVersion, ModelVersionStage, RegisteredModel, RegistryEvent
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
-from mlnb.search import (
+from mlnb.store import validation
+from mlnb.store.artifacts import safe_relpath
+from mlnb.store.connection import Connection
+from mlnb.store.runs import now_ms, page_offset
+from mlnb.store.search import (
     EntitySchema,
     KeyValueSource,
     compile_filter,
@@ -26,9 +30,6 @@ from mlnb.search import (
     parse_filter,
     parse_order_by,
 )
-from mlnb.store import validation
-from mlnb.store.connection import Connection
-from mlnb.store.runs import now_ms, page_offset
 
 MAX_MODEL_NAME_LENGTH = 250
 MAX_DESCRIPTION_LENGTH = 100_000
@@ -156,8 +157,6 @@ def canonical_stage(stage: Any) -> str:
 
 def check_source(source: Any) -> tuple[str, str]:
     """A version's source must be ``runs:/<run_id>/<path>``; returns (run_id, path)."""
-    from mlnb.artifacts import safe_relpath
-
     match = _SOURCE.match(source) if isinstance(source, str) else None
     if match is None:
         raise InvalidParameterError(

@@ -32,7 +32,9 @@ from mlnb.errors import (
     ParamConflictError,
     RunStateError,
 )
-from mlnb.search import (
+from mlnb.store import liveness, validation
+from mlnb.store.connection import Connection
+from mlnb.store.search import (
     EntitySchema,
     KeyValueSource,
     compile_filter,
@@ -40,8 +42,6 @@ from mlnb.search import (
     parse_filter,
     parse_order_by,
 )
-from mlnb.store import liveness, validation
-from mlnb.store.connection import Connection
 
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_RUN_TAG = "mlflow.parentRunId"
@@ -208,6 +208,14 @@ class RunQueries:
             [*order.join_params, *stages, *where.params, _limit(max_results)],
         )
         return [self._experiment_from_row(row) for row in rows]
+
+    def experiment_ids(self, view_type: int = ViewType.ALL) -> list[str]:
+        """The ids of every experiment in ``view_type``, oldest first."""
+        stages = _stages(view_type)
+        rows = self.cx.query(
+            f"SELECT experiment_id FROM experiments WHERE lifecycle_stage IN ({_marks(stages)}) "
+            "ORDER BY experiment_id", list(stages))
+        return [str(row[0]) for row in rows]
 
     def set_experiment_lifecycle(self, experiment_id: str, stage: str) -> None:
         """Delete (``deleted``) or restore (``active``) an experiment and its runs."""

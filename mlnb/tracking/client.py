@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlnb.artifacts import iter_source_files, safe_relpath
+from mlnb.capture.environment import current_user
 from mlnb.entities import (
     Experiment,
     FileInfo,
@@ -28,44 +27,33 @@ from mlnb.entities import (
     RunTag,
     ViewType,
 )
-from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.errors import InvalidParameterError, NotFoundError, RunStateError
 from mlnb.registry import RegistryClientMixin
-from mlnb.store import Store, open_store
+from mlnb.store import Store, open_store, resolve
+from mlnb.store.artifacts import iter_source_files, safe_relpath
+from mlnb.store.paging import PagedList, page, token_offset
+from mlnb.store.runs import now_ms
 from mlnb.tracking import formats
+from mlnb.tracking.state import explicit_uri, forget_parent_runs, state
 from mlnb.tracking.writer import MetricWriter
 
 _writers: dict[int, MetricWriter] = {}
 
 
 def writer_for(store: Store) -> MetricWriter:
+    """The one metric writer of ``store`` in this process (its buffer is shared by every client)."""
     writer = _writers.get(id(store))
     if writer is None or writer.store is not store:
         writer = _writers[id(store)] = MetricWriter(store)
     return writer
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-class PagedList(list[Any]):
-    """A page of results and the token for the next one (``None`` on the last page)."""
-
-    def __init__(self, items: Sequence[Any], token: str | None) -> None:
-        super().__init__(items)
-        self.token = token
-
-
 class MlnbClient(RegistryClientMixin):
     """Tracking operations on one store, each naming its run or experiment explicitly."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:
-        if tracking_uri is None:
-            # As MLflow's client: no URI means the one given to mlnb.set_tracking_uri, if any.
-            from mlnb.tracking import fluent
-
-            tracking_uri = fluent._state.tracking_uri
-        self.store = open_store(tracking_uri)
+        # As MLflow's client: no URI means the one given to mlnb.set_tracking_uri, if any.
+        self.store = open_store(tracking_uri if tracking_uri is not None else state.tracking_uri)
         self.writer = writer_for(self.store)
 
     @property
@@ -89,7 +77,26 @@ class MlnbClient(RegistryClientMixin):
         return self.store.get_experiment(experiment_id)
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment with this name, or None.
+
+        :param name: the experiment's name.
+        """
         return self.store.get_experiment_by_name(name)
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """The experiment with this name, created if it does not exist (race-free across
+        processes). What ``mlnb.set_experiment(name)`` uses.
+
+        :param name: the experiment's name.
+        """
+        return self.store.get_or_create_experiment(name)
+
+    def all_experiment_ids(self, view_type: int = ViewType.ALL) -> list[str]:
+        """The ids of every experiment (deleted ones too with the default ``ViewType.ALL``).
+
+        :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
+        """
+        return self.store.experiment_ids(view_type)
 
     def search_experiments(
         self, view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
@@ -124,8 +131,32 @@ class MlnbClient(RegistryClientMixin):
         return self.get_run(info.run_id)
 
     def get_run(self, run_id: str) -> Run:
+        """A run with its info and data (params, latest metrics, tags), read after a flush.
+
+        :param run_id: the run.
+        :raises NotFoundError: for a run this store does not have.
+        """
         self.writer.flush()
         return self.store.get_run(run_id)
+
+    def get_run_info(self, run_id: str) -> RunInfo:
+        """A run's info alone (status, times, name, artifact URI): cheaper than :meth:`get_run`.
+
+        :param run_id: the run.
+        """
+        return self.store.get_run_info(run_id)
+
+    def resume_run(self, run_id: str) -> RunInfo:
+        """Make a run RUNNING again, owned by this process (mlnb's side of ``start_run(run_id)``).
+
+        :param run_id: the run; a deleted run must be restored first.
+        :raises RunStateError: for a deleted run.
+        """
+        info = self.store.get_run_info(run_id)
+        if info.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise RunStateError(f"Run {run_id} is deleted; restore it before resuming it.")
+        self.store.resume_run(run_id)
+        return self.store.get_run_info(run_id)
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
         self.writer.flush()
@@ -154,28 +185,77 @@ class MlnbClient(RegistryClientMixin):
         """A page of matching runs; pass ``result.token`` as ``page_token`` for the next page."""
         self.writer.flush()
         self.store.reap_dead_runs()
-        offset = _offset(page_token)
+        offset = token_offset(page_token)
         runs = self.store.search_runs(
             [str(e) for e in experiment_ids], filter_string, run_view_type, max_results,
             order_by, offset,
         )
-        token = str(offset + len(runs)) if len(runs) == max_results else None
-        return PagedList(runs, token)
+        return page(runs, offset, max_results)
 
     # --- logging ----------------------------------------------------------------------------
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        """Log one param of a run and return its value; a param is fixed once logged.
+
+        :param run_id: the run.
+        :param key: the param's name.
+        :param value: any value; it is stored as text (at most 6,000 characters).
+        :raises ParamConflictError: when the run already has ``key`` with another value.
+        """
         self.store.log_batch(run_id, params=[Param(key, value)])
         return value
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Log several params of a run at once, all or nothing.
+
+        :param run_id: the run.
+        :param params: names and values, as for :meth:`log_param`.
+        """
+        self.store.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
 
     def log_metric(
         self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int = 0
     ) -> None:
+        """Log one metric point of a run; buffered, on disk within a second and on any read.
+
+        :param run_id: the run.
+        :param key: the metric's name.
+        :param value: a number (NaN and ±inf are kept as they are).
+        :param timestamp: milliseconds since the epoch; default now.
+        :param step: the training step (default 0).
+        """
         self.writer.add(run_id, key, value, timestamp if timestamp is not None else now_ms(),
                         step or 0)
 
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None,
+                    timestamp: int | None = None) -> None:
+        """Log several metric points of a run with one step and timestamp (buffered).
+
+        :param run_id: the run.
+        :param metrics: names and values.
+        :param step: the training step (default 0).
+        :param timestamp: milliseconds since the epoch; default now, the same for every point.
+        """
+        t = timestamp if timestamp is not None else now_ms()
+        for key, value in metrics.items():
+            self.writer.add(run_id, key, value, t, step or 0)
+
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set one tag of a run (a tag can be changed, unlike a param).
+
+        :param run_id: the run.
+        :param key: the tag's name.
+        :param value: any value, stored as text.
+        """
         self.store.log_batch(run_id, tags=[RunTag(key, value)])
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        """Set several tags of a run at once, all or nothing.
+
+        :param run_id: the run.
+        :param tags: names and values, as for :meth:`set_tag`.
+        """
+        self.store.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.store.delete_tag(run_id, key)
@@ -268,22 +348,38 @@ def _join(prefix: str | None, name: str) -> str:
     return f"{prefix.rstrip('/')}/{name}" if prefix else name
 
 
-def _offset(page_token: str | None) -> int:
-    if not page_token:
-        return 0
-    if not page_token.isdigit():
-        raise InvalidParameterError(f"page_token {page_token!r} is not one this client returned.")
-    return int(page_token)
-
-
-def current_user() -> str:
-    """The operating-system user (as MLflow records it), or "" where none can be found."""
-    try:
-        import getpass
-
-        return getpass.getuser()
-    except Exception:  # no user name in some containers
-        return ""
-
-
 MlflowClient = MlnbClient
+
+_clients: dict[str | None, MlnbClient] = {}
+
+
+def current_client() -> MlnbClient:
+    """The client of the store the fluent API uses: ``set_tracking_uri(...)``, else
+    ``MLNB_TRACKING_URI``, else the nearest ``.mlnb/`` (created in the current folder if none).
+
+    One client per store and process; every layer above tracking reaches the current store
+    through this function.
+    """
+    forget_parent_runs()
+    uri = explicit_uri()
+    client = _clients.get(uri)
+    if client is None:
+        client = _clients[uri] = MlnbClient(uri)
+    return client
+
+
+def current_store() -> Store:
+    """The store of :func:`current_client`."""
+    return current_client().store
+
+
+def existing_store() -> Store | None:
+    """The current store if it exists already, else None: reading a local model folder must
+    never create a store, nor fail where none can be opened."""
+    uri = explicit_uri()
+    try:
+        if not resolve(uri).db_path.exists():
+            return None
+        return open_store(uri)
+    except Exception:  # a local model folder loads even where no store can be opened
+        return None

@@ -13,13 +13,38 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from mlnb.capture.git import git_head
+from mlnb.capture.provenance import kernel_tags
+
 ContextProvider = Callable[[], dict[str, str]]
 _providers: list[ContextProvider] = []
 
 
 def register_context_provider(provider: ContextProvider) -> None:
+    """Add a function whose tags every new run gets (once; registering it again does nothing).
+
+    :param provider: a fast function returning ``{tag: value}``; one that raises is skipped
+        with a warning.
+    """
     if provider not in _providers:
         _providers.append(provider)
+
+
+def unregister_context_provider(provider: ContextProvider) -> None:
+    """Remove a provider added by :func:`register_context_provider` (nothing if it is not there).
+
+    :param provider: the function registered.
+    """
+    if provider in _providers:
+        _providers.remove(provider)
+
+
+def has_context_provider(provider: ContextProvider) -> bool:
+    """Whether ``provider`` is registered.
+
+    :param provider: the function.
+    """
+    return provider in _providers
 
 
 def run_context_tags() -> dict[str, str]:
@@ -28,8 +53,6 @@ def run_context_tags() -> dict[str, str]:
     if "IPython" in sys.modules:
         # Inside a kernel every run gets the notebook's provenance, with or without %load_ext.
         # mlnb.provenance never imports IPython itself; it only looks at the running shell.
-        from mlnb.provenance import kernel_tags
-
         if kernel_tags not in providers:
             providers.insert(0, kernel_tags)
     provided: dict[str, str] = {}
@@ -62,53 +85,3 @@ def _source_tags() -> dict[str, str]:
         if git[1]:
             tags["mlflow.source.git.branch"] = git[1]
     return tags
-
-
-def find_git_dir(start: Path) -> Path | None:
-    for folder in (start, *start.parents):
-        candidate = folder / ".git"
-        if candidate.is_dir():
-            return candidate
-        if candidate.is_file():  # a worktree or submodule: "gitdir: <path>"
-            text = candidate.read_text(errors="replace").strip()
-            if text.startswith("gitdir:"):
-                return (folder / text.split(":", 1)[1].strip()).resolve()
-    return None
-
-
-def git_head(start: Path) -> tuple[str, str | None] | None:
-    """(commit, branch) of the repository around ``start``, read from .git without running git.
-
-    Reading two small files costs microseconds, where spawning ``git`` would cost milliseconds on
-    every run. Returns None outside a repository or before the first commit.
-    """
-    git_dir = find_git_dir(start)
-    if git_dir is None:
-        return None
-    try:
-        head = (git_dir / "HEAD").read_text().strip()
-        if not head.startswith("ref:"):
-            return head, None  # detached HEAD
-        ref = head.split(":", 1)[1].strip()
-        commit = _read_ref(git_dir, ref)
-        return (commit, ref.removeprefix("refs/heads/")) if commit else None
-    except OSError:
-        return None
-
-
-def _read_ref(git_dir: Path, ref: str) -> str | None:
-    common = git_dir
-    commondir = git_dir / "commondir"
-    if commondir.is_file():
-        common = (git_dir / commondir.read_text().strip()).resolve()
-    for base in (git_dir, common):
-        loose = base / ref
-        if loose.is_file():
-            return loose.read_text().strip()
-    packed = common / "packed-refs"
-    if packed.is_file():
-        for line in packed.read_text().splitlines():
-            parts = line.split()
-            if len(parts) == 2 and parts[1] == ref:
-                return parts[0]
-    return None

@@ -4,8 +4,9 @@
 ``with`` block ends the run FINISHED, or FAILED if an exception escaped (KILLED for Ctrl-C), and
 the exception still propagates. Logging with no active run starts one, as MLflow does.
 
-The only state is the tracking URI, the active experiment and the stack of active runs (a stack
-so that ``nested=True`` works), all in :class:`_State`.
+Each function is one call to the :class:`~mlnb.tracking.client.MlnbClient` of the current store
+(:func:`~mlnb.tracking.client.current_client`); the process state (URI, active experiment, the
+stack of active runs) lives in :mod:`mlnb.tracking.state`.
 """
 
 from __future__ import annotations
@@ -13,30 +14,30 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from mlnb.artifacts import safe_relpath
 from mlnb.entities import (
     Experiment,
     FileInfo,
     LifecycleStage,
     Metric,
-    Param,
+    ModelVersion,
     Run,
     RunInfo,
     RunStatus,
-    RunTag,
     ViewType,
 )
 from mlnb.errors import InvalidParameterError, NotFoundError, RunStateError
+from mlnb.registry import model_source
 from mlnb.store import location as store_location
-from mlnb.tracking.client import MlnbClient, now_ms
+from mlnb.store.artifacts import safe_relpath
+from mlnb.tracking.client import MlnbClient, current_client
 from mlnb.tracking.context import run_context_tags
+from mlnb.tracking.state import explicit_uri, state
+from mlnb.tracking.writer import flush_all
 
 if TYPE_CHECKING:
     import pandas
@@ -44,69 +45,57 @@ if TYPE_CHECKING:
 SEARCH_MAX_RESULTS_PANDAS = 100_000
 
 
-@dataclass
-class _State:
-    tracking_uri: str | None = None
-    experiment_id: str | None = None
-    active: list[ActiveRun] = field(default_factory=list)
-    last_run_id: str | None = None
-    clients: dict[str | None, MlnbClient] = field(default_factory=dict)
-    pid: int = field(default_factory=os.getpid)
-
-
-_state = _State()
-
-
-def _client() -> MlnbClient:
-    if _state.pid != os.getpid():  # a forked child does not own its parent's runs
-        _state.active.clear()
-        _state.pid = os.getpid()
-    uri = _state.tracking_uri or os.environ.get(store_location.ENV_VAR) or None
-    client = _state.clients.get(uri)
-    if client is None:
-        client = _state.clients[uri] = MlnbClient(uri)
-    return client
-
-
 class ActiveRun:
-    """A handle on a run: its id, fresh ``info`` and ``data``, logging methods, and ``with``."""
+    """A handle on a run: its id, fresh ``info`` and ``data``, logging methods, and ``with``.
+
+    Leaving a ``with`` block ends the run: FINISHED, FAILED when an exception escaped (its text
+    kept in the ``mlnb.error`` tag), KILLED for Ctrl-C.
+
+    :param run_id: the run's id.
+    :param client: the client of the run's store.
+    """
 
     def __init__(self, run_id: str, client: MlnbClient) -> None:
         self.run_id = run_id
-        self._client = client
+        self.client = client
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.info.run_name!r} ({self.run_id}) {self.info.status}>"
 
     @property
     def info(self) -> RunInfo:
-        return self._client.store.get_run_info(self.run_id)
+        """The run's info, read now (status, times, name, artifact URI)."""
+        return self.client.get_run_info(self.run_id)
 
     @property
     def data(self) -> Any:
-        return self._client.get_run(self.run_id).data
+        """The run's params, latest metrics and tags, read now."""
+        return self.client.get_run(self.run_id).data
 
     def log_param(self, key: str, value: Any) -> Any:
-        return self._client.log_param(self.run_id, key, value)
+        """Log one param of this run; see :func:`mlnb.log_param`."""
+        return self.client.log_param(self.run_id, key, value)
 
     def log_params(self, params: dict[str, Any]) -> None:
-        items = _mapping(params, "log_params").items()
-        self._client.store.log_batch(self.run_id, params=[Param(k, v) for k, v in items])
+        """Log several params of this run; see :func:`mlnb.log_params`."""
+        self.client.log_params(self.run_id, _mapping(params, "log_params"))
 
     def log_metric(self, key: str, value: float, step: int | None = None,
                    timestamp: int | None = None) -> None:
-        self._client.log_metric(self.run_id, key, value, timestamp, step or 0)
+        """Log one metric point of this run; see :func:`mlnb.log_metric`."""
+        self.client.log_metric(self.run_id, key, value, timestamp, step or 0)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None,
                     timestamp: int | None = None) -> None:
-        t = timestamp if timestamp is not None else now_ms()
-        for key, value in _mapping(metrics, "log_metrics").items():
-            self._client.log_metric(self.run_id, key, value, t, step or 0)
+        """Log several metric points of this run; see :func:`mlnb.log_metrics`."""
+        self.client.log_metrics(self.run_id, _mapping(metrics, "log_metrics"), step, timestamp)
 
     def set_tag(self, key: str, value: Any) -> None:
-        self._client.set_tag(self.run_id, key, value)
+        """Set one tag of this run; see :func:`mlnb.set_tag`."""
+        self.client.set_tag(self.run_id, key, value)
 
     def end(self, status: str = RunStatus.FINISHED) -> None:
+        """End this run with ``status`` (FINISHED, FAILED or KILLED)."""
         end_run(status, run_id=self.run_id)
 
     def __enter__(self) -> ActiveRun:
@@ -120,7 +109,7 @@ class ActiveRun:
             status = RunStatus.KILLED
         else:
             status = RunStatus.FAILED
-            self._client.set_tag(self.run_id, "mlnb.error", f"{exc_type.__name__}: {exc}"[:8000])
+            self.client.set_tag(self.run_id, "mlnb.error", f"{exc_type.__name__}: {exc}"[:8000])
         end_run(status, run_id=self.run_id)
 
 
@@ -128,42 +117,57 @@ class ActiveRun:
 
 
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Use this store from now on: a folder, a ``.db`` file or a ``sqlite:///`` URI."""
+    """Use this store from now on.
+
+    :param uri: a folder (``.mlnb``), a ``.db`` file or a ``sqlite:///`` URI. Unlike MLflow,
+        ``http(s)://`` tracking servers are not accepted.
+    :raises InvalidParameterError: for a URI mlnb cannot use (nothing changes then).
+    """
     text = os.fspath(uri)
     store_location.from_uri(text, Path.cwd())  # fail now on a bad URI
-    _state.tracking_uri = text
-    _state.experiment_id = None
+    state.tracking_uri = text
+    state.experiment_id = None
 
 
 def get_tracking_uri() -> str:
-    """The store in use, as a folder path or ``sqlite:///`` URI (resolved by the store rules)."""
-    explicit = _state.tracking_uri or os.environ.get(store_location.ENV_VAR) or None
-    return store_location.resolve(explicit).uri
+    """The store in use, as a folder path or ``sqlite:///`` URI (resolved by the store rules:
+    ``set_tracking_uri``, else ``MLNB_TRACKING_URI``, else the nearest ``.mlnb/``)."""
+    return store_location.resolve(explicit_uri()).uri
 
 
 def set_experiment(experiment_name: str | None = None,
                    experiment_id: str | None = None) -> Experiment:
-    """Make an experiment active, creating it (by name) if it does not exist yet."""
-    client = _client()
+    """Make an experiment active, creating it (by name) if it does not exist yet.
+
+    :param experiment_name: the experiment's name; created when missing (race-free across
+        processes).
+    :param experiment_id: or the id of an existing experiment. Give exactly one of the two.
+    :returns: the active experiment.
+    :raises RunStateError: for a deleted experiment (restore it first).
+    """
+    client = current_client()
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidParameterError("set_experiment needs exactly one of experiment_name or "
                                     "experiment_id.")
     if experiment_id is not None:
         experiment = client.get_experiment(str(experiment_id))
     else:
-        experiment = client.store.get_or_create_experiment(str(experiment_name))
+        experiment = client.get_or_create_experiment(str(experiment_name))
     if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
         raise RunStateError(
             f"Experiment {experiment.name!r} is deleted. Restore it (mlnb.MlnbClient()."
             f"restore_experiment({experiment.experiment_id!r})) or choose another name."
         )
-    _state.experiment_id = experiment.experiment_id
+    state.experiment_id = experiment.experiment_id
     return experiment
 
 
-def _current_experiment_id() -> str:
-    if _state.experiment_id is not None:
-        return _state.experiment_id
+def active_experiment_id() -> str:
+    """The experiment new runs go to: the one ``set_experiment`` chose, else the one named by
+    ``MLNB_EXPERIMENT_NAME``/``MLFLOW_EXPERIMENT_NAME`` (created if needed), else the one whose
+    id is in ``MLNB_EXPERIMENT_ID``/``MLFLOW_EXPERIMENT_ID``, else ``"0"`` (Default)."""
+    if state.experiment_id is not None:
+        return state.experiment_id
     name = os.environ.get("MLNB_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     if name:
         return set_experiment(name).experiment_id
@@ -173,25 +177,51 @@ def _current_experiment_id() -> str:
 
 def create_experiment(name: str, artifact_location: str | None = None,
                       tags: dict[str, Any] | None = None) -> str:
-    return _client().create_experiment(name, artifact_location, tags)
+    """Create an experiment and return its id.
+
+    :param name: a name no other experiment has.
+    :param artifact_location: not supported (artifacts stay inside the store); must be None.
+    :param tags: experiment tags.
+    """
+    return current_client().create_experiment(name, artifact_location, tags)
 
 
 def get_experiment(experiment_id: str) -> Experiment:
-    return _client().get_experiment(experiment_id)
+    """The experiment with this id.
+
+    :param experiment_id: the experiment's id.
+    :raises NotFoundError: when there is none.
+    """
+    return current_client().get_experiment(experiment_id)
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:
-    return _client().get_experiment_by_name(name)
+    """The experiment with this name, or None.
+
+    :param name: the experiment's name.
+    """
+    return current_client().get_experiment_by_name(name)
 
 
 def search_experiments(view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
                        filter_string: str | None = None,
                        order_by: Sequence[str] | None = None) -> list[Experiment]:
-    return _client().search_experiments(view_type, max_results, filter_string, order_by)
+    """Experiments matching a filter.
+
+    :param view_type: ``ViewType.ACTIVE_ONLY`` (default), ``DELETED_ONLY`` or ``ALL``.
+    :param max_results: at most this many.
+    :param filter_string: e.g. ``"name LIKE 'churn%' and tags.team = 'ml'"``.
+    :param order_by: e.g. ``["name ASC"]``; default oldest first.
+    """
+    return current_client().search_experiments(view_type, max_results, filter_string, order_by)
 
 
 def delete_experiment(experiment_id: str) -> None:
-    _client().delete_experiment(experiment_id)
+    """Delete an experiment and its runs (restorable with ``MlnbClient().restore_experiment``).
+
+    :param experiment_id: the experiment's id; the Default experiment cannot be deleted.
+    """
+    current_client().delete_experiment(experiment_id)
 
 
 # --- the run's life ---------------------------------------------------------------------------
@@ -209,163 +239,238 @@ def start_run(
 ) -> ActiveRun:
     """Start a run (or resume ``run_id``) and make it the active run.
 
-    Use it as ``with mlnb.start_run(run_name="baseline") as run:``. With ``nested=True`` the new
-    run is a child of the active one. With no active run and no ``run_id``, the environment
-    variable ``MLNB_RUN_ID`` names a run to resume (as MLflow's ``MLFLOW_RUN_ID``).
-    ``log_system_metrics`` is accepted for MLflow compatibility and ignored.
+    Use it as ``with mlnb.start_run(run_name="baseline") as run:``. With no active run and no
+    ``run_id``, the environment variable ``MLNB_RUN_ID`` names a run to resume (as MLflow's
+    ``MLFLOW_RUN_ID``). The run gets the tags of its context: the script or notebook, the git
+    commit and, in a kernel, the cell's provenance.
+
+    :param run_id: resume this run instead of starting a new one.
+    :param experiment_id: the experiment of the new run; default the active experiment.
+    :param run_name: a name; default a random one such as ``swift-otter-42``.
+    :param nested: start a child of the active run (without it, a second run is an error).
+    :param parent_run_id: or name the parent run explicitly.
+    :param tags: tags of the new run.
+    :param description: the run's note (``mlflow.note.content``).
+    :param log_system_metrics: accepted for MLflow compatibility; mlnb does not log system
+        metrics yet, and ignores it.
+    :raises RunStateError: when a run is already active and ``nested`` is False.
     """
-    client = _client()
-    if run_id is None and not _state.active and not nested:
+    client = current_client()
+    if run_id is None and not state.active and not nested:
         # MLflow's MLFLOW_RUN_ID: a launcher (mlnb run) hands its run to the script it starts.
         run_id = os.environ.pop("MLNB_RUN_ID", None) or None
-    if _state.active and not nested and run_id is None:
-        active = _state.active[-1].run_id
+    if state.active and not nested and run_id is None:
+        active = state.active[-1].run_id
         raise RunStateError(
             f"Run {active} is already active. End it with mlnb.end_run(), or start a child run "
             "with start_run(nested=True)."
         )
     if run_id is not None:
-        handle = _resume(client, run_id)
+        client.resume_run(run_id)
+        handle = ActiveRun(run_id, client)
     else:
-        parent = parent_run_id or (_state.active[-1].run_id if nested and _state.active else None)
+        parent = parent_run_id or (state.active[-1].run_id if nested and state.active else None)
         all_tags = run_context_tags()
         all_tags.update(tags or {})
         if description is not None:
             all_tags["mlflow.note.content"] = description
-        eid = str(experiment_id) if experiment_id is not None else _current_experiment_id()
-        info = client.store.create_run(eid, run_name, all_tags, parent, _user_id(), None)
-        handle = ActiveRun(info.run_id, client)
-    _state.active.append(handle)
-    _state.last_run_id = handle.run_id
+        eid = str(experiment_id) if experiment_id is not None else active_experiment_id()
+        run = client.create_run(eid, tags=all_tags, run_name=run_name, parent_run_id=parent)
+        handle = ActiveRun(run.info.run_id, client)
+    state.active.append(handle)
+    state.last_run_id = handle.run_id
     _watch_uncaught_exceptions()
     return handle
 
 
-def _resume(client: MlnbClient, run_id: str) -> ActiveRun:
-    info = client.store.get_run_info(run_id)
-    if info.lifecycle_stage != LifecycleStage.ACTIVE:
-        raise RunStateError(f"Run {run_id} is deleted; restore it before resuming it.")
-    client.store.resume_run(run_id)
-    return ActiveRun(run_id, client)
-
-
 def end_run(status: str = RunStatus.FINISHED, run_id: str | None = None) -> None:
-    """End the active run (or the given one) with ``status``; its metrics are on disk after."""
+    """End the active run (or the given one); its metrics are on disk after.
+
+    :param status: FINISHED (default), FAILED or KILLED.
+    :param run_id: end this active run instead of the innermost one (nothing happens when no
+        active run has this id).
+    """
     if status not in RunStatus.TERMINAL:  # before the run leaves the stack: a typo keeps it active
         raise InvalidParameterError(
             f"end_run status must be one of {', '.join(RunStatus.TERMINAL)}, not {status!r}."
         )
-    if not _state.active:
+    if not state.active:
         return
-    handle = _state.active[-1]
+    handle = state.active[-1]
     if run_id is not None:
-        matches = [h for h in _state.active if h.run_id == run_id]
+        matches = [h for h in state.active if h.run_id == run_id]
         if not matches:
             return
         handle = matches[-1]
-    _state.active.remove(handle)
-    handle._client.set_terminated(handle.run_id, status)
-    _state.last_run_id = handle.run_id
+    state.active.remove(handle)
+    handle.client.set_terminated(handle.run_id, status)
+    state.last_run_id = handle.run_id
 
 
 def active_run() -> ActiveRun | None:
     """The active run's handle, or None."""
-    return _state.active[-1] if _state.active else None
+    return state.active[-1] if state.active else None
 
 
 def last_active_run() -> Run | None:
     """The active run, or else the run most recently ended in this process, or None."""
-    if _state.last_run_id is None:
+    if state.last_run_id is None:
         return None
-    return _client().get_run(_state.last_run_id)
+    return current_client().get_run(state.last_run_id)
 
 
 def _active_run_id() -> str:
-    if not _state.active:
+    if not state.active:
         start_run()
-    return _state.active[-1].run_id
+    return state.active[-1].run_id
 
 
 # --- logging to the active run ----------------------------------------------------------------
 
 
 def log_param(key: str, value: Any) -> Any:
-    return _client().log_param(_active_run_id(), key, value)
+    """Log one param of the active run (started if none is) and return its value.
+
+    :param key: the param's name (letters, digits and ``_-./ :``, at most 250 characters).
+    :param value: any value; stored as text. A param is fixed once logged: logging it again
+        with another value raises ``ParamConflictError`` (MLflow's INVALID_PARAMETER_VALUE).
+    """
+    return current_client().log_param(_active_run_id(), key, value)
 
 
 def log_params(params: dict[str, Any]) -> None:
-    items = _mapping(params, "log_params").items()
-    _client().store.log_batch(_active_run_id(), params=[Param(k, v) for k, v in items])
+    """Log several params of the active run at once, all or nothing.
+
+    :param params: names and values, as for :func:`log_param`.
+    """
+    current_client().log_params(_active_run_id(), _mapping(params, "log_params"))
 
 
 def log_metric(key: str, value: float, step: int | None = None,
                timestamp: int | None = None) -> None:
-    """Log one metric point; buffered, on disk within a second and by ``end_run``/``flush``."""
-    client = _client()
-    run_id = _state.active[-1].run_id if _state.active else _active_run_id()
-    client.writer.add(run_id, key, value, timestamp if timestamp is not None else
-                      int(time.time() * 1000), step or 0)
+    """Log one metric point of the active run (started if none is).
+
+    Unlike MLflow, the point is buffered: it is on disk within a second, at ``end_run`` and
+    ``flush()``, and before any read in this process (a hard crash loses at most the last
+    second of points).
+
+    :param key: the metric's name.
+    :param value: a number; NaN and ±inf are kept as they are.
+    :param step: the training step (default 0).
+    :param timestamp: milliseconds since the epoch (default now).
+    """
+    run_id = state.active[-1].run_id if state.active else _active_run_id()
+    current_client().log_metric(run_id, key, value, timestamp, step or 0)
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None,
                 timestamp: int | None = None) -> None:
-    items = _mapping(metrics, "log_metrics").items()
-    client = _client()
-    run_id = _active_run_id()
-    t = timestamp if timestamp is not None else now_ms()
-    for key, value in items:
-        client.writer.add(run_id, key, value, t, step or 0)
+    """Log several metric points of the active run with one step and timestamp (buffered).
+
+    :param metrics: names and values.
+    :param step: the training step (default 0).
+    :param timestamp: milliseconds since the epoch (default now).
+    """
+    current_client().log_metrics(_active_run_id(), _mapping(metrics, "log_metrics"), step,
+                                 timestamp)
 
 
 def set_tag(key: str, value: Any) -> None:
-    _client().set_tag(_active_run_id(), key, value)
+    """Set one tag of the active run (a tag can be changed, unlike a param).
+
+    :param key: the tag's name.
+    :param value: any value, stored as text.
+    """
+    current_client().set_tag(_active_run_id(), key, value)
 
 
 def set_tags(tags: dict[str, Any]) -> None:
-    items = _mapping(tags, "set_tags").items()
-    _client().store.log_batch(_active_run_id(), tags=[RunTag(k, v) for k, v in items])
+    """Set several tags of the active run at once, all or nothing.
+
+    :param tags: names and values.
+    """
+    current_client().set_tags(_active_run_id(), _mapping(tags, "set_tags"))
 
 
 def delete_tag(key: str) -> None:
-    _client().delete_tag(_active_run_id(), key)
+    """Delete a tag of the active run.
+
+    :param key: the tag's name.
+    """
+    current_client().delete_tag(_active_run_id(), key)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _client().log_artifact(_active_run_id(), local_path, artifact_path)
+    """Copy one file into the active run's artifacts (written atomically, with its sha256).
+
+    :param local_path: the file to copy.
+    :param artifact_path: a folder inside the run's artifacts; default the top.
+    """
+    current_client().log_artifact(_active_run_id(), local_path, artifact_path)
 
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _client().log_artifacts(_active_run_id(), local_dir, artifact_path)
+    """Copy every file below a folder into the active run's artifacts, keeping the layout.
+    Symbolic links to folders are skipped with a warning.
+
+    :param local_dir: the folder to copy.
+    :param artifact_path: a folder inside the run's artifacts; default the top.
+    """
+    current_client().log_artifacts(_active_run_id(), local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_file: str) -> None:
-    _client().log_text(_active_run_id(), text, artifact_file)
+    """Save text as an artifact of the active run.
+
+    :param text: the text (UTF-8 on disk).
+    :param artifact_file: its path inside the run's artifacts, e.g. ``"notes/summary.md"``.
+    """
+    current_client().log_text(_active_run_id(), text, artifact_file)
 
 
 def log_dict(dictionary: Any, artifact_file: str) -> None:
-    _client().log_dict(_active_run_id(), dictionary, artifact_file)
+    """Save a dict as a JSON or YAML artifact of the active run (by the file's extension).
+
+    :param dictionary: JSON-ready data.
+    :param artifact_file: ``*.json``, ``*.yaml`` or ``*.yml`` inside the run's artifacts.
+    """
+    current_client().log_dict(_active_run_id(), dictionary, artifact_file)
 
 
 def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None
                ) -> None:
-    _client().log_figure(_active_run_id(), figure, artifact_file, save_kwargs)
+    """Save a matplotlib or Plotly figure as an artifact of the active run.
+
+    :param figure: a ``matplotlib.figure.Figure`` or a ``plotly.graph_objects.Figure``.
+    :param artifact_file: e.g. ``"roc.png"`` (matplotlib) or ``"curves.html"`` (Plotly).
+    :param save_kwargs: extra keyword arguments for ``savefig`` / ``write_html``.
+    """
+    current_client().log_figure(_active_run_id(), figure, artifact_file, save_kwargs)
 
 
 def log_table(data: Any, artifact_file: str) -> None:
-    _client().log_table(_active_run_id(), data, artifact_file)
+    """Save a table (a pandas DataFrame or a dict of columns) as a JSON artifact of the active
+    run; logging to the same file again appends the rows, as MLflow does.
+
+    :param data: a DataFrame or a dict of equal-length lists.
+    :param artifact_file: a ``*.json`` path inside the run's artifacts.
+    """
+    current_client().log_table(_active_run_id(), data, artifact_file)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
-    info = _client().store.get_run_info(_active_run_id())
+    """The ``file://`` URI of the active run's artifacts, or of one path inside them.
+
+    :param artifact_path: a path inside the run's artifacts (checked to stay inside).
+    """
+    info = current_client().get_run_info(_active_run_id())
     if not artifact_path:
         return info.artifact_uri
     return f"{info.artifact_uri}/{safe_relpath(artifact_path)}"
 
 
 def flush() -> None:
-    """Write every buffered metric point now."""
-    from mlnb.tracking.writer import flush_all
-
+    """Write every buffered metric point now (mlnb-only: MLflow writes each point at once)."""
     flush_all()
 
 
@@ -373,23 +478,46 @@ def flush() -> None:
 
 
 def get_run(run_id: str) -> Run:
-    return _client().get_run(run_id)
+    """A run with its info and data (params, latest metrics, tags).
+
+    :param run_id: the run's id.
+    :raises NotFoundError: for a run the store does not have.
+    """
+    return current_client().get_run(run_id)
 
 
 def get_metric_history(run_id: str, key: str) -> list[Metric]:
-    return _client().get_metric_history(run_id, key)
+    """Every point of one metric of a run, in step order.
+
+    :param run_id: the run's id.
+    :param key: the metric's name.
+    """
+    return current_client().get_metric_history(run_id, key)
 
 
 def list_artifacts(run_id: str, path: str | None = None) -> list[FileInfo]:
-    return _client().list_artifacts(run_id, path)
+    """The files and folders directly inside a run's artifacts (or inside ``path``).
+
+    :param run_id: the run's id.
+    :param path: a folder inside the run's artifacts; default the top.
+    """
+    return current_client().list_artifacts(run_id, path)
 
 
 def delete_run(run_id: str) -> None:
-    _client().delete_run(run_id)
+    """Delete a run (it stays in the store, restorable with :func:`restore_run`).
+
+    :param run_id: the run's id.
+    """
+    current_client().delete_run(run_id)
 
 
 def restore_run(run_id: str) -> None:
-    _client().restore_run(run_id)
+    """Restore a deleted run.
+
+    :param run_id: the run's id.
+    """
+    current_client().restore_run(run_id)
 
 
 def search_runs(
@@ -404,15 +532,22 @@ def search_runs(
 ) -> pandas.DataFrame | list[Run]:
     """Runs matching a filter, as a DataFrame with MLflow's columns or as a list of Runs.
 
-    Without ``experiment_ids`` or ``experiment_names``, searches the active experiment (or all
-    of them with ``search_all_experiments=True``).
+    :param experiment_ids: the experiments to search; default the active experiment.
+    :param filter_string: MLflow's grammar (``metrics.acc > 0.9 and params.lr = '0.01'``) plus
+        ``or``, ``not`` and parentheses, which MLflow lacks.
+    :param run_view_type: ``ViewType.ACTIVE_ONLY`` (default), ``DELETED_ONLY`` or ``ALL``.
+    :param max_results: at most this many runs.
+    :param order_by: e.g. ``["metrics.acc DESC", "start_time"]``; default newest first.
+    :param output_format: ``"pandas"`` (default) or ``"list"``.
+    :param search_all_experiments: search every experiment when none is named.
+    :param experiment_names: or name the experiments to search (not with ``experiment_ids``).
     """
     if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
         raise InvalidParameterError(f"max_results must be a positive integer, not {max_results!r}.")
     if output_format not in ("pandas", "list"):
         raise InvalidParameterError(f"output_format must be 'pandas' or 'list', not "
                                     f"{output_format!r}.")
-    client = _client()
+    client = current_client()
     ids = _experiment_ids(client, experiment_ids, experiment_names, search_all_experiments)
     runs: list[Run] = []
     token: str | None = None
@@ -425,7 +560,7 @@ def search_runs(
             break
     if output_format == "list":
         return runs
-    from mlnb.tracking.frames import runs_to_frame
+    from mlnb.tracking.frames import runs_to_frame  # pandas: only when a DataFrame is asked for
 
     return runs_to_frame(runs)
 
@@ -447,8 +582,28 @@ def _experiment_ids(client: MlnbClient, ids: Sequence[str] | None,
     if ids:
         return [str(i) for i in ids]
     if search_all:
-        return [e.experiment_id for e in client.search_experiments(ViewType.ALL, 50_000)]
-    return [_current_experiment_id()]
+        return client.all_experiment_ids()
+    return [active_experiment_id()]
+
+
+# --- the registry, by the current store -------------------------------------------------------
+
+
+def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None,
+                   await_registration_for: int | None = None) -> ModelVersion:
+    """Register the model at ``model_uri`` as the next version of ``name`` (created if needed).
+
+    :param model_uri: ``runs:/<run_id>/<path>``, ``models:/<name>/<version>`` or a folder
+        inside the store's artifact root; it must be a model mlnb's ``log_model`` wrote.
+    :param name: the registered model's name.
+    :param tags: tags of the new version.
+    :param await_registration_for: accepted for MLflow compatibility; registration is
+        immediate in mlnb.
+    """
+    client = current_client()
+    client.writer.flush()
+    source = model_source(client.store, model_uri)
+    return client.create_model_version(name, source, tags=tags, create_model=True)
 
 
 # --- process exit -----------------------------------------------------------------------------
@@ -471,20 +626,14 @@ def _watch_uncaught_exceptions() -> None:
 
 def _end_runs_at_exit() -> None:
     """End runs still active when the interpreter exits (FAILED after an uncaught error)."""
-    if _state.pid != os.getpid():
+    if state.pid != os.getpid():
         return
     status = RunStatus.FAILED if _uncaught else RunStatus.FINISHED
-    while _state.active:
+    while state.active:
         try:
             end_run(status)
         except Exception:
-            _state.active.pop()
-
-
-def _user_id() -> str:
-    from mlnb.tracking.client import current_user
-
-    return current_user()
+            state.active.pop()
 
 
 def _mapping(value: Any, what: str) -> dict[str, Any]:

@@ -48,5 +48,5 @@ def show_run(run: Any) -> RunDetail:
 def __getattr__(name: str) -> Any:
     # The registry panel lives in its own module, written separately; import it on first use.
     if name == "show_registry":
-        return importlib.import_module("mlnb.widgets.registry").show_registry
+        return importlib.import_module("mlnb.widgets.registry_panel").show_registry
     raise AttributeError(f"module 'mlnb.widgets' has no attribute {name!r}")

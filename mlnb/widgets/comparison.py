@@ -16,6 +16,7 @@ from mlnb.entities import Metric, Run
 from mlnb.store import Store
 from mlnb.widgets import charts, data, static
 from mlnb.widgets.base import StaticFallback
+from mlnb.widgets.escape import escape_html
 
 _TABS = ("Overview", "History", "Parallel coordinates", "Scatter", "Final metrics")
 
@@ -42,7 +43,7 @@ def summary_rows(runs: list[Run], labels: list[str],
     return rows
 
 
-class Comparison(StaticFallback, widgets.VBox):  # type: ignore[misc]
+class Comparison(StaticFallback, widgets.VBox):
     """Several runs compared: differing params, metric summaries, and five kinds of chart."""
 
     def __init__(self, runs: Any, *, store: Store | None = None) -> None:
@@ -103,7 +104,7 @@ class Comparison(StaticFallback, widgets.VBox):  # type: ignore[misc]
         self.tabs.observe(lambda change: self._draw_tab(change["new"]), "selected_index")
         names = ", ".join(self.labels)
         self.children = (widgets.HTML(static.plain(f"<b>Comparing {len(self.runs)} runs</b>: "
-                                                   f"{static.escape_html(names)}")), self.tabs)
+                                                   f"{escape_html(names)}")), self.tabs)
         self._draw_params()
         self.summary_html.value = static.STYLE + static.html_table(
             ["Run", "Metric", "Last", "Min", "Max", "Best step", "Points"],

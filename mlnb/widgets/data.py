@@ -14,9 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlnb.entities import Experiment, Metric, Run, RunStatus
+from mlnb.entities import Experiment, Metric, Run, RunStatus, ViewType
 from mlnb.errors import InvalidParameterError, NotFoundError
 from mlnb.store import Store
+from mlnb.tracking import fluent
+from mlnb.tracking.client import current_client
 
 STATUS_COLOURS = {
     RunStatus.RUNNING: "#1f6feb",
@@ -32,9 +34,7 @@ _LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|perplexity|cost|time|laten
 
 def tracking_store() -> Store:
     """The store the fluent API uses now, with this process's buffered metrics written first."""
-    from mlnb.tracking import fluent
-
-    client = fluent._client()
+    client = current_client()
     client.writer.flush(raise_errors=False)
     return client.store
 
@@ -43,16 +43,14 @@ def experiment_ids(store: Store, experiment: Any) -> list[str]:
     """Experiment ids for ``experiment``: None (the active one), a name, an id, an Experiment,
     ``"*"`` (all), or a list of those."""
     if experiment is None:
-        from mlnb.tracking import fluent
-
-        return [fluent._current_experiment_id()]
+        return [fluent.active_experiment_id()]
     if isinstance(experiment, Experiment):
         return [experiment.experiment_id]
     if isinstance(experiment, (list, tuple)):
         return [eid for item in experiment for eid in experiment_ids(store, item)]
     text = str(experiment)
     if text == "*":
-        return [e.experiment_id for e in store.search_experiments(max_results=50_000)]
+        return store.experiment_ids(ViewType.ACTIVE_ONLY)
     found = store.get_experiment_by_name(text)
     if found is not None:
         return [found.experiment_id]

@@ -39,7 +39,7 @@ def header_html(run: Run) -> str:
                         f"{static.status_html(info.status)}</h4><div style='font-size:12px'>{facts}</div>")
 
 
-class RunDetail(StaticFallback, widgets.VBox):  # type: ignore[misc]
+class RunDetail(StaticFallback, widgets.VBox):
     """Everything recorded about one run, in sections."""
 
     def __init__(self, run: Any, *, store: Store | None = None) -> None:

@@ -19,6 +19,7 @@ from ipywidgets.widgets.widget_string import LabelStyle
 
 from mlnb.entities import Run, RunStatus, ViewType
 from mlnb.errors import MlnbError
+from mlnb.tracking.client import current_client
 from mlnb.widgets import data, static
 from mlnb.widgets.base import StaticFallback, no_math
 from mlnb.widgets.escape import escape_html
@@ -30,7 +31,7 @@ _CELL_WIDTH = "110px"
 _AUTO = widgets.Layout(width="auto")
 
 
-class RunTable(StaticFallback, widgets.VBox):  # type: ignore[misc]
+class RunTable(StaticFallback, widgets.VBox):
     """Runs of one or more experiments as a paged table with actions on the selected runs."""
 
     selected_ids = traitlets.List(traitlets.Unicode(), help="Ids of the selected runs (all pages).")
@@ -43,9 +44,7 @@ class RunTable(StaticFallback, widgets.VBox):  # type: ignore[misc]
     def __init__(self, experiment: Any = None, filter: str | None = None, *,
                  page_size: int = 50, refresh_interval: float = 3.0) -> None:
         super().__init__(layout=widgets.Layout(width="100%"))
-        from mlnb.tracking import fluent
-
-        self.client = fluent._client()
+        self.client = current_client()
         self.store = self.client.store
         self.experiment_ids = data.experiment_ids(self.store, experiment)
         self.page_size = page_size

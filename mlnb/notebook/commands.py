@@ -13,8 +13,11 @@ from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
-from mlnb import provenance
+from mlnb.capture import provenance
 from mlnb.errors import MlnbError
+from mlnb.store import open_store
+from mlnb.store.search import parse_filter
+from mlnb.tracking import fluent
 
 HELP = """\
 %mlnb runs [FILTER]                 the runs table (FILTER uses MLflow's search syntax)
@@ -67,14 +70,12 @@ def _widgets(name: str) -> Callable[..., Any] | None:
 
 def resolve_run(text: str) -> str:
     """A run id from an id or a run name (the most recent run of that name)."""
-    import mlnb
-
     try:
-        return mlnb.get_run(text).info.run_id
+        return fluent.get_run(text).info.run_id
     except MlnbError:
         pass
     quoted = text.replace("'", "\\'")
-    runs = mlnb.search_runs(filter_string=f"attributes.run_name = '{quoted}'",
+    runs = fluent.search_runs(filter_string=f"attributes.run_name = '{quoted}'",
                             search_all_experiments=True, output_format="list",
                             order_by=["attributes.start_time DESC"], max_results=1)
     if not runs:
@@ -83,16 +84,13 @@ def resolve_run(text: str) -> str:
 
 
 def _runs(shell: Any, words: list[str]) -> Any:
-    import mlnb
-    from mlnb.search import parse_filter
-
     text = " ".join(words)
     if text:
         parse_filter(text)  # a bad filter is a UsageError here, before anything is shown
     show_runs = _widgets("show_runs")
     if show_runs is not None:
         return show_runs(filter=text or None)
-    return mlnb.search_runs(filter_string=text)
+    return fluent.search_runs(filter_string=text)
 
 
 def _compare(shell: Any, words: list[str]) -> Any:
@@ -105,10 +103,9 @@ def _compare(shell: Any, words: list[str]) -> Any:
     compare = _widgets("compare")
     if compare is not None:
         return compare(run_ids)
-    import mlnb
     from mlnb.tracking.frames import runs_to_frame
 
-    return runs_to_frame([mlnb.get_run(r) for r in run_ids])
+    return runs_to_frame([fluent.get_run(r) for r in run_ids])
 
 
 def _show(shell: Any, words: list[str]) -> Any:
@@ -118,29 +115,23 @@ def _show(shell: Any, words: list[str]) -> Any:
     show_run = _widgets("show_run")
     if show_run is not None:
         return show_run(run_id)
-    import mlnb
-
-    return mlnb.get_run(run_id)
+    return fluent.get_run(run_id)
 
 
 def _store(shell: Any, words: list[str]) -> Any:
-    import mlnb
-
     parser = _parser("store")
     parser.add_argument("path", nargs="?")
     args = parser.parse_args(words)
     if args.path:
-        from mlnb.store import open_store
-
         # Open (create) the store before switching to it: a path that cannot hold one must not
         # leave every later mlnb call failing. The previous store stays in use.
         try:
             open_store(args.path)
         except (MlnbError, OSError) as exc:
             raise UsageError(f"%mlnb store: cannot use {args.path}: {exc}\n"
-                             f"Still using {mlnb.get_tracking_uri()}.") from None
-        mlnb.set_tracking_uri(args.path)
-    print(f"mlnb store: {mlnb.get_tracking_uri()}")
+                             f"Still using {fluent.get_tracking_uri()}.") from None
+        fluent.set_tracking_uri(args.path)
+    print(f"mlnb store: {fluent.get_tracking_uri()}")
     return None
 
 

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlnb import environment
+from mlnb.capture import environment
+from mlnb.capture.git import find_git_dir, git_head
 from mlnb.store.validation import MAX_TAG_VALUE_LENGTH
-from mlnb.tracking.context import find_git_dir, git_head
 
 DIFF_MAX_BYTES = 200_000
 DIFF_TIMEOUT_S = 2.0

@@ -15,16 +15,11 @@ import ipywidgets as widgets
 
 from mlnb.entities import ModelVersion, ModelVersionStage
 from mlnb.errors import MlnbError
+from mlnb.tracking.client import current_client
 from mlnb.widgets.base import no_math
 from mlnb.widgets.escape import escape_html
 
 KEY_METRICS = 3
-
-
-def _client() -> Any:
-    from mlnb.tracking.fluent import _client as fluent_client
-
-    return fluent_client()
 
 
 class VersionRow(widgets.HBox):
@@ -64,7 +59,7 @@ class RegistryPanel(widgets.VBox):
     """Pick a registered model; see and change its versions' stages, aliases and descriptions."""
 
     def __init__(self, name: str | None = None, client: Any = None) -> None:
-        self.client = client if client is not None else _client()
+        self.client = client if client is not None else current_client()
         self.rows: dict[str, VersionRow] = {}
         self.title = widgets.HTML()
         self.model = widgets.Dropdown(description="Model", options=[])

@@ -7,6 +7,8 @@ process (``importlib.metadata`` walks every installed package) and cached.
 
 from __future__ import annotations
 
+import getpass
+import os
 import sys
 from collections.abc import Iterable
 from functools import lru_cache
@@ -22,7 +24,23 @@ def _module_to_distributions() -> dict[str, list[str]]:
     return {k: list(v) for k, v in metadata.packages_distributions().items()}
 
 
+def current_user() -> str:
+    """The operating-system user running this process, as MLflow records it, or "".
+
+    ``$USER`` (``%USERNAME%`` on Windows), then the password database: root in a container has
+    no ``$USER`` but is 'root'; a container's arbitrary uid has no name at all.
+    """
+    name = os.environ.get("USER") or os.environ.get("USERNAME")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return ""
+
+
 def python_version() -> str:
+    """This interpreter's version, as ``3.11.7``."""
     return ".".join(map(str, sys.version_info[:3]))
 
 

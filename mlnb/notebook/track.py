@@ -22,16 +22,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import mlnb
-from mlnb import capture, live, provenance
-from mlnb.capture import CaptureRules
-from mlnb.entities import Metric, Param, RunStatus
+from mlnb.capture import provenance
+from mlnb.capture import values as capture
+from mlnb.capture.track_line import TrackOptions
+from mlnb.capture.values import CaptureRules
+from mlnb.entities import Metric, Param, RunStatus, RunTag
 from mlnb.errors import MlnbError
+from mlnb.notebook import live
 from mlnb.store import validation
+from mlnb.store.runs import now_ms
 from mlnb.store.validation import MAX_TAG_VALUE_LENGTH
-from mlnb.track_line import TrackOptions
 from mlnb.tracking import context, fluent
-from mlnb.tracking.client import MlnbClient, now_ms
+from mlnb.tracking.client import MlnbClient
 
 STDOUT_ARTIFACT = "stdout.txt"
 TRACEBACK_ARTIFACT = "traceback.txt"
@@ -63,7 +65,7 @@ def track_cell(shell: Any, cell: str, options: TrackOptions, rules: CaptureRules
     compiled = compile_cell(shell, cell)  # a SyntaxError creates no run
     started = time.perf_counter()
     handle = _start_run(options, shell, cell)
-    tracker = _CellCapture(shell, handle.run_id, handle._client, options, rules)
+    tracker = _CellCapture(shell, handle.run_id, handle.client, options, rules)
     status, error = RunStatus.FINISHED, None
     try:
         with tracker.watching(live_redraw_s):
@@ -90,17 +92,17 @@ def _start_run(options: TrackOptions, shell: Any, cell: str) -> fluent.ActiveRun
             validation.tag_value(key, value)
         experiment_id = None
         if options.experiment:
-            found = mlnb.get_experiment_by_name(options.experiment)
+            found = fluent.get_experiment_by_name(options.experiment)
             experiment_id = (found.experiment_id if found is not None
-                             else mlnb.create_experiment(options.experiment))
+                             else fluent.create_experiment(options.experiment))
         tags = {"mlnb.source": "%%track"}
-        if provenance.kernel_tags not in context._providers:  # else start_run adds them
+        if not context.has_context_provider(provenance.kernel_tags):  # else start_run adds them
             tags.update(provenance.kernel_tags())
         if not provenance.current_cell(shell)["source"]:  # history off (a test shell): the cell
             tags["mlnb.cell.source"] = cell[:validation.MAX_TAG_VALUE_LENGTH]
             tags["mlnb.cell.sha256"] = provenance.source_hash(cell)
         tags.update(options.tags)
-        return mlnb.start_run(run_name=options.run_name, experiment_id=experiment_id,
+        return fluent.start_run(run_name=options.run_name, experiment_id=experiment_id,
                               nested=options.nested, tags=tags)
     except MlnbError as exc:
         raise UsageError(f"%%track could not start a run: {exc}") from None
@@ -329,8 +331,6 @@ def _is_mlnb_frame(module: Any) -> bool:
 
 
 def _tags(values: dict[str, str]) -> list[Any]:
-    from mlnb.entities import RunTag
-
     return [RunTag(k, v) for k, v in values.items()]
 
 

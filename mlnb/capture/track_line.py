@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from mlnb.capture import CAPTURE_PARTS
+from mlnb.capture.values import CAPTURE_PARTS
 from mlnb.errors import InvalidParameterError
 
 

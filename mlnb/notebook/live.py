@@ -70,7 +70,7 @@ class LiveChart:
 
             data = self.bundle()
             if self._handle is None:
-                self._handle = display(data, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+                self._handle = display(data, raw=True, display_id=True)
             else:
                 self._handle.update(data, raw=True)
             self.redraws += 1

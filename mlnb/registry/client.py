@@ -1,104 +1,26 @@
-"""The model registry API: registered models, versions, stages, aliases and their history.
+"""The registry methods of MLflow's ``MlflowClient``: registered models, versions, stages,
+aliases and their history.
 
-:class:`RegistryClientMixin` holds MLflow's ``MlflowClient`` registry methods; it is mixed into
-:class:`mlnb.tracking.client.MlnbClient`, so ``MlnbClient().transition_model_version_stage(...)``
-works as in MLflow. The module-level functions (``register_model``) use the current store.
-
-A version's ``source`` is always a ``runs:/<run_id>/<path>`` URI of a model logged in this store:
-a local path is accepted only when it lies inside the store's artifact root, and is rewritten to
-its ``runs:/`` form (MLflow's CVE-2023-1177 let a source name any file on the server).
+:class:`RegistryClientMixin` is mixed into :class:`mlnb.tracking.client.MlnbClient`, so
+``MlnbClient().transition_model_version_stage(...)`` works as in MLflow. The fluent
+``register_model`` lives with the other fluent functions in :mod:`mlnb.tracking.fluent`.
 """
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
 
+from mlnb.capture.environment import current_user
 from mlnb.entities import ModelVersion, RegisteredModel, RegistryEvent
-from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.errors import InvalidParameterError
+from mlnb.registry.sources import model_source
+from mlnb.store.paging import page, token_offset
 
 if TYPE_CHECKING:
     from mlnb.store import Store
 
-__all__ = ["RegistryClientMixin", "register_model"]
-
-
-def _user(user_id: str | None = None) -> str:
-    """Who makes a registry change: ``user_id`` when given (the REST API passes the logged-in
-    Jupyter user), else the user running this process."""
-    if user_id is not None:
-        if not isinstance(user_id, str):
-            raise InvalidParameterError(f"user_id must be text, not {user_id!r}.")
-        return user_id
-    name = os.environ.get("USER") or os.environ.get("USERNAME")
-    if name:
-        return name
-    try:
-        # LOGNAME, then the password database: root in a container has no $USER but is 'root'.
-        return getpass.getuser()
-    except (OSError, KeyError, ImportError):  # no such uid (a container's arbitrary --user)
-        return ""
-
-
-def model_source(store: Store, model_uri: str) -> str:
-    """The ``runs:/`` source for a model URI, checked to name a logged model in ``store``.
-
-    ``runs:/<id>/<path>`` is checked as is; ``models:/...`` gives its version's source; a local
-    path (or ``file://`` URI) must lie inside the store's artifact root.
-    """
-    if not isinstance(model_uri, str) or not model_uri.strip():
-        raise InvalidParameterError(f"A model URI must be non-empty text, not {model_uri!r}.")
-    if model_uri.startswith("models:"):
-        from mlnb.models.uri import resolve_registry_uri
-
-        return resolve_registry_uri(store, model_uri).source
-    if model_uri.startswith("runs:"):
-        source = model_uri
-    else:
-        source = _local_source(store, model_uri)
-    from mlnb.store.registry import check_source
-
-    run_id, path = check_source(source)
-    try:
-        store.artifact_record(run_id, f"{path}/MLmodel")
-    except NotFoundError:
-        raise NotFoundError(
-            f"{model_uri!r} is not a logged model: run {run_id} has no {path}/MLmodel. "
-            "Log one with mlnb.sklearn.log_model(...) or mlnb.pyfunc.log_model(...)."
-        ) from None
-    from mlnb.models.format import require_model_writer
-
-    # A folder copied in with log_artifacts (or an edited MLmodel) is not a model mlnb wrote:
-    # registering it would put a foreign pickle one models:/ URI away from being loaded.
-    require_model_writer(store, run_id, path)
-    return f"runs:/{run_id}/{path}"
-
-
-def _local_source(store: Store, uri: str) -> str:
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        path = Path(unquote(parsed.path))
-    elif parsed.scheme and len(parsed.scheme) > 1:
-        raise InvalidParameterError(
-            f"Model URI {uri!r} has the scheme {parsed.scheme!r}; use runs:/<run_id>/<path>, "
-            "models:/<name>/<version> or a folder inside this store's artifact root.")
-    else:
-        path = Path(uri)
-    root = store.location.artifact_root.resolve()
-    real = path.resolve()
-    if not real.is_relative_to(root) or real == root:
-        raise InvalidParameterError(
-            f"Model source {uri!r} is refused: it is outside this store's artifact root. Log the "
-            "model to a run (mlnb.sklearn.log_model) and register its runs:/ URI."
-        )
-    parts = real.relative_to(root).parts
-    if len(parts) < 2:
-        raise InvalidParameterError(f"Model source {uri!r} does not name a model inside a run.")
-    return f"runs:/{parts[0]}/{'/'.join(parts[1:])}"
+__all__ = ["RegistryClientMixin"]
 
 
 class RegistryClientMixin:
@@ -121,9 +43,9 @@ class RegistryClientMixin:
                                  page_token: str | None = None) -> list[RegisteredModel]:
         """Registered models matching a filter (``name LIKE 'churn%'``, ``tags.team = 'x'``);
         ``result.token`` is the ``page_token`` of the next page (None on the last)."""
-        offset = _offset(page_token)
+        offset = token_offset(page_token)
         found = self.store.search_registered_models(filter_string, max_results, order_by, offset)
-        return _page(found, offset, max_results)
+        return page(found, offset, max_results)
 
     def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
         return self.store.update_registered_model(name, description)
@@ -149,10 +71,24 @@ class RegistryClientMixin:
                              tags: dict[str, Any] | None = None, run_link: str | None = None,
                              description: str | None = None,
                              await_creation_for: int | None = None, *,
-                             user_id: str | None = None) -> ModelVersion:
-        """Add a version of an existing registered model from a model logged in this store."""
+                             user_id: str | None = None,
+                             create_model: bool = False) -> ModelVersion:
+        """Add a version of a registered model from a model logged in this store.
+
+        :param name: the registered model.
+        :param source: ``runs:/<run_id>/<path>``, ``models:/...`` or a folder inside the store's
+            artifact root; it must be a model mlnb's ``log_model`` wrote.
+        :param run_id: the source's run (checked to match it).
+        :param tags: tags of the new version.
+        :param run_link: accepted for MLflow compatibility and ignored (the run is the source's).
+        :param description: the version's description.
+        :param await_creation_for: accepted for MLflow compatibility; creation is immediate.
+        :param user_id: who registers it (recorded in the history); default this process's user.
+        :param create_model: mlnb-only: create the registered model first if it does not exist.
+        """
         return self.store.create_model_version(
-            name, model_source(self.store, source), run_id, tags, description, _user(user_id))
+            name, model_source(self.store, source), run_id, tags, description, _user(user_id),
+            create_model=create_model)
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         return self.store.get_model_version(name, version)
@@ -162,9 +98,9 @@ class RegistryClientMixin:
                               page_token: str | None = None) -> list[ModelVersion]:
         """Versions matching a filter (``name = 'churn' and current_stage = 'Production'``);
         ``result.token`` is the ``page_token`` of the next page (None on the last)."""
-        offset = _offset(page_token)
+        offset = token_offset(page_token)
         found = self.store.search_model_versions(filter_string, max_results, order_by, offset)
-        return _page(found, offset, max_results)
+        return page(found, offset, max_results)
 
     def update_model_version(self, name: str, version: str | int,
                              description: str | None = None) -> ModelVersion:
@@ -219,31 +155,13 @@ class RegistryClientMixin:
         return self.store.get_model_version_history(name, version)
 
 
-def _page(items: list[Any], offset: int, max_results: int) -> list[Any]:
-    from mlnb.tracking.client import PagedList
-
-    return PagedList(items, str(offset + len(items)) if len(items) == max_results else None)
 
 
-def _offset(page_token: str | None) -> int:
-    if not page_token:
-        return 0
-    if not str(page_token).isdigit():
-        raise InvalidParameterError(f"page_token {page_token!r} is not one this client returned.")
-    return int(page_token)
-
-
-def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None,
-                   await_registration_for: int | None = None) -> ModelVersion:
-    """Register the model at ``model_uri`` as the next version of ``name`` (created if needed).
-
-    ``model_uri`` is ``runs:/<run_id>/<path>``, ``models:/<name>/<version>`` or a folder inside
-    the store's artifact root.
-    """
-    from mlnb.tracking.fluent import _client
-
-    client = _client()
-    client.writer.flush()
-    source = model_source(client.store, model_uri)
-    return client.store.create_model_version(name, source, None, tags, None, _user(),
-                                             create_model=True)
+def _user(user_id: str | None) -> str:
+    """Who makes a registry change: ``user_id`` when given (the REST API passes the logged-in
+    Jupyter user), else the user running this process."""
+    if user_id is None:
+        return current_user()
+    if not isinstance(user_id, str):
+        raise InvalidParameterError(f"user_id must be text, not {user_id!r}.")
+    return user_id

@@ -24,11 +24,14 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Float, Int, Unicode
 
-from mlnb import capture, provenance, track_line
+from mlnb.capture import provenance, track_line
+from mlnb.capture import values as capture
+from mlnb.capture.track_line import TrackOptions
 from mlnb.errors import InvalidParameterError
-from mlnb.magic_commands import COMMANDS, run_command
-from mlnb.magic_track import track_cell
-from mlnb.track_line import TrackOptions
+from mlnb.notebook.commands import COMMANDS, run_command
+from mlnb.notebook.track import track_cell
+from mlnb.tracking import context, fluent
+from mlnb.tracking.context import register_context_provider
 
 
 @magics_class
@@ -61,9 +64,7 @@ class TrackMagics(Magics):
         __tracebackhide__ = True
         options = parse_track_line(line)
         if not options.nested:
-            import mlnb
-
-            active = mlnb.active_run()
+            active = fluent.active_run()
             if active is not None:
                 raise UsageError(
                     f"Run {active.run_id} is already active. End it with mlnb.end_run(), or use "
@@ -91,8 +92,6 @@ def load_ipython_extension(ipython: Any) -> None:
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
     provenance.watch_shell(ipython)
-    from mlnb.tracking.context import register_context_provider
-
     register_context_provider(provenance.kernel_tags)
     # The first package-version scan costs ~0.3 s: do it now, off the cell's critical path.
     threading.Thread(target=_warm_up, name="mlnb-provenance-warmup", daemon=True).start()
@@ -112,10 +111,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     table["line"].pop("mlnb", None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, TrackMagics)]
     provenance.unwatch_shell(ipython)
-    from mlnb.tracking import context
-
-    if provenance.kernel_tags in context._providers:
-        context._providers.remove(provenance.kernel_tags)
+    context.unregister_context_provider(provenance.kernel_tags)
 
 
 __all__ = ["COMMANDS", "TrackMagics", "load_ipython_extension", "unload_ipython_extension"]

@@ -1,0 +1,44 @@
+"""mlnb's layers, bottom to top: a module may import its own package and the layers below it.
+
+This table is the architecture, in code: ``tests/test_layers.py`` reads every module's imports
+from the source (imports inside functions included, ``if TYPE_CHECKING:`` blocks excluded) and
+fails on an import of a higher layer, on an import between two packages of the same layer, and
+on any import cycle. ARCHITECTURE.md explains each layer.
+"""
+
+from __future__ import annotations
+
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("mlnb._version", "mlnb.entities", "mlnb.errors", "mlnb.layers"),  # records and errors
+    ("mlnb.store",),  # all SQL, migrations, the filter grammar, the artifact root
+    ("mlnb.capture",),  # pure: what a run records about its cell, process and repository
+    ("mlnb.registry",),  # registered models, versions, stages, aliases (no current state)
+    ("mlnb.tracking",),  # the client, the fluent API and the one process state
+    ("mlnb.models",),  # model folders, flavors, signatures, serving
+    ("mlnb.autolog",),  # autologging integrations
+    ("mlnb.projects",),  # notebook -> project export, run, reproduce
+    ("mlnb.widgets",),  # ipywidgets views and pure Plotly chart builders
+    ("mlnb.notebook", "mlnb.server", "mlnb.cli"),  # the edges: IPython, Jupyter Server, shell
+    ("mlnb", "mlnb.__main__", "mlnb.exceptions", "mlnb.pyfunc", "mlnb.sklearn"),  # public names
+)
+"""Each entry is a layer; each name in it is a module or a package (with everything inside)."""
+
+EDGE_LIBRARIES: tuple[str, ...] = ("IPython", "ipywidgets", "jupyter_server", "tornado")
+"""Libraries only the edge layers (``widgets`` and above) may import."""
+
+
+def layer_of(module: str) -> tuple[int, str]:
+    """The layer index and the owning entry of a module name (the longest matching entry).
+
+    :param module: a dotted module name inside mlnb.
+    :raises KeyError: for a module no entry covers.
+    """
+    best: tuple[int, str] | None = None
+    for index, layer in enumerate(LAYERS):
+        for entry in layer:
+            covers = module == entry or (entry != "mlnb" and module.startswith(entry + "."))
+            if covers and (best is None or len(entry) > len(best[1])):
+                best = (index, entry)
+    if best is None:
+        raise KeyError(f"{module} is in no layer of mlnb.layers.LAYERS; add it to one.")
+    return best

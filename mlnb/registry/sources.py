@@ -1,0 +1,88 @@
+"""Where a registered version comes from: always a ``runs:/<run_id>/<path>`` model that mlnb's
+model writer logged into this store.
+
+A local path is accepted only when it lies inside the store's artifact root, and is rewritten to
+its ``runs:/`` form (MLflow's CVE-2023-1177 let a source name any file on the server). A folder
+copied in with ``log_artifacts`` is not a model mlnb wrote, and is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from mlnb.entities import MLMODEL, MODEL_ORIGIN
+from mlnb.errors import InvalidParameterError, NotFoundError, UntrustedModelError
+from mlnb.registry.uri import resolve_registry_uri
+from mlnb.store import Store
+from mlnb.store.artifacts import safe_relpath, sha256_of
+from mlnb.store.registry import check_source
+
+
+def model_source(store: Store, model_uri: str) -> str:
+    """The ``runs:/`` source for a model URI, checked to name a logged model in ``store``.
+
+    ``runs:/<id>/<path>`` is checked as is; ``models:/...`` gives its version's source; a local
+    path (or ``file://`` URI) must lie inside the store's artifact root.
+    """
+    if not isinstance(model_uri, str) or not model_uri.strip():
+        raise InvalidParameterError(f"A model URI must be non-empty text, not {model_uri!r}.")
+    if model_uri.startswith("models:"):
+        return resolve_registry_uri(store, model_uri).source
+    if model_uri.startswith("runs:"):
+        source = model_uri
+    else:
+        source = _local_source(store, model_uri)
+    run_id, path = check_source(source)
+    try:
+        store.artifact_record(run_id, f"{path}/MLmodel")
+    except NotFoundError:
+        raise NotFoundError(
+            f"{model_uri!r} is not a logged model: run {run_id} has no {path}/MLmodel. "
+            "Log one with mlnb.sklearn.log_model(...) or mlnb.pyfunc.log_model(...)."
+        ) from None
+    # A folder copied in with log_artifacts (or an edited MLmodel) is not a model mlnb wrote:
+    # registering it would put a foreign pickle one models:/ URI away from being loaded.
+    require_model_writer(store, run_id, path)
+    return f"runs:/{run_id}/{path}"
+
+
+def _local_source(store: Store, uri: str) -> str:
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+    elif parsed.scheme and len(parsed.scheme) > 1:
+        raise InvalidParameterError(
+            f"Model URI {uri!r} has the scheme {parsed.scheme!r}; use runs:/<run_id>/<path>, "
+            "models:/<name>/<version> or a folder inside this store's artifact root.")
+    else:
+        path = Path(uri)
+    root = store.location.artifact_root.resolve()
+    real = path.resolve()
+    if not real.is_relative_to(root) or real == root:
+        raise InvalidParameterError(
+            f"Model source {uri!r} is refused: it is outside this store's artifact root. Log the "
+            "model to a run (mlnb.sklearn.log_model) and register its runs:/ URI."
+        )
+    parts = real.relative_to(root).parts
+    if len(parts) < 2:
+        raise InvalidParameterError(f"Model source {uri!r} does not name a model inside a run.")
+    return f"runs:/{parts[0]}/{'/'.join(parts[1:])}"
+
+
+def require_model_writer(store: Store, run_id: str, artifact_path: str) -> None:
+    """Refuse (UntrustedModelError) a model folder whose MLmodel mlnb's model writer did not
+    write or that changed since; ``register_model`` calls this on the source it registers."""
+    path = safe_relpath(artifact_path)
+    record = store.artifact_origin(run_id, f"{path}/{MLMODEL}")
+    try:
+        on_disk = sha256_of(store.artifact_path(run_id, f"{path}/{MLMODEL}"))
+    except (NotFoundError, OSError):
+        on_disk = None
+    if record is None or record[1] != MODEL_ORIGIN or on_disk != record[0]:
+        raise UntrustedModelError(
+            f"runs:/{run_id}/{path} was not written by mlnb's model writer (log_model), or its "
+            "MLmodel was changed since: files copied in with log_artifact(s) are not a logged "
+            "model and are not registered. Log the model with mlnb.sklearn.log_model(...) or "
+            "mlnb.pyfunc.log_model(...)."
+        )

@@ -1,0 +1,72 @@
+"""The ``models:/`` URI grammar: ``models:/<name>/<version|stage|latest>`` and
+``models:/<name>@<alias>``, and the registered version such a URI names.
+
+A URI is only ever parsed into its parts and looked up in the store; it never becomes part of a
+shell command (MLflow's CVE-2026-0596 passed a model URI to ``bash -c``), and text that looks like
+shell syntax (``$(``, ``;``, backticks) is refused outright.
+"""
+
+from __future__ import annotations
+
+from mlnb.entities import ModelVersion, ModelVersionStage
+from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.store import Store
+from mlnb.store.registry import canonical_model_name, check_alias, version_number
+
+_SHELLISH = ("$(", ";", "`", "\n", "\r", "\x00")
+
+
+def check_uri_text(uri: object) -> str:
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidParameterError(f"A model URI must be non-empty text, not {uri!r}.")
+    if len(uri) > 4096:
+        raise InvalidParameterError("A model URI may be at most 4096 characters long.")
+    bad = [token for token in _SHELLISH if token in uri]
+    if bad:
+        raise InvalidParameterError(
+            f"Model URI {uri[:200]!r} is invalid: it contains {', '.join(repr(b) for b in bad)}. "
+            "Use runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias> or a folder."
+        )
+    return uri.strip()
+
+
+def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None, str | None]:
+    """``models:/`` URI -> (name, version, stage, alias); exactly one of the last three is set
+    (``latest`` gives no version, stage nor alias)."""
+    text = check_uri_text(uri)
+    if not text.startswith("models:/"):
+        raise InvalidParameterError(f"{uri!r} is not a models:/ URI.")
+    rest = text[len("models:/"):]
+    if "@" in rest:
+        name, _, alias = rest.partition("@")
+        return canonical_model_name(name), None, None, check_alias(alias)
+    name, sep, which = rest.rpartition("/")
+    if not sep or not name or not which:
+        raise InvalidParameterError(
+            f"Model URI {uri!r} is incomplete: write models:/<name>/<version or stage> or "
+            "models:/<name>@<alias>.")
+    name = canonical_model_name(name)
+    if which.isdigit():
+        return name, str(version_number(which)), None, None
+    if which.lower() == "latest":
+        return name, None, None, None
+    stage = ModelVersionStage.canonical(which)
+    if stage is None:
+        raise InvalidParameterError(
+            f"Model URI {uri!r}: {which!r} is neither a version number, 'latest' nor a stage "
+            f"({', '.join(ModelVersionStage.ALL)}).")
+    return name, None, stage, None
+
+
+def resolve_registry_uri(store: Store, uri: str) -> ModelVersion:
+    """The registered version a ``models:/`` URI names."""
+    name, version, stage, alias = parse_registry_uri(uri)
+    if alias is not None:
+        return store.get_model_version_by_alias(name, alias)
+    if version is not None:
+        return store.get_model_version(name, version)
+    latest = store.get_latest_versions(name, [stage] if stage else None)
+    if not latest:
+        where = f" in stage {stage}" if stage else ""
+        raise NotFoundError(f"Registered model {name!r} has no version{where}.")
+    return max(latest, key=lambda mv: int(mv.version))
