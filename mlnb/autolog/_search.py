@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlnb.entities import Metric, Param, RunStatus, RunTag
-from mlnb.store.runs import now_ms
+from mlnb.store.sql import now_ms
 from mlnb.store.validation import MAX_PARAM_VALUE_LENGTH
 from mlnb.tracking.client import MlnbClient
 

@@ -27,7 +27,7 @@ from types import FrameType
 from typing import Any
 
 from mlnb.entities import Metric, Param, RunStatus, RunTag
-from mlnb.store.runs import now_ms
+from mlnb.store.sql import now_ms
 from mlnb.store.validation import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH
 from mlnb.tracking import fluent
 

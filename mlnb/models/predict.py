@@ -9,7 +9,7 @@ from typing import Any
 
 from mlnb.errors import InvalidParameterError, NotFoundError
 from mlnb.models.pyfunc import load_model
-from mlnb.models.serve import RequestError, parse_body, predictions_json
+from mlnb.models.scoring import RequestError, parse_body, predictions_json
 
 
 def read_input(path: str | os.PathLike[str], model: Any) -> Any:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import socket
 import sys
 import threading
@@ -31,157 +30,19 @@ from mlnb.errors import MlnbError
 from mlnb.models.fastpath import numeric_predictor
 from mlnb.models.predlog import PredictionLog
 from mlnb.models.pyfunc import PyFuncModel, load_model
+from mlnb.models.scoring import (
+    MAX_BODY_BYTES,
+    RequestError,
+    bad_request,
+    parse_body,
+    parse_content_type,
+    predictions_json,
+)
 from mlnb.models.signature import to_frame
 
-MAX_BODY_BYTES = 20 * 1024 * 1024
-MAX_ROWS = 100_000
 REQUEST_TIMEOUT_S = 30.0  # the whole request (line, headers, body) must arrive within this
 MAX_CONNECTIONS = 64  # connections served at once; more get a quick 503
-FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-
-
-class RequestError(Exception):
-    """A client error: HTTP status, error code and a message that quotes nothing it was sent."""
-
-    def __init__(self, status: int, error_code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_code = error_code
-        self.message = message
-
-
-def _bad(message: str) -> RequestError:
-    return RequestError(400, "BAD_REQUEST", message)
-
-
-# --- parsing a request body ------------------------------------------------------------------
-
-
-def parse_content_type(header: str | None) -> str:
-    """``json`` or ``csv`` for an accepted content type, else a 415 error."""
-    if not header:
-        raise RequestError(415, "UNSUPPORTED_MEDIA_TYPE",
-                           "Send Content-Type: application/json or text/csv.")
-    media, *params = [p.strip() for p in header.split(";")]
-    kind = {"application/json": "json", "text/csv": "csv"}.get(media.lower())
-    if kind is None:
-        raise RequestError(415, "UNSUPPORTED_MEDIA_TYPE",
-                           "Unsupported content type; send application/json or text/csv.")
-    for param in params:
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise RequestError(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported charset; send UTF-8.")
-    return kind
-
-
-def parse_body(body: bytes, kind: str, model: PyFuncModel) -> Any:
-    """The request body as model input (a DataFrame, or an array for a tensor signature)."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _bad("The body is not valid UTF-8.") from None
-    if kind == "csv":
-        return _csv(text)
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError):
-        raise _bad("The body is not valid JSON (or is nested too deeply).") from None
-    if not isinstance(doc, dict):
-        raise _bad(f"The JSON body must be an object with one of the keys {', '.join(FORMATS)}.")
-    keys = [k for k in FORMATS if k in doc]
-    extra = set(doc) - set(FORMATS) - {"params"}
-    if len(keys) != 1 or extra:
-        raise _bad(f"The JSON body must have exactly one of the keys {', '.join(FORMATS)} "
-                   "(and optionally 'params').")
-    return _json_input(keys[0], doc[keys[0]], model)
-
-
-def _csv(text: str) -> Any:
-    import io
-
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(io.StringIO(text))
-    except Exception:  # pandas raises many types for malformed CSV
-        raise _bad("The body is not a CSV table with a header row.") from None
-    return _capped(frame)
-
-
-def _capped(frame: Any) -> Any:
-    if len(frame) > MAX_ROWS:
-        raise RequestError(413, "REQUEST_LIMIT_EXCEEDED",
-                           f"At most {MAX_ROWS} rows per request; split the batch.")
-    return frame
-
-
-def _json_input(key: str, value: Any, model: PyFuncModel) -> Any:
-    import pandas as pd
-
-    if key == "dataframe_split":
-        if not isinstance(value, dict) or not isinstance(value.get("data"), list):
-            raise _bad("dataframe_split must be an object with 'columns' and a 'data' list of rows.")
-        columns = value.get("columns")
-        if columns is not None and (not isinstance(columns, list)
-                                    or not all(isinstance(c, str) for c in columns)):
-            raise _bad("dataframe_split 'columns' must be a list of column names.")
-        rows = value["data"]
-        if not all(isinstance(r, list) for r in rows):
-            raise _bad("dataframe_split 'data' must be a list of rows (lists).")
-        if columns is not None and any(len(r) != len(columns) for r in rows):
-            raise _bad("Every row of dataframe_split 'data' must have one value per column.")
-        _check_rows(rows)
-        if columns is None:
-            return pd.DataFrame(rows)
-        if len(set(columns)) != len(columns):
-            raise _bad("dataframe_split 'columns' has a repeated column name.")
-        return {c: [r[i] for r in rows] for i, c in enumerate(columns)}
-    if key == "dataframe_records":
-        if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
-            raise _bad("dataframe_records must be a list of objects (one per row).")
-        _check_rows(value)
-        return value
-    if isinstance(value, dict):
-        if not all(isinstance(v, list) for v in value.values()):
-            raise _bad(f"{key} given as an object must map each column to a list of values.")
-        return value
-    if not isinstance(value, list):
-        raise _bad(f"{key} must be a list of rows or an object of columns.")
-    _check_rows(value)
-    return value
-
-
-def _check_rows(rows: list[Any]) -> None:
-    if not rows:
-        raise _bad("The input has no rows; send at least one.")
-    if len(rows) > MAX_ROWS:
-        raise RequestError(413, "REQUEST_LIMIT_EXCEEDED",
-                           f"At most {MAX_ROWS} rows per request; split the batch.")
-
-
-def predictions_json(result: Any) -> bytes:
-    """``{"predictions": ...}`` with NaN and infinities as null (valid JSON)."""
-    if hasattr(result, "to_dict") and hasattr(result, "columns"):
-        value: Any = result.to_dict(orient="records")
-    elif hasattr(result, "tolist"):
-        value = result.tolist()
-    else:
-        value = result
-    try:
-        return json.dumps({"predictions": value}, allow_nan=False).encode()
-    except (ValueError, TypeError):
-        return json.dumps({"predictions": _finite(value)}, allow_nan=False, default=str).encode()
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    return value
 
 
 # --- the HTTP handler ------------------------------------------------------------------------
@@ -263,7 +124,7 @@ class ScoringHandler(BaseHTTPRequestHandler):
         if len(self.headers.get_all("Host") or []) > 1:
             # Proxies and this server could each read a different one: refuse the ambiguity.
             self.close_connection = True
-            raise _bad("The request has more than one Host header; send exactly one.")
+            raise bad_request("The request has more than one Host header; send exactly one.")
         if host_name(self.headers.get("Host")) not in self.server.allowed_hosts:
             self.close_connection = True
             raise RequestError(403, "PERMISSION_DENIED",
@@ -309,7 +170,7 @@ class ScoringHandler(BaseHTTPRequestHandler):
             raise RequestError(411, "LENGTH_REQUIRED", "Send a Content-Length header.")
         if not length_text.strip().isdigit():
             self.close_connection = True
-            raise _bad("Content-Length must be a whole number.")
+            raise bad_request("Content-Length must be a whole number.")
         length = int(length_text)
         if length > self.server.max_body_bytes:
             self.close_connection = True
@@ -319,7 +180,7 @@ class ScoringHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         if len(body) != length:
             self.close_connection = True
-            raise _bad("The body is shorter than its Content-Length.")
+            raise bad_request("The body is shorter than its Content-Length.")
         return body
 
     def _discard(self, length: int) -> None:
@@ -452,16 +313,17 @@ class ScoringServer(ThreadingHTTPServer):
                 data = to_frame(data, ["0"])
             prepared = self.model.prepare(data)
         except MlnbError as exc:
-            raise _bad(exc.message) from None
+            raise bad_request(exc.message) from None
         except Exception as exc:  # conversion failures on odd input are the client's to fix
-            raise _bad(f"The input cannot be read as the model's input ({type(exc).__name__}).") from None
+            raise bad_request(
+                f"The input cannot be read as the model's input ({type(exc).__name__}).") from None
         try:
             result = self.model._predict_fn(prepared)
         except Exception as exc:
             # The model was loaded and checked at start-up; what fails now fails on this input.
             if self.verbose:
                 sys.stderr.write(f"predict failed: {type(exc).__name__}: {exc}\n")
-            raise _bad(f"The model could not predict on this input ({type(exc).__name__}); check it "
+            raise bad_request(f"The model could not predict on this input ({type(exc).__name__}); check it "
                        "against GET /metadata.") from None
         return prepared, result
 

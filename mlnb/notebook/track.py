@@ -30,7 +30,7 @@ from mlnb.entities import Metric, Param, RunStatus, RunTag
 from mlnb.errors import MlnbError
 from mlnb.notebook import live
 from mlnb.store import validation
-from mlnb.store.runs import now_ms
+from mlnb.store.sql import now_ms
 from mlnb.store.validation import MAX_TAG_VALUE_LENGTH
 from mlnb.tracking import context, fluent
 from mlnb.tracking.client import MlnbClient

@@ -16,7 +16,7 @@ from mlnb.errors import InvalidParameterError, NotFoundError, UntrustedModelErro
 from mlnb.registry.uri import resolve_registry_uri
 from mlnb.store import Store
 from mlnb.store.artifacts import safe_relpath, sha256_of
-from mlnb.store.registry import check_source
+from mlnb.store.registry_checks import check_source
 
 
 def model_source(store: Store, model_uri: str) -> str:

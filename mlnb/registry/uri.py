@@ -11,7 +11,7 @@ from __future__ import annotations
 from mlnb.entities import ModelVersion, ModelVersionStage
 from mlnb.errors import InvalidParameterError, NotFoundError
 from mlnb.store import Store
-from mlnb.store.registry import canonical_model_name, check_alias, version_number
+from mlnb.store.registry_checks import canonical_model_name, check_alias, version_number
 
 _SHELLISH = ("$(", ";", "`", "\n", "\r", "\x00")
 

@@ -14,16 +14,19 @@ from mlnb.entities import FileInfo
 from mlnb.errors import InvalidParameterError, NotFoundError, StoreError
 from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.store.connection import Connection
+from mlnb.store.experiments import ExperimentQueries
 from mlnb.store.location import StoreLocation, resolve
+from mlnb.store.metrics import MetricQueries
 from mlnb.store.registry import RegistryQueries
-from mlnb.store.runs import RunQueries, now_ms
+from mlnb.store.runs import RunQueries
+from mlnb.store.sql import now_ms
 
 __all__ = ["ARTIFACT_ORIGINS", "Store", "StoreLocation", "open_store", "resolve"]
 
 ARTIFACT_ORIGINS = ("user", "model")
 
 
-class Store(RunQueries, RegistryQueries):
+class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
     """One mlnb store: ``mlnb.db`` and its artifact root."""
 
     def __init__(self, location: StoreLocation) -> None:

@@ -11,17 +11,23 @@ Every stage or alias change is recorded in ``model_registry_events`` (when, from
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from mlnb.entities import ModelVersion, ModelVersionStage, RegisteredModel, RegistryEvent
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from mlnb.store import validation
-from mlnb.store.artifacts import safe_relpath
 from mlnb.store.connection import Connection
-from mlnb.store.runs import now_ms, page_offset
+from mlnb.store.registry_checks import (
+    canonical_model_name,
+    canonical_stage,
+    check_alias,
+    check_description,
+    check_source,
+    name_key,
+    tag_rows,
+    version_number,
+)
 from mlnb.store.search import (
     EntitySchema,
     KeyValueSource,
@@ -30,16 +36,9 @@ from mlnb.store.search import (
     parse_filter,
     parse_order_by,
 )
+from mlnb.store.sql import now_ms, page_offset
 
-MAX_MODEL_NAME_LENGTH = 250
-MAX_DESCRIPTION_LENGTH = 100_000
 MAX_REGISTRY_RESULTS = 10_000
-_SOURCE = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
-_ALIAS = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
-_URL_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-# '/' and '@' separate the parts of a models:/ URI; the rest are shell or URL syntax that a name
-# never needs (CVE-2026-0596 passed a model URI to bash -c; CVE-2024-3099 used URL-encoded names).
-_FORBIDDEN = ("/", "@", "#", "?", ";", "`", "$(", "\\")
 
 MODEL_SCHEMA = EntitySchema(
     name="a registered model",
@@ -73,114 +72,6 @@ VERSION_SCHEMA = EntitySchema(
         ),
     },
 )
-
-
-# --- names, versions, aliases -----------------------------------------------------------------
-
-
-def canonical_model_name(name: Any) -> str:
-    """A registered model's name in its one canonical form (NFC, no surrounding blanks).
-
-    Refuses names that could be confused with another or misread in a ``models:/`` URI:
-    control and invisible characters, URL escapes such as ``%20``, ``/``, ``@``, ``#``, ``?``,
-    ``;``, backticks, ``$(`` and backslashes.
-    """
-    if not isinstance(name, str):
-        raise InvalidParameterError(f"A model name must be text, not {type(name).__name__}.")
-    text = unicodedata.normalize("NFC", name).strip()
-    if not text:
-        raise InvalidParameterError("A model name must not be empty; give it a name such as 'churn'.")
-    if len(text) > MAX_MODEL_NAME_LENGTH:
-        raise InvalidParameterError(
-            f"Model name is {len(text)} characters long; the limit is {MAX_MODEL_NAME_LENGTH}."
-        )
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text):
-        raise InvalidParameterError(
-            f"Model name {text!r} contains control or invisible characters; remove them."
-        )
-    if _URL_ESCAPE.search(text):
-        raise InvalidParameterError(
-            f"Model name {text!r} contains a URL escape ('%' and two hex digits); write the "
-            "character itself, or leave it out."
-        )
-    bad = [token for token in _FORBIDDEN if token in text]
-    if bad:
-        raise InvalidParameterError(
-            f"Model name {text!r} contains {', '.join(repr(b) for b in bad)}, which model names "
-            "may not contain (they have a meaning in models:/ URIs or in a shell)."
-        )
-    return text
-
-
-def name_key(name: str) -> str:
-    """What two names must not share: same letters ignoring case and compatibility forms."""
-    return unicodedata.normalize("NFKC", name).casefold()
-
-
-def version_number(version: Any) -> int:
-    """A version as an int: ``3``, ``"3"``; anything else is an error naming the value."""
-    if isinstance(version, bool):
-        raise InvalidParameterError(f"Model version must be a positive integer, not {version!r}.")
-    if isinstance(version, int):
-        number = version
-    elif isinstance(version, str) and version.strip().isdigit():
-        number = int(version.strip())
-    else:
-        raise InvalidParameterError(f"Model version must be a positive integer, not {version!r}.")
-    if number < 1:
-        raise InvalidParameterError(f"Model version must be a positive integer, not {version!r}.")
-    return number
-
-
-def check_alias(alias: Any) -> str:
-    """An alias: letters, digits, ``_`` and ``-``; not ``latest`` nor ``v<number>``."""
-    if not isinstance(alias, str) or not _ALIAS.match(alias):
-        raise InvalidParameterError(
-            f"Alias {alias!r} is not valid: use 1-255 letters, digits, '_' or '-' (e.g. 'champion')."
-        )
-    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
-        raise InvalidParameterError(
-            f"Alias {alias!r} is reserved (it reads as a version); choose another, e.g. 'champion'."
-        )
-    return alias
-
-
-def canonical_stage(stage: Any) -> str:
-    found = ModelVersionStage.canonical(stage) if isinstance(stage, str) else None
-    if found is None:
-        raise InvalidParameterError(
-            f"{stage!r} is not a model stage; use one of {', '.join(ModelVersionStage.ALL)} "
-            "(any case)."
-        )
-    return found
-
-
-def check_source(source: Any) -> tuple[str, str]:
-    """A version's source must be ``runs:/<run_id>/<path>``; returns (run_id, path)."""
-    match = _SOURCE.match(source) if isinstance(source, str) else None
-    if match is None:
-        raise InvalidParameterError(
-            f"Model version source {source!r} is refused: a source must be a runs:/<run_id>/<path> "
-            "URI of a model logged in this store (a local path outside the store is never accepted)."
-        )
-    return match.group(1), safe_relpath(match.group(2))
-
-
-def _description(text: Any) -> str:
-    if text is None:
-        return ""
-    if not isinstance(text, str):
-        raise InvalidParameterError(f"A description must be text, not {type(text).__name__}.")
-    if len(text) > MAX_DESCRIPTION_LENGTH:
-        raise InvalidParameterError(
-            f"Description is {len(text)} characters long; the limit is {MAX_DESCRIPTION_LENGTH}."
-        )
-    return text
-
-
-def _tag_rows(tags: dict[str, Any] | None) -> list[tuple[str, str]]:
-    return [(validation.check_key(k, "Tag"), validation.tag_value(k, v))
-            for k, v in (tags or {}).items()]
 
 
 def _limit(max_results: int) -> int:
@@ -225,8 +116,8 @@ class RegistryQueries:
         self, name: Any, tags: dict[str, Any] | None = None, description: str | None = None,
     ) -> RegisteredModel:
         text = canonical_model_name(name)
-        rows = _tag_rows(tags)
-        desc = _description(description)
+        rows = tag_rows(tags)
+        desc = check_description(description)
         with self.cx.write() as conn:
             self._check_name_free(text)
             t = now_ms()
@@ -280,7 +171,7 @@ class RegistryQueries:
         return self._models_from_rows(rows)
 
     def update_registered_model(self, name: Any, description: str | None) -> RegisteredModel:
-        desc = _description(description)
+        desc = check_description(description)
         with self.cx.write() as conn:
             text = self._model_name(name)
             conn.execute(
@@ -311,7 +202,7 @@ class RegistryQueries:
             self._record(text, None, "delete_model", None, None, user_id)
 
     def set_registered_model_tag(self, name: Any, key: str, value: Any) -> None:
-        (key, text_value), = _tag_rows({key: value})
+        (key, text_value), = tag_rows({key: value})
         with self.cx.write() as conn:
             text = self._model_name(name)
             conn.execute(
@@ -340,8 +231,8 @@ class RegistryQueries:
         if run_id is not None and run_id != source_run:
             raise InvalidParameterError(
                 f"run_id {run_id!r} does not match the run of the source {source!r}.")
-        rows = _tag_rows(tags)
-        desc = _description(description)
+        rows = tag_rows(tags)
+        desc = check_description(description)
         text = canonical_model_name(name)
         with self.cx.write() as conn:
             if not self.cx.query("SELECT 1 FROM runs WHERE run_id = ?", [source_run]):
@@ -422,7 +313,7 @@ class RegistryQueries:
         )
 
     def update_model_version(self, name: Any, version: Any, description: str | None) -> ModelVersion:
-        desc = _description(description)
+        desc = check_description(description)
         with self.cx.write() as conn:
             mv = self.get_model_version(name, version)
             conn.execute(
@@ -441,7 +332,7 @@ class RegistryQueries:
             self._record(mv.name, int(mv.version), "delete_version", mv.current_stage, None, user_id)
 
     def set_model_version_tag(self, name: Any, version: Any, key: str, value: Any) -> None:
-        (key, text_value), = _tag_rows({key: value})
+        (key, text_value), = tag_rows({key: value})
         with self.cx.write() as conn:
             mv = self.get_model_version(name, version)
             conn.execute(

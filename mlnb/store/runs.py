@@ -1,4 +1,4 @@
-"""Experiments, runs, params, tags, metrics and artifact records: the tracking half of the store.
+"""Runs, their params and tags, and the dead-run reaper: the tracking half of the store.
 
 ``log_batch`` is the one primitive that writes params, tags and metrics; every other logging call
 is a batch of one. It validates everything before it writes anything, so a bad item leaves the
@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 import secrets
-import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from mlnb.entities import (
     Experiment,
@@ -26,7 +25,6 @@ from mlnb.entities import (
     ViewType,
 )
 from mlnb.errors import (
-    AlreadyExistsError,
     InvalidParameterError,
     NotFoundError,
     ParamConflictError,
@@ -42,12 +40,19 @@ from mlnb.store.search import (
     parse_filter,
     parse_order_by,
 )
+from mlnb.store.sql import (
+    chunks,
+    experiment_int,
+    marks,
+    metric_float,
+    now_ms,
+    page_offset,
+    result_limit,
+    view_stages,
+)
 
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_RUN_TAG = "mlflow.parentRunId"
-MAX_RESULTS_LIMIT = 50_000
-MAX_OFFSET = 1_000_000_000  # far past any real store, far below SQLite's 64-bit integers
-_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 RUN_SCHEMA = EntitySchema(
     name="a run",
@@ -73,20 +78,6 @@ RUN_SCHEMA = EntitySchema(
     },
 )
 
-EXPERIMENT_SCHEMA = EntitySchema(
-    name="an experiment",
-    attributes={
-        "name": ("e.name", "str"),
-        "experiment_id": ("CAST(e.experiment_id AS TEXT)", "str"),
-        "creation_time": ("e.creation_time", "num"),
-        "last_update_time": ("e.last_update_time", "num"),
-        "lifecycle_stage": ("e.lifecycle_stage", "str"),
-    },
-    sources={
-        "tags": KeyValueSource("experiment_tags", (("experiment_id", "e.experiment_id"),), False),
-    },
-)
-
 _ADJECTIVES = ("amber", "bold", "brisk", "calm", "clever", "crisp", "deft", "eager", "fair",
                "gentle", "keen", "lucid", "merry", "nimble", "quiet", "rapid", "sage", "steady",
                "sunny", "swift", "tidy", "vivid", "warm", "wise")
@@ -94,29 +85,14 @@ _NOUNS = ("badger", "bee", "crane", "deer", "eel", "finch", "fox", "gull", "hare
           "lark", "lynx", "mole", "newt", "otter", "owl", "panda", "seal", "swan", "trout", "wren")
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def new_run_id() -> str:
+    """A new run id: 32 random hex digits, as MLflow's."""
     return secrets.token_hex(16)
 
 
 def random_run_name() -> str:
+    """A name such as ``swift-otter-42`` for a run started without one."""
     return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{secrets.randbelow(1000)}"
-
-
-def _float(value: float | None, is_nan: int) -> float:
-    return math.nan if is_nan else float(value)  # type: ignore[arg-type]
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def _marks(items: Sequence[Any]) -> str:
-    return ", ".join("?" * len(items))
 
 
 class RunQueries:
@@ -125,136 +101,9 @@ class RunQueries:
     cx: Connection
     artifact_root_uri: str
 
-    # --- experiments ------------------------------------------------------------------------
+    if TYPE_CHECKING:  # from ExperimentQueries, beside this class in Store
 
-    def create_experiment(self, name: str, tags: dict[str, Any] | None = None) -> str:
-        validation.check_name(name, "Experiment")
-        tags = {validation.check_key(k, "Tag"): validation.tag_value(k, v)
-                for k, v in (tags or {}).items()}
-        with self.cx.write() as conn:
-            row = conn.execute(
-                "SELECT experiment_id, lifecycle_stage FROM experiments WHERE name = ?", [name]
-            ).fetchone()
-            if row is not None:
-                extra = " (it is deleted: restore it or pick another name)" \
-                    if row[1] == LifecycleStage.DELETED else ""
-                raise AlreadyExistsError(f"Experiment {name!r} already exists{extra}.")
-            t = now_ms()
-            cur = conn.execute(
-                "INSERT INTO experiments (name, creation_time, last_update_time) VALUES (?, ?, ?)",
-                [name, t, t],
-            )
-            experiment_id = int(cur.lastrowid or 0)
-            conn.executemany(
-                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)",
-                [(experiment_id, k, v) for k, v in tags.items()],
-            )
-        return str(experiment_id)
-
-    def get_or_create_experiment(self, name: str) -> Experiment:
-        """The experiment named ``name``, created if there is none, in one write transaction:
-        processes calling ``set_experiment`` on a new name at the same moment all get it."""
-        validation.check_name(name, "Experiment")
-        with self.cx.write():
-            found = self.get_experiment_by_name(name)
-            if found is not None:
-                return found
-            return self.get_experiment(self.create_experiment(name))
-
-    def _experiment_from_row(self, row: Sequence[Any]) -> Experiment:
-        experiment_id = row[0]
-        tags: dict[str, str] = {key: value for key, value in self.cx.query(
-            "SELECT key, value FROM experiment_tags WHERE experiment_id = ?", [experiment_id]
-        )}
-        return Experiment(
-            experiment_id=str(experiment_id), name=row[1],
-            artifact_location=self.artifact_root_uri, lifecycle_stage=row[2],
-            tags=tags, creation_time=row[3], last_update_time=row[4],
-        )
-
-    _EXPERIMENT_COLUMNS = ("e.experiment_id, e.name, e.lifecycle_stage, e.creation_time, "
-                           "e.last_update_time")
-
-    def get_experiment(self, experiment_id: str | int) -> Experiment:
-        rows = self.cx.query(
-            f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments e WHERE e.experiment_id = ?",
-            [_experiment_int(experiment_id)],
-        )
-        if not rows:
-            raise NotFoundError(f"No experiment with id {experiment_id!r}.")
-        return self._experiment_from_row(rows[0])
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        rows = self.cx.query(
-            f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments e WHERE e.name = ?", [name]
-        )
-        return self._experiment_from_row(rows[0]) if rows else None
-
-    def search_experiments(
-        self,
-        view_type: int = ViewType.ACTIVE_ONLY,
-        filter_string: str | None = None,
-        max_results: int = 1000,
-        order_by: Sequence[str] | None = None,
-    ) -> list[Experiment]:
-        where = compile_filter(parse_filter(filter_string), EXPERIMENT_SCHEMA, filter_string or "")
-        order = compile_order_by(parse_order_by(order_by), EXPERIMENT_SCHEMA)
-        stages = _stages(view_type)
-        order_sql = (order.sql + ", " if order.sql else "") + "e.experiment_id"
-        rows = self.cx.query(
-            f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments e {order.joins} "
-            f"WHERE e.lifecycle_stage IN ({_marks(stages)}) AND {where.sql} "
-            f"ORDER BY {order_sql} LIMIT ?",
-            [*order.join_params, *stages, *where.params, _limit(max_results)],
-        )
-        return [self._experiment_from_row(row) for row in rows]
-
-    def experiment_ids(self, view_type: int = ViewType.ALL) -> list[str]:
-        """The ids of every experiment in ``view_type``, oldest first."""
-        stages = _stages(view_type)
-        rows = self.cx.query(
-            f"SELECT experiment_id FROM experiments WHERE lifecycle_stage IN ({_marks(stages)}) "
-            "ORDER BY experiment_id", list(stages))
-        return [str(row[0]) for row in rows]
-
-    def set_experiment_lifecycle(self, experiment_id: str, stage: str) -> None:
-        """Delete (``deleted``) or restore (``active``) an experiment and its runs."""
-        eid = _experiment_int(experiment_id)
-        if eid == 0 and stage == LifecycleStage.DELETED:
-            raise InvalidParameterError("The Default experiment (id 0) cannot be deleted.")
-        with self.cx.write() as conn:
-            self.get_experiment(experiment_id)
-            t = now_ms()
-            conn.execute(
-                "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? "
-                "WHERE experiment_id = ?", [stage, t, eid],
-            )
-            conn.execute(
-                "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?",
-                [stage, t if stage == LifecycleStage.DELETED else None, eid],
-            )
-
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        validation.check_name(new_name, "Experiment")
-        with self.cx.write() as conn:
-            self.get_experiment(experiment_id)
-            if self.get_experiment_by_name(new_name) is not None:
-                raise AlreadyExistsError(f"Experiment {new_name!r} already exists.")
-            conn.execute(
-                "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
-                [new_name, now_ms(), _experiment_int(experiment_id)],
-            )
-
-    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
-        validation.check_key(key, "Tag")
-        text = validation.tag_value(key, value)
-        with self.cx.write() as conn:
-            self.get_experiment(experiment_id)
-            conn.execute(
-                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) "
-                "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
-                [_experiment_int(experiment_id), key, text],
-            )
+        def get_experiment(self, experiment_id: str | int) -> Experiment: ...
 
     # --- runs -------------------------------------------------------------------------------
 
@@ -392,9 +241,9 @@ class RunQueries:
 
     def _check_param_conflicts(self, run_id: str, params: dict[str, str]) -> None:
         keys = list(params)
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             for key, old in self.cx.query(
-                f"SELECT key, value FROM params WHERE run_id = ? AND key IN ({_marks(chunk)})",
+                f"SELECT key, value FROM params WHERE run_id = ? AND key IN ({marks(chunk)})",
                 [run_id, *chunk],
             ):
                 if old != params[key]:
@@ -433,9 +282,9 @@ class RunQueries:
         Raises NotFoundError naming the first id that does not exist.
         """
         infos: dict[str, RunInfo] = {}
-        for chunk in _chunks(list(dict.fromkeys(run_ids))):
+        for chunk in chunks(list(dict.fromkeys(run_ids))):
             for row in self.cx.query(
-                f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id IN ({_marks(chunk)})", chunk
+                f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id IN ({marks(chunk)})", chunk
             ):
                 infos[row[0]] = self._info(row)
         missing = [r for r in run_ids if r not in infos]
@@ -453,21 +302,21 @@ class RunQueries:
         tags: dict[str, dict[str, str]] = {i.run_id: {} for i in infos}
         metrics: dict[str, dict[str, float]] = {i.run_id: {} for i in infos}
         ids = [i.run_id for i in infos]
-        for chunk in _chunks(ids):
-            marks = _marks(chunk)
+        for chunk in chunks(ids):
+            placeholders = marks(chunk)
             for run_id, key, value in self.cx.query(
-                f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", chunk
+                f"SELECT run_id, key, value FROM params WHERE run_id IN ({placeholders})", chunk
             ):
                 params[run_id][key] = value
             for run_id, key, value in self.cx.query(
-                f"SELECT run_id, key, value FROM tags WHERE run_id IN ({marks})", chunk
+                f"SELECT run_id, key, value FROM tags WHERE run_id IN ({placeholders})", chunk
             ):
                 tags[run_id][key] = value
             for run_id, key, value, is_nan in self.cx.query(
-                f"SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ({marks})",
+                f"SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ({placeholders})",
                 chunk,
             ):
-                metrics[run_id][key] = _float(value, is_nan)
+                metrics[run_id][key] = metric_float(value, is_nan)
         return [Run(i, RunData(metrics[i.run_id], params[i.run_id], tags[i.run_id])) for i in infos]
 
     def search_runs(
@@ -494,15 +343,15 @@ class RunQueries:
     ) -> list[RunInfo]:
         where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "")
         order = compile_order_by(parse_order_by(order_by), RUN_SCHEMA)
-        stages = _stages(view_type)
-        eids = [_experiment_int(e) for e in experiment_ids]
+        stages = view_stages(view_type)
+        eids = [experiment_int(e) for e in experiment_ids]
         order_sql = (order.sql + ", " if order.sql else "") + "r.start_time DESC, r.run_id"
         rows = self.cx.query(
             f"SELECT {self._RUN_COLUMNS} FROM runs r {order.joins} "
-            f"WHERE r.experiment_id IN ({_marks(eids)}) "
-            f"AND r.lifecycle_stage IN ({_marks(stages)}) AND {where.sql} "
+            f"WHERE r.experiment_id IN ({marks(eids)}) "
+            f"AND r.lifecycle_stage IN ({marks(stages)}) AND {where.sql} "
             f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
-            [*order.join_params, *eids, *stages, *where.params, _limit(max_results),
+            [*order.join_params, *eids, *stages, *where.params, result_limit(max_results),
              page_offset(offset)],
         )
         return [self._info(row) for row in rows]
@@ -512,11 +361,11 @@ class RunQueries:
         view_type: int = ViewType.ACTIVE_ONLY,
     ) -> int:
         where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "")
-        stages = _stages(view_type)
-        eids = [_experiment_int(e) for e in experiment_ids]
+        stages = view_stages(view_type)
+        eids = [experiment_int(e) for e in experiment_ids]
         rows = self.cx.query(
-            f"SELECT count(*) FROM runs r WHERE r.experiment_id IN ({_marks(eids)}) "
-            f"AND r.lifecycle_stage IN ({_marks(stages)}) AND {where.sql}",
+            f"SELECT count(*) FROM runs r WHERE r.experiment_id IN ({marks(eids)}) "
+            f"AND r.lifecycle_stage IN ({marks(stages)}) AND {where.sql}",
             [*eids, *stages, *where.params],
         )
         return int(rows[0][0])
@@ -526,45 +375,6 @@ class RunQueries:
             "SELECT run_id FROM runs WHERE parent_run_id = ? ORDER BY start_time", [parent_run_id]
         )
         return [row[0] for row in rows]
-
-    # --- metrics ----------------------------------------------------------------------------
-
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        self.get_run_info(run_id)
-        rows = self.cx.query(
-            "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_id = ? AND key = ? "
-            # (step, rowid) is the index's own order: no sort step. Equal steps keep log order.
-            "ORDER BY step, rowid", [run_id, key],
-        )
-        return [Metric(key, _float(v, n), ts, step) for v, n, ts, step in rows]
-
-    def metric_histories(
-        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
-    ) -> dict[str, dict[str, list[Metric]]]:
-        """Histories of many runs and keys in one query per 500 runs: run -> key -> points."""
-        out: dict[str, dict[str, list[Metric]]] = {r: {} for r in run_ids}
-        key_filter = f" AND key IN ({_marks(keys)})" if keys else ""
-        for chunk in _chunks(list(run_ids)):
-            rows = self.cx.query(
-                f"SELECT run_id, key, value, is_nan, timestamp, step FROM metrics "
-                f"WHERE run_id IN ({_marks(chunk)}){key_filter} ORDER BY run_id, key, step, rowid",
-                [*chunk, *(keys or [])],
-            )
-            series: list[Metric] = []
-            current: tuple[str, str] | None = None
-            for run_id, key, value, is_nan, ts, step in rows:
-                if (run_id, key) != current:  # rows arrive grouped: one dict lookup per series
-                    current = (run_id, key)
-                    series = out[run_id].setdefault(key, [])
-                series.append(Metric(key, math.nan if is_nan else value, ts, step))
-        return out
-
-    def metric_keys(self, run_ids: Sequence[str]) -> list[str]:
-        keys: set[str] = set()
-        for chunk in _chunks(list(run_ids)):
-            keys.update(row[0] for row in self.cx.query(
-                f"SELECT DISTINCT key FROM latest_metrics WHERE run_id IN ({_marks(chunk)})", chunk))
-        return sorted(keys)
 
     # --- liveness ---------------------------------------------------------------------------
 
@@ -590,36 +400,6 @@ class RunQueries:
                          "its process ended without finishing the run (killed or crashed)"],
                     )
         return dead
-
-
-def _experiment_int(experiment_id: str | int) -> int:
-    try:
-        return int(experiment_id)
-    except (TypeError, ValueError):
-        raise NotFoundError(f"No experiment with id {experiment_id!r}.") from None
-
-
-def _stages(view_type: int) -> tuple[str, ...]:
-    try:
-        return ViewType.stages(view_type)
-    except (KeyError, TypeError):
-        raise InvalidParameterError(
-            f"view_type must be ViewType.ACTIVE_ONLY (1), DELETED_ONLY (2) or ALL (3), "
-            f"not {view_type!r}."
-        ) from None
-
-
-def page_offset(offset: int) -> int:
-    """A search's row offset: a negative one counts as 0, a huge one is refused."""
-    if not isinstance(offset, int) or isinstance(offset, bool):
-        raise InvalidParameterError(f"offset must be an integer, not {offset!r}.")
-    if offset > MAX_OFFSET:
-        raise InvalidParameterError(f"offset may be at most {MAX_OFFSET:,}, not {offset}.")
-    return max(0, offset)
-
-
-def _limit(max_results: int) -> int:
-    return validation.result_limit(max_results, MAX_RESULTS_LIMIT)
 
 
 def _param_rows(params: Sequence[Param]) -> dict[str, str]:

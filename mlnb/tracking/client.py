@@ -32,7 +32,7 @@ from mlnb.registry import RegistryClientMixin
 from mlnb.store import Store, open_store, resolve
 from mlnb.store.artifacts import iter_source_files, safe_relpath
 from mlnb.store.paging import PagedList, page, token_offset
-from mlnb.store.runs import now_ms
+from mlnb.store.sql import now_ms
 from mlnb.tracking import formats
 from mlnb.tracking.state import explicit_uri, forget_parent_runs, state
 from mlnb.tracking.writer import MetricWriter

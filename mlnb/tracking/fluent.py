@@ -4,9 +4,11 @@
 ``with`` block ends the run FINISHED, or FAILED if an exception escaped (KILLED for Ctrl-C), and
 the exception still propagates. Logging with no active run starts one, as MLflow does.
 
-Each function is one call to the :class:`~mlnb.tracking.client.MlnbClient` of the current store
-(:func:`~mlnb.tracking.client.current_client`); the process state (URI, active experiment, the
-stack of active runs) lives in :mod:`mlnb.tracking.state`.
+MLflow keeps every fluent function in one module; here :mod:`mlnb.tracking.experiment` holds the
+store and experiment choice and :mod:`mlnb.tracking.reading` the read side, and this module
+re-exports both. Each function is one call to the :class:`~mlnb.tracking.client.MlnbClient` of
+the current store (:func:`~mlnb.tracking.client.current_client`); the process state (URI,
+active experiment, the stack of active runs) lives in :mod:`mlnb.tracking.state`.
 """
 
 from __future__ import annotations
@@ -14,35 +16,51 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlnb.entities import (
-    Experiment,
-    FileInfo,
-    LifecycleStage,
-    Metric,
-    ModelVersion,
     Run,
     RunInfo,
     RunStatus,
-    ViewType,
 )
-from mlnb.errors import InvalidParameterError, NotFoundError, RunStateError
-from mlnb.registry import model_source
-from mlnb.store import location as store_location
+from mlnb.errors import InvalidParameterError, RunStateError
 from mlnb.store.artifacts import safe_relpath
 from mlnb.tracking.client import MlnbClient, current_client
 from mlnb.tracking.context import run_context_tags
-from mlnb.tracking.state import explicit_uri, state
+from mlnb.tracking.experiment import (
+    active_experiment_id,
+    create_experiment,
+    delete_experiment,
+    get_experiment,
+    get_experiment_by_name,
+    get_tracking_uri,
+    search_experiments,
+    set_experiment,
+    set_tracking_uri,
+)
+from mlnb.tracking.reading import (
+    SEARCH_MAX_RESULTS_PANDAS,
+    delete_run,
+    get_metric_history,
+    get_run,
+    list_artifacts,
+    register_model,
+    restore_run,
+    search_runs,
+)
+from mlnb.tracking.state import state
 from mlnb.tracking.writer import flush_all
 
-if TYPE_CHECKING:
-    import pandas
-
-SEARCH_MAX_RESULTS_PANDAS = 100_000
+__all__ = [
+    "SEARCH_MAX_RESULTS_PANDAS", "ActiveRun", "active_experiment_id", "active_run",
+    "create_experiment", "delete_experiment", "delete_run", "delete_tag", "end_run", "flush",
+    "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_metric_history",
+    "get_run", "get_tracking_uri", "last_active_run", "list_artifacts", "log_artifact",
+    "log_artifacts", "log_dict", "log_figure", "log_metric", "log_metrics", "log_param",
+    "log_params", "log_table", "log_text", "register_model", "restore_run", "search_experiments",
+    "search_runs", "set_experiment", "set_tag", "set_tags", "set_tracking_uri", "start_run",
+]
 
 
 class ActiveRun:
@@ -111,117 +129,6 @@ class ActiveRun:
             status = RunStatus.FAILED
             self.client.set_tag(self.run_id, "mlnb.error", f"{exc_type.__name__}: {exc}"[:8000])
         end_run(status, run_id=self.run_id)
-
-
-# --- where, and which experiment --------------------------------------------------------------
-
-
-def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Use this store from now on.
-
-    :param uri: a folder (``.mlnb``), a ``.db`` file or a ``sqlite:///`` URI. Unlike MLflow,
-        ``http(s)://`` tracking servers are not accepted.
-    :raises InvalidParameterError: for a URI mlnb cannot use (nothing changes then).
-    """
-    text = os.fspath(uri)
-    store_location.from_uri(text, Path.cwd())  # fail now on a bad URI
-    state.tracking_uri = text
-    state.experiment_id = None
-
-
-def get_tracking_uri() -> str:
-    """The store in use, as a folder path or ``sqlite:///`` URI (resolved by the store rules:
-    ``set_tracking_uri``, else ``MLNB_TRACKING_URI``, else the nearest ``.mlnb/``)."""
-    return store_location.resolve(explicit_uri()).uri
-
-
-def set_experiment(experiment_name: str | None = None,
-                   experiment_id: str | None = None) -> Experiment:
-    """Make an experiment active, creating it (by name) if it does not exist yet.
-
-    :param experiment_name: the experiment's name; created when missing (race-free across
-        processes).
-    :param experiment_id: or the id of an existing experiment. Give exactly one of the two.
-    :returns: the active experiment.
-    :raises RunStateError: for a deleted experiment (restore it first).
-    """
-    client = current_client()
-    if (experiment_name is None) == (experiment_id is None):
-        raise InvalidParameterError("set_experiment needs exactly one of experiment_name or "
-                                    "experiment_id.")
-    if experiment_id is not None:
-        experiment = client.get_experiment(str(experiment_id))
-    else:
-        experiment = client.get_or_create_experiment(str(experiment_name))
-    if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
-        raise RunStateError(
-            f"Experiment {experiment.name!r} is deleted. Restore it (mlnb.MlnbClient()."
-            f"restore_experiment({experiment.experiment_id!r})) or choose another name."
-        )
-    state.experiment_id = experiment.experiment_id
-    return experiment
-
-
-def active_experiment_id() -> str:
-    """The experiment new runs go to: the one ``set_experiment`` chose, else the one named by
-    ``MLNB_EXPERIMENT_NAME``/``MLFLOW_EXPERIMENT_NAME`` (created if needed), else the one whose
-    id is in ``MLNB_EXPERIMENT_ID``/``MLFLOW_EXPERIMENT_ID``, else ``"0"`` (Default)."""
-    if state.experiment_id is not None:
-        return state.experiment_id
-    name = os.environ.get("MLNB_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-    if name:
-        return set_experiment(name).experiment_id
-    env_id = os.environ.get("MLNB_EXPERIMENT_ID") or os.environ.get("MLFLOW_EXPERIMENT_ID")
-    return env_id or "0"
-
-
-def create_experiment(name: str, artifact_location: str | None = None,
-                      tags: dict[str, Any] | None = None) -> str:
-    """Create an experiment and return its id.
-
-    :param name: a name no other experiment has.
-    :param artifact_location: not supported (artifacts stay inside the store); must be None.
-    :param tags: experiment tags.
-    """
-    return current_client().create_experiment(name, artifact_location, tags)
-
-
-def get_experiment(experiment_id: str) -> Experiment:
-    """The experiment with this id.
-
-    :param experiment_id: the experiment's id.
-    :raises NotFoundError: when there is none.
-    """
-    return current_client().get_experiment(experiment_id)
-
-
-def get_experiment_by_name(name: str) -> Experiment | None:
-    """The experiment with this name, or None.
-
-    :param name: the experiment's name.
-    """
-    return current_client().get_experiment_by_name(name)
-
-
-def search_experiments(view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
-                       filter_string: str | None = None,
-                       order_by: Sequence[str] | None = None) -> list[Experiment]:
-    """Experiments matching a filter.
-
-    :param view_type: ``ViewType.ACTIVE_ONLY`` (default), ``DELETED_ONLY`` or ``ALL``.
-    :param max_results: at most this many.
-    :param filter_string: e.g. ``"name LIKE 'churn%' and tags.team = 'ml'"``.
-    :param order_by: e.g. ``["name ASC"]``; default oldest first.
-    """
-    return current_client().search_experiments(view_type, max_results, filter_string, order_by)
-
-
-def delete_experiment(experiment_id: str) -> None:
-    """Delete an experiment and its runs (restorable with ``MlnbClient().restore_experiment``).
-
-    :param experiment_id: the experiment's id; the Default experiment cannot be deleted.
-    """
-    current_client().delete_experiment(experiment_id)
 
 
 # --- the run's life ---------------------------------------------------------------------------
@@ -472,138 +379,6 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
 def flush() -> None:
     """Write every buffered metric point now (mlnb-only: MLflow writes each point at once)."""
     flush_all()
-
-
-# --- reading ----------------------------------------------------------------------------------
-
-
-def get_run(run_id: str) -> Run:
-    """A run with its info and data (params, latest metrics, tags).
-
-    :param run_id: the run's id.
-    :raises NotFoundError: for a run the store does not have.
-    """
-    return current_client().get_run(run_id)
-
-
-def get_metric_history(run_id: str, key: str) -> list[Metric]:
-    """Every point of one metric of a run, in step order.
-
-    :param run_id: the run's id.
-    :param key: the metric's name.
-    """
-    return current_client().get_metric_history(run_id, key)
-
-
-def list_artifacts(run_id: str, path: str | None = None) -> list[FileInfo]:
-    """The files and folders directly inside a run's artifacts (or inside ``path``).
-
-    :param run_id: the run's id.
-    :param path: a folder inside the run's artifacts; default the top.
-    """
-    return current_client().list_artifacts(run_id, path)
-
-
-def delete_run(run_id: str) -> None:
-    """Delete a run (it stays in the store, restorable with :func:`restore_run`).
-
-    :param run_id: the run's id.
-    """
-    current_client().delete_run(run_id)
-
-
-def restore_run(run_id: str) -> None:
-    """Restore a deleted run.
-
-    :param run_id: the run's id.
-    """
-    current_client().restore_run(run_id)
-
-
-def search_runs(
-    experiment_ids: Sequence[str] | None = None,
-    filter_string: str = "",
-    run_view_type: int = ViewType.ACTIVE_ONLY,
-    max_results: int = SEARCH_MAX_RESULTS_PANDAS,
-    order_by: Sequence[str] | None = None,
-    output_format: str = "pandas",
-    search_all_experiments: bool = False,
-    experiment_names: Sequence[str] | None = None,
-) -> pandas.DataFrame | list[Run]:
-    """Runs matching a filter, as a DataFrame with MLflow's columns or as a list of Runs.
-
-    :param experiment_ids: the experiments to search; default the active experiment.
-    :param filter_string: MLflow's grammar (``metrics.acc > 0.9 and params.lr = '0.01'``) plus
-        ``or``, ``not`` and parentheses, which MLflow lacks.
-    :param run_view_type: ``ViewType.ACTIVE_ONLY`` (default), ``DELETED_ONLY`` or ``ALL``.
-    :param max_results: at most this many runs.
-    :param order_by: e.g. ``["metrics.acc DESC", "start_time"]``; default newest first.
-    :param output_format: ``"pandas"`` (default) or ``"list"``.
-    :param search_all_experiments: search every experiment when none is named.
-    :param experiment_names: or name the experiments to search (not with ``experiment_ids``).
-    """
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-        raise InvalidParameterError(f"max_results must be a positive integer, not {max_results!r}.")
-    if output_format not in ("pandas", "list"):
-        raise InvalidParameterError(f"output_format must be 'pandas' or 'list', not "
-                                    f"{output_format!r}.")
-    client = current_client()
-    ids = _experiment_ids(client, experiment_ids, experiment_names, search_all_experiments)
-    runs: list[Run] = []
-    token: str | None = None
-    while len(runs) < max_results:
-        page = client.search_runs(ids, filter_string, run_view_type,
-                                  min(10_000, max_results - len(runs)), order_by, token)
-        runs.extend(page)
-        token = page.token
-        if token is None:
-            break
-    if output_format == "list":
-        return runs
-    from mlnb.tracking.frames import runs_to_frame  # pandas: only when a DataFrame is asked for
-
-    return runs_to_frame(runs)
-
-
-def _experiment_ids(client: MlnbClient, ids: Sequence[str] | None,
-                    names: Sequence[str] | None, search_all: bool) -> list[str]:
-    if ids is not None and names is not None:
-        raise InvalidParameterError("Give experiment_ids or experiment_names, not both.")
-    if isinstance(ids, (str, int)):
-        ids = [str(ids)]
-    if names is not None:
-        found = []
-        for name in names:
-            experiment = client.get_experiment_by_name(name)
-            if experiment is None:
-                raise NotFoundError(f"No experiment named {name!r}.")
-            found.append(experiment.experiment_id)
-        return found
-    if ids:
-        return [str(i) for i in ids]
-    if search_all:
-        return client.all_experiment_ids()
-    return [active_experiment_id()]
-
-
-# --- the registry, by the current store -------------------------------------------------------
-
-
-def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None,
-                   await_registration_for: int | None = None) -> ModelVersion:
-    """Register the model at ``model_uri`` as the next version of ``name`` (created if needed).
-
-    :param model_uri: ``runs:/<run_id>/<path>``, ``models:/<name>/<version>`` or a folder
-        inside the store's artifact root; it must be a model mlnb's ``log_model`` wrote.
-    :param name: the registered model's name.
-    :param tags: tags of the new version.
-    :param await_registration_for: accepted for MLflow compatibility; registration is
-        immediate in mlnb.
-    """
-    client = current_client()
-    client.writer.flush()
-    source = model_source(client.store, model_uri)
-    return client.create_model_version(name, source, tags=tags, create_model=True)
 
 
 # --- process exit -----------------------------------------------------------------------------

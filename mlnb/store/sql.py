@@ -1,0 +1,71 @@
+"""Small helpers every query module of the store shares: placeholders, id chunks, limits,
+offsets, view types and the clock."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from mlnb.entities import ViewType
+from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.store import validation
+
+MAX_RESULTS_LIMIT = 50_000
+MAX_OFFSET = 1_000_000_000  # far past any real store, far below SQLite's 64-bit integers
+CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, as MLflow's timestamps."""
+    return int(time.time() * 1000)
+
+
+def metric_float(value: float | None, is_nan: int) -> float:
+    """A stored metric value: NaN where the row says so (SQLite stores NaN as NULL)."""
+    return math.nan if is_nan else float(value)  # type: ignore[arg-type]
+
+
+def chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    """``items`` in slices short enough for one ``IN (...)`` list."""
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def marks(items: Sequence[Any]) -> str:
+    """``?, ?, ?``: one bound placeholder per item."""
+    return ", ".join("?" * len(items))
+
+
+def experiment_int(experiment_id: str | int) -> int:
+    """An experiment id as the integer the tables store (NotFoundError for anything else)."""
+    try:
+        return int(experiment_id)
+    except (TypeError, ValueError):
+        raise NotFoundError(f"No experiment with id {experiment_id!r}.") from None
+
+
+def view_stages(view_type: int) -> tuple[str, ...]:
+    """The lifecycle stages a ``ViewType`` selects."""
+    try:
+        return ViewType.stages(view_type)
+    except (KeyError, TypeError):
+        raise InvalidParameterError(
+            f"view_type must be ViewType.ACTIVE_ONLY (1), DELETED_ONLY (2) or ALL (3), "
+            f"not {view_type!r}."
+        ) from None
+
+
+def page_offset(offset: int) -> int:
+    """A search's row offset: a negative one counts as 0, a huge one is refused."""
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        raise InvalidParameterError(f"offset must be an integer, not {offset!r}.")
+    if offset > MAX_OFFSET:
+        raise InvalidParameterError(f"offset may be at most {MAX_OFFSET:,}, not {offset}.")
+    return max(0, offset)
+
+
+def result_limit(max_results: int) -> int:
+    """A checked ``max_results``: a positive integer up to :data:`MAX_RESULTS_LIMIT`."""
+    return validation.result_limit(max_results, MAX_RESULTS_LIMIT)
