@@ -43,7 +43,7 @@ def _log_children(client: MlnbClient, parent_id: str, results: dict[str, Any],
     if max_runs is not None:
         candidates = candidates[:max_runs]
     keys = [k for k in results if k.startswith(_CHILD_METRIC_PREFIXES) or k in _CHILD_METRICS]
-    with store.cx.write():  # one commit for every child run
+    with store.transaction():  # one commit for every child run
         for i in candidates:
             info = store.create_run(parent.experiment_id, f"{parent.run_name}-{i}",
                                     {"mlflow.autologging": "sklearn"}, parent_id, parent.user_id,

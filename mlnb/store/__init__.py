@@ -8,6 +8,7 @@ IMMEDIATE``), and params, tags and metrics through the one primitive :meth:`Stor
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mlnb.entities import FileInfo
@@ -127,11 +128,19 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
         """The local file or folder of a run's artifact, checked to stay inside the run."""
         return self.artifacts.local_path(run_id, path)
 
+    def transaction(self) -> AbstractContextManager[object]:
+        """One ``BEGIN IMMEDIATE`` transaction around several store calls: they commit together,
+        or none does. Calls nest (an inner one joins the outer)."""
+        return self.cx.write()
+
+    def wait_idle(self) -> None:
+        """Return once no other thread of this process is inside a transaction of this store."""
+        self.cx.wait_idle()
+
     def change_counter(self) -> tuple[int, int]:
         """Changes whenever anyone commits to the store: SQLite's ``data_version`` moves on other
         connections' commits, ``total_changes`` on this connection's own. For caches of reads."""
-        with self.cx._lock:
-            return int(self.cx.query("PRAGMA data_version")[0][0]), self.cx.conn.total_changes
+        return self.cx.change_counter()
 
     def integrity_check(self) -> str:
         return str(self.cx.query("PRAGMA integrity_check")[0][0])

@@ -141,6 +141,11 @@ class Connection:
             self._durable = False
             self.conn.execute("PRAGMA synchronous = NORMAL")
 
+    def change_counter(self) -> tuple[int, int]:
+        """``(PRAGMA data_version, total_changes)``: moves on every commit, anyone's."""
+        with self._lock:
+            return int(self.conn.execute("PRAGMA data_version").fetchone()[0]), self.conn.total_changes
+
     def wait_idle(self) -> None:
         """Return once no other thread of this process is inside a transaction here."""
         with self._lock:

@@ -89,13 +89,13 @@ class MetricWriter:
         if not self._pending:
             # Another thread (the background one) may have taken the points and be writing
             # them: it holds the store's lock until it commits, so wait for that.
-            self.store.cx.wait_idle()
+            self.store.wait_idle()
             return
         batch: list[Point] = []
         try:
             # The batch is taken only once the store's lock is held: a flush that finds the
             # buffer empty can then rely on wait_idle() for "everything logged is on disk".
-            with self.store.cx.write():
+            with self.store.transaction():
                 with self._lock:
                     batch, self._pending = self._pending, []
                 by_run: dict[str, list[Metric]] = defaultdict(list)
