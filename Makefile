@@ -8,7 +8,7 @@ PORT ?= 8888
 # Root may run JupyterLab only when told so (CI and these machines run as root).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test test-fast lint install chromium bench clean
+.PHONY: lab test test-fast lint ts-check install chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,13 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
-lint: install
+lint: install ts-check
 	$(BIN)/ruff check mlnb tests bench
 	$(BIN)/mypy
+
+# The sidebar's TypeScript: eslint, prettier and the jest unit tests (jlpm comes with the venv).
+ts-check: install
+	cd labextension && export PATH=$(abspath $(BIN)):$$PATH && jlpm install && jlpm lint && jlpm test
 
 test: install chromium lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -1,6 +1,9 @@
 /**
  * One typed function per REST endpoint of the mlnb server extension.
- * All calls go through ServerConnection.makeRequest, which adds the token or XSRF header.
+ *
+ * All calls go through `ServerConnection.makeRequest`, which adds the token or XSRF header. Every
+ * function takes the server settings as its last parameter; by default they are JupyterLab's,
+ * made on first use (never at module load, so tests can pass their own).
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -26,15 +29,31 @@ export class ApiError extends Error {
     message: string
   ) {
     super(message);
+    this.name = 'ApiError';
   }
 }
 
-const settings = ServerConnection.makeSettings();
+/** The text to show for an error of any kind. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
-function url(path: string, query?: Record<string, string | string[] | number | undefined>): string {
+/** Query parameters; a list repeats the key, and `undefined` or '' leaves the key out. */
+export type QueryParams = Record<string, string | string[] | number | undefined>;
+
+let defaultSettings: ServerConnection.ISettings | null = null;
+
+/** JupyterLab's server settings, made on the first call. */
+export function serverSettings(): ServerConnection.ISettings {
+  defaultSettings ??= ServerConnection.makeSettings();
+  return defaultSettings;
+}
+
+/** The URL of an endpoint under `<baseUrl>/mlnb/api/`. */
+export function apiUrl(settings: ServerConnection.ISettings, path: string, query: QueryParams = {}): string {
   const base = URLExt.join(settings.baseUrl, 'mlnb', 'api', path);
   const parts: string[] = [];
-  for (const [key, raw] of Object.entries(query ?? {})) {
+  for (const [key, raw] of Object.entries(query)) {
     if (raw === undefined || raw === '') {
       continue;
     }
@@ -45,9 +64,30 @@ function url(path: string, query?: Record<string, string | string[] | number | u
   return parts.length ? `${base}?${parts.join('&')}` : base;
 }
 
-async function send(
+async function errorFrom(response: Response): Promise<ApiError> {
+  let parsed: IApiErrorBody = {};
+  try {
+    parsed = (await response.json()) as IApiErrorBody;
+  } catch {
+    // not JSON (e.g. a 404 page when the server extension is not installed)
+  }
+  return new ApiError(
+    response.status,
+    parsed.error_code ?? `HTTP_${response.status}`,
+    parsed.message ?? response.statusText
+  );
+}
+
+/**
+ * Send one request; a body is sent (as JSON, `{}` by default) with every method but GET.
+ *
+ * @throws {ApiError} with status 0 when the server did not answer, else with the error body's
+ *   `error_code` and `message`.
+ */
+export async function request(
   method: string,
-  target: string,
+  url: string,
+  settings: ServerConnection.ISettings,
   body?: unknown
 ): Promise<Response> {
   const init: RequestInit = { method, headers: { 'Content-Type': 'application/json' } };
@@ -56,115 +96,141 @@ async function send(
   }
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(target, init, settings);
+    response = await ServerConnection.makeRequest(url, init, settings);
   } catch (error) {
     throw new ApiError(0, 'NETWORK_ERROR', `The Jupyter server did not answer: ${String(error)}`);
   }
   if (!response.ok) {
-    let parsed: IApiErrorBody = {};
-    try {
-      parsed = (await response.json()) as IApiErrorBody;
-    } catch {
-      // not JSON (e.g. a 404 page when the server extension is not installed)
-    }
-    throw new ApiError(
-      response.status,
-      parsed.error_code ?? `HTTP_${response.status}`,
-      parsed.message ?? response.statusText
-    );
+    throw await errorFrom(response);
   }
   return response;
 }
 
-async function getJson<T>(path: string, query?: Record<string, string | string[] | number | undefined>): Promise<T> {
-  const response = await send('GET', url(path, query));
+async function getJson<T>(
+  path: string,
+  query: QueryParams,
+  settings: ServerConnection.ISettings
+): Promise<T> {
+  const response = await request('GET', apiUrl(settings, path, query), settings);
   return (await response.json()) as T;
 }
 
-async function writeJson<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await send(method, url(path), body);
-  return (await response.json()) as T;
+async function writeJson(
+  method: string,
+  path: string,
+  settings: ServerConnection.ISettings,
+  body?: unknown
+): Promise<unknown> {
+  const response = await request(method, apiUrl(settings, path), settings, body);
+  return (await response.json()) as unknown;
 }
 
 const enc = encodeURIComponent;
 
-export function getVersion(): Promise<IVersion> {
-  return getJson<IVersion>('version');
+/** The server's mlnb and API versions and its store (the sidebar's handshake). */
+export function getVersion(settings = serverSettings()): Promise<IVersion> {
+  return getJson<IVersion>('version', {}, settings);
 }
 
-export async function listExperiments(): Promise<IExperiment[]> {
-  return (await getJson<{ experiments: IExperiment[] }>('experiments')).experiments;
+/** Every experiment. */
+export async function listExperiments(settings = serverSettings()): Promise<IExperiment[]> {
+  return (await getJson<{ experiments: IExperiment[] }>('experiments', {}, settings)).experiments;
 }
 
-export function listRuns(query: IRunQuery, offset: number): Promise<IRunPage> {
-  return getJson<IRunPage>('runs', {
+/** One page of runs matching the query, from row `offset`. */
+export function listRuns(query: IRunQuery, offset: number, settings = serverSettings()): Promise<IRunPage> {
+  const params = {
     experiment_id: query.experimentId,
     filter: query.filter,
     order_by: query.orderBy,
     view: query.view,
     limit: query.limit,
     offset
-  });
+  };
+  return getJson<IRunPage>('runs', params, settings);
 }
 
-export function getRun(runId: string): Promise<IRunDetail> {
-  return getJson<IRunDetail>(`runs/${enc(runId)}`);
+/** One run with its experiment's name, children and notebook. */
+export function getRun(runId: string, settings = serverSettings()): Promise<IRunDetail> {
+  return getJson<IRunDetail>(`runs/${enc(runId)}`, {}, settings);
 }
 
-export function deleteRun(runId: string): Promise<unknown> {
-  return writeJson('DELETE', `runs/${enc(runId)}`);
+/** Mark a run deleted (it can be restored). */
+export function deleteRun(runId: string, settings = serverSettings()): Promise<unknown> {
+  return writeJson('DELETE', `runs/${enc(runId)}`, settings);
 }
 
-export function restoreRun(runId: string): Promise<unknown> {
-  return writeJson('POST', `runs/${enc(runId)}/restore`, {});
+/** Restore a deleted run. */
+export function restoreRun(runId: string, settings = serverSettings()): Promise<unknown> {
+  return writeJson('POST', `runs/${enc(runId)}/restore`, settings, {});
 }
 
+/** Metric histories by run id and key (every key when `keys` is empty), down-sampled. */
 export async function metricHistories(
   runIds: string[],
   keys: string[],
-  maxPoints = 1000
+  maxPoints = 1000,
+  settings = serverSettings()
 ): Promise<Record<string, Record<string, IMetricPoint[]>>> {
-  const body = await getJson<{ histories: Record<string, Record<string, IMetricPoint[]>> }>(
-    'metric-histories',
-    { run_id: runIds, key: keys, max_points: maxPoints }
-  );
-  return body.histories;
+  const params = { run_id: runIds, key: keys, max_points: maxPoints };
+  type Body = { histories: Record<string, Record<string, IMetricPoint[]>> };
+  return (await getJson<Body>('metric-histories', params, settings)).histories;
 }
 
-export async function listArtifacts(runId: string, path = ''): Promise<IFileInfo[]> {
-  return (await getJson<{ files: IFileInfo[] }>(`runs/${enc(runId)}/artifacts`, { path })).files;
+/** The files and folders directly under `path` in a run's artifacts. */
+export async function listArtifacts(
+  runId: string,
+  path = '',
+  settings = serverSettings()
+): Promise<IFileInfo[]> {
+  const body = await getJson<{ files: IFileInfo[] }>(`runs/${enc(runId)}/artifacts`, { path }, settings);
+  return body.files;
 }
 
 /** An artifact's bytes (for previews); the caller decides how to show them, always as text or an image. */
-export async function fetchArtifact(runId: string, path: string): Promise<Blob> {
-  const response = await send('GET', url(`runs/${enc(runId)}/artifact`, { path }));
+export async function fetchArtifact(runId: string, path: string, settings = serverSettings()): Promise<Blob> {
+  const response = await request('GET', apiUrl(settings, `runs/${enc(runId)}/artifact`, { path }), settings);
   return await response.blob();
 }
 
-export async function listModels(): Promise<IRegisteredModel[]> {
-  return (await getJson<{ models: IRegisteredModel[] }>('models')).models;
+/** Every registered model. */
+export async function listModels(settings = serverSettings()): Promise<IRegisteredModel[]> {
+  return (await getJson<{ models: IRegisteredModel[] }>('models', {}, settings)).models;
 }
 
-export function getModel(name: string): Promise<{ model: IRegisteredModel; versions: IModelVersion[] }> {
-  return getJson(`models/${enc(name)}`);
+/** A registered model and all its versions. */
+export function getModel(
+  name: string,
+  settings = serverSettings()
+): Promise<{ model: IRegisteredModel; versions: IModelVersion[] }> {
+  return getJson(`models/${enc(name)}`, {}, settings);
 }
 
+/** Move a model version to a stage, archiving the versions there if asked. */
 export function transitionStage(
   name: string,
   version: string,
   stage: string,
-  archiveExisting: boolean
+  archiveExisting: boolean,
+  settings = serverSettings()
 ): Promise<unknown> {
-  return writeJson('POST', `models/${enc(name)}/versions/${enc(version)}/stage`, {
+  return writeJson('POST', `models/${enc(name)}/versions/${enc(version)}/stage`, settings, {
     stage,
     archive_existing_versions: archiveExisting
   });
 }
 
-export function setAlias(name: string, alias: string, version: string): Promise<unknown> {
-  return writeJson('PUT', `models/${enc(name)}/aliases/${enc(alias)}`, { version });
+/** Point a model's alias at a version. */
+export function setAlias(
+  name: string,
+  alias: string,
+  version: string,
+  settings = serverSettings()
+): Promise<unknown> {
+  return writeJson('PUT', `models/${enc(name)}/aliases/${enc(alias)}`, settings, { version });
 }
 
-export function deleteAlias(name: string, alias: string): Promise<unknown> {
-  return writeJson('DELETE', `models/${enc(name)}/aliases/${enc(alias)}`);
+/** Remove a model's alias. */
+export function deleteAlias(name: string, alias: string, settings = serverSettings()): Promise<unknown> {
+  return writeJson('DELETE', `models/${enc(name)}/aliases/${enc(alias)}`, settings);
 }

@@ -8,7 +8,9 @@ import * as React from 'react';
 
 import { Compare } from './components/Compare';
 import { RunDetail } from './components/RunDetail';
-import { confirmDeleteOrRestore, experimentsIcon, ExperimentsPanel } from './sidebar';
+import { askDeleteOrRestore } from './dialogs';
+import { deleteOrRestoreRuns } from './model';
+import { experimentsIcon, ExperimentsPanel } from './sidebar';
 
 const COMMANDS = {
   openRun: 'mlnb:open-run',
@@ -16,19 +18,34 @@ const COMMANDS = {
   showPanel: 'mlnb:show-experiments'
 };
 
+/** The few fields of a notebook panel used here (no dependency on @jupyterlab/notebook). */
+interface ICellLike {
+  model?: { id?: string };
+}
+
+interface INotebookPanelLike {
+  id: string;
+  context?: { ready: Promise<void> };
+  revealed: Promise<void>;
+  content?: {
+    widgets?: readonly ICellLike[];
+    activeCellIndex: number;
+    scrollToCell?: (cell: ICellLike, align: string) => Promise<void>;
+  };
+}
+
 /** Open a notebook and make the cell with ``cellId`` active and visible. */
 async function openNotebookAtCell(app: JupyterFrontEnd, path: string, cellId: string | null): Promise<void> {
-  // Typed loosely on purpose: this avoids depending on @jupyterlab/notebook for two fields.
-  const widget: any = await app.commands.execute('docmanager:open', { path });
+  const widget = (await app.commands.execute('docmanager:open', { path })) as INotebookPanelLike | undefined;
   if (!widget || !cellId) {
     return;
   }
   await widget.context?.ready;
   await widget.revealed;
   const notebook = widget.content;
-  const cells: any[] = notebook?.widgets ?? [];
+  const cells = notebook?.widgets ?? [];
   const index = cells.findIndex(cell => cell.model?.id === cellId);
-  if (index < 0) {
+  if (!notebook || index < 0) {
     return;
   }
   notebook.activeCellIndex = index;
@@ -49,31 +66,36 @@ function mainAreaTab(id: string, label: string, content: JSX.Element): MainAreaW
   return widget;
 }
 
-function activate(app: JupyterFrontEnd, labShell: ILabShell | null): void {
-  const openTab = (widget: MainAreaWidget): void => {
-    const existing = [...app.shell.widgets('main')].find(w => w.id === widget.id);
-    if (existing) {
-      widget.dispose();
-      app.shell.activateById(existing.id);
-      return;
-    }
-    app.shell.add(widget, 'main');
-    app.shell.activateById(widget.id);
-  };
+/** Show a tab in the main area, or the tab with the same id that is already there. */
+function openTab(app: JupyterFrontEnd, widget: MainAreaWidget): void {
+  const existing = [...app.shell.widgets('main')].find(w => w.id === widget.id);
+  if (existing) {
+    widget.dispose();
+    app.shell.activateById(existing.id);
+    return;
+  }
+  app.shell.add(widget, 'main');
+  app.shell.activateById(widget.id);
+}
 
+function addTabCommands(app: JupyterFrontEnd): void {
   app.commands.addCommand(COMMANDS.openRun, {
     label: 'Open mlnb run',
     execute: args => {
       const runId = String(args.runId);
-      const runName = typeof args.runName === 'string' && args.runName ? args.runName : `Run ${runId.slice(0, 8)}`;
+      const runName =
+        typeof args.runName === 'string' && args.runName ? args.runName : `Run ${runId.slice(0, 8)}`;
       openTab(
+        app,
         mainAreaTab(
           `mlnb-run-${runId}`,
           runName, // a tab label is set as text, never as HTML
           <RunDetail
             runId={runId}
             openNotebook={(path, cellId) => openNotebookAtCell(app, path, cellId)}
-            onDeleteOrRestore={run => confirmDeleteOrRestore([run], run.lifecycle_stage === 'deleted')}
+            onDeleteOrRestore={run =>
+              deleteOrRestoreRuns([run], run.lifecycle_stage === 'deleted', askDeleteOrRestore)
+            }
           />
         )
       );
@@ -85,12 +107,19 @@ function activate(app: JupyterFrontEnd, labShell: ILabShell | null): void {
     execute: args => {
       const runIds = (args.runIds as string[]) ?? [];
       openTab(
-        mainAreaTab(`mlnb-compare-${runIds.join('-').slice(0, 200)}`, `Compare ${runIds.length} runs`,
-          <Compare runIds={runIds} />)
+        app,
+        mainAreaTab(
+          `mlnb-compare-${runIds.join('-').slice(0, 200)}`,
+          `Compare ${runIds.length} runs`,
+          <Compare runIds={runIds} />
+        )
       );
     }
   });
+}
 
+function activate(app: JupyterFrontEnd, labShell: ILabShell | null): void {
+  addTabCommands(app);
   const panel = new ExperimentsPanel({
     openRun: (runId, runName) => void app.commands.execute(COMMANDS.openRun, { runId, runName }),
     compare: runIds => void app.commands.execute(COMMANDS.compare, { runIds })

@@ -6,6 +6,7 @@
 import * as React from 'react';
 
 import * as api from '../api';
+import { useRequest } from '../hooks';
 import { finite, formatValue, IMetricPoint, IRunDetail } from '../tokens';
 
 type PlotlyModule = {
@@ -29,11 +30,7 @@ function loadPlotly(): Promise<PlotlyModule> {
  * Quotes stay as they are: Plotly does not decode &quot;, and without '<' no tag can form.
  */
 export function escapePlotly(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\$/g, '&#36;');
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\$/g, '&#36;');
 }
 
 const LAYOUT = {
@@ -54,10 +51,17 @@ function Chart(props: { data: unknown[]; layout: Record<string, unknown>; name: 
       return;
     }
     loadPlotly()
-      .then(Plotly => Plotly.react(element, props.data, { ...LAYOUT, ...props.layout }, {
-        displaylogo: false,
-        responsive: true
-      }))
+      .then(Plotly =>
+        Plotly.react(
+          element,
+          props.data,
+          { ...LAYOUT, ...props.layout },
+          {
+            displaylogo: false,
+            responsive: true
+          }
+        )
+      )
       .catch(e => setError(String(e)));
     return () => {
       void loadPlotly().then(Plotly => Plotly.purge(element));
@@ -95,8 +99,16 @@ function numericColumns(runs: IRunDetail[]): IColumnChoice[] {
     .sort()
     .filter(k => runs.some(r => numeric(r.params[k]) !== null));
   return [
-    ...paramKeys.map(k => ({ id: `params.${k}`, title: `param ${k}`, get: (r: IRunDetail) => numeric(r.params[k]) })),
-    ...metricKeys.map(k => ({ id: `metrics.${k}`, title: `metric ${k}`, get: (r: IRunDetail) => finite(r.metrics[k]) }))
+    ...paramKeys.map(k => ({
+      id: `params.${k}`,
+      title: `param ${k}`,
+      get: (r: IRunDetail) => numeric(r.params[k])
+    })),
+    ...metricKeys.map(k => ({
+      id: `metrics.${k}`,
+      title: `metric ${k}`,
+      get: (r: IRunDetail) => finite(r.metrics[k])
+    }))
   ];
 }
 
@@ -143,52 +155,49 @@ function ParamsDiff(props: { runs: IRunDetail[] }): JSX.Element {
   );
 }
 
-export function Compare(props: { runIds: string[] }): JSX.Element {
-  const [runs, setRuns] = React.useState<IRunDetail[] | null>(null);
-  const [histories, setHistories] = React.useState<Record<string, Record<string, IMetricPoint[]>>>({});
-  const [error, setError] = React.useState<string | null>(null);
-  const [xColumn, setX] = React.useState('');
-  const [yColumn, setY] = React.useState('');
+type Histories = Record<string, Record<string, IMetricPoint[]>>;
 
-  React.useEffect(() => {
-    Promise.all(props.runIds.map(id => api.getRun(id)))
-      .then(async found => {
-        setRuns(found);
-        setHistories(await api.metricHistories(props.runIds, [], 500));
-      })
-      .catch(e => setError((e as Error).message));
-  }, [props.runIds.join(',')]);
+function curvesOf(runs: IRunDetail[], histories: Histories): Array<{ key: string; data: unknown[] }> {
+  const keys = [...new Set(runs.flatMap(r => Object.keys(histories[r.run_id] ?? {})))].sort();
+  return keys.map(key => ({
+    key,
+    data: runs
+      .filter(r => histories[r.run_id]?.[key])
+      .map(r => ({
+        type: 'scatter',
+        mode: 'lines+markers',
+        name: label(r),
+        x: histories[r.run_id][key].map(p => p.step),
+        y: histories[r.run_id][key].map(p => finite(p.value)),
+        hoverinfo: 'x+y+name'
+      }))
+  }));
+}
 
-  const columns = React.useMemo(() => (runs ? numericColumns(runs) : []), [runs]);
-  const curves = React.useMemo(() => {
-    if (!runs) {
-      return [];
-    }
-    const keys = [...new Set(runs.flatMap(r => Object.keys(histories[r.run_id] ?? {})))].sort();
-    return keys.map(key => ({
-      key,
-      data: runs
-        .filter(r => histories[r.run_id]?.[key])
-        .map(r => ({
-          type: 'scatter',
-          mode: 'lines+markers',
-          name: label(r),
-          x: histories[r.run_id][key].map(p => p.step),
-          y: histories[r.run_id][key].map(p => finite(p.value)),
-          hoverinfo: 'x+y+name'
-        }))
-    }));
-  }, [runs, histories]);
+function Curves(props: { runs: IRunDetail[]; histories: Histories }): JSX.Element {
+  const { runs, histories } = props;
+  const curves = React.useMemo(() => curvesOf(runs, histories), [runs, histories]);
+  return (
+    <section className="mlnb-section">
+      <h3>Metric curves</h3>
+      {curves.length === 0 && <div className="mlnb-muted">No metric histories.</div>}
+      <div className="mlnb-charts">
+        {curves.map(curve => (
+          <Chart
+            key={curve.key}
+            name={`curve:${curve.key}`}
+            data={curve.data}
+            layout={{ title: { text: escapePlotly(curve.key) }, xaxis: { title: { text: 'step' } } }}
+          />
+        ))}
+      </div>
+    </section>
+  );
+}
 
-  if (error) {
-    return <div className="mlnb-error">{error}</div>;
-  }
-  if (!runs) {
-    return <div className="mlnb-muted">Loading…</div>;
-  }
-  const x = columns.find(c => c.id === xColumn) ?? columns[0];
-  const y = columns.find(c => c.id === yColumn) ?? columns[columns.length - 1];
-  const parcoords = columns.length >= 2 && [
+function ParallelCoordinates(props: { runs: IRunDetail[]; columns: IColumnChoice[] }): JSX.Element {
+  const { runs, columns } = props;
+  const data = [
     {
       type: 'parcoords',
       line: { color: runs.map((_, i) => i), colorscale: 'Viridis' },
@@ -199,68 +208,93 @@ export function Compare(props: { runIds: string[] }): JSX.Element {
     }
   ];
   return (
+    <section className="mlnb-section">
+      <h3>Parallel coordinates</h3>
+      <Chart name="parcoords" data={data} layout={{ margin: { l: 60, r: 60, t: 50, b: 20 } }} />
+    </section>
+  );
+}
+
+function ColumnSelect(props: {
+  label: string;
+  value: string;
+  columns: IColumnChoice[];
+  onChange: (id: string) => void;
+}): JSX.Element {
+  return (
+    <select value={props.value} onChange={e => props.onChange(e.target.value)} aria-label={props.label}>
+      {props.columns.map(c => (
+        <option key={c.id} value={c.id}>
+          {c.title}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+function Scatter(props: { runs: IRunDetail[]; columns: IColumnChoice[] }): JSX.Element | null {
+  const { runs, columns } = props;
+  const [xColumn, setX] = React.useState('');
+  const [yColumn, setY] = React.useState('');
+  const x = columns.find(c => c.id === xColumn) ?? columns[0];
+  const y = columns.find(c => c.id === yColumn) ?? columns[columns.length - 1];
+  if (!x || !y) {
+    return null;
+  }
+  const data = [
+    {
+      type: 'scatter',
+      mode: 'markers+text',
+      x: runs.map(r => x.get(r)),
+      y: runs.map(r => y.get(r)),
+      text: runs.map(label),
+      textposition: 'top center',
+      hoverinfo: 'x+y+text'
+    }
+  ];
+  const layout = {
+    xaxis: { title: { text: escapePlotly(x.title) } },
+    yaxis: { title: { text: escapePlotly(y.title) } }
+  };
+  return (
+    <section className="mlnb-section">
+      <h3>Scatter</h3>
+      <ColumnSelect label="x axis" value={x.id} columns={columns} onChange={setX} />
+      {' vs '}
+      <ColumnSelect label="y axis" value={y.id} columns={columns} onChange={setY} />
+      <Chart name="scatter" data={data} layout={layout} />
+    </section>
+  );
+}
+
+function Comparison(props: { runs: IRunDetail[]; histories: Histories }): JSX.Element {
+  const { runs } = props;
+  const columns = React.useMemo(() => numericColumns(runs), [runs]);
+  return (
     <div className="mlnb-compare">
       <h2>Comparing {runs.length} runs</h2>
       <div className="mlnb-muted">{runs.map(r => r.run_name).join(' · ')}</div>
-      <section className="mlnb-section">
-        <h3>Metric curves</h3>
-        {curves.length === 0 && <div className="mlnb-muted">No metric histories.</div>}
-        <div className="mlnb-charts">
-          {curves.map(curve => (
-            <Chart
-              key={curve.key}
-              name={`curve:${curve.key}`}
-              data={curve.data}
-              layout={{ title: { text: escapePlotly(curve.key) }, xaxis: { title: { text: 'step' } } }}
-            />
-          ))}
-        </div>
-      </section>
-      {parcoords && (
-        <section className="mlnb-section">
-          <h3>Parallel coordinates</h3>
-          <Chart name="parcoords" data={parcoords} layout={{ margin: { l: 60, r: 60, t: 50, b: 20 } }} />
-        </section>
-      )}
-      {x && y && (
-        <section className="mlnb-section">
-          <h3>Scatter</h3>
-          <select value={x.id} onChange={e => setX(e.target.value)} aria-label="x axis">
-            {columns.map(c => (
-              <option key={c.id} value={c.id}>
-                {c.title}
-              </option>
-            ))}
-          </select>
-          {' vs '}
-          <select value={y.id} onChange={e => setY(e.target.value)} aria-label="y axis">
-            {columns.map(c => (
-              <option key={c.id} value={c.id}>
-                {c.title}
-              </option>
-            ))}
-          </select>
-          <Chart
-            name="scatter"
-            data={[
-              {
-                type: 'scatter',
-                mode: 'markers+text',
-                x: runs.map(r => x.get(r)),
-                y: runs.map(r => y.get(r)),
-                text: runs.map(label),
-                textposition: 'top center',
-                hoverinfo: 'x+y+text'
-              }
-            ]}
-            layout={{
-              xaxis: { title: { text: escapePlotly(x.title) } },
-              yaxis: { title: { text: escapePlotly(y.title) } }
-            }}
-          />
-        </section>
-      )}
+      <Curves runs={runs} histories={props.histories} />
+      {columns.length >= 2 && <ParallelCoordinates runs={runs} columns={columns} />}
+      <Scatter runs={runs} columns={columns} />
       <ParamsDiff runs={runs} />
     </div>
   );
+}
+
+const NO_HISTORIES: Histories = {};
+
+/** The compare tab of the given runs. */
+export function Compare(props: { runIds: string[] }): JSX.Element {
+  const { runIds } = props;
+  const runs = useRequest(() => Promise.all(runIds.map(id => api.getRun(id))), [runIds]);
+  const histories = useRequest(() => api.metricHistories(runIds, [], 500), [runIds]);
+  const error = runs.error ?? histories.error;
+  if (error) {
+    return <div className="mlnb-error">{error}</div>;
+  }
+  if (!runs.data) {
+    return <div className="mlnb-muted">Loading…</div>;
+  }
+  return <Comparison runs={runs.data} histories={histories.data ?? NO_HISTORIES} />;
 }

@@ -2,22 +2,15 @@
  * The Models section: registered models, their versions, stages and aliases, with stage controls.
  * Moving a version to Production asks first, and archives the version that held it.
  */
-import { Dialog, showDialog } from '@jupyterlab/apputils';
 import * as React from 'react';
 
 import * as api from '../api';
+import { confirmWarning } from '../dialogs';
+import { reportFailure, useRequest } from '../hooks';
 import { IModelVersion, IRegisteredModel, STAGES } from '../tokens';
 
-async function confirm(title: string, body: string, label: string): Promise<boolean> {
-  const result = await showDialog({
-    title,
-    body,
-    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label })]
-  });
-  return result.button.accept;
-}
-
-function aliasesOf(model: IRegisteredModel): Array<[string, string]> {
+/** A model's aliases as [alias, version] pairs (the server sends a map or a list). */
+export function aliasesOf(model: IRegisteredModel): Array<[string, string]> {
   const raw = model.aliases;
   if (!raw) {
     return [];
@@ -28,186 +21,206 @@ function aliasesOf(model: IRegisteredModel): Array<[string, string]> {
   return Object.entries(raw).map(([alias, version]) => [alias, String(version)]);
 }
 
-function VersionRow(props: {
+interface IVersionProps {
   name: string;
   version: IModelVersion;
   aliases: string[];
   production: IModelVersion | undefined;
   onChanged: () => void;
   onError: (message: string) => void;
-}): JSX.Element {
-  const { name, version } = props;
-  const [alias, setAlias] = React.useState('');
-  const v = String(version.version);
+}
 
+async function askMoveToProduction(props: IVersionProps): Promise<boolean> {
+  const v = String(props.version.version);
+  const holder = props.production;
+  const current =
+    holder && String(holder.version) !== v
+      ? ` Version ${String(holder.version)} is in Production now and will be archived.`
+      : '';
+  const body = `Move ${props.name} version ${v} to Production?${current}`;
+  return confirmWarning('Move to Production?', body, 'Move to Production');
+}
+
+function StageSelect(props: IVersionProps): JSX.Element {
+  const { name, version } = props;
+  const v = String(version.version);
   const changeStage = async (stage: string): Promise<void> => {
     if (stage === version.current_stage) {
       return;
     }
     const archive = stage === 'Production';
-    if (archive) {
-      const current = props.production && String(props.production.version) !== v
-        ? ` Version ${String(props.production.version)} is in Production now and will be archived.`
-        : '';
-      if (!(await confirm('Move to Production?', `Move ${name} version ${v} to Production?${current}`,
-        'Move to Production'))) {
-        props.onChanged(); // reset the select
-        return;
-      }
+    if (archive && !(await askMoveToProduction(props))) {
+      props.onChanged(); // reset the select
+      return;
     }
-    try {
-      await api.transitionStage(name, v, stage, archive);
-    } catch (error) {
-      props.onError((error as Error).message);
-    }
+    await reportFailure(() => api.transitionStage(name, v, stage, archive), props.onError);
     props.onChanged();
   };
+  return (
+    <select
+      aria-label={`stage of version ${v}`}
+      className="mlnb-stage-select"
+      value={version.current_stage}
+      onChange={event => void changeStage(event.target.value)}
+    >
+      {STAGES.map(stage => (
+        <option key={stage} value={stage}>
+          {stage}
+        </option>
+      ))}
+    </select>
+  );
+}
 
+function AliasChip(props: { alias: string; name: string; onRemove: () => void }): JSX.Element {
+  const { alias } = props;
+  return (
+    <span className="mlnb-chip">
+      @{alias}
+      <button className="mlnb-chip-x" title={`remove alias ${alias}`} onClick={props.onRemove}>
+        ×
+      </button>
+    </span>
+  );
+}
+
+function Aliases(props: IVersionProps): JSX.Element {
+  const { name } = props;
+  const [alias, setAlias] = React.useState('');
   const addAlias = async (): Promise<void> => {
     if (!alias.trim()) {
       return;
     }
-    try {
-      await api.setAlias(name, alias.trim(), v);
+    await reportFailure(async () => {
+      await api.setAlias(name, alias.trim(), String(props.version.version));
       setAlias('');
-    } catch (error) {
-      props.onError((error as Error).message);
-    }
+    }, props.onError);
     props.onChanged();
   };
-
   const removeAlias = async (a: string): Promise<void> => {
-    if (!(await confirm('Remove alias?', `Remove the alias "${a}" from ${name}?`, 'Remove'))) {
+    if (!(await confirmWarning('Remove alias?', `Remove the alias "${a}" from ${name}?`, 'Remove'))) {
       return;
     }
-    try {
-      await api.deleteAlias(name, a);
-    } catch (error) {
-      props.onError((error as Error).message);
-    }
+    await reportFailure(() => api.deleteAlias(name, a), props.onError);
     props.onChanged();
   };
+  return (
+    <>
+      {props.aliases.map(a => (
+        <AliasChip key={a} alias={a} name={name} onRemove={() => void removeAlias(a)} />
+      ))}
+      <input
+        className="mlnb-alias-input"
+        placeholder="alias"
+        value={alias}
+        onChange={event => setAlias(event.target.value)}
+        onKeyDown={event => event.key === 'Enter' && void addAlias()}
+      />
+    </>
+  );
+}
 
+function VersionRow(props: IVersionProps): JSX.Element {
+  const { version } = props;
+  const v = String(version.version);
   return (
     <tr className="mlnb-model-version" data-version={v}>
       <td>v{v}</td>
       <td>
-        <select
-          aria-label={`stage of version ${v}`}
-          className="mlnb-stage-select"
-          value={version.current_stage}
-          onChange={event => void changeStage(event.target.value)}
-        >
-          {STAGES.map(stage => (
-            <option key={stage} value={stage}>
-              {stage}
-            </option>
-          ))}
-        </select>
+        <StageSelect {...props} />
       </td>
       <td>
-        {props.aliases.map(a => (
-          <span key={a} className="mlnb-chip">
-            @{a}
-            <button className="mlnb-chip-x" title={`remove alias ${a}`} onClick={() => void removeAlias(a)}>
-              ×
-            </button>
-          </span>
-        ))}
-        <input
-          className="mlnb-alias-input"
-          placeholder="alias"
-          value={alias}
-          onChange={event => setAlias(event.target.value)}
-          onKeyDown={event => event.key === 'Enter' && void addAlias()}
-        />
+        <Aliases {...props} />
       </td>
       <td className="mlnb-muted">{version.run_id ? version.run_id.slice(0, 8) : ''}</td>
     </tr>
   );
 }
 
-function ModelEntry(props: { model: IRegisteredModel; onError: (m: string) => void }): JSX.Element {
-  const [open, setOpen] = React.useState(false);
-  const [versions, setVersions] = React.useState<IModelVersion[] | null>(null);
-  const [model, setModel] = React.useState(props.model);
-
-  const load = React.useCallback(async () => {
-    try {
-      const detail = await api.getModel(props.model.name);
-      setModel(detail.model);
-      setVersions(detail.versions);
-    } catch (error) {
-      props.onError((error as Error).message);
-    }
-  }, [props.model.name]);
-
-  React.useEffect(() => {
-    if (open) {
-      void load();
-    }
-  }, [open, load]);
-
+function Versions(props: {
+  model: IRegisteredModel;
+  versions: IModelVersion[];
+  onChanged: () => void;
+  onError: (message: string) => void;
+}): JSX.Element {
+  const { model, versions } = props;
   const aliases = aliasesOf(model);
-  const production = versions?.find(v => v.current_stage === 'Production');
-  const sorted = [...(versions ?? [])].sort((a, b) => Number(b.version) - Number(a.version));
+  const production = versions.find(v => v.current_stage === 'Production');
+  const sorted = [...versions].sort((a, b) => Number(b.version) - Number(a.version));
+  return (
+    <table className="mlnb-versions">
+      <thead>
+        <tr>
+          <th>Version</th>
+          <th>Stage</th>
+          <th>Aliases</th>
+          <th>Run</th>
+        </tr>
+      </thead>
+      <tbody>
+        {sorted.map(version => (
+          <VersionRow
+            key={String(version.version)}
+            name={model.name}
+            version={version}
+            aliases={aliases.filter(([, v]) => v === String(version.version)).map(([a]) => a)}
+            production={production}
+            onChanged={props.onChanged}
+            onError={props.onError}
+          />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function ModelEntry(props: { model: IRegisteredModel; onError: (m: string) => void }): JSX.Element {
+  const { onError } = props;
+  const name = props.model.name;
+  const [open, setOpen] = React.useState(false);
+  // Loaded when opened (and after each change); kept when closed.
+  const detail = useRequest(open ? () => api.getModel(name) : null, [open, name]);
+  React.useEffect(() => {
+    if (detail.error) {
+      onError(detail.error);
+    }
+  }, [detail.error, onError]);
+
+  const model = detail.data?.model ?? props.model;
+  const summary = (model.latest_versions ?? []).map(v => `v${String(v.version)} ${v.current_stage}`);
   return (
     <div className="mlnb-model" data-model={model.name}>
       <div className="mlnb-model-head" onClick={() => setOpen(!open)}>
         <span>{open ? '▾ ' : '▸ '}</span>
         <span className="mlnb-model-name">{model.name}</span>
-        <span className="mlnb-muted">
-          {' '}
-          {(model.latest_versions ?? []).map(v => `v${String(v.version)} ${v.current_stage}`).join(' · ')}
-        </span>
+        <span className="mlnb-muted"> {summary.join(' · ')}</span>
       </div>
-      {open && versions && (
-        <table className="mlnb-versions">
-          <thead>
-            <tr>
-              <th>Version</th>
-              <th>Stage</th>
-              <th>Aliases</th>
-              <th>Run</th>
-            </tr>
-          </thead>
-          <tbody>
-            {sorted.map(version => (
-              <VersionRow
-                key={String(version.version)}
-                name={model.name}
-                version={version}
-                aliases={aliases.filter(([, v]) => v === String(version.version)).map(([a]) => a)}
-                production={production}
-                onChanged={() => void load()}
-                onError={props.onError}
-              />
-            ))}
-          </tbody>
-        </table>
+      {open && detail.data && (
+        <Versions model={model} versions={detail.data.versions} onChanged={detail.reload} onError={onError} />
       )}
     </div>
   );
 }
 
+/** The registered models; loaded again whenever `refreshKey` changes. */
 export function ModelsSection(props: { refreshKey: number }): JSX.Element {
-  const [models, setModels] = React.useState<IRegisteredModel[] | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-
-  React.useEffect(() => {
-    api.listModels().then(setModels, e => setError((e as Error).message));
-  }, [props.refreshKey]);
-
+  const models = useRequest(() => api.listModels(), [props.refreshKey]);
+  const [actionError, setActionError] = React.useState<string | null>(null);
+  const error = actionError ?? models.error;
+  const dismiss = (): void => {
+    setActionError(null);
+    models.clearError();
+  };
   return (
     <div className="mlnb-models">
       {error && (
-        <div className="mlnb-error" onClick={() => setError(null)}>
+        <div className="mlnb-error" onClick={dismiss}>
           {error}
         </div>
       )}
-      {models && models.length === 0 && <div className="mlnb-muted">No registered models yet.</div>}
-      {(models ?? []).map(model => (
-        <ModelEntry key={model.name} model={model} onError={setError} />
+      {models.data && models.data.length === 0 && <div className="mlnb-muted">No registered models yet.</div>}
+      {(models.data ?? []).map(model => (
+        <ModelEntry key={model.name} model={model} onError={setActionError} />
       ))}
     </div>
   );

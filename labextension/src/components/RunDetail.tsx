@@ -6,6 +6,7 @@
 import * as React from 'react';
 
 import * as api from '../api';
+import { useRequest } from '../hooks';
 import { formatValue, IFileInfo, IRunDetail } from '../tokens';
 import { StatusBadge } from './RunTable';
 
@@ -49,65 +50,75 @@ function parseCsv(text: string): string[][] {
     .map(line => line.split(','));
 }
 
-function Preview(props: { runId: string; file: IFileInfo }): JSX.Element {
-  const [content, setContent] = React.useState<{ text?: string; image?: string; error?: string }>({});
-  const { runId, file } = props;
+interface IPreviewContent {
+  text?: string;
+  image?: string;
+  error?: string;
+}
 
+function prettyJson(path: string, text: string): string {
+  if (!/\.json$/i.test(path)) {
+    return text;
+  }
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text; // shown as it is
+  }
+}
+
+/** What to preview of a file: its text, an object URL of its image, or why there is none. */
+async function loadPreview(runId: string, file: IFileInfo): Promise<IPreviewContent> {
+  if ((file.file_size ?? 0) > PREVIEW_LIMIT) {
+    return { error: 'Too large to preview.' };
+  }
+  if (!IMAGE.test(file.path) && !TEXT.test(file.path)) {
+    return { error: 'No preview for this type.' };
+  }
+  const blob = await api.fetchArtifact(runId, file.path);
+  if (IMAGE.test(file.path)) {
+    return { image: URL.createObjectURL(blob) };
+  }
+  return { text: prettyJson(file.path, await blob.text()) };
+}
+
+function CsvPreview(props: { path: string; text: string }): JSX.Element {
+  const rows = parseCsv(/\.tsv$/i.test(props.path) ? props.text.replace(/\t/g, ',') : props.text);
+  return (
+    <table className="mlnb-csv">
+      <tbody>
+        {rows.map((row, i) => (
+          <tr key={i}>
+            {row.map((cell, j) => (i === 0 ? <th key={j}>{cell}</th> : <td key={j}>{cell}</td>))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Preview(props: { runId: string; file: IFileInfo }): JSX.Element {
+  const { runId, file } = props;
+  const preview = useRequest(() => loadPreview(runId, file), [runId, file]);
+  const content = preview.data ?? {};
+  const image = content.image;
   React.useEffect(() => {
-    let objectUrl: string | null = null;
-    if ((file.file_size ?? 0) > PREVIEW_LIMIT) {
-      setContent({ error: 'Too large to preview.' });
-      return;
-    }
-    if (!IMAGE.test(file.path) && !TEXT.test(file.path)) {
-      setContent({ error: 'No preview for this type.' });
-      return;
-    }
-    api.fetchArtifact(runId, file.path).then(
-      async blob => {
-        if (IMAGE.test(file.path)) {
-          objectUrl = URL.createObjectURL(blob);
-          setContent({ image: objectUrl });
-        } else {
-          let text = await blob.text();
-          if (/\.json$/i.test(file.path)) {
-            try {
-              text = JSON.stringify(JSON.parse(text), null, 2);
-            } catch {
-              // shown as it is
-            }
-          }
-          setContent({ text });
-        }
-      },
-      error => setContent({ error: (error as Error).message })
-    );
     return () => {
-      if (objectUrl) {
-        URL.revokeObjectURL(objectUrl);
+      if (image) {
+        URL.revokeObjectURL(image);
       }
     };
-  }, [runId, file.path]);
+  }, [image]);
 
-  if (content.error) {
-    return <div className="mlnb-muted">{content.error}</div>;
+  const error = preview.error ?? content.error;
+  if (error) {
+    return <div className="mlnb-muted">{error}</div>;
   }
-  if (content.image) {
-    return <img className="mlnb-preview-image" src={content.image} alt={file.path} />;
+  if (image) {
+    return <img className="mlnb-preview-image" src={image} alt={file.path} />;
   }
   if (content.text !== undefined && /\.(csv|tsv)$/i.test(file.path)) {
-    const rows = parseCsv(/\.tsv$/i.test(file.path) ? content.text.replace(/\t/g, ',') : content.text);
-    return (
-      <table className="mlnb-csv">
-        <tbody>
-          {rows.map((row, i) => (
-            <tr key={i}>
-              {row.map((cell, j) => (i === 0 ? <th key={j}>{cell}</th> : <td key={j}>{cell}</td>))}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    );
+    return <CsvPreview path={file.path} text={content.text} />;
   }
   if (content.text !== undefined) {
     return <pre className="mlnb-preview-text">{content.text}</pre>;
@@ -117,13 +128,9 @@ function Preview(props: { runId: string; file: IFileInfo }): JSX.Element {
 
 function Artifacts(props: { runId: string }): JSX.Element {
   const [folder, setFolder] = React.useState('');
-  const [files, setFiles] = React.useState<IFileInfo[] | null>(null);
   const [chosen, setChosen] = React.useState<IFileInfo | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-
-  React.useEffect(() => {
-    api.listArtifacts(props.runId, folder).then(setFiles, e => setError((e as Error).message));
-  }, [props.runId, folder]);
+  const { runId } = props;
+  const { data: files, error } = useRequest(() => api.listArtifacts(runId, folder), [runId, folder]);
 
   const up = folder.includes('/') ? folder.slice(0, folder.lastIndexOf('/')) : '';
   return (
@@ -138,10 +145,7 @@ function Artifacts(props: { runId: string }): JSX.Element {
         )}
         {(files ?? []).map(file => (
           <li key={file.path} className="mlnb-file">
-            <a
-              onClick={() => (file.is_dir ? setFolder(file.path) : setChosen(file))}
-              title={file.path}
-            >
+            <a onClick={() => (file.is_dir ? setFolder(file.path) : setChosen(file))} title={file.path}>
               {file.is_dir ? '📁 ' : ''}
               {file.path.slice(folder ? folder.length + 1 : 0)}
             </a>
@@ -160,88 +164,101 @@ function Artifacts(props: { runId: string }): JSX.Element {
   );
 }
 
-export function RunDetail(props: IRunDetailProps): JSX.Element {
-  const [run, setRun] = React.useState<IRunDetail | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-  const load = React.useCallback(() => {
-    api.getRun(props.runId).then(setRun, e => setError((e as Error).message));
-  }, [props.runId]);
+function Provenance(props: { run: IRunDetail }): JSX.Element {
+  const { run } = props;
+  const provenance = Object.entries(run.tags)
+    .sort()
+    .filter(([k]) => (k.startsWith('mlnb.') || k.startsWith('mlflow.')) && k !== 'mlnb.cell.source');
+  const source = run.tags['mlnb.cell.source'];
+  return (
+    <section className="mlnb-section">
+      <h3>Provenance</h3>
+      {source !== undefined && <pre className="mlnb-cell-source">{source}</pre>}
+      <table className="mlnb-kv">
+        <tbody>
+          {provenance.map(([key, value]) => (
+            <tr key={key}>
+              <th>{key}</th>
+              <td>{value}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
 
-  const running = React.useRef(false);
-  React.useEffect(() => {
-    running.current = run?.status === 'RUNNING';
-  }, [run]);
+function RunHeader(props: IRunDetailProps & { run: IRunDetail; onChanged: () => void }): JSX.Element {
+  const { run } = props;
+  const cellId = run.tags['mlnb.cell.id'] ?? null;
+  const deleted = run.lifecycle_stage === 'deleted';
+  return (
+    <header className="mlnb-run-header">
+      <h2 className="mlnb-run-title">{run.run_name}</h2>
+      <StatusBadge status={run.status} deleted={deleted} />
+      <div className="mlnb-muted">
+        {run.experiment_name} · {run.run_id} · started {new Date(run.start_time).toLocaleString()}
+        {run.end_time ? ` · ended ${new Date(run.end_time).toLocaleString()}` : ''}
+      </div>
+      <div className="mlnb-actions">
+        {run.notebook_path && (
+          <button
+            className="jp-mod-styled jp-mod-accept mlnb-open-notebook"
+            onClick={() => void props.openNotebook(run.notebook_path as string, cellId)}
+          >
+            Open notebook at cell
+          </button>
+        )}
+        <button
+          className="jp-mod-styled jp-mod-warn"
+          onClick={() => void props.onDeleteOrRestore(run).then(changed => changed && props.onChanged())}
+        >
+          {deleted ? 'Restore run' : 'Delete run'}
+        </button>
+      </div>
+    </header>
+  );
+}
 
+/** Call `reload` every 3 s while `live` and the browser tab is shown. */
+function useReloadWhile(live: boolean, reload: () => void): void {
   React.useEffect(() => {
-    load();
-    // Live while the run is running; quiet once it has ended or the browser tab is hidden.
-    const timer = window.setInterval(() => {
-      if (!document.hidden && running.current) {
-        load();
-      }
-    }, 3000);
+    if (!live) {
+      return;
+    }
+    const timer = window.setInterval(() => !document.hidden && reload(), 3000);
     return () => window.clearInterval(timer);
-  }, [load]);
+  }, [live, reload]);
+}
 
-  if (error) {
-    return <div className="mlnb-error">{error}</div>;
+/** A run's tab; live while the run is running, quiet once it has ended. */
+export function RunDetail(props: IRunDetailProps): JSX.Element {
+  const { runId } = props;
+  const request = useRequest(() => api.getRun(runId), [runId]);
+  const run = request.data;
+  useReloadWhile(run?.status === 'RUNNING', request.reload);
+
+  if (request.error) {
+    return <div className="mlnb-error">{request.error}</div>;
   }
   if (!run) {
     return <div className="mlnb-muted">Loading…</div>;
   }
-  const tags = Object.entries(run.tags).sort();
-  const provenance = tags.filter(([k]) => k.startsWith('mlnb.') || k.startsWith('mlflow.'));
-  const userTags = tags.filter(([k]) => !k.startsWith('mlnb.') && !k.startsWith('mlflow.'));
-  const source = run.tags['mlnb.cell.source'];
-  const cellId = run.tags['mlnb.cell.id'] ?? null;
+  const userTags = Object.entries(run.tags)
+    .sort()
+    .filter(([k]) => !k.startsWith('mlnb.') && !k.startsWith('mlflow.'));
   return (
     <div className="mlnb-run-detail" data-run-id={run.run_id}>
-      <header className="mlnb-run-header">
-        <h2 className="mlnb-run-title">{run.run_name}</h2>
-        <StatusBadge status={run.status} deleted={run.lifecycle_stage === 'deleted'} />
-        <div className="mlnb-muted">
-          {run.experiment_name} · {run.run_id} · started {new Date(run.start_time).toLocaleString()}
-          {run.end_time ? ` · ended ${new Date(run.end_time).toLocaleString()}` : ''}
-        </div>
-        <div className="mlnb-actions">
-          {run.notebook_path && (
-            <button
-              className="jp-mod-styled jp-mod-accept mlnb-open-notebook"
-              onClick={() => void props.openNotebook(run.notebook_path as string, cellId)}
-            >
-              Open notebook at cell
-            </button>
-          )}
-          <button
-            className="jp-mod-styled jp-mod-warn"
-            onClick={() => void props.onDeleteOrRestore(run).then(changed => changed && load())}
-          >
-            {run.lifecycle_stage === 'deleted' ? 'Restore run' : 'Delete run'}
-          </button>
-        </div>
-      </header>
+      <RunHeader {...props} run={run} onChanged={request.reload} />
       <KeyValues title="Parameters" entries={Object.entries(run.params).sort()} />
       <KeyValues
         title="Metrics (latest)"
-        entries={Object.entries(run.metrics).sort().map(([k, v]) => [k, formatValue(v)])}
+        entries={Object.entries(run.metrics)
+          .sort()
+          .map(([k, v]) => [k, formatValue(v)])}
       />
       <KeyValues title="Tags" entries={userTags} />
-      <section className="mlnb-section">
-        <h3>Provenance</h3>
-        {source !== undefined && <pre className="mlnb-cell-source">{source}</pre>}
-        <table className="mlnb-kv">
-          <tbody>
-            {provenance
-              .filter(([k]) => k !== 'mlnb.cell.source')
-              .map(([key, value]) => (
-                <tr key={key}>
-                  <th>{key}</th>
-                  <td>{value}</td>
-                </tr>
-              ))}
-          </tbody>
-        </table>
-      </section>
+      <Provenance run={run} />
       <Artifacts runId={run.run_id} />
     </div>
   );

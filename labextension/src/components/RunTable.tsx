@@ -4,6 +4,7 @@
  */
 import * as React from 'react';
 
+import type { ISort } from '../model';
 import { formatValue, IRun } from '../tokens';
 
 export const ROW_HEIGHT = 26;
@@ -11,17 +12,12 @@ const OVERSCAN = 8;
 const MAX_METRIC_COLUMNS = 6;
 const MAX_PARAM_COLUMNS = 4;
 
-export interface ISort {
-  column: string; // an order_by field such as "attributes.start_time" or "metrics.`acc`"
-  descending: boolean;
-}
-
 export interface IRunTableProps {
   runs: IRun[];
   total: number;
   metricKeys: string[];
   paramKeys: string[];
-  selected: Set<string>;
+  selected: ReadonlySet<string>;
   sort: ISort;
   onSort: (column: string) => void;
   onToggle: (runId: string) => void;
@@ -99,25 +95,81 @@ function columnsFor(props: IRunTableProps): IColumn[] {
   return columns;
 }
 
-export function RunTable(props: IRunTableProps): JSX.Element {
-  const [scrollTop, setScrollTop] = React.useState(0);
-  const [height, setHeight] = React.useState(400);
-  const scroller = React.useRef<HTMLDivElement>(null);
+function TableHead(props: {
+  columns: IColumn[];
+  width: number;
+  sort: ISort;
+  onSort: (c: string) => void;
+}): JSX.Element {
+  const { sort } = props;
+  return (
+    <div className="mlnb-table-head" role="row" style={{ width: props.width }}>
+      {props.columns.map((column, index) => (
+        <div
+          key={index}
+          role="columnheader"
+          className={`mlnb-th${column.field ? ' mlnb-sortable' : ''}`}
+          style={{ width: column.width }}
+          title={column.field ? `Sort by ${column.title}` : undefined}
+          onClick={() => column.field && props.onSort(column.field)}
+        >
+          {column.title}
+          {sort.column === column.field ? (sort.descending ? ' ▼' : ' ▲') : ''}
+        </div>
+      ))}
+    </div>
+  );
+}
 
+function TableRow(props: {
+  run: IRun;
+  index: number;
+  columns: IColumn[];
+  selected: boolean;
+  onOpen: (run: IRun) => void;
+}): JSX.Element {
+  const { run } = props;
+  return (
+    <div
+      role="row"
+      data-run-id={run.run_id}
+      className={`mlnb-tr${props.selected ? ' mlnb-selected' : ''}`}
+      style={{ top: props.index * ROW_HEIGHT, height: ROW_HEIGHT }}
+      onClick={() => props.onOpen(run)}
+    >
+      {props.columns.map((column, index) => (
+        <div key={index} role="cell" className="mlnb-td" style={{ width: column.width }}>
+          {column.cell(run)}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+/** The height of the table body's visible area, kept up to date. */
+function useHeight(element: React.RefObject<HTMLDivElement>, initial: number): number {
+  const [height, setHeight] = React.useState(initial);
   React.useEffect(() => {
-    const element = scroller.current;
-    if (!element) {
+    const current = element.current;
+    if (!current) {
       return;
     }
-    const observer = new ResizeObserver(() => setHeight(element.clientHeight || 400));
-    observer.observe(element);
+    const observer = new ResizeObserver(() => setHeight(current.clientHeight || initial));
+    observer.observe(current);
     return () => observer.disconnect();
-  }, []);
+  }, [element, initial]);
+  return height;
+}
+
+/** The run table; only the rows in view (and a margin) are rendered. */
+export function RunTable(props: IRunTableProps): JSX.Element {
+  const [scrollTop, setScrollTop] = React.useState(0);
+  const scroller = React.useRef<HTMLDivElement>(null);
+  const height = useHeight(scroller, 400);
 
   const columns = columnsFor(props);
   const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(props.runs.length, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
-  const visible = props.runs.slice(first, last);
   const totalWidth = columns.reduce((sum, c) => sum + c.width, 0);
 
   const onScroll = (event: React.UIEvent<HTMLDivElement>): void => {
@@ -130,38 +182,18 @@ export function RunTable(props: IRunTableProps): JSX.Element {
 
   return (
     <div className="mlnb-table" role="table" aria-rowcount={props.total}>
-      <div className="mlnb-table-head" role="row" style={{ width: totalWidth }}>
-        {columns.map((column, index) => (
-          <div
-            key={index}
-            role="columnheader"
-            className={`mlnb-th${column.field ? ' mlnb-sortable' : ''}`}
-            style={{ width: column.width }}
-            title={column.field ? `Sort by ${column.title}` : undefined}
-            onClick={() => column.field && props.onSort(column.field)}
-          >
-            {column.title}
-            {props.sort.column === column.field ? (props.sort.descending ? ' ▼' : ' ▲') : ''}
-          </div>
-        ))}
-      </div>
+      <TableHead columns={columns} width={totalWidth} sort={props.sort} onSort={props.onSort} />
       <div className="mlnb-table-body" ref={scroller} onScroll={onScroll}>
         <div style={{ height: props.runs.length * ROW_HEIGHT, position: 'relative', width: totalWidth }}>
-          {visible.map((run, i) => (
-            <div
+          {props.runs.slice(first, last).map((run, i) => (
+            <TableRow
               key={run.run_id}
-              role="row"
-              data-run-id={run.run_id}
-              className={`mlnb-tr${props.selected.has(run.run_id) ? ' mlnb-selected' : ''}`}
-              style={{ top: (first + i) * ROW_HEIGHT, height: ROW_HEIGHT }}
-              onClick={() => props.onOpen(run)}
-            >
-              {columns.map((column, index) => (
-                <div key={index} role="cell" className="mlnb-td" style={{ width: column.width }}>
-                  {column.cell(run)}
-                </div>
-              ))}
-            </div>
+              run={run}
+              index={first + i}
+              columns={columns}
+              selected={props.selected.has(run.run_id)}
+              onOpen={props.onOpen}
+            />
           ))}
         </div>
       </div>

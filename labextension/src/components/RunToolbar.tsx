@@ -1,0 +1,41 @@
+/**
+ * The bar above the run table: the run count and selection, Compare and Delete (or Restore).
+ */
+import * as React from 'react';
+
+import { ExperimentsModel } from '../model';
+
+function countText(model: ExperimentsModel): string {
+  const { loading, total } = model.runs;
+  const count = loading ? 'Loading…' : `${total} run${total === 1 ? '' : 's'}`;
+  const selected = model.selection.size ? ` · ${model.selection.size} selected` : '';
+  return count + selected;
+}
+
+/** The toolbar; `onCompare` opens the compare tab for the given run ids. */
+export function RunToolbar(props: {
+  model: ExperimentsModel;
+  onCompare: (runIds: string[]) => void;
+}): JSX.Element {
+  const { model } = props;
+  const chosen = model.selectedRuns;
+  return (
+    <div className="mlnb-toolbar">
+      <span className="mlnb-count">{countText(model)}</span>
+      <button
+        className="jp-mod-styled mlnb-compare-button"
+        disabled={chosen.length < 2}
+        onClick={() => props.onCompare(chosen.map(r => r.run_id))}
+      >
+        Compare
+      </button>
+      <button
+        className="jp-mod-styled mlnb-delete-button"
+        disabled={chosen.length === 0}
+        onClick={() => void model.deleteOrRestoreSelected()}
+      >
+        {model.query.view === 'deleted' ? 'Restore' : 'Delete'}
+      </button>
+    </div>
+  );
+}
