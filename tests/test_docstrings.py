@@ -88,7 +88,7 @@ def offenders(source: str, module: str) -> list[str]:
                 decorators = _decorator_names(node)
                 if "overload" in decorators:
                     continue
-                doc = ast.get_docstring(node)
+                doc = ast.get_docstring(node) or ""
                 if not doc:
                     report(node, qualname, "no docstring")
                     continue
