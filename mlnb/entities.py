@@ -31,10 +31,18 @@ class RunStatus:
 
     @staticmethod
     def is_terminated(status: str) -> bool:
+        """Whether ``status`` is FINISHED, FAILED or KILLED.
+
+        :param status: a run status.
+        """
         return status in RunStatus.TERMINAL
 
     @staticmethod
     def to_string(status: str) -> str:
+        """The status's name (statuses are already strings here, unlike MLflow's integers).
+
+        :param status: a run status.
+        """
         return status
 
 
@@ -47,10 +55,15 @@ class ViewType:
 
     @staticmethod
     def stages(view_type: int) -> tuple[str, ...]:
+        """The lifecycle stages a view type selects.
+
+        :param view_type: ``ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
+        """
         return {1: ("active",), 2: ("deleted",), 3: ("active", "deleted")}[view_type]
 
 
 class LifecycleStage:
+    """Whether an experiment or run is active or deleted (deleted ones can be restored)."""
     ACTIVE = "active"
     DELETED = "deleted"
 
@@ -61,6 +74,7 @@ def _to_dict(obj: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Experiment:
+    """An experiment: its id, unique name, artifact folder, lifecycle stage, tags and times (ms)."""
     experiment_id: str
     name: str
     artifact_location: str
@@ -70,34 +84,42 @@ class Experiment:
     last_update_time: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The experiment as a JSON-ready dict."""
         return _to_dict(self)
 
 
 @dataclass(frozen=True)
 class Metric:
+    """One metric point: key, value, timestamp (ms since the epoch) and step."""
     key: str
     value: float
     timestamp: int
     step: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The point as a JSON-ready dict."""
         return _to_dict(self)
 
 
 @dataclass(frozen=True)
 class Param:
+    """A run's param; the value is text."""
     key: str
     value: str
 
 
 @dataclass(frozen=True)
 class RunTag:
+    """A run's tag; the value is text."""
     key: str
     value: str
 
 
 @dataclass(frozen=True)
 class RunInfo:
+    """A run's metadata: ids, name, status, times (ms; ``end_time`` None while unfinished), artifact
+    URI, lifecycle stage and user.
+    """
     run_id: str
     experiment_id: str
     run_name: str
@@ -116,6 +138,7 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class RunData:
+    """A run's params, latest metric values and tags, each a dict by key."""
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
@@ -123,10 +146,12 @@ class RunData:
 
 @dataclass(frozen=True)
 class Run:
+    """A run: its ``info`` and its ``data``."""
     info: RunInfo
     data: RunData
 
     def to_dict(self) -> dict[str, Any]:
+        """The run as ``{"info": {...}, "data": {...}}``."""
         return _to_dict(self)
 
     def to_dictionary(self) -> dict[str, Any]:
@@ -144,11 +169,15 @@ class FileInfo:
     sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The file info as a JSON-ready dict."""
         return _to_dict(self)
 
 
 def json_safe_float(value: float) -> float | str:
-    """NaN and infinities as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (valid JSON)."""
+    """NaN and infinities as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (valid JSON).
+
+    :param value: the number.
+    """
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -170,7 +199,10 @@ class ModelVersionStage:
 
     @staticmethod
     def canonical(stage: str | None) -> str | None:
-        """The canonical name of ``stage`` (any case, surrounding blanks ignored), or None."""
+        """The canonical name of ``stage`` (any case, surrounding blanks ignored), or None.
+
+        :param stage: a stage name, or None.
+        """
         if stage is None:
             return None
         wanted = str(stage).strip().lower()
@@ -198,6 +230,7 @@ class ModelVersion:
     aliases: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The version as a JSON-ready dict."""
         return _to_dict(self)
 
 
@@ -214,6 +247,7 @@ class RegisteredModel:
     latest_versions: list[ModelVersion] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The model as a JSON-ready dict (its latest versions included)."""
         return _to_dict(self)
 
 
@@ -231,4 +265,5 @@ class RegistryEvent:
     user_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The event as a JSON-ready dict."""
         return _to_dict(self)

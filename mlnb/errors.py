@@ -16,6 +16,7 @@ class MlnbError(Exception):
 
     @property
     def message(self) -> str:
+        """The error's message (MLflow's ``MlflowException.message``)."""
         return str(self.args[0]) if self.args else self.__class__.__name__
 
 
@@ -47,7 +48,12 @@ class ParamConflictError(InvalidParameterError):
 
 
 class FilterSyntaxError(InvalidParameterError):
-    """A search filter or order-by clause that does not parse; names the token and position."""
+    """A search filter or order-by clause that does not parse; names the token and position.
+
+    :param message: what is wrong.
+    :param text: the filter or clause, shown under the message.
+    :param position: the offending character's index in ``text``, marked with ``^``.
+    """
 
     def __init__(self, message: str, text: str = "", position: int | None = None) -> None:
         if position is not None and text:

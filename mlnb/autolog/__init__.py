@@ -22,13 +22,17 @@ def autolog(disable: bool = False, log_models: bool = True, log_input_examples: 
             **kwargs: Any) -> None:
     """Turn on (or with ``disable=True`` off) autologging for every installed supported library.
 
+    Only scikit-learn is supported; without it installed this does nothing. As MLflow's
+    ``mlflow.autolog``, except that its other keyword arguments are accepted and ignored.
+
+    :param disable: turn autologging off.
     :param log_models: log the fitted model through ``mlnb.models.sklearn.log_model``.
     :param log_input_examples: give the model a few training rows as its input example.
     :param log_datasets: record the training data's shape and hash as tags.
     :param silent: no warnings from autologging itself.
     :param max_tuning_runs: at most this many child runs per hyper-parameter search (best first;
         None for all candidates).
-    Other MLflow keyword arguments are accepted and ignored.
+    :param kwargs: other MLflow keyword arguments, accepted and ignored.
     """
     if importlib.util.find_spec("sklearn") is None:
         return

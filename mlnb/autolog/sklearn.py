@@ -57,15 +57,18 @@ def autolog(log_input_examples: bool = True, log_model_signatures: bool = True,
             log_models: bool = True, log_datasets: bool = True, disable: bool = False,
             exclusive: bool = False, disable_for_unsupported_versions: bool = False,
             silent: bool = False, max_tuning_runs: int | None = None, **kwargs: Any) -> None:
-    """Turn scikit-learn autologging on (``disable=True``: off). MLflow's signature.
+    """Turn scikit-learn autologging on (``disable=True``: off), with MLflow's signature.
 
-    :param log_models: log each fitted model (``artifact_path="model"``).
     :param log_input_examples: log the first rows of the training data as the input example.
+    :param log_model_signatures: accepted for MLflow compatibility and ignored.
+    :param log_models: log each fitted model (``artifact_path="model"``).
     :param log_datasets: tag the run with the training data's shape and sha256.
+    :param disable: turn autologging off (and restore the original ``fit`` methods).
+    :param exclusive: accepted for MLflow compatibility and ignored.
+    :param disable_for_unsupported_versions: accepted for MLflow compatibility and ignored.
     :param silent: suppress autolog's own warnings.
     :param max_tuning_runs: child runs per search, best first (None: every candidate).
-    ``log_model_signatures``, ``exclusive`` and ``disable_for_unsupported_versions`` are accepted
-    for compatibility.
+    :param kwargs: other MLflow keyword arguments, accepted and ignored.
     """
     _config.log_models, _config.log_input_examples = log_models, log_input_examples
     _config.log_datasets, _config.silent = log_datasets, silent
@@ -91,6 +94,9 @@ def warm_up(log_models: bool = True, log_input_examples: bool = True) -> threadi
 
     The thread never raises: a module that cannot be imported is simply left for the fit (which
     reports it as it always did).
+
+    :param log_models: also import the model-writing modules.
+    :param log_input_examples: also import pandas.
     """
     global _warm_up_thread
     if _warm_up_thread is not None:
@@ -116,6 +122,7 @@ def _import_quietly(modules: list[str]) -> None:
 
 
 def is_enabled() -> bool:
+    """Whether scikit-learn autologging is on."""
     return _config.enabled
 
 

@@ -45,11 +45,19 @@ def python_version() -> str:
 
 
 def is_stdlib(module: str) -> bool:
+    """Whether an import name belongs to the standard library (or is built in).
+
+    :param module: a dotted import name.
+    """
     return module.split(".")[0] in sys.stdlib_module_names or module in sys.builtin_module_names
 
 
 @lru_cache(maxsize=512)
 def distribution_version(distribution: str) -> str | None:
+    """The installed version of a distribution, or None when it is not installed.
+
+    :param distribution: the distribution's name (as pip knows it).
+    """
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
@@ -60,6 +68,8 @@ def distributions_for(modules: Iterable[str]) -> dict[str, str]:
     """``{distribution: version}`` of the installed packages that provide these import names.
 
     Standard-library and unknown (local) modules are left out.
+
+    :param modules: import names.
     """
     found: dict[str, str] = {}
     for module in modules:
@@ -84,7 +94,11 @@ def _distributions_of(top: str) -> tuple[str, ...]:
 
 
 def pinned_requirements(modules: Iterable[str], extra: Iterable[str] = ("mlnb",)) -> list[str]:
-    """``name==version`` lines for the distributions behind ``modules``, plus ``extra`` ones."""
+    """``name==version`` lines for the distributions behind ``modules``, plus ``extra`` ones.
+
+    :param modules: import names.
+    :param extra: distributions pinned as well, when installed.
+    """
     pins = distributions_for(modules)
     for dist in extra:
         version = distribution_version(dist)

@@ -31,6 +31,8 @@ def git_head(start: Path) -> tuple[str, str | None] | None:
 
     Reading two small files costs microseconds, where spawning ``git`` would cost milliseconds on
     every run. Returns None outside a repository or before the first commit.
+
+    :param start: a folder inside the repository.
     """
     git_dir = find_git_dir(start)
     if git_dir is None:

@@ -65,6 +65,10 @@ def shell() -> Any | None:
 
 
 def source_hash(source: str) -> str:
+    """The sha256 of a cell's source, as hex.
+
+    :param source: the source.
+    """
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -72,7 +76,10 @@ def source_hash(source: str) -> str:
 
 
 def watch_shell(ipython: Any) -> None:
-    """Listen to ``pre_run_cell`` so each cell's id (sent by the frontend) is known."""
+    """Listen to ``pre_run_cell`` so each cell's id (sent by the frontend) is known.
+
+    :param ipython: the shell.
+    """
     if id(ipython) in _kernel.watched:
         return
     try:
@@ -83,6 +90,10 @@ def watch_shell(ipython: Any) -> None:
 
 
 def unwatch_shell(ipython: Any) -> None:
+    """Stop listening to ``pre_run_cell`` (the reverse of :func:`watch_shell`).
+
+    :param ipython: the shell.
+    """
     if id(ipython) in _kernel.watched:
         _kernel.watched.discard(id(ipython))
         try:
@@ -101,7 +112,10 @@ def _on_pre_run_cell(info: Any = None) -> None:
 
 
 def current_cell(ipython: Any) -> dict[str, Any]:
-    """The executing cell: ``id`` (or None), ``execution_count``, ``source``, ``sha256``."""
+    """The executing cell: ``id`` (or None), ``execution_count``, ``source``, ``sha256``.
+
+    :param ipython: the shell.
+    """
     inputs = _inputs(ipython)
     # The executing cell is the last input stored (IPython stores it before running it).
     count = len(inputs) - 1 if inputs else getattr(ipython, "execution_count", None)
@@ -129,14 +143,20 @@ def _inputs(ipython: Any) -> list[Any]:
 
 
 def kernel_history(ipython: Any) -> list[dict[str, Any]]:
-    """Cells executed in this kernel before the current one: count, id (if known), sha256."""
+    """Cells executed in this kernel before the current one: count, id (if known), sha256.
+
+    :param ipython: the shell.
+    """
     inputs = _inputs(ipython)
     return [{"execution_count": number, "id": _kernel.cell_ids.get(number),
              "sha256": source_hash(str(inputs[number]))} for number in range(1, len(inputs) - 1)]
 
 
 def notebook_path(ipython: Any | None = None) -> str | None:
-    """The notebook's path from the kernel session, ``JPY_SESSION_NAME`` or VS Code, else None."""
+    """The notebook's path from the kernel session, ``JPY_SESSION_NAME`` or VS Code, else None.
+
+    :param ipython: the shell; default the running one.
+    """
     ipython = ipython if ipython is not None else shell()
     namespace = getattr(ipython, "user_ns", None) or {}
     for candidate in (namespace.get("__vsc_ipynb_file__"), namespace.get("__session__"),
@@ -163,7 +183,11 @@ def imported_packages() -> dict[str, str]:
 
 
 def git_info(folder: Path, with_diff: bool = False) -> dict[str, Any]:
-    """Commit and branch (read from .git), and the uncommitted diff if asked (capped, timed)."""
+    """Commit and branch (read from .git), and the uncommitted diff if asked (capped, timed).
+
+    :param folder: a folder inside the repository.
+    :param with_diff: also include ``git diff`` of uncommitted changes.
+    """
     head = git_head(folder)
     if head is None:
         return {}
@@ -240,7 +264,11 @@ def _kernel_tags(ipython: Any) -> dict[str, str]:
 
 
 def full_record(ipython: Any, folder: Path) -> dict[str, Any]:
-    """Everything known about the executing cell, for the ``provenance.json`` artifact."""
+    """Everything known about the executing cell, for the ``provenance.json`` artifact.
+
+    :param ipython: the shell.
+    :param folder: the notebook's folder (for git).
+    """
     return {
         "notebook_path": notebook_path(ipython),
         "cell": current_cell(ipython),
@@ -253,7 +281,10 @@ def full_record(ipython: Any, folder: Path) -> dict[str, Any]:
 
 
 def notebook_folder(ipython: Any | None = None) -> Path:
-    """The folder of the notebook (the kernel's cwd when the notebook path is unknown)."""
+    """The folder of the notebook (the kernel's cwd when the notebook path is unknown).
+
+    :param ipython: the shell; default the running one.
+    """
     path = notebook_path(ipython)
     if path:
         candidate = Path(path)

@@ -30,6 +30,10 @@ class TrackOptions:
     no_capture: frozenset[str] = frozenset()
 
     def wants(self, part: str) -> bool:
+        """Whether ``part`` (params, metrics, files, figures, stdout, provenance, live) is captured.
+
+        :param part: the capture part.
+        """
         return part not in self.no_capture
 
 
@@ -56,12 +60,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def usage() -> str:
-    """The ``%%track`` help text (shown by ``%%track?`` and ``%mlnb help``)."""
+    """The ``%%track`` usage text, from its argument parser."""
     return _parser().format_help()
 
 
 def parse_track_line(line: str) -> TrackOptions:
-    """Parse the arguments after ``%%track``; bad ones raise InvalidParameterError naming them."""
+    """Parse the arguments after ``%%track``; bad ones raise InvalidParameterError naming them.
+
+    :param line: the text after ``%%track``.
+    """
     try:
         words = shlex.split(line)
     except ValueError as exc:

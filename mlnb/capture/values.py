@@ -54,6 +54,10 @@ class CaptureRules:
     _compiled: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def is_metric_name(self, name: str) -> bool:
+        """Whether a name the cell binds matches ``metric_pattern``.
+
+        :param name: the variable's name.
+        """
         if self._compiled is None or self._compiled.pattern != self.metric_pattern:
             self._compiled = re.compile(self.metric_pattern)
         return bool(self._compiled.match(name))
@@ -61,6 +65,7 @@ class CaptureRules:
 
 @dataclass
 class Captured:
+    """What a cell's names gave: params, metrics, and the names refused with the reason."""
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)  # "name: why", shown to the user
@@ -70,7 +75,10 @@ class Captured:
 
 
 def bound_names(tree: ast.Module) -> tuple[list[str], list[str]]:
-    """(names assigned by top-level statements, all names bound outside functions/classes)."""
+    """(names assigned by top-level statements, all names bound outside functions/classes).
+
+    :param tree: the cell's syntax tree.
+    """
     top: list[str] = []
     for node in tree.body:
         top.extend(_assigned(node))
@@ -123,7 +131,16 @@ def _unique(names: list[str]) -> list[str]:
 def capture_values(tree: ast.Module, namespace: dict[str, Any], rules: CaptureRules,
                    only_params: list[str] | None = None, only_metrics: list[str] | None = None,
                    want_params: bool = True, want_metrics: bool = True) -> Captured:
-    """Apply the capture rules to the values the cell's names hold after it ran."""
+    """Apply the capture rules to the values the cell's names hold after it ran.
+
+    :param tree: the cell's syntax tree.
+    :param namespace: the user namespace after the cell ran.
+    :param rules: the limits and patterns.
+    :param only_params: capture only these names as params (``--params``).
+    :param only_metrics: capture these names as metrics too (``--metrics``).
+    :param want_params: capture params at all.
+    :param want_metrics: capture metrics at all.
+    """
     top, anywhere = bound_names(tree)
     found = Captured()
     metric_names: set[str] = set()
@@ -150,7 +167,10 @@ def capture_values(tree: ast.Module, namespace: dict[str, Any], rules: CaptureRu
 
 
 def as_number(value: Any) -> float | None:
-    """A real number as float (ints, floats, numpy scalars and 0-d arrays); not booleans."""
+    """A real number as float (ints, floats, numpy scalars and 0-d arrays); not booleans.
+
+    :param value: any value.
+    """
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
@@ -222,7 +242,11 @@ Snapshot = dict[str, tuple[int, int]]  # relative path -> (size, mtime_ns)
 
 
 def snapshot(folder: Path, rules: CaptureRules) -> Snapshot:
-    """(size, mtime_ns) of the files under ``folder``, skipping hidden and tool folders."""
+    """(size, mtime_ns) of the files under ``folder``, skipping hidden and tool folders.
+
+    :param folder: the folder to scan (at most ``rules.max_scan_files`` files).
+    :param rules: the limits.
+    """
     found: Snapshot = {}
     stack = [folder]
     while stack and len(found) < rules.max_scan_files:
@@ -248,12 +272,20 @@ def snapshot(folder: Path, rules: CaptureRules) -> Snapshot:
 
 
 def changed_files(before: Snapshot, after: Snapshot) -> list[str]:
-    """Files that are new in ``after`` or whose size or mtime changed, sorted."""
+    """Files that are new in ``after`` or whose size or mtime changed, sorted.
+
+    :param before: the snapshot before the cell.
+    :param after: the snapshot after it.
+    """
     return sorted(path for path, stamp in after.items() if before.get(path) != stamp)
 
 
 class StdoutTail:
-    """A write-through wrapper around a stream that keeps its last ``limit`` characters."""
+    """A write-through wrapper around a stream that keeps its last ``limit`` characters.
+
+    :param stream: the stream written through to.
+    :param limit: how many trailing characters to keep.
+    """
 
     def __init__(self, stream: Any, limit: int) -> None:
         self._stream = stream
@@ -262,6 +294,10 @@ class StdoutTail:
         self._size = 0
 
     def write(self, text: str) -> int:
+        """Write ``text`` to the stream, keeping its tail.
+
+        :param text: the text.
+        """
         if isinstance(text, str) and text:
             self._parts.append(text)
             self._size += len(text)
@@ -274,4 +310,5 @@ class StdoutTail:
         return getattr(self._stream, name)
 
     def text(self) -> str:
+        """The last ``limit`` characters written."""
         return "".join(self._parts)[-self._limit:]

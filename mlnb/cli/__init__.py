@@ -21,6 +21,7 @@ AREAS = ("tracking", "models", "projects")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``mlnb`` argument parser, with the sub-commands of every area in :data:`AREAS`."""
     parser = argparse.ArgumentParser(
         prog="mlnb",
         description="Experiment tracking, models and projects on the local mlnb store.",
@@ -44,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mlnb`` command line and return its exit status.
+
+    A user mistake prints ``mlnb: error: ...`` and returns 2; Ctrl-C returns 130.
+
+    :param argv: the arguments; default ``sys.argv[1:]``.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

@@ -14,6 +14,10 @@ from mlnb.tracking.client import current_client
 
 
 def register(subparsers: Any) -> None:
+    """Add ``mlnb models ...``, ``mlnb serve`` and ``mlnb predict`` to the command line.
+
+    :param subparsers: the top-level parser's sub-parsers.
+    """
     models = subparsers.add_parser("models", help="the model registry: models, versions, stages")
     sub = models.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = sub.add_parser("ls", help="list registered models")
@@ -85,6 +89,10 @@ def _time(ms: int | None) -> str:
 
 
 def models_ls(args: argparse.Namespace) -> int:
+    """``mlnb models ls``: registered models as a table or JSON.
+
+    :param args: the parsed arguments.
+    """
     models = current_client().search_registered_models(args.filter, max_results=10_000)
     if args.json:
         print(dump_json([m.to_dict() for m in models]))
@@ -99,6 +107,10 @@ def models_ls(args: argparse.Namespace) -> int:
 
 
 def models_versions(args: argparse.Namespace) -> int:
+    """``mlnb models versions NAME``: a model's versions as a table or JSON.
+
+    :param args: the parsed arguments.
+    """
     client = current_client()
     name = client.get_registered_model(args.name).name
     versions = client.search_model_versions(f"name = '{_quote(name)}'")
@@ -116,6 +128,10 @@ def _quote(text: str) -> str:
 
 
 def models_stage(args: argparse.Namespace) -> int:
+    """``mlnb models stage NAME VERSION STAGE``: move a version to a stage.
+
+    :param args: the parsed arguments.
+    """
     mv = current_client().transition_model_version_stage(args.name, args.version, args.stage,
                                                   archive_existing_versions=args.archive_existing)
     print(f"{mv.name} version {mv.version} is now in {mv.current_stage}.")
@@ -123,6 +139,10 @@ def models_stage(args: argparse.Namespace) -> int:
 
 
 def models_alias(args: argparse.Namespace) -> int:
+    """``mlnb models alias NAME ALIAS [VERSION]``: set an alias, or remove it with ``--delete``.
+
+    :param args: the parsed arguments.
+    """
     client = current_client()
     if args.delete:
         client.delete_registered_model_alias(args.name, args.alias)
@@ -137,6 +157,10 @@ def models_alias(args: argparse.Namespace) -> int:
 
 
 def models_history(args: argparse.Namespace) -> int:
+    """``mlnb models history NAME [--version N]``: the stage, alias and version changes.
+
+    :param args: the parsed arguments.
+    """
     events = current_client().get_model_version_history(args.name, args.version)
     if args.json:
         print(dump_json([e.to_dict() for e in events]))
@@ -148,6 +172,10 @@ def models_history(args: argparse.Namespace) -> int:
 
 
 def serve_model(args: argparse.Namespace) -> int:
+    """``mlnb serve MODEL_URI``: serve the model over HTTP until Ctrl-C.
+
+    :param args: the parsed arguments.
+    """
     try:
         server = make_server(
             args.model_uri, args.host, args.port, trusted=args.trusted,
@@ -174,6 +202,11 @@ def serve_model(args: argparse.Namespace) -> int:
 
 
 def predict_model(args: argparse.Namespace) -> int:
+    """``mlnb predict MODEL_URI --input FILE``: score a file, printing the predictions without
+    ``--output``.
+
+    :param args: the parsed arguments.
+    """
     text = predict_file(args.model_uri, args.input, args.output, trusted=args.trusted)
     if text:
         print(text)

@@ -12,6 +12,10 @@ from mlnb.projects.run import parse_assignments
 
 
 def register(subparsers: Any) -> None:
+    """Add ``mlnb export``, ``mlnb run`` and ``mlnb reproduce`` to the command line.
+
+    :param subparsers: the top-level parser's sub-parsers.
+    """
     export = subparsers.add_parser(
         "export", help="write a notebook (and a run of it) as a reproducible MLflow-format project")
     export.add_argument("notebook", metavar="NOTEBOOK.ipynb")
@@ -55,12 +59,21 @@ def _environment_options(parser: argparse.ArgumentParser) -> None:
 
 
 def export_cmd(args: argparse.Namespace) -> int:
+    """``mlnb export NOTEBOOK --out DIR``: write the notebook as a reproducible project.
+
+    :param args: the parsed arguments.
+    """
     export_notebook(args.notebook, args.out, args.run,
                     max_copy_bytes=int(args.max_copy_mb * 1024 * 1024), overwrite=args.force)
     return 0
 
 
 def run_cmd(args: argparse.Namespace) -> int:
+    """``mlnb run PROJECT``: run a project (or, with ``--verify``, re-run it and compare its metrics).
+
+    :param args: the parsed arguments.
+    :returns: 0, or 1 when the run fails or the verification does not match.
+    """
     given = parse_assignments(args.param)
     options = {"env_manager": args.env_manager, "offline": args.offline,
                "entry_point": args.entry_point}
@@ -79,6 +92,11 @@ def run_cmd(args: argparse.Namespace) -> int:
 
 
 def reproduce_cmd(args: argparse.Namespace) -> int:
+    """``mlnb reproduce RUN_ID``: re-run a recorded run and compare its metrics.
+
+    :param args: the parsed arguments.
+    :returns: 0 when the metrics match, else 1.
+    """
     try:
         outcome = reproduce_run(args.run_id, env_manager=args.env_manager, offline=args.offline,
                                 rtol=args.rtol, atol=args.atol)

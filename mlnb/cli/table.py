@@ -9,7 +9,12 @@ from typing import Any
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 40) -> str:
-    """Columns padded to their widest cell (cut at ``max_width`` with an ellipsis)."""
+    """Columns padded to their widest cell (cut at ``max_width`` with an ellipsis).
+
+    :param headers: the column headings.
+    :param rows: the cells, row by row.
+    :param max_width: the widest a cell may be.
+    """
     def cell(value: Any) -> str:
         text = "" if value is None else str(value).replace("\n", " ")
         return text if len(text) <= max_width else text[: max_width - 1] + "…"
@@ -24,4 +29,8 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int
 
 
 def dump_json(data: Any) -> str:
+    """Data as indented JSON (other objects as text; NaN and infinities are an error).
+
+    :param data: JSON-ready data.
+    """
     return json.dumps(data, indent=2, default=str, allow_nan=False)

@@ -13,6 +13,10 @@ from mlnb.tracking.client import current_client
 
 
 def register(subparsers: Any) -> None:
+    """Add ``mlnb experiments ...`` and ``mlnb runs ...`` to the command line.
+
+    :param subparsers: the top-level parser's sub-parsers.
+    """
     experiments = subparsers.add_parser("experiments", help="list experiments")
     exp_sub = experiments.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = exp_sub.add_parser("ls", help="list experiments")
@@ -63,6 +67,10 @@ def _duration(start: int, end: int | None) -> str:
 
 
 def experiments_ls(args: argparse.Namespace) -> int:
+    """``mlnb experiments ls``: experiments as a table or JSON.
+
+    :param args: the parsed arguments.
+    """
     client = current_client()
     experiments = client.search_experiments(ViewType.ALL if args.all else ViewType.ACTIVE_ONLY)
     if args.json:
@@ -88,6 +96,10 @@ def _experiment_ids(client: Any, name_or_id: str | None) -> list[str]:
 
 
 def runs_ls(args: argparse.Namespace) -> int:
+    """``mlnb runs ls``: the runs of experiments as a table or JSON.
+
+    :param args: the parsed arguments.
+    """
     client = current_client()
     ids = _experiment_ids(client, args.experiment)
     view = ViewType.DELETED_ONLY if args.deleted else ViewType.ACTIVE_ONLY
@@ -111,12 +123,20 @@ def _number(value: float | None) -> str:
 
 
 def run_json(run: Any) -> dict[str, Any]:
+    """A run as JSON-ready data, with NaN and infinite metrics as strings.
+
+    :param run: the run.
+    """
     out: dict[str, Any] = run.to_dict()
     out["data"]["metrics"] = {k: json_safe_float(v) for k, v in run.data.metrics.items()}
     return out
 
 
 def runs_show(args: argparse.Namespace) -> int:
+    """``mlnb runs show RUN_ID``: one run's info, params, metrics, tags and artifacts.
+
+    :param args: the parsed arguments.
+    """
     client = current_client()
     run = client.get_run(args.run_id)
     artifacts = client.list_artifacts(args.run_id)
@@ -144,12 +164,20 @@ def runs_show(args: argparse.Namespace) -> int:
 
 
 def runs_delete(args: argparse.Namespace) -> int:
+    """``mlnb runs delete RUN_ID``: delete a run (restorable).
+
+    :param args: the parsed arguments.
+    """
     current_client().delete_run(args.run_id)
     print(f"Deleted run {args.run_id} (restore it with `mlnb runs restore {args.run_id}`).")
     return 0
 
 
 def runs_restore(args: argparse.Namespace) -> int:
+    """``mlnb runs restore RUN_ID``: restore a deleted run.
+
+    :param args: the parsed arguments.
+    """
     current_client().restore_run(args.run_id)
     print(f"Restored run {args.run_id}.")
     return 0

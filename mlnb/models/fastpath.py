@@ -22,7 +22,12 @@ _FEATURE_NAMES_WARNING = "X does not have valid feature names"
 
 
 def numeric_predictor(model: PyFuncModel) -> Callable[[bytes], Any] | None:
-    """``body -> predictions`` for the fast path, or None when it does not apply to this model."""
+    """``body -> predictions`` for the fast path, or None when it does not apply to this model.
+
+    The function itself returns None for a request it cannot take (the full path then handles it).
+
+    :param model: the loaded model.
+    """
     import numpy as np
 
     schema = model.get_input_schema()

@@ -53,6 +53,7 @@ class ModelDescriptor:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The descriptor as the ``MLmodel`` mapping."""
         out: dict[str, Any] = {
             "artifact_path": self.artifact_path, "flavors": self.flavors,
             "mlnb_version": self.mlnb_version, "model_uuid": self.model_uuid,
@@ -66,12 +67,19 @@ class ModelDescriptor:
         return out
 
     def to_yaml(self) -> bytes:
+        """The ``MLmodel`` file's bytes."""
         import yaml
 
         return yaml.safe_dump(self.to_dict(), sort_keys=False).encode("utf-8")
 
     @classmethod
     def from_yaml(cls, data: bytes, where: str = "MLmodel") -> ModelDescriptor:
+        """Parse ``MLmodel`` bytes (safe YAML: the file cannot build objects).
+
+        :param data: the file's bytes.
+        :param where: the file's name or path, for error messages.
+        :raises InvalidParameterError: for invalid YAML or no ``flavors`` mapping.
+        """
         import yaml
 
         try:
@@ -93,6 +101,11 @@ class ModelDescriptor:
 
     @classmethod
     def load(cls, folder: Path) -> ModelDescriptor:
+        """Parse the ``MLmodel`` file of a model folder.
+
+        :param folder: the model folder.
+        :raises NotFoundError: when the folder has no ``MLmodel``.
+        """
         path = folder / MLMODEL
         if not path.is_file():
             raise NotFoundError(f"There is no MLmodel file in {folder}; it is not a model folder.")
@@ -135,7 +148,11 @@ def _python_env() -> bytes:
 
 
 def example_bytes(example: Any) -> tuple[bytes, dict[str, Any]]:
-    """An input example as MLflow's JSON (``dataframe_split`` columns/data, or ``inputs``)."""
+    """An input example as MLflow's JSON (``dataframe_split`` columns/data, or ``inputs``), with its
+    ``saved_input_example_info``.
+
+    :param example: a DataFrame, Series, dict of columns, or anything numpy can make an array of.
+    """
     import numpy as np
     import pandas as pd
 
@@ -161,7 +178,16 @@ def build_model_files(
     modules: Iterable[str], signature: ModelSignature | None, input_example: Any,
     run_id: str | None, artifact_path: str | None,
 ) -> tuple[dict[str, bytes], ModelDescriptor]:
-    """Every file of a model folder, ``MLmodel`` last, with the descriptor it holds."""
+    """Every file of a model folder, ``MLmodel`` last, with the descriptor it holds.
+
+    :param payload: the flavor's own files (name -> bytes).
+    :param flavors: the ``flavors`` section of ``MLmodel``.
+    :param modules: import names whose installed versions go into ``requirements.txt``.
+    :param signature: the model's signature, or None.
+    :param input_example: the input example, or None.
+    :param run_id: the run the model is logged into (None for ``save_model``).
+    :param artifact_path: its folder in the run (None for ``save_model``).
+    """
     files = dict(payload)
     files["requirements.txt"] = ("\n".join(_requirements(tuple(sorted(set(modules))))) + "\n").encode()
     files["python_env.yaml"] = _python_env()
@@ -181,7 +207,12 @@ def build_model_files(
 
 
 def write_folder(path: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
-    """Write a model folder (private permissions, each file atomically); refuse a non-empty one."""
+    """Write a model folder (private permissions, each file atomically); refuse a non-empty one.
+
+    :param path: the folder.
+    :param files: relative name -> bytes.
+    :raises AlreadyExistsError: when ``path`` exists and is not an empty folder.
+    """
     folder = Path(path)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise AlreadyExistsError(f"{folder} already exists and is not empty; choose a new path.")
@@ -197,8 +228,15 @@ def write_folder(path: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
 
 
 def log_files(files: dict[str, bytes], artifact_path: str, run_id: str) -> None:
-    """Put the files into a run's artifacts through the store, which records their sha256 with
-    the origin ``"model"`` (MLmodel included): only such files load as pickles untrusted."""
+    """Put the files into a run's artifacts through the current store, ``MLmodel`` last.
+
+    The store records their sha256 with the origin ``"model"``: only such files load as pickles
+    untrusted.
+
+    :param files: relative name -> bytes.
+    :param artifact_path: the model's folder inside the run's artifacts.
+    :param run_id: the run.
+    """
     store = current_store()
     for name in sorted(files, key=lambda n: n == MLMODEL):  # MLmodel last: a model is whole
         store.put_artifact_bytes(run_id, f"{artifact_path}/{name}", files[name], origin=MODEL_ORIGIN)
@@ -210,11 +248,18 @@ def log_files(files: dict[str, bytes], artifact_path: str, run_id: str) -> None:
 def verified_file(location: ModelLocation, relname: str, *, runs_code: bool, trusted: bool) -> Path:
     """The path of a model file after checking where it came from.
 
-    A file whose sha256 no longer matches the store's record is refused. A file whose loading
-    would run code (a pickle) passes only if mlnb's model writer wrote it (origin ``"model"``),
-    it is unchanged, and the ``MLmodel`` that named it is the model writer's and unchanged too:
-    a foreign pickle copied in with ``log_artifact(s)``, or an edited ``MLmodel`` pointing
-    elsewhere, is refused. ``trusted=True`` skips every check.
+    A file whose sha256 no longer matches the store's record is refused. A file whose loading would
+    run code (a pickle) passes only if mlnb's model writer wrote it (origin ``"model"``), it is
+    unchanged, and the ``MLmodel`` that named it is the model writer's and unchanged too: a foreign
+    pickle copied in with ``log_artifact(s)``, or an edited ``MLmodel`` pointing elsewhere, is
+    refused. ``trusted=True`` skips every check.
+
+    :param location: where the model is.
+    :param relname: the file's path inside the model folder.
+    :param runs_code: whether loading the file runs code (a pickle).
+    :param trusted: skip the checks.
+    :raises NotFoundError: when the file is missing.
+    :raises UntrustedModelError: when a check fails.
     """
     path = resolve_inside(location.local_dir, safe_relpath(relname))
     if not path.is_file():
@@ -249,7 +294,11 @@ def verified_file(location: ModelLocation, relname: str, *, runs_code: bool, tru
 
 
 def written_by_model_writer(location: ModelLocation, relname: str) -> bool:
-    """Whether mlnb's model writer wrote this file and the MLmodel beside it, both unchanged."""
+    """Whether mlnb's model writer wrote this file and the MLmodel beside it, both unchanged.
+
+    :param location: where the model is.
+    :param relname: the file's path inside the model folder.
+    """
     record = store_origin(location, relname)
     if record is None or record[1] != MODEL_ORIGIN:
         return False
@@ -265,7 +314,11 @@ def _mlmodel_is_model_writers(location: ModelLocation) -> bool:
 
 
 def store_origin(location: ModelLocation, relname: str) -> tuple[str, str] | None:
-    """``(sha256, origin)`` the store recorded for this model file, or None if it has no record."""
+    """``(sha256, origin)`` the store recorded for this model file, or None if it has no record.
+
+    :param location: where the model is (None without a store or run).
+    :param relname: the file's path inside the model folder.
+    """
     if location.store is None or location.run_id is None or location.artifact_path is None:
         return None
     prefix = f"{location.artifact_path}/" if location.artifact_path else ""

@@ -13,8 +13,14 @@ from mlnb.models.scoring import RequestError, parse_body, predictions_json
 
 
 def read_input(path: str | os.PathLike[str], model: Any) -> Any:
-    """A ``.csv`` table, or a ``.json`` file in any ``/invocations`` JSON shape (or a list of
-    records), as model input."""
+    """A ``.csv`` table, or a ``.json`` file in any ``/invocations`` JSON shape (or a list of records),
+    as model input.
+
+    :param path: the input file.
+    :param model: the loaded model (its signature shapes the input).
+    :raises NotFoundError: when the file does not exist.
+    :raises InvalidParameterError: for another extension or a body the model cannot take.
+    """
     source = Path(path)
     if not source.is_file():
         raise NotFoundError(f"Input file {str(source)!r} does not exist.")
@@ -40,7 +46,11 @@ def read_input(path: str | os.PathLike[str], model: Any) -> Any:
 
 
 def write_output(result: Any, path: str | os.PathLike[str] | None) -> str:
-    """Predictions as CSV (for a ``.csv`` path) or JSON; returns the text when ``path`` is None."""
+    """Predictions as CSV (for a ``.csv`` path) or JSON; returns the text when ``path`` is None.
+
+    :param result: the model's predictions.
+    :param path: the output file, or None to return the JSON text (an empty string otherwise).
+    """
     import pandas as pd
 
     frame = result if isinstance(result, pd.DataFrame) else pd.DataFrame({"prediction": list(
@@ -57,7 +67,13 @@ def write_output(result: Any, path: str | os.PathLike[str] | None) -> str:
 
 def predict_file(model_uri: str, input_path: str, output_path: str | None = None, *,
                  trusted: bool = False) -> str:
-    """Load the model, score the file, write (or return) the predictions."""
+    """Load the model, score the file, write (or return) the predictions.
+
+    :param model_uri: the model, as for ``mlnb.pyfunc.load_model``.
+    :param input_path: a ``.csv`` or ``.json`` input file.
+    :param output_path: a ``.csv`` or ``.json`` file; default return the JSON text.
+    :param trusted: load a pickle whose origin cannot be checked.
+    """
     model = load_model(model_uri, trusted=trusted)
     data = read_input(input_path, model)
     return write_output(model.predict(data), output_path)

@@ -21,7 +21,12 @@ MAX_ROWS_PER_REQUEST = 1000  # a huge batch is counted in full but only its head
 
 
 class PredictionLog:
-    """Metrics per request and a batched table of inputs and outputs, in a run of its own."""
+    """Metrics per request and a batched table of inputs and outputs, in a run of its own.
+
+    The run is created at once in the ``mlnb-serving`` experiment of the current store.
+
+    :param model_uri: the served model, recorded in the run's name and tags.
+    """
 
     def __init__(self, model_uri: str) -> None:
         self.client = MlnbClient(get_tracking_uri())
@@ -36,6 +41,12 @@ class PredictionLog:
         self._pending = 0
 
     def add(self, data: Any, result: Any, seconds: float) -> None:
+        """Record one request: ``latency_ms`` and ``rows`` metrics, and its rows for the table.
+
+        :param data: the request's input.
+        :param result: the model's predictions.
+        :param seconds: how long the request took.
+        """
         rows = _rows(data, result)
         with self._lock:
             self._requests += 1
@@ -52,12 +63,14 @@ class PredictionLog:
             self.flush()
 
     def flush(self) -> None:
+        """Append the buffered rows to the ``predictions.json`` table artifact."""
         with self._lock:
             columns, self._columns, self._pending = self._columns, {}, 0
             if columns and len({len(v) for v in columns.values()}) == 1:
                 self.client.log_table(self.run_id, columns, TABLE_FILE)
 
     def close(self) -> None:
+        """Flush the rows and end the run FINISHED."""
         self.flush()
         self.client.set_terminated(self.run_id)
 

@@ -33,24 +33,46 @@ PICKLE_FILE = "python_model.pkl"
 
 
 class PythonModel:
-    """Subclass this and define ``predict(self, context, model_input)`` to log your own model."""
+    """Subclass this and define ``predict(self, context, model_input)`` to log your own model.
+
+    MLflow's ``mlflow.pyfunc.PythonModel``. The class must be importable where the model is loaded
+    (not defined in a notebook's ``__main__`` if it is loaded elsewhere).
+    """
 
     def load_context(self, context: PythonModelContext) -> None:
-        """Called once after loading, with ``context.artifacts`` (name -> local path)."""
+        """Called once after loading, with ``context.artifacts`` (name -> local path).
+
+        :param context: the :class:`PythonModelContext`.
+        """
 
     def predict(self, context: PythonModelContext, model_input: Any, params: Any = None) -> Any:
+        """Predict on ``model_input``; override it.
+
+        :param context: the :class:`PythonModelContext`.
+        :param model_input: the input, checked against the signature.
+        :param params: unlike MLflow, mlnb never passes inference params: it is always None.
+        """
         raise NotImplementedError("Define predict(self, context, model_input) in your PythonModel.")
 
 
 class PythonModelContext:
-    """What a :class:`PythonModel` sees: the local paths of the artifacts it was logged with."""
+    """What a :class:`PythonModel` sees: the local paths of the artifacts it was logged with.
+
+    :param artifacts: artifact name -> local file path.
+    """
 
     def __init__(self, artifacts: dict[str, str]) -> None:
         self.artifacts = artifacts
 
 
 class PyFuncModel:
-    """A loaded model of any flavor: ``predict(data)`` checks ``data`` against the signature."""
+    """A loaded model of any flavor: ``predict(data)`` checks ``data`` against the signature.
+
+    :param predict_fn: the flavor's predict function.
+    :param descriptor: the model's parsed ``MLmodel``.
+    :param location: where it was loaded from.
+    :param raw_model: the flavor's own model object.
+    """
 
     def __init__(self, predict_fn: Callable[[Any], Any], descriptor: ModelDescriptor,
                  location: ModelLocation, raw_model: Any) -> None:
@@ -65,23 +87,36 @@ class PyFuncModel:
 
     @property
     def signature(self) -> ModelSignature | None:
+        """The model's signature, or None."""
         return self.metadata.signature
 
     def get_input_schema(self) -> Schema | None:
+        """The input schema of the signature, or None when the model has none."""
         return self.signature.inputs if self.signature else None
 
     def prepare(self, data: Any) -> Any:
-        """``data`` converted and checked against the input signature (SignatureError if not)."""
+        """``data`` converted and checked against the input signature (SignatureError if not).
+
+        :param data: a DataFrame, dict of columns, list of records or array.
+        """
         schema = self.get_input_schema()
         return enforce_schema(data, schema) if schema is not None else data
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        """Predictions on ``data``, after converting and checking it against the signature.
+
+        :param data: a DataFrame, dict of columns, list of records or array.
+        :param params: accepted for MLflow compatibility and ignored (not passed to the model).
+        :raises SignatureError: when ``data`` does not fit the input signature.
+        """
         return self._predict_fn(self.prepare(data))
 
     def unwrap_python_model(self) -> Any:
+        """The underlying model object (the :class:`PythonModel`, or the scikit-learn estimator)."""
         return self._raw
 
     def get_raw_model(self) -> Any:
+        """The underlying model object, as :meth:`unwrap_python_model`."""
         return self._raw
 
 
@@ -89,13 +124,28 @@ def load_model(model_uri: str, suppress_warnings: bool = False, dst_path: str | 
                *, trusted: bool = False) -> PyFuncModel:
     """Load the model at ``model_uri`` (``runs:/``, ``models:/``, or a folder) for ``predict``.
 
-    A pickled model loads only if this store wrote it and it is unchanged, or with ``trusted=True``.
+    A pickled model loads only if this store wrote it and it is unchanged, or with ``trusted=True``
+    (mlnb's addition; MLflow loads any pickle). Only mlnb's own loaders are used, never a module an
+    ``MLmodel`` file names.
+
+    :param model_uri: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
+        ``models:/<name>@<alias>`` or a local folder.
+    :param suppress_warnings: accepted for MLflow compatibility and ignored.
+    :param dst_path: accepted for MLflow compatibility and ignored (the model is read in place).
+    :param trusted: load a pickle whose origin cannot be checked; only for a file you trust.
+    :raises UntrustedModelError: for a file that fails the checks.
     """
     location = resolve_model_uri(model_uri)
     return load_location(location, trusted=trusted)
 
 
 def load_location(location: ModelLocation, *, trusted: bool = False) -> PyFuncModel:
+    """The model of an already resolved location, by its ``python_function`` flavor.
+
+    :param location: where the model is.
+    :param trusted: skip the origin checks, as in :func:`load_model`.
+    :raises InvalidParameterError: when the model has no pyfunc flavor or names an unknown loader.
+    """
     descriptor = ModelDescriptor.load(location.local_dir)
     conf = descriptor.flavors.get(FLAVOR)
     if not isinstance(conf, dict):
@@ -177,7 +227,17 @@ def _signature(python_model: Any, signature: ModelSignature | None, input_exampl
 def save_model(path: str | os.PathLike[str], python_model: Any = None,
                artifacts: dict[str, str] | None = None, signature: ModelSignature | None = None,
                input_example: Any = None) -> None:
-    """Save a :class:`PythonModel` to a new local folder."""
+    """Save a :class:`PythonModel` to a new local folder (pickled, with its artifacts copied in).
+
+    Unlike MLflow, there is no ``code_path``, ``conda_env`` or ``pip_requirements`` argument.
+
+    :param path: a folder that does not exist yet, or is empty.
+    :param python_model: the :class:`PythonModel` instance.
+    :param artifacts: name -> local file; each is copied into ``artifacts/`` (files only, not
+        folders).
+    :param signature: the model's signature; default inferred from ``input_example``.
+    :param input_example: a few rows of input, saved with the model.
+    """
     payload, flavors, modules = _payload(python_model, artifacts)
     files, _ = build_model_files(
         payload, flavors, modules=modules, signature=_signature(python_model, signature, input_example),
@@ -191,7 +251,25 @@ def log_model(artifact_path: str = "model", python_model: Any = None,
               input_example: Any = None, registered_model_name: str | None = None,
               run_id: str | None = None, await_registration_for: int | None = None,
               **kwargs: Any) -> ModelInfo:
-    """Log a :class:`PythonModel` to the active run (MLflow's ``mlflow.pyfunc.log_model``)."""
+    """Log a :class:`PythonModel` to the active run (MLflow's ``mlflow.pyfunc.log_model``).
+
+    Without an active run (and no ``run_id``) a run is started and ended for it. Differences from
+    MLflow: the keywords after ``artifacts`` are keyword-only; ``run_id`` is mlnb's addition;
+    ``pip_requirements``, ``extra_pip_requirements``, ``conda_env``, ``code_path`` and
+    ``code_paths`` are accepted and ignored, and any other unknown keyword is an error;
+    ``artifacts`` must be local files.
+
+    :param artifact_path: the model's folder inside the run's artifacts.
+    :param python_model: the :class:`PythonModel` instance.
+    :param artifacts: name -> local file, copied into the model's ``artifacts/``.
+    :param signature: the model's signature; default inferred from ``input_example``.
+    :param input_example: a few rows of input, saved with the model.
+    :param registered_model_name: also register the model under this name.
+    :param run_id: log into this run instead of the active one.
+    :param await_registration_for: accepted for MLflow compatibility; registration is immediate.
+    :param kwargs: ``name=`` (MLflow 3's spelling of ``artifact_path``) and the ignored keywords
+        above.
+    """
     artifact_path = artifact_path_from(artifact_path, kwargs, {
         "pip_requirements", "extra_pip_requirements", "conda_env", "code_path", "code_paths"})
 

@@ -18,8 +18,20 @@ def log_built_model(
     signature: ModelSignature | None, input_example: Any, artifact_path: str,
     run_id: str | None, registered_model_name: str | None,
 ) -> ModelInfo:
-    """Write the model's files into ``run_id`` (or the active run, or a new run that is ended
-    afterwards, as MLflow does) and register it under ``registered_model_name`` if given."""
+    """Write the model's files into a run and register it under ``registered_model_name`` if given.
+
+    The run is ``run_id``, or the active run, or a new run ended afterwards (FAILED if writing
+    fails), as MLflow does.
+
+    :param payload: the flavor's own files (name -> bytes).
+    :param flavors: the ``flavors`` section of ``MLmodel``.
+    :param modules: import names whose installed versions go into ``requirements.txt``.
+    :param signature: the model's signature, or None.
+    :param input_example: the input example, or None.
+    :param artifact_path: the model's folder inside the run's artifacts.
+    :param run_id: the run, or None for the active (or a new) run.
+    :param registered_model_name: register the model under this name, or None.
+    """
     path = safe_relpath(artifact_path)
     started = None
     if run_id is None:
@@ -54,7 +66,12 @@ def log_built_model(
 
 def signature_for(model_predict: Any, signature: ModelSignature | None, input_example: Any
                   ) -> ModelSignature | None:
-    """The given signature, or one inferred from the input example and the model's output on it."""
+    """The given signature, or one inferred from the input example and the model's output on it.
+
+    :param model_predict: the model's predict function (a failure leaves the outputs unknown).
+    :param signature: the signature the user gave, or None.
+    :param input_example: the input example, or None (then no signature is inferred).
+    """
     if signature is not None or input_example is None:
         return signature
     inputs = infer_schema(input_example)
@@ -66,8 +83,15 @@ def signature_for(model_predict: Any, signature: ModelSignature | None, input_ex
 
 
 def artifact_path_from(artifact_path: str, kwargs: dict[str, Any], accepted: set[str]) -> str:
-    """MLflow's keyword arguments of ``log_model``: ``name=`` (MLflow 3's spelling of
-    ``artifact_path``) is honoured, the ``accepted`` others are ignored, anything else is an error.
+    """The artifact path, from MLflow's keyword arguments of ``log_model``.
+
+    ``name=`` (MLflow 3's spelling of ``artifact_path``) is honoured, the ``accepted`` others are
+    ignored, anything else is an error.
+
+    :param artifact_path: the ``artifact_path`` argument.
+    :param kwargs: the other keyword arguments of ``log_model``.
+    :param accepted: MLflow keywords this flavor accepts and ignores.
+    :raises InvalidParameterError: for an unknown keyword.
     """
     if kwargs.get("name") and artifact_path == "model":
         artifact_path = str(kwargs["name"])

@@ -21,7 +21,12 @@ FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
 class RequestError(Exception):
-    """A client error: HTTP status, error code and a message that quotes nothing it was sent."""
+    """A client error: HTTP status, error code and a message that quotes nothing it was sent.
+
+    :param status: the HTTP status.
+    :param error_code: MLflow's error code, e.g. ``BAD_REQUEST``.
+    :param message: the message for the client.
+    """
 
     def __init__(self, status: int, error_code: str, message: str) -> None:
         super().__init__(message)
@@ -31,7 +36,10 @@ class RequestError(Exception):
 
 
 def bad_request(message: str) -> RequestError:
-    """A 400 :class:`RequestError` with MLflow's BAD_REQUEST code."""
+    """A 400 :class:`RequestError` with MLflow's BAD_REQUEST code.
+
+    :param message: the message for the client.
+    """
     return RequestError(400, "BAD_REQUEST", message)
 
 
@@ -39,7 +47,10 @@ def bad_request(message: str) -> RequestError:
 
 
 def parse_content_type(header: str | None) -> str:
-    """``json`` or ``csv`` for an accepted content type, else a 415 error."""
+    """``json`` or ``csv`` for an accepted content type, else a 415 error.
+
+    :param header: the ``Content-Type`` header, or None.
+    """
     if not header:
         raise RequestError(415, "UNSUPPORTED_MEDIA_TYPE",
                            "Send Content-Type: application/json or text/csv.")
@@ -56,7 +67,13 @@ def parse_content_type(header: str | None) -> str:
 
 
 def parse_body(body: bytes, kind: str, model: PyFuncModel) -> Any:
-    """The request body as model input (a DataFrame, or an array for a tensor signature)."""
+    """The request body as model input (a DataFrame, or an array for a tensor signature).
+
+    :param body: the request body.
+    :param kind: ``json`` or ``csv``.
+    :param model: the loaded model (its signature shapes the input).
+    :raises RequestError: for a body it cannot read.
+    """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -140,7 +157,10 @@ def _check_rows(rows: list[Any]) -> None:
 
 
 def predictions_json(result: Any) -> bytes:
-    """``{"predictions": ...}`` with NaN and infinities as null (valid JSON)."""
+    """``{"predictions": ...}`` with NaN and infinities as null (valid JSON).
+
+    :param result: the model's predictions (a DataFrame, an array or a list).
+    """
     if hasattr(result, "to_dict") and hasattr(result, "columns"):
         value: Any = result.to_dict(orient="records")
     elif hasattr(result, "tolist"):

@@ -49,7 +49,10 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 def host_name(header: str | None) -> str:
-    """The host part of a ``Host`` header (``[::1]:5000`` -> ``::1``), lower-cased."""
+    """The host part of a ``Host`` header (``[::1]:5000`` -> ``::1``), lower-cased.
+
+    :param header: the header's value, or None.
+    """
     text = (header or "").strip().lower()
     if text.startswith("["):
         return text[1:text.find("]")] if "]" in text else text
@@ -70,10 +73,12 @@ class ScoringHandler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def log_message(self, format: str, *args: Any) -> None:
+        """Log a request line to stderr, only in verbose mode."""
         if self.server.verbose:
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer http.server's own errors as mlnb's JSON error, quoting nothing of the request."""
         # http.server's own errors (bad request line, unknown method, huge headers) as our JSON.
         # Its messages quote the request ("Bad request version ('...')"); ours never do.
         if code == 501:
@@ -91,6 +96,7 @@ class ScoringHandler(BaseHTTPRequestHandler):
         self._reply(code, {"error_code": error_code, "message": f"{phrase}."})
 
     def setup(self) -> None:
+        """Read the request through a deadline, so a slow client cannot hold the thread."""
         super().setup()
         # Every read of the request goes through a deadline: each recv may wait only for what
         # is left of the request's time, so dripping bytes cannot hold this thread.
@@ -98,10 +104,12 @@ class ScoringHandler(BaseHTTPRequestHandler):
         self.rfile = io.BufferedReader(_DeadlineSocketReader(self.connection, self), 1 << 16)
 
     def handle_one_request(self) -> None:
+        """Handle one request of the connection, with a fresh deadline."""
         self._deadline = time.monotonic() + self.server.request_timeout
         super().handle_one_request()
 
     def remaining_time(self) -> float:
+        """Seconds left before this request's deadline."""
         return self._deadline - time.monotonic()
 
     def _reply(self, status: int, payload: dict[str, Any] | None = None, body: bytes | None = None) -> None:
@@ -131,6 +139,7 @@ class ScoringHandler(BaseHTTPRequestHandler):
                                "Invalid Host header - possible DNS rebinding attack detected.")
 
     def do_GET(self) -> None:
+        """Answer ``/ping``, ``/health``, ``/version`` and ``/metadata``."""
         try:
             self._check_host()
             path = self.path.split("?", 1)[0]
@@ -146,6 +155,7 @@ class ScoringHandler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def do_POST(self) -> None:
+        """Score the body of a ``POST /invocations``."""
         started = time.perf_counter()
         try:
             self._check_host()
@@ -246,7 +256,21 @@ class _FastInput:
 
 
 class ScoringServer(ThreadingHTTPServer):
-    """A threaded HTTP server holding one loaded model."""
+    """A threaded HTTP server holding one loaded model.
+
+    :param model: the loaded model.
+    :param model_uri: its URI, reported by ``/version`` and ``/metadata``.
+    :param host: the address to bind.
+    :param port: the port (0: any free port).
+    :param allowed_hosts: ``Host`` header values accepted besides the loopback names and ``host``.
+    :param max_body_bytes: the largest request body.
+    :param log_predictions: record every request in a run of the ``mlnb-serving`` experiment.
+    :param verbose: log requests and prediction failures to stderr.
+    :param fast_path: use the array path for numeric scikit-learn models when it is checked safe.
+    :param request_timeout: seconds for a whole request to arrive.
+    :param max_connections: connections served at once; more get a 503.
+    :raises ValueError: when ``request_timeout`` or ``max_connections`` is not positive.
+    """
 
     daemon_threads = True
     allow_reuse_address = True
@@ -274,6 +298,7 @@ class ScoringServer(ThreadingHTTPServer):
         super().__init__((host, port), ScoringHandler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve a connection in a thread, or answer 503 when all slots are taken."""
         # Runs in the accepting thread: beyond the cap, answer 503 here instead of starting a thread.
         if not self._slots.acquire(blocking=False):
             _refuse_busy(request)
@@ -286,6 +311,7 @@ class ScoringServer(ThreadingHTTPServer):
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve a connection, then free its slot."""
         try:
             super().process_request_thread(request, client_address)
         finally:
@@ -293,11 +319,18 @@ class ScoringServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
+        """The server's ``http://host:port`` address."""
         raw, port = self.server_address[:2]
         host = raw.decode() if isinstance(raw, bytes) else str(raw)
         return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
 
     def score(self, body: bytes, kind: str) -> tuple[Any, Any]:
+        """``(input, predictions)`` for a request body.
+
+        :param body: the request body.
+        :param kind: ``json`` or ``csv``.
+        :raises RequestError: for input the model cannot take, or a prediction that fails on it.
+        """
         if self.fast_predict is not None and kind == "json":
             try:
                 result = self.fast_predict(body)
@@ -328,18 +361,27 @@ class ScoringServer(ThreadingHTTPServer):
         return prepared, result
 
     def record(self, data: Any, result: Any, seconds: float) -> None:
+        """Log the request to the prediction log, when there is one.
+
+        :param data: the request's input.
+        :param result: the predictions.
+        :param seconds: how long the request took.
+        """
         if self.prediction_log is not None:
             if isinstance(data, _FastInput):
                 data = data.columns_frame
             self.prediction_log.add(data, result, seconds)
 
     def health(self) -> dict[str, Any]:
+        """The ``/ping`` and ``/health`` answer."""
         return {"status": "ok"}
 
     def version(self) -> dict[str, Any]:
+        """The ``/version`` answer: mlnb's version and the model URI."""
         return {"mlnb_version": __version__, "model_uri": self.model_uri}
 
     def metadata(self) -> dict[str, Any]:
+        """The ``/metadata`` answer: the model's run, flavors, signature and registered version."""
         meta = self.model.metadata
         version = self.model.location.version
         return {
@@ -351,6 +393,7 @@ class ScoringServer(ThreadingHTTPServer):
         }
 
     def server_close(self) -> None:
+        """Close the socket, then end the prediction log's run."""
         super().server_close()
         if self.prediction_log is not None:
             self.prediction_log.close()
@@ -371,12 +414,23 @@ def _refuse_busy(sock: socket.socket) -> None:
 
 def make_server(model_uri: str, host: str = "127.0.0.1", port: int = 0, *, trusted: bool = False,
                 **options: Any) -> ScoringServer:
-    """Load the model and bind a server (not yet serving; call ``serve_forever``)."""
+    """Load the model and bind a server (not yet serving; call ``serve_forever``).
+
+    :param model_uri: the model, as for ``mlnb.pyfunc.load_model``.
+    :param host: the address to bind.
+    :param port: the port (0: any free port).
+    :param trusted: load a pickle whose origin cannot be checked.
+    :param options: keyword arguments of :class:`ScoringServer`.
+    """
     model = load_model(model_uri, trusted=trusted)
     return ScoringServer(model, model_uri, host, port, **options)
 
 
 def serve_in_thread(server: ScoringServer) -> threading.Thread:
+    """Start ``server.serve_forever`` in a daemon thread and return the thread.
+
+    :param server: a bound server.
+    """
     thread = threading.Thread(target=server.serve_forever, name="mlnb-serve", daemon=True)
     thread.start()
     return thread

@@ -28,6 +28,7 @@ class ColSpec:
     required: bool = True
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as an ``MLmodel`` signature entry."""
         out: dict[str, Any] = {"type": self.type}
         if self.name is not None:
             out["name"] = self.name
@@ -45,6 +46,7 @@ class TensorSpec:
     name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as an ``MLmodel`` signature entry."""
         out: dict[str, Any] = {"type": "tensor",
                                "tensor-spec": {"dtype": self.dtype, "shape": list(self.shape)}}
         if self.name is not None:
@@ -62,16 +64,24 @@ class Schema:
     inputs: tuple[Spec, ...]
 
     def is_tensor_spec(self) -> bool:
+        """Whether the schema describes an array rather than columns."""
         return bool(self.inputs) and isinstance(self.inputs[0], TensorSpec)
 
     def input_names(self) -> list[str]:
+        """The names of the named specs, in order."""
         return [s.name for s in self.inputs if s.name is not None]
 
     def to_list(self) -> list[dict[str, Any]]:
+        """The schema as an ``MLmodel`` list of specs."""
         return [s.to_dict() for s in self.inputs]
 
     @classmethod
     def from_list(cls, items: Any) -> Schema:
+        """Parse an ``MLmodel`` list of specs.
+
+        :param items: the list.
+        :raises InvalidParameterError: for a malformed list or an unknown type.
+        """
         if not isinstance(items, list):
             raise InvalidParameterError("A schema must be a list of column or tensor specs.")
         specs: list[Spec] = []
@@ -97,11 +107,17 @@ class ModelSignature:
     outputs: Schema | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The signature as the ``MLmodel`` mapping."""
         return {"inputs": self.inputs.to_list() if self.inputs else None,
                 "outputs": self.outputs.to_list() if self.outputs else None}
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelSignature:
+        """Parse the ``MLmodel`` signature mapping.
+
+        :param data: the mapping with ``inputs`` and ``outputs``.
+        :raises InvalidParameterError: when it is not a mapping.
+        """
         if not isinstance(data, dict):
             raise InvalidParameterError("A signature must be a mapping with inputs and outputs.")
         inputs, outputs = data.get("inputs"), data.get("outputs")
@@ -113,8 +129,12 @@ class ModelSignature:
 
 
 def infer_signature(model_input: Any, model_output: Any = None) -> ModelSignature:
-    """A signature from example input (and output): DataFrame columns and their types, or an
-    array's dtype and shape with the first dimension free."""
+    """A signature from example input (and output): DataFrame columns and their types, or an array's
+    dtype and shape with the first dimension free.
+
+    :param model_input: a DataFrame, dict of columns, list of records or array.
+    :param model_output: the model's output on it; default no output schema.
+    """
     return ModelSignature(
         infer_schema(model_input),
         infer_schema(model_output) if model_output is not None else None,
@@ -122,6 +142,12 @@ def infer_signature(model_input: Any, model_output: Any = None) -> ModelSignatur
 
 
 def infer_schema(data: Any) -> Schema:
+    """The schema of example data: columns for tables and records, one tensor spec for arrays.
+
+    :param data: a DataFrame, Series, dict of columns, list of records, array or scipy sparse
+        matrix.
+    :raises InvalidParameterError: for a single value or an array of Python objects.
+    """
     import numpy as np
     import pandas as pd
 
@@ -179,8 +205,11 @@ def _column_type(series: Any) -> str:
 def enforce_schema(data: Any, schema: Schema) -> Any:
     """``data`` converted to what the schema describes, or :class:`SignatureError`.
 
-    Column schemas give a DataFrame with the schema's columns in order (extra columns are
-    dropped); tensor schemas give a numpy array of the right dtype.
+    Column schemas give a DataFrame with the schema's columns in order (extra columns are dropped);
+    tensor schemas give a numpy array of the right dtype.
+
+    :param data: the input.
+    :param schema: the input schema.
     """
     if schema.is_tensor_spec():
         return _enforce_tensor(data, schema.inputs[0])  # type: ignore[arg-type]
@@ -188,7 +217,11 @@ def enforce_schema(data: Any, schema: Schema) -> Any:
 
 
 def to_frame(data: Any, names: list[str]) -> Any:
-    """Rows of input as a DataFrame; arrays and lists of rows take the schema's column names."""
+    """Rows of input as a DataFrame; arrays and lists of rows take the schema's column names.
+
+    :param data: a DataFrame, Series, dict of columns, list of records or rows, or array.
+    :param names: the schema's column names.
+    """
     import pandas as pd
 
     if isinstance(data, pd.DataFrame):
@@ -201,7 +234,11 @@ def to_frame(data: Any, names: list[str]) -> Any:
 
 
 def to_columns(data: Any, names: list[str]) -> dict[str, Any]:
-    """Input as ``{column name: values}``; arrays and lists of rows take the schema's names."""
+    """Input as ``{column name: values}``; arrays and lists of rows take the schema's names.
+
+    :param data: a DataFrame, Series, dict of columns, list of records or rows, or array.
+    :param names: the schema's column names.
+    """
     import numpy as np
     import pandas as pd
 
@@ -288,7 +325,12 @@ _NUMPY_FOR = {"double": "float64", "float": "float32", "long": "int64", "integer
 
 
 def cast_column(values: Any, kind: str, name: str) -> Any:
-    """One column converted to the signature's type (a numpy array), or an error naming it."""
+    """One column converted to the signature's type (a numpy array), or an error naming it.
+
+    :param values: the column's values.
+    :param kind: the signature's column type.
+    :param name: the column's name, for the error.
+    """
     import numpy as np
 
     if kind == "datetime":

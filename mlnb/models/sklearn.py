@@ -107,7 +107,22 @@ def _signature(sk_model: Any, signature: ModelSignature | None, input_example: A
 
 def save_model(sk_model: Any, path: str | os.PathLike[str], *, signature: ModelSignature | None = None,
                input_example: Any = None, serialization_format: str | None = None, **_: Any) -> None:
-    """Save a fitted scikit-learn model to a new local folder."""
+    """Save a fitted scikit-learn model to a new local folder.
+
+    As ``mlflow.sklearn.save_model``, except: the format is skops when the model round-trips with no
+    untrusted type, else a pickle (``"cloudpickle"`` means a plain pickle); the keywords after
+    ``path`` are keyword-only; other MLflow keywords (``conda_env``, ``pip_requirements``, ...) are
+    accepted and ignored.
+
+    :param sk_model: the fitted estimator or pipeline.
+    :param path: a folder that does not exist yet, or is empty.
+    :param signature: the model's signature; default inferred from ``input_example``.
+    :param input_example: a few rows of input, saved as ``input_example.json``.
+    :param serialization_format: ``"skops"`` or ``"pickle"``; default skops when the model allows
+        it.
+    :param _: other MLflow keyword arguments, accepted and ignored.
+    :raises AlreadyExistsError: when ``path`` exists and is not empty.
+    """
     payload, flavors, modules = _payload(sk_model, serialization_format)
     files, _desc = build_model_files(
         payload, flavors, modules=modules, signature=_signature(sk_model, signature, input_example),
@@ -124,6 +139,24 @@ def log_model(sk_model: Any, artifact_path: str = "model", *, signature: ModelSi
 
     Without an active run (and no ``run_id``) a run is started and ended for it. With
     ``registered_model_name`` the model is also registered as that model's next version.
+
+    Differences from ``mlflow.sklearn.log_model``: skops is the default format (see
+    :func:`save_model`); the keywords after ``artifact_path`` are keyword-only; ``run_id`` is mlnb's
+    addition; ``pip_requirements``, ``extra_pip_requirements``, ``conda_env``, ``pyfunc_predict_fn``
+    and ``metadata`` are accepted and ignored, and any other unknown keyword is an error.
+
+    :param sk_model: the fitted estimator or pipeline.
+    :param artifact_path: the model's folder inside the run's artifacts.
+    :param signature: the model's signature; default inferred from ``input_example`` and the model's
+        predictions on it.
+    :param input_example: a few rows of input, saved with the model.
+    :param registered_model_name: also register the model under this name.
+    :param serialization_format: ``"skops"`` or ``"pickle"``; default skops when the model allows
+        it.
+    :param run_id: log into this run instead of the active one.
+    :param await_registration_for: accepted for MLflow compatibility; registration is immediate.
+    :param kwargs: ``name=`` (MLflow 3's spelling of ``artifact_path``) and the ignored keywords
+        above.
     """
     artifact_path = artifact_path_from(artifact_path, kwargs, {
         "pip_requirements", "extra_pip_requirements", "conda_env", "pyfunc_predict_fn", "metadata"})
@@ -139,13 +172,28 @@ def log_model(sk_model: Any, artifact_path: str = "model", *, signature: ModelSi
 def load_model(model_uri: str, dst_path: str | None = None, *, trusted: bool = False) -> Any:
     """The scikit-learn model at ``model_uri`` (``runs:/``, ``models:/`` or a folder).
 
-    A pickle loads only if this store wrote it and it is unchanged, or with ``trusted=True``.
+    A pickle loads only if this store wrote it and it is unchanged, or with ``trusted=True`` (MLflow
+    loads any pickle). ``trusted`` is mlnb's addition.
+
+    :param model_uri: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
+        ``models:/<name>@<alias>`` or a local folder.
+    :param dst_path: accepted for MLflow compatibility and ignored (the model is read in place).
+    :param trusted: load a pickle (or skops types) whose origin cannot be checked; only for a file
+        you trust.
+    :raises UntrustedModelError: for a file that fails the checks.
     """
     location = resolve_model_uri(model_uri)
     return load_location(location, ModelDescriptor.load(location.local_dir), trusted=trusted)
 
 
 def load_location(location: ModelLocation, descriptor: ModelDescriptor, *, trusted: bool) -> Any:
+    """The model of an already resolved location, by its sklearn flavor.
+
+    :param location: where the model is.
+    :param descriptor: its parsed ``MLmodel``.
+    :param trusted: skip the origin checks, as in :func:`load_model`.
+    :raises InvalidParameterError: when the model has no sklearn flavor.
+    """
     conf = descriptor.flavors.get(FLAVOR)
     if not isinstance(conf, dict):
         raise InvalidParameterError(f"The model at {location.uri!r} is not a scikit-learn model.")
@@ -174,8 +222,13 @@ def _load_skops(location: ModelLocation, filename: str, trusted: bool) -> Any:
 
 
 def predict_fn(model: Any) -> Callable[[Any], Any]:
-    """The pyfunc predict of a scikit-learn model (a DataFrame goes in as an array when the
-    model was fitted without column names, so scikit-learn does not warn on every call)."""
+    """The pyfunc predict of a scikit-learn model.
+
+    A DataFrame goes in as an array when the model was fitted without column names, so scikit-learn
+    does not warn on every call.
+
+    :param model: the loaded estimator.
+    """
     named = hasattr(model, "feature_names_in_")
 
     def predict(data: Any) -> Any:

@@ -43,7 +43,12 @@ def _parser(name: str) -> _Parser:
 
 
 def run_command(shell: Any, line: str) -> Any:
-    """Dispatch ``%mlnb <command> ...``; returns what the command shows (a widget or frame)."""
+    """Dispatch ``%mlnb <command> ...``; returns what the command shows (a widget or frame).
+
+    :param shell: the IPython shell.
+    :param line: the text after ``%mlnb``.
+    :raises UsageError: for an unknown command, bad arguments or an mlnb error.
+    """
     try:
         words = shlex.split(line)
     except ValueError as exc:
@@ -69,7 +74,11 @@ def _widgets(name: str) -> Callable[..., Any] | None:
 
 
 def resolve_run(text: str) -> str:
-    """A run id from an id or a run name (the most recent run of that name)."""
+    """A run id from an id or a run name (the most recent run of that name, in any experiment).
+
+    :param text: the id or name.
+    :raises UsageError: when no run matches.
+    """
     try:
         return fluent.get_run(text).info.run_id
     except MlnbError:

@@ -21,7 +21,11 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
 
 class LiveChart:
-    """Collects (step, value) points per metric key for one run and redraws a chart."""
+    """Collects (step, value) points per metric key for one run and redraws a chart.
+
+    :param run_id: the run whose points are drawn.
+    :param min_redraw_s: the least time between two redraws.
+    """
 
     def __init__(self, run_id: str, min_redraw_s: float = MIN_REDRAW_S) -> None:
         self.run_id = run_id
@@ -34,6 +38,14 @@ class LiveChart:
         self._drawable = False
 
     def add(self, key: str, value: float, step: int) -> None:
+        """Add one point (replacing the last one at the same step) and redraw if it is time.
+
+        Redraws happen only on the thread that created the chart, so the output lands in its cell.
+
+        :param key: the metric's name.
+        :param value: the value.
+        :param step: the step.
+        """
         steps, values = self.series.setdefault(key, ([], []))
         if steps and steps[-1] == step:
             values[-1] = value
@@ -51,6 +63,7 @@ class LiveChart:
             self.draw()
 
     def bundle(self) -> dict[str, Any]:
+        """The chart's Plotly mimebundle, with a text line of the latest values as the fallback."""
         from mlnb.widgets.escape import escape_plotly
 
         traces = [{"type": "scatter", "mode": "lines+markers" if len(s) < 50 else "lines",
@@ -85,7 +98,11 @@ class LiveChart:
 
 @contextmanager
 def observing(writer: Any, chart: LiveChart) -> Iterator[LiveChart]:
-    """Feed ``chart`` with every point ``writer.add`` receives for its run, while inside."""
+    """Feed ``chart`` with every point ``writer.add`` receives for its run, while inside.
+
+    :param writer: the store's metric writer.
+    :param chart: the chart of the cell's run.
+    """
     original = writer.add
 
     def add(run_id: str, key: str, value: object, timestamp: int, step: int) -> None:

@@ -7,7 +7,7 @@ your IPython configuration (``~/.ipython/profile_default/ipython_config.py``; cr
     c.InteractiveShellApp.extensions = ["mlnb"]
 
 ``%%track [RUN_NAME] [--experiment E] [--params a,b] [--metrics x,y] [--tags k=v ...]
-[--nested] [--no-capture WHAT]`` runs the cell inside a new run (see :mod:`mlnb.magic_track`
+[--nested] [--no-capture WHAT]`` runs the cell inside a new run (see :mod:`mlnb.notebook.track`
 and the capture rules in :mod:`mlnb.capture`). ``WHAT`` is a comma-separated list of
 params, metrics, files, figures, stdout, provenance, live, or ``all``.
 
@@ -36,7 +36,10 @@ from mlnb.tracking.context import register_context_provider
 
 @magics_class
 class TrackMagics(Magics):
-    """``%%track`` and ``%mlnb``; the traits are ``%config``-urable capture settings."""
+    """``%%track`` and ``%mlnb``; the traits are ``%config``-urable capture settings.
+
+    :param shell: the IPython shell (passed by IPython's ``Magics``).
+    """
 
     metric_pattern = Unicode(capture.DEFAULT_METRIC_PATTERN,
                              help="Regex: names the cell binds that are captured as metrics."
@@ -49,6 +52,7 @@ class TrackMagics(Magics):
     live_redraw_s = Float(0.5, help="Minimum seconds between live chart redraws.").tag(config=True)
 
     def rules(self) -> capture.CaptureRules:
+        """The capture rules made of the current trait values."""
         return capture.CaptureRules(
             metric_pattern=self.metric_pattern, max_file_bytes=self.max_file_bytes,
             max_scan_files=self.max_scan_files, max_str_len=self.max_str_len,
@@ -56,10 +60,23 @@ class TrackMagics(Magics):
 
     @cell_magic
     def track(self, line: str, cell: str) -> None:
-        """Run the cell inside a new tracked run (params, metrics, artifacts, provenance).
+        """Run the cell inside a new tracked run.
 
-        %%track [RUN_NAME] [--experiment E] [--params a,b] [--metrics x,y] [--tags k=v ...]
-                [--nested] [--no-capture WHAT]   (see mlnb.track_line.usage())
+        The run records the cell's params, metrics, files, figures, stdout and provenance.
+
+        Usage::
+
+            %%track [RUN_NAME] [--experiment E] [--params a,b] [--metrics x,y]
+                    [--tags KEY=VALUE ...] [--nested] [--no-capture WHAT]
+
+        RUN_NAME: the run's name (default generated). ``--experiment``/``-e``: the experiment,
+        created if new. ``--params``: capture only these names as params. ``--metrics``: also
+        capture these names as metrics. ``--tags``: tags of the run. ``--nested``: a child of the
+        active run (without it, an active run is an error). ``--no-capture``: turn off capture of
+        params, metrics, files, figures, stdout, provenance, live or all (comma-separated).
+
+        The run ends FINISHED, or FAILED (KILLED for Ctrl-C) when the cell raises; the error is
+        re-raised.
         """
         __tracebackhide__ = True
         options = parse_track_line(line)
@@ -73,12 +90,28 @@ class TrackMagics(Magics):
 
     @line_magic
     def mlnb(self, line: str) -> Any:
-        """``%mlnb runs|compare|show|store|autolog|export|help ...`` (``%mlnb help``)."""
+        """The mlnb commands of a notebook.
+
+        Usage::
+
+            %mlnb runs [FILTER]                 the runs table (FILTER uses MLflow's search syntax)
+            %mlnb compare RUN RUN ...           compare runs side by side
+            %mlnb show RUN                      one run: params, metrics, tags, artifacts
+            %mlnb store [PATH]                  show the store in use, or switch to PATH
+            %mlnb autolog [sklearn] [--off]     turn scikit-learn autologging on (or off)
+            %mlnb export [--run RUN_ID] --out DIR   export this notebook as a reproducible project
+            %mlnb help                          this help
+
+        RUN is a run id or a run name (the most recent run of that name).
+        """
         return run_command(self.shell, line)
 
 
 def parse_track_line(line: str) -> TrackOptions:
-    """Parse the ``%%track`` line; raises UsageError with a clear message for bad arguments."""
+    """Parse the ``%%track`` line; raises UsageError with a clear message for bad arguments.
+
+    :param line: the text after ``%%track``.
+    """
     try:
         return track_line.parse_track_line(line)
     except InvalidParameterError as exc:
@@ -86,7 +119,12 @@ def parse_track_line(line: str) -> TrackOptions:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register ``%%track`` and ``%mlnb`` and record provenance for runs started in this kernel."""
+    """Register ``%%track`` and ``%mlnb`` and record provenance for runs started in this kernel.
+
+    What ``%load_ext mlnb`` calls.
+
+    :param ipython: the shell.
+    """
     magics = TrackMagics(ipython)
     ipython.register_magics(magics)
     if magics not in ipython.configurables:
@@ -105,7 +143,10 @@ def _warm_up() -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Remove the magics and stop following cells (``%unload_ext mlnb``)."""
+    """Remove the magics and stop following cells (``%unload_ext mlnb``).
+
+    :param ipython: the shell.
+    """
     table = ipython.magics_manager.magics
     table["cell"].pop("track", None)
     table["line"].pop("mlnb", None)

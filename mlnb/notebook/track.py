@@ -41,13 +41,18 @@ TRACEBACK_ARTIFACT = "traceback.txt"
 
 @dataclass
 class CompiledCell:
+    """A cell compiled as IPython would run it: the tree, the statements, and a final expression."""
     tree: ast.Module
     body: Any  # code object of every statement but a final expression
     last_expr: Any | None  # code object (eval mode) of the final expression, if any
 
 
 def compile_cell(shell: Any, cell: str) -> CompiledCell:
-    """Transform and compile the cell as ``%%time`` does (a final expression is evaluated)."""
+    """Transform and compile the cell as ``%%time`` does (a final expression is evaluated).
+
+    :param shell: the IPython shell.
+    :param cell: the cell's source.
+    """
     source = shell.transform_cell(cell)
     tree = shell.transform_ast(shell.compile.ast_parse(source))
     filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
@@ -60,7 +65,16 @@ def compile_cell(shell: Any, cell: str) -> CompiledCell:
 
 def track_cell(shell: Any, cell: str, options: TrackOptions, rules: CaptureRules,
                live_redraw_s: float = live.MIN_REDRAW_S) -> None:
-    """Run ``cell`` inside a new run; re-raise whatever the cell raises."""
+    """Run ``cell`` inside a new run; re-raise whatever the cell raises.
+
+    A SyntaxError creates no run. The run ends FINISHED, FAILED or KILLED (Ctrl-C).
+
+    :param shell: the IPython shell.
+    :param cell: the cell's source.
+    :param options: the parsed ``%%track`` line.
+    :param rules: what to capture and the limits.
+    :param live_redraw_s: the least time between two redraws of the live chart.
+    """
     __tracebackhide__ = True  # IPython shows the user's frames, not ours
     compiled = compile_cell(shell, cell)  # a SyntaxError creates no run
     started = time.perf_counter()

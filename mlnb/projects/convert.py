@@ -51,10 +51,17 @@ class CellCode:
     needs_os: bool = False  # the translation uses os.environ (%env)
 
     def tree(self) -> ast.Module:
+        """The body's syntax tree (an error names the cell when it is not valid Python)."""
         return parse_cell(self.body, self.number)
 
 
 def parse_cell(source: str, number: int) -> ast.Module:
+    """A translated cell body's syntax tree.
+
+    :param source: the translated body.
+    :param number: the cell's position, for the error.
+    :raises InvalidParameterError: when it is not valid Python.
+    """
     try:
         return ast.parse(source)
     except SyntaxError as exc:
@@ -65,7 +72,10 @@ def parse_cell(source: str, number: int) -> ast.Module:
 
 
 def string_continuation_lines(code: str) -> set[int]:
-    """1-based numbers of the lines that start inside a multi-line string token."""
+    """1-based numbers of the lines that start inside a multi-line string token.
+
+    :param code: Python source.
+    """
     inside: set[int] = set()
     try:
         for token in tokenize.generate_tokens(io.StringIO(code).readline):
@@ -77,7 +87,11 @@ def string_continuation_lines(code: str) -> set[int]:
 
 
 def indent(code: str, prefix: str = "    ") -> str:
-    """Indent code by ``prefix``, leaving the content of multi-line strings unchanged."""
+    """Indent code by ``prefix``, leaving the content of multi-line strings unchanged.
+
+    :param code: Python source.
+    :param prefix: the indentation to add.
+    """
     inside = string_continuation_lines(code)
     lines = code.splitlines()
     return "\n".join(line if (number in inside or not line.strip()) else prefix + line
@@ -88,7 +102,10 @@ def indent(code: str, prefix: str = "    ") -> str:
 
 
 def translate_lines(source: str) -> tuple[str, list[str]]:
-    """Translate or comment out the IPython-only lines of a cell body; returns (code, notes)."""
+    """Translate or comment out the IPython-only lines of a cell body; returns (code, notes).
+
+    :param source: the cell body.
+    """
     code, notes, _needs_os = _translate_lines(source)
     return code, notes
 
@@ -116,7 +133,10 @@ def _translate_lines(source: str) -> tuple[str, list[str], bool]:
 
 
 def translate_line(line: str) -> str:
-    """One line: an IPython escape becomes Python or a comment; plain Python is returned as is."""
+    """One line: an IPython escape becomes Python or a comment; plain Python is returned as is.
+
+    :param line: one line of a cell.
+    """
     stripped = line.strip()
     lead = line[: len(line) - len(line.lstrip())]
     if not stripped or stripped.startswith("#"):
@@ -142,13 +162,20 @@ def translate_line(line: str) -> str:
 
 
 def redact_env(text: str) -> str:
-    """``%env NAME=value`` -> ``%env NAME=<redacted>``: a comment or a note never shows a value."""
+    """``%env NAME=value`` -> ``%env NAME=<redacted>``: a comment or a note never shows a value.
+
+    :param text: text that may hold ``%env`` lines.
+    """
     return _ENV_VALUE.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
 
 
 def is_secret_env(name: str, value: str) -> bool:
     """The export's secret rule (:mod:`mlnb.projects.scan`): a secret-looking name, or a value that
-    holds the value of a secret-looking environment variable."""
+    holds the value of a secret-looking environment variable.
+
+    :param name: the variable's name.
+    :param value: its value.
+    """
     encoded = value.encode("utf-8", "surrogatepass")
     return bool(SECRET_NAME.search(name)) or any(needle in encoded
                                                  for needle in secret_needles().values())
@@ -160,7 +187,10 @@ def env_line(line: str) -> tuple[str, str] | None:
     ``%env NAME=value`` sets the variable, unless the value may be a secret: then the script
     reads it from the environment at run time and says that it must be set; the value is never
     written, and never shown in the note. ``%env NAME`` prints it; a bare ``%env`` (which would
-    print every variable, secrets included) is dropped."""
+    print every variable, secrets included) is dropped.
+
+    :param line: one line of a cell.
+    """
     stripped = line.strip()
     match = _ENV_LINE.match(stripped)
     if match is None:
@@ -182,7 +212,10 @@ def env_line(line: str) -> tuple[str, str] | None:
 
 def redact_secret_env(source: str) -> str:
     """A cell's source with each secret ``%env NAME=value`` line replaced by a comment (for the
-    notebook copied into the project)."""
+    notebook copied into the project).
+
+    :param source: the cell's source.
+    """
     inside = string_continuation_lines(source)
     lines = source.splitlines(keepends=True)
     for number, line in enumerate(lines, 1):
@@ -218,7 +251,12 @@ def _line_magic(stripped: str) -> str:
 
 
 def translate_cell(source: str, number: int, tags: list[str]) -> CellCode:
-    """Split off a cell magic header and translate the body's lines."""
+    """Split off a cell magic header and translate the body's lines.
+
+    :param source: the cell's source.
+    :param number: its position among the notebook's cells.
+    :param tags: its cell tags.
+    """
     magic: str | None = None
     magic_line = ""
     body = source
@@ -267,7 +305,11 @@ def _nest_start_runs(code: str, number: int) -> str:
 
 
 def parse_track_line(line: str, number: int) -> TrackOptions:
-    """The options of a ``%%track ...`` line (the magic's own grammar), naming the cell if bad."""
+    """The options of a ``%%track ...`` line (the magic's own grammar), naming the cell if bad.
+
+    :param line: the ``%%track ...`` line.
+    :param number: the cell's position, for the error.
+    """
     try:
         return track_line.parse_track_line(line.strip()[len("%%track"):])
     except InvalidParameterError as exc:
@@ -275,7 +317,11 @@ def parse_track_line(line: str, number: int) -> TrackOptions:
 
 
 def track_block(cell: CellCode, capture_names: tuple[list[str], list[str]] | None) -> str:
-    """The ``with mlnb.start_run(...)`` block that replaces a ``%%track`` cell."""
+    """The ``with mlnb.start_run(...)`` block that replaces a ``%%track`` cell.
+
+    :param cell: the ``%%track`` cell.
+    :param capture_names: the names ``%%track`` would capture, from :func:`capture_names_of`.
+    """
     options = parse_track_line(cell.magic_line, cell.number)
     arguments = [f"run_name={options.run_name!r}"] if options.run_name else []
     arguments.append("nested=True")
@@ -301,7 +347,10 @@ def track_block(cell: CellCode, capture_names: tuple[list[str], list[str]] | Non
 
 
 def capture_names_of(cell: CellCode) -> tuple[list[str], list[str]] | None:
-    """(param names, metric names) that ``%%track`` would capture, or None without mlnb.capture."""
+    """(param names, metric names) that ``%%track`` would capture, or None without mlnb.capture.
+
+    :param cell: the ``%%track`` cell.
+    """
     try:
         from mlnb.capture import values as capture
     except ImportError:
@@ -327,7 +376,14 @@ def display(*objects, **kwargs):
 
 def build_script(cells: list[CellCode], specs: list[ParameterSpec], project_name: str,
                  notebook_name: str, mlnb_version: str) -> str:
-    """The whole ``main.py``: argparse for the parameters, then every cell inside the project run."""
+    """The whole ``main.py``: argparse for the parameters, then every cell inside the project run.
+
+    :param cells: the translated cells, in order.
+    :param specs: the project's parameters.
+    :param project_name: the project's name.
+    :param notebook_name: the notebook's file name.
+    :param mlnb_version: the mlnb version that exported it.
+    """
     parameters = specs
     body = "\n\n".join(_cell_text(cell, parameters) for cell in cells) or "pass"
     uses_display = any(re.search(r"\bdisplay\(", cell.body) for cell in cells)

@@ -41,6 +41,10 @@ class DataFileError(NotFoundError):
 
 
 def sha256_of(path: Path) -> str:
+    """The sha256 of a file, as hex.
+
+    :param path: the file.
+    """
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -49,7 +53,12 @@ def sha256_of(path: Path) -> str:
 
 
 def find_data_files(trees: Iterable[ast.Module], folder: Path, exclude: Iterable[str] = ()) -> list[str]:
-    """Relative paths of the existing files inside ``folder`` that the code names in strings."""
+    """Relative paths of the existing files inside ``folder`` that the code names in strings.
+
+    :param trees: the cells' syntax trees.
+    :param folder: the notebook's folder.
+    :param exclude: relative paths to leave out.
+    """
     found: dict[str, None] = {}
     root = folder.resolve()
     skipped = {Path(p).as_posix() for p in exclude}
@@ -71,7 +80,13 @@ def find_data_files(trees: Iterable[ast.Module], folder: Path, exclude: Iterable
 
 
 def collect(folder: Path, paths: Iterable[str], out_dir: Path, max_copy_bytes: int) -> list[DataFile]:
-    """Copy the files up to ``max_copy_bytes`` into ``out_dir`` (same relative paths); lock all."""
+    """Copy the files up to ``max_copy_bytes`` into ``out_dir`` (same relative paths); lock all.
+
+    :param folder: the notebook's folder.
+    :param paths: the data files, relative to it.
+    :param out_dir: the project folder.
+    :param max_copy_bytes: the largest file copied; larger ones are only locked by hash.
+    """
     files = []
     for relative in paths:
         source = folder / relative
@@ -86,6 +101,12 @@ def collect(folder: Path, paths: Iterable[str], out_dir: Path, max_copy_bytes: i
 
 
 def write_lock(out_dir: Path, files: list[DataFile], max_copy_bytes: int) -> None:
+    """Write the data lock file (each file's path, size, sha256 and whether it was copied).
+
+    :param out_dir: the project folder.
+    :param files: the data files.
+    :param max_copy_bytes: the copy limit the export used.
+    """
     data: dict[str, Any] = {
         "version": 1,
         "max_copy_bytes": max_copy_bytes,
@@ -95,6 +116,11 @@ def write_lock(out_dir: Path, files: list[DataFile], max_copy_bytes: int) -> Non
 
 
 def read_lock(project_dir: Path) -> list[DataFile]:
+    """The data files the project's lock file lists (none without a lock file).
+
+    :param project_dir: the project folder.
+    :raises InvalidParameterError: when the lock file cannot be read.
+    """
     lock = project_dir / LOCK_NAME
     if not lock.is_file():
         return []
@@ -107,7 +133,10 @@ def read_lock(project_dir: Path) -> list[DataFile]:
 
 
 def verify_lock(project_dir: Path) -> list[DataFile]:
-    """Check every locked data file exists with its recorded sha256; raise naming the first bad one."""
+    """Check every locked data file exists with its recorded sha256; raise naming the first bad one.
+
+    :param project_dir: the project folder.
+    """
     files = read_lock(project_dir)
     for entry in files:
         path = project_dir / entry.path

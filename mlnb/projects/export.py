@@ -45,6 +45,14 @@ def export_notebook(notebook_path: str | os.PathLike[str], out_dir: str | os.Pat
     ``parameters`` cell; its metrics are what ``mlnb run --verify`` compares against); without
     it, the latest run recorded from this notebook is used, if any. Files up to
     ``max_copy_bytes`` are copied, larger data files are referenced by sha256.
+
+    :param notebook_path: the ``.ipynb`` file.
+    :param out_dir: the project folder to write.
+    :param run_id: the source run; default the latest run recorded from this notebook.
+    :param max_copy_bytes: the largest data file copied.
+    :param overwrite: replace an existing project folder.
+    :param write: where progress lines go (None: nowhere).
+    :raises NotFoundError: when there is no notebook at ``notebook_path``.
     """
     say = write or (lambda _text: None)
     notebook_file = Path(notebook_path).expanduser().resolve()
@@ -155,7 +163,10 @@ def _source_run(run_id: str | None, notebook_file: Path) -> Run | None:
 
 
 def latest_notebook_run(notebook_file: Path) -> Run | None:
-    """The newest finished run whose ``mlnb.notebook.path`` tag names this notebook."""
+    """The newest finished run whose ``mlnb.notebook.path`` tag names this notebook.
+
+    :param notebook_file: the notebook.
+    """
     client = current_client()
     experiments = client.all_experiment_ids(ViewType.ACTIVE_ONLY)
     pattern = "%" + notebook_file.name.replace("'", "''")
@@ -225,6 +236,10 @@ def _write_project(notebook: Any, notebook_file: Path, out: Path, run: Run | Non
 
 
 def project_name(stem: str) -> str:
+    """A project name made of the notebook's file stem (``notebook`` when nothing usable is left).
+
+    :param stem: the notebook's file name without its extension.
+    """
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._-")
     return name or "notebook"
 
@@ -284,7 +299,13 @@ def provenance_record(notebook_file: Path, run: Run | None, version: str,
                       experiment: str | None = None) -> dict[str, Any]:
     """Where the project came from: notebook, git commit, source run with its metrics, and the
     experiment ``mlnb run`` opens the project's run in (the source run's, else the one the
-    notebook sets), so that it and the notebook's own runs share one experiment."""
+    notebook sets), so that it and the notebook's own runs share one experiment.
+
+    :param notebook_file: the notebook.
+    :param run: the source run, or None.
+    :param version: the mlnb version exporting it.
+    :param experiment: the experiment the notebook sets, when there is no source run.
+    """
     head = git_head(notebook_file.parent)
     record: dict[str, Any] = {
         "exported_by": f"mlnb {version}",
@@ -304,7 +325,10 @@ def provenance_record(notebook_file: Path, run: Run | None, version: str,
 
 
 def run_snapshot(run: Run) -> dict[str, Any]:
-    """The run's id, name, experiment, params and metrics, and its children's metrics."""
+    """The run's id, name, experiment, params and metrics, and its children's metrics.
+
+    :param run: the source run.
+    """
     client = current_client()
     experiment = client.get_experiment(run.info.experiment_id)
     children = [{"run_id": r.info.run_id, "run_name": r.info.run_name,

@@ -31,12 +31,16 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 @dataclass(frozen=True)
 class EntryPoint:
+    """One entry point of an ``MLproject`` file: its name, command and parameters."""
     name: str
     command: str
     parameters: dict[str, ParameterSpec] = field(default_factory=dict)
 
     def argv(self, values: dict[str, str]) -> list[str]:
-        """The command's arguments with every ``{name}`` replaced by its value."""
+        """The command's arguments with every ``{name}`` replaced by its value.
+
+        :param values: parameter name -> command-line text.
+        """
         def substitute(match: re.Match[str]) -> str:
             return values[match.group(1)]
 
@@ -50,12 +54,18 @@ class EntryPoint:
 
 @dataclass(frozen=True)
 class Project:
+    """A loaded ``MLproject``: name, folder, entry points and Python environment file."""
     name: str
     directory: Path
     entry_points: dict[str, EntryPoint]
     python_env: str | None = None
 
     def entry_point(self, name: str) -> EntryPoint:
+        """The entry point with this name.
+
+        :param name: its name.
+        :raises NotFoundError: naming the entry points the project has.
+        """
         if name not in self.entry_points:
             raise NotFoundError(f"Project {self.name!r} has no entry point {name!r}; it has: "
                                 f"{', '.join(sorted(self.entry_points))}.")
@@ -63,10 +73,21 @@ class Project:
 
 
 def command_for(script: str, specs: list[ParameterSpec]) -> str:
+    """The entry point's command: ``python <script> --<name> {<name>} ...``.
+
+    :param script: the script's file name.
+    :param specs: the parameters.
+    """
     return " ".join(["python", script, *[f"--{s.name} {{{s.name}}}" for s in specs]])
 
 
 def mlproject_text(name: str, specs: list[ParameterSpec], script: str = "main.py") -> str:
+    """The ``MLproject`` file of an exported project (one ``main`` entry point).
+
+    :param name: the project's name.
+    :param specs: the parameters.
+    :param script: the script's file name.
+    """
     import yaml
 
     document = {
@@ -83,7 +104,10 @@ def mlproject_text(name: str, specs: list[ParameterSpec], script: str = "main.py
 
 
 def load_project(directory: Path) -> Project:
-    """Read ``directory/MLproject``; errors name the file and what is wrong."""
+    """Read ``directory/MLproject``; errors name the file and what is wrong.
+
+    :param directory: the project folder.
+    """
     import yaml
 
     path = directory / MLPROJECT

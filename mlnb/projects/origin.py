@@ -49,7 +49,13 @@ def _source_matches(recorded: str, sources: list[str]) -> bool:
 
 def origin_facts(run: Run, notebook_file: Path, cell_sources: list[str], project_name: str
                  ) -> list[tuple[bool, str]]:
-    """``(matches this notebook, what the run records)`` for each provenance fact the run has."""
+    """``(matches this notebook, what the run records)`` for each provenance fact the run has.
+
+    :param run: the run.
+    :param notebook_file: the notebook being exported.
+    :param cell_sources: its code cells' sources.
+    :param project_name: the project's name.
+    """
     tags = run.data.tags
     facts: list[tuple[bool, str]] = []
     recorded = tags.get(NOTEBOOK_TAG, "")
@@ -70,7 +76,14 @@ def origin_facts(run: Run, notebook_file: Path, cell_sources: list[str], project
 
 def check_run_origin(run: Run, notebook_file: Path, cell_sources: list[str], project_name: str,
                      warn: Callable[[str], None]) -> None:
-    """Refuse a run that clearly comes from another notebook; warn when the run cannot tell."""
+    """Refuse a run that clearly comes from another notebook; warn when the run cannot tell.
+
+    :param run: the run.
+    :param notebook_file: the notebook being exported.
+    :param cell_sources: its code cells' sources.
+    :param project_name: the project's name.
+    :param warn: where warnings go.
+    """
     facts = origin_facts(run, notebook_file, cell_sources, project_name)
     run_id = run.info.run_id
     if not facts:
@@ -89,7 +102,10 @@ def check_run_origin(run: Run, notebook_file: Path, cell_sources: list[str], pro
 
 def notebook_experiment(cells: Iterable[tuple[ast.Module, str | None]]) -> str | None:
     """The first experiment name the notebook sets, cell by cell: a ``%%track --experiment NAME``
-    or a ``mlnb.set_experiment("name")`` / ``mlflow.set_experiment("name")`` call with a literal."""
+    or a ``mlnb.set_experiment("name")`` / ``mlflow.set_experiment("name")`` call with a literal.
+
+    :param cells: each cell's syntax tree and its ``%%track --experiment`` value (or None).
+    """
     for tree, track_experiment in cells:
         if track_experiment:
             return track_experiment

@@ -47,6 +47,7 @@ class ParameterSpec:
     line: int = 0  # 0: after the whole cell; else after this line of the cell's body
 
     def mlproject_entry(self) -> dict[str, object]:
+        """The parameter's entry in ``MLproject`` (type, default, and a marker for booleans)."""
         entry: dict[str, object] = {"type": self.type}
         if self.default is not None:
             entry["default"] = _default_text(self.default) if self.is_bool else self.default
@@ -60,7 +61,10 @@ def _default_text(value: Value) -> str:
 
 
 def as_bool(text: str) -> bool:
-    """``true``/``false`` (also yes/no, on/off, 1/0) -> bool; anything else is an error."""
+    """``true``/``false`` (also yes/no, on/off, 1/0) -> bool; anything else is an error.
+
+    :param text: the text.
+    """
     lowered = str(text).strip().lower()
     if lowered in _TRUE:
         return True
@@ -73,7 +77,10 @@ def as_bool(text: str) -> bool:
 
 
 def literal_assignments(tree: ast.Module) -> list[tuple[str, object, int]]:
-    """(name, literal value, end line) of the top-level ``name = literal`` statements."""
+    """(name, literal value, end line) of the top-level ``name = literal`` statements.
+
+    :param tree: a cell's syntax tree.
+    """
     found = []
     for node in tree.body:
         target: ast.expr | None = None
@@ -116,7 +123,11 @@ def _type_of(value: object, folder: Path) -> tuple[str, bool] | None:
 
 
 def names_file_inside(text: str, folder: Path) -> bool:
-    """Whether ``text`` is a relative path naming an existing file or folder inside ``folder``."""
+    """Whether ``text`` is a relative path naming an existing file or folder inside ``folder``.
+
+    :param text: a string value.
+    :param folder: the notebook's folder.
+    """
     if len(text) > 400 or "\n" in text or "\0" in text or Path(text).is_absolute():
         return False
     try:
@@ -129,7 +140,14 @@ def names_file_inside(text: str, folder: Path) -> bool:
 
 def from_parameters_cell(source: str, tree: ast.Module, cell: int, folder: Path
                          ) -> tuple[list[ParameterSpec], list[str]]:
-    """Specs of the parameters cell's literal assignments, and notes on what was left out."""
+    """Specs of the parameters cell's literal assignments, and notes on what was left out.
+
+    :param source: the cell's source (its comments describe the parameters).
+    :param tree: its syntax tree.
+    :param cell: its position.
+    :param folder: the notebook's folder (strings naming files inside it become ``path``
+        parameters).
+    """
     comments = _comments(source)
     specs: list[ParameterSpec] = []
     notes: list[str] = []
@@ -146,7 +164,12 @@ def from_parameters_cell(source: str, tree: ast.Module, cell: int, folder: Path
 
 def from_run_params(run_params: Mapping[str, str], trees: Mapping[int, ast.Module], folder: Path
                     ) -> tuple[list[ParameterSpec], list[str]]:
-    """Specs for the recorded params that the notebook assigns a literal to at a cell's top level."""
+    """Specs for the recorded params that the notebook assigns a literal to at a cell's top level.
+
+    :param run_params: the run's params.
+    :param trees: cell position -> syntax tree.
+    :param folder: the notebook's folder.
+    """
     first: dict[str, tuple[int, object, int]] = {}
     for cell, tree in sorted(trees.items()):
         for name, literal, line in literal_assignments(tree):
@@ -192,7 +215,14 @@ def _unique(specs: list[ParameterSpec]) -> list[ParameterSpec]:
 def validate(declared: Mapping[str, ParameterSpec], given: Mapping[str, str], entry_point: str,
              project_dir: Path, cwd: Path) -> dict[str, str]:
     """The command-line text of every parameter: given values checked against their types,
-    defaults for the others. Raises :class:`InvalidParameterError` naming the parameter."""
+    defaults for the others. Raises :class:`InvalidParameterError` naming the parameter.
+
+    :param declared: the entry point's parameters.
+    :param given: the ``-P`` values.
+    :param entry_point: its name, for errors.
+    :param project_dir: the project folder.
+    :param cwd: the folder relative paths are read from.
+    """
     unknown = sorted(set(given) - set(declared))
     if unknown:
         known = ", ".join(sorted(declared)) or "(none)"
@@ -213,7 +243,13 @@ def validate(declared: Mapping[str, ParameterSpec], given: Mapping[str, str], en
 
 
 def check_value(spec: ParameterSpec, text: str, base: Path, keep_relative: bool = False) -> str:
-    """One value checked against its declared type, normalized for the command line."""
+    """One value checked against its declared type, normalized for the command line.
+
+    :param spec: the parameter.
+    :param text: the value as given.
+    :param base: the folder a relative path is read from.
+    :param keep_relative: keep a relative path as given instead of making it absolute.
+    """
     text = str(text)
     try:
         if spec.type == "int":

@@ -15,18 +15,28 @@ Writer = Callable[[str], None]
 
 
 def print_line(text: str) -> None:
-    """Write one line to the current ``sys.stdout`` and flush it (so it shows at once)."""
+    """Write one line to the current ``sys.stdout`` and flush it (so it shows at once).
+
+    :param text: the line.
+    """
     stream = sys.stdout
     stream.write(text + "\n")
     stream.flush()
 
 
 def silent(text: str) -> None:
-    """A writer that drops every message."""
+    """A writer that drops every message.
+
+    :param text: the message, ignored.
+    """
 
 
 class Progress:
-    """Numbered stages: ``[mlnb 2/4] Building the environment...`` then ``... done in 3.2 s``."""
+    """Numbered stages: ``[mlnb 2/4] Building the environment...`` then ``... done in 3.2 s``.
+
+    :param total: the number of stages (0: unknown).
+    :param write: where lines go; default :func:`print_line`.
+    """
 
     def __init__(self, total: int, write: Writer | None = None) -> None:
         self.total = total
@@ -35,11 +45,15 @@ class Progress:
         self._number = 0
 
     def elapsed(self) -> float:
+        """Seconds since the progress started."""
         return time.monotonic() - self.started
 
     @contextmanager
     def stage(self, title: str) -> Iterator[None]:
-        """Announce a stage, then report how long it took (or that it failed)."""
+        """Announce a stage, then report how long it took (or that it failed).
+
+        :param title: what the stage does.
+        """
         self._number += 1
         number = f"{self._number}/{self.total}" if self.total else str(self._number)
         self.write(f"[mlnb {number}] {title}...")
@@ -52,8 +66,15 @@ class Progress:
         self.write(f"[mlnb {number}] {title}: done in {time.monotonic() - begun:.1f} s")
 
     def detail(self, text: str) -> None:
-        """An indented line inside the current stage (a child process's output, a note)."""
+        """An indented line inside the current stage (a child process's output, a note).
+
+        :param text: the line.
+        """
         self.write(f"    {text}")
 
     def finish(self, text: str) -> None:
+        """The closing line, with the total time.
+
+        :param text: what finished.
+        """
         self.write(f"[mlnb] {text} (total {self.elapsed():.1f} s)")

@@ -17,13 +17,19 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|$~<>-])")
 
 
 def md(value: Any) -> str:
-    """A value as literal Markdown text (one line)."""
+    """A value as literal Markdown text (one line).
+
+    :param value: any value.
+    """
     text = " ".join(str(value).split())
     return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def code(value: Any) -> str:
-    """A value inside a Markdown code span (where backslash escapes would show literally)."""
+    """A value inside a Markdown code span (where backslash escapes would show literally).
+
+    :param value: any value.
+    """
     return " ".join(str(value).split()).replace("`", "'")
 
 
@@ -35,6 +41,16 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
 
 def readme_text(name: str, notebook: str, specs: list[ParameterSpec], files: list[DataFile],
                 provenance: dict[str, Any], notes: list[str], translated: list[str]) -> str:
+    """The project's ``README.md``: how to run it, its parameters, data files, provenance and notes.
+
+    :param name: the project's name.
+    :param notebook: the notebook's file name.
+    :param specs: the parameters.
+    :param files: the data files.
+    :param provenance: the provenance record.
+    :param notes: what the export left out or changed.
+    :param translated: IPython lines that were translated.
+    """
     example = " ".join(f"-P {s.name}={s.default}" for s in specs[:2])
     lines = [
         f"# {md(name)}",

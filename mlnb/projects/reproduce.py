@@ -44,6 +44,7 @@ _SEED_CALLS = frozenset({"seed", "manual_seed", "set_seed", "default_rng", "Rand
 
 @dataclass(frozen=True)
 class RunMetrics:
+    """One run's id, name and latest metrics."""
     run_id: str
     run_name: str
     metrics: dict[str, float]
@@ -51,6 +52,9 @@ class RunMetrics:
 
 @dataclass(frozen=True)
 class MetricCheck:
+    """One metric compared: original and reproduced values, and ``match``, ``mismatch``, ``missing`` or
+    ``skipped``.
+    """
     run_name: str
     key: str
     original: float
@@ -71,9 +75,11 @@ class Reproduction:
 
     @property
     def ok(self) -> bool:
+        """Whether every check matched (or was skipped), and there was at least one."""
         return bool(self.checks) and all(c.status in ("match", "skipped") for c in self.checks)
 
     def table(self) -> str:
+        """The checks as a text table."""
         rows = [["RUN", "METRIC", "ORIGINAL", "REPRODUCED", "RESULT"]]
         rows += [[c.run_name[:40], c.key[:40], _number(c.original), _number(c.reproduced),
                   c.status.upper()] for c in self.checks]
@@ -83,6 +89,7 @@ class Reproduction:
         return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
 
     def summary(self) -> str:
+        """The verdict with its counts, tolerances and the new run's id."""
         counts = {s: sum(c.status == s for c in self.checks)
                   for s in ("match", "mismatch", "missing", "skipped")}
         verdict = "REPRODUCED" if self.ok else "NOT REPRODUCED"
@@ -104,12 +111,22 @@ def _number(value: float | None) -> str:
 
 
 def tree_metrics(runs: list[Run]) -> list[RunMetrics]:
+    """The metrics of each run of a run tree.
+
+    :param runs: the runs.
+    """
     return [RunMetrics(r.info.run_id, r.info.run_name, dict(r.data.metrics)) for r in runs]
 
 
 def compare_trees(original: list[RunMetrics], reproduced: list[RunMetrics], rtol: float = DEFAULT_RTOL,
                   atol: float = DEFAULT_ATOL) -> list[MetricCheck]:
-    """Pair the runs (by name, else by shared metric keys) and check every original metric."""
+    """Pair the runs (by name, else by shared metric keys) and check every original metric.
+
+    :param original: the original run tree's metrics.
+    :param reproduced: the new run tree's metrics.
+    :param rtol: the relative tolerance.
+    :param atol: the absolute tolerance.
+    """
     checks: list[MetricCheck] = []
     unused = list(reproduced)
     for source in original:
@@ -147,7 +164,11 @@ def _status(key: str, original: float, new: float | None, rtol: float, atol: flo
 
 
 def nondeterminism_hints(source: str, filename: str = "main.py") -> list[str]:
-    """Randomness in the code that no seed pins down, each with its line."""
+    """Randomness in the code that no seed pins down, each with its line.
+
+    :param source: the project's script.
+    :param filename: its name, for the hints.
+    """
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -197,7 +218,14 @@ def _is_unseeded_random(node: ast.Call) -> bool:
 
 def reproduce_run(run_id: str, *, env_manager: str = "local", rtol: float = DEFAULT_RTOL,
                   atol: float = DEFAULT_ATOL, **run_options: Any) -> Reproduction:
-    """Re-run the project that made ``run_id`` (or export its notebook first) and compare."""
+    """Re-run the project that made ``run_id`` (or export its notebook first) and compare.
+
+    :param run_id: the run to reproduce.
+    :param env_manager: ``local`` (this interpreter) or ``virtualenv``.
+    :param rtol: the relative tolerance.
+    :param atol: the absolute tolerance.
+    :param run_options: keyword arguments of :func:`mlnb.projects.run.run_project`.
+    """
     client = current_client()
     original = client.get_run(run_id)
     project_dir = _project_dir_of(client, original)
@@ -257,7 +285,14 @@ def _declared_params(project_dir: Path, run: Run) -> dict[str, str]:
 
 def verify_project(project_dir: Path, *, env_manager: str = "local", rtol: float = DEFAULT_RTOL,
                    atol: float = DEFAULT_ATOL, **run_options: Any) -> Reproduction:
-    """Run the project with its source run's params; compare with the metrics in provenance.json."""
+    """Run the project with its source run's params; compare with the metrics in provenance.json.
+
+    :param project_dir: the project folder.
+    :param env_manager: ``local`` (this interpreter) or ``virtualenv``.
+    :param rtol: the relative tolerance.
+    :param atol: the absolute tolerance.
+    :param run_options: keyword arguments of :func:`mlnb.projects.run.run_project`.
+    """
     import json
 
     path = project_dir / PROVENANCE

@@ -28,7 +28,10 @@ _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
 def imported_modules(trees: Iterable[ast.Module]) -> set[str]:
-    """Top-level names of the modules imported anywhere in the code (absolute imports only)."""
+    """Top-level names of the modules imported anywhere in the code (absolute imports only).
+
+    :param trees: the code's syntax trees.
+    """
     modules: set[str] = set()
     for tree in trees:
         for node in ast.walk(tree):
@@ -40,7 +43,11 @@ def imported_modules(trees: Iterable[ast.Module]) -> set[str]:
 
 
 def local_modules(modules: Iterable[str], folder: Path) -> dict[str, Path]:
-    """Imported modules that are files or packages next to the notebook (copied, not pinned)."""
+    """Imported modules that are files or packages next to the notebook (copied, not pinned).
+
+    :param modules: import names.
+    :param folder: the notebook's folder.
+    """
     found = {}
     for name in sorted(modules):
         for candidate in (folder / f"{name}.py", folder / name / "__init__.py"):
@@ -51,7 +58,10 @@ def local_modules(modules: Iterable[str], folder: Path) -> dict[str, Path]:
 
 
 def requirements_text(modules: Iterable[str]) -> str:
-    """``requirements.txt``: ``name==version`` for the imported distributions and mlnb."""
+    """``requirements.txt``: ``name==version`` for the imported distributions and mlnb.
+
+    :param modules: import names.
+    """
     pins = environment.pinned_requirements(modules, extra=("mlnb",))
     header = (f"# Pinned by mlnb export for Python {environment.python_version()}: the packages "
               "the notebook imports, plus mlnb\n# (mlnb is installed from .mlnb-wheel/).\n")
@@ -66,11 +76,15 @@ def python_env_yaml() -> str:
 
 
 def mlnb_version() -> str:
+    """The installed mlnb's version (the package's own when not installed)."""
     return environment.distribution_version("mlnb") or __version__
 
 
 def build_mlnb_wheel(out_dir: Path) -> Path:
-    """Write ``mlnb-<version>-py3-none-any.whl`` of the imported mlnb package into ``out_dir``."""
+    """Write ``mlnb-<version>-py3-none-any.whl`` of the imported mlnb package into ``out_dir``.
+
+    :param out_dir: the folder to write the wheel into.
+    """
     package = Path(__file__).resolve().parent.parent
     version = mlnb_version()
     dist_info = f"mlnb-{version}.dist-info"

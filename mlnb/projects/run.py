@@ -35,6 +35,9 @@ class ProjectRunFailedError(RunStateError):
 
 @dataclass(frozen=True)
 class ProjectRunResult:
+    """What :func:`run_project` returns: the run, its status, the project, the parameters and the
+    Python used.
+    """
     run_id: str
     status: str
     project_dir: Path
@@ -46,7 +49,10 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
     """``["lr=0.1", "epochs=3"]`` -> ``{"lr": "0.1", "epochs": "3"}`` (the ``-P`` options).
 
     A name given twice is an error: silently keeping one of the values would run with a
-    parameter the user may not have meant."""
+    parameter the user may not have meant.
+
+    :param pairs: ``NAME=VALUE`` strings.
+    """
     values: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -71,6 +77,17 @@ def run_project(project_dir: str | os.PathLike[str], parameters_given: dict[str,
     Relative ``path`` parameter values are read from the current folder, or from
     ``paths_relative_to`` (a reproduction passes the project folder: recorded values are relative
     to the notebook's folder, which the project mirrors).
+
+    :param project_dir: the project folder.
+    :param parameters_given: parameter values as text; the others take their defaults.
+    :param env_manager: ``local`` (this interpreter) or ``virtualenv``.
+    :param entry_point: the ``MLproject`` entry point.
+    :param experiment_name: the run's experiment; default the one the export recorded.
+    :param offline: build the environment without a package index (see :mod:`mlnb.projects.venv`).
+    :param env_root: where environments are kept; default ``MLNB_ENV_ROOT`` or ``~/.mlnb/envs``.
+    :param write: where progress lines go (None: nowhere).
+    :param paths_relative_to: the folder relative ``path`` values are read from; default the current
+        one.
     """
     if env_manager not in ENV_MANAGERS:
         raise InvalidParameterError(f"--env-manager must be one of {', '.join(ENV_MANAGERS)}, "
@@ -123,7 +140,10 @@ def _create_run(project: mlproject.Project, entry_point: str, env_manager: str,
 def recorded_experiment(folder: Path) -> str | None:
     """The experiment the export recorded in ``provenance.json`` (the source run's, else the one
     the notebook sets): the project's run defaults to it, so that the notebook's runs, which
-    become its children, land in the same experiment."""
+    become its children, land in the same experiment.
+
+    :param folder: the project folder.
+    """
     import json
 
     try:

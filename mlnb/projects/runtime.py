@@ -33,7 +33,13 @@ __all__ = ["as_bool", "log_cell_values", "project_run"]
 @contextmanager
 def project_run(script: str, project_name: str, params: dict[str, Any],
                 entry_point: str = "main") -> Iterator[Any]:
-    """Check the data files, start (or resume) the project's run and log its params."""
+    """Check the data files, start (or resume) the project's run and log its params.
+
+    :param script: the project's script (``__file__``).
+    :param project_name: the project's name.
+    :param params: the parameters' values.
+    :param entry_point: the entry point's name.
+    """
     project_dir = Path(script).resolve().parent
     try:
         verify_lock(project_dir)
@@ -52,7 +58,12 @@ def project_run(script: str, project_name: str, params: dict[str, Any],
 
 
 def log_cell_values(namespace: dict[str, Any], params: list[str], metrics: list[str]) -> None:
-    """Log what ``%%track`` captures from a cell's variables, by the same rules (mlnb.capture)."""
+    """Log what ``%%track`` captures from a cell's variables, by the same rules (mlnb.capture).
+
+    :param namespace: the variables after the cell's code ran.
+    :param params: names captured as params.
+    :param metrics: names captured as metrics.
+    """
     import ast
 
     try:

@@ -31,7 +31,10 @@ class ExportRefusedError(InvalidParameterError):
 
 
 def secret_needles(environ: dict[str, str] | None = None) -> dict[str, bytes]:
-    """``{description: value}`` for the secret-looking environment variables."""
+    """``{description: value}`` for the secret-looking environment variables.
+
+    :param environ: the environment; default ``os.environ``.
+    """
     env = dict(os.environ if environ is None else environ)
     return {f"the value of environment variable {name}": value.encode()
             for name, value in sorted(env.items())
@@ -39,7 +42,10 @@ def secret_needles(environ: dict[str, str] | None = None) -> dict[str, bytes]:
 
 
 def path_needles(folders: Iterable[Path]) -> dict[str, bytes]:
-    """The absolute paths that must not appear: home, the notebook's folder, its git root."""
+    """The absolute paths that must not appear: home, the notebook's folder, its git root.
+
+    :param folders: the notebook's folder and its git root.
+    """
     needles: dict[str, bytes] = {}
     home = str(Path.home())
     if len(home) > 1:
@@ -68,7 +74,12 @@ def _contents(root: Path) -> Iterator[tuple[str, bytes]]:
 
 def find_leaks(root: Path, folders: Iterable[Path], environ: dict[str, str] | None = None
                ) -> list[str]:
-    """Human-readable findings: ``"main.py: the value of environment variable MY_TOKEN"``."""
+    """Human-readable findings: ``"main.py: the value of environment variable MY_TOKEN"``.
+
+    :param root: the project folder.
+    :param folders: the notebook's folder and its git root.
+    :param environ: the environment; default ``os.environ``.
+    """
     needles = {**secret_needles(environ), **path_needles(folders)}
     findings = []
     for name, content in _contents(root):
@@ -81,7 +92,11 @@ def find_leaks(root: Path, folders: Iterable[Path], environ: dict[str, str] | No
 
 
 def scan_project(root: Path, folders: Iterable[Path]) -> None:
-    """Raise :class:`ExportRefusedError` listing every leak found under ``root``."""
+    """Raise :class:`ExportRefusedError` listing every leak found under ``root``.
+
+    :param root: the project folder.
+    :param folders: the notebook's folder and its git root.
+    """
     findings = find_leaks(root, folders)
     if findings:
         listed = "\n  ".join(findings[:20])

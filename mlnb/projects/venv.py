@@ -37,6 +37,10 @@ class EnvironmentBuildError(StoreError):
 
 
 def env_root(root: Path | None = None) -> Path:
+    """Where project environments are kept: ``root``, else ``MLNB_ENV_ROOT``, else ``~/.mlnb/envs``.
+
+    :param root: an explicit folder, or None.
+    """
     if root is not None:
         return root
     configured = os.environ.get(ENV_ROOT_VAR)
@@ -44,10 +48,18 @@ def env_root(root: Path | None = None) -> Path:
 
 
 def python_bin(env: Path) -> Path:
+    """The Python interpreter of a virtual environment.
+
+    :param env: the environment's folder.
+    """
     return env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
 def required_python(project_dir: Path) -> str:
+    """The Python version ``python_env.yaml`` asks for (this interpreter's without the file).
+
+    :param project_dir: the project folder.
+    """
     import yaml
 
     path = project_dir / "python_env.yaml"
@@ -58,7 +70,10 @@ def required_python(project_dir: Path) -> str:
 
 
 def base_interpreter(version: str) -> str:
-    """This interpreter when its major.minor matches ``version``, else ``pythonX.Y`` on PATH."""
+    """This interpreter when its major.minor matches ``version``, else ``pythonX.Y`` on PATH.
+
+    :param version: the wanted Python version.
+    """
     wanted = version.split(".")[:2]
     if [str(v) for v in sys.version_info[:2]] == wanted:
         return sys.executable
@@ -71,6 +86,12 @@ def base_interpreter(version: str) -> str:
 
 
 def env_key(project_dir: Path, offline: bool) -> str:
+    """A hash of what the environment depends on: Python version, requirements, bundled wheels, offline
+    mode.
+
+    :param project_dir: the project folder.
+    :param offline: whether it is built offline.
+    """
     digest = hashlib.sha256()
     digest.update(required_python(project_dir).encode())
     digest.update((project_dir / "requirements.txt").read_bytes())
@@ -82,7 +103,13 @@ def env_key(project_dir: Path, offline: bool) -> str:
 
 def prepare(project_dir: Path, progress: Progress, *, offline: bool = False,
             root: Path | None = None) -> Path:
-    """Build (or reuse) the project's environment; returns its Python interpreter."""
+    """Build (or reuse) the project's environment; returns its Python interpreter.
+
+    :param project_dir: the project folder.
+    :param progress: where stage details go.
+    :param offline: build without a package index, on top of this interpreter's packages.
+    :param root: where environments are kept.
+    """
     if not (project_dir / "requirements.txt").is_file():
         raise InvalidParameterError(f"{project_dir} has no requirements.txt to build an environment from.")
     env = env_root(root) / f"{project_dir.name}-{env_key(project_dir, offline)}"

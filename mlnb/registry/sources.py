@@ -22,8 +22,14 @@ from mlnb.store.registry_checks import check_source
 def model_source(store: Store, model_uri: str) -> str:
     """The ``runs:/`` source for a model URI, checked to name a logged model in ``store``.
 
-    ``runs:/<id>/<path>`` is checked as is; ``models:/...`` gives its version's source; a local
-    path (or ``file://`` URI) must lie inside the store's artifact root.
+    ``runs:/<id>/<path>`` is checked as is; ``models:/...`` gives its version's source; a local path
+    (or ``file://`` URI) must lie inside the store's artifact root.
+
+    :param store: the store the model must be in.
+    :param model_uri: the URI or path the user gave.
+    :raises InvalidParameterError: for a path outside the artifact root or another URI scheme.
+    :raises NotFoundError: when the folder has no ``MLmodel``.
+    :raises UntrustedModelError: when mlnb's model writer did not write it.
     """
     if not isinstance(model_uri, str) or not model_uri.strip():
         raise InvalidParameterError(f"A model URI must be non-empty text, not {model_uri!r}.")
@@ -71,8 +77,15 @@ def _local_source(store: Store, uri: str) -> str:
 
 
 def require_model_writer(store: Store, run_id: str, artifact_path: str) -> None:
-    """Refuse (UntrustedModelError) a model folder whose MLmodel mlnb's model writer did not
-    write or that changed since; ``register_model`` calls this on the source it registers."""
+    """Refuse a model folder whose MLmodel mlnb's model writer did not write, or that changed since.
+
+    ``register_model`` calls this on the source it registers.
+
+    :param store: the store of the run.
+    :param run_id: the run.
+    :param artifact_path: the model's folder inside the run's artifacts.
+    :raises UntrustedModelError: when the recorded origin or hash does not match.
+    """
     path = safe_relpath(artifact_path)
     record = store.artifact_origin(run_id, f"{path}/{MLMODEL}")
     try:

@@ -17,6 +17,13 @@ _SHELLISH = ("$(", ";", "`", "\n", "\r", "\x00")
 
 
 def check_uri_text(uri: object) -> str:
+    """The model URI stripped of surrounding blanks, after refusing non-text, over-long or shell-like
+    input.
+
+    :param uri: the URI as the user gave it.
+    :raises InvalidParameterError: for empty or non-text input, more than 4096 characters, or
+        ``$(``, ``;``, backticks, newlines or NUL.
+    """
     if not isinstance(uri, str) or not uri.strip():
         raise InvalidParameterError(f"A model URI must be non-empty text, not {uri!r}.")
     if len(uri) > 4096:
@@ -31,8 +38,13 @@ def check_uri_text(uri: object) -> str:
 
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None, str | None]:
-    """``models:/`` URI -> (name, version, stage, alias); exactly one of the last three is set
-    (``latest`` gives no version, stage nor alias)."""
+    """``models:/`` URI -> (name, version, stage, alias).
+
+    At most one of the last three is set: ``latest`` gives no version, stage nor alias.
+
+    :param uri: ``models:/<name>/<version|stage|latest>`` or ``models:/<name>@<alias>``.
+    :raises InvalidParameterError: for any other text.
+    """
     text = check_uri_text(uri)
     if not text.startswith("models:/"):
         raise InvalidParameterError(f"{uri!r} is not a models:/ URI.")
@@ -59,7 +71,12 @@ def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None, str | Non
 
 
 def resolve_registry_uri(store: Store, uri: str) -> ModelVersion:
-    """The registered version a ``models:/`` URI names."""
+    """The registered version a ``models:/`` URI names (the newest one for a stage or ``latest``).
+
+    :param store: the store whose registry to look in.
+    :param uri: a ``models:/`` URI.
+    :raises NotFoundError: when no version matches.
+    """
     name, version, stage, alias = parse_registry_uri(uri)
     if alias is not None:
         return store.get_model_version_by_alias(name, alias)

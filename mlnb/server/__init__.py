@@ -40,12 +40,18 @@ ROUTES: list[tuple[str, str]] = [
 
 
 def store_location_for(root_dir: str | os.PathLike[str]) -> StoreLocation:
-    """The store a kernel started in ``root_dir`` would use (honours ``MLNB_TRACKING_URI``)."""
+    """The store a kernel started in ``root_dir`` would use (honours ``MLNB_TRACKING_URI``).
+
+    :param root_dir: the Jupyter server's root folder.
+    """
     return resolve(explicit=None, cwd=Path(root_dir).expanduser().absolute())
 
 
 def handlers(base_url: str) -> list[tuple[str, type[Any]]]:
-    """``(url pattern, handler class)`` for every route of the extension."""
+    """``(url pattern, handler class)`` for every route of the extension.
+
+    :param base_url: the server's base URL.
+    """
     import importlib
 
     found: list[tuple[str, type[Any]]] = []
@@ -57,7 +63,10 @@ def handlers(base_url: str) -> list[tuple[str, type[Any]]]:
 
 
 def load_jupyter_server_extension(server_app: Any) -> None:
-    """Resolve the store from ``ServerApp.root_dir``, export it for kernels, add the REST routes."""
+    """Resolve the store from ``ServerApp.root_dir``, export it for kernels, add the REST routes.
+
+    :param server_app: Jupyter's ``ServerApp``.
+    """
     root_dir = server_app.root_dir
     location = store_location_for(root_dir)
     uri = location.uri  # absolute: the folder holding mlnb.db, or sqlite:///<absolute file>

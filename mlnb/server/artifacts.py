@@ -31,11 +31,18 @@ CHUNK = 256 * 1024
 
 
 def file_json(info: FileInfo) -> dict[str, Any]:
+    """An artifact file or folder as JSON data.
+
+    :param info: the file info.
+    """
     return {"path": info.path, "is_dir": info.is_dir, "file_size": info.file_size, "sha256": info.sha256}
 
 
 def content_headers(path: str) -> tuple[str, bool]:
-    """``(content type, inline?)`` for an artifact name."""
+    """``(content type, inline?)`` for an artifact name.
+
+    :param path: the artifact's name.
+    """
     suffix = Path(path).suffix.lower()
     if suffix in INLINE_TYPES:
         ctype = INLINE_TYPES[suffix]
@@ -53,6 +60,7 @@ class ArtifactListHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
+        """``GET runs/<run_id>/artifacts?path=``: the files and folders directly inside ``path``."""
         path = self.get_query_argument("path", "")
         store = self.store()
         files = await self.blocking(store.list_artifacts, run_id, path)
@@ -65,6 +73,7 @@ class ArtifactDownloadHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str, url_path: str | None = None) -> None:
+        """``GET runs/<run_id>/artifact?path=`` (or ``artifact/<path>``): one recorded artifact file."""
         rel = url_path if url_path else self.get_query_argument("path", "")
         if not rel:
             raise web.HTTPError(400, "Name the artifact with ?path=<artifact path>.")
@@ -92,5 +101,6 @@ class ArtifactDownloadHandler(MlnbHandler):
         self.finish()
 
     def set_default_headers(self) -> None:
+        """Add ``X-Content-Type-Options: nosniff`` to every answer."""
         super().set_default_headers()
         self.set_header("X-Content-Type-Options", "nosniff")

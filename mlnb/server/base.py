@@ -55,12 +55,18 @@ ERROR_CODE_BY_STATUS = {
 
 
 def status_for(error: MlnbError) -> int:
-    """The HTTP status of a domain error (500 for anything not in the map)."""
+    """The HTTP status of a domain error (500 for anything not in the map).
+
+    :param error: the domain error.
+    """
     return STATUS_BY_ERROR_CODE.get(error.error_code, 500)
 
 
 def json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities replaced by strings, so ``allow_nan=False`` can encode it."""
+    """``value`` with NaN and infinities replaced by strings, so ``allow_nan=False`` can encode it.
+
+    :param value: JSON-ready data.
+    """
     if isinstance(value, float):
         if math.isnan(value):
             return "NaN"
@@ -75,7 +81,10 @@ def json_safe(value: Any) -> Any:
 
 
 def dump(payload: Any) -> str:
-    """Strict JSON (no NaN tokens); user strings are escaped as JSON, never as HTML."""
+    """Strict JSON (no NaN tokens); user strings are escaped as JSON, never as HTML.
+
+    :param payload: JSON-ready data.
+    """
     return json.dumps(json_safe(payload), allow_nan=False, separators=(",", ":"))
 
 
@@ -86,6 +95,7 @@ class MlnbHandler(APIHandler):
 
     @property
     def store_uri(self) -> str:
+        """The URI of the server's store."""
         return str(self.settings["mlnb_store_uri"])
 
     def client(self) -> Any:
@@ -93,6 +103,7 @@ class MlnbHandler(APIHandler):
         return MlnbClient(self.store_uri)
 
     def store(self) -> Any:
+        """The server's store (opened once per process)."""
         return open_store(self.store_uri)
 
     def user_name(self) -> str:
@@ -102,10 +113,19 @@ class MlnbHandler(APIHandler):
         return str(name) if name else ""
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a store call off the event loop: a busy writer must not freeze the server."""
+        """Run a store call off the event loop: a busy writer must not freeze the server.
+
+        :param fn: the store call.
+        :param args: its arguments.
+        """
         return await asyncio.to_thread(fn, *args)
 
     def send_json(self, payload: Any, status: int = 200) -> None:
+        """Answer with ``payload`` as strict JSON.
+
+        :param payload: JSON-ready data.
+        :param status: the HTTP status.
+        """
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(dump(payload))
@@ -119,6 +139,9 @@ class MlnbHandler(APIHandler):
             raise web.HTTPError(415, "Writes must be sent as Content-Type: application/json.")
 
     def json_body(self) -> dict[str, Any]:
+        """The request's JSON object body (415 without a JSON content type, 400 when it is not an
+        object).
+        """
         self.require_json()
         raw = self.request.body or b"{}"
         try:
@@ -131,7 +154,13 @@ class MlnbHandler(APIHandler):
 
     def int_arg(self, name: str, default: int, low: int, high: int | None = None) -> int:
         """An integer query argument: below ``low`` or above :data:`MAX_INT_ARG` is a 400;
-        above ``high`` it is lowered to ``high`` (a page size asked too big gets the biggest)."""
+        above ``high`` it is lowered to ``high`` (a page size asked too big gets the biggest).
+
+        :param name: the query argument.
+        :param default: its value when absent or empty.
+        :param low: the smallest allowed.
+        :param high: the largest value used; larger ones are lowered to it.
+        """
         raw = self.get_query_argument(name, None)
         if raw is None or raw == "":
             return default
@@ -173,6 +202,7 @@ class MlnbHandler(APIHandler):
         self.finish(dump(body))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Log a user mistake as one line, any other error with its traceback."""
         # A user mistake (bad filter, unknown run) is not a server fault: one line, no traceback.
         if isinstance(value, MlnbError) and status_for(value) < 500:
             self.log.info("mlnb: %s %s -> %s", self.request.method, self.request.path, value.error_code)
@@ -184,35 +214,45 @@ class NotFoundHandler(MlnbHandler):
     """The last route: any other ``/mlnb/api/...`` path is a JSON 404 (not Jupyter's HTML page)."""
 
     def not_found(self, path: str) -> None:
+        """Answer a JSON 404 naming the unknown route.
+
+        :param path: the path under ``/mlnb/api/``.
+        """
         raise web.HTTPError(404, f"No mlnb API route {self.request.method} /mlnb/api/{path[:200]}; "
                                  "see mlnb.server.ROUTES for the API.")
 
     @web.authenticated
     @authorized
     def get(self, path: str) -> None:
+        """A JSON 404."""
         self.not_found(path)
 
     @web.authenticated
     @authorized
     def head(self, path: str) -> None:
+        """A JSON 404."""
         self.not_found(path)
 
     @web.authenticated
     @authorized
     def post(self, path: str) -> None:
+        """A JSON 404."""
         self.not_found(path)
 
     @web.authenticated
     @authorized
     def put(self, path: str) -> None:
+        """A JSON 404."""
         self.not_found(path)
 
     @web.authenticated
     @authorized
     def patch(self, path: str) -> None:
+        """A JSON 404."""
         self.not_found(path)
 
     @web.authenticated
     @authorized
     def delete(self, path: str) -> None:
+        """A JSON 404."""
         self.not_found(path)

@@ -22,7 +22,11 @@ def _sort_value(m: Metric) -> float:
 
 
 def downsample(points: Sequence[M], max_points: int) -> list[M]:
-    """At most ``max_points`` (>= 4) points of ``points`` in step order, extremes kept per bucket."""
+    """At most ``max_points`` (>= 4) points of ``points`` in step order, extremes kept per bucket.
+
+    :param points: the metric's points in step order.
+    :param max_points: the most points to keep (at least 4).
+    """
     if max_points < 4:
         max_points = 4
     if len(points) <= max_points:

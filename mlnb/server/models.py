@@ -18,7 +18,10 @@ MAX_MODELS = 500
 
 
 def record_json(obj: Any) -> Any:
-    """A registry record (dataclass, object with ``to_dict``, or plain value) as JSON data."""
+    """A registry record (dataclass, object with ``to_dict``, or plain value) as JSON data.
+
+    :param obj: the record.
+    """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: record_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if hasattr(obj, "to_dict"):
@@ -43,6 +46,7 @@ class ModelsHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """``GET models``: the registered models."""
         client = self.client()
         search = _registry(client, "search_registered_models")
         models = await self.blocking(lambda: list(search(max_results=MAX_MODELS)))
@@ -55,6 +59,7 @@ class ModelHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
+        """``GET models/<name>``: one model with its versions."""
         client = self.client()
         get_model = _registry(client, "get_registered_model")
         search_versions = _registry(client, "search_model_versions")
@@ -73,6 +78,9 @@ class StageHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str, version: str) -> None:
+        """``POST models/<name>/versions/<version>/stage``: move a version to a stage, recorded as the
+        logged-in user.
+        """
         body = self.json_body()
         stage = body.get("stage")
         archive = body.get("archive_existing_versions", False)
@@ -90,6 +98,7 @@ class AliasHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def put(self, name: str, alias: str) -> None:
+        """``PUT models/<name>/aliases/<alias>``: point the alias at ``{"version": ...}``."""
         body = self.json_body()
         version = body.get("version")
         if not isinstance(version, (str, int)) or isinstance(version, bool):
@@ -102,6 +111,7 @@ class AliasHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def delete(self, name: str, alias: str) -> None:
+        """``DELETE models/<name>/aliases/<alias>``: remove the alias."""
         self.require_json()
         delete_alias = _registry(self.client(), "delete_registered_model_alias")
         user = self.user_name()
@@ -119,6 +129,7 @@ class VersionHistoryHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str) -> None:
+        """``GET models/<name>/versions/<version>/history``: the version's recorded changes."""
         history = _registry(self.client(), "get_model_version_history")
         events = await self.blocking(lambda: history(name, version))
         self.send_json({"history": record_json(list(events))})

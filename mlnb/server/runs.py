@@ -27,6 +27,10 @@ MAX_EXPERIMENTS = 10_000  # "all experiments" when the query names none
 
 
 def experiment_json(experiment: Experiment) -> dict[str, Any]:
+    """An experiment as JSON data.
+
+    :param experiment: the experiment.
+    """
     return {
         "experiment_id": experiment.experiment_id, "name": experiment.name,
         "lifecycle_stage": experiment.lifecycle_stage, "tags": experiment.tags,
@@ -35,6 +39,11 @@ def experiment_json(experiment: Experiment) -> dict[str, Any]:
 
 
 def run_json(run: Run, cut_tags: bool = False) -> dict[str, Any]:
+    """A run as JSON data (info, params, latest metrics and tags).
+
+    :param run: the run.
+    :param cut_tags: shorten long tag values, for lists of runs.
+    """
     info, data = run.info, run.data
     tags = data.tags
     if cut_tags:
@@ -48,6 +57,10 @@ def run_json(run: Run, cut_tags: bool = False) -> dict[str, Any]:
 
 
 def points_json(points: list[Metric]) -> list[dict[str, Any]]:
+    """Metric points as JSON data.
+
+    :param points: the points.
+    """
     return [{"step": p.step, "value": p.value, "timestamp": p.timestamp} for p in points]
 
 
@@ -58,6 +71,8 @@ class PageCache:
     so it is served from here without running the count and page queries again. A page is
     keyed by :meth:`Store.change_counter`, which moves on every commit, a kernel's or this
     server's own (delete, restore, reaping), so no write path has to remember to invalidate it.
+
+    :param size: how many pages to keep (least recently used dropped first).
     """
 
     def __init__(self, size: int = 64) -> None:
@@ -65,6 +80,11 @@ class PageCache:
         self.pages: OrderedDict[tuple[Any, ...], tuple[tuple[int, int], str]] = OrderedDict()
 
     def get(self, key: tuple[Any, ...], version: tuple[int, int]) -> str | None:
+        """The cached body of a page, if it was stored at this store version.
+
+        :param key: the page's query.
+        :param version: the store's change counter now.
+        """
         found = self.pages.get(key)
         if found is None or found[0] != version:
             return None
@@ -72,6 +92,12 @@ class PageCache:
         return found[1]
 
     def put(self, key: tuple[Any, ...], version: tuple[int, int], body: str) -> None:
+        """Remember a page's body at a store version.
+
+        :param key: the page's query.
+        :param version: the store's change counter when it was read.
+        :param body: the JSON body.
+        """
         self.pages[key] = (version, body)
         self.pages.move_to_end(key)
         while len(self.pages) > self.size:
@@ -79,6 +105,10 @@ class PageCache:
 
 
 def page_cache(settings: dict[str, Any]) -> PageCache:
+    """The page cache of this server, created on first use.
+
+    :param settings: the tornado application's settings.
+    """
     cache = settings.get("mlnb_page_cache")
     if cache is None:
         cache = settings["mlnb_page_cache"] = PageCache()
@@ -91,14 +121,17 @@ class VersionHandler(MlnbHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
+        """``GET version``: mlnb's version, the API version and the store."""
         self.send_json({"mlnb_version": __version__, "api_version": API_VERSION,
                         "store": self.store_uri})
 
 
 class ExperimentsHandler(MlnbHandler):
+    """The experiments: ``?view=active|deleted|all``."""
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """``GET experiments``."""
         view = VIEWS.get(self.get_query_argument("view", "active"), ViewType.ACTIVE_ONLY)
         store = self.store()
         experiments = await self.blocking(lambda: store.search_experiments(view_type=view))
@@ -114,6 +147,7 @@ class RunsHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """``GET runs``."""
         limit, offset = self.page()
         experiment_ids = self.get_query_arguments("experiment_id")
         filter_string = self.get_query_argument("filter", "") or None
@@ -168,6 +202,7 @@ class RunHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
+        """``GET runs/<run_id>``: the run with its experiment's name, its children and its notebook."""
         store = self.store()
 
         def detail() -> dict[str, Any]:
@@ -183,6 +218,7 @@ class RunHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def delete(self, run_id: str) -> None:
+        """``DELETE runs/<run_id>``: delete the run (restorable)."""
         self.require_json()
         client = self.client()
         await self.blocking(client.delete_run, run_id)
@@ -204,9 +240,11 @@ class RunHandler(MlnbHandler):
 
 
 class RestoreRunHandler(MlnbHandler):
+    """Restore a deleted run."""
     @web.authenticated
     @authorized
     async def post(self, run_id: str) -> None:
+        """``POST runs/<run_id>/restore``."""
         self.json_body()
         client = self.client()
         await self.blocking(client.restore_run, run_id)
@@ -219,6 +257,7 @@ class MetricHistoryHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
+        """``GET runs/<run_id>/metrics?key=&max_points=``: one metric's history, downsampled."""
         key = self.get_query_argument("key", "")
         if not key:
             raise web.HTTPError(400, "Give the metric with ?key=<metric name>.")
@@ -236,6 +275,7 @@ class MetricHistoriesHandler(MlnbHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """``GET metric-histories?run_id=...&key=...``: histories of several runs, downsampled."""
         run_ids = self.get_query_arguments("run_id")
         if not run_ids or len(run_ids) > MAX_COMPARE_RUNS:
             raise web.HTTPError(400, f"Give between 1 and {MAX_COMPARE_RUNS} run_id arguments.")

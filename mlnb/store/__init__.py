@@ -28,7 +28,11 @@ ARTIFACT_ORIGINS = ("user", "model")
 
 
 class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
-    """One mlnb store: ``mlnb.db`` and its artifact root."""
+    """One mlnb store: ``mlnb.db`` and its artifact root.
+
+    :param location: where the database and the artifact root are; both folders are created
+        (private) if missing.
+    """
 
     def __init__(self, location: StoreLocation) -> None:
         self.location = location
@@ -54,7 +58,13 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
 
     def put_artifact_bytes(self, run_id: str, path: str, data: bytes, *, origin: str = "user"
                            ) -> StoredFile:
-        """Write ``data`` as an artifact of the run and record its size, hash and origin."""
+        """Write ``data`` as an artifact of the run and record its size, hash and origin.
+
+        :param run_id: the run; it must exist and not be deleted.
+        :param path: the artifact's path inside the run.
+        :param data: the file's content.
+        :param origin: ``"model"`` only for mlnb's model writer, else ``"user"``.
+        """
         self._check_writable(run_id)
         stored = self.artifacts.put_bytes(run_id, path, data)
         self.record_artifact(run_id, stored, origin=origin)
@@ -62,7 +72,13 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
 
     def put_artifact_file(self, run_id: str, source: Path, path: str, *, origin: str = "user"
                           ) -> StoredFile:
-        """Copy the file ``source`` to the run's artifact ``path`` and record it."""
+        """Copy the file ``source`` to the run's artifact ``path`` and record it.
+
+        :param run_id: the run; it must exist and not be deleted.
+        :param source: the local file.
+        :param path: the artifact's path inside the run.
+        :param origin: ``"model"`` only for mlnb's model writer, else ``"user"``.
+        """
         self._check_writable(run_id)
         stored = self.artifacts.put_file(run_id, source, path)
         self.record_artifact(run_id, stored, origin=origin)
@@ -70,7 +86,12 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
 
     def record_artifact(self, run_id: str, stored: StoredFile, *, origin: str = "user") -> None:
         """Record a written artifact. ``origin`` is ``"model"`` only for mlnb's model writer;
-        re-logging any path resets it, so a user file never inherits a model file's trust."""
+        re-logging any path resets it, so a user file never inherits a model file's trust.
+
+        :param run_id: the run.
+        :param stored: the written file's path, size and sha256.
+        :param origin: ``"model"`` or ``"user"``.
+        """
         if origin not in ARTIFACT_ORIGINS:
             raise InvalidParameterError(f"Artifact origin must be one of {ARTIFACT_ORIGINS}, not {origin!r}.")
         # Written after the file is complete and renamed into place: a row never points at a
@@ -85,7 +106,11 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
             )
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
-        """The files and folders directly inside ``path`` of the run's artifacts."""
+        """The files and folders directly inside ``path`` of the run's artifacts.
+
+        :param run_id: the run.
+        :param path: a folder inside the run's artifacts; default the top.
+        """
         self.get_run_info(run_id)
         prefix = safe_relpath(path, allow_empty=True)
         like = (prefix + "/" if prefix else "")
@@ -105,6 +130,12 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
         return list(entries.values())
 
     def artifact_record(self, run_id: str, path: str) -> FileInfo:
+        """The recorded size and sha256 of one artifact file.
+
+        :param run_id: the run.
+        :param path: the file's path inside the run's artifacts.
+        :raises NotFoundError: when the run has no such recorded file.
+        """
         rel = safe_relpath(path)
         rows = self.cx.query(
             "SELECT size, sha256 FROM artifacts WHERE run_id = ? AND path = ?", [run_id, rel]
@@ -117,6 +148,9 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
         """``(sha256, origin)`` recorded for a run's artifact file, or None if it has no record.
 
         ``origin`` is ``"model"`` when mlnb's model writer wrote it, ``"user"`` otherwise.
+
+        :param run_id: the run.
+        :param path: the file's path inside the run's artifacts.
         """
         rel = safe_relpath(path)
         rows = self.cx.query(
@@ -125,7 +159,12 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     def artifact_path(self, run_id: str, path: str = "") -> Path:
-        """The local file or folder of a run's artifact, checked to stay inside the run."""
+        """The local file or folder of a run's artifact, checked to stay inside the run.
+
+        :param run_id: the run.
+        :param path: a path inside the run's artifacts; default the run's folder.
+        :raises NotFoundError: when it does not exist.
+        """
         return self.artifacts.local_path(run_id, path)
 
     def transaction(self) -> AbstractContextManager[object]:
@@ -143,9 +182,11 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
         return self.cx.change_counter()
 
     def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` for a sound database)."""
         return str(self.cx.query("PRAGMA integrity_check")[0][0])
 
     def close(self) -> None:
+        """Close the database connection."""
         self.cx.close()
 
 
@@ -154,7 +195,11 @@ _stores_lock = threading.Lock()
 
 
 def open_store(uri: str | None = None) -> Store:
-    """The store for ``uri`` (or the one found by the location rules), opened once per process."""
+    """The store for ``uri`` (or the one found by the location rules), opened once per process.
+
+    :param uri: a ``.mlnb`` folder, a ``.db`` file or a ``sqlite:///`` URI; default the location
+        rules.
+    """
     location = resolve(uri)
     key = location.db_path
     with _stores_lock:

@@ -36,6 +36,9 @@ def safe_relpath(path: str | os.PathLike[str], *, allow_empty: bool = False) -> 
     the folder it is relative to: ``..`` parts, absolute paths, drive letters, backslashes, URL
     schemes, ``#``/``?``/``;``, control characters, and percent-encoded forms of any of these
     (decoded repeatedly until stable).
+
+    :param path: the path as given.
+    :param allow_empty: accept ``""`` (the top folder).
     """
     text = os.fspath(path)
     if not isinstance(text, str):
@@ -83,7 +86,11 @@ def _refuse_unsafe(text: str, *, original: str) -> None:
 
 
 def resolve_inside(base: Path, relpath: str) -> Path:
-    """``base / relpath`` after symlinks are resolved, refused if it lands outside ``base``."""
+    """``base / relpath`` after symlinks are resolved, refused if it lands outside ``base``.
+
+    :param base: the folder the path must stay in.
+    :param relpath: a path already checked by :func:`safe_relpath`.
+    """
     base_real = base.resolve()
     target = (base_real / relpath).resolve()
     if target != base_real and not target.is_relative_to(base_real):
@@ -103,25 +110,51 @@ class StoredFile:
 
 
 class ArtifactRoot:
-    """The folder that holds one sub-folder of artifacts per run."""
+    """The folder holding every run's artifacts, one sub-folder per run id.
+
+    :param root: the artifact root folder.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def run_dir(self, run_id: str) -> Path:
+        """The folder of a run's artifacts (it may not exist yet).
+
+        :param run_id: the run; anything but 32 hex digits is refused.
+        """
         if not re.fullmatch(r"[0-9a-f]{32}", run_id):
             raise UnsafePathError(f"{run_id!r} is not a run id.")
         return self.root / run_id
 
     def put_file(self, run_id: str, source: Path, dest: str) -> StoredFile:
-        """Copy ``source`` to the run's artifact ``dest`` atomically; return its size and hash."""
+        """Copy ``source`` to the run's artifact ``dest`` atomically; return its size and hash.
+
+        :param run_id: the run.
+        :param source: the local file.
+        :param dest: the artifact's path inside the run.
+        """
         with open(source, "rb") as handle:
             return self.put_stream(run_id, dest, iter(lambda: handle.read(_CHUNK), b""))
 
     def put_bytes(self, run_id: str, dest: str, data: bytes) -> StoredFile:
+        """Write ``data`` to the run's artifact ``dest`` atomically; return its size and hash.
+
+        :param run_id: the run.
+        :param dest: the artifact's path inside the run.
+        :param data: the content.
+        """
         return self.put_stream(run_id, dest, iter([data]))
 
     def put_stream(self, run_id: str, dest: str, chunks: Iterator[bytes]) -> StoredFile:
+        """Write chunks to the run's artifact ``dest`` through a temporary file renamed into place;
+        return its size and hash.
+
+        :param run_id: the run.
+        :param dest: the artifact's path inside the run (a file, not a folder).
+        :param chunks: the content.
+        :raises UnsafePathError: for a path that could leave the run's folder, or names a folder.
+        """
         rel = safe_relpath(dest)  # an unsafe path is refused as such before anything else
         if str(dest).endswith(("/", "/.")):
             raise UnsafePathError(
@@ -155,7 +188,12 @@ class ArtifactRoot:
         return StoredFile(rel, size, digest.hexdigest())
 
     def local_path(self, run_id: str, path: str = "") -> Path:
-        """The file or folder an artifact path names, checked to stay inside the run's folder."""
+        """The file or folder an artifact path names, checked to stay inside the run's folder.
+
+        :param run_id: the run.
+        :param path: a path inside the run's artifacts; default the run's folder.
+        :raises NotFoundError: when it does not exist.
+        """
         rel = safe_relpath(path, allow_empty=True)
         found = resolve_inside(self.run_dir(run_id), rel)
         if not found.exists():
@@ -165,7 +203,10 @@ class ArtifactRoot:
 
 def iter_source_files(folder: Path) -> Iterator[tuple[Path, str]]:
     """Every regular file below ``folder`` with its path relative to it (symlinks followed to
-    files, never into folders, so a link cannot loop or pull in a whole tree)."""
+    files, never into folders, so a link cannot loop or pull in a whole tree).
+
+    :param folder: the folder to walk; linked sub-folders are skipped with a warning.
+    """
     for dirpath, dirnames, filenames in os.walk(folder):
         here = Path(dirpath)
         linked = sorted(d for d in dirnames if (here / d).is_symlink())
@@ -181,6 +222,10 @@ def iter_source_files(folder: Path) -> Iterator[tuple[Path, str]]:
 
 
 def sha256_of(path: Path) -> str:
+    """The sha256 of a file, as hex.
+
+    :param path: the file.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):

@@ -27,7 +27,11 @@ BUSY_TIMEOUT_S = 30.0
 
 
 class Connection:
-    """A connection to ``mlnb.db`` with the store's pragmas, usable from several threads."""
+    """A connection to ``mlnb.db`` with the store's pragmas, usable from several threads.
+
+    :param db_path: the SQLite file (created 0600 if new).
+    :param functions: one-argument SQL functions to register (again after a fork).
+    """
 
     def __init__(self, db_path: Path,
                  functions: dict[str, Callable[[Any], Any]] | None = None) -> None:
@@ -104,6 +108,8 @@ class Connection:
         ``durable=True`` commits with ``synchronous=FULL``: the commit survives power loss, not
         only a crash of the process (registry stage and alias changes ask for it; metrics do not
         pay for it).
+
+        :param durable: commit with ``synchronous=FULL``.
         """
         self._check_fork()
         with self._lock:
@@ -156,7 +162,11 @@ class Connection:
             self.conn.execute("ROLLBACK")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """Run a read and return all its rows (as tuples)."""
+        """Run a read and return all its rows (as tuples).
+
+        :param sql: the statement, with ``?`` placeholders.
+        :param params: the bound values.
+        """
         self._check_fork()
         with self._lock:
             try:
@@ -165,6 +175,7 @@ class Connection:
                 raise _store_error(exc, self.db_path) from exc
 
     def close(self) -> None:
+        """Close the SQLite connection."""
         with self._lock:
             self.conn.close()
 

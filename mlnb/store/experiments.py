@@ -47,6 +47,12 @@ class ExperimentQueries:
     artifact_root_uri: str
 
     def create_experiment(self, name: str, tags: dict[str, Any] | None = None) -> str:
+        """Create an experiment with its tags and return its id.
+
+        :param name: a name no experiment has (deleted ones included).
+        :param tags: tags of the experiment.
+        :raises AlreadyExistsError: when the name is taken.
+        """
         validation.check_name(name, "Experiment")
         tags = {validation.check_key(k, "Tag"): validation.tag_value(k, v)
                 for k, v in (tags or {}).items()}
@@ -72,7 +78,10 @@ class ExperimentQueries:
 
     def get_or_create_experiment(self, name: str) -> Experiment:
         """The experiment named ``name``, created if there is none, in one write transaction:
-        processes calling ``set_experiment`` on a new name at the same moment all get it."""
+        processes calling ``set_experiment`` on a new name at the same moment all get it.
+
+        :param name: the experiment's name.
+        """
         validation.check_name(name, "Experiment")
         with self.cx.write():
             found = self.get_experiment_by_name(name)
@@ -95,6 +104,11 @@ class ExperimentQueries:
                            "e.last_update_time")
 
     def get_experiment(self, experiment_id: str | int) -> Experiment:
+        """The experiment with this id.
+
+        :param experiment_id: the id.
+        :raises NotFoundError: when there is none.
+        """
         rows = self.cx.query(
             f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments e WHERE e.experiment_id = ?",
             [experiment_int(experiment_id)],
@@ -104,6 +118,10 @@ class ExperimentQueries:
         return self._experiment_from_row(rows[0])
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment with this exact name, or None.
+
+        :param name: the name.
+        """
         rows = self.cx.query(
             f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments e WHERE e.name = ?", [name]
         )
@@ -116,6 +134,13 @@ class ExperimentQueries:
         max_results: int = 1000,
         order_by: Sequence[str] | None = None,
     ) -> list[Experiment]:
+        """Experiments matching a filter, in ``order_by`` order then by id.
+
+        :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
+        :param filter_string: the search grammar over ``name``, times and ``tags.*``.
+        :param max_results: at most this many.
+        :param order_by: order-by clauses.
+        """
         where = compile_filter(parse_filter(filter_string), EXPERIMENT_SCHEMA, filter_string or "")
         order = compile_order_by(parse_order_by(order_by), EXPERIMENT_SCHEMA)
         stages = view_stages(view_type)
@@ -129,7 +154,10 @@ class ExperimentQueries:
         return [self._experiment_from_row(row) for row in rows]
 
     def experiment_ids(self, view_type: int = ViewType.ALL) -> list[str]:
-        """The ids of every experiment in ``view_type``, oldest first."""
+        """The ids of every experiment in ``view_type``, oldest first.
+
+        :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
+        """
         stages = view_stages(view_type)
         rows = self.cx.query(
             f"SELECT experiment_id FROM experiments WHERE lifecycle_stage IN ({marks(stages)}) "
@@ -137,7 +165,11 @@ class ExperimentQueries:
         return [str(row[0]) for row in rows]
 
     def set_experiment_lifecycle(self, experiment_id: str, stage: str) -> None:
-        """Delete (``deleted``) or restore (``active``) an experiment and its runs."""
+        """Delete (``deleted``) or restore (``active``) an experiment and its runs.
+
+        :param experiment_id: the experiment; the Default one (id 0) cannot be deleted.
+        :param stage: ``deleted`` or ``active``.
+        """
         eid = experiment_int(experiment_id)
         if eid == 0 and stage == LifecycleStage.DELETED:
             raise InvalidParameterError("The Default experiment (id 0) cannot be deleted.")
@@ -154,6 +186,12 @@ class ExperimentQueries:
             )
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename an experiment.
+
+        :param experiment_id: the experiment.
+        :param new_name: a name no other experiment has.
+        :raises AlreadyExistsError: when it is taken.
+        """
         validation.check_name(new_name, "Experiment")
         with self.cx.write() as conn:
             self.get_experiment(experiment_id)
@@ -165,6 +203,12 @@ class ExperimentQueries:
             )
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        """Set one tag of an experiment.
+
+        :param experiment_id: the experiment.
+        :param key: the tag's name.
+        :param value: any value, stored as text.
+        """
         validation.check_key(key, "Tag")
         text = validation.tag_value(key, value)
         with self.cx.write() as conn:

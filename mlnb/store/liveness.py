@@ -14,11 +14,15 @@ from functools import lru_cache
 
 @lru_cache(maxsize=1)
 def this_host() -> str:
+    """This machine's host name (runs record it with their process id)."""
     return socket.gethostname()
 
 
 def process_start(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), or None where unknown."""
+    """The process's start time in clock ticks since boot (Linux), or None where unknown.
+
+    :param pid: the process id.
+    """
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             stat = handle.read().decode(errors="replace")
@@ -30,7 +34,11 @@ def process_start(pid: int) -> str | None:
 
 
 def is_alive(pid: int, start: str | None) -> bool:
-    """True when ``pid`` exists and, where its start time was recorded, is the same process."""
+    """True when ``pid`` exists and, where its start time was recorded, is the same process.
+
+    :param pid: the process id.
+    :param start: its recorded start time, or None.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -26,18 +26,23 @@ _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 @dataclass(frozen=True)
 class StoreLocation:
+    """Where a store lives: its database file and its artifact root."""
     db_path: Path
     artifact_root: Path
 
     @property
     def uri(self) -> str:
+        """The store as a folder path (the usual layout), else as a ``sqlite:///`` URI."""
         if self.db_path.parent / "artifacts" == self.artifact_root:
             return str(self.db_path.parent)
         return f"sqlite:///{self.db_path}"
 
 
 def find_store_dir(start: Path) -> Path | None:
-    """The nearest ``.mlnb`` folder in ``start`` or one of its parents."""
+    """The nearest ``.mlnb`` folder in ``start`` or one of its parents.
+
+    :param start: the folder to start from.
+    """
     for folder in (start, *start.parents):
         candidate = folder / STORE_DIR
         if candidate.is_dir():
@@ -46,7 +51,12 @@ def find_store_dir(start: Path) -> Path | None:
 
 
 def resolve(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> StoreLocation:
-    """Apply the four rules and return the store's database file and artifact root."""
+    """Apply the four rules and return the store's database file and artifact root.
+
+    :param explicit: a URI or path given by the caller; default ``MLNB_TRACKING_URI``, then the
+        nearest ``.mlnb``.
+    :param cwd: the folder relative paths start from; default the current one.
+    """
     here = (cwd or Path.cwd()).absolute()
     uri = os.fspath(explicit) if explicit is not None else os.environ.get(ENV_VAR) or None
     if uri:
@@ -57,6 +67,12 @@ def resolve(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
 
 
 def from_uri(uri: str, cwd: Path) -> StoreLocation:
+    """The location a folder path, ``.db`` file or ``sqlite:///`` URI names.
+
+    :param uri: the URI or path.
+    :param cwd: the folder relative paths start from.
+    :raises InvalidParameterError: for a server or cloud URI, which mlnb never uses.
+    """
     parsed = urlparse(uri)
     scheme = parsed.scheme.lower()
     if scheme in ("http", "https", "databricks", "s3", "gs", "wasbs", "postgresql", "mysql"):

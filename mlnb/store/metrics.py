@@ -25,6 +25,12 @@ class MetricQueries:
         def get_run_info(self, run_id: str) -> RunInfo: ...
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric of a run, by step (equal steps in logging order).
+
+        :param run_id: the run.
+        :param key: the metric's name.
+        :raises NotFoundError: for an unknown run.
+        """
         self.get_run_info(run_id)
         rows = self.cx.query(
             "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_id = ? AND key = ? "
@@ -36,7 +42,11 @@ class MetricQueries:
     def metric_histories(
         self, run_ids: Sequence[str], keys: Sequence[str] | None = None
     ) -> dict[str, dict[str, list[Metric]]]:
-        """Histories of many runs and keys in one query per 500 runs: run -> key -> points."""
+        """Histories of many runs and keys in one query per 500 runs: run -> key -> points.
+
+        :param run_ids: the runs.
+        :param keys: only these metrics; default all.
+        """
         out: dict[str, dict[str, list[Metric]]] = {r: {} for r in run_ids}
         key_filter = f" AND key IN ({marks(keys)})" if keys else ""
         for chunk in chunks(list(run_ids)):
@@ -55,6 +65,10 @@ class MetricQueries:
         return out
 
     def metric_keys(self, run_ids: Sequence[str]) -> list[str]:
+        """The names of every metric of these runs, sorted.
+
+        :param run_ids: the runs.
+        """
         keys: set[str] = set()
         for chunk in chunks(list(run_ids)):
             keys.update(row[0] for row in self.cx.query(

@@ -115,6 +115,12 @@ class RegistryQueries:
     def create_registered_model(
         self, name: Any, tags: dict[str, Any] | None = None, description: str | None = None,
     ) -> RegisteredModel:
+        """Create an empty registered model.
+
+        :param name: the name; no other model may have it in any letter case.
+        :param tags: tags of the model.
+        :param description: its description.
+        """
         text = canonical_model_name(name)
         rows = tag_rows(tags)
         desc = check_description(description)
@@ -132,6 +138,11 @@ class RegistryQueries:
         return self.get_registered_model(text)
 
     def get_registered_model(self, name: Any) -> RegisteredModel:
+        """The registered model with this name (any letter case).
+
+        :param name: the name.
+        :raises NotFoundError: when there is none.
+        """
         text = self._model_name(name)
         row = self.cx.query(
             "SELECT name, creation_time, last_updated_time, description FROM registered_models "
@@ -158,7 +169,13 @@ class RegistryQueries:
         self, filter_string: str | None = None, max_results: int = 100,
         order_by: Sequence[str] | None = None, offset: int = 0,
     ) -> list[RegisteredModel]:
-        """Registered models matching a filter such as ``name LIKE 'churn%'``, by name."""
+        """Registered models matching a filter such as ``name LIKE 'churn%'``, by name.
+
+        :param filter_string: the search grammar over ``name`` and ``tags.*``.
+        :param max_results: at most this many.
+        :param order_by: order-by clauses.
+        :param offset: rows to skip (paging).
+        """
         where = compile_filter(parse_filter(filter_string), MODEL_SCHEMA, filter_string or "")
         order = compile_order_by(parse_order_by(order_by), MODEL_SCHEMA)
         order_sql = (order.sql + ", " if order.sql else "") + "m.name"
@@ -171,6 +188,11 @@ class RegistryQueries:
         return self._models_from_rows(rows)
 
     def update_registered_model(self, name: Any, description: str | None) -> RegisteredModel:
+        """Set a model's description (None clears it).
+
+        :param name: the model.
+        :param description: the description.
+        """
         desc = check_description(description)
         with self.cx.write() as conn:
             text = self._model_name(name)
@@ -181,6 +203,12 @@ class RegistryQueries:
         return self.get_registered_model(text)
 
     def rename_registered_model(self, name: Any, new_name: Any, user_id: str = "") -> RegisteredModel:
+        """Rename a model; versions, tags, aliases and history follow.
+
+        :param name: the model.
+        :param new_name: a name no other model has in any letter case.
+        :param user_id: who renames it, for the history.
+        """
         target = canonical_model_name(new_name)
         with self.cx.write() as conn:
             text = self._model_name(name)
@@ -195,13 +223,23 @@ class RegistryQueries:
         return self.get_registered_model(target)
 
     def delete_registered_model(self, name: Any, user_id: str = "") -> None:
-        """Delete a model with its versions, tags and aliases (the history is kept)."""
+        """Delete a model with its versions, tags and aliases (the history is kept).
+
+        :param name: the model.
+        :param user_id: who deletes it, for the history.
+        """
         with self.cx.write() as conn:
             text = self._model_name(name)
             conn.execute("DELETE FROM registered_models WHERE name = ?", [text])
             self._record(text, None, "delete_model", None, None, user_id)
 
     def set_registered_model_tag(self, name: Any, key: str, value: Any) -> None:
+        """Set one tag of a model.
+
+        :param name: the model.
+        :param key: the tag's name.
+        :param value: any value, stored as text.
+        """
         (key, text_value), = tag_rows({key: value})
         with self.cx.write() as conn:
             text = self._model_name(name)
@@ -211,6 +249,12 @@ class RegistryQueries:
             )
 
     def delete_registered_model_tag(self, name: Any, key: str) -> None:
+        """Delete one tag of a model.
+
+        :param name: the model.
+        :param key: the tag's name.
+        :raises NotFoundError: when the model has no such tag.
+        """
         with self.cx.write() as conn:
             text = self._model_name(name)
             cur = conn.execute(
@@ -226,7 +270,16 @@ class RegistryQueries:
         create_model: bool = False,
     ) -> ModelVersion:
         """Add the next version of a model from a ``runs:/`` source (``create_model``: create the
-        registered model first if it does not exist)."""
+        registered model first if it does not exist).
+
+        :param name: the model.
+        :param source: a ``runs:/<run_id>/<path>`` URI (already checked by the registry layer).
+        :param run_id: the source's run, checked to match it.
+        :param tags: tags of the version.
+        :param description: its description.
+        :param user_id: who registers it, for the history.
+        :param create_model: create the model if it does not exist.
+        """
         source_run, _ = check_source(source)
         if run_id is not None and run_id != source_run:
             raise InvalidParameterError(
@@ -291,6 +344,12 @@ class RegistryQueries:
         ) for r in rows]
 
     def get_model_version(self, name: Any, version: Any) -> ModelVersion:
+        """One version of a model.
+
+        :param name: the model.
+        :param version: the version number.
+        :raises NotFoundError: when it does not exist.
+        """
         number = version_number(version)
         text = self._model_name(name)
         found = self._versions("v.name = ? AND v.version = ?", [text, number])
@@ -302,7 +361,14 @@ class RegistryQueries:
         self, filter_string: str | None = None, max_results: int = 10_000,
         order_by: Sequence[str] | None = None, offset: int = 0,
     ) -> list[ModelVersion]:
-        """Versions matching a filter such as ``name = 'churn' and current_stage = 'Production'``."""
+        """Versions matching a filter such as ``name = 'churn' and current_stage = 'Production'``.
+
+        :param filter_string: the search grammar over ``name``, ``version_number``, ``run_id``,
+            ``current_stage``, ``source`` and ``tags.*``.
+        :param max_results: at most this many.
+        :param order_by: order-by clauses.
+        :param offset: rows to skip (paging).
+        """
         where = compile_filter(parse_filter(filter_string), VERSION_SCHEMA, filter_string or "")
         order = compile_order_by(parse_order_by(order_by), VERSION_SCHEMA)
         order_sql = (order.sql + ", " if order.sql else "") + "v.name, v.version DESC"
@@ -313,6 +379,12 @@ class RegistryQueries:
         )
 
     def update_model_version(self, name: Any, version: Any, description: str | None) -> ModelVersion:
+        """Set a version's description (None clears it).
+
+        :param name: the model.
+        :param version: the version number.
+        :param description: the description.
+        """
         desc = check_description(description)
         with self.cx.write() as conn:
             mv = self.get_model_version(name, version)
@@ -323,6 +395,12 @@ class RegistryQueries:
         return self.get_model_version(mv.name, mv.version)
 
     def delete_model_version(self, name: Any, version: Any, user_id: str = "") -> None:
+        """Delete one version; its aliases are removed and the history records both.
+
+        :param name: the model.
+        :param version: the version number.
+        :param user_id: who deletes it, for the history.
+        """
         with self.cx.write() as conn:
             mv = self.get_model_version(name, version)
             conn.execute("DELETE FROM model_versions WHERE name = ? AND version = ?",
@@ -332,6 +410,13 @@ class RegistryQueries:
             self._record(mv.name, int(mv.version), "delete_version", mv.current_stage, None, user_id)
 
     def set_model_version_tag(self, name: Any, version: Any, key: str, value: Any) -> None:
+        """Set one tag of a version.
+
+        :param name: the model.
+        :param version: the version number.
+        :param key: the tag's name.
+        :param value: any value, stored as text.
+        """
         (key, text_value), = tag_rows({key: value})
         with self.cx.write() as conn:
             mv = self.get_model_version(name, version)
@@ -342,6 +427,12 @@ class RegistryQueries:
             )
 
     def delete_model_version_tag(self, name: Any, version: Any, key: str) -> None:
+        """Delete one tag of a version.
+
+        :param name: the model.
+        :param version: the version number.
+        :param key: the tag's name.
+        """
         with self.cx.write() as conn:
             mv = self.get_model_version(name, version)
             cur = conn.execute(
@@ -361,6 +452,13 @@ class RegistryQueries:
 
         The read of the other versions and the writes share one ``BEGIN IMMEDIATE`` transaction:
         two processes promoting at once are serialised, and the second archives the first.
+
+        :param name: the model.
+        :param version: the version number.
+        :param stage: the new stage (any letter case).
+        :param archive_existing_versions: archive the model's other versions in that stage (Staging
+            and Production only).
+        :param user_id: who makes the change, for the history.
         """
         target = canonical_stage(stage)
         if archive_existing_versions and target not in (ModelVersionStage.STAGING,
@@ -392,7 +490,13 @@ class RegistryQueries:
         )
 
     def set_registered_model_alias(self, name: Any, alias: str, version: Any, user_id: str = "") -> None:
-        """Point ``alias`` at a version (moving it if it pointed elsewhere)."""
+        """Point ``alias`` at a version (moving it if it pointed elsewhere).
+
+        :param name: the model.
+        :param alias: the alias.
+        :param version: the version number.
+        :param user_id: who sets it, for the history.
+        """
         check_alias(alias)
         with self.cx.write(durable=True) as conn:
             mv = self.get_model_version(name, version)
@@ -411,6 +515,13 @@ class RegistryQueries:
             self._record(mv.name, int(mv.version), f"alias:{alias}", previous, mv.version, user_id)
 
     def delete_registered_model_alias(self, name: Any, alias: str, user_id: str = "") -> None:
+        """Remove an alias (durably) and record it in the history.
+
+        :param name: the model.
+        :param alias: the alias.
+        :param user_id: who removes it, for the history.
+        :raises NotFoundError: when the model has no such alias.
+        """
         check_alias(alias)
         with self.cx.write(durable=True) as conn:
             text = self._model_name(name)
@@ -425,6 +536,12 @@ class RegistryQueries:
             self._record(text, old[0][0], f"alias:{alias}", str(old[0][0]), None, user_id)
 
     def get_model_version_by_alias(self, name: Any, alias: str) -> ModelVersion:
+        """The version an alias points at.
+
+        :param name: the model.
+        :param alias: the alias.
+        :raises NotFoundError: when the model has no such alias.
+        """
         check_alias(alias)
         text = self._model_name(name)
         rows = self.cx.query(
@@ -443,7 +560,11 @@ class RegistryQueries:
         )
 
     def get_latest_versions(self, name: Any, stages: Sequence[str] | None = None) -> list[ModelVersion]:
-        """The newest version in each of ``stages`` (every stage when None)."""
+        """The newest version in each of ``stages`` (every stage when None).
+
+        :param name: the model.
+        :param stages: the stages; default every stage.
+        """
         return self._latest(self._model_name(name), stages)
 
     # --- history ----------------------------------------------------------------------------
@@ -456,7 +577,11 @@ class RegistryQueries:
         )
 
     def get_model_version_history(self, name: Any, version: Any = None) -> list[RegistryEvent]:
-        """Every recorded change of a model (or of one version), oldest first."""
+        """Every recorded change of a model (or of one version), oldest first.
+
+        :param name: the model.
+        :param version: only this version's events; default all.
+        """
         text = canonical_model_name(name)
         params: list[Any] = [text]
         where = "name = ?"

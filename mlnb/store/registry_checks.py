@@ -32,6 +32,8 @@ def canonical_model_name(name: Any) -> str:
     Refuses names that could be confused with another or misread in a ``models:/`` URI:
     control and invisible characters, URL escapes such as ``%20``, ``/``, ``@``, ``#``, ``?``,
     ``;``, backticks, ``$(`` and backslashes.
+
+    :param name: the name as given.
     """
     if not isinstance(name, str):
         raise InvalidParameterError(f"A model name must be text, not {type(name).__name__}.")
@@ -61,12 +63,18 @@ def canonical_model_name(name: Any) -> str:
 
 
 def name_key(name: str) -> str:
-    """What two names must not share: same letters ignoring case and compatibility forms."""
+    """What two names must not share: same letters ignoring case and compatibility forms.
+
+    :param name: a canonical name.
+    """
     return unicodedata.normalize("NFKC", name).casefold()
 
 
 def version_number(version: Any) -> int:
-    """A version as an int: ``3``, ``"3"``; anything else is an error naming the value."""
+    """A version as an int: ``3``, ``"3"``; anything else is an error naming the value.
+
+    :param version: the version as given.
+    """
     if isinstance(version, bool):
         raise InvalidParameterError(f"Model version must be a positive integer, not {version!r}.")
     if isinstance(version, int):
@@ -81,7 +89,10 @@ def version_number(version: Any) -> int:
 
 
 def check_alias(alias: Any) -> str:
-    """An alias: letters, digits, ``_`` and ``-``; not ``latest`` nor ``v<number>``."""
+    """An alias: letters, digits, ``_`` and ``-``; not ``latest`` nor ``v<number>``.
+
+    :param alias: the alias as given.
+    """
     if not isinstance(alias, str) or not _ALIAS.match(alias):
         raise InvalidParameterError(
             f"Alias {alias!r} is not valid: use 1-255 letters, digits, '_' or '-' (e.g. 'champion')."
@@ -94,6 +105,11 @@ def check_alias(alias: Any) -> str:
 
 
 def canonical_stage(stage: Any) -> str:
+    """The canonical spelling of a stage given in any letter case.
+
+    :param stage: the stage as given.
+    :raises InvalidParameterError: for anything that is not a stage.
+    """
     found = ModelVersionStage.canonical(stage) if isinstance(stage, str) else None
     if found is None:
         raise InvalidParameterError(
@@ -104,7 +120,10 @@ def canonical_stage(stage: Any) -> str:
 
 
 def check_source(source: Any) -> tuple[str, str]:
-    """A version's source must be ``runs:/<run_id>/<path>``; returns (run_id, path)."""
+    """A version's source must be ``runs:/<run_id>/<path>``; returns (run_id, path).
+
+    :param source: the source as given.
+    """
     match = _SOURCE.match(source) if isinstance(source, str) else None
     if match is None:
         raise InvalidParameterError(
@@ -115,7 +134,10 @@ def check_source(source: Any) -> tuple[str, str]:
 
 
 def check_description(text: Any) -> str:
-    """A description: text of at most 100,000 characters (None becomes "")."""
+    """A description: text of at most 100,000 characters (None becomes "").
+
+    :param text: the description as given.
+    """
     if text is None:
         return ""
     if not isinstance(text, str):
@@ -128,6 +150,9 @@ def check_description(text: Any) -> str:
 
 
 def tag_rows(tags: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """Checked ``(key, value)`` rows of a registry tag dict."""
+    """Checked ``(key, value)`` rows of a registry tag dict.
+
+    :param tags: the tags, or None.
+    """
     return [(validation.check_key(k, "Tag"), validation.tag_value(k, v))
             for k, v in (tags or {}).items()]

@@ -116,7 +116,15 @@ class RunQueries:
         user_id: str = "",
         start_time: int | None = None,
     ) -> RunInfo:
-        """Start a RUNNING run owned by this process; its tags are written in the same step."""
+        """Start a RUNNING run owned by this process; its tags are written in the same step.
+
+        :param experiment_id: an active experiment.
+        :param run_name: a name; default a random one.
+        :param tags: tags of the run.
+        :param parent_run_id: an existing run to be its parent.
+        :param user_id: who runs it.
+        :param start_time: milliseconds since the epoch; default now.
+        """
         name = validation.check_name(run_name, "Run") if run_name else random_run_name()
         run_id = new_run_id()
         start = start_time if start_time is not None else now_ms()
@@ -149,7 +157,13 @@ class RunQueries:
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> RunInfo:
-        """Change a run's status (ending it sets its end time), or rename it."""
+        """Change a run's status (ending it sets its end time), or rename it.
+
+        :param run_id: the run.
+        :param status: a new status, or None.
+        :param end_time: the end time (ms), or None.
+        :param run_name: a new name, or None.
+        """
         if status is not None and status not in RunStatus.ALL:
             raise InvalidParameterError(
                 f"{status!r} is not a run status; use one of {', '.join(RunStatus.ALL)}."
@@ -168,7 +182,10 @@ class RunQueries:
         return self.get_run_info(run_id)
 
     def resume_run(self, run_id: str) -> None:
-        """Make an ended run RUNNING again, owned by this process."""
+        """Make an ended run RUNNING again, owned by this process.
+
+        :param run_id: the run.
+        """
         host, pid, pid_start = liveness.current_process()
         with self.cx.write() as conn:
             self._check_writable(run_id)
@@ -178,7 +195,11 @@ class RunQueries:
             )
 
     def set_run_lifecycle(self, run_id: str, stage: str) -> None:
-        """Delete (``deleted``) or restore (``active``) a run; its data is kept either way."""
+        """Delete (``deleted``) or restore (``active``) a run; its data is kept either way.
+
+        :param run_id: the run.
+        :param stage: ``deleted`` or ``active``.
+        """
         with self.cx.write() as conn:
             self.get_run_info(run_id)
             conn.execute(
@@ -196,6 +217,11 @@ class RunQueries:
         """Write metrics, params and tags of one run in one transaction, or nothing at all.
 
         Raises :class:`ParamConflictError` when a param already holds a different value.
+
+        :param run_id: the run; it must exist and not be deleted.
+        :param metrics: metric points.
+        :param params: params.
+        :param tags: tags.
         """
         validation.check_batch_sizes(len(metrics), len(params), len(tags))
         param_rows = _param_rows(params)
@@ -254,6 +280,12 @@ class RunQueries:
                     )
 
     def delete_tag(self, run_id: str, key: str) -> None:
+        """Delete one tag of a run.
+
+        :param run_id: the run.
+        :param key: the tag's name.
+        :raises NotFoundError: when the run has no such tag.
+        """
         with self.cx.write() as conn:
             self._check_writable(run_id)
             cur = conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", [run_id, key])
@@ -271,6 +303,11 @@ class RunQueries:
         )
 
     def get_run_info(self, run_id: str) -> RunInfo:
+        """A run's info.
+
+        :param run_id: the run.
+        :raises NotFoundError: when there is none.
+        """
         rows = self.cx.query(f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id = ?", [run_id])
         if not rows:
             raise NotFoundError(f"No run with id {run_id!r}.")
@@ -280,6 +317,8 @@ class RunQueries:
         """Several runs, in the order asked, in a bounded number of queries.
 
         Raises NotFoundError naming the first id that does not exist.
+
+        :param run_ids: the runs (duplicates are read once).
         """
         infos: dict[str, RunInfo] = {}
         for chunk in chunks(list(dict.fromkeys(run_ids))):
@@ -293,6 +332,11 @@ class RunQueries:
         return self._with_data([infos[r] for r in run_ids])
 
     def get_run(self, run_id: str) -> Run:
+        """A run with its params, tags and latest metrics.
+
+        :param run_id: the run.
+        :raises NotFoundError: when there is none.
+        """
         info = self.get_run_info(run_id)
         return self._with_data([info])[0]
 
@@ -328,7 +372,15 @@ class RunQueries:
         order_by: Sequence[str] | None = None,
         offset: int = 0,
     ) -> list[Run]:
-        """Runs of the experiments that match the filter, ordered (newest first by default)."""
+        """Runs of the experiments that match the filter, ordered (newest first by default).
+
+        :param experiment_ids: the experiments to search.
+        :param filter_string: the search grammar.
+        :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
+        :param max_results: at most this many.
+        :param order_by: order-by clauses.
+        :param offset: rows to skip (paging).
+        """
         return self._with_data(self.search_run_infos(
             experiment_ids, filter_string, view_type, max_results, order_by, offset))
 
@@ -341,6 +393,15 @@ class RunQueries:
         order_by: Sequence[str] | None = None,
         offset: int = 0,
     ) -> list[RunInfo]:
+        """The infos of the runs :meth:`search_runs` returns, without their data (cheaper).
+
+        :param experiment_ids: the experiments to search.
+        :param filter_string: the search grammar.
+        :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
+        :param max_results: at most this many.
+        :param order_by: order-by clauses.
+        :param offset: rows to skip (paging).
+        """
         where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "")
         order = compile_order_by(parse_order_by(order_by), RUN_SCHEMA)
         stages = view_stages(view_type)
@@ -360,6 +421,12 @@ class RunQueries:
         self, experiment_ids: Sequence[str], filter_string: str | None = None,
         view_type: int = ViewType.ACTIVE_ONLY,
     ) -> int:
+        """How many runs of the experiments match the filter.
+
+        :param experiment_ids: the experiments.
+        :param filter_string: the search grammar.
+        :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
+        """
         where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "")
         stages = view_stages(view_type)
         eids = [experiment_int(e) for e in experiment_ids]
@@ -371,6 +438,10 @@ class RunQueries:
         return int(rows[0][0])
 
     def child_run_ids(self, parent_run_id: str) -> list[str]:
+        """The ids of a run's child runs, oldest first.
+
+        :param parent_run_id: the parent run.
+        """
         rows = self.cx.query(
             "SELECT run_id FROM runs WHERE parent_run_id = ? ORDER BY start_time", [parent_run_id]
         )

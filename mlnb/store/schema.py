@@ -185,6 +185,9 @@ def apply_migrations(db: Database) -> None:
     """Bring the store's schema up to date; refuse a store written by a newer mlnb.
 
     Must run inside a ``BEGIN IMMEDIATE`` transaction the caller owns.
+
+    :param db: the open database.
+    :raises SchemaTooNewError: when the store has migrations this mlnb does not know.
     """
     applied = _applied(db)
     unknown = applied - KNOWN

@@ -23,23 +23,36 @@ def now_ms() -> int:
 
 
 def metric_float(value: float | None, is_nan: int) -> float:
-    """A stored metric value: NaN where the row says so (SQLite stores NaN as NULL)."""
+    """A stored metric value: NaN where the row says so (SQLite stores NaN as NULL).
+
+    :param value: the stored value.
+    :param is_nan: the row's NaN flag.
+    """
     return math.nan if is_nan else float(value)  # type: ignore[arg-type]
 
 
 def chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    """``items`` in slices short enough for one ``IN (...)`` list."""
+    """``items`` in slices short enough for one ``IN (...)`` list.
+
+    :param items: the items.
+    """
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
 
 
 def marks(items: Sequence[Any]) -> str:
-    """``?, ?, ?``: one bound placeholder per item."""
+    """``?, ?, ?``: one bound placeholder per item.
+
+    :param items: the items.
+    """
     return ", ".join("?" * len(items))
 
 
 def experiment_int(experiment_id: str | int) -> int:
-    """An experiment id as the integer the tables store (NotFoundError for anything else)."""
+    """An experiment id as the integer the tables store (NotFoundError for anything else).
+
+    :param experiment_id: the id as given.
+    """
     try:
         return int(experiment_id)
     except (TypeError, ValueError):
@@ -47,7 +60,10 @@ def experiment_int(experiment_id: str | int) -> int:
 
 
 def view_stages(view_type: int) -> tuple[str, ...]:
-    """The lifecycle stages a ``ViewType`` selects."""
+    """The lifecycle stages a ``ViewType`` selects.
+
+    :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
+    """
     try:
         return ViewType.stages(view_type)
     except (KeyError, TypeError):
@@ -58,7 +74,10 @@ def view_stages(view_type: int) -> tuple[str, ...]:
 
 
 def page_offset(offset: int) -> int:
-    """A search's row offset: a negative one counts as 0, a huge one is refused."""
+    """A search's row offset: a negative one counts as 0, a huge one is refused.
+
+    :param offset: the offset as given.
+    """
     if not isinstance(offset, int) or isinstance(offset, bool):
         raise InvalidParameterError(f"offset must be an integer, not {offset!r}.")
     if offset > MAX_OFFSET:
@@ -67,5 +86,8 @@ def page_offset(offset: int) -> int:
 
 
 def result_limit(max_results: int) -> int:
-    """A checked ``max_results``: a positive integer up to :data:`MAX_RESULTS_LIMIT`."""
+    """A checked ``max_results``: a positive integer up to :data:`MAX_RESULTS_LIMIT`.
+
+    :param max_results: the limit as given.
+    """
     return validation.result_limit(max_results, MAX_RESULTS_LIMIT)

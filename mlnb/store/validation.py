@@ -26,7 +26,11 @@ _KEY = re.compile(r"^[\w\-. :/]+$")
 
 
 def check_key(key: Any, what: str) -> str:
-    """A metric, param or tag key: non-empty text of allowed characters, not path-like."""
+    """A metric, param or tag key: non-empty text of allowed characters, not path-like.
+
+    :param key: the key as given.
+    :param what: ``Metric``, ``Param`` or ``Tag``, for the error message.
+    """
     if type(key) is str and key in _valid_keys:
         return key  # keys repeat in every batch of a training loop: check each once
     text = _check_key(key, what)
@@ -58,7 +62,11 @@ def _check_key(key: Any, what: str) -> str:
 
 
 def check_name(name: Any, what: str) -> str:
-    """An experiment, run or model name: text, not empty, not too long, no control characters."""
+    """An experiment, run or model name: text, not empty, not too long, no control characters.
+
+    :param name: the name as given.
+    :param what: ``Experiment``, ``Run`` or ``Model``, for the error message.
+    """
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameterError(f"{what} name must be non-empty text, not {name!r}.")
     if len(name) > MAX_NAME_LENGTH:
@@ -71,7 +79,11 @@ def check_name(name: Any, what: str) -> str:
 
 
 def metric_value(key: str, value: Any) -> float:
-    """A metric value as a float: numbers, numpy scalars, 0-d arrays, Decimal and bool qualify."""
+    """A metric value as a float: numbers, numpy scalars, 0-d arrays, Decimal and bool qualify.
+
+    :param key: the metric's name, for the error message.
+    :param value: the value as given.
+    """
     if isinstance(value, (str, bytes)) or value is None:
         raise InvalidValueTypeError(
             f"Metric {key!r} must be a number, not {type(value).__name__} ({value!r}). "
@@ -95,7 +107,12 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 def metric_int(key: str, value: Any, what: str) -> int:
     """A metric's step or timestamp: an integer that fits SQLite's 64 bits (1.0 is 1; 1.5 is
-    refused rather than silently cut to 1)."""
+    refused rather than silently cut to 1).
+
+    :param key: the metric's name, for the error message.
+    :param value: the value as given.
+    :param what: ``step`` or ``timestamp``, for the error message.
+    """
     if type(value) is not int:
         try:
             number = int(value)
@@ -112,6 +129,12 @@ def metric_int(key: str, value: Any, what: str) -> int:
 
 
 def param_value(key: str, value: Any) -> str:
+    """A param value as text (at most 6,000 characters).
+
+    :param key: the param's name, for the error message.
+    :param value: the value as given.
+    :raises InvalidParameterError: when it is too long.
+    """
     text = _stringify(value)
     if len(text) > MAX_PARAM_VALUE_LENGTH:
         raise InvalidParameterError(
@@ -122,6 +145,12 @@ def param_value(key: str, value: Any) -> str:
 
 
 def tag_value(key: str, value: Any) -> str:
+    """A tag value as text (at most 8,000 characters).
+
+    :param key: the tag's name, for the error message.
+    :param value: the value as given.
+    :raises InvalidParameterError: when it is too long.
+    """
     text = _stringify(value)
     if len(text) > MAX_TAG_VALUE_LENGTH:
         raise InvalidParameterError(
@@ -138,7 +167,11 @@ def _stringify(value: Any) -> str:
 
 
 def result_limit(max_results: Any, cap: int) -> int:
-    """A search's ``max_results``: a positive integer no larger than ``cap``."""
+    """A search's ``max_results``: a positive integer no larger than ``cap``.
+
+    :param max_results: the limit as given.
+    :param cap: the largest allowed.
+    """
     if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
         raise InvalidParameterError(f"max_results must be a positive integer, not {max_results!r}.")
     if max_results > cap:
@@ -148,6 +181,12 @@ def result_limit(max_results: Any, cap: int) -> int:
 
 
 def check_batch_sizes(metrics: int, params: int, tags: int) -> None:
+    """Refuse a batch with more metrics, params or tags than one batch may hold.
+
+    :param metrics: how many metrics.
+    :param params: how many params.
+    :param tags: how many tags.
+    """
     for count, limit, what in (
         (metrics, MAX_METRICS_PER_BATCH, "metrics"),
         (params, MAX_PARAMS_PER_BATCH, "params"),

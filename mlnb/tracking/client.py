@@ -41,7 +41,10 @@ _writers: dict[int, MetricWriter] = {}
 
 
 def writer_for(store: Store) -> MetricWriter:
-    """The one metric writer of ``store`` in this process (its buffer is shared by every client)."""
+    """The one metric writer of ``store`` in this process (its buffer is shared by every client).
+
+    :param store: an open store.
+    """
     writer = _writers.get(id(store))
     if writer is None or writer.store is not store:
         writer = _writers[id(store)] = MetricWriter(store)
@@ -49,7 +52,16 @@ def writer_for(store: Store) -> MetricWriter:
 
 
 class MlnbClient(RegistryClientMixin):
-    """Tracking operations on one store, each naming its run or experiment explicitly."""
+    """Tracking operations on one store, each naming its run or experiment explicitly.
+
+    MLflow's ``MlflowClient`` (also importable under that name). The differences: the store is a
+    local folder or SQLite file (no tracking server), metric points are buffered (on disk within a
+    second and before any read), artifacts always live in the store's own folder, and the registry
+    methods come from :class:`~mlnb.registry.RegistryClientMixin`.
+
+    :param tracking_uri: a ``.mlnb`` folder, a ``.db`` file or a ``sqlite:///`` URI; default the one
+        given to ``mlnb.set_tracking_uri``, else the store rules of :func:`current_client`.
+    """
 
     def __init__(self, tracking_uri: str | None = None) -> None:
         # As MLflow's client: no URI means the one given to mlnb.set_tracking_uri, if any.
@@ -58,6 +70,7 @@ class MlnbClient(RegistryClientMixin):
 
     @property
     def tracking_uri(self) -> str:
+        """The URI of this client's store."""
         return self.store.location.uri
 
     # --- experiments ------------------------------------------------------------------------
@@ -65,7 +78,14 @@ class MlnbClient(RegistryClientMixin):
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
     ) -> str:
-        """Create an experiment and return its id; its artifacts live in the store's root."""
+        """Create an experiment and return its id; its artifacts live in the store's root.
+
+        :param name: a name no other experiment has.
+        :param artifact_location: not supported, unlike MLflow: artifacts stay in the store's own
+            folder. Must be None.
+        :param tags: tags of the new experiment.
+        :raises InvalidParameterError: when ``artifact_location`` is given.
+        """
         if artifact_location is not None:
             raise InvalidParameterError(
                 "artifact_location is not supported: artifacts stay in the store's own folder so "
@@ -74,6 +94,11 @@ class MlnbClient(RegistryClientMixin):
         return self.store.create_experiment(name, tags)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment with this id.
+
+        :param experiment_id: the experiment's id.
+        :raises NotFoundError: when the store has none.
+        """
         return self.store.get_experiment(experiment_id)
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
@@ -102,20 +127,50 @@ class MlnbClient(RegistryClientMixin):
         self, view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
         filter_string: str | None = None, order_by: Sequence[str] | None = None,
     ) -> list[Experiment]:
+        """Experiments matching a filter.
+
+        Unlike MLflow, the result is a plain list, not a paged list, and there is no ``page_token``.
+
+        :param view_type: ``ViewType.ACTIVE_ONLY`` (default), ``DELETED_ONLY`` or ``ALL``.
+        :param max_results: at most this many.
+        :param filter_string: e.g. ``"name LIKE 'churn%' and tags.team = 'ml'"``.
+        :param order_by: e.g. ``["name ASC"]``.
+        """
         return self.store.search_experiments(view_type, filter_string, max_results, order_by)
 
     def delete_experiment(self, experiment_id: str) -> None:
+        """Delete an experiment and its runs (restorable with :meth:`restore_experiment`).
+
+        Buffered metric points are written first.
+
+        :param experiment_id: the experiment's id.
+        """
         self.writer.flush()
         self.writer.forget()  # its runs are deleted with it
         self.store.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
 
     def restore_experiment(self, experiment_id: str) -> None:
+        """Restore a deleted experiment.
+
+        :param experiment_id: the experiment's id.
+        """
         self.store.set_experiment_lifecycle(experiment_id, LifecycleStage.ACTIVE)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Give an experiment a new name.
+
+        :param experiment_id: the experiment's id.
+        :param new_name: a name no other experiment has.
+        """
         self.store.rename_experiment(experiment_id, new_name)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        """Set one tag of an experiment.
+
+        :param experiment_id: the experiment's id.
+        :param key: the tag's name.
+        :param value: any value, stored as text.
+        """
         self.store.set_experiment_tag(experiment_id, key, value)
 
     # --- runs -------------------------------------------------------------------------------
@@ -125,6 +180,16 @@ class MlnbClient(RegistryClientMixin):
         tags: dict[str, Any] | None = None, run_name: str | None = None,
         parent_run_id: str | None = None,
     ) -> Run:
+        """Create a RUNNING run and return it (it does not become the fluent API's active run).
+
+        The user is the current user. ``parent_run_id`` is mlnb's addition to MLflow's signature.
+
+        :param experiment_id: the experiment of the run.
+        :param start_time: milliseconds since the epoch; default now.
+        :param tags: tags of the run.
+        :param run_name: a name; default a random one.
+        :param parent_run_id: make the run a child of this run.
+        """
         info = self.store.create_run(
             experiment_id, run_name, tags, parent_run_id, current_user(), start_time
         )
@@ -159,22 +224,44 @@ class MlnbClient(RegistryClientMixin):
         return self.store.get_run_info(run_id)
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        """Change a run's status and/or name (buffered metric points are written first).
+
+        :param run_id: the run.
+        :param status: a new status (RUNNING, SCHEDULED, FINISHED, FAILED or KILLED).
+        :param name: a new run name.
+        """
         self.writer.flush()
         self.store.update_run(run_id, status=status, run_name=name)
 
     def set_terminated(
         self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
     ) -> RunInfo:
-        """End a run: flush its metrics, then record its final status and end time."""
+        """End a run: flush its metrics, then record its final status and end time.
+
+        Unlike MLflow, it returns the run's updated info.
+
+        :param run_id: the run.
+        :param status: FINISHED (default), FAILED or KILLED.
+        :param end_time: milliseconds since the epoch; default now.
+        """
         self.writer.flush()
         return self.store.update_run(run_id, status=status, end_time=end_time or now_ms())
 
     def delete_run(self, run_id: str) -> None:
+        """Delete a run (restorable with :meth:`restore_run`); buffered metric points are written
+        first.
+
+        :param run_id: the run.
+        """
         self.writer.flush()
         self.writer.forget(run_id)
         self.store.set_run_lifecycle(run_id, LifecycleStage.DELETED)
 
     def restore_run(self, run_id: str) -> None:
+        """Restore a deleted run.
+
+        :param run_id: the run.
+        """
         self.store.set_run_lifecycle(run_id, LifecycleStage.ACTIVE)
 
     def search_runs(
@@ -182,7 +269,18 @@ class MlnbClient(RegistryClientMixin):
         run_view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
         order_by: Sequence[str] | None = None, page_token: str | None = None,
     ) -> PagedList:
-        """A page of matching runs; pass ``result.token`` as ``page_token`` for the next page."""
+        """A page of matching runs; pass ``result.token`` as ``page_token`` for the next page.
+
+        Runs of this host whose process died while RUNNING are marked KILLED before the search.
+
+        :param experiment_ids: the experiments to search.
+        :param filter_string: MLflow's grammar (``metrics.acc > 0.9 and params.lr = '0.01'``) plus
+            ``or``, ``not`` and parentheses, which MLflow lacks.
+        :param run_view_type: ``ViewType.ACTIVE_ONLY`` (default), ``DELETED_ONLY`` or ``ALL``.
+        :param max_results: at most this many runs in the page.
+        :param order_by: e.g. ``["metrics.acc DESC", "start_time"]``.
+        :param page_token: the ``token`` of the previous page.
+        """
         self.writer.flush()
         self.store.reap_dead_runs()
         offset = token_offset(page_token)
@@ -258,17 +356,36 @@ class MlnbClient(RegistryClientMixin):
         self.store.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
     def delete_tag(self, run_id: str, key: str) -> None:
+        """Delete a tag of a run.
+
+        :param run_id: the run.
+        :param key: the tag's name.
+        """
         self.store.delete_tag(run_id, key)
 
     def log_batch(
         self, run_id: str, metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
     ) -> None:
-        """Write metrics, params and tags at once, all or nothing (metrics are not buffered)."""
+        """Write metrics, params and tags at once, all or nothing.
+
+        Unlike :meth:`log_metric`, the metrics are not buffered; there is no ``synchronous``
+        argument.
+
+        :param run_id: the run.
+        :param metrics: :class:`~mlnb.entities.Metric` points.
+        :param params: :class:`~mlnb.entities.Param` values.
+        :param tags: :class:`~mlnb.entities.RunTag` values.
+        """
         self.writer.flush()
         self.store.log_batch(run_id, list(metrics), list(params), list(tags))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric of a run (buffered points are written first).
+
+        :param run_id: the run.
+        :param key: the metric's name.
+        """
         self.writer.flush()
         return self.store.get_metric_history(run_id, key)
 
@@ -276,7 +393,13 @@ class MlnbClient(RegistryClientMixin):
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike[str],
                      artifact_path: str | None = None) -> None:
-        """Copy one file into the run's artifacts (under ``artifact_path`` if given)."""
+        """Copy one file into the run's artifacts (under ``artifact_path`` if given).
+
+        :param run_id: the run.
+        :param local_path: the file to copy.
+        :param artifact_path: a folder inside the run's artifacts; default the top.
+        :raises NotFoundError: when ``local_path`` is not a file.
+        """
         source = Path(local_path)
         if not source.is_file():
             raise NotFoundError(f"log_artifact: {str(source)!r} is not a file.")
@@ -284,7 +407,13 @@ class MlnbClient(RegistryClientMixin):
 
     def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str],
                       artifact_path: str | None = None) -> None:
-        """Copy every file below a folder into the run's artifacts, keeping the layout."""
+        """Copy every file below a folder into the run's artifacts, keeping the layout.
+
+        :param run_id: the run.
+        :param local_dir: the folder to copy.
+        :param artifact_path: a folder inside the run's artifacts; default the top.
+        :raises NotFoundError: when ``local_dir`` is not a folder.
+        """
         folder = Path(local_dir)
         if not folder.is_dir():
             raise NotFoundError(f"log_artifacts: {str(folder)!r} is not a folder.")
@@ -293,6 +422,12 @@ class MlnbClient(RegistryClientMixin):
             self.store.put_artifact_file(run_id, source, _join(prefix, rel))
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """Save text as an artifact of a run (UTF-8).
+
+        :param run_id: the run.
+        :param text: the text; anything else is an error.
+        :param artifact_file: its path inside the run's artifacts.
+        """
         if not isinstance(text, str):
             raise InvalidParameterError(
                 f"log_text takes text, not {type(text).__name__}; use log_dict for data or "
@@ -301,18 +436,38 @@ class MlnbClient(RegistryClientMixin):
         self.store.put_artifact_bytes(run_id, artifact_file, text.encode("utf-8"))
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        """Save data as a JSON artifact, or YAML when the file ends in ``.yaml``/``.yml``.
+
+        :param run_id: the run.
+        :param dictionary: JSON-ready data (for JSON, numpy arrays and scalars are converted).
+        :param artifact_file: its path inside the run's artifacts.
+        """
         safe_relpath(artifact_file)  # a bad path is the error to report, before any rendering
         self.store.put_artifact_bytes(
             run_id, artifact_file, formats.dict_bytes(dictionary, artifact_file))
 
     def log_figure(self, run_id: str, figure: Any, artifact_file: str,
                    save_kwargs: dict[str, Any] | None = None) -> None:
+        """Save a matplotlib figure (any format it writes) or a Plotly figure (``.json`` or ``.html``).
+
+        :param run_id: the run.
+        :param figure: a matplotlib or Plotly figure.
+        :param artifact_file: its path inside the run's artifacts; the extension picks the format.
+        :param save_kwargs: extra keyword arguments for matplotlib's ``savefig`` (unused for
+            Plotly).
+        """
         safe_relpath(artifact_file)
         self.store.put_artifact_bytes(
             run_id, artifact_file, formats.figure_bytes(figure, artifact_file, save_kwargs))
 
     def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
-        """Save a table as JSON; logging to the same file again appends its rows (as MLflow)."""
+        """Save a table as JSON; logging to the same file again appends its rows (as MLflow).
+
+        :param run_id: the run.
+        :param data: a pandas DataFrame or a dict of equal-length columns.
+        :param artifact_file: its path inside the run's artifacts.
+        :raises InvalidParameterError: when the file already holds other columns.
+        """
         safe_relpath(artifact_file)
         columns = formats.table_columns(data)
         try:
@@ -322,11 +477,24 @@ class MlnbClient(RegistryClientMixin):
         self.store.put_artifact_bytes(run_id, artifact_file, formats.table_bytes(columns, existing))
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        """The files and folders directly inside a run's artifacts (or inside ``path``).
+
+        :param run_id: the run.
+        :param path: a folder inside the run's artifacts; default the top.
+        """
         return self.store.list_artifacts(run_id, path or "")
 
     def download_artifacts(self, run_id: str, path: str = "",
                            dst_path: str | os.PathLike[str] | None = None) -> str:
-        """The local path of an artifact; with ``dst_path``, a copy made there."""
+        """The local path of an artifact; with ``dst_path``, a copy made there.
+
+        Unlike MLflow, nothing is copied without ``dst_path``: the path returned is inside the
+        store, so do not write to it.
+
+        :param run_id: the run.
+        :param path: a file or folder inside the run's artifacts; default all of them.
+        :param dst_path: a folder to copy into (symbolic links inside a copied folder are skipped).
+        """
         source = self.store.artifact_path(run_id, path)
         if dst_path is None:
             return str(source)

@@ -48,6 +48,12 @@ def has_context_provider(provider: ContextProvider) -> bool:
 
 
 def run_context_tags() -> dict[str, str]:
+    """The tags every new run gets: source script, user, git commit, Python version, then the
+    providers'.
+
+    In a kernel the notebook's provenance is added even without ``%load_ext mlnb``. A provider that
+    fails is skipped with a warning.
+    """
     tags = _source_tags()
     providers = list(_providers)
     if "IPython" in sys.modules:

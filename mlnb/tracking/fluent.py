@@ -91,29 +91,54 @@ class ActiveRun:
         return self.client.get_run(self.run_id).data
 
     def log_param(self, key: str, value: Any) -> Any:
-        """Log one param of this run; see :func:`mlnb.log_param`."""
+        """Log one param of this run; see :func:`mlnb.log_param`.
+
+        :param key: the param's name.
+        :param value: any value, stored as text.
+        """
         return self.client.log_param(self.run_id, key, value)
 
     def log_params(self, params: dict[str, Any]) -> None:
-        """Log several params of this run; see :func:`mlnb.log_params`."""
+        """Log several params of this run; see :func:`mlnb.log_params`.
+
+        :param params: names and values.
+        """
         self.client.log_params(self.run_id, _mapping(params, "log_params"))
 
     def log_metric(self, key: str, value: float, step: int | None = None,
                    timestamp: int | None = None) -> None:
-        """Log one metric point of this run; see :func:`mlnb.log_metric`."""
+        """Log one metric point of this run (buffered); see :func:`mlnb.log_metric`.
+
+        :param key: the metric's name.
+        :param value: a number.
+        :param step: the training step (default 0).
+        :param timestamp: milliseconds since the epoch (default now).
+        """
         self.client.log_metric(self.run_id, key, value, timestamp, step or 0)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None,
                     timestamp: int | None = None) -> None:
-        """Log several metric points of this run; see :func:`mlnb.log_metrics`."""
+        """Log several metric points of this run (buffered); see :func:`mlnb.log_metrics`.
+
+        :param metrics: names and values.
+        :param step: the training step (default 0).
+        :param timestamp: milliseconds since the epoch (default now).
+        """
         self.client.log_metrics(self.run_id, _mapping(metrics, "log_metrics"), step, timestamp)
 
     def set_tag(self, key: str, value: Any) -> None:
-        """Set one tag of this run; see :func:`mlnb.set_tag`."""
+        """Set one tag of this run; see :func:`mlnb.set_tag`.
+
+        :param key: the tag's name.
+        :param value: any value, stored as text.
+        """
         self.client.set_tag(self.run_id, key, value)
 
     def end(self, status: str = RunStatus.FINISHED) -> None:
-        """End this run with ``status`` (FINISHED, FAILED or KILLED)."""
+        """End this run (if it is still active), whether or not it is the innermost one.
+
+        :param status: FINISHED (default), FAILED or KILLED.
+        """
         end_run(status, run_id=self.run_id)
 
     def __enter__(self) -> ActiveRun:
@@ -193,9 +218,12 @@ def start_run(
 def end_run(status: str = RunStatus.FINISHED, run_id: str | None = None) -> None:
     """End the active run (or the given one); its metrics are on disk after.
 
-    :param status: FINISHED (default), FAILED or KILLED.
-    :param run_id: end this active run instead of the innermost one (nothing happens when no
-        active run has this id).
+    Nothing happens when no run is active, as in MLflow.
+
+    :param status: FINISHED (default), FAILED or KILLED; another value raises
+        ``InvalidParameterError`` and leaves the run active.
+    :param run_id: mlnb-only: end this active run instead of the innermost one (nothing happens
+        when no active run has this id).
     """
     if status not in RunStatus.TERMINAL:  # before the run leaves the stack: a typo keeps it active
         raise InvalidParameterError(
@@ -238,6 +266,8 @@ def _active_run_id() -> str:
 def log_param(key: str, value: Any) -> Any:
     """Log one param of the active run (started if none is) and return its value.
 
+    MLflow's ``synchronous`` argument does not exist: the param is written at once.
+
     :param key: the param's name (letters, digits and ``_-./ :``, at most 250 characters).
     :param value: any value; stored as text. A param is fixed once logged: logging it again
         with another value raises ``ParamConflictError`` (MLflow's INVALID_PARAMETER_VALUE).
@@ -247,6 +277,9 @@ def log_param(key: str, value: Any) -> Any:
 
 def log_params(params: dict[str, Any]) -> None:
     """Log several params of the active run at once, all or nothing.
+
+    Unlike MLflow, there is no ``synchronous`` or ``run_id`` argument: use
+    :meth:`ActiveRun.log_params` or ``MlnbClient().log_params`` for another run.
 
     :param params: names and values, as for :func:`log_param`.
     """
@@ -259,7 +292,8 @@ def log_metric(key: str, value: float, step: int | None = None,
 
     Unlike MLflow, the point is buffered: it is on disk within a second, at ``end_run`` and
     ``flush()``, and before any read in this process (a hard crash loses at most the last
-    second of points).
+    second of points). MLflow's ``synchronous``, ``run_id``, ``model_id`` and ``dataset``
+    arguments do not exist; use ``MlnbClient().log_metric`` for another run.
 
     :param key: the metric's name.
     :param value: a number; NaN and ±inf are kept as they are.
@@ -273,6 +307,9 @@ def log_metric(key: str, value: float, step: int | None = None,
 def log_metrics(metrics: dict[str, float], step: int | None = None,
                 timestamp: int | None = None) -> None:
     """Log several metric points of the active run with one step and timestamp (buffered).
+
+    As :func:`log_metric`, without MLflow's ``synchronous``, ``run_id``, ``model_id`` and
+    ``dataset`` arguments.
 
     :param metrics: names and values.
     :param step: the training step (default 0).
@@ -309,6 +346,8 @@ def delete_tag(key: str) -> None:
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
     """Copy one file into the active run's artifacts (written atomically, with its sha256).
+
+    Unlike MLflow, there is no ``run_id`` argument: use ``MlnbClient().log_artifact``.
 
     :param local_path: the file to copy.
     :param artifact_path: a folder inside the run's artifacts; default the top.
@@ -350,7 +389,9 @@ def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] |
 
     :param figure: a ``matplotlib.figure.Figure`` or a ``plotly.graph_objects.Figure``.
     :param artifact_file: e.g. ``"roc.png"`` (matplotlib) or ``"curves.html"`` (Plotly).
-    :param save_kwargs: extra keyword arguments for ``savefig`` / ``write_html``.
+    :param save_kwargs: extra keyword arguments for matplotlib's ``savefig`` (not used for
+        Plotly figures).
+
     """
     current_client().log_figure(_active_run_id(), figure, artifact_file, save_kwargs)
 

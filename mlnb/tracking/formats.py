@@ -15,7 +15,12 @@ from mlnb.errors import InvalidParameterError
 
 
 def dict_bytes(dictionary: Any, artifact_file: str) -> bytes:
-    """JSON, or YAML when the file name ends in .yaml/.yml (as MLflow's ``log_dict``)."""
+    """JSON, or YAML when the file name ends in .yaml/.yml (as MLflow's ``log_dict``).
+
+    :param dictionary: JSON-ready data; numpy arrays and scalars become lists and numbers.
+    :param artifact_file: the artifact's name, which picks the format.
+    :raises InvalidParameterError: when the data cannot be written in that format.
+    """
     if artifact_file.endswith((".yaml", ".yml")):
         import yaml
 
@@ -38,7 +43,13 @@ def _json_default(value: Any) -> Any:
 
 
 def figure_bytes(figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | None) -> bytes:
-    """A matplotlib figure in the file's format, or a Plotly figure as JSON or HTML."""
+    """A matplotlib figure in the file's format, or a Plotly figure as JSON or HTML.
+
+    :param figure: a matplotlib or Plotly figure.
+    :param artifact_file: the artifact's name; its extension picks the format (default png).
+    :param save_kwargs: extra keyword arguments for matplotlib's ``savefig``.
+    :raises InvalidParameterError: for another object, an unknown format or a Plotly image format.
+    """
     ext = artifact_file.rsplit(".", 1)[-1].lower() if "." in artifact_file else ""
     kwargs = dict(save_kwargs or {})
     if hasattr(figure, "savefig"):  # matplotlib Figure
@@ -64,7 +75,11 @@ def figure_bytes(figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | 
 
 
 def table_columns(data: Any) -> dict[str, list[Any]]:
-    """A table as a dict of equal-length columns, from a DataFrame or a dict of columns."""
+    """A table as a dict of equal-length columns, from a DataFrame or a dict of columns.
+
+    :param data: a pandas DataFrame or a dict of lists.
+    :raises InvalidParameterError: for other data or columns of different lengths.
+    """
     if hasattr(data, "to_dict") and hasattr(data, "columns"):
         return {str(c): list(data[c].tolist()) for c in data.columns}
     if isinstance(data, dict):
@@ -81,7 +96,14 @@ def table_columns(data: Any) -> dict[str, list[Any]]:
 
 
 def table_bytes(columns: dict[str, list[Any]], existing: bytes | None) -> bytes:
-    """MLflow's table JSON (``{"columns": [...], "data": [[...]]}``), appending to ``existing``."""
+    """MLflow's table JSON (``{"columns": [...], "data": [[...]]}``), appending to ``existing``.
+
+    NaN and infinities become ``null``.
+
+    :param columns: the new rows, by column.
+    :param existing: the artifact's current bytes, or None.
+    :raises InvalidParameterError: when ``existing`` has other columns.
+    """
     names = list(columns)
     rows = [list(r) for r in zip(*columns.values(), strict=False)] if names else []
     if existing:

@@ -12,8 +12,13 @@ if TYPE_CHECKING:
 
 
 def runs_to_frame(runs: list[Run]) -> pandas.DataFrame:
-    """``run_id, experiment_id, status, artifact_uri, start_time, end_time``, then
-    ``metrics.*`` (latest values, NaN where missing), ``params.*`` and ``tags.*``."""
+    """Runs as MLflow's ``search_runs`` DataFrame.
+
+    Columns: ``run_id, experiment_id, status, artifact_uri, start_time, end_time`` (UTC datetimes),
+    then ``metrics.*`` (latest values, NaN where missing), ``params.*`` and ``tags.*``.
+
+    :param runs: the runs, one row each.
+    """
     import pandas as pd
 
     metric_keys = sorted({k for r in runs for k in r.data.metrics})

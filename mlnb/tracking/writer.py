@@ -34,7 +34,10 @@ Point = tuple[str, str, float, int, int]  # run_id, key, value, timestamp, step
 
 
 class MetricWriter:
-    """Buffers metric points for one store and writes them in batches."""
+    """Buffers metric points for one store and writes them in batches.
+
+    :param store: the store the points go to.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -47,7 +50,14 @@ class MetricWriter:
         _writers.add(self)
 
     def add(self, run_id: str, key: str, value: object, timestamp: int, step: int) -> None:
-        """Validate one point and buffer it; flushes inline when the buffer is full."""
+        """Validate one point and buffer it; flushes inline when the buffer is full.
+
+        :param run_id: the run; it must exist and not be deleted (checked once per run).
+        :param key: the metric's name.
+        :param value: a number.
+        :param timestamp: milliseconds since the epoch.
+        :param step: the training step.
+        """
         validation.check_key(key, "Metric")  # cached per distinct key
         number = validation.metric_value(key, value)
         # Checked here, not at flush: a point the store cannot hold must fail at the call that
@@ -72,18 +82,31 @@ class MetricWriter:
             self._start_thread()
 
     def forget(self, run_id: str | None = None) -> None:
-        """A run (``None``: every run) is being deleted: check again before taking its points."""
+        """A run (``None``: every run) is being deleted: check again before taking its points.
+
+        :param run_id: the run, or None for all.
+        """
         if run_id is None:
             self._writable.clear()
         else:
             self._writable.discard(run_id)
 
     def add_many(self, points: list[Point]) -> None:
+        """Validate and buffer several points, as :meth:`add` does for each.
+
+        :param points: ``(run_id, key, value, timestamp, step)`` tuples.
+        """
         for run_id, key, value, timestamp, step in points:
             self.add(run_id, key, value, timestamp, step)
 
     def flush(self, *, raise_errors: bool = True) -> None:
-        """Write every buffered point now; on return they are committed to the store."""
+        """Write every buffered point now; on return they are committed to the store.
+
+        On a store error the points stay buffered for the next attempt.
+
+        :param raise_errors: raise the store error; when False, warn instead (the background
+            thread).
+        """
         if os.getpid() != self._pid:
             self._after_fork()
         if not self._pending:
@@ -139,6 +162,7 @@ class MetricWriter:
         self._thread = None
 
     def due(self) -> bool:
+        """Whether the oldest buffered point has waited :data:`FLUSH_INTERVAL_S`."""
         return bool(self._pending) and time.monotonic() - self._oldest >= FLUSH_INTERVAL_S
 
 

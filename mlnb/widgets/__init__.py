@@ -21,10 +21,17 @@ __all__ = ["compare", "show_registry", "show_run", "show_runs"]
 
 def show_runs(experiment: Any = None, filter: str | None = None, *, page_size: int = 50
               ) -> RunTable:
-    """The run table of an experiment (the active one by default; a name, id, list or ``"*"``).
+    """The run table of an experiment, as a widget: paged, sortable, filterable, with actions on the
+    selected runs.
 
-    ``filter`` uses the search grammar (``metrics.acc > 0.9 and params.lr = '0.01'``); a bad
-    filter is shown above the table rather than raised.
+    ``filter`` uses the search grammar (``metrics.acc > 0.9 and params.lr = '0.01'``); a bad filter
+    is shown above the table rather than raised. While runs are RUNNING the table refreshes itself.
+
+    :param experiment: an experiment name, id or ``Experiment``, ``"*"`` for all, or a list of
+        those; default the active experiment.
+    :param filter: the initial filter.
+    :param page_size: runs per page.
+    :raises NotFoundError: for an experiment that does not exist.
     """
     from mlnb.widgets.run_table import RunTable
 
@@ -32,14 +39,23 @@ def show_runs(experiment: Any = None, filter: str | None = None, *, page_size: i
 
 
 def compare(runs: Any) -> Comparison:
-    """Compare runs: run ids, ``Run`` objects, or a DataFrame from ``mlnb.search_runs()``."""
+    """Compare runs: differing params, metric summaries, and history, parallel-coordinates, scatter and
+    bar charts.
+
+    :param runs: run ids, ``Run`` or ``ActiveRun`` objects, or a DataFrame from
+        ``mlnb.search_runs()``.
+    :raises NotFoundError: for a run id the store does not have.
+    """
     from mlnb.widgets.comparison import Comparison
 
     return Comparison(runs)
 
 
 def show_run(run: Any) -> RunDetail:
-    """Details of one run (an id, a ``Run`` or an ``ActiveRun``)."""
+    """Details of one run: params, metrics with small charts, tags, provenance and artifact previews.
+
+    :param run: a run id, a ``Run`` or an ``ActiveRun``.
+    """
     from mlnb.widgets.run_detail import RunDetail
 
     return RunDetail(run)

@@ -18,6 +18,8 @@ def no_math(widget: Any) -> Any:
     run named ``$\\href{javascript:...}{x}$`` would render as math holding a live link. Every
     ``Label`` showing user data goes through this. (Descriptions are typeset on an inner element
     these classes do not reach: never put user text in a ``description``.)
+
+    :param widget: the widget to mark.
     """
     for name in MATH_IGNORE_CLASSES:
         widget.add_class(name)
@@ -32,6 +34,7 @@ class StaticFallback:
     """
 
     def static_html(self) -> str:
+        """The view as escaped static HTML; each view defines it."""
         raise NotImplementedError
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:

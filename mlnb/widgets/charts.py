@@ -26,8 +26,11 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 def ema(values: Sequence[float], smoothing: float) -> list[float]:
     """Exponential moving average: ``s[0] = x[0]``, ``s[t] = a*s[t-1] + (1-a)*x[t]``.
 
-    ``smoothing`` (``a``) is in [0, 1); 0 returns the values unchanged. Non-finite points stay
-    as they are in the output and do not disturb the running average.
+    Non-finite points stay as they are in the output and do not disturb the running average.
+
+    :param values: the series.
+    :param smoothing: ``a``, in [0, 1); 0 returns the values unchanged.
+    :raises ValueError: for ``smoothing`` outside [0, 1).
     """
     if not 0 <= smoothing < 1:
         raise ValueError(f"smoothing must be in [0, 1), not {smoothing!r}")
@@ -60,7 +63,14 @@ def metric_history_figure(
     smoothing: float = 0.0,
     log_y: bool = False,
 ) -> go.Figure:
-    """Line chart of one metric's history, one trace per run (``series`` is (label, points))."""
+    """Line chart of one metric's history, one trace per run.
+
+    :param series: ``(label, points)`` per run.
+    :param key: the metric's name.
+    :param x_axis: ``step``, ``time`` or ``relative`` (seconds since the first point).
+    :param smoothing: EMA smoothing in [0, 1); 0 for none.
+    :param log_y: a logarithmic y axis.
+    """
     import numpy as np
     import plotly.graph_objects as go
 
@@ -113,7 +123,14 @@ def _param_axis(values: Sequence[str | None]) -> dict[str, Any]:
 def parallel_coordinates_figure(
     runs: Sequence[Run], metric: str, params: Sequence[str] | None = None
 ) -> go.Figure:
-    """Parallel coordinates: one axis per param, then the metric; lines coloured by the metric."""
+    """Parallel coordinates: one axis per param, then the metric; lines coloured by the metric.
+
+    Runs without the metric are left out.
+
+    :param runs: the runs.
+    :param metric: the metric's name.
+    :param params: the params to show; default every param of those runs.
+    """
     import plotly.graph_objects as go
 
     chosen = [r for r in runs if metric in r.data.metrics]
@@ -137,7 +154,13 @@ def parallel_coordinates_figure(
 def param_scatter_figure(
     runs: Sequence[Run], param: str, metric: str, labels: Sequence[str] | None = None
 ) -> go.Figure:
-    """One point per run: a param's value (x) against a metric's latest value (y)."""
+    """One point per run: a param's value (x) against a metric's latest value (y).
+
+    :param runs: the runs; those without the param or the metric are left out.
+    :param param: the param's name.
+    :param metric: the metric's name.
+    :param labels: hover labels, one per run; default the run names.
+    """
     import plotly.graph_objects as go
 
     labels = list(labels) if labels is not None else [r.info.run_name for r in runs]
@@ -164,7 +187,12 @@ def param_scatter_figure(
 def final_metrics_figure(
     runs: Sequence[Run], metrics: Sequence[str] | None = None, labels: Sequence[str] | None = None
 ) -> go.Figure:
-    """Grouped bars of each run's latest metric values, one trace per metric."""
+    """Grouped bars of each run's latest metric values, one trace per metric.
+
+    :param runs: the runs.
+    :param metrics: the metrics; default every metric of those runs.
+    :param labels: the bars' labels, one per run; default the run names.
+    """
     import plotly.graph_objects as go
 
     labels = list(labels) if labels is not None else [r.info.run_name for r in runs]
@@ -183,7 +211,11 @@ def final_metrics_figure(
 
 
 def sparkline_figure(points: Sequence[Metric], key: str) -> go.Figure:
-    """A small chart of one metric's history, for the run details view."""
+    """A small chart of one metric's history, for the run details view.
+
+    :param points: the metric's points.
+    :param key: the metric's name.
+    """
     import numpy as np
     import plotly.graph_objects as go
 
@@ -198,19 +230,28 @@ def sparkline_figure(points: Sequence[Metric], key: str) -> go.Figure:
 
 
 def figure_mimebundle(fig: go.Figure) -> dict[str, Any]:
-    """The bundle JupyterLab's Plotly renderer draws (no widget, so it also works statically)."""
+    """The bundle JupyterLab's Plotly renderer draws (no widget, so it also works statically).
+
+    :param fig: a Plotly figure.
+    """
     spec: dict[str, Any] = json.loads(fig.to_json())
     spec["config"] = {"displaylogo": False, "responsive": True}
     return {PLOTLY_MIME: spec, "text/plain": f"<Figure: {len(spec.get('data', []))} traces>"}
 
 
 def figure_output(fig: go.Figure) -> dict[str, Any]:
-    """An nbformat display_data output holding the figure (for ``widgets.Output.outputs``)."""
+    """An nbformat display_data output holding the figure (for ``widgets.Output.outputs``).
+
+    :param fig: a Plotly figure.
+    """
     return {"output_type": "display_data", "data": figure_mimebundle(fig), "metadata": {}}
 
 
 def figure_text_fields(spec: Mapping[str, Any]) -> list[str]:
-    """Every string in a figure's JSON (used by tests to check nothing unescaped slips through)."""
+    """Every string in a figure's JSON (used by tests to check nothing unescaped slips through).
+
+    :param spec: the figure's JSON.
+    """
     found: list[str] = []
 
     def walk(node: Any) -> None:

@@ -22,7 +22,11 @@ _TABS = ("Overview", "History", "Parallel coordinates", "Scatter", "Final metric
 
 
 def params_rows(runs: list[Run], show_all: bool) -> tuple[list[list[str]], list[bool]]:
-    """Rows ``[param, value per run...]`` and whether each differs between the runs."""
+    """Rows ``[param, value per run...]`` and whether each differs between the runs.
+
+    :param runs: the runs.
+    :param show_all: every param; else only the differing ones.
+    """
     differing = set(data.differing_params(runs))
     keys = sorted({k for r in runs for k in r.data.params}) if show_all else sorted(differing)
     rows = [[k, *(r.data.params.get(k, "") for r in runs)] for k in keys]
@@ -31,7 +35,12 @@ def params_rows(runs: list[Run], show_all: bool) -> tuple[list[list[str]], list[
 
 def summary_rows(runs: list[Run], labels: list[str],
                  histories: dict[str, dict[str, list[Metric]]]) -> list[list[str]]:
-    """``[run, metric, last, min, max, best step, points]`` for every run and metric it has."""
+    """``[run, metric, last, min, max, best step, points]`` for every run and metric it has.
+
+    :param runs: the runs.
+    :param labels: their labels.
+    :param histories: run id -> metric -> points.
+    """
     rows = []
     for run, label in zip(runs, labels, strict=True):
         for key, points in sorted(histories.get(run.info.run_id, {}).items()):
@@ -44,7 +53,11 @@ def summary_rows(runs: list[Run], labels: list[str],
 
 
 class Comparison(StaticFallback, widgets.VBox):
-    """Several runs compared: differing params, metric summaries, and five kinds of chart."""
+    """Several runs compared: differing params, metric summaries, and five kinds of chart.
+
+    :param runs: run ids, ``Run`` or ``ActiveRun`` objects, or a ``search_runs`` DataFrame.
+    :param store: the store to read; default the current one.
+    """
 
     def __init__(self, runs: Any, *, store: Store | None = None) -> None:
         super().__init__(layout=widgets.Layout(width="100%"))
@@ -132,6 +145,7 @@ class Comparison(StaticFallback, widgets.VBox):
     # --- charts -----------------------------------------------------------------------------
 
     def history_figure(self) -> Any:
+        """The history chart of the chosen metric, with the chosen axis, smoothing and scale."""
         key = self.metric_choice.value
         series = [(label, self.histories.get(r.info.run_id, {}).get(key, []))
                   for r, label in zip(self.runs, self.labels, strict=True)]
@@ -140,20 +154,24 @@ class Comparison(StaticFallback, widgets.VBox):
             smoothing=float(self.smoothing.value), log_y=bool(self.log_scale.value))
 
     def draw_history(self) -> None:
+        """Draw the History tab."""
         _show(self.history_out, self.history_figure() if self.metric_keys else None)
 
     def draw_parallel(self) -> None:
+        """Draw the Parallel coordinates tab."""
         fig = charts.parallel_coordinates_figure(self.runs, self.parallel_metric.value) \
             if self.metric_keys else None
         _show(self.parallel_out, fig)
 
     def draw_scatter(self) -> None:
+        """Draw the Scatter tab."""
         ok = self.metric_keys and self.param_keys
         fig = charts.param_scatter_figure(self.runs, self.scatter_param.value,
                                           self.scatter_metric.value, self.labels) if ok else None
         _show(self.scatter_out, fig)
 
     def draw_bars(self) -> None:
+        """Draw the Final metrics tab."""
         fig = charts.final_metrics_figure(self.runs, self.metric_keys, self.labels) \
             if self.metric_keys else None
         _show(self.bar_out, fig)
@@ -161,6 +179,7 @@ class Comparison(StaticFallback, widgets.VBox):
     # --- static fallback --------------------------------------------------------------------
 
     def static_html(self) -> str:
+        """Params, metric summaries and the history chart as static HTML."""
         rows, differs = params_rows(self.runs, True)
         parts = [
             "<h5>Params (differing ones highlighted)</h5>",

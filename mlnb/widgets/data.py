@@ -40,8 +40,13 @@ def tracking_store() -> Store:
 
 
 def experiment_ids(store: Store, experiment: Any) -> list[str]:
-    """Experiment ids for ``experiment``: None (the active one), a name, an id, an Experiment,
-    ``"*"`` (all), or a list of those."""
+    """Experiment ids for ``experiment``.
+
+    :param store: the store to look in.
+    :param experiment: None (the active one), a name, an id, an Experiment, ``"*"`` (all active), or
+        a list of those.
+    :raises NotFoundError: for a name or id that does not exist.
+    """
     if experiment is None:
         return [fluent.active_experiment_id()]
     if isinstance(experiment, Experiment):
@@ -61,7 +66,13 @@ def experiment_ids(store: Store, experiment: Any) -> list[str]:
 
 
 def resolve_runs(store: Store, runs: Any) -> list[Run]:
-    """Runs from ids, Run objects, ActiveRun handles or a ``search_runs`` DataFrame, in order."""
+    """Runs from ids, Run objects, ActiveRun handles or a ``search_runs`` DataFrame, in order, without
+    duplicates.
+
+    :param store: the store to read.
+    :param runs: one of those, or a list of them.
+    :raises InvalidParameterError: for anything else, or no runs.
+    """
     if hasattr(runs, "columns") and "run_id" in getattr(runs, "columns", ()):
         runs = list(runs["run_id"])
     elif isinstance(runs, (str, Run)) or hasattr(runs, "run_id"):
@@ -82,7 +93,10 @@ def resolve_runs(store: Store, runs: Any) -> list[Run]:
 
 
 def run_labels(runs: Sequence[Run]) -> list[str]:
-    """Run names, with a short id added where two runs share a name (raw text, not escaped)."""
+    """Run names, with a short id added where two runs share a name (raw text, not escaped).
+
+    :param runs: the runs.
+    """
     names = [r.info.run_name or r.info.run_id[:8] for r in runs]
     counts: dict[str, int] = {}
     for name in names:
@@ -91,6 +105,10 @@ def run_labels(runs: Sequence[Run]) -> list[str]:
 
 
 def format_time(ms: int | None) -> str:
+    """Milliseconds since the epoch as local ``YYYY-mm-dd HH:MM:SS`` ("" for None).
+
+    :param ms: the time.
+    """
     if ms is None:
         return ""
     moment = _dt.datetime.fromtimestamp(ms / 1000)
@@ -98,6 +116,11 @@ def format_time(ms: int | None) -> str:
 
 
 def duration_ms(run: Run, now_ms: int | None = None) -> int | None:
+    """A run's duration; a RUNNING run's lasts until ``now_ms``, another unfinished one has none.
+
+    :param run: the run.
+    :param now_ms: the current time, for RUNNING runs.
+    """
     start, end = run.info.start_time, run.info.end_time
     if end is None:
         if run.info.status != RunStatus.RUNNING or now_ms is None:
@@ -107,6 +130,10 @@ def duration_ms(run: Run, now_ms: int | None = None) -> int | None:
 
 
 def format_duration(ms: int | None) -> str:
+    """A duration as ``12.3s``, ``4m 05s`` or ``2h 03m`` ("" for None).
+
+    :param ms: the duration in milliseconds.
+    """
     if ms is None:
         return ""
     seconds = ms / 1000
@@ -120,7 +147,10 @@ def format_duration(ms: int | None) -> str:
 
 
 def format_value(value: Any) -> str:
-    """A param or metric value as short text (floats to 6 significant digits)."""
+    """A param or metric value as short text (floats to 6 significant digits).
+
+    :param value: the value.
+    """
     if value is None:
         return ""
     if isinstance(value, float):
@@ -150,6 +180,11 @@ BASE_COLUMNS = (
 
 
 def table_columns(params: Iterable[str], metrics: Iterable[str]) -> list[Column]:
+    """The base columns (run, status, start, duration), then one per param and metric.
+
+    :param params: param keys.
+    :param metrics: metric keys.
+    """
     cols = list(BASE_COLUMNS)
     cols += [Column(f"params.{k}", k, f"params.`{k}`") for k in params]
     cols += [Column(f"metrics.{k}", k, f"metrics.`{k}`") for k in metrics]
@@ -157,6 +192,12 @@ def table_columns(params: Iterable[str], metrics: Iterable[str]) -> list[Column]
 
 
 def cell_text(run: Run, column: Column, now_ms: int | None = None) -> str:
+    """The text of one cell (raw, not escaped).
+
+    :param run: the row's run.
+    :param column: the column.
+    :param now_ms: the current time, for durations of RUNNING runs.
+    """
     if column.id == "name":
         return run.info.run_name
     if column.id == "status":
@@ -172,12 +213,22 @@ def cell_text(run: Run, column: Column, now_ms: int | None = None) -> str:
 
 def table_rows(runs: Sequence[Run], columns: Sequence[Column], now_ms: int | None = None
                ) -> list[list[str]]:
-    """The text of every cell of the table, row by row (raw text: escape it for HTML)."""
+    """The text of every cell of the table, row by row (raw text: escape it for HTML).
+
+    :param runs: the rows' runs.
+    :param columns: the columns.
+    :param now_ms: the current time, for durations of RUNNING runs.
+    """
     return [[cell_text(r, c, now_ms) for c in columns] for r in runs]
 
 
 def default_keys(runs: Sequence[Run], kind: str, limit: int = 5) -> list[str]:
-    """The ``limit`` most common param or metric keys of these runs, for the first view."""
+    """The ``limit`` most common param or metric keys of these runs, for the first view.
+
+    :param runs: the runs.
+    :param kind: ``params`` or ``metrics``.
+    :param limit: at most this many keys.
+    """
     counts: dict[str, int] = {}
     for run in runs:
         for key in (run.data.params if kind == "params" else run.data.metrics):
@@ -186,11 +237,16 @@ def default_keys(runs: Sequence[Run], kind: str, limit: int = 5) -> list[str]:
 
 
 def lower_is_better(key: str) -> bool:
+    """Whether a metric's name says smaller is better (loss, error, latency...).
+
+    :param key: the metric's name.
+    """
     return bool(_LOWER_IS_BETTER.search(key))
 
 
 @dataclass(frozen=True)
 class MetricSummary:
+    """Last, min and max of a metric's history, the step of the best value, and the number of points."""
     last: float
     min: float
     max: float
@@ -199,7 +255,11 @@ class MetricSummary:
 
 
 def summarize(points: Sequence[Metric], key: str) -> MetricSummary | None:
-    """Last, min, max and the step of the best value (min for losses, else max); NaN skipped."""
+    """Last, min, max and the step of the best value (min for losses, else max); NaN skipped.
+
+    :param points: the metric's points (with none, the result is None).
+    :param key: the metric's name, which says whether lower is better.
+    """
     if not points:
         return None
     finite = [p for p in points if not math.isnan(p.value)]
@@ -213,12 +273,19 @@ def summarize(points: Sequence[Metric], key: str) -> MetricSummary | None:
 
 
 def differing_params(runs: Sequence[Run]) -> list[str]:
-    """Param keys whose value is not the same (or not present) in every run."""
+    """Param keys whose value is not the same (or not present) in every run.
+
+    :param runs: the runs.
+    """
     keys = sorted({k for r in runs for k in r.data.params})
     return [k for k in keys if len({r.data.params.get(k) for r in runs}) > 1]
 
 
 def provenance_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The ``mlnb.*`` and ``mlflow.source.*`` tags, sorted by key.
+
+    :param tags: a run's tags.
+    """
     return {k: v for k, v in sorted(tags.items()) if k.startswith(PROVENANCE_PREFIXES)}
 
 
@@ -227,7 +294,11 @@ _CELL_SOURCE_TAGS = ("mlnb.cell.source", "mlnb.cell_source", "mlnb.source.cell",
 
 
 def cell_source_tag(tags: dict[str, str]) -> tuple[str, str] | None:
-    """The tag holding the cell's source code, if the provenance capture wrote one."""
+    """``(key, source)`` of the tag holding the cell's source code, if the provenance capture wrote
+    one.
+
+    :param tags: a run's tags.
+    """
     for key in _CELL_SOURCE_TAGS:
         if tags.get(key):
             return key, tags[key]

@@ -12,15 +12,20 @@ from typing import Any
 
 
 def escape_html(value: Any) -> str:
-    """Text for an HTML sink: ``&``, ``<``, ``>``, ``"`` and ``'`` escaped."""
+    """Text for an HTML sink: ``&``, ``<``, ``>``, ``"`` and ``'`` escaped (None becomes "").
+
+    :param value: any value, converted with ``str``.
+    """
     return html.escape("" if value is None else str(value), quote=True)
 
 
 def escape_plotly(value: Any) -> str:
     """Text for a Plotly label, legend, title or hover text.
 
-    Plotly decodes HTML entities when it draws, so the escaped text still reads correctly, but
-    tags such as ``<a href=javascript:...>`` and MathJax (``$\\href{...}$``) are never interpreted.
+    Plotly decodes HTML entities when it draws, so the escaped text still reads correctly, but tags
+    such as ``<a href=javascript:...>`` and MathJax (``$\\href{...}$``) are never interpreted.
+
+    :param value: any value, converted with ``str`` (None becomes "").
     """
     # Quotes stay as they are: Plotly does not decode &quot; (it would show the entity), and
     # with '<' escaped no tag or attribute can form in its text.

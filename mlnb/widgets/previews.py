@@ -27,7 +27,12 @@ TEXT_SUFFIXES = {"txt", "log", "md", "py", "yaml", "yml", "csv", "tsv", "toml", 
 
 
 def walk_artifacts(store: Store, run_id: str, limit: int = MAX_FILES) -> list[FileInfo]:
-    """Every artifact file of the run (folders walked), at most ``limit`` of them."""
+    """Every artifact file of the run (folders walked), at most ``limit`` of them.
+
+    :param store: the run's store.
+    :param run_id: the run.
+    :param limit: at most this many files.
+    """
     files: list[FileInfo] = []
     pending = [""]
     while pending and len(files) < limit:
@@ -40,7 +45,10 @@ def walk_artifacts(store: Store, run_id: str, limit: int = MAX_FILES) -> list[Fi
 
 
 def kind_of(path: str) -> str:
-    """``image``, ``json``, ``text`` or ``other``, from the file name."""
+    """``image``, ``json``, ``text`` or ``other``, from the file name.
+
+    :param path: the artifact's path.
+    """
     name = path.rsplit("/", 1)[-1].lower()
     suffix = name.rsplit(".", 1)[-1] if "." in name else name
     if suffix in IMAGE_FORMATS:
@@ -53,7 +61,10 @@ def kind_of(path: str) -> str:
 
 
 def json_preview_html(value: Any) -> str:
-    """A ``log_table`` table as an HTML table, else the JSON pretty-printed (escaped)."""
+    """A ``log_table`` table as an HTML table (first 200 rows), else the JSON pretty-printed (escaped).
+
+    :param value: the parsed JSON.
+    """
     if (isinstance(value, dict) and isinstance(value.get("columns"), list)
             and isinstance(value.get("data"), list)):
         rows = [[_cell(c) for c in row] for row in value["data"][:200] if isinstance(row, list)]
@@ -69,11 +80,20 @@ def _cell(value: Any) -> str:
 
 
 def is_plotly_json(value: Any) -> bool:
+    """Whether parsed JSON looks like a Plotly figure (``data`` list and ``layout``).
+
+    :param value: the parsed JSON.
+    """
     return isinstance(value, dict) and isinstance(value.get("data"), list) and "layout" in value
 
 
 def preview(store: Store, run_id: str, info: FileInfo) -> widgets.Widget:
-    """A widget showing one artifact, or a note saying why it is not shown."""
+    """A widget showing one artifact, or a note saying why it is not shown.
+
+    :param store: the run's store.
+    :param run_id: the run.
+    :param info: the artifact file.
+    """
     kind = kind_of(info.path)
     size = info.file_size or 0
     if kind == "other":
@@ -128,8 +148,10 @@ def sanitize_figure(fig: Any) -> None:
 
     The whole figure JSON is walked: trace names, category values, ``ticktext``, legend and
     secondary-axis titles, table headers and cells... all go through ``escape_plotly``. Format
-    templates (``hovertemplate``, ``texttemplate``...) are dropped: plotly would interpret user
-    text inside them, and our previews show the values without them.
+    templates (``hovertemplate``, ``texttemplate``...) are dropped: plotly would interpret user text
+    inside them, and our previews show the values without them.
+
+    :param fig: a Plotly figure.
     """
     import plotly.graph_objects as go
 
@@ -141,7 +163,11 @@ def sanitize_figure(fig: Any) -> None:
 
 
 def sanitized_spec(node: Any, key: str = "") -> Any:
-    """A copy of plotly JSON with every drawn string escaped and every ``*template`` string dropped."""
+    """A copy of plotly JSON with every drawn string escaped and every ``*template`` string dropped.
+
+    :param node: the JSON (or a part of it).
+    :param key: the key ``node`` sits under, which says whether a string is drawn or interpreted.
+    """
     from mlnb.widgets.escape import escape_plotly
 
     if isinstance(node, str):

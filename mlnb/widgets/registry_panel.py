@@ -23,7 +23,12 @@ KEY_METRICS = 3
 
 
 class VersionRow(widgets.HBox):
-    """One version: number, stage, aliases, key metrics, and its controls."""
+    """One version: number, stage, aliases, key metrics, and its controls.
+
+    :param panel: the panel whose actions the controls call.
+    :param mv: the version shown.
+    :param metrics: the key metrics, as text.
+    """
 
     def __init__(self, panel: RegistryPanel, mv: ModelVersion, metrics: str) -> None:
         self.version = mv.version
@@ -56,7 +61,11 @@ class VersionRow(widgets.HBox):
 
 
 class RegistryPanel(widgets.VBox):
-    """Pick a registered model; see and change its versions' stages, aliases and descriptions."""
+    """Pick a registered model; see and change its versions' stages, aliases and descriptions.
+
+    :param name: the model shown first; default the first registered model.
+    :param client: the client to read and write through; default the current store's.
+    """
 
     def __init__(self, name: str | None = None, client: Any = None) -> None:
         self.client = client if client is not None else current_client()
@@ -134,7 +143,12 @@ class RegistryPanel(widgets.VBox):
         return ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())[:KEY_METRICS])
 
     def act(self, change: Callable[[Any], Any], done: str = "Saved.") -> bool:
-        """Run one registry change; show its error inline, or refresh after it."""
+        """Run one registry change; show its error inline, or refresh after it.
+
+        :param change: called with the client.
+        :param done: the status text shown on success.
+        :returns: whether the change succeeded.
+        """
         self.error.value = ""
         try:
             change(self.client)
@@ -147,7 +161,11 @@ class RegistryPanel(widgets.VBox):
         return True
 
     def request_stage(self, version: str, stage: str) -> None:
-        """Change a version's stage; Production waits for :meth:`confirm_stage`."""
+        """Change a version's stage; Production waits for :meth:`confirm_stage`.
+
+        :param version: the version number.
+        :param stage: the new stage.
+        """
         if stage == ModelVersionStage.PRODUCTION:
             self.pending = (version, stage)
             self.confirm_text.value = (f"Move version {version} of {self.model.value} to Production? "
@@ -157,6 +175,7 @@ class RegistryPanel(widgets.VBox):
         self._transition(version, stage, archive=False)
 
     def confirm_stage(self) -> None:
+        """Apply the pending move to Production (archiving the others if that box is ticked)."""
         if self.pending is None:
             return
         version, stage = self.pending
@@ -164,6 +183,7 @@ class RegistryPanel(widgets.VBox):
         self._transition(version, stage, archive=self.archive_existing.value)
 
     def cancel_stage(self) -> None:
+        """Drop the pending move to Production and hide the confirmation."""
         self.pending = None
         self.confirm.layout.display = "none"
 
@@ -179,5 +199,8 @@ def _quote(text: str) -> str:
 
 
 def show_registry(name: str | None = None) -> RegistryPanel:
-    """The registry panel, showing ``name`` (or the first registered model)."""
+    """The registry panel, a widget to change stages, aliases and descriptions of registered models.
+
+    :param name: the model shown first; default the first registered model.
+    """
     return RegistryPanel(name)

@@ -19,6 +19,10 @@ _SOURCE_ARTIFACTS = ("cell.py", "cell_source.py", "source.py", "code.py")
 
 
 def metric_rows(histories: dict[str, list[Metric]]) -> list[list[str]]:
+    """``[metric, last, min, max, best step, points]`` for each metric, by name.
+
+    :param histories: metric -> points.
+    """
     rows = []
     for key, points in sorted(histories.items()):
         s = data.summarize(points, key)
@@ -29,6 +33,10 @@ def metric_rows(histories: dict[str, list[Metric]]) -> list[list[str]]:
 
 
 def header_html(run: Run) -> str:
+    """The run's name and status, and a line of facts (id, experiment, times, lifecycle), escaped.
+
+    :param run: the run.
+    """
     info = run.info
     duration = data.format_duration(data.duration_ms(run, int(time.time() * 1000)))
     items = [("Run id", info.run_id), ("Experiment", info.experiment_id),
@@ -40,7 +48,11 @@ def header_html(run: Run) -> str:
 
 
 class RunDetail(StaticFallback, widgets.VBox):
-    """Everything recorded about one run, in sections."""
+    """Everything recorded about one run, in sections.
+
+    :param run: a run id, a ``Run`` or an ``ActiveRun``.
+    :param store: the store to read; default the current one.
+    """
 
     def __init__(self, run: Any, *, store: Store | None = None) -> None:
         super().__init__(layout=widgets.Layout(width="100%"))
@@ -121,6 +133,7 @@ class RunDetail(StaticFallback, widgets.VBox):
     # --- static fallback --------------------------------------------------------------------
 
     def static_html(self) -> str:
+        """The run's sections as static HTML."""
         parts = [header_html(self.run), "<h5>Params</h5>",
                  static.key_value_table(sorted(self.run.data.params.items()), ("Param", "Value")),
                  "<h5>Metrics</h5>",

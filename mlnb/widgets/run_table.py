@@ -32,7 +32,13 @@ _AUTO = widgets.Layout(width="auto")
 
 
 class RunTable(StaticFallback, widgets.VBox):
-    """Runs of one or more experiments as a paged table with actions on the selected runs."""
+    """Runs of one or more experiments as a paged table with actions on the selected runs.
+
+    :param experiment: as for :func:`mlnb.show_runs`.
+    :param filter: the initial filter (search grammar).
+    :param page_size: runs per page.
+    :param refresh_interval: seconds between refreshes while runs are RUNNING.
+    """
 
     selected_ids = traitlets.List(traitlets.Unicode(), help="Ids of the selected runs (all pages).")
     total = traitlets.Int(0, help="How many runs match the filter.")
@@ -115,6 +121,7 @@ class RunTable(StaticFallback, widgets.VBox):
 
     @property
     def filter_string(self) -> str:
+        """The filter box's text, stripped."""
         return str(self.filter_box.value).strip()
 
     def _order_by(self) -> list[str]:
@@ -241,7 +248,10 @@ class RunTable(StaticFallback, widgets.VBox):
         self.next_button.disabled = self.page + 1 >= pages
 
     def sort_by(self, column_id: str) -> None:
-        """Sort by a column (again on the same column reverses the order) and reload."""
+        """Sort by a column (again on the same column reverses the order) and reload.
+
+        :param column_id: a column id such as ``start`` or ``metrics.acc``.
+        """
         if column_id == self.sort_column:
             self.sort_ascending = not self.sort_ascending
         else:
@@ -264,11 +274,15 @@ class RunTable(StaticFallback, widgets.VBox):
         self._render()
 
     def select(self, run_ids: list[str]) -> None:
-        """Select these runs (replacing the selection), as ticking their boxes does."""
+        """Select these runs (replacing the selection), as ticking their boxes does.
+
+        :param run_ids: the runs' ids.
+        """
         self.selected_ids = list(run_ids)
         self._render()
 
     def open_comparison(self) -> None:
+        """Show the comparison of the selected runs below the table."""
         if not self.selected_ids:
             self.message.value = "Tick the runs to compare first."
             return
@@ -278,6 +292,7 @@ class RunTable(StaticFallback, widgets.VBox):
         self.panel.children = (Comparison(self.selected_ids, store=self.store),)
 
     def open_details(self) -> None:
+        """Show the details of the last selected run below the table."""
         if not self.selected_ids:
             self.message.value = "Tick a run to see its details."
             return
@@ -287,7 +302,10 @@ class RunTable(StaticFallback, widgets.VBox):
         self.panel.children = (RunDetail(self.selected_ids[-1], store=self.store),)
 
     def set_lifecycle(self, stage: str) -> None:
-        """Delete (``deleted``) or restore (``active``) the selected runs, then reload."""
+        """Delete (``deleted``) or restore (``active``) the selected runs, then reload.
+
+        :param stage: ``deleted`` or ``active``.
+        """
         ids = list(self.selected_ids)
         for run_id in ids:
             if stage == "deleted":
@@ -302,6 +320,7 @@ class RunTable(StaticFallback, widgets.VBox):
     # --- automatic refresh ------------------------------------------------------------------
 
     def running_count(self) -> int:
+        """How many runs of the table's experiments are RUNNING now."""
         return self.store.count_runs(self.experiment_ids, f"attributes.status = '{RunStatus.RUNNING}'")
 
     def _watch_running(self) -> None:
@@ -325,12 +344,14 @@ class RunTable(StaticFallback, widgets.VBox):
                 return
 
     def close(self) -> None:
+        """Stop the automatic refresh and close the widget."""
         self._stop.set()
         super().close()
 
     # --- static fallback --------------------------------------------------------------------
 
     def static_html(self) -> str:
+        """The current page as a static HTML table."""
         headers = [c.label for c in self.columns]
         rows = data.table_rows(self.runs, self.columns, int(time.time() * 1000))
         summary = f"<p>{escape_html(self.page_label.value)}</p>"

@@ -32,6 +32,10 @@ vertical-align:top;max-width:420px;overflow-wrap:anywhere}
 
 
 def status_html(status: str) -> str:
+    """A run status as coloured, escaped HTML.
+
+    :param status: the status.
+    """
     colour = STATUS_COLOURS.get(status, "#57606a")
     return f'<span style="color:{colour};font-weight:600">{escape_html(status)}</span>'
 
@@ -43,7 +47,14 @@ def html_table(
     status_column: int | None = None,
     caption: str | None = None,
 ) -> str:
-    """A ``<table>`` of escaped text; ``highlight`` marks rows, ``status_column`` gets colour."""
+    """A ``<table>`` of escaped text; ``highlight`` marks rows, ``status_column`` gets colour.
+
+    :param headers: the column headings.
+    :param rows: the cells' raw text, row by row.
+    :param highlight: per row, whether to highlight it.
+    :param status_column: the index of a column holding run statuses.
+    :param caption: a caption.
+    """
     head = "".join(f"<th>{escape_html(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
@@ -60,22 +71,38 @@ def html_table(
 
 def key_value_table(items: Sequence[tuple[str, str]], headers: Sequence[str] = ("Key", "Value")
                     ) -> str:
+    """A two-column table of pairs, or "None." when there are none.
+
+    :param items: ``(key, value)`` pairs of raw text.
+    :param headers: the two headings.
+    """
     if not items:
         return "<p><i>None.</i></p>"
     return html_table(headers, [[k, v] for k, v in items])
 
 
 def plain(html: str) -> str:
-    """Wrap HTML holding user text in a block MathJax skips."""
+    """Wrap HTML holding user text in a block MathJax skips.
+
+    :param html: the HTML.
+    """
     return f'<div class="{NO_MATH}">{html}</div>'
 
 
 def error_html(message: str) -> str:
+    """An error message as escaped red text ("" for no message).
+
+    :param message: the message.
+    """
     return f'<div class="mlnb-error {NO_MATH}">{escape_html(message)}</div>' if message else ""
 
 
 def code_html(source: str, language: str = "python") -> str:
-    """Source code with syntax highlighting (Pygments escapes the text), or plain escaped."""
+    """Source code with syntax highlighting (Pygments escapes the text), or plain escaped.
+
+    :param source: the code.
+    :param language: a Pygments lexer name.
+    """
     try:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
@@ -87,11 +114,18 @@ def code_html(source: str, language: str = "python") -> str:
 
 
 def figure_html(fig: go.Figure) -> str:
-    """A figure as HTML for a static page (plotly.js from its CDN, loaded where there is one)."""
+    """A figure as HTML for a static page (plotly.js from its CDN, loaded where there is one).
+
+    :param fig: a Plotly figure.
+    """
     return str(fig.to_html(full_html=False, include_plotlyjs="cdn",
                            config={"displaylogo": False}))
 
 
 def page(title: str, *parts: str) -> str:
-    """A fallback block: our style, a heading and the parts, in one ``<div>``."""
+    """A fallback block: our style, a heading and the parts, in one ``<div>``.
+
+    :param title: the heading (escaped).
+    :param parts: HTML blocks, already escaped.
+    """
     return f'{STYLE}<div class="mlnb-static {NO_MATH}"><h4>{escape_html(title)}</h4>{"".join(parts)}</div>'

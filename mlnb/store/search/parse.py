@@ -43,17 +43,24 @@ MAX_IN_VALUES = 1000  # values of one IN list (SQLite binds at most 32766 parame
 
 @dataclass(frozen=True)
 class Token:
+    """One token of a filter or order-by clause: its kind, text and position."""
     kind: str
     text: str
     pos: int
 
     @property
     def keyword(self) -> str | None:
+        """The token as a lower-case keyword (``and``, ``or``, ``not``...), or None."""
         low = self.text.lower()
         return low if self.kind == "word" and low in _KEYWORDS else None
 
 
 def tokenize(text: str) -> list[Token]:
+    """Split a filter into tokens, blanks dropped.
+
+    :param text: the filter.
+    :raises FilterSyntaxError: for a character no token can start with, or an unterminated quote.
+    """
     tokens = []
     pos = 0
     while pos < len(text):
@@ -94,6 +101,7 @@ Value = Union[str, float, int, None, tuple[Union[str, float], ...]]
 
 @dataclass(frozen=True)
 class Comparison:
+    """One comparison of a field with a value, e.g. ``metrics.acc > 0.9``."""
     field: Field
     op: str  # '=', '!=', '<', '<=', '>', '>=', 'LIKE', 'ILIKE', 'IN', 'NOT IN', 'IS NULL', ...
     value: Value
@@ -102,12 +110,14 @@ class Comparison:
 
 @dataclass(frozen=True)
 class BoolOp:
+    """``AND`` or ``OR`` of two or more nodes."""
     op: str  # 'AND' | 'OR'
     children: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Not:
+    """``NOT`` of a node."""
     child: Node
 
 
@@ -116,6 +126,7 @@ Node = Union[Comparison, BoolOp, Not]
 
 @dataclass(frozen=True)
 class OrderTerm:
+    """One order-by clause: a field and its direction."""
     field: Field
     ascending: bool
     clause: str = ""  # the order-by text it came from, for errors that point into it
@@ -285,13 +296,21 @@ class _Parser:
 
 
 def unquote_string(text: str) -> str:
+    """The content of a quoted string token (doubled quotes and backslash escapes undone).
+
+    :param text: the token, quotes included.
+    """
     quote = text[0]
     body = text[1:-1].replace(quote * 2, quote)
     return re.sub(r"\\(.)", r"\1", body)
 
 
 def parse_field_token(token: Token, text: str) -> Field:
-    """Split ``metrics.acc``, ``params.`my key``` or ``tags."a.b"`` into entity and key."""
+    """Split ``metrics.acc``, ``params.`my key``` or ``tags."a.b"`` into entity and key.
+
+    :param token: the field's token.
+    :param text: the whole filter, for errors that point into it.
+    """
     if token.kind == "backtick" or token.kind == "string":
         # A whole quoted identifier such as "metrics.acc" or `tags.my key`.
         inner = token.text[1:-1]
@@ -336,7 +355,11 @@ def _glued_quoted_keys(text: str) -> list[Token]:
 
 
 def parse_filter(text: str | None) -> Node | None:
-    """Parse a filter string; ``None`` or blank means no filter."""
+    """Parse a filter string; ``None`` or blank means no filter.
+
+    :param text: the filter.
+    :raises FilterSyntaxError: naming the token and position that do not parse.
+    """
     if text is None:
         return None
     if not isinstance(text, str):
@@ -352,7 +375,11 @@ def parse_filter(text: str | None) -> Node | None:
 
 
 def parse_order_by(clauses: Sequence[str] | None) -> list[OrderTerm]:
-    """Parse MLflow order-by clauses such as ``["metrics.acc DESC", "params.lr"]``."""
+    """Parse MLflow order-by clauses such as ``["metrics.acc DESC", "params.lr"]``.
+
+    :param clauses: the clauses, or one clause as a string.
+    :raises FilterSyntaxError: for a clause that does not parse.
+    """
     terms = []
     if isinstance(clauses, str):  # order_by="metrics.acc DESC": one clause, not its characters
         clauses = [clauses]

@@ -32,6 +32,9 @@ class EntitySchema:
 
 @dataclass
 class CompiledSQL:
+    """A SQL fragment, its bound parameters, and the LEFT JOINs an ORDER BY needs (with their own
+    parameters).
+    """
     sql: str
     params: list[Any]
     # LEFT JOINs an ORDER BY needs (one per key-value field), to go after the FROM table; their
@@ -45,7 +48,12 @@ _STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE", "IN", "NOT I
 
 
 def compile_filter(node: Node | None, schema: EntitySchema, text: str = "") -> CompiledSQL:
-    """A SQL boolean expression (``1`` when there is no filter) and its bound parameters."""
+    """A SQL boolean expression (``1`` when there is no filter) and its bound parameters.
+
+    :param node: the parsed filter, or None.
+    :param schema: the searched entity's fields and their columns.
+    :param text: the filter text, for error messages.
+    """
     params: list[Any] = []
     try:
         sql = "1" if node is None else _compile(node, schema, params, text)
@@ -152,7 +160,10 @@ def _predicate(column: str, mode: str, cmp: Comparison, params: list[Any], text:
 
 
 def like_to_glob(pattern: str) -> str:
-    """Translate a SQL LIKE pattern to a case-sensitive GLOB (SQLite's LIKE ignores case)."""
+    """Translate a SQL LIKE pattern to a case-sensitive GLOB (SQLite's LIKE ignores case).
+
+    :param pattern: the LIKE pattern.
+    """
     out = []
     for ch in pattern:
         if ch == "%":
@@ -171,6 +182,10 @@ def compile_order_by(terms: list[OrderTerm], schema: EntitySchema, text: str = "
 
     A key-value field (``metrics.acc``) becomes a LEFT JOIN on its table, looked up once per row
     rather than by two correlated subqueries (a third faster on 10,000 runs).
+
+    :param terms: the parsed clauses.
+    :param schema: the searched entity's fields and their columns.
+    :param text: the order-by text, for error messages.
     """
     parts: list[str] = []
     joins: list[str] = []
