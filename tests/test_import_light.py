@@ -44,3 +44,12 @@ def test_opening_the_store_and_logging_does_not_load_numpy_or_pandas(tmp_path) -
 
 def test_cli_module_import_is_light() -> None:
     assert _loaded("import mlnb.cli; mlnb.cli.build_parser()") == []
+
+
+def test_import_mlnb_skips_the_slow_standard_library_parts() -> None:
+    """importlib.metadata (with email and zipfile) and subprocess cost ~15 ms: loaded on use only."""
+    code = ("import json, sys; import mlnb; print(json.dumps(sorted(m for m in "
+            "('importlib.metadata', 'email', 'zipfile', 'subprocess') if m in sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []

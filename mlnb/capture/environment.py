@@ -12,7 +12,6 @@ import os
 import sys
 from collections.abc import Iterable
 from functools import lru_cache
-from importlib import metadata
 
 # Import names whose distribution is not found by the metadata map (namespace packages etc.).
 _KNOWN = {"sklearn": "scikit-learn", "yaml": "PyYAML", "skimage": "scikit-image", "cv2": "opencv-python",
@@ -21,6 +20,8 @@ _KNOWN = {"sklearn": "scikit-learn", "yaml": "PyYAML", "skimage": "scikit-image"
 
 @lru_cache(maxsize=1)
 def _module_to_distributions() -> dict[str, list[str]]:
+    from importlib import metadata  # importlib.metadata (and email, zipfile): off `import mlnb`
+
     return {k: list(v) for k, v in metadata.packages_distributions().items()}
 
 
@@ -58,6 +59,8 @@ def distribution_version(distribution: str) -> str | None:
 
     :param distribution: the distribution's name (as pip knows it).
     """
+    from importlib import metadata  # importlib.metadata (and email, zipfile): off `import mlnb`
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:

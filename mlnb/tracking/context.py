@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlnb.capture.git import git_head
-from mlnb.capture.provenance import kernel_tags
 
 ContextProvider = Callable[[], dict[str, str]]
 _providers: list[ContextProvider] = []
@@ -58,7 +57,10 @@ def run_context_tags() -> dict[str, str]:
     providers = list(_providers)
     if "IPython" in sys.modules:
         # Inside a kernel every run gets the notebook's provenance, with or without %load_ext.
-        # mlnb.provenance never imports IPython itself; it only looks at the running shell.
+        # mlnb.capture.provenance never imports IPython itself; it only looks at the running shell.
+        # Imported here: it loads subprocess and friends, which a plain `import mlnb` skips.
+        from mlnb.capture.provenance import kernel_tags
+
         if kernel_tags not in providers:
             providers.insert(0, kernel_tags)
     provided: dict[str, str] = {}
