@@ -51,6 +51,12 @@ from mlnb.store.sql import (
     view_stages,
 )
 
+# MLflow's rule for a run's latest metric value: the greatest step, then the greatest timestamp,
+# then the greatest value (NaN below every number). One definition, in SQL and in Python, for
+# log_batch's upsert and the migration that recomputes old stores; get_run, search filters and
+# ordering, and reproduce all read the latest_metrics table this maintains.
+LATEST_RANK = "({t}.step, {t}.timestamp, {t}.is_nan = 0, COALESCE({t}.value, 0))"
+
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_RUN_TAG = "mlflow.parentRunId"
 
@@ -156,12 +162,17 @@ class RunQueries:
             )
         with self.cx.write() as conn:
             self.get_run_info(run_id)
-            if status is not None:
-                ended = end_time if end_time is not None else (
-                    now_ms() if RunStatus.is_terminated(status) else None)
+            if status is not None and end_time is None and RunStatus.is_terminated(status):
+                # Measured here: never before the start, even when this process's clock is
+                # behind the one that started the run (another process, a stepped clock).
+                conn.execute(
+                    "UPDATE runs SET status = ?, end_time = MAX(?, start_time) WHERE run_id = ?",
+                    [status, now_ms(), run_id],
+                )
+            elif status is not None:  # an end time the caller gives is stored as given
                 conn.execute(
                     "UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
-                    [status, ended, run_id],
+                    [status, end_time, run_id],
                 )
             if run_name is not None:
                 self.log_batch(run_id, tags=[RunTag(RUN_NAME_TAG, run_name)])
@@ -231,8 +242,8 @@ class RunQueries:
                     "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
                     "value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, "
-                    "timestamp = excluded.timestamp WHERE (excluded.step, excluded.timestamp) "
-                    ">= (latest_metrics.step, latest_metrics.timestamp)",
+                    f"timestamp = excluded.timestamp WHERE {LATEST_RANK.format(t='excluded')} "
+                    f"> {LATEST_RANK.format(t='latest_metrics')}",
                     _latest_rows(metric_rows),
                 )
 
@@ -411,8 +422,8 @@ class RunQueries:
             t = now_ms()
             with self.cx.write() as conn:
                 for run_id in dead:
-                    conn.execute(
-                        "UPDATE runs SET status = 'KILLED', end_time = ? "
+                    conn.execute(  # never an end before the start (another process's clock)
+                        "UPDATE runs SET status = 'KILLED', end_time = MAX(?, start_time) "
                         "WHERE run_id = ? AND status = 'RUNNING'", [t, run_id],
                     )
                     conn.execute(
@@ -461,10 +472,16 @@ def _metric_row(run_id: str, m: Metric) -> tuple[str, str, float | None, int, in
 
 
 def _latest_rows(rows: list[tuple[str, str, float | None, int, int, int]]) -> list[tuple[Any, ...]]:
-    """The newest point per key within the batch (by step, then timestamp, then order)."""
+    """The latest point per key within the batch, by :data:`LATEST_RANK`'s rule."""
     latest: dict[str, tuple[Any, ...]] = {}
     for row in rows:
         best = latest.get(row[1])
-        if best is None or (row[4], row[5]) >= (best[4], best[5]):
+        if best is None or _rank(row) > _rank(best):
             latest[row[1]] = row
     return list(latest.values())
+
+
+def _rank(row: tuple[Any, ...]) -> tuple[int, int, bool, float]:
+    """:data:`LATEST_RANK` of a ``(run_id, key, value, is_nan, step, timestamp)`` row."""
+    _, _, value, is_nan, step, timestamp = row
+    return (step, timestamp, not is_nan, value if value is not None else 0.0)

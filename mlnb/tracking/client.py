@@ -167,7 +167,8 @@ class MlnbClient(RegistryClientMixin):
     ) -> RunInfo:
         """End a run: flush its metrics, then record its final status and end time."""
         self.writer.flush()
-        return self.store.update_run(run_id, status=status, end_time=end_time or now_ms())
+        # No end time given: the store measures it, never before the run's start.
+        return self.store.update_run(run_id, status=status, end_time=end_time)
 
     def delete_run(self, run_id: str) -> None:
         self.writer.flush()
