@@ -63,6 +63,10 @@ class MetricQueries:
                 if (run_id, key) != current:  # rows arrive grouped: one dict lookup per series
                     current = (run_id, key)
                     series = out[run_id].setdefault(key, [])
+                if type(ts) is int and type(step) is int and type(value) is float \
+                        and is_nan == 0:  # the common, well-formed point: no call per point
+                    series.append(Metric(key, value, ts, step))
+                    continue
                 point = _point(run_id, key, value, is_nan, ts, step)
                 if point is not None:
                     series.append(point)
