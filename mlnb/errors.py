@@ -84,6 +84,24 @@ class SchemaTooNewError(StoreError):
     """The store was written by a newer mlnb than this one."""
 
 
+class UnsafeStoreError(StoreError):
+    """A store found by walking up from the current folder that another user controls (owned by
+    someone else, or writable by group or others): mlnb refuses it, as git refuses a repository
+    of dubious ownership."""
+
+    error_code = "PERMISSION_DENIED"
+
+
+class StorePrivacyWarning(UserWarning):
+    """A store named explicitly (``set_tracking_uri``, ``MLNB_TRACKING_URI``, ``--store``) that
+    is not private to this user: it is used, but others can read or change what is logged."""
+
+
+class MalformedRowWarning(UserWarning):
+    """A row of the store that mlnb skipped because a value in it has the wrong type or range
+    (written by hand or by another tool): one bad row never makes a whole listing fail."""
+
+
 class UntrustedModelError(MlnbError):
     """A model file would run code on load and its origin or hash cannot be vouched for."""
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import pytest
 
 import mlnb
-from mlnb.errors import InvalidParameterError
+from mlnb.errors import InvalidParameterError, StorePrivacyWarning, UnsafeStoreError
+from mlnb.store import Store
 from mlnb.store.location import resolve
 from mlnb.tracking import state as tracking_state
 
@@ -106,3 +109,54 @@ def test_sqlite_uri_store_puts_artifacts_beside(tmp_path: Path, monkeypatch: pyt
     assert (tmp_path / "x.db").is_file()
     assert (tmp_path / "x-artifacts" / run.run_id / "a.txt").read_text() == "hi"
     assert not (tmp_path / ".mlnb").exists()
+
+
+@pytest.mark.parametrize("part", [".mlnb", ".mlnb/mlnb.db"])
+@pytest.mark.parametrize("mode", [0o775, 0o757])
+def test_a_found_store_writable_by_group_or_others_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part: str, mode: int) -> None:
+    if not hasattr(os, "geteuid"):
+        pytest.skip("no POSIX owners and modes")
+    Store(resolve(str(tmp_path / ".mlnb"))).close()  # a store of this user's, made by mlnb
+    (tmp_path / part).chmod(mode & (0o777 if part == ".mlnb" else 0o666))
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    before = (tmp_path / ".mlnb" / "mlnb.db").stat().st_mtime_ns
+    with pytest.raises(UnsafeStoreError) as caught:
+        mlnb.MlnbClient()  # a client of the store found from the current folder
+    who = "group" if mode & 0o020 else "others"
+    assert str(caught.value).startswith(f"mlnb will not use the store {tmp_path / '.mlnb'}")
+    assert f"{tmp_path / part} is writable by {who}" in str(caught.value)
+    assert "MLNB_TRACKING_URI" in str(caught.value) and "chmod -R go-w" in str(caught.value)
+    assert not (deep / ".mlnb").exists()
+    assert (tmp_path / ".mlnb" / "mlnb.db").stat().st_mtime_ns == before
+
+
+def test_an_explicit_store_that_is_not_private_is_used_with_a_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not hasattr(os, "geteuid"):
+        pytest.skip("no POSIX owners and modes")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.chdir(tmp_path)
+    tracking_state.reset()
+    mlnb.set_tracking_uri(str(shared))
+    with pytest.warns(StorePrivacyWarning, match=f"The mlnb store {shared} is not private: "
+                      f"{shared} is writable by group and others"):
+        with mlnb.start_run() as run:
+            mlnb.log_param("p", 1)
+    assert mlnb.get_run(run.info.run_id).data.params == {"p": "1"}
+    assert not (tmp_path / ".mlnb").exists()
+
+
+def test_a_private_explicit_store_gives_no_warning(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    tracking_state.reset()
+    mlnb.set_tracking_uri(str(tmp_path / "mine"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StorePrivacyWarning)
+        with mlnb.start_run():
+            mlnb.log_param("p", 1)

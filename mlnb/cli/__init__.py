@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from mlnb._version import __version__
-from mlnb.errors import MlnbError
+from mlnb.errors import MalformedRowWarning, MlnbError, StorePrivacyWarning
 from mlnb.tracking import fluent
 
 # Modules under mlnb.cli that register sub-commands; a missing one is skipped.
@@ -44,13 +46,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plain_warnings(previous: Callable[..., None]) -> Callable[..., None]:
+    """A warning display that shows mlnb's own warnings as one ``mlnb: warning:`` line on stderr
+    (no source line of mlnb's internals) and hands every other warning to ``previous``."""
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if issubclass(category, (MalformedRowWarning, StorePrivacyWarning)):
+            print(f"mlnb: warning: {message}", file=file or sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``mlnb`` command line and return its exit status.
 
-    A user mistake prints ``mlnb: error: ...`` and returns 2; Ctrl-C returns 130.
+    A user mistake prints ``mlnb: error: ...`` and returns 2; Ctrl-C returns 130. mlnb's own
+    warnings print as one ``mlnb: warning: ...`` line.
 
     :param argv: the arguments; default ``sys.argv[1:]``.
     """
+    with warnings.catch_warnings():  # restores the caller's warning display afterwards
+        warnings.showwarning = _plain_warnings(warnings.showwarning)
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

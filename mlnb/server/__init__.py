@@ -5,6 +5,10 @@ The server finds its store from its root folder by the same rules as a kernel st
 then exports ``MLNB_TRACKING_URI`` (absolute) into its own environment so that every kernel it
 starts logs into that same store: the notebook and the sidebar share the store with no setup.
 The server never touches a kernel's current run; it only reads and writes the store.
+
+A found store that another user controls is refused by the same rules as in a kernel
+(:mod:`mlnb.store.location`): the server then logs why, exports nothing (so its kernels meet the
+same refusal themselves) and every API call answers 403 with that explanation.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from jupyter_server.utils import url_path_join
 
+from mlnb.errors import UnsafeStoreError
 from mlnb.store.location import ENV_VAR, StoreLocation, resolve
 
 ROUTES: list[tuple[str, str]] = [
@@ -42,7 +47,8 @@ ROUTES: list[tuple[str, str]] = [
 def store_location_for(root_dir: str | os.PathLike[str]) -> StoreLocation:
     """The store a kernel started in ``root_dir`` would use (honours ``MLNB_TRACKING_URI``).
 
-    :param root_dir: the Jupyter server's root folder.
+    :param root_dir: the server's root folder.
+    :raises UnsafeStoreError: when the store found from it is not private to this user.
     """
     return resolve(explicit=None, cwd=Path(root_dir).expanduser().absolute())
 
@@ -68,12 +74,18 @@ def load_jupyter_server_extension(server_app: Any) -> None:
     :param server_app: Jupyter's ``ServerApp``.
     """
     root_dir = server_app.root_dir
-    location = store_location_for(root_dir)
+    web_app = server_app.web_app
+    web_app.settings["mlnb_root_dir"] = str(root_dir)
+    web_app.add_handlers(".*$", handlers(web_app.settings["base_url"]))
+    try:
+        location = store_location_for(root_dir)
+    except UnsafeStoreError as exc:
+        # Never export the refused store to kernels; the API explains the refusal instead.
+        web_app.settings["mlnb_store_error"] = exc.message
+        server_app.log.error("mlnb: %s", exc.message)
+        return
     uri = location.uri  # absolute: the folder holding mlnb.db, or sqlite:///<absolute file>
     # Kernels this server starts inherit the variable, so they log into the same store.
     os.environ[ENV_VAR] = uri
-    web_app = server_app.web_app
     web_app.settings["mlnb_store_uri"] = uri
-    web_app.settings["mlnb_root_dir"] = str(root_dir)
-    web_app.add_handlers(".*$", handlers(web_app.settings["base_url"]))
     server_app.log.info("mlnb: experiments sidebar API at /mlnb/api/, store %s", uri)

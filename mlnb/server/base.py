@@ -20,7 +20,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from mlnb.errors import MlnbError
+from mlnb.errors import MlnbError, UnsafeStoreError
 from mlnb.store import open_store
 from mlnb.tracking.client import MlnbClient
 
@@ -96,6 +96,9 @@ class MlnbHandler(APIHandler):
     @property
     def store_uri(self) -> str:
         """The URI of the server's store."""
+        refused = self.settings.get("mlnb_store_error")
+        if refused:  # the store found from the root folder is another user's (location.py)
+            raise UnsafeStoreError(refused)
         return str(self.settings["mlnb_store_uri"])
 
     def client(self) -> Any:

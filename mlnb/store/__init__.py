@@ -16,7 +16,12 @@ from mlnb.errors import InvalidParameterError, NotFoundError, StoreError
 from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.store.connection import Connection
 from mlnb.store.experiments import ExperimentQueries
-from mlnb.store.location import StoreLocation, resolve
+from mlnb.store.location import (
+    StoreLocation,
+    check_discovered,
+    resolve,
+    warn_if_not_private,
+)
 from mlnb.store.metrics import MetricQueries
 from mlnb.store.registry import RegistryQueries
 from mlnb.store.runs import RunQueries
@@ -38,12 +43,17 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
         self.location = location
         try:
             location.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Again now that the folder exists: another user may have created it since resolve().
+            if location.discovered:
+                check_discovered(location)
             location.artifact_root.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(
                 f"Cannot create the store at {location.db_path.parent}: {exc.strerror}. "
                 "Choose a writable folder with mlnb.set_tracking_uri(...) or MLNB_TRACKING_URI."
             ) from exc
+        if not location.discovered:
+            warn_if_not_private(location)
         self.artifact_root_uri = location.artifact_root.resolve().as_uri()
         # attributes.artifact_uri in a filter: computed from the root, which no SQL text holds.
         root = self.artifact_root_uri

@@ -5,6 +5,14 @@
 3. else the nearest ``.mlnb/`` folder walking up from the current directory (as git finds .git);
 4. else ``.mlnb/`` is created in the current directory.
 
+A store found by rules 3 and 4 must be private to this user, as git requires of a repository
+since its ``safe.directory`` fix: a ``.mlnb/`` (or its ``mlnb.db``) owned by another user or
+writable by group or others is refused with :class:`~mlnb.errors.UnsafeStoreError`, since whoever
+controls it would see every run (cell sources, git diffs) and could plant the models loaded from
+it. The walk also stops below a world-writable sticky folder such as ``/tmp``: a ``.mlnb/`` there
+or above is anyone's, so rule 4 applies instead. A store named explicitly (rules 1 and 2) is the
+user's choice and is used, with a :class:`~mlnb.errors.StorePrivacyWarning` when it is not private.
+
 A tracking URI may name a folder (``.mlnb``, ``/data/store``, ``file:///data/store``) holding
 ``mlnb.db`` and ``artifacts/``, or a database file (``sqlite:///runs.db``, ``runs.db``) whose
 artifacts go to ``runs-artifacts/`` beside it.
@@ -13,11 +21,13 @@ artifacts go to ``runs-artifacts/`` beside it.
 from __future__ import annotations
 
 import os
+import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from mlnb.errors import InvalidParameterError
+from mlnb.errors import InvalidParameterError, StorePrivacyWarning, UnsafeStoreError
 
 STORE_DIR = ".mlnb"
 ENV_VAR = "MLNB_TRACKING_URI"
@@ -29,6 +39,9 @@ class StoreLocation:
     """Where a store lives: its database file and its artifact root."""
     db_path: Path
     artifact_root: Path
+    #: found or created by walking up from the current folder (rules 3 and 4), not named by the
+    #: user: it must be private, and the store checks it again once the folder exists.
+    discovered: bool = False
 
     @property
     def uri(self) -> str:
@@ -39,31 +52,129 @@ class StoreLocation:
 
 
 def find_store_dir(start: Path) -> Path | None:
-    """The nearest ``.mlnb`` folder in ``start`` or one of its parents.
+    """The nearest ``.mlnb`` folder in ``start`` or one of its parents, below the first
+    world-writable sticky folder (``/tmp``): any user can create a ``.mlnb`` there.
 
     :param start: the folder to start from.
     """
     for folder in (start, *start.parents):
+        if is_shared_sticky(folder):
+            return None
         candidate = folder / STORE_DIR
         if candidate.is_dir():
             return candidate
     return None
 
 
+def is_shared_sticky(folder: Path) -> bool:
+    """True for a folder every user may create entries in, kept apart only by its sticky bit.
+
+    :param folder: the folder to look at.
+    """
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISDIR(mode) and bool(mode & stat.S_ISVTX) and bool(mode & stat.S_IWOTH)
+
+
 def resolve(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> StoreLocation:
     """Apply the four rules and return the store's database file and artifact root.
 
-    :param explicit: a URI or path given by the caller; default ``MLNB_TRACKING_URI``, then the
-        nearest ``.mlnb``.
-    :param cwd: the folder relative paths start from; default the current one.
+    :param explicit: a tracking URI given by the caller (``set_tracking_uri``); else
+        ``MLNB_TRACKING_URI``; else the store is found or created from ``cwd``.
+    :param cwd: the folder to start from (default: the current directory).
+    :raises UnsafeStoreError: when the store found from ``cwd`` is not private to this user.
     """
     here = (cwd or Path.cwd()).absolute()
     uri = os.fspath(explicit) if explicit is not None else os.environ.get(ENV_VAR) or None
     if uri:
         return from_uri(uri, here)
     found = find_store_dir(here)
+    # Rule 4 (create ./.mlnb) may meet a .mlnb the walk skipped (cwd is /tmp): checked alike.
     folder = found if found is not None else here / STORE_DIR
-    return StoreLocation(folder / "mlnb.db", folder / "artifacts")
+    location = StoreLocation(folder / "mlnb.db", folder / "artifacts", discovered=True)
+    check_discovered(location)
+    return location
+
+
+def check_discovered(location: StoreLocation) -> None:
+    """Refuse a found store (folder, database or artifact root) that is not private to this user.
+
+    :param location: a location from rules 3 or 4; parts that do not exist yet are not checked.
+    :raises UnsafeStoreError: naming the path, its owner and what to do.
+    """
+    folder = location.db_path.parent
+    for path in (folder, location.db_path, location.artifact_root):
+        problem = privacy_problem(path)
+        if problem:
+            raise UnsafeStoreError(
+                f"mlnb will not use the store {folder} that it found above the current folder: "
+                f"{path} is {problem}. Whoever controls it would see your runs (cell sources, "
+                "params, git diffs) and could plant the models you load from it. Point mlnb at a "
+                "store of your own (MLNB_TRACKING_URI, mlnb.set_tracking_uri(...), %mlnb store or "
+                f"--store), or, if this store is yours, make it private: {_remedy(path)}"
+            )
+
+
+def warn_if_not_private(location: StoreLocation) -> None:
+    """Warn when an explicitly named store is not private to this user (it is still used).
+
+    :param location: a location named by the user (set_tracking_uri, ``MLNB_TRACKING_URI``).
+    """
+    parts = [location.db_path, location.artifact_root]
+    if location.artifact_root == location.db_path.parent / "artifacts":
+        parts.insert(0, location.db_path.parent)  # a store folder: the folder is the store's too
+    for path in parts:
+        problem = privacy_problem(path)
+        if problem:
+            warnings.warn(
+                f"The mlnb store {location.uri} is not private: {path} is {problem}. Others can "
+                f"read or change what you log there and the models you load from it; "
+                f"{_remedy(path)}",
+                StorePrivacyWarning, stacklevel=2,
+            )
+            return
+
+
+def privacy_problem(path: Path) -> str | None:
+    """Why ``path`` is not private to the current user (another owner, or writable by group or
+    others), or None when it is private or does not exist (or the platform has no owners).
+
+    :param path: a store folder or file.
+    """
+    if not hasattr(os, "geteuid"):
+        return None  # Windows: no POSIX owners or modes to check
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    problems = []
+    if st.st_uid != os.geteuid():
+        problems.append(f"owned by {_user_name(st.st_uid)}, not by you ({_user_name(os.geteuid())})")
+    writers = [who for who, bit in (("group", stat.S_IWGRP), ("others", stat.S_IWOTH))
+               if st.st_mode & bit]
+    if writers:
+        problems.append(f"writable by {' and '.join(writers)}")
+    return " and ".join(problems) or None
+
+
+def _remedy(path: Path) -> str:
+    return f"chown -R {_login(os.geteuid())} {path} && chmod -R go-w {path}"
+
+
+def _user_name(uid: int) -> str:
+    login = _login(uid)
+    return f"{login} (uid {uid})" if login != str(uid) else f"uid {uid}"
+
+
+def _login(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return str(uid)
 
 
 def from_uri(uri: str, cwd: Path) -> StoreLocation:

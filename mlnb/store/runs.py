@@ -29,8 +29,9 @@ from mlnb.errors import (
     NotFoundError,
     ParamConflictError,
     RunStateError,
+    StoreError,
 )
-from mlnb.store import liveness, validation
+from mlnb.store import liveness, records, validation
 from mlnb.store.connection import Connection
 from mlnb.store.search import (
     EntitySchema,
@@ -44,12 +45,17 @@ from mlnb.store.sql import (
     chunks,
     experiment_int,
     marks,
-    metric_float,
     now_ms,
     page_offset,
     result_limit,
     view_stages,
 )
+
+# MLflow's rule for a run's latest metric value: the greatest step, then the greatest timestamp,
+# then the greatest value (NaN below every number). One definition, in SQL and in Python, for
+# log_batch's upsert and the migration that recomputes old stores; get_run, search filters and
+# ordering, and reproduce all read the latest_metrics table this maintains.
+LATEST_RANK = "({t}.step, {t}.timestamp, {t}.is_nan = 0, COALESCE({t}.value, 0))"
 
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_RUN_TAG = "mlflow.parentRunId"
@@ -170,12 +176,17 @@ class RunQueries:
             )
         with self.cx.write() as conn:
             self.get_run_info(run_id)
-            if status is not None:
-                ended = end_time if end_time is not None else (
-                    now_ms() if RunStatus.is_terminated(status) else None)
+            if status is not None and end_time is None and RunStatus.is_terminated(status):
+                # Measured here: never before the start, even when this process's clock is
+                # behind the one that started the run (another process, a stepped clock).
+                conn.execute(
+                    "UPDATE runs SET status = ?, end_time = MAX(?, start_time) WHERE run_id = ?",
+                    [status, now_ms(), run_id],
+                )
+            elif status is not None:  # an end time the caller gives is stored as given
                 conn.execute(
                     "UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
-                    [status, ended, run_id],
+                    [status, end_time, run_id],
                 )
             if run_name is not None:
                 self.log_batch(run_id, tags=[RunTag(RUN_NAME_TAG, run_name)])
@@ -197,11 +208,14 @@ class RunQueries:
     def set_run_lifecycle(self, run_id: str, stage: str) -> None:
         """Delete (``deleted``) or restore (``active``) a run; its data is kept either way.
 
+        Works on a malformed run too, so that the user can delete one.
+
         :param run_id: the run.
         :param stage: ``deleted`` or ``active``.
         """
         with self.cx.write() as conn:
-            self.get_run_info(run_id)
+            if not self.cx.query("SELECT 1 FROM runs WHERE run_id = ?", [run_id]):
+                raise NotFoundError(f"No run with id {run_id!r}.")
             conn.execute(
                 "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_id = ?",
                 [stage, now_ms() if stage == LifecycleStage.DELETED else None, run_id],
@@ -253,8 +267,8 @@ class RunQueries:
                     "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
                     "value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, "
-                    "timestamp = excluded.timestamp WHERE (excluded.step, excluded.timestamp) "
-                    ">= (latest_metrics.step, latest_metrics.timestamp)",
+                    f"timestamp = excluded.timestamp WHERE {LATEST_RANK.format(t='excluded')} "
+                    f"> {LATEST_RANK.format(t='latest_metrics')}",
                     _latest_rows(metric_rows),
                 )
 
@@ -295,41 +309,54 @@ class RunQueries:
     _RUN_COLUMNS = ("r.run_id, r.experiment_id, r.name, r.status, r.start_time, r.end_time, "
                     "r.lifecycle_stage, r.user_id")
 
-    def _info(self, row: Sequence[Any]) -> RunInfo:
-        return RunInfo(
-            run_id=row[0], experiment_id=str(row[1]), run_name=row[2], status=row[3],
-            start_time=row[4], end_time=row[5], lifecycle_stage=row[6], user_id=row[7],
-            artifact_uri=f"{self.artifact_root_uri}/{row[0]}",
-        )
+    def _infos(self, found: Sequence[Sequence[Any]]) -> list[RunInfo]:
+        """The runs of ``found`` rows; a malformed row is skipped with a warning naming it."""
+        infos = []
+        for row in found:
+            try:
+                infos.append(records.run_info(row, self.artifact_root_uri))
+            except records.MalformedRow as problem:
+                records.skip(f"run {row[0]!r}", problem)
+        return infos
 
     def get_run_info(self, run_id: str) -> RunInfo:
         """A run's info.
 
         :param run_id: the run.
         :raises NotFoundError: when there is none.
+        :raises StoreError: when its row is malformed.
         """
-        rows = self.cx.query(f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id = ?", [run_id])
-        if not rows:
+        found = self.cx.query(f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id = ?", [run_id])
+        if not found:
             raise NotFoundError(f"No run with id {run_id!r}.")
-        return self._info(rows[0])
+        try:
+            return records.run_info(found[0], self.artifact_root_uri)
+        except records.MalformedRow as problem:
+            raise StoreError(
+                f"Run {run_id} in the store is malformed: {problem}. It was not written by mlnb "
+                "as it is; delete it (mlnb.delete_run) or repair the row."
+            ) from None
 
     def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
         """Several runs, in the order asked, in a bounded number of queries.
 
-        Raises NotFoundError naming the first id that does not exist.
+        Raises NotFoundError naming the first id that does not exist; a malformed run is left
+        out with a warning.
 
         :param run_ids: the runs (duplicates are read once).
         """
         infos: dict[str, RunInfo] = {}
+        present: set[str] = set()
         for chunk in chunks(list(dict.fromkeys(run_ids))):
-            for row in self.cx.query(
+            found = self.cx.query(
                 f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id IN ({marks(chunk)})", chunk
-            ):
-                infos[row[0]] = self._info(row)
-        missing = [r for r in run_ids if r not in infos]
+            )
+            present.update(row[0] for row in found)
+            infos.update((info.run_id, info) for info in self._infos(found))
+        missing = [r for r in run_ids if r not in present]
         if missing:
             raise NotFoundError(f"No run with id {missing[0]!r}.")
-        return self._with_data([infos[r] for r in run_ids])
+        return self._with_data([infos[r] for r in run_ids if r in infos])
 
     def get_run(self, run_id: str) -> Run:
         """A run with its params, tags and latest metrics.
@@ -348,19 +375,24 @@ class RunQueries:
         ids = [i.run_id for i in infos]
         for chunk in chunks(ids):
             placeholders = marks(chunk)
-            for run_id, key, value in self.cx.query(
-                f"SELECT run_id, key, value FROM params WHERE run_id IN ({placeholders})", chunk
-            ):
-                params[run_id][key] = value
-            for run_id, key, value in self.cx.query(
-                f"SELECT run_id, key, value FROM tags WHERE run_id IN ({placeholders})", chunk
-            ):
-                tags[run_id][key] = value
+            for table, into in (("params", params), ("tags", tags)):
+                for run_id, key, value in self.cx.query(
+                    f"SELECT run_id, key, value FROM {table} WHERE run_id IN ({placeholders})",
+                    chunk,
+                ):
+                    if isinstance(key, str) and isinstance(value, str):
+                        into[run_id][key] = value
+                    else:
+                        records.skip(f"{table[:-1]} {key!r} of run {run_id}", records.MalformedRow(
+                            f"its key and value are {key!r} and {value!r}, not texts"))
             for run_id, key, value, is_nan in self.cx.query(
                 f"SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ({placeholders})",
                 chunk,
             ):
-                metrics[run_id][key] = metric_float(value, is_nan)
+                try:
+                    metrics[run_id][records.text(key, "key")] = records.metric_value(value, is_nan)
+                except records.MalformedRow as problem:
+                    records.skip(f"metric {key!r} of run {run_id}", problem)
         return [Run(i, RunData(metrics[i.run_id], params[i.run_id], tags[i.run_id])) for i in infos]
 
     def search_runs(
@@ -407,7 +439,7 @@ class RunQueries:
         stages = view_stages(view_type)
         eids = [experiment_int(e) for e in experiment_ids]
         order_sql = (order.sql + ", " if order.sql else "") + "r.start_time DESC, r.run_id"
-        rows = self.cx.query(
+        found = self.cx.query(
             f"SELECT {self._RUN_COLUMNS} FROM runs r {order.joins} "
             f"WHERE r.experiment_id IN ({marks(eids)}) "
             f"AND r.lifecycle_stage IN ({marks(stages)}) AND {where.sql} "
@@ -415,7 +447,7 @@ class RunQueries:
             [*order.join_params, *eids, *stages, *where.params, result_limit(max_results),
              page_offset(offset)],
         )
-        return [self._info(row) for row in rows]
+        return self._infos(found)
 
     def count_runs(
         self, experiment_ids: Sequence[str], filter_string: str | None = None,
@@ -452,17 +484,17 @@ class RunQueries:
     def reap_dead_runs(self) -> list[str]:
         """Mark KILLED every RUNNING run of this host whose process has died; return their ids."""
         host = liveness.this_host()
-        rows = self.cx.query(
+        running = self.cx.query(
             "SELECT run_id, pid, pid_start FROM runs WHERE status = 'RUNNING' AND host = ?", [host]
         )
-        dead = [run_id for run_id, pid, start in rows
-                if pid is not None and not liveness.is_alive(pid, start)]
+        dead = [run_id for run_id, pid, start in running
+                if pid is not None and not self._alive(run_id, pid, start)]
         if dead:
             t = now_ms()
             with self.cx.write() as conn:
                 for run_id in dead:
-                    conn.execute(
-                        "UPDATE runs SET status = 'KILLED', end_time = ? "
+                    conn.execute(  # never an end before the start (another process's clock)
+                        "UPDATE runs SET status = 'KILLED', end_time = MAX(?, start_time) "
                         "WHERE run_id = ? AND status = 'RUNNING'", [t, run_id],
                     )
                     conn.execute(
@@ -471,6 +503,17 @@ class RunQueries:
                          "its process ended without finishing the run (killed or crashed)"],
                     )
         return dead
+
+    @staticmethod
+    def _alive(run_id: str, pid: object, start: object) -> bool:
+        """Whether the run's recorded process lives; a malformed record is left alone (counted
+        alive, so never marked KILLED on a guess) with a warning naming the run."""
+        try:
+            checked_pid, checked_start = records.process(pid, start)
+        except records.MalformedRow as problem:
+            records.skip(f"the liveness check of run {run_id!r}", problem)
+            return True
+        return liveness.is_alive(checked_pid, checked_start)
 
 
 def _param_rows(params: Sequence[Param]) -> dict[str, str]:
@@ -500,10 +543,16 @@ def _metric_row(run_id: str, m: Metric) -> tuple[str, str, float | None, int, in
 
 
 def _latest_rows(rows: list[tuple[str, str, float | None, int, int, int]]) -> list[tuple[Any, ...]]:
-    """The newest point per key within the batch (by step, then timestamp, then order)."""
+    """The latest point per key within the batch, by :data:`LATEST_RANK`'s rule."""
     latest: dict[str, tuple[Any, ...]] = {}
     for row in rows:
         best = latest.get(row[1])
-        if best is None or (row[4], row[5]) >= (best[4], best[5]):
+        if best is None or _rank(row) > _rank(best):
             latest[row[1]] = row
     return list(latest.values())
+
+
+def _rank(row: tuple[Any, ...]) -> tuple[int, int, bool, float]:
+    """:data:`LATEST_RANK` of a ``(run_id, key, value, is_nan, step, timestamp)`` row."""
+    _, _, value, is_nan, step, timestamp = row
+    return (step, timestamp, not is_nan, value if value is not None else 0.0)

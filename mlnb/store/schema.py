@@ -171,6 +171,27 @@ def _artifact_origin(db: Database) -> None:
     _run_script(db, "ALTER TABLE artifacts ADD COLUMN origin TEXT NOT NULL DEFAULT 'user'")
 
 
+@migrations(name="0006_latest_metric_rule")
+def _latest_metric_rule(db: Database) -> None:
+    # Until this rule, of two points tied on (step, timestamp) the one logged last was the latest;
+    # now it is the greater value (MLflow's rule, runs.LATEST_RANK, NaN below every number).
+    # Recompute every latest value from the full history so that old stores follow the rule too.
+    # (The ordering is spelled out, not taken from LATEST_RANK: a shipped migration never changes.)
+    _run_script(
+        db,
+        """
+        DELETE FROM latest_metrics;
+        INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp)
+            SELECT run_id, key, value, is_nan, step, timestamp FROM (
+                SELECT run_id, key, value, is_nan, step, timestamp, ROW_NUMBER() OVER (
+                    PARTITION BY run_id, key
+                    ORDER BY step DESC, timestamp DESC, is_nan = 0 DESC, COALESCE(value, 0) DESC
+                ) AS position FROM metrics
+            ) WHERE position = 1
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # Not executescript(): in Python 3.11 it commits the caller's open transaction first.
     for statement in script.split(";"):

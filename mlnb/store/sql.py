@@ -3,7 +3,7 @@ offsets, view types and the clock."""
 
 from __future__ import annotations
 
-import math
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -17,18 +17,36 @@ MAX_OFFSET = 1_000_000_000  # far past any real store, far below SQLite's 64-bit
 CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 
-def now_ms() -> int:
-    """Milliseconds since the epoch, as MLflow's timestamps."""
-    return int(time.time() * 1000)
+class _ProcessClock:
+    """Wall-clock milliseconds that never go backwards within one process.
 
-
-def metric_float(value: float | None, is_nan: int) -> float:
-    """A stored metric value: NaN where the row says so (SQLite stores NaN as NULL).
-
-    :param value: the stored value.
-    :param is_nan: the row's NaN flag.
+    Each reading is the later of the wall clock and the previous reading plus the monotonic
+    time elapsed since it: when the system clock is stepped back, time keeps moving forward at
+    the monotonic rate until the wall clock catches up; when it jumps forward (a suspend, an NTP
+    step), readings follow it. So a point logged later never gets an older timestamp than one
+    logged before it, and a run ended by the process that started it never ends before it began.
     """
-    return math.nan if is_nan else float(value)  # type: ignore[arg-type]
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_ms = 0.0
+        self._last_mono = time.monotonic()
+
+    def now_ms(self) -> int:
+        with self._lock:
+            mono = time.monotonic()
+            reading = max(time.time() * 1000, self._last_ms + (mono - self._last_mono) * 1000)
+            self._last_ms, self._last_mono = reading, mono
+            return int(reading)
+
+
+_clock = _ProcessClock()
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, as MLflow's timestamps, never less than a reading this
+    process took before (see :class:`_ProcessClock`)."""
+    return _clock.now_ms()
 
 
 def chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -245,7 +245,8 @@ class MlnbClient(RegistryClientMixin):
         :param end_time: milliseconds since the epoch; default now.
         """
         self.writer.flush()
-        return self.store.update_run(run_id, status=status, end_time=end_time or now_ms())
+        # No end time given: the store measures it, never before the run's start.
+        return self.store.update_run(run_id, status=status, end_time=end_time)
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run (restorable with :meth:`restore_run`); buffered metric points are written
