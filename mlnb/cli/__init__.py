@@ -17,7 +17,7 @@ from mlnb.errors import MlnbError
 from mlnb.tracking import fluent
 
 # Modules under mlnb.cli that register sub-commands; a missing one is skipped.
-AREAS = ("tracking", "models", "projects")
+AREAS = ("tracking", "models", "projects", "trust")
 
 
 def build_parser() -> argparse.ArgumentParser:
