@@ -169,3 +169,38 @@ def test_every_uri_names_the_changed_file(tracking):
     for uri in (info.model_uri, str(folder), "models:/m/1"):
         with pytest.raises(UntrustedModelError, match=r"^requirements.txt .* changed since"):
             mlnb.pyfunc.load_model(uri)
+
+
+def test_versions_registered_before_pins_are_pinned_from_their_records(tmp_path):
+    from sqlite_utils import Database
+
+    from mlnb.store import Store, StoreLocation, schema
+
+    db_path = tmp_path / "mlnb.db"
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    schema.migrations.apply(Database(conn), stop_before="0005_registry_pins")
+    run_id = "b" * 32
+    conn.execute("INSERT INTO runs (run_id, experiment_id, name, status, start_time) "
+                 "VALUES (?, 0, 'old', 'FINISHED', 1)", [run_id])
+    for path, sha in (("model/MLmodel", "m1"), ("model/model.skops", "s1"), ("other.txt", "o1")):
+        conn.execute("INSERT INTO artifacts (run_id, path, size, sha256, created, origin) "
+                     "VALUES (?, ?, 1, ?, 1, 'model')", [run_id, path, sha])
+    conn.execute("INSERT INTO registered_models (name, creation_time, last_updated_time) "
+                 "VALUES ('old', 1, 1)")
+    conn.execute("INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
+                 "source, run_id) VALUES ('old', 1, 1, 1, ?, ?)", [f"runs:/{run_id}/model", run_id])
+    conn.close()
+    store = Store(StoreLocation(db_path, tmp_path / "artifacts"))
+    try:
+        assert store.model_version_pins("old", 1) == {"MLmodel": "m1", "model.skops": "s1"}
+        with pytest.raises(RunStateError, match="registered as 'old' version 1"):
+            store.put_artifact_bytes(run_id, "model/model.skops", b"new")
+    finally:
+        store.close()
+
+
+def test_trust_of_a_folder_with_no_store_is_a_clear_error(tmp_path, capsys):
+    assert cli_main(["trust", str(tmp_path)]) == 2
+    assert "There is no mlnb store at" in capsys.readouterr().err
+    assert cli_main(["trust", "--revoke", str(tmp_path)]) == 2
+    assert "You do not trust a store at" in capsys.readouterr().err
