@@ -17,6 +17,21 @@ pytest.register_assert_rewrite("magic_shell", "jupyter_harness")
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_mlnb_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite's own per-user key folder (mlnb.store.trust), never the developer's real one;
+    subprocesses inherit it, so they count as the same user."""
+    import os
+
+    old = os.environ.get("MLNB_HOME")
+    os.environ["MLNB_HOME"] = str(tmp_path_factory.mktemp("mlnb-home") / "home")
+    yield
+    if old is None:
+        os.environ.pop("MLNB_HOME", None)
+    else:
+        os.environ["MLNB_HOME"] = old
+
+
 @pytest.fixture
 def store_dir(tmp_path: Path) -> Path:
     return tmp_path / "store"

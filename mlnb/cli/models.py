@@ -66,7 +66,8 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--max-connections", type=int, default=64, metavar="N",
                        help="connections served at once; more get 503 (default 64)")
     serve.add_argument("--trusted", action="store_true",
-                       help="load a pickle the store did not write (only if you trust its source)")
+                       help="load a pickle your mlnb did not write, e.g. from a store made by "
+                       "someone else (only if you trust its source)")
     serve.add_argument("--verbose", "-v", action="store_true", help="log each request to stderr")
     serve.add_argument("--no-fast-path", action="store_true",
                        help="always score through a DataFrame (no numeric array shortcut)")
@@ -78,7 +79,8 @@ def register(subparsers: Any) -> None:
     predict.add_argument("--output", "-o", default=None, metavar="FILE",
                          help=".csv or .json file (default: JSON on stdout)")
     predict.add_argument("--trusted", action="store_true",
-                         help="load a pickle the store did not write (only if you trust its source)")
+                         help="load a pickle your mlnb did not write, e.g. from a store made by "
+                         "someone else (only if you trust its source)")
     predict.set_defaults(handler=predict_model)
 
 

@@ -7,7 +7,8 @@ installed where it was saved.
 
 A model is built in memory as ``{file name: bytes}`` and then written either to a folder
 (``save_model``) or into a run's artifacts through the store (``log_model``), which records each
-file's sha256: that record is what later lets a pickle load without ``trusted=True``.
+file's sha256 signed with this user's key (:mod:`mlnb.store.trust`): that signed record is what
+later lets a pickle load without ``trusted=True``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlnb._version import __version__
 from mlnb.capture.environment import distribution_version, pinned_requirements, python_version
@@ -30,12 +31,9 @@ from mlnb.entities import MLMODEL, MODEL_ORIGIN
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError, UntrustedModelError
 from mlnb.models.signature import ModelSignature
 from mlnb.models.uri import ModelLocation
-from mlnb.store.artifacts import resolve_inside, safe_relpath, sha256_of
+from mlnb.store import ArtifactProof, Store
+from mlnb.store.artifacts import iter_source_files, resolve_inside, safe_relpath, sha256_of
 from mlnb.tracking.client import current_store
-
-if TYPE_CHECKING:
-    pass
-
 
 
 @dataclass
@@ -242,22 +240,98 @@ def log_files(files: dict[str, bytes], artifact_path: str, run_id: str) -> None:
         store.put_artifact_bytes(run_id, f"{artifact_path}/{name}", files[name], origin=MODEL_ORIGIN)
 
 
-# --- trust -----------------------------------------------------------------------------------
+# --- trust ---------------------------------------------------------------------------------
+#
+# Two questions, asked on every load unless the caller passes trusted=True:
+# 1. Integrity (check_files): is every file the one that was saved? Each file must match the
+#    sha256 its MLmodel records (and the store's record, when the store holds it); a version
+#    loaded through models:/ must also match, file for file, the hashes pinned when it was
+#    registered (no file changed, added or removed).
+# 2. Origin (verified_file): may a file whose loading runs code (a pickle, a skops file with
+#    types skops does not vouch for) load? Only if this user's mlnb wrote it with the model
+#    writer: the store's record says origin "model", its MAC verifies under this user's key
+#    (mlnb.store.trust) or the user trusted the store with `mlnb trust`, and the MLmodel that
+#    names it passes the same test. A copied or cloned store carries its rows but not the key.
 
 
-def verified_file(location: ModelLocation, relname: str, *, runs_code: bool, trusted: bool) -> Path:
-    """The path of a model file after checking where it came from.
-
-    A file whose sha256 no longer matches the store's record is refused. A file whose loading would
-    run code (a pickle) passes only if mlnb's model writer wrote it (origin ``"model"``), it is
-    unchanged, and the ``MLmodel`` that named it is the model writer's and unchanged too: a foreign
-    pickle copied in with ``log_artifact(s)``, or an edited ``MLmodel`` pointing elsewhere, is
-    refused. ``trusted=True`` skips every check.
+def check_files(location: ModelLocation, descriptor: ModelDescriptor, *, trusted: bool) -> None:
+    """Refuse (UntrustedModelError) a model folder whose files are not the ones saved.
 
     :param location: where the model is.
-    :param relname: the file's path inside the model folder.
-    :param runs_code: whether loading the file runs code (a pickle).
-    :param trusted: skip the checks.
+    :param descriptor: its parsed ``MLmodel``.
+    :param trusted: skip every check (the caller vouches for the folder).
+    """
+    if trusted:
+        return
+    if location.version is not None and location.store is not None:
+        _check_pins(location, location.store)  # first: its message names the registration
+    mlmodel_proof = store_proof(location, MLMODEL)
+    if mlmodel_proof is not None:
+        _require_same(location, MLMODEL, mlmodel_proof.sha256, "since the store wrote it")
+    if not descriptor.files:
+        raise UntrustedModelError(
+            f"The MLmodel of the model at {location.uri!r} lists no files with their sha256, so "
+            "mlnb cannot check that they are the ones saved. It was not loaded. Pass "
+            "trusted=True only if you trust where it came from.")
+    for name, meta in sorted(descriptor.files.items()):
+        proof = store_proof(location, name)
+        if proof is not None:
+            _require_same(location, name, proof.sha256, "since the store wrote it")
+        recorded = meta.get("sha256") if isinstance(meta, dict) else None
+        _require_same(location, name, str(recorded), "since the model was saved (its MLmodel "
+                      "records another sha256)")
+
+
+def _require_same(location: ModelLocation, relname: str, expected: str, since: str) -> None:
+    path = resolve_inside(location.local_dir, safe_relpath(relname))
+    if not path.is_file():
+        raise UntrustedModelError(
+            f"The model at {location.uri!r} lacks its file {relname!r}. It was not loaded; "
+            "pass trusted=True only if you trust the folder as it is.")
+    actual = sha256_of(path)
+    if actual != expected:
+        raise UntrustedModelError(
+            f"{relname} of the model at {location.uri!r} has changed {since}: its sha256 is "
+            f"{actual[:12]}..., not {expected[:12]}.... It was not loaded. If you changed it "
+            "yourself and trust it, pass trusted=True.")
+
+
+def _check_pins(location: ModelLocation, store: Store) -> None:
+    """A registered version's folder must hold exactly the files pinned at registration."""
+    mv = location.version
+    assert mv is not None
+    pins = store.model_version_pins(mv.name, mv.version)
+    on_disk = {rel for _, rel in iter_source_files(location.local_dir)
+               if not Path(rel).name.startswith(".tmp-")}  # an interrupted write's leftover
+    what = f"version {mv.version} of {mv.name!r}"
+    for rel in sorted(on_disk - set(pins)):
+        raise UntrustedModelError(
+            f"{rel} was added to the model folder of {what} after it was registered; a "
+            "registered version's files cannot change. It was not loaded. Pass trusted=True "
+            "only if you trust the folder as it is.")
+    for rel, sha in sorted(pins.items()):
+        if rel not in on_disk:
+            raise UntrustedModelError(
+                f"{rel} was removed from the model folder of {what} after it was registered. "
+                "It was not loaded; pass trusted=True only if you trust the folder as it is.")
+        _require_same(location, rel, sha, f"since {what} was registered")
+
+
+def verified_file(location: ModelLocation, relname: str, *, runs_code: bool, trusted: bool,
+                  what: str = "is a pickle") -> Path:
+    """The path of a model file after checking where it came from.
+
+    A file whose sha256 no longer matches the store's record is refused. A file whose loading
+    would run code passes only if this user's mlnb wrote it with the model writer (see the
+    comment above), unchanged, and the ``MLmodel`` that named it too: a foreign pickle copied in
+    with ``log_artifact(s)``, an edited ``MLmodel`` pointing elsewhere, or a store written by
+    someone else is refused. ``trusted=True`` skips every check.
+
+    :param location: where the model is.
+    :param relname: the file, relative to the model folder.
+    :param runs_code: loading the file runs code of the file's choosing.
+    :param trusted: skip every check.
+    :param what: how the refusal describes the file ("is a pickle").
     :raises NotFoundError: when the file is missing.
     :raises UntrustedModelError: when a check fails.
     """
@@ -266,63 +340,53 @@ def verified_file(location: ModelLocation, relname: str, *, runs_code: bool, tru
         raise NotFoundError(f"The model at {location.uri!r} lacks its file {relname!r}.")
     if trusted:
         return path
-    record = store_origin(location, relname)
-    if record is not None:
-        actual = sha256_of(path)
-        if actual != record[0]:
-            raise UntrustedModelError(
-                f"{relname} of the model at {location.uri!r} has changed since the store wrote it "
-                f"(sha256 {actual[:12]}... is not the recorded {record[0][:12]}...). It was not "
-                "loaded. If you changed it yourself and trust it, pass trusted=True."
-            )
+    proof = store_proof(location, relname)
+    if proof is not None:
+        _require_same(location, relname, proof.sha256, "since the store wrote it")
     if not runs_code:
         return path
-    if record is None:
+    if proof is None:
         raise UntrustedModelError(
-            f"{relname} of the model at {location.uri!r} is a pickle that this store did not "
-            "write, and loading a pickle runs code. It was not loaded. Pass trusted=True only if "
-            "you trust where it came from."
-        )
-    if record[1] != MODEL_ORIGIN or not _mlmodel_is_model_writers(location):
+            f"{relname} of the model at {location.uri!r} {what} that this store did not "
+            "write, and loading it runs code. It was not loaded. Pass trusted=True only if "
+            "you trust where it came from.")
+    mlmodel = store_proof(location, MLMODEL)
+    mlmodel_same = (mlmodel is not None and (location.local_dir / MLMODEL).is_file()
+                    and sha256_of(location.local_dir / MLMODEL) == mlmodel.sha256)
+    if proof.origin != MODEL_ORIGIN or mlmodel is None or mlmodel.origin != MODEL_ORIGIN \
+            or not mlmodel_same:
         raise UntrustedModelError(
-            f"{relname} of the model at {location.uri!r} is a pickle that was not written by "
+            f"{relname} of the model at {location.uri!r} {what} that was not written by "
             "mlnb's model writer (log_model), or its MLmodel was changed since; it was copied in "
-            "as an ordinary artifact (log_artifact/log_artifacts) or edited, and loading a pickle "
-            "runs code. It was not loaded. Pass trusted=True only if you trust where it came from."
-        )
+            "as an ordinary artifact (log_artifact/log_artifacts) or edited, and loading it "
+            "runs code. It was not loaded. Pass trusted=True only if you trust where it came from.")
+    if not (proof.vouched and mlmodel.vouched):
+        raise UntrustedModelError(_foreign_message(location, relname, what))
     return path
 
 
-def written_by_model_writer(location: ModelLocation, relname: str) -> bool:
-    """Whether mlnb's model writer wrote this file and the MLmodel beside it, both unchanged.
-
-    :param location: where the model is.
-    :param relname: the file's path inside the model folder.
-    """
-    record = store_origin(location, relname)
-    if record is None or record[1] != MODEL_ORIGIN:
-        return False
-    path = resolve_inside(location.local_dir, safe_relpath(relname))
-    return path.is_file() and sha256_of(path) == record[0] and _mlmodel_is_model_writers(location)
-
-
-def _mlmodel_is_model_writers(location: ModelLocation) -> bool:
-    record = store_origin(location, MLMODEL)
-    path = location.local_dir / MLMODEL
-    return (record is not None and record[1] == MODEL_ORIGIN and path.is_file()
-            and sha256_of(path) == record[0])
+def _foreign_message(location: ModelLocation, relname: str, what: str) -> str:
+    where = location.store.location.uri if location.store is not None else "?"
+    return (
+        f"{relname} of the model at {location.uri!r} {what}, and loading it would run code "
+        f"chosen by whoever wrote it. The store {where} was written by someone else: its "
+        "records are not signed with your mlnb key (it was copied or cloned from another user "
+        "or machine, or written by an mlnb too old to sign), so nothing shows that your own "
+        "log_model wrote this file. It was not loaded. If you trust whoever made this store, "
+        f"run `mlnb trust {where}` (it explains what that implies), or pass trusted=True "
+        "(--trusted for mlnb serve and mlnb predict) for this one load.")
 
 
-def store_origin(location: ModelLocation, relname: str) -> tuple[str, str] | None:
-    """``(sha256, origin)`` the store recorded for this model file, or None if it has no record.
+def store_proof(location: ModelLocation, relname: str) -> ArtifactProof | None:
+    """The store's record of this model file and what vouches for it, or None if it has none.
 
-    :param location: where the model is (None without a store or run).
+    :param location: where the model is (no proof without a store or run).
     :param relname: the file's path inside the model folder.
     """
     if location.store is None or location.run_id is None or location.artifact_path is None:
         return None
     prefix = f"{location.artifact_path}/" if location.artifact_path else ""
     try:
-        return location.store.artifact_origin(location.run_id, prefix + relname)
+        return location.store.artifact_proof(location.run_id, prefix + relname)
     except (NotFoundError, InvalidParameterError):
         return None

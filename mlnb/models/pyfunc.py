@@ -3,8 +3,9 @@ model written as a Python class (:class:`PythonModel`, MLflow's ``mlflow.pyfunc.
 
 A ``PythonModel`` is saved with the standard ``pickle``, so its class must be importable where
 the model is loaded (a class defined in a notebook's ``__main__`` loads only in that session).
-Loading it runs code, so it passes the same gate as any pickle: the store must have written the
-file and its sha256 must still match, or the caller passes ``trusted=True``.
+Loading it runs code, so it passes the same gate as any pickle: this user's mlnb must have
+written the file into the store (or the user trusts the store) and its sha256 must still match,
+or the caller passes ``trusted=True``.
 
 The flavor that loads a model is chosen from an allowlist, never imported by the module name an
 ``MLmodel`` file claims (that name is data, and importing it would run code).
@@ -21,7 +22,14 @@ from typing import Any
 from mlnb.capture.environment import python_version
 from mlnb.errors import InvalidParameterError
 from mlnb.models import sklearn
-from mlnb.models.format import ModelDescriptor, ModelInfo, build_model_files, verified_file, write_folder
+from mlnb.models.format import (
+    ModelDescriptor,
+    ModelInfo,
+    build_model_files,
+    check_files,
+    verified_file,
+    write_folder,
+)
 from mlnb.models.record import artifact_path_from, log_built_model, signature_for
 from mlnb.models.signature import ModelSignature, Schema, enforce_schema
 from mlnb.models.uri import ModelLocation, resolve_model_uri
@@ -124,15 +132,17 @@ def load_model(model_uri: str, suppress_warnings: bool = False, dst_path: str | 
                *, trusted: bool = False) -> PyFuncModel:
     """Load the model at ``model_uri`` (``runs:/``, ``models:/``, or a folder) for ``predict``.
 
-    A pickled model loads only if this store wrote it and it is unchanged, or with ``trusted=True``
-    (mlnb's addition; MLflow loads any pickle). Only mlnb's own loaders are used, never a module an
-    ``MLmodel`` file names.
+    Every file must match the sha256 its ``MLmodel`` records (and, through ``models:/``, the
+    hashes pinned at registration). A pickled model loads only if this user's mlnb wrote it into
+    the store and it is unchanged, or the store is trusted (``mlnb trust``), or with
+    ``trusted=True`` (mlnb's addition; MLflow loads any pickle). Only mlnb's own loaders are used,
+    never a module an ``MLmodel`` file names.
 
     :param model_uri: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
         ``models:/<name>@<alias>`` or a local folder.
     :param suppress_warnings: accepted for MLflow compatibility and ignored.
     :param dst_path: accepted for MLflow compatibility and ignored (the model is read in place).
-    :param trusted: load a pickle whose origin cannot be checked; only for a file you trust.
+    :param trusted: skip every check: only for a model whose source you trust.
     :raises UntrustedModelError: for a file that fails the checks.
     """
     location = resolve_model_uri(model_uri)
@@ -160,14 +170,16 @@ def load_location(location: ModelLocation, *, trusted: bool = False) -> PyFuncMo
     if loader == "mlnb.models.sklearn":
         raw = sklearn.load_location(location, descriptor, trusted=trusted)
         return PyFuncModel(sklearn.predict_fn(raw), descriptor, location, raw)
-    raw = _load_python_model(location, conf, trusted)
+    raw = _load_python_model(location, descriptor, conf, trusted)
     context = PythonModelContext(_artifact_paths(location, conf))
     raw.load_context(context)
     return PyFuncModel(_python_predict(raw, context), descriptor, location, raw)
 
 
-def _load_python_model(location: ModelLocation, conf: dict[str, Any], trusted: bool) -> Any:
+def _load_python_model(location: ModelLocation, descriptor: ModelDescriptor, conf: dict[str, Any],
+                       trusted: bool) -> Any:
     path = verified_file(location, str(conf.get("data", PICKLE_FILE)), runs_code=True, trusted=trusted)
+    check_files(location, descriptor, trusted=trusted)
     try:
         with open(path, "rb") as handle:
             return pickle.load(handle)

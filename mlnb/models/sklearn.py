@@ -3,8 +3,9 @@
 Safe by default. A model is saved in the skops format when a plain round trip would load with
 no untrusted types (skops audits every type on load and runs no code of the file's choosing).
 Otherwise (e.g. trees, whose node arrays skops will not vouch for, or a custom function) it is
-pickled, and the pickle loads only if the store wrote it and its sha256 still matches the
-store's record, or if the caller passes ``trusted=True`` (MLflow loads any pickle it is handed:
+pickled, and the pickle loads only if this user's mlnb wrote it into the store (a record signed
+with the user's key, or a store the user trusts) and its sha256 still matches, or if the caller
+passes ``trusted=True`` (MLflow loads any pickle it is handed:
 CVE-2024-37052 and following).
 """
 
@@ -16,13 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from mlnb.capture.environment import python_version
-from mlnb.errors import InvalidParameterError, UntrustedModelError
+from mlnb.errors import InvalidParameterError
 from mlnb.models.format import (
     ModelDescriptor,
     ModelInfo,
     build_model_files,
+    check_files,
     verified_file,
-    written_by_model_writer,
 )
 from mlnb.models.format import write_folder as _write_folder
 from mlnb.models.record import artifact_path_from, log_built_model, signature_for
@@ -172,14 +173,15 @@ def log_model(sk_model: Any, artifact_path: str = "model", *, signature: ModelSi
 def load_model(model_uri: str, dst_path: str | None = None, *, trusted: bool = False) -> Any:
     """The scikit-learn model at ``model_uri`` (``runs:/``, ``models:/`` or a folder).
 
-    A pickle loads only if this store wrote it and it is unchanged, or with ``trusted=True`` (MLflow
-    loads any pickle). ``trusted`` is mlnb's addition.
+    Every file must match the sha256 its ``MLmodel`` records (and, through ``models:/``, the
+    hashes pinned at registration). A pickle (or skops file with types skops does not vouch for)
+    loads only if this user's mlnb wrote it into the store and it is unchanged, or the store is
+    trusted (``mlnb trust``), or with ``trusted=True`` (mlnb's addition; MLflow loads any pickle).
 
     :param model_uri: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
         ``models:/<name>@<alias>`` or a local folder.
     :param dst_path: accepted for MLflow compatibility and ignored (the model is read in place).
-    :param trusted: load a pickle (or skops types) whose origin cannot be checked; only for a file
-        you trust.
+    :param trusted: skip every check: only for a model whose source you trust.
     :raises UntrustedModelError: for a file that fails the checks.
     """
     location = resolve_model_uri(model_uri)
@@ -187,11 +189,12 @@ def load_model(model_uri: str, dst_path: str | None = None, *, trusted: bool = F
 
 
 def load_location(location: ModelLocation, descriptor: ModelDescriptor, *, trusted: bool) -> Any:
-    """The model of an already resolved location, by its sklearn flavor.
+    """The scikit-learn model of a resolved location, after the origin gate of its model file
+    and the integrity check of every file (:func:`~mlnb.models.format.check_files`).
 
     :param location: where the model is.
     :param descriptor: its parsed ``MLmodel``.
-    :param trusted: skip the origin checks, as in :func:`load_model`.
+    :param trusted: skip the checks, as in :func:`load_model`.
     :raises InvalidParameterError: when the model has no sklearn flavor.
     """
     conf = descriptor.flavors.get(FLAVOR)
@@ -200,24 +203,25 @@ def load_location(location: ModelLocation, descriptor: ModelDescriptor, *, trust
     fmt = conf.get("serialization_format")
     filename = str(conf.get("pickled_model") or "")
     if fmt == "skops":
-        return _load_skops(location, filename, trusted)
+        return _load_skops(location, descriptor, filename, trusted)
     path = verified_file(location, filename, runs_code=True, trusted=trusted)
+    check_files(location, descriptor, trusted=trusted)
     with open(path, "rb") as handle:
         return pickle.load(handle)
 
 
-def _load_skops(location: ModelLocation, filename: str, trusted: bool) -> Any:
+def _load_skops(location: ModelLocation, descriptor: ModelDescriptor, filename: str,
+                trusted: bool) -> Any:
     import skops.io as sio
 
     path = verified_file(location, filename, runs_code=False, trusted=trusted)
-    untrusted = sio.get_untrusted_types(file=path)
-    # Types skops does not vouch for load only from a file mlnb's model writer wrote, or trusted.
-    if untrusted and not trusted and not written_by_model_writer(location, filename):
-        raise UntrustedModelError(
-            f"The skops model at {location.uri!r} holds types skops does not trust "
-            f"({', '.join(untrusted)}) and this store did not write it with mlnb's model writer "
-            "(or it was changed since). It was not loaded. "
-            "Pass trusted=True only if you trust where it came from.")
+    untrusted = sio.get_untrusted_types(file=path)  # reads the file's schema; runs nothing
+    if untrusted and not trusted:
+        # Types skops does not vouch for can run code on load: the same gate as a pickle.
+        verified_file(location, filename, runs_code=True, trusted=False,
+                      what=f"is a skops file holding types skops does not trust "
+                           f"({', '.join(untrusted)})")
+    check_files(location, descriptor, trusted=trusted)
     return sio.load(path, trusted=untrusted or None)
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import threading
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlnb.entities import FileInfo
-from mlnb.errors import InvalidParameterError, NotFoundError, StoreError
+from mlnb.errors import InvalidParameterError, NotFoundError, RunStateError, StoreError
 from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.store.connection import Connection
 from mlnb.store.experiments import ExperimentQueries
@@ -26,10 +27,25 @@ from mlnb.store.metrics import MetricQueries
 from mlnb.store.registry import RegistryQueries
 from mlnb.store.runs import RunQueries
 from mlnb.store.sql import now_ms
+from mlnb.store.trust import artifact_mac, is_trusted, mac_verifies, user_key
 
-__all__ = ["ARTIFACT_ORIGINS", "Store", "StoreLocation", "open_store", "resolve"]
+__all__ = ["ARTIFACT_ORIGINS", "ArtifactProof", "Store", "StoreLocation", "open_store", "resolve"]
 
 ARTIFACT_ORIGINS = ("user", "model")
+
+
+@dataclass(frozen=True)
+class ArtifactProof:
+    """An artifact record and what vouches for it.
+
+    ``signed``: its MAC verifies under this user's key (this user's mlnb wrote the record).
+    ``vouched``: signed, or the store is one the user trusts with ``mlnb trust``.
+    """
+
+    sha256: str
+    origin: str
+    signed: bool
+    vouched: bool
 
 
 class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
@@ -60,6 +76,7 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
         self.cx = Connection(location.db_path,
                              functions={"mlnb_artifact_uri": lambda run_id: f"{root}/{run_id}"})
         self.artifacts = ArtifactRoot(location.artifact_root)
+        self._store_id: str | None = None
 
     def __repr__(self) -> str:
         return f"<mlnb Store {self.location.db_path}>"
@@ -76,6 +93,8 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
         :param origin: ``"model"`` only for mlnb's model writer, else ``"user"``.
         """
         self._check_writable(run_id)
+        self._check_unpinned(run_id, path)
+        user_key()  # before writing: a missing or unsafe key is reported with nothing written
         stored = self.artifacts.put_bytes(run_id, path, data)
         self.record_artifact(run_id, stored, origin=origin)
         return stored
@@ -90,30 +109,80 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
         :param origin: ``"model"`` only for mlnb's model writer, else ``"user"``.
         """
         self._check_writable(run_id)
+        self._check_unpinned(run_id, path)
+        user_key()
         stored = self.artifacts.put_file(run_id, source, path)
         self.record_artifact(run_id, stored, origin=origin)
         return stored
 
     def record_artifact(self, run_id: str, stored: StoredFile, *, origin: str = "user") -> None:
-        """Record a written artifact. ``origin`` is ``"model"`` only for mlnb's model writer;
-        re-logging any path resets it, so a user file never inherits a model file's trust.
+        """Record a written artifact, signed with this user's key (:mod:`mlnb.store.trust`).
 
-        :param run_id: the run.
-        :param stored: the written file's path, size and sha256.
-        :param origin: ``"model"`` or ``"user"``.
+        :param run_id: the run the file belongs to.
+        :param stored: what :class:`ArtifactRoot` wrote (path, size, sha256).
+        :param origin: ``"model"`` only for mlnb's model writer; re-logging any path resets it,
+            so a user file never inherits a model file's trust.
         """
         if origin not in ARTIFACT_ORIGINS:
             raise InvalidParameterError(f"Artifact origin must be one of {ARTIFACT_ORIGINS}, not {origin!r}.")
+        mac = artifact_mac(self.store_id, run_id, stored.path, stored.sha256, origin)
         # Written after the file is complete and renamed into place: a row never points at a
         # missing or partial file.
         with self.cx.write() as conn:
             conn.execute(
-                "INSERT INTO artifacts (run_id, path, size, sha256, created, origin) "
-                "VALUES (?, ?, ?, ?, ?, ?) "
+                "INSERT INTO artifacts (run_id, path, size, sha256, created, origin, mac) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, "
-                "sha256 = excluded.sha256, created = excluded.created, origin = excluded.origin",
-                [run_id, stored.path, stored.size, stored.sha256, now_ms(), origin],
+                "sha256 = excluded.sha256, created = excluded.created, origin = excluded.origin, "
+                "mac = excluded.mac",
+                [run_id, stored.path, stored.size, stored.sha256, now_ms(), origin, mac],
             )
+
+    @property
+    def store_id(self) -> str:
+        """This store's random id (made by migration ``0004_trust``; it travels with a copy)."""
+        if self._store_id is None:
+            rows = self.cx.query("SELECT value FROM store_meta WHERE key = 'store_id'")
+            if not rows:
+                raise StoreError(f"Store {self.location.db_path} has no id; it is damaged.")
+            self._store_id = str(rows[0][0])
+        return self._store_id
+
+    def is_trusted_foreign(self) -> bool:
+        """Whether the user ran ``mlnb trust`` on this store (at this place, with this id)."""
+        return is_trusted(self.store_id, self.location.db_path)
+
+    def artifact_proof(self, run_id: str, path: str) -> ArtifactProof | None:
+        """What the store's record of an artifact proves, or None if it has no record.
+
+        :param run_id: the run.
+        :param path: the artifact's path inside the run.
+        """
+        rel = safe_relpath(path)
+        rows = self.cx.query(
+            "SELECT sha256, origin, mac FROM artifacts WHERE run_id = ? AND path = ?", [run_id, rel]
+        )
+        if not rows:
+            return None
+        sha, origin, mac = str(rows[0][0]), str(rows[0][1]), rows[0][2]
+        signed = mac_verifies(mac, self.store_id, run_id, rel, sha, origin)
+        return ArtifactProof(sha, origin, signed, signed or self.is_trusted_foreign())
+
+    def artifact_signature_counts(self) -> tuple[int, int]:
+        """``(records signed by this user's key, all records)`` of the store's artifacts."""
+        rows = self.cx.query("SELECT run_id, path, sha256, origin, mac FROM artifacts")
+        signed = sum(mac_verifies(r[4], self.store_id, r[0], r[1], r[2], r[3]) for r in rows)
+        return signed, len(rows)
+
+    def _check_unpinned(self, run_id: str, path: str) -> None:
+        """Refuse to write into the folder of a registered version: its files are pinned."""
+        rel = safe_relpath(path)
+        for name, version, folder in self.registered_folders(run_id):
+            if rel == folder or rel.startswith(folder + "/"):
+                raise RunStateError(
+                    f"Artifact {rel!r} of run {run_id} is inside {folder!r}, the model registered "
+                    f"as {name!r} version {version}; a registered version's files cannot change. "
+                    "Log to another path (e.g. artifact_path='model-2') and register that.")
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
         """The files and folders directly inside ``path`` of the run's artifacts.

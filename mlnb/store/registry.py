@@ -305,9 +305,50 @@ class RegistryQueries:
                 "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)",
                 [(text, number, k, v) for k, v in rows],
             )
+            self._pin_files(text, number, source_run, source)
             conn.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", [t, text])
             self._record(text, number, "create_version", None, source, user_id)
         return self.get_model_version(text, number)
+
+    def _pin_files(self, name: str, version: int, run_id: str, source: str) -> None:
+        """Pin the sha256 the store recorded for every file of the version's model folder (inside
+        the caller's transaction): from now on those files cannot be written, and loading the
+        version refuses any that changed."""
+        prefix = check_source(source)[1] + "/"
+        with self.cx.write() as conn:
+            conn.execute(
+                "INSERT INTO model_version_files (name, version, path, sha256) "
+                "SELECT ?, ?, substr(path, ?), sha256 FROM artifacts "
+                "WHERE run_id = ? AND substr(path, 1, ?) = ?",
+                [name, version, len(prefix) + 1, run_id, len(prefix), prefix],
+            )
+
+    def model_version_pins(self, name: Any, version: Any) -> dict[str, str]:
+        """``{path inside the model folder: sha256}`` pinned when the version was registered.
+
+        :param name: the registered model.
+        :param version: the version number.
+        """
+        mv = self.get_model_version(name, version)
+        rows = self.cx.query(
+            "SELECT path, sha256 FROM model_version_files WHERE name = ? AND version = ?",
+            [mv.name, int(mv.version)])
+        return {str(p): str(h) for p, h in rows}
+
+    def registered_folders(self, run_id: str) -> list[tuple[str, int, str]]:
+        """``(name, version, model folder)`` of every registered version whose source is in this
+        run (its folder is the path of its ``runs:/`` source).
+
+        :param run_id: the run.
+        """
+        out = []
+        for n, v, src in self.cx.query(
+                "SELECT name, version, source FROM model_versions WHERE run_id = ?", [run_id]):
+            try:
+                out.append((str(n), int(v), check_source(src)[1]))
+            except (InvalidParameterError, TypeError, ValueError):
+                continue  # a row that names no folder of this run pins nothing here
+        return out
 
     def _next_version(self, name: str) -> int:
         # Numbers are never reused, even after a version is deleted: the history remembers them.

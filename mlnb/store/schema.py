@@ -7,6 +7,8 @@ store at once serialise on the write lock and the second finds nothing left to d
 
 from __future__ import annotations
 
+import secrets
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -171,6 +173,54 @@ def _artifact_origin(db: Database) -> None:
     _run_script(db, "ALTER TABLE artifacts ADD COLUMN origin TEXT NOT NULL DEFAULT 'user'")
 
 
+@migrations(name="0004_trust")
+def _trust(db: Database) -> None:
+    # A random id per store, bound into each artifact record's MAC (mlnb.store.trust), so a
+    # record cannot be moved to another store. Rows written before this migration get no MAC:
+    # nothing proves who wrote them, so they count as foreign until the user trusts the store.
+    _run_script(
+        db,
+        """
+        CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        ALTER TABLE artifacts ADD COLUMN mac TEXT
+        """,
+    )
+    db.execute("INSERT INTO store_meta (key, value) VALUES ('store_id', ?)", [secrets.token_hex(16)])
+
+
+@migrations(name="0005_registry_pins")
+def _registry_pins(db: Database) -> None:
+    # The sha256 of every file of a registered version's model folder, pinned at registration:
+    # loading models:/ refuses a file that changed, appeared or went missing since.
+    _run_script(
+        db,
+        """
+        CREATE TABLE model_version_files (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            PRIMARY KEY (name, version, path),
+            FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+                ON DELETE CASCADE ON UPDATE CASCADE
+        ) WITHOUT ROWID;
+        -- Every artifact write asks whether its folder belongs to a registered version.
+        CREATE INDEX model_versions_by_run ON model_versions(run_id)
+        """,
+    )
+    # Versions registered before: pin what the store recorded for their folders then.
+    for name, version, source, run_id in db.execute(
+        "SELECT name, version, source, run_id FROM model_versions"
+    ).fetchall():
+        prefix = str(source).split("/", 2)[2] + "/" if str(source).count("/") >= 2 else ""
+        if not prefix or prefix == "/":
+            continue
+        db.execute(
+            "INSERT OR IGNORE INTO model_version_files (name, version, path, sha256) "
+            "SELECT ?, ?, substr(path, ?), sha256 FROM artifacts "
+            "WHERE run_id = ? AND substr(path, 1, ?) = ?",
+            [name, version, len(prefix) + 1, run_id, len(prefix), prefix],
+        )
 @migrations(name="0006_latest_metric_rule")
 def _latest_metric_rule(db: Database) -> None:
     # Until this rule, of two points tied on (step, timestamp) the one logged last was the latest;

@@ -1,0 +1,206 @@
+"""Issue 11: the per-user key (item 1), registered versions are immutable (item 8), and every
+load path checks every file's sha256 and names the one that changed (item 9)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from test_models_data import classifier, forest
+
+import mlnb
+from mlnb.cli import main as cli_main
+from mlnb.errors import RunStateError, StoreError, UntrustedModelError
+from mlnb.store import open_store
+
+
+def _folder(run_id: str, path: str = "model") -> Path:
+    return open_store().artifact_path(run_id, path)
+
+
+# --- item 1: the key, and records no key signed ------------------------------------------
+
+
+def test_key_is_private_and_never_in_the_store(tracking, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLNB_HOME", str(tmp_path / "home" / "mlnb"))
+    model, _ = classifier()
+    mlnb.sklearn.log_model(model, "model")
+    key = tmp_path / "home" / "mlnb" / "key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+    secret = key.read_bytes()
+    assert all(secret not in p.read_bytes() for p in tracking.rglob("*") if p.is_file())
+
+
+def test_a_key_others_can_read_is_refused_before_writing(tracking, monkeypatch, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "key").write_bytes(bytes(32))
+    (home / "key").chmod(0o644)  # anyone could have read it: it proves nothing
+    monkeypatch.setenv("MLNB_HOME", str(home))
+    run = mlnb.start_run()
+    with pytest.raises(StoreError, match=r"key must be a file you own that only you can read"):
+        mlnb.log_text("y", "second.txt")
+    assert mlnb.MlnbClient().list_artifacts(run.info.run_id) == []
+
+
+def test_records_no_key_signed_are_foreign_until_the_store_is_trusted(tracking, tmp_path, capsys):
+    model, X = forest()
+    info = mlnb.sklearn.log_model(model, "model")
+    mlnb.sklearn.load_model(info.model_uri)  # this user's own store: no ceremony
+    conn = sqlite3.connect(tracking / "mlnb.db")
+    conn.execute("UPDATE artifacts SET mac = NULL")  # as rows from before 0004_trust are
+    conn.commit()
+    conn.close()
+    with pytest.raises(UntrustedModelError, match=r"written by someone else.*mlnb trust"):
+        mlnb.sklearn.load_model(info.model_uri)
+    assert cli_main(["trust", str(tracking)]) == 0
+    out = capsys.readouterr().out
+    assert "4 of its 4 artifact records were not written by your mlnb" in out
+    assert "runs code" in out and "--revoke" in out
+    loaded = mlnb.sklearn.load_model(info.model_uri)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert cli_main(["trust", "--revoke", str(tracking)]) == 0
+    with pytest.raises(UntrustedModelError, match="written by someone else"):
+        mlnb.sklearn.load_model(info.model_uri)
+
+
+def test_skops_untrusted_types_from_a_foreign_store_are_refused(tracking, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLNB_HOME", str(tmp_path / "user-a"))
+    model, X = forest()
+    info = mlnb.sklearn.log_model(model, "model", serialization_format="skops")
+    monkeypatch.setenv("MLNB_HOME", str(tmp_path / "user-b"))
+    for load in (mlnb.sklearn.load_model, mlnb.pyfunc.load_model):
+        with pytest.raises(UntrustedModelError,
+                           match=r"skops does not trust \(sklearn\.tree.*written by someone else"):
+            load(info.model_uri)
+    np.testing.assert_array_equal(
+        mlnb.sklearn.load_model(info.model_uri, trusted=True).predict(X), model.predict(X))
+
+
+def test_trust_follows_the_store_place_not_only_its_id(tracking, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLNB_HOME", str(tmp_path / "user-a"))
+    model, _ = forest()
+    info = mlnb.sklearn.log_model(model, "model")
+    monkeypatch.setenv("MLNB_HOME", str(tmp_path / "user-b"))
+    assert cli_main(["trust", str(tracking)]) == 0
+    mlnb.sklearn.load_model(info.model_uri)
+    twin = tmp_path / "twin"  # same id, another place: someone could craft it
+    shutil.copytree(tracking, twin)
+    monkeypatch.setenv("MLNB_TRACKING_URI", str(twin))
+    from mlnb.tracking import state
+
+    state.reset()
+    with pytest.raises(UntrustedModelError, match=f"mlnb trust {twin}"):
+        mlnb.sklearn.load_model(info.model_uri)
+
+
+# --- item 8: a registered version's files are immutable --------------------------------------
+
+
+def _other_classifier():
+    _, X = classifier()
+    return LogisticRegression().fit(X, (X.iloc[:, 0] > X.iloc[:, 0].median()).astype(int))
+
+
+def test_relogging_a_registered_model_is_refused_and_production_is_unchanged(tracking):
+    model, X = classifier()
+    with mlnb.start_run() as run:
+        mlnb.sklearn.log_model(model, "model", registered_model_name="m")
+    mlnb.MlnbClient().transition_model_version_stage("m", 1, "Production")
+    with mlnb.start_run(run_id=run.info.run_id):
+        with pytest.raises(RunStateError, match=r"'model'.*registered as 'm' version 1"):
+            mlnb.sklearn.log_model(_other_classifier(), "model")
+        with pytest.raises(RunStateError, match="registered version's files cannot change"):
+            mlnb.log_text("x", "model/notes.txt")
+        mlnb.sklearn.log_model(_other_classifier(), "model-2")  # another path is fine
+    served = mlnb.pyfunc.load_model("models:/m/Production")
+    np.testing.assert_array_equal(served.predict(X), model.predict(X))
+
+
+def test_a_registered_folder_refuses_added_changed_and_removed_files(tracking):
+    model, _ = classifier()
+    info = mlnb.sklearn.log_model(model, "model", registered_model_name="m")
+    folder = _folder(info.run_id)
+    (folder / "notes.txt").write_text("slipped in")
+    with pytest.raises(UntrustedModelError, match=r"notes.txt was added .* version 1 of 'm'"):
+        mlnb.pyfunc.load_model("models:/m/1")
+    (folder / "notes.txt").unlink()
+    example = (folder / "requirements.txt").read_bytes()
+    (folder / "requirements.txt").write_bytes(example + b" ")
+    with pytest.raises(UntrustedModelError,
+                       match=r"requirements.txt .* changed since version 1 of 'm' was registered"):
+        mlnb.pyfunc.load_model("models:/m/1")
+    (folder / "requirements.txt").unlink()
+    with pytest.raises(UntrustedModelError, match=r"requirements.txt was removed"):
+        mlnb.sklearn.load_model("models:/m/1")
+    (folder / "requirements.txt").write_bytes(example)
+    mlnb.pyfunc.load_model("models:/m/1")
+
+
+# --- item 9: every load path checks every file ----------------------------------------------
+
+
+def test_appending_to_model_skops_in_a_copied_folder_fails_to_load(tracking, tmp_path):
+    model, _ = classifier()
+    info = mlnb.sklearn.log_model(model, "model")
+    assert info.flavors["sklearn"]["serialization_format"] == "skops"
+    copy = tmp_path / "copy"
+    shutil.copytree(_folder(info.run_id), copy)
+    mlnb.sklearn.load_model(str(copy))  # intact, it loads
+    with open(copy / "model.skops", "ab") as handle:
+        handle.write(b"\x00more")
+    for load in (mlnb.sklearn.load_model, mlnb.pyfunc.load_model):
+        with pytest.raises(UntrustedModelError, match=r"model.skops .* changed since the model was saved"):
+            load(str(copy))
+
+
+def test_every_uri_names_the_changed_file(tracking):
+    model, _ = classifier()
+    info = mlnb.sklearn.log_model(model, "model", registered_model_name="m")
+    folder = _folder(info.run_id)
+    with open(folder / "requirements.txt", "a") as handle:
+        handle.write("evil-package==1\n")
+    for uri in (info.model_uri, str(folder), "models:/m/1"):
+        with pytest.raises(UntrustedModelError, match=r"^requirements.txt .* changed since"):
+            mlnb.pyfunc.load_model(uri)
+
+
+def test_versions_registered_before_pins_are_pinned_from_their_records(tmp_path):
+    from sqlite_utils import Database
+
+    from mlnb.store import Store, StoreLocation, schema
+
+    db_path = tmp_path / "mlnb.db"
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    schema.migrations.apply(Database(conn), stop_before="0005_registry_pins")
+    run_id = "b" * 32
+    conn.execute("INSERT INTO runs (run_id, experiment_id, name, status, start_time) "
+                 "VALUES (?, 0, 'old', 'FINISHED', 1)", [run_id])
+    for path, sha in (("model/MLmodel", "m1"), ("model/model.skops", "s1"), ("other.txt", "o1")):
+        conn.execute("INSERT INTO artifacts (run_id, path, size, sha256, created, origin) "
+                     "VALUES (?, ?, 1, ?, 1, 'model')", [run_id, path, sha])
+    conn.execute("INSERT INTO registered_models (name, creation_time, last_updated_time) "
+                 "VALUES ('old', 1, 1)")
+    conn.execute("INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
+                 "source, run_id) VALUES ('old', 1, 1, 1, ?, ?)", [f"runs:/{run_id}/model", run_id])
+    conn.close()
+    store = Store(StoreLocation(db_path, tmp_path / "artifacts"))
+    try:
+        assert store.model_version_pins("old", 1) == {"MLmodel": "m1", "model.skops": "s1"}
+        with pytest.raises(RunStateError, match="registered as 'old' version 1"):
+            store.put_artifact_bytes(run_id, "model/model.skops", b"new")
+    finally:
+        store.close()
+
+
+def test_trust_of_a_folder_with_no_store_is_a_clear_error(tmp_path, capsys):
+    assert cli_main(["trust", str(tmp_path)]) == 2
+    assert "There is no mlnb store at" in capsys.readouterr().err
+    assert cli_main(["trust", "--revoke", str(tmp_path)]) == 2
+    assert "You do not trust a store at" in capsys.readouterr().err
