@@ -23,6 +23,7 @@ import sysconfig
 from pathlib import Path
 
 from mlnb.errors import InvalidParameterError, StoreError
+from mlnb.projects.codegen import literal
 from mlnb.projects.progress import Progress
 from mlnb.projects.requirements import WHEEL_DIR
 
@@ -108,7 +109,7 @@ def _build(project_dir: Path, env: Path, progress: Progress, offline: bool) -> N
     if offline:
         site = _call([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                      progress, "venv", quiet=True).strip()
-        lines = "".join(f"import site; site.addsitedir({d!r})\n" for d in _site_dirs())
+        lines = "".join(f"import site; site.addsitedir({literal(d)})\n" for d in _site_dirs())
         (Path(site) / "_mlnb_layer.pth").write_text(lines, encoding="utf-8")
     pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
            *(["--no-index"] if offline else []), "--find-links", str(project_dir / WHEEL_DIR)]

@@ -1,0 +1,108 @@
+"""Issue 11, items 3, 5, 6 and 14: generated code takes values as literals only, credential files
+stay out of an export, a run is never blocked by its own outputs, and offline never fetches."""
+
+from __future__ import annotations
+
+import ast
+import math
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mlnb
+from mlnb.projects import codegen, export_notebook, run_project
+from mlnb.projects.export import project_name
+
+
+def write_notebook(path: Path, *cells: tuple[str, list[str]]) -> Path:
+    """A notebook of code cells ``(source, tags)`` at ``path``."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    for source, tags in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        if tags:
+            cell.metadata["tags"] = tags
+        notebook.cells.append(cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, str(path))
+    return path
+
+
+def all_runs() -> list[mlnb.entities.Run]:
+    found = mlnb.search_runs(search_all_experiments=True, output_format="list")
+    assert isinstance(found, list)
+    return found
+
+
+# --- 3. every value in generated code is a literal -----------------------------------------------
+
+HOSTILE = ['"""', "'''", "\\", "a\\'b", "\n", "\r", "\r\n", "\x00", "\x01\x1b[2J", "\x0b\x0c\x1c",
+           "\u2028\u2029\x85", "é漢字🙂", "\udcff", '"""+__import__("os").system("id")+"""',
+           "\\N{", "%(prog)s %", "{}", "\t#"]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_codegen_renders_any_text_as_a_literal_docstring_and_comment(text: str) -> None:
+    assert ast.literal_eval(codegen.literal(text)) == text
+    assert ast.literal_eval(codegen.docstring(text)) == text
+    assert ast.literal_eval(codegen.docstring(text + '"')) == text + '"'  # a quote before the end
+    # A comment stays one comment: the statement after it is the only one in the module.
+    tree = ast.parse(f"x = 1  # {codegen.comment(text)}\ny = 2\n")
+    assert [type(node).__name__ for node in tree.body] == ["Assign", "Assign"]
+
+
+def test_codegen_literals_of_numbers_and_containers_read_back() -> None:
+    for value in [float("inf"), -float("inf"), 1e300, -0.0, 3, True, None,
+                  ["a'", ("b", 1.5), {"k\n": float("-inf")}]]:
+        assert repr(ast.literal_eval(codegen.literal(value))) == repr(value)
+    assert math.isnan(eval(codegen.literal(float("nan"))))  # the one value without a literal
+    with pytest.raises(TypeError):
+        codegen.literal(object())  # type: ignore[arg-type]
+
+
+INJECT = '__import__("pathlib").Path("PWNED").touch()'
+
+
+def test_hostile_names_cannot_inject_code_into_main_py(tracking: Path, tmp_path: Path) -> None:
+    # A notebook whose file name closes the docstring, with a parameters cell of hostile values
+    # and help texts, an infinite default, and a %%track cell with hostile names and tags.
+    name = f'evil"""+{INJECT}+"""\\ \x01 \'\'\' é.ipynb'
+    run_name = f"r\"\"\"+{INJECT.replace('PWNED', 'PWNED2')}+\"\"\"' \\ é"
+    notebook = write_notebook(
+        tmp_path / "nb" / name,
+        ('msg = """x\\"\\"\\"; \\\\ \'\'\' %(prog)s 50%"""  # help with """ and 50% and \\\n'
+         "limit = 1e999  # an infinite default\n", ["parameters"]),
+        ("%%track " + shlex.join([run_name, "--tags", "k=v\"\"\"'\\", "--experiment", 'e"""x']) + "\n"
+         "result = len(msg) if limit > 0 else 0\nprint('MSG', repr(msg))", []))
+    out = export_notebook(notebook, tmp_path / "project", write=None)
+    script = (out / "main.py").read_text(encoding="utf-8")
+    tree = ast.parse(script)
+    assert ast.get_docstring(tree, clean=False).startswith(
+        f"{project_name(Path(name).stem)}: the notebook {name} as a script")
+    shown = subprocess.run([sys.executable, "main.py", "--help"], cwd=out, capture_output=True,
+                           text=True, check=False)
+    assert shown.returncode == 0, shown.stderr
+    assert "50%" in shown.stdout and "--limit" in shown.stdout
+    result = run_project(out, write=None)
+    assert result.status == "FINISHED"
+    assert not (out / "PWNED").exists() and not (out / "PWNED2").exists()
+    (child,) = [r for r in all_runs() if r.info.run_id != result.run_id]
+    assert child.info.run_name == run_name
+    assert child.data.tags["k"] == "v\"\"\"'\\"
+    assert mlnb.get_run(result.run_id).data.params == {
+        "msg": "x\"\"\"; \\ ''' %(prog)s 50%", "limit": "inf"}
+
+
+def test_a_line_break_in_a_track_line_cannot_end_its_comment() -> None:
+    from mlnb.projects import convert
+
+    line = "%%track " + shlex.join([f"r\r{INJECT}  #", "--experiment", "e\rx"])
+    cell = convert.translate_cell(line + "\nresult = 1\n", 1, [])
+    block = convert.track_block(cell, None)
+    tree = ast.parse(block)
+    assert [type(node).__name__ for node in tree.body] == ["Expr", "With"]  # set_experiment, the run
+    assert "PWNED" not in ast.dump(tree.body[1].body[0])
