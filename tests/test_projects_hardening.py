@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import mlnb
+from mlnb.cli import main as cli
 from mlnb.projects import codegen, export_notebook, run_project
 from mlnb.projects.export import project_name
 
@@ -106,3 +107,50 @@ def test_a_line_break_in_a_track_line_cannot_end_its_comment() -> None:
     tree = ast.parse(block)
     assert [type(node).__name__ for node in tree.body] == ["Expr", "With"]  # set_experiment, the run
     assert "PWNED" not in ast.dump(tree.body[1].body[0])
+
+
+# --- 14. offline never fetches; a fetching requirement line is always shown ----------------------
+
+FETCHING = ["--find-links https://wheels.example/simple", "--extra-index-url=https://extra.example/s",
+            "-e git+https://github.com/example/pkg.git#egg=pkg", "pkg @ https://files.example/pkg.whl"]
+
+
+@pytest.fixture
+def params_project(tracking: Path, tmp_path: Path) -> Path:
+    notebook = write_notebook(tmp_path / "nb" / "tiny.ipynb",
+                              ("alpha = 0.5  # a parameter\n", ["parameters"]),
+                              ("print('ALPHA', alpha)\n", []))
+    return export_notebook(notebook, tmp_path / "project", write=None)
+
+
+def test_offline_refuses_fetching_requirement_lines_before_any_process(
+        params_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (params_project / "more.txt").write_text(FETCHING[3] + "\n")
+    with (params_project / "requirements.txt").open("a") as handle:
+        handle.write("\n".join(FETCHING[:3]) + "\n-r more.txt\n")
+    envs = tmp_path / "envs"
+    monkeypatch.setenv("MLNB_ENV_ROOT", str(envs))
+    assert cli(["run", str(params_project), "--env-manager", "virtualenv", "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert "--offline: these requirement lines fetch from the network" in err
+    for line in FETCHING[:3]:
+        assert f": {line}  (" in err
+    assert "more.txt line 1: pkg @ https://files.example/pkg.whl" in err
+    assert not envs.exists()  # `python -m venv` never ran, so pip never did
+    assert all_runs() == []
+
+
+def test_fetching_requirement_lines_are_shown_before_pip_runs(
+        params_project: Path, tmp_path: Path) -> None:
+    with (params_project / "requirements.txt").open("a") as handle:
+        handle.write(FETCHING[0] + "\n")
+    # A Python no machine has: the build stops before its first process, after the lines are shown.
+    (params_project / "python_env.yaml").write_text("python: 1.0\n")
+    shown: list[str] = []
+    with pytest.raises(mlnb.errors.MlnbError, match=r"needs Python 1\.0"):
+        run_project(params_project, env_manager="virtualenv", env_root=tmp_path / "envs",
+                    write=shown.append)
+    assert any("fetches from the network: requirements.txt line" in line and FETCHING[0] in line
+               for line in shown), shown
+    assert not (tmp_path / "envs").exists()
