@@ -4,6 +4,7 @@ stay out of an export, a run is never blocked by its own outputs, and offline ne
 from __future__ import annotations
 
 import ast
+import json
 import math
 import shlex
 import subprocess
@@ -154,3 +155,65 @@ def test_fetching_requirement_lines_are_shown_before_pip_runs(
     assert any("fetches from the network: requirements.txt line" in line and FETCHING[0] in line
                for line in shown), shown
     assert not (tmp_path / "envs").exists()
+
+
+# --- 6. inputs and outputs: a run is never blocked by its own outputs -----------------------------
+
+WRITER_CELLS = (
+    ('data_path = "data/in.csv"  # input\nout_path = "preds.csv"  # written\nalpha = 0.5\n',
+     ["parameters"]),
+    ("import json\nfrom pathlib import Path\n"
+     "rows = Path(data_path).read_text().splitlines()\n"
+     "Path(out_path).write_text('\\n'.join(r + ',' + str(alpha) for r in rows))\n"
+     "with open('log.txt', 'w') as handle:\n    handle.write(str(len(rows)))\n"
+     "seen = int(Path('counts.txt').read_text() or 0)\n"
+     "Path('counts.txt').write_text(str(seen + 1))\n"
+     "json.dump({'n': len(rows)}, open('summary.json', 'w'))\n", []))
+
+
+@pytest.fixture
+def writer_project(tracking: Path, tmp_path: Path) -> Path:
+    """A project whose notebook reads data/in.csv, updates counts.txt and writes three outputs,
+    exported after the notebook ran (so its outputs exist in its folder)."""
+    folder = tmp_path / "nb"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "in.csv").write_text("a\nb\n")
+    for name, text in [("preds.csv", "old"), ("log.txt", "2"), ("counts.txt", "1"),
+                       ("summary.json", "{}")]:
+        (folder / name).write_text(text)
+    notebook = write_notebook(folder / "writer.ipynb", *WRITER_CELLS)
+    return export_notebook(notebook, tmp_path / "project", write=None)
+
+
+def test_outputs_are_left_out_of_the_lock_and_a_second_run_passes(writer_project: Path) -> None:
+    lock = json.loads((writer_project / "data.lock.json").read_text())
+    roles = {f["path"]: (f.get("role", "input"), f["copied"]) for f in lock["files"]}
+    assert roles == {"data/in.csv": ("input", True), "counts.txt": ("updated", True),
+                     "preds.csv": ("output", False), "log.txt": ("output", False),
+                     "summary.json": ("output", False)}
+    assert not (writer_project / "preds.csv").exists()  # an output is not copied
+    from mlnb.projects.mlproject import load_project
+
+    assert load_project(writer_project).entry_point("main").parameters["out_path"].type == "string"
+    for _ in range(2):  # the second run reads what the first wrote: it must not be refused
+        assert run_project(writer_project, write=None).status == "FINISHED"
+    assert (writer_project / "counts.txt").read_text() == "3"
+    assert (writer_project / "preds.csv").read_text() == "a,0.5\nb,0.5"
+    assert subprocess.run([sys.executable, "main.py"], cwd=writer_project, capture_output=True,
+                          check=False).returncode == 0  # by hand, in place, a third time
+    (writer_project / "data" / "in.csv").write_text("changed\n")  # an input still is checked
+    with pytest.raises(mlnb.errors.MlnbError, match=r"'data/in\.csv' has changed since the export"):
+        run_project(writer_project, write=None)
+
+
+def test_parameters_are_checked_before_the_data(writer_project: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    (writer_project / "data" / "in.csv").write_text("changed\n")  # the data check would fail
+    assert cli(["run", str(writer_project), "-P", "alhpa=1"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown parameter 'alhpa'" in err and "alpha, data_path, out_path" in err
+    assert "changed since the export" not in err
+    assert cli(["run", str(writer_project), "-P", "alpha=high"]) == 2
+    err = capsys.readouterr().err
+    assert "Parameter 'alpha' expects a float (e.g. 0.1), got 'high'" in err
+    assert all_runs() == []

@@ -5,6 +5,10 @@ folder (``pd.read_csv("data/iris_small.csv")``). Files up to the size cap are co
 project; larger ones are only referenced. Every one is listed with its size and sha256 in
 ``data.lock.json``, and :func:`verify_lock` checks them before the project runs, so a missing or
 changed file is a clear error instead of a wrong result.
+
+Only inputs are checked. A file the notebook writes (:mod:`mlnb.projects.file_use`) is an
+output: listed, never copied nor checked, so that a run is never blocked by what an earlier run
+wrote. A file it reads and then writes (``updated``) is copied for the first run, not checked.
 """
 
 from __future__ import annotations
@@ -19,21 +23,26 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.projects.file_use import FileUse
 from mlnb.projects.parameters import names_file_inside
 
 LOCK_NAME = "data.lock.json"
 DEFAULT_MAX_COPY_BYTES = 10 * 1024 * 1024
 _SKIPPED_PARTS = frozenset({".git", ".mlnb", ".ipynb_checkpoints", "__pycache__", ".venv"})
+INPUT, UPDATED, OUTPUT = "input", "updated", "output"
 
 
 @dataclass(frozen=True)
 class DataFile:
-    """A data file of the project: its path relative to the project, size, sha256, copied or not."""
+    """A data file of the project: its path relative to the project, size, sha256, copied or not,
+    and its role: an ``input`` (checked before a run), ``updated`` (read, then written by the
+    notebook) or ``output`` (written by it); only inputs are checked."""
 
     path: str
     size: int
     sha256: str
     copied: bool
+    role: str = INPUT
 
 
 class DataFileError(NotFoundError):
@@ -70,18 +79,32 @@ def find_data_files(trees: Iterable[ast.Module], folder: Path, exclude: Iterable
     return sorted(found)
 
 
-def collect(folder: Path, paths: Iterable[str], out_dir: Path, max_copy_bytes: int) -> list[DataFile]:
-    """Copy the files up to ``max_copy_bytes`` into ``out_dir`` (same relative paths); lock all."""
+def collect(folder: Path, paths: Iterable[str], out_dir: Path, max_copy_bytes: int,
+            use: FileUse | None = None) -> list[DataFile]:
+    """Copy the files up to ``max_copy_bytes`` into ``out_dir`` (same relative paths); lock all.
+
+    :param folder: the notebook's folder, which ``paths`` are relative to.
+    :param paths: the data files the notebook names.
+    :param out_dir: the project folder.
+    :param max_copy_bytes: larger files are referenced by sha256, not copied.
+    :param use: which of them the notebook writes: outputs are listed only, neither copied nor
+        hashed; files it updates are copied, and not checked before a run.
+    """
+    use = use or FileUse()
     files = []
     for relative in paths:
         source = folder / relative
         size = source.stat().st_size
+        if relative in use.outputs:
+            files.append(DataFile(relative, size, "", False, OUTPUT))
+            continue
         copied = size <= max_copy_bytes
         if copied:
             target = out_dir / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)  # the content, never a symlink
-        files.append(DataFile(relative, size, sha256_of(source), copied))
+        files.append(DataFile(relative, size, sha256_of(source), copied,
+                              UPDATED if relative in use.updated else INPUT))
     return files
 
 
@@ -100,15 +123,18 @@ def read_lock(project_dir: Path) -> list[DataFile]:
         return []
     try:
         data = json.loads(lock.read_text(encoding="utf-8"))
-        return [DataFile(str(f["path"]), int(f["size"]), str(f["sha256"]), bool(f["copied"]))
-                for f in data.get("files", [])]
+        return [DataFile(str(f["path"]), int(f["size"]), str(f["sha256"]), bool(f["copied"]),
+                         str(f.get("role", INPUT))) for f in data.get("files", [])]
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidParameterError(f"{LOCK_NAME} in {project_dir} cannot be read: {exc}.") from None
 
 
 def verify_lock(project_dir: Path) -> list[DataFile]:
-    """Check every locked data file exists with its recorded sha256; raise naming the first bad one."""
-    files = read_lock(project_dir)
+    """Check every input data file exists with its recorded sha256; raise naming the first bad one.
+
+    Files the notebook writes (outputs, and inputs it updates in place) are not checked: a run
+    must never be blocked by what it wrote itself. Returns the inputs checked."""
+    files = [entry for entry in read_lock(project_dir) if entry.role == INPUT]
     for entry in files:
         path = project_dir / entry.path
         if not path.resolve().is_relative_to(project_dir.resolve()):

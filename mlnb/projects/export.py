@@ -24,7 +24,7 @@ from typing import Any
 from mlnb.capture.git import git_head
 from mlnb.entities import Run, ViewType, json_safe_float
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
-from mlnb.projects import convert, data, mlproject, origin, parameters, requirements
+from mlnb.projects import convert, data, file_use, mlproject, origin, parameters, requirements
 from mlnb.projects.origin import run_tree
 from mlnb.projects.progress import Writer, print_line
 from mlnb.projects.readme import readme_text
@@ -189,7 +189,8 @@ def _write_project(notebook: Any, notebook_file: Path, out: Path, run: Run | Non
              for number, cell in enumerate(notebook.cells, 1)
              if cell.cell_type == "code" and SKIP_TAG not in cell.metadata.get("tags", [])]
     trees = {cell.number: cell.tree() for cell in cells}
-    specs, notes = _parameters(cells, trees, run, folder)
+    use = file_use.file_use(trees.values(), folder)
+    specs, notes = _parameters(cells, trees, run, folder, frozenset(use.outputs))
     name = project_name(notebook_file.stem)
     version = requirements.mlnb_version()
     script = convert.build_script(cells, specs, name, notebook_file.name, version)
@@ -201,7 +202,7 @@ def _write_project(notebook: Any, notebook_file: Path, out: Path, run: Run | Non
     _copy_local_modules(local, folder, out)
     local_files = [p.relative_to(folder).as_posix() for p in local.values()]
     found = data.find_data_files(trees.values(), folder, [notebook_file.name, *local_files])
-    files = data.collect(folder, found, out, max_copy_bytes)
+    files = data.collect(folder, found, out, max_copy_bytes, use)
     data.write_lock(out, files, max_copy_bytes)
 
     (out / "requirements.txt").write_text(requirements.requirements_text(set(modules) - set(local)),
@@ -220,8 +221,10 @@ def _write_project(notebook: Any, notebook_file: Path, out: Path, run: Run | Non
     (out / "README.md").write_text(readme_text(name, notebook_file.name, specs, files, provenance,
                                                notes, translated), encoding="utf-8")
     copied = sum(f.copied for f in files)
+    outputs = sum(f.role == data.OUTPUT for f in files)
     return (f"{len(specs)} parameter(s), {copied} data file(s) copied, "
-            f"{len(files) - copied} referenced by sha256, {len(translated)} IPython line(s) translated")
+            f"{len(files) - copied - outputs} referenced by sha256, {outputs} output(s) of the "
+            f"notebook left out, {len(translated)} IPython line(s) translated")
 
 
 def project_name(stem: str) -> str:
@@ -230,13 +233,14 @@ def project_name(stem: str) -> str:
 
 
 def _parameters(cells: list[convert.CellCode], trees: dict[int, Any], run: Run | None,
-                folder: Path) -> tuple[list[parameters.ParameterSpec], list[str]]:
+                folder: Path, outputs: frozenset[str]) -> tuple[list[parameters.ParameterSpec], list[str]]:
     marked = [cell for cell in cells if cell.is_parameters]
     if marked:
         cell = marked[0]
-        return parameters.from_parameters_cell(cell.body, trees[cell.number], cell.number, folder)
+        return parameters.from_parameters_cell(cell.body, trees[cell.number], cell.number, folder,
+                                               outputs)
     if run is not None:
-        return parameters.from_run_params(run.data.params, trees, folder)
+        return parameters.from_run_params(run.data.params, trees, folder, outputs)
     return [], ["no cell is tagged 'parameters' and no run was chosen: the project has no parameters"]
 
 

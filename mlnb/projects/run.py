@@ -80,9 +80,12 @@ def run_project(project_dir: str | os.PathLike[str], parameters_given: dict[str,
     with progress.stage("Checking the project, its parameters and data files"):
         project = mlproject.load_project(folder)
         entry = project.entry_point(entry_point)
-        files = data.verify_lock(folder)  # first: it names a missing data file most precisely
+        cwd = paths_relative_to or Path.cwd()
+        # The -P values first, on their own: a typo is named before anything about the data.
+        parameters.check_given(entry.parameters, parameters_given or {}, entry_point, cwd)
+        files = data.verify_lock(folder)  # then the data: it names a missing data file most precisely
         values = parameters.validate(entry.parameters, parameters_given or {}, entry_point,
-                                     folder, paths_relative_to or Path.cwd())
+                                     folder, cwd)
         progress.detail(f"{len(values)} parameter(s), {len(files)} data file(s) verified by sha256")
     with progress.stage(f"Preparing the environment ({env_manager})"):
         python = sys.executable if env_manager == "local" else str(
