@@ -16,7 +16,9 @@ import pytest
 import mlnb
 from mlnb.cli import main as cli
 from mlnb.projects import codegen, export_notebook, run_project
+from mlnb.projects.data import secret_env
 from mlnb.projects.export import project_name
+from mlnb.projects.scan import ExportRefusedError
 
 
 def write_notebook(path: Path, *cells: tuple[str, list[str]]) -> Path:
@@ -217,3 +219,91 @@ def test_parameters_are_checked_before_the_data(writer_project: Path,
     err = capsys.readouterr().err
     assert "Parameter 'alpha' expects a float (e.g. 0.1), got 'high'" in err
     assert all_runs() == []
+
+
+# --- 5. credential files are refused, or left out and supplied at run time ------------------------
+
+PRIVATE_KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+               "-----END OPENSSH PRIVATE KEY-----\n")
+CREDENTIALS = {  # name -> content: each is a credential file by its name, its content, or both
+    "service-account.json": json.dumps({"type": "service_account", "project_id": "p",
+                                        "private_key": "k", "client_email": "x@p.iam"}),
+    ".env": "DEBUG=1\n",
+    "keys/deploy_key": PRIVATE_KEY,
+    "conf/aws.ini": "[default]\naws_access_key_id = AKIAZ7Q3EXAMPLE4XYZW\n",
+    "conf/settings.yaml": "name: demo\napi_token: q8Zr2Lk9Vx4Tn7Wp3Ys6Bd1Hf5Jm0Cg\n",
+    "conf/app.cfg": "session = Zq8r2Lk9Vx4Tn7Wp3Ys6Bd1Hf5Jm0CgA7\n",
+}
+
+
+def credential_notebook(folder: Path) -> Path:
+    for name, content in CREDENTIALS.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(content)
+    (folder / "data.csv").write_text("a,b\n1,2\n")  # an ordinary data file
+    reads = "\n".join(f"texts.append(open({name!r}).read())" for name in CREDENTIALS)
+    return write_notebook(folder / "creds.ipynb", (
+        "import json\ntexts = [open('data.csv').read()]\n" + reads + "\n"
+        "print('PROJECT', json.loads(texts[1])['project_id'], len(texts))\n", []))
+
+
+def test_credential_files_refuse_the_export_naming_each(tracking: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    notebook = credential_notebook(tmp_path / "nb")
+    assert cli(["export", str(notebook), "--out", str(tmp_path / "project")]) == 2
+    err = capsys.readouterr().err
+    assert "the notebook reads credential files" in err
+    for name, why in [("service-account.json", "service-account key file (by its name)"),
+                      (".env", "an environment file"), ("keys/deploy_key", "a private key block"),
+                      ("conf/aws.ini", "an AWS access key id"),
+                      ("conf/settings.yaml", "a secret-looking value for 'api_token'"),
+                      ("conf/app.cfg", "a high-entropy token for 'session'")]:
+        assert f"\n  {name}: " in err and why in err, name
+    assert "data.csv" not in err
+    assert "--reference-secrets" in err and "MLNB_SECRET_SERVICE_ACCOUNT_JSON" in err
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in err  # never the secret itself
+    assert not (tmp_path / "project").exists()
+
+
+def test_referenced_credential_files_are_left_out_and_supplied_at_run_time(
+        tracking: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notebook = credential_notebook(tmp_path / "nb")
+    out = export_notebook(notebook, tmp_path / "project", write=None, reference_secrets=True)
+    for name, content in CREDENTIALS.items():
+        assert not (out / name).exists()
+        for path in out.rglob("*"):
+            if path.is_file() and path.suffix != ".whl":
+                assert content.strip().splitlines()[-1].encode() not in path.read_bytes(), (name, path)
+    assert (out / "data.csv").is_file()
+    assert "/service-account.json\n" in (out / ".gitignore").read_text()
+    assert r"set MLNB\_SECRET\_KEYS\_DEPLOY\_KEY to the path" in (out / "README.md").read_text()
+    # Without the secrets: a clear error before any run, naming the variable to set.
+    with pytest.raises(mlnb.errors.MlnbError, match=r"credential file '.env'.*MLNB_SECRET_ENV is not set"):
+        run_project(out, write=None)
+    assert all_runs() == []
+    # With them (kept elsewhere, as a user would): the project runs, and leaves no link behind.
+    for name in CREDENTIALS:
+        monkeypatch.setenv(secret_env(name), str(tmp_path / "nb" / name))
+    assert secret_env("keys/deploy_key") == "MLNB_SECRET_KEYS_DEPLOY_KEY"
+    shown: list[str] = []
+    assert run_project(out, write=shown.append).status == "FINISHED"
+    assert any("PROJECT p 7" in line for line in shown), shown
+    assert not (out / "service-account.json").exists() and not (out / "keys").exists()
+    # By hand too (python main.py), with a file put into the project for one of them.
+    (out / ".env").write_text("DEBUG=1\n")
+    monkeypatch.delenv("MLNB_SECRET_ENV")
+    ran = subprocess.run([sys.executable, "main.py"], cwd=out, capture_output=True, text=True,
+                         check=False)
+    assert ran.returncode == 0 and "PROJECT p 7" in ran.stdout, ran.stdout + ran.stderr
+
+
+def test_a_credential_file_among_local_modules_is_caught_by_the_final_scan(tracking: Path,
+                                                                           tmp_path: Path) -> None:
+    folder = tmp_path / "nb"
+    (folder / "helpers").mkdir(parents=True)
+    (folder / "helpers" / "__init__.py").write_text("VALUE = 1\n")
+    (folder / "helpers" / "id_ed25519").write_text(PRIVATE_KEY)
+    notebook = write_notebook(folder / "uses.ipynb", ("import helpers\nprint(helpers.VALUE)\n", []))
+    with pytest.raises(ExportRefusedError, match=r"helpers/id_ed25519: an SSH private key"):
+        export_notebook(notebook, tmp_path / "project", write=None)
+    assert not (tmp_path / "project").exists()

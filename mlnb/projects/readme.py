@@ -10,7 +10,7 @@ import html
 import re
 from typing import Any
 
-from mlnb.projects.data import LOCK_NAME, OUTPUT, UPDATED, DataFile
+from mlnb.projects.data import LOCK_NAME, OUTPUT, SECRET, UPDATED, DataFile, secret_env
 from mlnb.projects.parameters import ParameterSpec
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|$~<>-])")
@@ -77,6 +77,9 @@ def readme_text(name: str, notebook: str, specs: list[ParameterSpec], files: lis
 
 
 def _where(file: DataFile) -> str:
+    if file.role == SECRET:
+        return (f"left out (a credential file): set {secret_env(file.path)} to the path of your "
+                "copy, or put it here")
     if file.role == OUTPUT:
         return "written by the notebook: not copied, not checked"
     if file.role == UPDATED:
