@@ -44,6 +44,9 @@ def test_clock_stepped_back_in_process(tracking: Path, monkeypatch: pytest.Monke
         mlnb.log_metric("loss", 1.0)
         real = time.time
         monkeypatch.setattr(time, "time", lambda: real() - HOUR_S)  # NTP steps the clock back
+        # Later by more than a millisecond: within one, the two points tie on (step, timestamp)
+        # and MLflow's rule rightly picks the greater value.
+        time.sleep(0.01)
         mlnb.log_metric("loss", 0.5)  # logged later: must be the latest
     info = mlnb.get_run(run.info.run_id)
     assert info.data.metrics == {"loss": 0.5}

@@ -25,6 +25,10 @@ def register(subparsers: Any) -> None:
     export.add_argument("--max-copy-mb", type=float, default=10.0, metavar="MB",
                         help="copy data files up to this size; larger ones are referenced by sha256")
     export.add_argument("--force", action="store_true", help="replace DIR if it is not empty")
+    export.add_argument("--reference-secrets", action="store_true",
+                        help="leave out the credential files the notebook reads (refused by "
+                        "default); at run time each is read from the path in its MLNB_SECRET_... "
+                        "environment variable (README.md names it) or from inside the project")
     export.set_defaults(handler=export_cmd)
 
     run = subparsers.add_parser("run", help="run an exported project as a tracked run")
@@ -64,7 +68,8 @@ def export_cmd(args: argparse.Namespace) -> int:
     :param args: the parsed arguments.
     """
     export_notebook(args.notebook, args.out, args.run,
-                    max_copy_bytes=int(args.max_copy_mb * 1024 * 1024), overwrite=args.force)
+                    max_copy_bytes=int(args.max_copy_mb * 1024 * 1024), overwrite=args.force,
+                    reference_secrets=args.reference_secrets)
     return 0
 
 

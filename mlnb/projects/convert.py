@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from mlnb.capture import track_line
 from mlnb.capture.track_line import TrackOptions
 from mlnb.errors import InvalidParameterError
+from mlnb.projects.codegen import comment, docstring, literal
 from mlnb.projects.parameters import ParameterSpec
 from mlnb.projects.scan import SECRET_NAME, secret_needles
 
@@ -202,12 +203,15 @@ def env_line(line: str) -> tuple[str, str] | None:
         return (f"{lead}{DROPPED} (would print every environment variable): {stripped}",
                 f"{stripped} -> dropped (it would print every environment variable)")
     if not value:
-        return f"{lead}print(os.environ.get({name!r}))", f"{stripped} -> print(os.environ.get({name!r}))"
+        return (f"{lead}print(os.environ.get({literal(name)}))",
+                f"{stripped} -> print(os.environ.get({name!r}))")
     if is_secret_env(name, value):
-        code = (f"{lead}os.environ.setdefault({name!r}, os.environ.get({name!r}, ''))  # [mlnb] {shown}: "
-                f"may be a secret, not exported; {name} must be set in the environment to run this")
+        code = (f"{lead}os.environ.setdefault({literal(name)}, os.environ.get({literal(name)}, ''))"
+                f"  # [mlnb] {comment(shown)}: "
+                f"may be a secret, not exported; {comment(name)} must be set in the environment to run this")
         return code, f"{shown} -> read from the environment at run time ({name} must be set)"
-    return f"{lead}os.environ[{name!r}] = {value!r}", f"{shown} -> os.environ[{name!r}] = <the value>"
+    return (f"{lead}os.environ[{literal(name)}] = {literal(value)}",
+            f"{shown} -> os.environ[{name!r}] = <the value>")
 
 
 def redact_secret_env(source: str) -> str:
@@ -323,13 +327,13 @@ def track_block(cell: CellCode, capture_names: tuple[list[str], list[str]] | Non
     :param capture_names: the names ``%%track`` would capture, from :func:`capture_names_of`.
     """
     options = parse_track_line(cell.magic_line, cell.number)
-    arguments = [f"run_name={options.run_name!r}"] if options.run_name else []
+    arguments = [f"run_name={literal(options.run_name)}"] if options.run_name else []
     arguments.append("nested=True")
     if options.tags:
-        arguments.append(f"tags={options.tags!r}")
-    lines = [f"# %%track cell: {cell.magic_line[len('%%track'):].strip() or '(no options)'}"]
+        arguments.append(f"tags={literal(options.tags)}")
+    lines = [f"# %%track cell: {comment(cell.magic_line[len('%%track'):].strip() or '(no options)')}"]
     if options.experiment:
-        lines.append(f"mlnb.set_experiment({options.experiment!r})")
+        lines.append(f"mlnb.set_experiment({literal(options.experiment)})")
     lines.append(f"with mlnb.start_run({', '.join(arguments)}):")
     body = cell.body if cell.body.strip() else "pass"
     lines.append(indent(body))
@@ -341,8 +345,8 @@ def track_block(cell: CellCode, capture_names: tuple[list[str], list[str]] | Non
         dict.fromkeys([*metrics, *(options.metrics or [])]))
     if params or metrics:
         lines.append("    # what %%track captures from the cell's variables in the notebook")
-        lines.append(f"    _mlnb_project.log_cell_values(globals(), params={params!r}, "
-                     f"metrics={metrics!r})")
+        lines.append(f"    _mlnb_project.log_cell_values(globals(), params={literal(params)}, "
+                     f"metrics={literal(metrics)})")
     return "\n".join(lines)
 
 
@@ -388,11 +392,11 @@ def build_script(cells: list[CellCode], specs: list[ParameterSpec], project_name
     body = "\n\n".join(_cell_text(cell, parameters) for cell in cells) or "pass"
     uses_display = any(re.search(r"\bdisplay\(", cell.body) for cell in cells)
     imports = "import argparse\nimport os\n" if any(cell.needs_os for cell in cells) else "import argparse\n"
-    head = f'''"""{project_name}: the notebook {notebook_name} as a script (exported by mlnb {mlnb_version}).
-
-Run it tracked and checked with `mlnb run .` (or `mlnb run . -P name=value`), or directly with
-`python main.py --help`. Cells are marked `# %% [cell N]`; IPython-only lines are commented out.
-"""
+    about = (f"{project_name}: the notebook {notebook_name} as a script (exported by mlnb "
+             f"{mlnb_version}).\n\nRun it tracked and checked with `mlnb run .` (or `mlnb run . -P "
+             "name=value`), or directly with\n`python main.py --help`. Cells are marked `# %% [cell N]`; "
+             "IPython-only lines are commented out.\n")
+    head = f'''{docstring(about)}
 
 {imports}
 import mlnb
@@ -400,17 +404,23 @@ from mlnb.projects import runtime as _mlnb_project
 
 
 def _parse_parameters():
-    parser = argparse.ArgumentParser(description={f"Parameters of {notebook_name}"!r})
+    parser = argparse.ArgumentParser(description={literal(_description(notebook_name))})
 {_argparse_lines(parameters)}
     return vars(parser.parse_args())
 {_DISPLAY_FALLBACK if uses_display else ""}
 
 _params = _parse_parameters()
 
-with _mlnb_project.project_run(__file__, {project_name!r}, _params):
+with _mlnb_project.project_run(__file__, {literal(project_name)}, _params):
 {indent(body)}
 '''
     return head
+
+
+def _description(notebook_name: str) -> str:
+    text = f"Parameters of {notebook_name}"
+    # argparse %-formats a description that holds "%(prog)": then a literal % must be doubled.
+    return text.replace("%", "%%") if "%(prog)" in text else text
 
 
 def _argparse_lines(parameters: list[ParameterSpec]) -> str:
@@ -421,9 +431,10 @@ def _argparse_lines(parameters: list[ParameterSpec]) -> str:
             kind = "_mlnb_project.as_bool"
         default = spec.default
         kind_text = "true or false" if spec.is_bool else spec.type
-        help_text = spec.help or f"{kind_text} (default: {default!r})"
-        lines.append(f"    parser.add_argument({'--' + spec.name!r}, type={kind}, default={default!r}, "
-                     f"help={help_text!r})")
+        help_text = spec.help or f"{kind_text} (default: {literal(default)})"
+        # argparse %-formats help texts: a literal % must be doubled, or --help fails.
+        lines.append(f"    parser.add_argument({literal('--' + spec.name)}, type={kind}, "
+                     f"default={literal(default)}, help={literal(help_text.replace('%', '%%'))})")
     return "\n".join(lines)
 
 
@@ -434,18 +445,18 @@ def _cell_text(cell: CellCode, parameters: list[ParameterSpec]) -> str:
     if after_lines:
         lines = body.splitlines()
         for spec in sorted(after_lines, key=lambda s: s.line, reverse=True):
-            lines.insert(spec.line, f"{spec.name} = _params[{spec.name!r}]  # injected parameter")
+            lines.insert(spec.line, f"{spec.name} = _params[{literal(spec.name)}]  # injected parameter")
         body = "\n".join(lines)
     cell = CellCode(cell.number, body, cell.magic, cell.magic_line, cell.is_parameters, cell.notes)
     label = f"# %% [cell {cell.number}]" + (" parameters (defaults)" if cell.is_parameters else "")
     if cell.magic == "track":
         text = track_block(cell, capture_names_of(cell))
     elif cell.magic:
-        text = f"# {cell.magic_line} (kept: the code runs once)\n{cell.body}"
+        text = f"# {comment(cell.magic_line)} (kept: the code runs once)\n{cell.body}"
     else:
         text = cell.body
     at_end = [s for s in injected if s.line == 0]
     if at_end:
         text += "\n# injected parameters: the command line's values override the defaults above\n"
-        text += "\n".join(f"{s.name} = _params[{s.name!r}]" for s in at_end)
+        text += "\n".join(f"{s.name} = _params[{literal(s.name)}]" for s in at_end)
     return f"{label}\n{text}".rstrip()

@@ -24,12 +24,12 @@ from typing import Any
 from mlnb.capture.git import git_head
 from mlnb.entities import Run, ViewType, json_safe_float
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
-from mlnb.projects import convert, data, mlproject, origin, parameters, requirements
+from mlnb.projects import convert, data, file_use, mlproject, origin, parameters, requirements
 from mlnb.projects.origin import run_tree
 from mlnb.projects.progress import Writer, print_line
 from mlnb.projects.readme import readme_text
 from mlnb.projects.runtime import PROVENANCE, SCRIPT
-from mlnb.projects.scan import scan_project
+from mlnb.projects.scan import credential_reason, refuse_credentials, scan_project
 from mlnb.tracking.client import current_client, existing_store
 
 SKIP_TAG = "skip-export"
@@ -38,7 +38,8 @@ _NOTEBOOK_TAG = "mlnb.notebook.path"
 
 def export_notebook(notebook_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                     run_id: str | None = None, *, max_copy_bytes: int = data.DEFAULT_MAX_COPY_BYTES,
-                    overwrite: bool = False, write: Writer | None = print_line) -> Path:
+                    overwrite: bool = False, write: Writer | None = print_line,
+                    reference_secrets: bool = False) -> Path:
     """Write the project folder for ``notebook_path`` into ``out_dir`` and return its path.
 
     ``run_id`` picks the source run (its params give the defaults when the notebook has no
@@ -53,6 +54,11 @@ def export_notebook(notebook_path: str | os.PathLike[str], out_dir: str | os.Pat
     :param overwrite: replace an existing project folder.
     :param write: where progress lines go (None: nowhere).
     :raises NotFoundError: when there is no notebook at ``notebook_path``.
+    :param reference_secrets: the credential files the notebook reads (``.env``, keys,
+        service-account files; see :func:`mlnb.projects.scan.credential_reason`) refuse the
+        export by default; with True they are left out and referenced: the project reads each,
+        at run time, from the path in its environment variable (:func:`data.secret_env`) or
+        from the same path inside the project folder.
     """
     say = write or (lambda _text: None)
     notebook_file = Path(notebook_path).expanduser().resolve()
@@ -69,7 +75,8 @@ def export_notebook(notebook_path: str | os.PathLike[str], out_dir: str | os.Pat
     staging: Path | None = None
     try:
         staging = _staging_folder(out, os.fspath(out_dir))
-        summary = _write_project(notebook, notebook_file, staging, run, max_copy_bytes)
+        summary = _write_project(notebook, notebook_file, staging, run, max_copy_bytes,
+                                 reference_secrets)
         scan_project(staging, [folder, notebook_file.parent.absolute()])
         if out.exists():
             shutil.rmtree(out) if overwrite else out.rmdir()
@@ -193,14 +200,15 @@ def _same_file(candidate: Path, target: Path) -> bool:
 
 
 def _write_project(notebook: Any, notebook_file: Path, out: Path, run: Run | None,
-                   max_copy_bytes: int) -> str:
+                   max_copy_bytes: int, reference_secrets: bool = False) -> str:
     folder = notebook_file.parent
     _relativize_sources(notebook, folder)
     cells = [convert.translate_cell(cell.source, number, list(cell.metadata.get("tags", [])))
              for number, cell in enumerate(notebook.cells, 1)
              if cell.cell_type == "code" and SKIP_TAG not in cell.metadata.get("tags", [])]
     trees = {cell.number: cell.tree() for cell in cells}
-    specs, notes = _parameters(cells, trees, run, folder)
+    use = file_use.file_use(trees.values(), folder)
+    specs, notes = _parameters(cells, trees, run, folder, frozenset(use.outputs))
     name = project_name(notebook_file.stem)
     version = requirements.mlnb_version()
     script = convert.build_script(cells, specs, name, notebook_file.name, version)
@@ -212,8 +220,14 @@ def _write_project(notebook: Any, notebook_file: Path, out: Path, run: Run | Non
     _copy_local_modules(local, folder, out)
     local_files = [p.relative_to(folder).as_posix() for p in local.values()]
     found = data.find_data_files(trees.values(), folder, [notebook_file.name, *local_files])
-    files = data.collect(folder, found, out, max_copy_bytes)
+    credentials = credential_files(folder, [p for p in found if p not in use.outputs], max_copy_bytes)
+    if credentials and not reference_secrets:
+        raise refuse_credentials(credentials)
+    files = data.collect(folder, found, out, max_copy_bytes, use, credentials)
     data.write_lock(out, files, max_copy_bytes)
+    if credentials:  # so that a user who puts the file into the project does not commit it
+        (out / ".gitignore").write_text("".join(f"/{p}\n" for p in sorted(credentials)),
+                                        encoding="utf-8")
 
     (out / "requirements.txt").write_text(requirements.requirements_text(set(modules) - set(local)),
                                           encoding="utf-8")
@@ -231,8 +245,28 @@ def _write_project(notebook: Any, notebook_file: Path, out: Path, run: Run | Non
     (out / "README.md").write_text(readme_text(name, notebook_file.name, specs, files, provenance,
                                                notes, translated), encoding="utf-8")
     copied = sum(f.copied for f in files)
+    outputs = sum(f.role == data.OUTPUT for f in files)
     return (f"{len(specs)} parameter(s), {copied} data file(s) copied, "
-            f"{len(files) - copied} referenced by sha256, {len(translated)} IPython line(s) translated")
+            f"{len(files) - copied - outputs} referenced by sha256, {outputs} output(s) of the "
+            f"notebook left out, {len(translated)} IPython line(s) translated")
+
+
+def credential_files(folder: Path, paths: list[str], max_copy_bytes: int) -> dict[str, str]:
+    """``{path: why}`` for the data files that are credential files, by name or by content (the
+    content of the files small enough to be copied; a larger one is never in the project).
+
+    :param folder: the notebook's folder.
+    :param paths: the data files, relative to it.
+    :param max_copy_bytes: the largest file read for its content.
+    """
+    found = {}
+    for relative in paths:
+        source = folder / relative
+        content = source.read_bytes() if source.stat().st_size <= max_copy_bytes else None
+        why = credential_reason(relative, content)
+        if why is not None:
+            found[relative] = why
+    return found
 
 
 def project_name(stem: str) -> str:
@@ -245,13 +279,14 @@ def project_name(stem: str) -> str:
 
 
 def _parameters(cells: list[convert.CellCode], trees: dict[int, Any], run: Run | None,
-                folder: Path) -> tuple[list[parameters.ParameterSpec], list[str]]:
+                folder: Path, outputs: frozenset[str]) -> tuple[list[parameters.ParameterSpec], list[str]]:
     marked = [cell for cell in cells if cell.is_parameters]
     if marked:
         cell = marked[0]
-        return parameters.from_parameters_cell(cell.body, trees[cell.number], cell.number, folder)
+        return parameters.from_parameters_cell(cell.body, trees[cell.number], cell.number, folder,
+                                               outputs)
     if run is not None:
-        return parameters.from_run_params(run.data.params, trees, folder)
+        return parameters.from_run_params(run.data.params, trees, folder, outputs)
     return [], ["no cell is tagged 'parameters' and no run was chosen: the project has no parameters"]
 
 

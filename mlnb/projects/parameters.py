@@ -110,7 +110,8 @@ def _comments(source: str) -> dict[int, str]:
     return comments
 
 
-def _type_of(value: object, folder: Path) -> tuple[str, bool] | None:
+def _type_of(value: object, folder: Path, outputs: frozenset[str] = frozenset()
+             ) -> tuple[str, bool] | None:
     if isinstance(value, bool):
         return "string", True
     if isinstance(value, int):
@@ -118,7 +119,10 @@ def _type_of(value: object, folder: Path) -> tuple[str, bool] | None:
     if isinstance(value, float):
         return "float", False
     if isinstance(value, str):
-        return ("path" if value and names_file_inside(value, folder) else "string"), False
+        # A file the notebook writes is a string: ``mlnb run`` must not require it to exist.
+        is_input = value and names_file_inside(value, folder) \
+            and (folder / value).resolve().relative_to(folder.resolve()).as_posix() not in outputs
+        return ("path" if is_input else "string"), False
     return None
 
 
@@ -138,7 +142,8 @@ def names_file_inside(text: str, folder: Path) -> bool:
         return False
 
 
-def from_parameters_cell(source: str, tree: ast.Module, cell: int, folder: Path
+def from_parameters_cell(source: str, tree: ast.Module, cell: int, folder: Path,
+                         outputs: frozenset[str] = frozenset()
                          ) -> tuple[list[ParameterSpec], list[str]]:
     """Specs of the parameters cell's literal assignments, and notes on what was left out.
 
@@ -147,12 +152,14 @@ def from_parameters_cell(source: str, tree: ast.Module, cell: int, folder: Path
     :param cell: its position.
     :param folder: the notebook's folder (strings naming files inside it become ``path``
         parameters).
+    :param outputs: the files (relative to ``folder``) the notebook writes: a value naming one
+        is a ``string``, not a ``path`` that must exist.
     """
     comments = _comments(source)
     specs: list[ParameterSpec] = []
     notes: list[str] = []
     for name, literal, line in literal_assignments(tree):
-        typed = _type_of(literal, folder)
+        typed = _type_of(literal, folder, outputs)
         if typed is None:
             notes.append(f"{name}: a {type(literal).__name__} literal is not an MLproject type; "
                          "it stays fixed in the script")
@@ -162,13 +169,15 @@ def from_parameters_cell(source: str, tree: ast.Module, cell: int, folder: Path
     return _unique(specs), notes
 
 
-def from_run_params(run_params: Mapping[str, str], trees: Mapping[int, ast.Module], folder: Path
-                    ) -> tuple[list[ParameterSpec], list[str]]:
+def from_run_params(run_params: Mapping[str, str], trees: Mapping[int, ast.Module], folder: Path,
+                    outputs: frozenset[str] = frozenset()) -> tuple[list[ParameterSpec], list[str]]:
     """Specs for the recorded params that the notebook assigns a literal to at a cell's top level.
 
     :param run_params: the run's params.
     :param trees: cell position -> syntax tree.
     :param folder: the notebook's folder.
+    :param outputs: the files (relative to ``folder``) the notebook writes (see
+        :func:`from_parameters_cell`).
     """
     first: dict[str, tuple[int, object, int]] = {}
     for cell, tree in sorted(trees.items()):
@@ -181,7 +190,7 @@ def from_run_params(run_params: Mapping[str, str], trees: Mapping[int, ast.Modul
             notes.append(f"{name}: recorded by the run, but no cell assigns it a literal value")
             continue
         cell, literal, line = first[name]
-        typed = _type_of(literal, folder)
+        typed = _type_of(literal, folder, outputs)
         value = _convert_recorded(recorded, typed[0] if typed else "", typed[1] if typed else False)
         if typed is None or value is None:
             notes.append(f"{name}: the recorded value {recorded!r} does not fit the notebook's "
@@ -212,6 +221,26 @@ def _unique(specs: list[ParameterSpec]) -> list[ParameterSpec]:
 # --- validation at run time --------------------------------------------------------------------
 
 
+def check_given(declared: Mapping[str, ParameterSpec], given: Mapping[str, str], entry_point: str,
+                cwd: Path) -> dict[str, str]:
+    """The given (``-P``) values checked, on their own: every name declared, every value of its
+    type. ``mlnb run`` calls it first, before it looks at the project's data files.
+
+    :param declared: the entry point's parameters.
+    :param given: ``{name: text}`` from the command line.
+    :param entry_point: named in the error.
+    :param cwd: what a relative ``path`` value is relative to.
+    :raises InvalidParameterError: naming the parameter and what it expects.
+    """
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        known = ", ".join(sorted(declared)) or "(none)"
+        raise InvalidParameterError(
+            f"Unknown parameter {unknown[0]!r} for entry point {entry_point!r}; "
+            f"its parameters are: {known}.")
+    return {name: check_value(declared[name], text, cwd) for name, text in given.items()}
+
+
 def validate(declared: Mapping[str, ParameterSpec], given: Mapping[str, str], entry_point: str,
              project_dir: Path, cwd: Path) -> dict[str, str]:
     """The command-line text of every parameter: given values checked against their types,
@@ -223,16 +252,11 @@ def validate(declared: Mapping[str, ParameterSpec], given: Mapping[str, str], en
     :param project_dir: the project folder.
     :param cwd: the folder relative paths are read from.
     """
-    unknown = sorted(set(given) - set(declared))
-    if unknown:
-        known = ", ".join(sorted(declared)) or "(none)"
-        raise InvalidParameterError(
-            f"Unknown parameter {unknown[0]!r} for entry point {entry_point!r}; "
-            f"its parameters are: {known}.")
+    checked = check_given(declared, given, entry_point, cwd)
     values: dict[str, str] = {}
     for name, spec in declared.items():
-        if name in given:
-            values[name] = check_value(spec, given[name], cwd)
+        if name in checked:
+            values[name] = checked[name]
         elif spec.default is None:
             raise InvalidParameterError(
                 f"Parameter {name!r} ({spec.type}) has no default: pass -P {name}=VALUE.")

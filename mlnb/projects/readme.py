@@ -10,7 +10,7 @@ import html
 import re
 from typing import Any
 
-from mlnb.projects.data import LOCK_NAME, DataFile
+from mlnb.projects.data import LOCK_NAME, OUTPUT, SECRET, UPDATED, DataFile, secret_env
 from mlnb.projects.parameters import ParameterSpec
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|$~<>-])")
@@ -80,15 +80,27 @@ def readme_text(name: str, notebook: str, specs: list[ParameterSpec], files: lis
                      for s in specs]) if specs else ["(none)"]
     lines += ["", "## Data files", ""]
     lines += _table(["path", "size (bytes)", "sha256", "in the project"],
-                    [[f.path, f.size, f.sha256, "copied" if f.copied else "NOT copied: put it here"]
-                     for f in files]) if files else ["(none found)"]
+                    [[f.path, f.size, f.sha256 or "-", _where(f)] for f in files]
+                    ) if files else ["(none found)"]
     if files:
-        lines += ["", f"`mlnb run` checks every file against `{LOCK_NAME}` before it runs."]
+        lines += ["", f"`mlnb run` checks every input file against `{LOCK_NAME}` before it runs "
+                  "(not the files the notebook writes)."]
     lines += ["", "## Provenance", "", *_provenance_lines(provenance)]
     if notes or translated:
         lines += ["", "## Notes from the export", ""]
         lines += [f"- {md(note)}" for note in [*notes, *translated]]
     return "\n".join(line for line in lines) + "\n"
+
+
+def _where(file: DataFile) -> str:
+    if file.role == SECRET:
+        return (f"left out (a credential file): set {secret_env(file.path)} to the path of your "
+                "copy, or put it here")
+    if file.role == OUTPUT:
+        return "written by the notebook: not copied, not checked"
+    if file.role == UPDATED:
+        return "copied; the notebook rewrites it: not checked"
+    return "copied" if file.copied else "NOT copied: put it here"
 
 
 def _provenance_lines(provenance: dict[str, Any]) -> list[str]:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import ast
 import base64
 import hashlib
+import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -128,3 +130,123 @@ def _metadata_text(version: str) -> str:
 
 def _urlsafe_digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+# --- requirement lines that fetch from the network ------------------------------------------------
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_VCS = re.compile(r"^(git|hg|svn|bzr)\+", re.IGNORECASE)
+# pip's options whose value is a location: what pip does with a remote one.
+_LOCATION_OPTIONS = {"-i": "uses the package index", "--index-url": "uses the package index",
+                     "--extra-index-url": "uses the extra package index",
+                     "-f": "looks for packages at", "--find-links": "looks for packages at",
+                     "-e": "installs in editable mode from", "--editable": "installs in editable mode from",
+                     "-r": "reads requirements from", "--requirement": "reads requirements from",
+                     "-c": "reads constraints from", "--constraint": "reads constraints from"}
+_INCLUDES = frozenset({"-r", "--requirement", "-c", "--constraint"})
+
+
+@dataclass(frozen=True)
+class FetchingLine:
+    """A requirements line that makes pip fetch from the network, with where it was found."""
+
+    file: str  # the requirements file's name, relative to the project when inside it
+    number: int  # 1-based line number (the first line of a continued line)
+    text: str
+    why: str  # "looks for packages at https://..."
+
+    def __str__(self) -> str:
+        return f"{self.file} line {self.number}: {self.text}  ({self.why})"
+
+
+def is_remote(location: str) -> bool:
+    """Whether pip would fetch ``location`` over the network (a URL that is not ``file:``, or a
+    version-control URL such as ``git+https://``).
+
+    :param location: a requirement's location or option value.
+    """
+    bare = _VCS.sub("", location.strip())
+    if bare != location.strip() and not bare.lower().startswith("file:"):
+        return True  # git+ssh://, git+https://, hg+http://: a clone
+    return bool(_SCHEME.match(bare)) and not bare.lower().startswith("file:")
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(first line number, line) with pip's rules: ``\\`` continues a line, ``#`` after a space
+    (or at the start) begins a comment."""
+    number, parts = 0, list[str]()
+    for index, raw in enumerate(text.splitlines(), 1):
+        if not parts:
+            number = index
+        if raw.endswith("\\"):
+            parts.append(raw[:-1])
+            continue
+        parts.append(raw)
+        line = re.sub(r"(^|\s)#.*$", "", "".join(parts)).strip()
+        parts = []
+        if line:
+            yield number, line
+
+
+def _option(words: list[str], index: int) -> tuple[str, str, int]:
+    """(option, value, words used) for the option at ``words[index]``: ``--opt=v``, ``--opt v``,
+    ``-fv`` or ``-f v``."""
+    word = words[index]
+    following = words[index + 1] if index + 1 < len(words) else ""
+    if word.startswith("--"):
+        option, sep, value = word.partition("=")
+        return (option, value, 1) if sep else (option, following, 2)
+    option, value = word[:2], word[2:].lstrip("=")
+    return (option, value, 1) if value else (option, following, 2)
+
+
+def _fetches(words: list[str]) -> Iterator[tuple[str, str]]:
+    """``("fetch", why)`` for each part of one line that fetches, ``("include", file)`` for each
+    local requirements or constraints file it includes."""
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word.startswith("-"):
+            option, value, used = _option(words, index)
+            if option not in _LOCATION_OPTIONS:
+                index += 1  # --pre, --hash=..., --no-binary: nothing to fetch
+                continue
+            index += used
+            if is_remote(value):
+                yield "fetch", f"{_LOCATION_OPTIONS[option]} {value}"
+            elif option in _INCLUDES and value:
+                yield "include", value
+            continue
+        location = word.split("@", 1)[1] if "@" in word and not is_remote(word) else word
+        if is_remote(location):  # a bare URL, or name@URL (the name @ URL form: the URL word)
+            yield "fetch", f"downloads {location}"
+        index += 1
+
+
+def fetching_lines(requirements: Path, root: Path | None = None,
+                   seen: set[Path] | None = None) -> list[FetchingLine]:
+    """The lines of ``requirements`` (and of the local files it includes with ``-r``/``-c``) that
+    make pip fetch from the network: remote ``--index-url``, ``--extra-index-url``,
+    ``--find-links``, ``-e`` VCS or URL, ``name @ URL`` and bare URLs.
+
+    :param requirements: the requirements file.
+    :param root: the folder file names are shown relative to (default: the file's folder).
+    :param seen: files already read (an include cycle is read once).
+    """
+    root = root or requirements.parent
+    seen = set() if seen is None else seen
+    if requirements.resolve() in seen or not requirements.is_file():
+        return []
+    seen.add(requirements.resolve())
+    try:
+        shown = requirements.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        shown = str(requirements)
+    found: list[FetchingLine] = []
+    for number, line in _logical_lines(requirements.read_text(encoding="utf-8", errors="replace")):
+        for kind, text in _fetches(line.split()):
+            if kind == "fetch":
+                found.append(FetchingLine(shown, number, line, text))
+            else:
+                found += fetching_lines(requirements.parent / text, root, seen)
+    return found

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from collections import deque
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,24 +95,31 @@ def run_project(project_dir: str | os.PathLike[str], parameters_given: dict[str,
                                     f"not {env_manager!r}.")
     folder = Path(project_dir).expanduser().resolve()
     progress = Progress(3, write or silent)
-    with progress.stage("Checking the project, its parameters and data files"):
-        project = mlproject.load_project(folder)
-        entry = project.entry_point(entry_point)
-        files = data.verify_lock(folder)  # first: it names a missing data file most precisely
-        values = parameters.validate(entry.parameters, parameters_given or {}, entry_point,
-                                     folder, paths_relative_to or Path.cwd())
-        progress.detail(f"{len(values)} parameter(s), {len(files)} data file(s) verified by sha256")
-    with progress.stage(f"Preparing the environment ({env_manager})"):
-        python = sys.executable if env_manager == "local" else str(
-            venv.prepare(folder, progress, offline=offline, root=env_root))
-    argv = entry.argv(values)
-    if argv and argv[0] in ("python", "python3"):
-        argv[0] = python
-    with progress.stage(f"Running entry point {entry_point!r} of {project.name}"):
-        run_id = _create_run(project, entry_point, env_manager, experiment_name)
-        progress.detail(f"run {run_id}")
-        status, code, tail = _execute(argv, folder, run_id, progress)
-        _settle(run_id, values, status, code)
+    with ExitStack() as stack:
+        with progress.stage("Checking the project, its parameters and data files"):
+            project = mlproject.load_project(folder)
+            entry = project.entry_point(entry_point)
+            cwd = paths_relative_to or Path.cwd()
+            # The -P values first, on their own: a typo is named before anything about the data.
+            parameters.check_given(entry.parameters, parameters_given or {}, entry_point, cwd)
+            files = data.verify_lock(folder)  # then the data: it names a missing file most precisely
+            # Credential files the export left out, linked in for the run (a path parameter may
+            # name one): removed when the run ends.
+            stack.enter_context(data.secret_links(folder))
+            values = parameters.validate(entry.parameters, parameters_given or {}, entry_point,
+                                         folder, cwd)
+            progress.detail(f"{len(values)} parameter(s), {len(files)} data file(s) verified by sha256")
+        with progress.stage(f"Preparing the environment ({env_manager})"):
+            python = sys.executable if env_manager == "local" else str(
+                venv.prepare(folder, progress, offline=offline, root=env_root))
+        argv = entry.argv(values)
+        if argv and argv[0] in ("python", "python3"):
+            argv[0] = python
+        with progress.stage(f"Running entry point {entry_point!r} of {project.name}"):
+            run_id = _create_run(project, entry_point, env_manager, experiment_name)
+            progress.detail(f"run {run_id}")
+            status, code, tail = _execute(argv, folder, run_id, progress)
+            _settle(run_id, values, status, code)
     result = ProjectRunResult(run_id, _status(run_id), folder, values, python)
     if result.status != RunStatus.FINISHED:
         raise ProjectRunFailedError(

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from mlnb.errors import MlnbError
-from mlnb.projects.data import verify_lock
+from mlnb.projects.data import secret_links, verify_lock
 from mlnb.projects.parameters import as_bool
 from mlnb.tracking import fluent
 
@@ -41,20 +41,23 @@ def project_run(script: str, project_name: str, params: dict[str, Any],
     :param entry_point: the entry point's name.
     """
     project_dir = Path(script).resolve().parent
-    try:
-        verify_lock(project_dir)
-    except MlnbError as exc:
-        print(f"mlnb: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    # Popped, so that code inside the run cannot resume it a second time.
-    run_id = os.environ.pop(RUN_ID_ENV, None) or None
-    tags = {TAG_NAME: project_name, TAG_DIR: str(project_dir), TAG_ENTRY_POINT: entry_point}
-    with fluent.start_run(run_id=run_id, run_name=None if run_id else project_name,
-                        tags=None if run_id else tags) as run:
-        fluent.set_tag(TAG_PYTHON, sys.executable)
-        # str(), as the notebook's own logging would write them (no conflict when both log).
-        fluent.log_params({name: str(value) for name, value in params.items()})
-        yield run
+    with ExitStack() as stack:
+        try:
+            verify_lock(project_dir)
+            # The credential files the export left out, linked in from where the user keeps them.
+            stack.enter_context(secret_links(project_dir))
+        except MlnbError as exc:
+            print(f"mlnb: error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        # Popped, so that code inside the run cannot resume it a second time.
+        run_id = os.environ.pop(RUN_ID_ENV, None) or None
+        tags = {TAG_NAME: project_name, TAG_DIR: str(project_dir), TAG_ENTRY_POINT: entry_point}
+        with fluent.start_run(run_id=run_id, run_name=None if run_id else project_name,
+                            tags=None if run_id else tags) as run:
+            fluent.set_tag(TAG_PYTHON, sys.executable)
+            # str(), as the notebook's own logging would write them (no conflict when both log).
+            fluent.log_params({name: str(value) for name, value in params.items()})
+            yield run
 
 
 def log_cell_values(namespace: dict[str, Any], params: list[str], metrics: list[str]) -> None:

@@ -10,6 +10,10 @@ fast tests: the new environment gets a ``.pth`` file that puts the *current* env
 site-packages after its own (a layered environment), and pip runs with ``--no-index``. mlnb still
 gets its own copy from the wheel, and pip still checks every pin of ``requirements.txt``: a
 version that differs from what is installed here fails with pip's message, it is not ignored.
+Offline means no network: a requirements line that fetches from a URL (a remote
+``--find-links``, ``--index-url``, ``-e git+...``, ``name @ https://...``) is refused before any
+process starts, and pip reads no configuration file. In either mode such lines are shown before
+pip runs.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ import sysconfig
 from pathlib import Path
 
 from mlnb.errors import InvalidParameterError, StoreError
+from mlnb.projects.codegen import literal
 from mlnb.projects.progress import Progress
-from mlnb.projects.requirements import WHEEL_DIR
+from mlnb.projects.requirements import WHEEL_DIR, fetching_lines
 
 ENV_ROOT_VAR = "MLNB_ENV_ROOT"
 READY = ".mlnb-env-ready"
@@ -116,6 +121,7 @@ def prepare(project_dir: Path, progress: Progress, *, offline: bool = False,
     if (env / READY).is_file():
         progress.detail(f"reusing the environment {env}")
         return python_bin(env)
+    check_fetching_lines(project_dir, progress, offline)  # before any process is started
     shutil.rmtree(env, ignore_errors=True)
     try:
         _build(project_dir, env, progress, offline)
@@ -124,6 +130,25 @@ def prepare(project_dir: Path, progress: Progress, *, offline: bool = False,
         raise
     (env / READY).write_text("ok\n")
     return python_bin(env)
+
+
+def check_fetching_lines(project_dir: Path, progress: Progress, offline: bool) -> None:
+    """Show every requirements line that makes pip fetch from the network; offline, refuse them.
+
+    :param project_dir: the project, whose ``requirements.txt`` (and the local files it
+        includes) is read.
+    :param progress: where the lines are shown, before pip runs.
+    :param offline: refuse instead of showing: offline means no network.
+    """
+    lines = fetching_lines(project_dir / "requirements.txt", project_dir)
+    if lines and offline:
+        listed = "\n  ".join(str(line) for line in lines)
+        raise InvalidParameterError(
+            f"--offline: these requirement lines fetch from the network:\n  {listed}\nOffline means "
+            "no network: remove them, point them at local files (e.g. --find-links ./wheels with "
+            "the wheels in the project), or run without --offline. Nothing was installed.")
+    for line in lines:
+        progress.detail(f"fetches from the network: {line}")
 
 
 def _build(project_dir: Path, env: Path, progress: Progress, offline: bool) -> None:
@@ -135,14 +160,14 @@ def _build(project_dir: Path, env: Path, progress: Progress, offline: bool) -> N
     if offline:
         site = _call([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                      progress, "venv", quiet=True).strip()
-        lines = "".join(f"import site; site.addsitedir({d!r})\n" for d in _site_dirs())
+        lines = "".join(f"import site; site.addsitedir({literal(d)})\n" for d in _site_dirs())
         (Path(site) / "_mlnb_layer.pth").write_text(lines, encoding="utf-8")
     pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
            *(["--no-index"] if offline else []), "--find-links", str(project_dir / WHEEL_DIR)]
     wheels = sorted((project_dir / WHEEL_DIR).glob("mlnb-*.whl"))
     if wheels:  # mlnb's own copy in the new environment, whatever the layer holds
-        _call([*pip, "--no-deps", str(wheels[-1])], progress, "pip")
-    _call([*pip, "-r", str(project_dir / "requirements.txt")], progress, "pip")
+        _call([*pip, "--no-deps", str(wheels[-1])], progress, "pip", offline=offline)
+    _call([*pip, "-r", str(project_dir / "requirements.txt")], progress, "pip", offline=offline)
 
 
 def _site_dirs() -> list[str]:
@@ -150,8 +175,16 @@ def _site_dirs() -> list[str]:
     return list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
 
 
-def _call(argv: list[str], progress: Progress, what: str, quiet: bool = False) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV")}
+# Offline, pip must not find a remote location in its own configuration either.
+_PIP_REMOTE_SETTINGS = ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+
+
+def _call(argv: list[str], progress: Progress, what: str, quiet: bool = False,
+          offline: bool = False) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV")
+           and not (offline and k in _PIP_REMOTE_SETTINGS)}
+    if offline:
+        env["PIP_CONFIG_FILE"] = os.devnull  # no pip.conf: its find-links could be a URL
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     if not quiet:  # pip's "Requirement already satisfied" lines are too many to show
         for line in done.stdout.splitlines():
