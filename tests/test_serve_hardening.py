@@ -154,3 +154,87 @@ def test_missing_value_in_a_required_column_is_a_400_naming_it(served, tmp_path)
     finally:
         numeric.shutdown()
         numeric.server_close()
+
+
+# --- bounded request width ---------------------------------------------------------------------
+
+WIDE = 1_000_000  # one row of a million columns: ~10 MB, once 47 s and 2.3 GB of parsing
+
+
+def _wide_csv() -> bytes:
+    header = ",".join(f"c{i}" for i in range(WIDE))
+    return (header + "\n" + ",".join(["1"] * WIDE) + "\n").encode()
+
+
+def _wide_json() -> bytes:
+    return json.dumps({"dataframe_split": {"columns": [f"c{i}" for i in range(WIDE)],
+                                           "data": [[1] * WIDE]}}).encode()
+
+
+def _post_body(server, body: bytes, content_type: str) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
+    try:
+        conn.request("POST", "/invocations", body, {"Content-Type": content_type})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def unsigned(tmp_path):
+    """A model saved without a signature: the server's own column limit applies."""
+    from test_models_data import regressor
+
+    model, _ = regressor()
+    folder = tmp_path / "unsigned"
+    mlnb.sklearn.save_model(model, folder)
+    server = make_server(str(folder), "127.0.0.1", 0)
+    serve_in_thread(server)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_million_columns_are_refused_by_the_signature(served):
+    limit = 3 + 32  # the pipeline's x1, x2, color, and the extra columns tolerated
+    assert served.metadata()["limits"]["max_columns"] == limit
+    status, body = _post_body(served, _wide_csv(), "text/csv")
+    assert (status, body) == (413, {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": (
+        f"The input has {WIDE} columns; at most {limit} are accepted (the model's signature has 3 "
+        "input columns, and up to 32 extra ones are dropped). Send only the model's input columns.")})
+    status, body = _post_body(served, _wide_json(), "application/json")
+    assert (status, body["error_code"]) == (413, "REQUEST_LIMIT_EXCEEDED")
+    assert body["message"] == "The input has more than 1000000 values (rows x columns); split the batch."
+    # Just past the bound, parsed: the exact column count is named.
+    columns = ["x1", "x2", "color"] + [f"extra{i}" for i in range(33)]
+    doc = {"dataframe_split": {"columns": columns, "data": [[1.0, 2.0, "red"] + [0] * 33]}}
+    status, body = _post_body(served, json.dumps(doc).encode(), "application/json")
+    assert (status, body["message"][:36]) == (413, f"The input has {limit + 1} columns; at most {limit}")
+    doc["dataframe_split"] = {"columns": columns[:-1], "data": [[1.0, 2.0, "red"] + [0] * 32]}
+    assert _post_body(served, json.dumps(doc).encode(), "application/json")[0] == 200
+    # Commas inside strings (escaped quotes too) are not values: a long text is one cell.
+    text = '\\", ,,' * 350_000  # more commas than the bound on values
+    doc = {"dataframe_records": [{"x1": 1.0, "x2": 2.0, "color": text}]}
+    assert _post_body(served, json.dumps(doc).encode(), "application/json")[0] == 200
+    assert _ping(served) == 200
+
+
+def test_a_million_columns_are_refused_without_a_signature(unsigned):
+    assert unsigned.metadata()["limits"]["max_columns"] == 1000
+    status, body = _post_body(unsigned, _wide_csv(), "text/csv")
+    assert (status, body["error_code"]) == (413, "REQUEST_LIMIT_EXCEEDED")
+    assert body["message"] == (f"The input has {WIDE} columns; at most 1000 are accepted (the server's "
+                               "limit). Send only the model's input columns.")
+    status, body = _post_body(unsigned, _wide_json(), "application/json")
+    assert (status, body["error_code"]) == (413, "REQUEST_LIMIT_EXCEEDED")
+    # Rows of records with a new key each would make a column per row: the union is counted.
+    records = [{f"k{i}": 1.0} for i in range(1001)]
+    body_bytes = json.dumps({"dataframe_records": records}).encode()
+    status, body = _post_body(unsigned, body_bytes, "application/json")
+    assert (status, body["message"][:48]) == (413, "The input has 1001 columns; at most 1000 are acc")
+    # A quoted header name holding commas counts as one column.
+    header = '"a,' + "," * 2000 + '",b'
+    status, body = _post_body(unsigned, (header + "\n1,2\n").encode(), "text/csv")
+    assert status == 200, body  # two columns, as the model takes
+    assert _ping(unsigned) == 200

@@ -5,7 +5,8 @@ Endpoints: ``POST /invocations`` (MLflow's JSON bodies ``dataframe_split``, ``da
 ``/metadata``. It binds 127.0.0.1 unless told otherwise and answers only requests whose ``Host``
 is a loopback name or one it was told to allow (a DNS-rebinding page in a browser cannot reach
 it). Every client mistake gets a 4xx JSON ``{"error_code", "message"}``: 400 for a bad body or a
-signature mismatch, 413 for too large a body, 415 for another content type or charset. No
+signature mismatch, 413 for too large a body or too many rows, columns or values (the
+bounds are in ``GET /metadata``), 415 for another content type or charset. No
 message quotes the request's content, and no traceback is ever sent.
 
 A request's line, headers and body must all arrive within ``request_timeout`` seconds (a client
@@ -34,6 +35,8 @@ from mlnb.models.scoring import (
     MAX_BODY_BYTES,
     RequestError,
     bad_request,
+    check_json_size,
+    input_limits,
     parse_body,
     parse_content_type,
     predictions_json,
@@ -267,6 +270,7 @@ class ScoringServer(ThreadingHTTPServer):
         if host not in ("", "0.0.0.0", "::"):
             allowed.add(host.lower().strip("[]"))
         self.allowed_hosts = frozenset(allowed)
+        self.limits = input_limits(model)
         self.fast_predict = numeric_predictor(model) if fast_path else None
         self.prediction_log = None
         if log_predictions:
@@ -299,13 +303,14 @@ class ScoringServer(ThreadingHTTPServer):
 
     def score(self, body: bytes, kind: str) -> tuple[Any, Any]:
         if self.fast_predict is not None and kind == "json":
+            check_json_size(body, self.limits)  # before the fast path parses the body
             try:
                 result = self.fast_predict(body)
             except Exception:  # the full path below gives the proper error
                 result = None
             if result is not None:
                 return _FastInput(body), result
-        data = parse_body(body, kind, self.model)
+        data = parse_body(body, kind, self.model, self.limits)
         try:
             if self.model.get_input_schema() is None and not hasattr(data, "columns"):
                 from mlnb.models.signature import to_frame
@@ -348,6 +353,7 @@ class ScoringServer(ThreadingHTTPServer):
             "signature": meta.signature.to_dict() if meta.signature else None,
             "registered_model": {"name": version.name, "version": version.version,
                                  "stage": version.current_stage} if version else None,
+            "limits": {"max_body_bytes": self.max_body_bytes, **self.limits.to_dict()},
         }
 
     def server_close(self) -> None:
