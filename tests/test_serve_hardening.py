@@ -238,3 +238,72 @@ def test_a_million_columns_are_refused_without_a_signature(unsigned):
     status, body = _post_body(unsigned, (header + "\n1,2\n").encode(), "text/csv")
     assert status == 200, body  # two columns, as the model takes
     assert _ping(unsigned) == 200
+
+
+# --- strict request framing --------------------------------------------------------------------
+
+_JSON_BODY = json.dumps({"dataframe_records": [{"x1": 1.0, "x2": 2.0, "color": "red"}]}).encode()
+_SMUGGLED = b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def _answers(response: bytes) -> list[int]:
+    """The status of every response on the connection (a smuggled request would add one)."""
+    return [int(line.split(b" ")[1]) for line in response.split(b"\r\n") if line.startswith(b"HTTP/1.")]
+
+
+def _post_raw(server, headers: bytes, body: bytes = _JSON_BODY) -> bytes:
+    return _raw(server, b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\n" + headers + b"\r\n" + body)
+
+
+@pytest.mark.parametrize("length", [
+    "²".encode(), b"\xb2", "٣".encode(), b"+5", b"-1", b"5,5", b"0x10", b"5 5", b"1e3", b"",
+])
+def test_content_length_of_anything_but_ascii_digits_is_400(served, length):
+    response = _post_raw(served, b"Content-Length: " + length + b"\r\n")
+    status, body = _split(response)
+    assert (status, body) == (400, {"error_code": "BAD_REQUEST",
+                                    "message": "Content-Length must be one whole number of ASCII digits."})
+    assert _ping(served) == 200
+
+
+def test_two_content_lengths_are_refused_and_nothing_is_smuggled(served):
+    body = _JSON_BODY + _SMUGGLED
+    for first, second in ((len(_JSON_BODY), len(body)), (len(body), len(_JSON_BODY)),
+                          (len(_JSON_BODY), len(_JSON_BODY))):
+        response = _post_raw(served, b"Content-Length: %d\r\nContent-Length: %d\r\n" % (first, second),
+                             body)
+        assert _answers(response) == [400], response
+        assert _split(response)[1]["message"] == (
+            "The request has more than one Content-Length header; send exactly one.")
+    assert _ping(served) == 200
+
+
+@pytest.mark.parametrize("encoding", [b"chunked", b"gzip", b"gzip, chunked", b"identity"])
+def test_transfer_encoding_is_refused_with_or_without_a_length(served, encoding):
+    body = _JSON_BODY + _SMUGGLED
+    for length in (b"", b"Content-Length: %d\r\n" % len(_JSON_BODY)):
+        response = _post_raw(served, b"Transfer-Encoding: " + encoding + b"\r\n" + length, body)
+        assert _answers(response) == [411], response
+        assert "Transfer-Encoding" in _split(response)[1]["message"]
+
+
+def test_a_get_with_a_body_is_refused_not_read_as_the_next_request(served):
+    response = _raw(served, b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
+                    % len(_SMUGGLED) + _SMUGGLED)
+    assert _answers(response) == [400], response
+    assert _split(response)[1]["message"] == "A GET request has no body; send it without one."
+
+
+def test_malformed_header_names_and_huge_lengths(served):
+    for bad in (b"Content-Length : %d\r\n" % len(_JSON_BODY),
+                b"Content-Length: %d\r\nX-Folded: a\r\n b\r\n" % len(_JSON_BODY)):
+        response = _post_raw(served, bad)
+        assert _answers(response) == [400], response
+        assert _split(response)[1]["message"].startswith("A header line is malformed")
+    status, body = _split(_post_raw(served, b"Content-Length: " + b"9" * 5000 + b"\r\n"))
+    assert (status, body["error_code"]) == (413, "REQUEST_LIMIT_EXCEEDED")
+    status, _ = _split(_post_raw(served, b"Content-Length: \t%d \r\nConnection: close\r\n"
+                                 % len(_JSON_BODY)))
+    assert status == 200  # blanks around the digits are allowed
+    assert _ping(served) == 200
