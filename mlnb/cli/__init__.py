@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from mlnb._version import __version__
+from mlnb.cli.table import visible
 from mlnb.errors import MlnbError
 from mlnb.tracking import fluent
 
@@ -55,11 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except BrokenPipeError:  # `mlnb runs ls | head`
         return 0
-    except MlnbError as exc:
-        print(f"mlnb: error: {exc}", file=sys.stderr)
+    except MlnbError as exc:  # messages echo names and values: their controls shown escaped
+        print(visible(f"mlnb: error: {exc}", keep_newlines=True), file=sys.stderr)
         return 2
     except (TypeError, ValueError, OSError) as exc:  # bad input, missing file, port in use
-        print(f"mlnb: error: {exc}", file=sys.stderr)
+        print(visible(f"mlnb: error: {exc}", keep_newlines=True), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
