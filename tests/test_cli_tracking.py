@@ -168,3 +168,75 @@ def test_installed_entry_point(tmp_path: Path) -> None:
     assert bad.stderr.startswith("mlnb: error: ") and "Traceback" not in bad.stderr
     help_out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert help_out.returncode == 0 and "runs" in help_out.stdout
+
+
+# Terminal escape sequences a store's values may carry: set the window title (OSC 0 ... BEL), clear
+# the screen (CSI 2J), a hyperlink (OSC 8), a clipboard write (OSC 52), the 8-bit CSI (U+009B),
+# DEL, and a right-to-left override that reorders what is shown.
+HOSTILE = ("\x1b]0;pwned\x07", "\x1b[2J", "\x1b]8;;http://evil/\x1b\\link\x1b]8;;\x1b\\",
+           "\x1b]52;c;ZXZpbA==\x07", "\x9b31m", "\x7f", "\u202e")
+
+
+def _no_raw_controls(text: str) -> None:
+    bad = sorted({hex(ord(c)) for c in text if c not in "\n" and (
+        ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f or c in "\u202e")})
+    assert not bad, (bad, text)
+
+
+def _craft(store_dir: Path, sql: str, *params: str) -> None:
+    """Write a row the API would refuse, as a store made by another tool (or person) holds it."""
+    import sqlite3
+
+    cx = sqlite3.connect(store_dir / "mlnb.db")
+    cx.execute("PRAGMA foreign_keys = ON")
+    with cx:
+        cx.execute(sql, params)
+    cx.close()
+
+
+def test_control_characters_are_shown_escaped(tracking: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    evil = "".join(HOSTILE)
+    mlnb.set_experiment("esc-exp")
+    with mlnb.start_run(run_name="run") as run:
+        mlnb.log_param("p", "v" + evil)
+        mlnb.set_tag("t", evil)
+        mlnb.log_metric("m", 1.0)
+    _craft(tracking, "UPDATE runs SET name = ? WHERE run_id = ?", "run" + evil, run.run_id)
+    _craft(tracking, "UPDATE experiments SET name = ? WHERE name = 'esc-exp'", "esc" + evil)
+    outputs = []
+    for argv in (("runs", "ls"), ("runs", "show", run.run_id), ("experiments", "ls"),
+                 ("runs", "show", "no-such" + evil), ("runs", "delete", run.run_id),
+                 ("runs", "restore", run.run_id)):
+        _, out, err = run_cli(capsys, *argv)
+        _no_raw_controls(out + err)
+        outputs.append(out + err)
+    shown = outputs[1]
+    assert "Run run\\x1b]0;pwned\\x07\\x1b[2J" in shown and "\\x9b31m\\x7f\\u202e" in shown
+    assert "v\\x1b]0;pwned\\x07" in shown
+    assert "esc\\x1b]0;pwned" in outputs[2] and "run\\x1b]0;pwned" in outputs[0]
+    assert "\\x1b" in outputs[3] and outputs[3].startswith("mlnb: error: ")
+    # JSON stays JSON, with the values intact.
+    _, out, _ = run_cli(capsys, "runs", "show", run.run_id, "--json")
+    _no_raw_controls(out)
+    data = json.loads(out)
+    assert data["info"]["run_name"] == "run" + evil and data["data"]["params"]["p"] == "v" + evil
+    _, out, _ = run_cli(capsys, "runs", "ls", "--json")
+    assert json.loads(out)[0]["data"]["tags"]["t"] == evil
+
+
+def test_control_characters_in_model_names_and_aliases(tracking: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from mlnb.tracking.client import MlnbClient
+
+    evil = "m" + "".join(HOSTILE)
+    MlnbClient().create_registered_model("plain", description="d" + evil)
+    _craft(tracking, "UPDATE registered_models SET name = ? WHERE name = 'plain'", evil)
+    outputs = []
+    for argv in (("models", "ls"), ("models", "ls", "--json"), ("models", "versions", evil),
+                 ("models", "alias", evil, "champion", "1")):
+        _, out, err = run_cli(capsys, *argv)
+        _no_raw_controls(out + err)
+        outputs.append(out + err)
+    assert "m\\x1b]0;pwned\\x07" in outputs[0]
+    assert json.loads(outputs[1])[0]["name"] == evil
+    assert outputs[2].startswith("mlnb: error: ") and "\\x1b" in outputs[2]

@@ -3,6 +3,9 @@ SQLite's "Expression tree is too large" / "parser stack overflow"; huge offsets 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +162,78 @@ def test_a_hand_built_tree_too_deep_is_a_filter_error() -> None:
         node = Not(BoolOp("AND", (node, parse_filter(CMP))))  # type: ignore[arg-type]
     with pytest.raises(FilterSyntaxError, match="too deeply nested"):
         compile_filter(node, RUN_SCHEMA)
+
+
+# Each search with its formerly-crashing number of key-value order terms (31 LEFT JOINs killed the
+# process with a segmentation fault in SQLite 3.40.1): run in a subprocess, so that a crash shows
+# up as a failed test rather than the end of pytest.
+_ORDER_BY_SCRIPT = """
+import sys
+from pathlib import Path
+from mlnb.entities import Metric, Param
+from mlnb.errors import MlnbError
+from mlnb.store import Store, StoreLocation
+
+root = Path(sys.argv[1])
+store = Store(StoreLocation(root / "mlnb.db", root / "artifacts"))
+eid = store.create_experiment("x")
+store.set_experiment_tag(eid, "t0", "v")
+info = store.create_run(eid, run_name="r")
+store.log_batch(info.run_id, metrics=[Metric(f"m{i}", 1.0, 1000, 0) for i in range(40)],
+                params=[Param(f"p{i}", "1") for i in range(40)])
+store.create_registered_model("model")
+store.create_model_version("model", f"runs:/{info.run_id}/model", tags={"t0": "v"})
+shapes = {
+    "run metrics": lambda n: store.search_runs([eid], order_by=[f"metrics.m{i}" for i in range(n)]),
+    "run params": lambda n: store.search_runs([eid], order_by=[f"params.p{i} DESC" for i in range(n)]),
+    "one metric repeated": lambda n: store.search_runs([eid], order_by=["metrics.m0"] * n),
+    "experiment tags": lambda n: store.search_experiments(order_by=[f"tags.t{i}" for i in range(n)]),
+    "model tags": lambda n: store.search_registered_models(order_by=[f"tags.t{i}" for i in range(n)]),
+    "version tags": lambda n: store.search_model_versions(order_by=[f"tags.t{i}" for i in range(n)]),
+}
+for name, search in shapes.items():
+    print(name, "allowed:", len(search(int(sys.argv[2]))), flush=True)
+    for n in (31, 32, 40, 63):
+        try:
+            search(n)
+            print(name, n, "no error", flush=True)
+        except MlnbError as exc:
+            print(name, n, type(exc).__name__, str(exc).splitlines()[0], flush=True)
+"""
+
+
+def test_many_order_terms_are_a_clean_error_not_a_crash(tmp_path: Path) -> None:
+    from mlnb.store.search import MAX_ORDER_TERMS
+
+    result = subprocess.run(
+        [sys.executable, "-c", _ORDER_BY_SCRIPT, str(tmp_path / "store"), str(MAX_ORDER_TERMS)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr[-2000:])
+    names = ["run metrics", "run params", "one metric repeated", "experiment tags", "model tags",
+             "version tags"]
+    expected = []
+    for name in names:
+        expected.append(f"{name} allowed: {2 if name == 'experiment tags' else 1}")
+        expected += [f"{name} {n} FilterSyntaxError Too many order-by terms: at most "
+                     f"{MAX_ORDER_TERMS}, not {n}. Order by fewer fields." for n in (31, 32, 40, 63)]
+    assert result.stdout.splitlines() == expected
+
+
+def test_order_by_same_field_twice_is_joined_once(runs: tuple[Store, str, list[str]]) -> None:
+    from mlnb.store.runs import RUN_SCHEMA
+    from mlnb.store.search import MAX_ORDER_TERMS, compile_order_by, parse_order_by
+
+    store, eid, ids = runs
+    terms = parse_order_by(["metrics.a DESC", "metrics.a ASC", "attributes.run_name"])
+    compiled = compile_order_by(terms, RUN_SCHEMA)
+    assert compiled.joins.count("LEFT JOIN") == 1 and compiled.join_params == ["a"]
+    # The second term cannot change the order: the first direction wins.
+    found = store.search_runs([eid], order_by=["metrics.a DESC", "metrics.a ASC"])
+    assert [r.info.run_id for r in found] == ids[::-1]
+    # A hand-built term list past the parser's cap is refused too.
+    many = parse_order_by([f"metrics.k{i}" for i in range(MAX_ORDER_TERMS)]) * 2
+    assert len(compile_order_by(many, RUN_SCHEMA).join_params) == MAX_ORDER_TERMS
+    wide = many + parse_order_by(["params.extra"])
+    with pytest.raises(FilterSyntaxError, match=f"at most {MAX_ORDER_TERMS}"):
+        compile_order_by(wide, RUN_SCHEMA)

@@ -154,3 +154,156 @@ def test_missing_value_in_a_required_column_is_a_400_naming_it(served, tmp_path)
     finally:
         numeric.shutdown()
         numeric.server_close()
+
+
+# --- bounded request width ---------------------------------------------------------------------
+
+WIDE = 1_000_000  # one row of a million columns: ~10 MB, once 47 s and 2.3 GB of parsing
+
+
+def _wide_csv() -> bytes:
+    header = ",".join(f"c{i}" for i in range(WIDE))
+    return (header + "\n" + ",".join(["1"] * WIDE) + "\n").encode()
+
+
+def _wide_json() -> bytes:
+    return json.dumps({"dataframe_split": {"columns": [f"c{i}" for i in range(WIDE)],
+                                           "data": [[1] * WIDE]}}).encode()
+
+
+def _post_body(server, body: bytes, content_type: str) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
+    try:
+        conn.request("POST", "/invocations", body, {"Content-Type": content_type})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def unsigned(tmp_path):
+    """A model saved without a signature: the server's own column limit applies."""
+    from test_models_data import regressor
+
+    model, _ = regressor()
+    folder = tmp_path / "unsigned"
+    mlnb.sklearn.save_model(model, folder)
+    server = make_server(str(folder), "127.0.0.1", 0)
+    serve_in_thread(server)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_million_columns_are_refused_by_the_signature(served):
+    limit = 3 + 32  # the pipeline's x1, x2, color, and the extra columns tolerated
+    assert served.metadata()["limits"]["max_columns"] == limit
+    status, body = _post_body(served, _wide_csv(), "text/csv")
+    assert (status, body) == (413, {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": (
+        f"The input has {WIDE} columns; at most {limit} are accepted (the model's signature has 3 "
+        "input columns, and up to 32 extra ones are dropped). Send only the model's input columns.")})
+    status, body = _post_body(served, _wide_json(), "application/json")
+    assert (status, body["error_code"]) == (413, "REQUEST_LIMIT_EXCEEDED")
+    assert body["message"] == "The input has more than 1000000 values (rows x columns); split the batch."
+    # Just past the bound, parsed: the exact column count is named.
+    columns = ["x1", "x2", "color"] + [f"extra{i}" for i in range(33)]
+    doc = {"dataframe_split": {"columns": columns, "data": [[1.0, 2.0, "red"] + [0] * 33]}}
+    status, body = _post_body(served, json.dumps(doc).encode(), "application/json")
+    assert (status, body["message"][:36]) == (413, f"The input has {limit + 1} columns; at most {limit}")
+    doc["dataframe_split"] = {"columns": columns[:-1], "data": [[1.0, 2.0, "red"] + [0] * 32]}
+    assert _post_body(served, json.dumps(doc).encode(), "application/json")[0] == 200
+    # Commas inside strings (escaped quotes too) are not values: a long text is one cell.
+    text = '\\", ,,' * 350_000  # more commas than the bound on values
+    doc = {"dataframe_records": [{"x1": 1.0, "x2": 2.0, "color": text}]}
+    assert _post_body(served, json.dumps(doc).encode(), "application/json")[0] == 200
+    assert _ping(served) == 200
+
+
+def test_a_million_columns_are_refused_without_a_signature(unsigned):
+    assert unsigned.metadata()["limits"]["max_columns"] == 1000
+    status, body = _post_body(unsigned, _wide_csv(), "text/csv")
+    assert (status, body["error_code"]) == (413, "REQUEST_LIMIT_EXCEEDED")
+    assert body["message"] == (f"The input has {WIDE} columns; at most 1000 are accepted (the server's "
+                               "limit). Send only the model's input columns.")
+    status, body = _post_body(unsigned, _wide_json(), "application/json")
+    assert (status, body["error_code"]) == (413, "REQUEST_LIMIT_EXCEEDED")
+    # Rows of records with a new key each would make a column per row: the union is counted.
+    records = [{f"k{i}": 1.0} for i in range(1001)]
+    body_bytes = json.dumps({"dataframe_records": records}).encode()
+    status, body = _post_body(unsigned, body_bytes, "application/json")
+    assert (status, body["message"][:48]) == (413, "The input has 1001 columns; at most 1000 are acc")
+    # A quoted header name holding commas counts as one column.
+    header = '"a,' + "," * 2000 + '",b'
+    status, body = _post_body(unsigned, (header + "\n1,2\n").encode(), "text/csv")
+    assert status == 200, body  # two columns, as the model takes
+    assert _ping(unsigned) == 200
+
+
+# --- strict request framing --------------------------------------------------------------------
+
+_JSON_BODY = json.dumps({"dataframe_records": [{"x1": 1.0, "x2": 2.0, "color": "red"}]}).encode()
+_SMUGGLED = b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def _answers(response: bytes) -> list[int]:
+    """The status of every response on the connection (a smuggled request would add one)."""
+    return [int(line.split(b" ")[1]) for line in response.split(b"\r\n") if line.startswith(b"HTTP/1.")]
+
+
+def _post_raw(server, headers: bytes, body: bytes = _JSON_BODY) -> bytes:
+    return _raw(server, b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\n" + headers + b"\r\n" + body)
+
+
+@pytest.mark.parametrize("length", [
+    "²".encode(), b"\xb2", "٣".encode(), b"+5", b"-1", b"5,5", b"0x10", b"5 5", b"1e3", b"",
+])
+def test_content_length_of_anything_but_ascii_digits_is_400(served, length):
+    response = _post_raw(served, b"Content-Length: " + length + b"\r\n")
+    status, body = _split(response)
+    assert (status, body) == (400, {"error_code": "BAD_REQUEST",
+                                    "message": "Content-Length must be one whole number of ASCII digits."})
+    assert _ping(served) == 200
+
+
+def test_two_content_lengths_are_refused_and_nothing_is_smuggled(served):
+    body = _JSON_BODY + _SMUGGLED
+    for first, second in ((len(_JSON_BODY), len(body)), (len(body), len(_JSON_BODY)),
+                          (len(_JSON_BODY), len(_JSON_BODY))):
+        response = _post_raw(served, b"Content-Length: %d\r\nContent-Length: %d\r\n" % (first, second),
+                             body)
+        assert _answers(response) == [400], response
+        assert _split(response)[1]["message"] == (
+            "The request has more than one Content-Length header; send exactly one.")
+    assert _ping(served) == 200
+
+
+@pytest.mark.parametrize("encoding", [b"chunked", b"gzip", b"gzip, chunked", b"identity"])
+def test_transfer_encoding_is_refused_with_or_without_a_length(served, encoding):
+    body = _JSON_BODY + _SMUGGLED
+    for length in (b"", b"Content-Length: %d\r\n" % len(_JSON_BODY)):
+        response = _post_raw(served, b"Transfer-Encoding: " + encoding + b"\r\n" + length, body)
+        assert _answers(response) == [411], response
+        assert "Transfer-Encoding" in _split(response)[1]["message"]
+
+
+def test_a_get_with_a_body_is_refused_not_read_as_the_next_request(served):
+    response = _raw(served, b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
+                    % len(_SMUGGLED) + _SMUGGLED)
+    assert _answers(response) == [400], response
+    assert _split(response)[1]["message"] == "A GET request has no body; send it without one."
+
+
+def test_malformed_header_names_and_huge_lengths(served):
+    for bad in (b"Content-Length : %d\r\n" % len(_JSON_BODY),
+                b"Content-Length: %d\r\nX-Folded: a\r\n b\r\n" % len(_JSON_BODY)):
+        response = _post_raw(served, bad)
+        assert _answers(response) == [400], response
+        assert _split(response)[1]["message"].startswith("A header line is malformed")
+    status, body = _split(_post_raw(served, b"Content-Length: " + b"9" * 5000 + b"\r\n"))
+    assert (status, body["error_code"]) == (413, "REQUEST_LIMIT_EXCEEDED")
+    status, _ = _split(_post_raw(served, b"Content-Length: \t%d \r\nConnection: close\r\n"
+                                 % len(_JSON_BODY)))
+    assert status == 200  # blanks around the digits are allowed
+    assert _ping(served) == 200

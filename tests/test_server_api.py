@@ -333,3 +333,20 @@ async def test_registry_changes_record_the_jupyter_user(jp_fetch: Any, registere
     assert events["stage"] == events["alias:champion"] == username
     changes = [e for e in history["history"] if e["kind"] != "create_version"]
     assert len(changes) == 3 and all(e["user_id"] == username for e in changes)
+
+
+async def test_many_order_by_terms_are_400_and_the_server_lives(jp_fetch: Any, filled: Store) -> None:
+    """31 key-value order terms used to crash SQLite, and with it the whole Jupyter server."""
+    from mlnb.store.search import MAX_ORDER_TERMS
+
+    for n in (31, 64):
+        params = [("experiment_id", "1")] + [("order_by", f"metrics.m{i} DESC") for i in range(n)]
+        with pytest.raises(HTTPClientError) as caught:
+            await jp_fetch("mlnb", "api", "runs", params=params)
+        assert caught.value.response is not None
+        code, body = caught.value.code, json.loads(caught.value.response.body)
+        assert code == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE", body
+        assert body["message"].startswith(
+            f"Too many order-by terms: at most {MAX_ORDER_TERMS}, not {n}."), body
+    page = await get_json(jp_fetch, "runs", experiment_id="1", order_by="metrics.acc DESC")
+    assert page["total"] == 12

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from mlnb._version import __version__
+from mlnb.cli.table import visible
 from mlnb.errors import MalformedRowWarning, MlnbError, StorePrivacyWarning
 from mlnb.tracking import fluent
 
@@ -53,7 +54,7 @@ def _plain_warnings(previous: Callable[..., None]) -> Callable[..., None]:
     def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
              file: TextIO | None = None, line: str | None = None) -> None:
         if issubclass(category, (MalformedRowWarning, StorePrivacyWarning)):
-            print(f"mlnb: warning: {message}", file=file or sys.stderr)
+            print(f"mlnb: warning: {visible(str(message))}", file=file or sys.stderr)
         else:
             previous(message, category, filename, lineno, file, line)
 
@@ -85,11 +86,11 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(args.handler(args) or 0)
     except BrokenPipeError:  # `mlnb runs ls | head`
         return 0
-    except MlnbError as exc:
-        print(f"mlnb: error: {exc}", file=sys.stderr)
+    except MlnbError as exc:  # messages echo names and values: their controls shown escaped
+        print(visible(f"mlnb: error: {exc}", keep_newlines=True), file=sys.stderr)
         return 2
     except (TypeError, ValueError, OSError) as exc:  # bad input, missing file, port in use
-        print(f"mlnb: error: {exc}", file=sys.stderr)
+        print(visible(f"mlnb: error: {exc}", keep_newlines=True), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from mlnb.cli.table import dump_json, render
+from mlnb.cli.table import dump_json, render, visible
 from mlnb.models.predict import predict_file
 from mlnb.models.serve import make_server
 from mlnb.tracking.client import current_client
@@ -136,7 +136,7 @@ def models_stage(args: argparse.Namespace) -> int:
     """
     mv = current_client().transition_model_version_stage(args.name, args.version, args.stage,
                                                   archive_existing_versions=args.archive_existing)
-    print(f"{mv.name} version {mv.version} is now in {mv.current_stage}.")
+    print(f"{visible(mv.name)} version {mv.version} is now in {visible(mv.current_stage)}.")
     return 0
 
 
@@ -148,13 +148,13 @@ def models_alias(args: argparse.Namespace) -> int:
     client = current_client()
     if args.delete:
         client.delete_registered_model_alias(args.name, args.alias)
-        print(f"Removed alias @{args.alias} of {args.name}.")
+        print(f"Removed alias @{visible(args.alias)} of {visible(args.name)}.")
         return 0
     if args.version is None:
         print("mlnb: error: give the VERSION the alias should point at (or --delete).", file=sys.stderr)
         return 2
     client.set_registered_model_alias(args.name, args.alias, args.version)
-    print(f"{args.name}@{args.alias} -> version {args.version}.")
+    print(f"{visible(args.name)}@{visible(args.alias)} -> version {visible(args.version)}.")
     return 0
 
 
@@ -187,10 +187,11 @@ def serve_model(args: argparse.Namespace) -> int:
             max_connections=args.max_connections,
         )
     except OSError as exc:
-        print(f"mlnb: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}.",
+        print(visible(f"mlnb: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}."),
               file=sys.stderr)
         return 2
-    print(f"Serving {args.model_uri} on {server.url} (POST /invocations; Ctrl-C to stop)", flush=True)
+    print(f"Serving {visible(args.model_uri)} on {server.url} (POST /invocations; Ctrl-C to stop)",
+          flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("Warning: the server is reachable from other machines and has no authentication.",
               file=sys.stderr)

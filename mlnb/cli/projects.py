@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from mlnb.cli.table import visible
 from mlnb.errors import InvalidParameterError
 from mlnb.projects import ProjectRunFailedError, export_notebook, reproduce_run, run_project, verify_project
 from mlnb.projects.run import parse_assignments
@@ -91,7 +92,7 @@ def run_cmd(args: argparse.Namespace) -> int:
                                           **options))
         run_project(args.project, given, experiment_name=args.experiment, **options)
     except ProjectRunFailedError as exc:
-        print(f"mlnb: {exc}")
+        print(visible(f"mlnb: {exc}", keep_newlines=True))
         return 1
     return 0
 
@@ -106,12 +107,12 @@ def reproduce_cmd(args: argparse.Namespace) -> int:
         outcome = reproduce_run(args.run_id, env_manager=args.env_manager, offline=args.offline,
                                 rtol=args.rtol, atol=args.atol)
     except ProjectRunFailedError as exc:
-        print(f"mlnb: {exc}")
+        print(visible(f"mlnb: {exc}", keep_newlines=True))
         return 1
     return _report(outcome)
 
 
 def _report(outcome: Any) -> int:
-    print(outcome.table())
-    print(outcome.summary())
+    print(visible(outcome.table(), keep_newlines=True))
+    print(visible(outcome.summary(), keep_newlines=True))
     return 0 if outcome.ok else 1

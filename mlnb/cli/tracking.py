@@ -6,7 +6,7 @@ import argparse
 from datetime import datetime, timezone
 from typing import Any
 
-from mlnb.cli.table import dump_json, render
+from mlnb.cli.table import dump_json, render, visible
 from mlnb.entities import ViewType, json_safe_float
 from mlnb.errors import NotFoundError
 from mlnb.tracking.client import current_client
@@ -146,11 +146,11 @@ def runs_show(args: argparse.Namespace) -> int:
         print(dump_json(data))
         return 0
     info = run.info
-    print(f"Run {info.run_name} ({info.run_id})")
-    print(f"  status      {info.status}")
-    print(f"  experiment  {info.experiment_id}")
+    print(f"Run {visible(info.run_name)} ({visible(info.run_id)})")
+    print(f"  status      {visible(info.status)}")
+    print(f"  experiment  {visible(info.experiment_id)}")
     print(f"  started     {_time(info.start_time)}   duration {_duration(info.start_time, info.end_time)}")
-    print(f"  artifacts   {info.artifact_uri}")
+    print(f"  artifacts   {visible(info.artifact_uri)}")
     for title, values in (("Params", run.data.params), ("Metrics", run.data.metrics),
                           ("Tags", run.data.tags)):
         if values:
@@ -169,7 +169,8 @@ def runs_delete(args: argparse.Namespace) -> int:
     :param args: the parsed arguments.
     """
     current_client().delete_run(args.run_id)
-    print(f"Deleted run {args.run_id} (restore it with `mlnb runs restore {args.run_id}`).")
+    run_id = visible(args.run_id)
+    print(f"Deleted run {run_id} (restore it with `mlnb runs restore {run_id}`).")
     return 0
 
 
@@ -179,5 +180,5 @@ def runs_restore(args: argparse.Namespace) -> int:
     :param args: the parsed arguments.
     """
     current_client().restore_run(args.run_id)
-    print(f"Restored run {args.run_id}.")
+    print(f"Restored run {visible(args.run_id)}.")
     return 0

@@ -8,6 +8,7 @@ from mlnb.store.search.parse import (
     MAX_COMPARISONS,
     MAX_IN_VALUES,
     MAX_NESTING,
+    MAX_ORDER_TERMS,
     BoolOp,
     Comparison,
     Field,
@@ -26,6 +27,7 @@ from mlnb.store.search.sql import (
     like_to_glob,
 )
 
-__all__ = ["MAX_COMPARISONS", "MAX_IN_VALUES", "MAX_NESTING", "BoolOp", "Comparison", "CompiledSQL",
-           "EntitySchema", "Field", "KeyValueSource", "Node", "Not", "OrderTerm", "compile_filter",
-           "compile_order_by", "like_to_glob", "parse_filter", "parse_order_by"]
+__all__ = ["MAX_COMPARISONS", "MAX_IN_VALUES", "MAX_NESTING", "MAX_ORDER_TERMS", "BoolOp",
+           "Comparison", "CompiledSQL", "EntitySchema", "Field", "KeyValueSource", "Node", "Not",
+           "OrderTerm", "compile_filter", "compile_order_by", "like_to_glob", "parse_filter",
+           "parse_order_by"]

@@ -39,6 +39,11 @@ _KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null"}
 MAX_NESTING = 32  # parentheses and NOTs open at once
 MAX_COMPARISONS = 200
 MAX_IN_VALUES = 1000  # values of one IN list (SQLite binds at most 32766 parameters)
+# Each key-value order term (metrics.x, params.y, tags.z) is one LEFT JOIN. The SQLite 3.40.1
+# that this machine's Python ships crashes the whole process (a segmentation fault, no error)
+# on a search with 31 such joins (runs) or 32 (experiments, registered models); measured in a
+# subprocess. Half of that leaves room for SQLite builds we have not measured.
+MAX_ORDER_TERMS = 16
 
 
 @dataclass(frozen=True)
@@ -383,7 +388,13 @@ def parse_order_by(clauses: Sequence[str] | None) -> list[OrderTerm]:
     terms = []
     if isinstance(clauses, str):  # order_by="metrics.acc DESC": one clause, not its characters
         clauses = [clauses]
-    for clause in clauses or []:
+    clauses = [c for c in clauses or [] if not isinstance(c, str) or c.strip()]
+    if len(clauses) > MAX_ORDER_TERMS:
+        raise FilterSyntaxError(
+            f"Too many order-by terms: at most {MAX_ORDER_TERMS}, not {len(clauses)}. "
+            "Order by fewer fields."
+        )
+    for clause in clauses:
         tokens = _glued_quoted_keys(clause)
         if not tokens:
             continue
