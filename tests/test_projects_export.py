@@ -54,8 +54,9 @@ def test_export_with_a_parameters_cell(notebooks: Path, tmp_path: Path) -> None:
 
     out = export_notebook(notebooks / "train_params.ipynb", tmp_path / "out" / "params", write=None)
     assert sorted(p.name for p in out.iterdir()) == [
-        ".mlnb-wheel", "MLproject", "README.md", "data", "data.lock.json", "main.py",
+        ".gitignore", ".mlnb-wheel", "MLproject", "README.md", "data", "data.lock.json", "main.py",
         "provenance.json", "python_env.yaml", "requirements.txt", "train_params.ipynb"]
+    assert (out / ".gitignore").read_text() == "/.mlnb-run-state.json\n"  # what a run left
     # MLflow itself reads the MLproject: typed parameters, defaults, the command.
     spec = _project_spec.load_project(str(out))
     entry = spec.get_entry_point("main")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 import shlex
 import subprocess
 import sys
@@ -219,6 +220,106 @@ def test_parameters_are_checked_before_the_data(writer_project: Path,
     err = capsys.readouterr().err
     assert "Parameter 'alpha' expects a float (e.g. 0.1), got 'high'" in err
     assert all_runs() == []
+
+
+# A write the code analysis cannot see (a helper in a local module): the file stays a locked input,
+# and the project's own runs must still never be blocked by it.
+HELPER = ("import pickle\n\n\ndef keep(obj, where):\n"
+          "    with open(where, 'wb') as handle:\n        pickle.dump(obj, handle)\n")
+HIDDEN_WRITER_CELLS = (
+    ('crash = ""  # "raise" or "exit": fail after the write\n', ["parameters"]),
+    ("import os, pickle\nimport helpers\n"
+     "rows = open('data/in.csv').read().splitlines()\n"
+     "with open('model.pkl', 'rb') as handle:\n    model = pickle.load(handle)\n"
+     "helpers.keep({'runs': model['runs'] + 1, 'rows': len(rows)}, 'model.pkl')\n"
+     "if crash == 'raise':\n    raise RuntimeError('boom')\n"
+     "if crash == 'exit':\n    os._exit(3)  # no finally, no atexit: as a killed process\n", []))
+
+
+@pytest.fixture
+def hidden_writer(tracking: Path, tmp_path: Path) -> Path:
+    """A project whose notebook reads data/in.csv and rewrites model.pkl through helpers.keep."""
+    import pickle
+
+    folder = tmp_path / "nb"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "in.csv").write_text("a\nb\n")
+    (folder / "model.pkl").write_bytes(pickle.dumps({"runs": 0, "rows": 0}))
+    (folder / "helpers.py").write_text(HELPER)
+    notebook = write_notebook(folder / "hidden.ipynb", *HIDDEN_WRITER_CELLS)
+    out = export_notebook(notebook, tmp_path / "project", write=None)
+    roles = {f["path"]: f["role"] for f in json.loads((out / "data.lock.json").read_text())["files"]}
+    assert roles == {"data/in.csv": "input", "model.pkl": "input"}  # the write is not seen
+    return out
+
+
+def runs_recorded(project: Path) -> int:
+    import pickle
+
+    return int(pickle.loads((project / "model.pkl").read_bytes())["runs"])
+
+
+def run_script(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "main.py", *args], cwd=project, capture_output=True,
+                          text=True, check=False)
+
+
+def test_a_file_the_run_rewrote_unseen_is_accepted_by_the_next_runs(
+        hidden_writer: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["run", str(hidden_writer)]) == 0
+    assert "2 data file(s) verified by sha256\n" in capsys.readouterr().out
+    assert cli(["run", str(hidden_writer)]) == 0  # reads what the first run wrote
+    assert ("2 data file(s) verified by sha256; written by the project's last run: model.pkl"
+            in capsys.readouterr().out)
+    shown = run_script(hidden_writer)  # by hand, without mlnb's runner
+    assert shown.returncode == 0, shown.stderr
+    assert cli(["run", str(hidden_writer)]) == 0  # and after it
+    assert runs_recorded(hidden_writer) == 4
+    state = json.loads((hidden_writer / ".mlnb-run-state.json").read_text())
+    assert set(state["files"]) == {"model.pkl"}  # only the file a run changed
+    assert "/.mlnb-run-state.json\n" in (hidden_writer / ".gitignore").read_text()
+
+
+def test_a_file_the_run_rewrote_then_changed_by_hand_is_refused(hidden_writer: Path) -> None:
+    import pickle
+
+    assert run_project(hidden_writer, write=None).status == "FINISHED"
+    (hidden_writer / "model.pkl").write_bytes(pickle.dumps({"runs": 41, "rows": 0}))
+    pattern = r"Data file 'model\.pkl' has changed since the export: .*as the project's last run left it"
+    with pytest.raises(mlnb.errors.MlnbError, match=pattern):
+        run_project(hidden_writer, write=None)
+    shown = run_script(hidden_writer)
+    assert shown.returncode == 2 and re.search(pattern, shown.stderr), shown.stderr
+    assert runs_recorded(hidden_writer) == 41  # neither ran
+
+
+def test_an_input_changed_by_hand_is_still_refused_after_runs(hidden_writer: Path) -> None:
+    for _ in range(2):
+        assert run_project(hidden_writer, write=None).status == "FINISHED"
+    (hidden_writer / "data" / "in.csv").write_text("changed\n")
+    with pytest.raises(mlnb.errors.MlnbError) as refused:
+        run_project(hidden_writer, write=None)
+    message = str(refused.value)
+    assert message.startswith("Data file 'data/in.csv' has changed since the export: its sha256 is ")
+    assert "last run" not in message  # this run never wrote it
+    assert runs_recorded(hidden_writer) == 2
+
+
+@pytest.mark.parametrize("crash", ["raise", "exit"])
+def test_a_run_that_fails_after_its_write_does_not_block_the_next(hidden_writer: Path,
+                                                                  crash: str) -> None:
+    # raise: main.py's own record (in a finally); exit: the process ends without one, and
+    # mlnb run's record (around the child process) is what the next run relies on.
+    with pytest.raises(mlnb.errors.MlnbError, match="failed"):
+        run_project(hidden_writer, {"crash": crash}, write=None)
+    assert runs_recorded(hidden_writer) == 1
+    shown = run_script(hidden_writer)
+    assert shown.returncode == 0, shown.stderr
+    if crash == "raise":  # by hand too (a process ended by os._exit or a kill records nothing)
+        shown = run_script(hidden_writer, "--crash", crash)
+        assert shown.returncode == 1 and "RuntimeError: boom" in shown.stderr, shown.stderr
+    assert run_project(hidden_writer, write=None).status == "FINISHED"
+    assert runs_recorded(hidden_writer) == (4 if crash == "raise" else 3)
 
 
 # --- 5. credential files are refused, or left out and supplied at run time ------------------------

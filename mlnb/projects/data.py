@@ -12,6 +12,13 @@ wrote. A file it reads and then writes (``updated``) is copied for the first run
 A credential file the export was told to reference (``secret``) is left out: at run time it is
 found at its path inside the project, or at the path in its environment variable
 (:func:`secret_env`), which :func:`secret_links` links in for the run.
+
+A write the analysis of the code misses (``joblib.dump(model, path)``, a helper in a local module)
+leaves an input that the run itself changed. :func:`recording_run_writes` wraps every run: when
+it ends, however it ends, each input whose content the run changed is recorded with its new
+sha256 in ``.mlnb-run-state.json`` (inside the project, ignored by git), and
+:func:`verify_lock` accepts an input that matches the lock or what the project's last run left.
+A file changed by anything else is still refused.
 """
 
 from __future__ import annotations
@@ -23,16 +30,20 @@ import json
 import os
 import re
 import shutil
+import tempfile
+import time
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.errors import InvalidParameterError, MlnbError, NotFoundError
 from mlnb.projects.file_use import FileUse
 from mlnb.projects.parameters import names_file_inside
 
 LOCK_NAME = "data.lock.json"
+RUN_STATE_NAME = ".mlnb-run-state.json"  # what the project's last run left (see module docstring)
 DEFAULT_MAX_COPY_BYTES = 10 * 1024 * 1024
 _SKIPPED_PARTS = frozenset({".git", ".mlnb", ".ipynb_checkpoints", "__pycache__", ".venv"})
 INPUT, UPDATED, OUTPUT, SECRET = "input", "updated", "output", "secret"
@@ -167,23 +178,38 @@ def read_lock(project_dir: Path) -> list[DataFile]:
         raise InvalidParameterError(f"{LOCK_NAME} in {project_dir} cannot be read: {exc}.") from None
 
 
-def verify_lock(project_dir: Path) -> list[DataFile]:
+@dataclass(frozen=True)
+class CheckedFile:
+    """An input file that :func:`verify_lock` checked: its lock entry, and whether its content is
+    the one the project's last run left (it rewrote the file) rather than the exported one."""
+
+    file: DataFile
+    by_last_run: bool = False
+
+    @property
+    def path(self) -> str:
+        """The file's path inside the project."""
+        return self.file.path
+
+
+def verify_lock(project_dir: Path) -> list[CheckedFile]:
     """Check every input data file exists with its recorded sha256; raise naming the first bad one.
 
     Files the notebook writes (outputs, and inputs it updates in place) are not checked: a run
-    must never be blocked by what it wrote itself. Returns the inputs checked.
+    must never be blocked by what it wrote itself. For the same reason an input whose sha256 is
+    the one the project's own last run left (:data:`RUN_STATE_NAME`) is accepted too. Returns
+    the inputs checked.
 
-    :param project_dir: the project folder.
+    :param project_dir: the project folder, which holds ``data.lock.json``.
     """
     entries = read_lock(project_dir)
     for entry in entries:
         if entry.role == SECRET:
             locate_secret(project_dir, entry.path)
-    files = [entry for entry in entries if entry.role == INPUT]
-    for entry in files:
-        path = project_dir / entry.path
-        if not path.resolve().is_relative_to(project_dir.resolve()):
-            raise InvalidParameterError(f"{LOCK_NAME} names {entry.path!r}, outside the project.")
+    left = read_run_state(project_dir)
+    checked = []
+    for entry in (entry for entry in entries if entry.role == INPUT):
+        path = _inside(project_dir, entry.path)
         if not path.is_file():
             how = ("it was copied at export: restore it from the export" if entry.copied else
                    f"it was too large to copy ({entry.size} bytes)")
@@ -191,12 +217,134 @@ def verify_lock(project_dir: Path) -> list[DataFile]:
                 f"Data file {entry.path!r} is missing from the project ({how}). Put the file with "
                 f"sha256 {entry.sha256} at {entry.path} inside the project folder.")
         actual = sha256_of(path)
-        if actual != entry.sha256:
+        if actual != entry.sha256 and actual != left.get(entry.path):
+            also = (f" (or {left[entry.path]}, as the project's last run left it)"
+                    if entry.path in left else "")
             raise DataFileError(
                 f"Data file {entry.path!r} has changed since the export: its sha256 is {actual}, "
-                f"expected {entry.sha256}. Restore the original file (or re-export the notebook "
-                "if the change is intended).")
-    return files
+                f"expected {entry.sha256}{also}. Restore the original file (or re-export the "
+                "notebook if the change is intended).")
+        checked.append(CheckedFile(entry, by_last_run=actual != entry.sha256))
+    return checked
+
+
+def _inside(project_dir: Path, relative: str) -> Path:
+    path = project_dir / relative
+    if not path.resolve().is_relative_to(project_dir.resolve()):
+        raise InvalidParameterError(f"{LOCK_NAME} names {relative!r}, outside the project.")
+    return path
+
+
+# --- what the project's own last run wrote -------------------------------------------------------
+
+def _lock_digest(project_dir: Path) -> str:
+    lock = project_dir / LOCK_NAME
+    return sha256_of(lock) if lock.is_file() else ""
+
+
+def read_run_state(project_dir: Path) -> dict[str, str]:
+    """``{path: sha256}`` of the inputs the project's last run rewrote, as it left them.
+
+    Recorded for this very lock only (a re-export starts afresh); an unreadable state file counts
+    as empty: it can then only refuse a file, never accept one.
+
+    :param project_dir: the project folder.
+    """
+    try:
+        state = json.loads((project_dir / RUN_STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(state, dict) or state.get("lock") != _lock_digest(project_dir):
+        return {}
+    files = state.get("files")
+    if not isinstance(files, dict):
+        return {}
+    return {str(path): digest for path, digest in files.items() if isinstance(digest, str)}
+
+
+# A file's identity on disk: a write changes its size, mtime or ctime (a replacement, its inode).
+_Stamp = tuple[int, int, int, int]
+# Timestamps are as coarse as 2 s on some file systems: a file modified that close to the moment
+# its stamp was taken could be written again with the same stamp, so it is hashed after the run.
+_RACY_NS = 2_000_000_000
+
+
+def _stamp(path: Path) -> _Stamp | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+
+
+@contextlib.contextmanager
+def recording_run_writes(project_dir: Path) -> Iterator[None]:
+    """Around a run of the project (entered after :func:`verify_lock` passed): when the run ends,
+    by success, error or exit, record in :data:`RUN_STATE_NAME` the sha256 of every locked input
+    it changed, so that the next run accepts what this one wrote. A file the run was writing
+    when it crashed is recorded as the run left it.
+
+    :param project_dir: the project folder.
+    """
+    inputs = [entry.path for entry in read_lock(project_dir) if entry.role == INPUT]
+    taken = time.time_ns()
+    before = {path: _stamp(project_dir / path) for path in inputs}
+    try:
+        yield
+    finally:
+        try:
+            record_run_writes(project_dir, before, taken)
+        except (OSError, MlnbError) as exc:  # never hide how the run itself ended
+            warnings.warn(f"mlnb could not record the files this run wrote in {RUN_STATE_NAME}: "
+                          f"{exc}. The next run may refuse an input this one rewrote.",
+                          stacklevel=3)
+
+
+def record_run_writes(project_dir: Path, before: dict[str, _Stamp | None], taken: int) -> None:
+    """Record the inputs whose stamp changed since ``before`` (taken at ``taken``, ns since the
+    epoch) and whose content is now neither the exported one nor the one already recorded.
+
+    :param project_dir: the project folder.
+    :param before: each input's stamp before the run (None: it did not exist).
+    :param taken: when the stamps were taken.
+    """
+    lock = {entry.path: entry.sha256 for entry in read_lock(project_dir) if entry.role == INPUT}
+    state = read_run_state(project_dir)
+    recorded = dict(state)
+    for path, stamp in before.items():
+        if path not in lock:
+            continue
+        now = _stamp(project_dir / path)
+        racy = stamp is not None and stamp[1] >= taken - _RACY_NS
+        if now == stamp and not racy:
+            continue  # not written during the run
+        if now is None:
+            recorded.pop(path, None)  # the run removed it: the next run says it is missing
+            continue
+        digest = sha256_of(project_dir / path)
+        if digest == lock[path]:
+            recorded.pop(path, None)
+        else:
+            recorded[path] = digest
+    if recorded != state:
+        _write_atomically(project_dir / RUN_STATE_NAME,
+                          {"version": 1, "lock": _lock_digest(project_dir), "files": recorded})
+
+
+def _write_atomically(target: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON to ``target`` through a temporary file and a rename: a reader sees
+    the old state or the new one, never half of it."""
+    handle, temporary = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def locate_secret(project_dir: Path, path: str) -> Path:

@@ -225,9 +225,10 @@ def _write_project(notebook: Any, notebook_file: Path, out: Path, run: Run | Non
         raise refuse_credentials(credentials)
     files = data.collect(folder, found, out, max_copy_bytes, use, credentials)
     data.write_lock(out, files, max_copy_bytes)
-    if credentials:  # so that a user who puts the file into the project does not commit it
-        (out / ".gitignore").write_text("".join(f"/{p}\n" for p in sorted(credentials)),
-                                        encoding="utf-8")
+    # Never committed: what a run of this copy left (its own), and the credential files, so that a
+    # user who puts one into the project does not commit it.
+    ignored = [data.RUN_STATE_NAME, *sorted(credentials)]
+    (out / ".gitignore").write_text("".join(f"/{p}\n" for p in ignored), encoding="utf-8")
 
     (out / "requirements.txt").write_text(requirements.requirements_text(set(modules) - set(local)),
                                           encoding="utf-8")

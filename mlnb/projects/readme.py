@@ -10,7 +10,7 @@ import html
 import re
 from typing import Any
 
-from mlnb.projects.data import LOCK_NAME, OUTPUT, SECRET, UPDATED, DataFile, secret_env
+from mlnb.projects.data import LOCK_NAME, OUTPUT, RUN_STATE_NAME, SECRET, UPDATED, DataFile, secret_env
 from mlnb.projects.parameters import ParameterSpec
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|$~<>-])")
@@ -84,7 +84,8 @@ def readme_text(name: str, notebook: str, specs: list[ParameterSpec], files: lis
                     ) if files else ["(none found)"]
     if files:
         lines += ["", f"`mlnb run` checks every input file against `{LOCK_NAME}` before it runs "
-                  "(not the files the notebook writes)."]
+                  "(not the files the notebook writes). An input that a run of this project "
+                  f"rewrote is accepted as that run left it (recorded in `{RUN_STATE_NAME}`)."]
     lines += ["", "## Provenance", "", *_provenance_lines(provenance)]
     if notes or translated:
         lines += ["", "## Notes from the export", ""]

@@ -108,7 +108,8 @@ def run_project(project_dir: str | os.PathLike[str], parameters_given: dict[str,
             stack.enter_context(data.secret_links(folder))
             values = parameters.validate(entry.parameters, parameters_given or {}, entry_point,
                                          folder, cwd)
-            progress.detail(f"{len(values)} parameter(s), {len(files)} data file(s) verified by sha256")
+            progress.detail(f"{len(values)} parameter(s), {len(files)} data file(s) verified by sha256"
+                            + _by_last_run(files))
         with progress.stage(f"Preparing the environment ({env_manager})"):
             python = sys.executable if env_manager == "local" else str(
                 venv.prepare(folder, progress, offline=offline, root=env_root))
@@ -118,7 +119,10 @@ def run_project(project_dir: str | os.PathLike[str], parameters_given: dict[str,
         with progress.stage(f"Running entry point {entry_point!r} of {project.name}"):
             run_id = _create_run(project, entry_point, env_manager, experiment_name)
             progress.detail(f"run {run_id}")
-            status, code, tail = _execute(argv, folder, run_id, progress)
+            # Also here, not only in main.py: a script killed or crashing hard has not recorded
+            # the inputs it rewrote, and the next run must still accept them.
+            with data.recording_run_writes(folder):
+                status, code, tail = _execute(argv, folder, run_id, progress)
             _settle(run_id, values, status, code)
     result = ProjectRunResult(run_id, _status(run_id), folder, values, python)
     if result.status != RunStatus.FINISHED:
@@ -127,6 +131,12 @@ def run_project(project_dir: str | os.PathLike[str], parameters_given: dict[str,
             f"{result.status}. Last output:\n" + "\n".join(tail))
     progress.finish(f"Run {run_id} FINISHED")
     return result
+
+
+def _by_last_run(files: list[data.CheckedFile]) -> str:
+    """The inputs accepted as the project's own last run left them, named for the user."""
+    rewritten = [f.path for f in files if f.by_last_run]
+    return f"; written by the project's last run: {', '.join(rewritten)}" if rewritten else ""
 
 
 def _create_run(project: mlproject.Project, entry_point: str, env_manager: str,

@@ -2,7 +2,8 @@
 
 :func:`project_run` checks the data files, then opens the project's run: the run ``mlnb run``
 created (its id comes in ``MLNB_RUN_ID``), or a new one when the script is run by hand. The
-notebook's own runs start inside it, as children.
+notebook's own runs start inside it, as children. When it ends, the inputs the run rewrote are
+recorded (:func:`mlnb.projects.data.recording_run_writes`), so that the next run accepts them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import MlnbError
-from mlnb.projects.data import secret_links, verify_lock
+from mlnb.projects.data import recording_run_writes, secret_links, verify_lock
 from mlnb.projects.parameters import as_bool
 from mlnb.tracking import fluent
 
@@ -46,6 +47,8 @@ def project_run(script: str, project_name: str, params: dict[str, Any],
             verify_lock(project_dir)
             # The credential files the export left out, linked in from where the user keeps them.
             stack.enter_context(secret_links(project_dir))
+            # However the run ends, the inputs it rewrote are recorded: the next run accepts them.
+            stack.enter_context(recording_run_writes(project_dir))
         except MlnbError as exc:
             print(f"mlnb: error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
