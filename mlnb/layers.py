@@ -9,7 +9,7 @@ on any import cycle. ARCHITECTURE.md explains each layer.
 from __future__ import annotations
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("mlnb._version", "mlnb.entities", "mlnb.errors", "mlnb.layers"),  # records and errors
+    ("mlnb._version", "mlnb.entities", "mlnb.errors", "mlnb.layers", "mlnb.terminal"),  # records, errors
     ("mlnb.store",),  # all SQL, migrations, the filter grammar, the artifact root
     ("mlnb.capture",),  # pure: what a run records about its cell, process and repository
     ("mlnb.registry",),  # registered models, versions, stages, aliases (no current state)

@@ -9,36 +9,13 @@ screen, forge a hyperlink or write to the clipboard. JSON output needs nothing m
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Sequence
 from typing import Any
 
-# C0 controls, DEL and C1 controls (ESC, BEL, CSI = U+009B, OSC = U+009D...), and the Unicode
-# bidirectional controls, which reorder what the terminal shows.
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_CONTROLS_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+from mlnb.terminal import visible
 
-
-def visible(value: Any, keep_newlines: bool = False) -> str:
-    """``value`` as text with every control character shown as an escape (``\\x1b``).
-
-    :param value: anything printed for a human (None prints as nothing).
-    :param keep_newlines: keep line breaks (for a whole multi-line message of our own).
-    """
-    text = "" if value is None else str(value)
-    pattern = _CONTROLS_BUT_NEWLINE if keep_newlines else _CONTROLS
-    return pattern.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    if char in _NAMED:
-        return _NAMED[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
+__all__ = ["dump_json", "render", "visible"]
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 40) -> str:
     """Columns padded to their widest cell (cut at ``max_width`` with an ellipsis); control

@@ -11,16 +11,22 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from mlnb.terminal import visible
+
 Writer = Callable[[str], None]
 
 
 def print_line(text: str) -> None:
     """Write one line to the current ``sys.stdout`` and flush it (so it shows at once).
 
+    Control characters are shown escaped (:func:`mlnb.terminal.visible`): the line may carry a
+    name, a path or a line a project printed from its data, and none of them may drive the
+    terminal (retitle it, clear it, write to the clipboard).
+
     :param text: the line.
     """
     stream = sys.stdout
-    stream.write(text + "\n")
+    stream.write(visible(text, keep_newlines=True) + "\n")
     stream.flush()
 
 

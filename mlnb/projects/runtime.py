@@ -18,6 +18,7 @@ from typing import Any
 from mlnb.errors import MlnbError
 from mlnb.projects.data import recording_run_writes, secret_links, verify_lock
 from mlnb.projects.parameters import as_bool
+from mlnb.terminal import visible
 from mlnb.tracking import fluent
 
 SCRIPT = "main.py"  # the exported notebook, as a script
@@ -50,7 +51,7 @@ def project_run(script: str, project_name: str, params: dict[str, Any],
             # However the run ends, the inputs it rewrote are recorded: the next run accepts them.
             stack.enter_context(recording_run_writes(project_dir))
         except MlnbError as exc:
-            print(f"mlnb: error: {exc}", file=sys.stderr)
+            print(f"mlnb: error: {visible(str(exc), keep_newlines=True)}", file=sys.stderr)
             raise SystemExit(2) from None
         # Popped, so that code inside the run cannot resume it a second time.
         run_id = os.environ.pop(RUN_ID_ENV, None) or None
