@@ -87,6 +87,7 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 def _load_jupyter_server_extension(server_app: Any) -> None:
+    # jupyter_server and tornado: loaded when Jupyter asks, never by import mlnb
     from mlnb.server import load_jupyter_server_extension
 
     load_jupyter_server_extension(server_app)

@@ -170,3 +170,27 @@ def test_siblings_of_one_layer_may_not_import_each_other() -> None:
 def test_a_module_outside_the_map_is_named() -> None:
     with pytest.raises(KeyError, match=r"mlnb\.newthing"):
         layer_of("mlnb.newthing")
+
+
+def deferred_imports_without_a_reason(files: dict[str, Path]) -> list[str]:
+    """Imports inside a function with no comment (on the line or just above) saying why."""
+    offenders = []
+    for module, path in files.items():
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for function in ast.walk(ast.parse(source)):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                    continue
+                said = "#" in lines[node.lineno - 1] or lines[node.lineno - 2].strip().startswith("#")
+                if not said:
+                    offenders.append(f"{module}:{node.lineno} {lines[node.lineno - 1].strip()}")
+    return sorted(set(offenders))
+
+
+def test_an_import_inside_a_function_says_why() -> None:
+    """Imports belong at the top; one inside a function keeps a named heavy library (or a
+    platform-only one) off `import mlnb`, and its comment names it."""
+    assert deferred_imports_without_a_reason(module_files()) == []

@@ -57,7 +57,7 @@ def _log_children(client: MlnbClient, parent_id: str, results: dict[str, Any],
 
 
 def _table(results: dict[str, Any]) -> dict[str, list[Any]]:
-    import numpy as np
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
 
     table: dict[str, list[Any]] = {}
     for key, column in results.items():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import sys
 import threading
 import warnings
@@ -26,7 +27,11 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+import mlnb.models as models
+from mlnb.autolog import _search
 from mlnb.entities import Metric, Param, RunStatus, RunTag
+from mlnb.models import sklearn as flavor
+from mlnb.models.signature import infer_signature
 from mlnb.store.sql import now_ms
 from mlnb.store.validation import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH
 from mlnb.tracking import fluent
@@ -111,8 +116,6 @@ def warm_up(log_models: bool = True, log_input_examples: bool = True) -> threadi
 
 
 def _import_quietly(modules: list[str]) -> None:
-    import importlib
-
     for name in modules:
         # (No warnings.catch_warnings here: it swaps process-wide state under the user's feet.)
         try:
@@ -131,7 +134,7 @@ def is_enabled() -> bool:
 
 def _patch_all() -> None:
     global _original_init_subclass
-    from sklearn.base import BaseEstimator
+    from sklearn.base import BaseEstimator  # scikit-learn: loaded on first use, not by import mlnb
 
     for cls in _all_subclasses(BaseEstimator):
         _patch_class(cls)
@@ -152,7 +155,7 @@ def _patch_all() -> None:
 def _unpatch_all() -> None:
     global _original_init_subclass
     try:
-        from sklearn.base import BaseEstimator
+        from sklearn.base import BaseEstimator  # scikit-learn: loaded on first use, not by import mlnb
     except ImportError:
         return
     for cls in _all_subclasses(BaseEstimator):
@@ -287,8 +290,6 @@ class _Session:
             _warn("log the fit's params and metrics", exc)
         if hasattr(estimator, "cv_results_") and hasattr(estimator, "best_params_"):
             try:
-                from mlnb.autolog import _search
-
                 _search.log_search(client, run_id, estimator, _config.max_tuning_runs)
             except Exception as exc:
                 _warn("log the search's candidates", exc)
@@ -320,7 +321,10 @@ def _estimator_params(estimator: Any) -> dict[str, str]:
 def _training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any) -> dict[str, float]:
     if X is None or y is None or not hasattr(estimator, "predict"):
         return {}
-    from sklearn.base import is_classifier, is_regressor
+    from sklearn.base import (  # scikit-learn: loaded on first use, not by import mlnb
+        is_classifier,
+        is_regressor,
+    )
 
     try:
         if is_classifier(estimator):
@@ -334,7 +338,7 @@ def _training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any) -> dic
 
 
 def _classifier_metrics(estimator: Any, X: Any, y: Any, weight: Any) -> dict[str, float]:
-    from sklearn import metrics
+    from sklearn import metrics  # scikit-learn: loaded on first use, not by import mlnb
 
     predicted = estimator.predict(X)
     precision, recall, f1, _ = metrics.precision_recall_fscore_support(
@@ -362,7 +366,7 @@ def _classifier_metrics(estimator: Any, X: Any, y: Any, weight: Any) -> dict[str
 
 
 def _regressor_metrics(estimator: Any, X: Any, y: Any, weight: Any) -> dict[str, float]:
-    from sklearn import metrics
+    from sklearn import metrics  # scikit-learn: loaded on first use, not by import mlnb
 
     predicted = estimator.predict(X)
     mse = float(metrics.mean_squared_error(y, predicted, sample_weight=weight))
@@ -389,11 +393,11 @@ def _data_tags(X: Any) -> dict[str, str]:
 
 
 def _data_hash(X: Any) -> str:
-    import numpy as np
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
 
     digest = hashlib.sha256()
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a DataFrame: values, names, index
-        import pandas
+        import pandas  # pandas: loaded on first use, not by import mlnb
 
         digest.update(repr(list(X.columns)).encode())
         X = pandas.util.hash_pandas_object(X, index=True).to_numpy()
@@ -413,10 +417,6 @@ def _data_hash(X: Any) -> str:
 
 
 def _log_model(estimator: Any, X: Any) -> None:
-    try:
-        from mlnb.models import sklearn as flavor
-    except ImportError:
-        return  # the models API is not installed: params and metrics are still logged
     try:
         example = _input_example(X) if _config.log_input_examples else None
         signature = _signature(estimator, example)
@@ -443,12 +443,8 @@ def _signature(estimator: Any, example: Any) -> Any:
     if example is None:
         return None
     try:
-        import mlnb.models as models
-
         infer: Any = getattr(models, "infer_signature", None)
         if infer is None:
-            from mlnb.models.signature import infer_signature
-
             infer = infer_signature
         return infer(example, estimator.predict(example)) if hasattr(estimator, "predict") \
             else infer(example)

@@ -28,7 +28,7 @@ def numeric_predictor(model: PyFuncModel) -> Callable[[bytes], Any] | None:
 
     :param model: the loaded model.
     """
-    import numpy as np
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
 
     schema = model.get_input_schema()
     raw = model.get_raw_model()
@@ -66,7 +66,7 @@ def numeric_predictor(model: PyFuncModel) -> Callable[[bytes], Any] | None:
 
 def _same_predictions(model: PyFuncModel, raw: Any) -> bool:
     """Whether the array path predicts what the DataFrame path does on the input example."""
-    import numpy as np
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
 
     example = _example(model)
     if example is None:

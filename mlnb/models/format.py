@@ -66,7 +66,7 @@ class ModelDescriptor:
 
     def to_yaml(self) -> bytes:
         """The ``MLmodel`` file's bytes."""
-        import yaml
+        import yaml  # PyYAML: loaded on first use, not by import mlnb
 
         return yaml.safe_dump(self.to_dict(), sort_keys=False).encode("utf-8")
 
@@ -78,7 +78,7 @@ class ModelDescriptor:
         :param where: the file's name or path, for error messages.
         :raises InvalidParameterError: for invalid YAML or no ``flavors`` mapping.
         """
-        import yaml
+        import yaml  # PyYAML: loaded on first use, not by import mlnb
 
         try:
             raw = yaml.safe_load(data)  # never yaml.load: an MLmodel file must not build objects
@@ -151,8 +151,8 @@ def example_bytes(example: Any) -> tuple[bytes, dict[str, Any]]:
 
     :param example: a DataFrame, Series, dict of columns, or anything numpy can make an array of.
     """
-    import numpy as np
-    import pandas as pd
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     if isinstance(example, dict) and all(not isinstance(v, dict) for v in example.values()):
         example = pd.DataFrame({str(k): v if hasattr(v, "__len__") and not isinstance(v, str) else [v]

@@ -26,7 +26,7 @@ def read_input(path: str | os.PathLike[str], model: Any) -> Any:
         raise NotFoundError(f"Input file {str(source)!r} does not exist.")
     suffix = source.suffix.lower()
     if suffix == ".csv":
-        import pandas as pd
+        import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
         return pd.read_csv(source)
     if suffix != ".json":
@@ -51,7 +51,7 @@ def write_output(result: Any, path: str | os.PathLike[str] | None) -> str:
     :param result: the model's predictions.
     :param path: the output file, or None to return the JSON text (an empty string otherwise).
     """
-    import pandas as pd
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     frame = result if isinstance(result, pd.DataFrame) else pd.DataFrame({"prediction": list(
         result.tolist() if hasattr(result, "tolist") else result)})

@@ -77,7 +77,7 @@ class PredictionLog:
 
 def _rows(data: Any, result: Any) -> dict[str, list[Any]]:
     """Columns of the request's inputs plus a ``prediction`` column (first rows only)."""
-    import numpy as np
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
 
     out: dict[str, list[Any]] = {}
     if hasattr(data, "columns"):

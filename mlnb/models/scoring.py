@@ -233,7 +233,7 @@ def parse_body(body: bytes, kind: str, model: PyFuncModel, limits: InputLimits |
 
 def _csv(text: str, limits: InputLimits) -> Any:
 
-    import pandas as pd
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     try:
         frame = pd.read_csv(io.StringIO(text))
@@ -244,7 +244,7 @@ def _csv(text: str, limits: InputLimits) -> Any:
 
 
 def _json_input(key: str, value: Any, limits: InputLimits) -> Any:
-    import pandas as pd
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     if key == "dataframe_split":
         if not isinstance(value, dict) or not isinstance(value.get("data"), list):

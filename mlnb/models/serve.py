@@ -388,8 +388,6 @@ class ScoringServer(ThreadingHTTPServer):
         data = parse_body(body, kind, self.model, self.limits)
         try:
             if self.model.get_input_schema() is None and not hasattr(data, "columns"):
-                from mlnb.models.signature import to_frame
-
                 data = to_frame(data, ["0"])
             prepared = self.model.prepare(data)
         except MlnbError as exc:

@@ -7,6 +7,7 @@ values (the serving endpoint returns these messages to whoever sent the request)
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -148,8 +149,8 @@ def infer_schema(data: Any) -> Schema:
         matrix.
     :raises InvalidParameterError: for a single value or an array of Python objects.
     """
-    import numpy as np
-    import pandas as pd
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     if isinstance(data, dict) and all(not isinstance(v, dict) for v in data.values()):
         data = pd.DataFrame({str(k): _column_values(v) for k, v in data.items()})
@@ -222,7 +223,7 @@ def to_frame(data: Any, names: list[str]) -> Any:
     :param data: a DataFrame, Series, dict of columns, list of records or rows, or array.
     :param names: the schema's column names.
     """
-    import pandas as pd
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     if isinstance(data, pd.DataFrame):
         return data
@@ -239,8 +240,8 @@ def to_columns(data: Any, names: list[str]) -> dict[str, Any]:
     :param data: a DataFrame, Series, dict of columns, list of records or rows, or array.
     :param names: the schema's column names.
     """
-    import numpy as np
-    import pandas as pd
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     if isinstance(data, pd.DataFrame):
         return {str(c): values for c, values in data.items()}
@@ -268,7 +269,7 @@ def to_columns(data: Any, names: list[str]) -> dict[str, Any]:
 
 
 def _enforce_columns(data: Any, schema: Schema) -> Any:
-    import pandas as pd
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     specs = [s for s in schema.inputs if isinstance(s, ColSpec)]
     names = [s.name or str(i) for i, s in enumerate(specs)]
@@ -296,8 +297,8 @@ def _enforce_columns(data: Any, schema: Schema) -> Any:
 def _matches_exactly(data: Any, specs: list[ColSpec], names: list[str]) -> bool:
     """Whether ``data`` is a non-empty DataFrame with exactly the schema's columns, in order,
     of exactly the numpy dtypes enforcement would produce, and no missing required value."""
-    import numpy as np
-    import pandas as pd
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     if not isinstance(data, pd.DataFrame) or list(data.columns) != names or len(data) == 0:
         return False
@@ -312,7 +313,7 @@ def _matches_exactly(data: Any, specs: list[ColSpec], names: list[str]) -> bool:
 
 def _check_present(values: Any, name: str) -> None:
     """A required column must not hold missing values (None, NaN, NaT), as in MLflow."""
-    import pandas as pd
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     count = int(pd.isna(values).sum())
     if count:
@@ -331,10 +332,10 @@ def cast_column(values: Any, kind: str, name: str) -> Any:
     :param kind: the signature's column type.
     :param name: the column's name, for the error.
     """
-    import numpy as np
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
 
     if kind == "datetime":
-        import pandas as pd
+        import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
         try:
             return pd.to_datetime(values).to_numpy() if hasattr(values, "__len__") else values
@@ -380,8 +381,6 @@ def _as(array: Any, dtype: str, name: str, kind: str) -> Any:
 
 
 def _is_number(value: Any) -> bool:
-    import numbers
-
     return isinstance(value, numbers.Number)
 
 
@@ -393,7 +392,7 @@ def _type_error(name: str, kind: str, array: Any) -> SignatureError:
 
 
 def _enforce_tensor(data: Any, spec: TensorSpec) -> Any:
-    import numpy as np
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
 
     if hasattr(data, "to_numpy"):
         data = data.to_numpy()
@@ -426,6 +425,6 @@ def _enforce_tensor(data: Any, spec: TensorSpec) -> Any:
 
 
 def _integral(array: Any) -> bool:
-    import numpy as np
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
 
     return bool(np.isfinite(array).all() and (array % 1 == 0).all())

@@ -40,7 +40,7 @@ def _serialize(sk_model: Any, serialization_format: str | None) -> tuple[str, by
     wanted = _format_name(serialization_format)
     if wanted in (None, "skops"):
         try:
-            import skops.io as sio
+            import skops.io as sio  # skops: loaded on first use, not by import mlnb
 
             data = sio.dumps(sk_model)
             untrusted = sio.get_untrusted_types(data=data)
@@ -87,7 +87,7 @@ def _modules(sk_model: Any, fmt: str) -> set[str]:
 
 def _payload(sk_model: Any, serialization_format: str | None
              ) -> tuple[dict[str, bytes], dict[str, dict[str, Any]], set[str]]:
-    import sklearn
+    import sklearn  # scikit-learn: loaded on first use, not by import mlnb
 
     fmt, data = _serialize(sk_model, serialization_format)
     filename = _FILES[fmt]
@@ -212,7 +212,7 @@ def load_location(location: ModelLocation, descriptor: ModelDescriptor, *, trust
 
 def _load_skops(location: ModelLocation, descriptor: ModelDescriptor, filename: str,
                 trusted: bool) -> Any:
-    import skops.io as sio
+    import skops.io as sio  # skops: loaded on first use, not by import mlnb
 
     path = verified_file(location, filename, runs_code=False, trusted=trusted)
     untrusted = sio.get_untrusted_types(file=path)  # reads the file's schema; runs nothing

@@ -7,6 +7,7 @@ Each sub-command parses its words with a small argparse parser whose errors are 
 from __future__ import annotations
 
 import argparse
+import importlib
 import shlex
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -15,6 +16,7 @@ from IPython.core.error import UsageError
 
 from mlnb.capture import provenance
 from mlnb.errors import MlnbError
+from mlnb.projects.export import export_notebook
 from mlnb.store import open_store
 from mlnb.store.search import parse_filter
 from mlnb.tracking import fluent
@@ -66,7 +68,7 @@ def run_command(shell: Any, line: str) -> Any:
 
 def _widgets(name: str) -> Callable[..., Any] | None:
     try:
-        import mlnb.widgets as widgets
+        import mlnb.widgets as widgets  # ipywidgets: loaded on first use, not by import mlnb
     except ImportError:
         return None
     function = getattr(widgets, name, None)
@@ -112,7 +114,7 @@ def _compare(shell: Any, words: list[str]) -> Any:
     compare = _widgets("compare")
     if compare is not None:
         return compare(run_ids)
-    from mlnb.tracking.frames import runs_to_frame
+    from mlnb.tracking.frames import runs_to_frame  # pandas: loaded on first use, not by import mlnb
 
     return runs_to_frame([fluent.get_run(r) for r in run_ids])
 
@@ -149,8 +151,6 @@ def _autolog(shell: Any, words: list[str]) -> Any:
     parser.add_argument("flavor", nargs="?", choices=["sklearn", "all"], default="all")
     parser.add_argument("--off", action="store_true")
     args = parser.parse_args(words)
-    import importlib
-
     # (``mlnb.autolog`` is the function once used; import the modules by name)
     module = "mlnb.autolog.sklearn" if args.flavor == "sklearn" else "mlnb.autolog"
     importlib.import_module(module).autolog(disable=args.off)
@@ -168,11 +168,6 @@ def _export(shell: Any, words: list[str]) -> Any:
         raise UsageError("%mlnb export: the notebook's path is unknown in this kernel (no Jupyter "
                          "session, JPY_SESSION_NAME or VS Code file); use the mlnb CLI instead.")
     run_id = resolve_run(args.run) if args.run else None
-    try:
-        from mlnb.projects import export_notebook
-    except ImportError:
-        raise UsageError("%mlnb export: project export (mlnb.projects) is not available in this "
-                         "installation.") from None
     return export_notebook(notebook, args.out, run_id=run_id)
 
 

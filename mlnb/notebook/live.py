@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from mlnb.widgets.escape import escape_plotly
+
 MIN_REDRAW_S = 0.5
 MAX_POINTS_PER_KEY = 5_000
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -64,8 +66,6 @@ class LiveChart:
 
     def bundle(self) -> dict[str, Any]:
         """The chart's Plotly mimebundle, with a text line of the latest values as the fallback."""
-        from mlnb.widgets.escape import escape_plotly
-
         traces = [{"type": "scatter", "mode": "lines+markers" if len(s) < 50 else "lines",
                    "name": escape_plotly(key), "x": list(s), "y": list(v)}
                   for key, (s, v) in self.series.items() if len(s) >= 2]

@@ -22,6 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from IPython.core.error import UsageError
+
 from mlnb.capture import provenance
 from mlnb.capture import values as capture
 from mlnb.capture.track_line import TrackOptions
@@ -96,7 +98,6 @@ def track_cell(shell: Any, cell: str, options: TrackOptions, rules: CaptureRules
 
 def _start_run(options: TrackOptions, shell: Any, cell: str) -> fluent.ActiveRun:
     """Start the cell's run; a bad name, experiment or tag is a UsageError (no run is made)."""
-    from IPython.core.error import UsageError
 
     try:
         if options.run_name:

@@ -24,6 +24,7 @@ import tokenize
 from dataclasses import dataclass, field
 
 from mlnb.capture import track_line
+from mlnb.capture import values as capture
 from mlnb.capture.track_line import TrackOptions
 from mlnb.errors import InvalidParameterError
 from mlnb.projects.codegen import comment, docstring, literal
@@ -351,14 +352,10 @@ def track_block(cell: CellCode, capture_names: tuple[list[str], list[str]] | Non
 
 
 def capture_names_of(cell: CellCode) -> tuple[list[str], list[str]] | None:
-    """(param names, metric names) that ``%%track`` would capture, or None without mlnb.capture.
+    """(param names, metric names) that ``%%track`` would capture.
 
     :param cell: the ``%%track`` cell.
     """
-    try:
-        from mlnb.capture import values as capture
-    except ImportError:
-        return None
     tree = cell.tree()
     top, anywhere = capture.bound_names(tree)
     rules = capture.CaptureRules()

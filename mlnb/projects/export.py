@@ -148,7 +148,7 @@ def _staging_folder(out: Path, given: str) -> Path:
 
 
 def _read_notebook(path: Path) -> Any:
-    import nbformat
+    import nbformat  # nbformat: loaded on first use, not by import mlnb
 
     try:
         return nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
@@ -315,7 +315,7 @@ def _copy_local_modules(local: dict[str, Path], folder: Path, out: Path) -> None
 def _write_clean_notebook(notebook: Any, target: Path) -> None:
     """The notebook without outputs, execution counts or metadata beyond tags and kernel, and
     without the values of secret ``%env NAME=value`` lines."""
-    import nbformat
+    import nbformat  # nbformat: loaded on first use, not by import mlnb
 
     for cell in notebook.cells:
         if cell.cell_type == "code":

@@ -88,7 +88,7 @@ def mlproject_text(name: str, specs: list[ParameterSpec], script: str = "main.py
     :param specs: the parameters.
     :param script: the script's file name.
     """
-    import yaml
+    import yaml  # PyYAML: loaded on first use, not by import mlnb
 
     document = {
         "name": name,
@@ -108,7 +108,7 @@ def load_project(directory: Path) -> Project:
 
     :param directory: the project folder.
     """
-    import yaml
+    import yaml  # PyYAML: loaded on first use, not by import mlnb
 
     path = directory / MLPROJECT
     if not path.is_file():

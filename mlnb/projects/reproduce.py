@@ -11,6 +11,7 @@ script for randomness without a seed and names it.
 from __future__ import annotations
 
 import ast
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -293,8 +294,6 @@ def verify_project(project_dir: Path, *, env_manager: str = "local", rtol: float
     :param atol: the absolute tolerance.
     :param run_options: keyword arguments of :func:`mlnb.projects.run.run_project`.
     """
-    import json
-
     path = project_dir / PROVENANCE
     record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     source = record.get("run")

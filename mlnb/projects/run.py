@@ -11,6 +11,7 @@ terminal and in a notebook cell alike.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -162,8 +163,6 @@ def recorded_experiment(folder: Path) -> str | None:
 
     :param folder: the project folder.
     """
-    import json
-
     try:
         record = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
     except (OSError, ValueError):

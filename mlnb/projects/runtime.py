@@ -8,6 +8,7 @@ recorded (:func:`mlnb.projects.data.recording_run_writes`), so that the next run
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from mlnb.capture import values as capture
 from mlnb.errors import MlnbError
 from mlnb.projects.data import recording_run_writes, secret_links, verify_lock
 from mlnb.projects.parameters import as_bool
@@ -71,15 +73,6 @@ def log_cell_values(namespace: dict[str, Any], params: list[str], metrics: list[
     :param params: names captured as params.
     :param metrics: names captured as metrics.
     """
-    import ast
-
-    try:
-        from mlnb.capture import values as capture
-    except ImportError:  # an mlnb without automatic capture: log plain numbers only
-        fluent.log_metrics({n: float(namespace[n]) for n in metrics
-                          if isinstance(namespace.get(n), (int, float))
-                          and not isinstance(namespace.get(n), bool)})
-        return
     found = capture.capture_values(ast.Module(body=[], type_ignores=[]), namespace,
                                    capture.CaptureRules(), only_params=params, only_metrics=metrics)
     if found.params:

@@ -65,7 +65,7 @@ def required_python(project_dir: Path) -> str:
 
     :param project_dir: the project folder.
     """
-    import yaml
+    import yaml  # PyYAML: loaded on first use, not by import mlnb
 
     path = project_dir / "python_env.yaml"
     if not path.is_file():

@@ -13,6 +13,7 @@ same refusal themselves) and every API call answers 403 with that explanation.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,6 @@ def handlers(base_url: str) -> list[tuple[str, type[Any]]]:
 
     :param base_url: the server's base URL.
     """
-    import importlib
-
     found: list[tuple[str, type[Any]]] = []
     for path, target in ROUTES:
         module_name, _, class_name = target.partition(":")

@@ -66,6 +66,7 @@ class Connection:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            # sqlite-utils (with the schema): loaded when a store opens, not by import mlnb
             from mlnb.store.schema import apply_migrations
 
             with self.write():
@@ -212,7 +213,7 @@ def _database(conn: sqlite3.Connection) -> Database:
         finally:
             for name in masked:
                 del sys.modules[name]
-    from sqlite_utils import Database
+    from sqlite_utils import Database  # sqlite-utils: loaded on first use, not by import mlnb
 
     return Database(conn)
 

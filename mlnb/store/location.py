@@ -170,7 +170,7 @@ def _user_name(uid: int) -> str:
 
 def _login(uid: int) -> str:
     try:
-        import pwd
+        import pwd  # pwd (Unix only): loaded on first use, not by import mlnb
 
         return pwd.getpwuid(uid).pw_name
     except (ImportError, KeyError):

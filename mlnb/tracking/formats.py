@@ -22,7 +22,7 @@ def dict_bytes(dictionary: Any, artifact_file: str) -> bytes:
     :raises InvalidParameterError: when the data cannot be written in that format.
     """
     if artifact_file.endswith((".yaml", ".yml")):
-        import yaml
+        import yaml  # PyYAML: loaded on first use, not by import mlnb
 
         try:
             return yaml.safe_dump(dictionary, sort_keys=False, allow_unicode=True).encode()

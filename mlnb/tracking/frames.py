@@ -19,7 +19,7 @@ def runs_to_frame(runs: list[Run]) -> pandas.DataFrame:
 
     :param runs: the runs, one row each.
     """
-    import pandas as pd
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     metric_keys = sorted({k for r in runs for k in r.data.metrics})
     param_keys = sorted({k for r in runs for k in r.data.params})

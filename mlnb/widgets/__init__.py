@@ -33,7 +33,7 @@ def show_runs(experiment: Any = None, filter: str | None = None, *, page_size: i
     :param page_size: runs per page.
     :raises NotFoundError: for an experiment that does not exist.
     """
-    from mlnb.widgets.run_table import RunTable
+    from mlnb.widgets.run_table import RunTable  # ipywidgets: loaded on first use, not by import mlnb
 
     return RunTable(experiment, filter, page_size=page_size)
 
@@ -46,7 +46,7 @@ def compare(runs: Any) -> Comparison:
         ``mlnb.search_runs()``.
     :raises NotFoundError: for a run id the store does not have.
     """
-    from mlnb.widgets.comparison import Comparison
+    from mlnb.widgets.comparison import Comparison  # ipywidgets: loaded on first use, not by import mlnb
 
     return Comparison(runs)
 
@@ -56,7 +56,7 @@ def show_run(run: Any) -> RunDetail:
 
     :param run: a run id, a ``Run`` or an ``ActiveRun``.
     """
-    from mlnb.widgets.run_detail import RunDetail
+    from mlnb.widgets.run_detail import RunDetail  # ipywidgets: loaded on first use, not by import mlnb
 
     return RunDetail(run)
 

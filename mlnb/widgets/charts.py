@@ -8,6 +8,7 @@ tick text, hover text or title, and user strings never appear in a ``hovertempla
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -51,8 +52,6 @@ def _x_values(points: Sequence[Metric], x_axis: str) -> list[Any]:
     if x_axis == "relative":
         first = points[0].timestamp if points else 0
         return [(p.timestamp - first) / 1000 for p in points]
-    import datetime as dt
-
     return [dt.datetime.fromtimestamp(p.timestamp / 1000) for p in points]
 
 
@@ -71,8 +70,8 @@ def metric_history_figure(
     :param smoothing: EMA smoothing in [0, 1); 0 for none.
     :param log_y: a logarithmic y axis.
     """
-    import numpy as np
-    import plotly.graph_objects as go
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
+    import plotly.graph_objects as go  # plotly: loaded on first use, not by import mlnb
 
     if x_axis not in X_AXES:
         raise ValueError(f"x_axis must be one of {sorted(X_AXES)}, not {x_axis!r}")
@@ -131,7 +130,7 @@ def parallel_coordinates_figure(
     :param metric: the metric's name.
     :param params: the params to show; default every param of those runs.
     """
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # plotly: loaded on first use, not by import mlnb
 
     chosen = [r for r in runs if metric in r.data.metrics]
     keys = list(params) if params is not None else sorted({k for r in chosen for k in r.data.params})
@@ -161,7 +160,7 @@ def param_scatter_figure(
     :param metric: the metric's name.
     :param labels: hover labels, one per run; default the run names.
     """
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # plotly: loaded on first use, not by import mlnb
 
     labels = list(labels) if labels is not None else [r.info.run_name for r in runs]
     rows = [(r.data.params[param], r.data.metrics[metric], label)
@@ -193,7 +192,7 @@ def final_metrics_figure(
     :param metrics: the metrics; default every metric of those runs.
     :param labels: the bars' labels, one per run; default the run names.
     """
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # plotly: loaded on first use, not by import mlnb
 
     labels = list(labels) if labels is not None else [r.info.run_name for r in runs]
     keys = list(metrics) if metrics is not None else sorted({k for r in runs for k in r.data.metrics})
@@ -216,8 +215,8 @@ def sparkline_figure(points: Sequence[Metric], key: str) -> go.Figure:
     :param points: the metric's points.
     :param key: the metric's name.
     """
-    import numpy as np
-    import plotly.graph_objects as go
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
+    import plotly.graph_objects as go  # plotly: loaded on first use, not by import mlnb
 
     fig = go.Figure(go.Scatter(
         x=np.asarray([p.step for p in points]), y=np.asarray([p.value for p in points], dtype=float),

@@ -16,7 +16,7 @@ from mlnb.entities import FileInfo
 from mlnb.errors import MlnbError
 from mlnb.store import Store
 from mlnb.widgets import charts, static
-from mlnb.widgets.escape import escape_html
+from mlnb.widgets.escape import escape_html, escape_plotly
 
 MAX_PREVIEW_BYTES = 512 * 1024
 MAX_FILES = 500
@@ -122,7 +122,7 @@ def preview(store: Store, run_id: str, info: FileInfo) -> widgets.Widget:
 
 def _figure_widget(spec: dict[str, Any]) -> widgets.Widget:
     """A logged Plotly figure, redrawn from its JSON; text fields escaped like our own charts."""
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # plotly: loaded on first use, not by import mlnb
 
     try:
         fig = go.Figure(spec)
@@ -153,7 +153,7 @@ def sanitize_figure(fig: Any) -> None:
 
     :param fig: a Plotly figure.
     """
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # plotly: loaded on first use, not by import mlnb
 
     clean = sanitized_spec(fig.to_plotly_json())
     rebuilt = go.Figure(clean)
@@ -168,8 +168,6 @@ def sanitized_spec(node: Any, key: str = "") -> Any:
     :param node: the JSON (or a part of it).
     :param key: the key ``node`` sits under, which says whether a string is drawn or interpreted.
     """
-    from mlnb.widgets.escape import escape_plotly
-
     if isinstance(node, str):
         lowered = key.lower()
         if lowered in _INTERPRETED_KEYS or lowered.endswith(_INTERPRETED_SUFFIXES):

@@ -22,7 +22,9 @@ from mlnb.errors import MlnbError
 from mlnb.tracking.client import current_client
 from mlnb.widgets import data, static
 from mlnb.widgets.base import StaticFallback, no_math
+from mlnb.widgets.comparison import Comparison
 from mlnb.widgets.escape import escape_html
+from mlnb.widgets.run_detail import RunDetail
 
 _VIEWS = (("Active runs", ViewType.ACTIVE_ONLY), ("Deleted runs", ViewType.DELETED_ONLY),
           ("All runs", ViewType.ALL))
@@ -286,7 +288,6 @@ class RunTable(StaticFallback, widgets.VBox):
         if not self.selected_ids:
             self.message.value = "Tick the runs to compare first."
             return
-        from mlnb.widgets.comparison import Comparison
 
         self.message.value = ""
         self.panel.children = (Comparison(self.selected_ids, store=self.store),)
@@ -296,7 +297,6 @@ class RunTable(StaticFallback, widgets.VBox):
         if not self.selected_ids:
             self.message.value = "Tick a run to see its details."
             return
-        from mlnb.widgets.run_detail import RunDetail
 
         self.message.value = ""
         self.panel.children = (RunDetail(self.selected_ids[-1], store=self.store),)

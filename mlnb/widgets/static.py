@@ -104,9 +104,9 @@ def code_html(source: str, language: str = "python") -> str:
     :param language: a Pygments lexer name.
     """
     try:
-        from pygments import highlight
-        from pygments.formatters import HtmlFormatter
-        from pygments.lexers import get_lexer_by_name
+        from pygments import highlight  # pygments: loaded on first use, not by import mlnb
+        from pygments.formatters import HtmlFormatter  # pygments: loaded on first use, not by import mlnb
+        from pygments.lexers import get_lexer_by_name  # pygments: loaded on first use, not by import mlnb
     except ImportError:  # pragma: no cover - Pygments comes with IPython
         return plain(f'<pre class="mlnb-code">{escape_html(source)}</pre>')
     formatter = HtmlFormatter(noclasses=True, nowrap=False, cssclass="mlnb-code")
