@@ -119,6 +119,14 @@ class PyFuncModel:
         """
         return self._predict_fn(self.prepare(data))
 
+    def predict_prepared(self, prepared: Any) -> Any:
+        """Predictions on input :meth:`prepare` already converted and checked (the scoring server
+        prepares once and reports a bad input apart from a failing model).
+
+        :param prepared: what :meth:`prepare` returned.
+        """
+        return self._predict_fn(prepared)
+
     def unwrap_python_model(self) -> Any:
         """The underlying model object (the :class:`PythonModel`, or the scikit-learn estimator)."""
         return self._raw

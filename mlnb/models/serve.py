@@ -396,7 +396,7 @@ class ScoringServer(ThreadingHTTPServer):
             raise bad_request(
                 f"The input cannot be read as the model's input ({type(exc).__name__}).") from None
         try:
-            result = self.model._predict_fn(prepared)
+            result = self.model.predict_prepared(prepared)
         except Exception as exc:
             # The model was loaded and checked at start-up; what fails now fails on this input.
             if self.verbose:

@@ -15,6 +15,7 @@ from pathlib import Path
 from mlnb.entities import FileInfo
 from mlnb.errors import InvalidParameterError, NotFoundError, RunStateError, StoreError
 from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
+from mlnb.store.batches import BatchQueries
 from mlnb.store.connection import Connection
 from mlnb.store.experiments import ExperimentQueries
 from mlnb.store.location import (
@@ -25,6 +26,7 @@ from mlnb.store.location import (
 )
 from mlnb.store.metrics import MetricQueries
 from mlnb.store.registry import RegistryQueries
+from mlnb.store.registry_stages import StageQueries
 from mlnb.store.runs import RunQueries
 from mlnb.store.sql import now_ms
 from mlnb.store.trust import artifact_mac, is_trusted, mac_verifies, user_key
@@ -48,7 +50,8 @@ class ArtifactProof:
     vouched: bool
 
 
-class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
+class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RegistryQueries,
+            StageQueries):
     """One mlnb store: ``mlnb.db`` and its artifact root.
 
     :param location: where the database and the artifact root are; both folders are created
@@ -92,7 +95,7 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
         :param data: the file's content.
         :param origin: ``"model"`` only for mlnb's model writer, else ``"user"``.
         """
-        self._check_writable(run_id)
+        self.check_writable(run_id)
         self._check_unpinned(run_id, path)
         user_key()  # before writing: a missing or unsafe key is reported with nothing written
         stored = self.artifacts.put_bytes(run_id, path, data)
@@ -108,7 +111,7 @@ class Store(ExperimentQueries, RunQueries, MetricQueries, RegistryQueries):
         :param path: the artifact's path inside the run.
         :param origin: ``"model"`` only for mlnb's model writer, else ``"user"``.
         """
-        self._check_writable(run_id)
+        self.check_writable(run_id)
         self._check_unpinned(run_id, path)
         user_key()
         stored = self.artifacts.put_file(run_id, source, path)

@@ -7,7 +7,6 @@ batch unwritten and the run as it was.
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,6 @@ from mlnb.entities import (
 from mlnb.errors import (
     InvalidParameterError,
     NotFoundError,
-    ParamConflictError,
     RunStateError,
     StoreError,
 )
@@ -107,9 +105,15 @@ class RunQueries:
     cx: Connection
     artifact_root_uri: str
 
-    if TYPE_CHECKING:  # from ExperimentQueries, beside this class in Store
+    if TYPE_CHECKING:  # from ExperimentQueries and BatchQueries, beside this class in Store
 
         def get_experiment(self, experiment_id: str | int) -> Experiment: ...
+
+        def log_batch(self, run_id: str, metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
+                      tags: Sequence[RunTag] = ()) -> None: ...
+
+    _RUN_COLUMNS = ("r.run_id, r.experiment_id, r.name, r.status, r.start_time, r.end_time, "
+                    "r.lifecycle_stage, r.user_id")
 
     # --- runs -------------------------------------------------------------------------------
 
@@ -199,7 +203,7 @@ class RunQueries:
         """
         host, pid, pid_start = liveness.current_process()
         with self.cx.write() as conn:
-            self._check_writable(run_id)
+            self.check_writable(run_id)
             conn.execute(
                 "UPDATE runs SET status = 'RUNNING', end_time = NULL, host = ?, pid = ?, "
                 "pid_start = ? WHERE run_id = ?", [host, pid, pid_start, run_id],
@@ -221,93 +225,18 @@ class RunQueries:
                 [stage, now_ms() if stage == LifecycleStage.DELETED else None, run_id],
             )
 
-    def log_batch(
-        self,
-        run_id: str,
-        metrics: Sequence[Metric] = (),
-        params: Sequence[Param] = (),
-        tags: Sequence[RunTag] = (),
-    ) -> None:
-        """Write metrics, params and tags of one run in one transaction, or nothing at all.
+    def check_writable(self, run_id: str) -> None:
+        """Refuse a write to a run that does not exist or is deleted.
 
-        Raises :class:`ParamConflictError` when a param already holds a different value.
-
-        :param run_id: the run; it must exist and not be deleted.
-        :param metrics: metric points.
-        :param params: params.
-        :param tags: tags.
+        :param run_id: the run.
+        :raises NotFoundError: when there is none.
+        :raises RunStateError: when it is deleted.
         """
-        validation.check_batch_sizes(len(metrics), len(params), len(tags))
-        param_rows = _param_rows(params)
-        tag_rows = [(run_id, validation.check_key(t.key, "Tag"), validation.tag_value(t.key, t.value))
-                    for t in tags]
-        metric_rows = [_metric_row(run_id, m) for m in metrics]
-        with self.cx.write() as conn:
-            self._check_writable(run_id)
-            if param_rows:
-                self._check_param_conflicts(run_id, param_rows)
-                conn.executemany(
-                    "INSERT OR IGNORE INTO params (run_id, key, value) VALUES (?, ?, ?)",
-                    [(run_id, k, v) for k, v in param_rows.items()],
-                )
-            if tag_rows:
-                conn.executemany(
-                    "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
-                    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value", tag_rows,
-                )
-                for _, key, value in tag_rows:
-                    if key == RUN_NAME_TAG:
-                        conn.execute("UPDATE runs SET name = ? WHERE run_id = ?", [value, run_id])
-            if metric_rows:
-                conn.executemany(
-                    "INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", metric_rows,
-                )
-                conn.executemany(
-                    "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
-                    "value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, "
-                    f"timestamp = excluded.timestamp WHERE {LATEST_RANK.format(t='excluded')} "
-                    f"> {LATEST_RANK.format(t='latest_metrics')}",
-                    _latest_rows(metric_rows),
-                )
-
-    def _check_writable(self, run_id: str) -> None:
         rows = self.cx.query("SELECT lifecycle_stage FROM runs WHERE run_id = ?", [run_id])
         if not rows:
             raise NotFoundError(f"No run with id {run_id!r}.")
         if rows[0][0] != LifecycleStage.ACTIVE:
             raise RunStateError(f"Run {run_id} is deleted; restore it before logging to it.")
-
-    def _check_param_conflicts(self, run_id: str, params: dict[str, str]) -> None:
-        keys = list(params)
-        for chunk in chunks(keys):
-            for key, old in self.cx.query(
-                f"SELECT key, value FROM params WHERE run_id = ? AND key IN ({marks(chunk)})",
-                [run_id, *chunk],
-            ):
-                if old != params[key]:
-                    raise ParamConflictError(
-                        f"Param {key!r} of run {run_id} is already {old!r}; it cannot become "
-                        f"{params[key]!r}. Params are fixed once logged: start a new run to try "
-                        "another value."
-                    )
-
-    def delete_tag(self, run_id: str, key: str) -> None:
-        """Delete one tag of a run.
-
-        :param run_id: the run.
-        :param key: the tag's name.
-        :raises NotFoundError: when the run has no such tag.
-        """
-        with self.cx.write() as conn:
-            self._check_writable(run_id)
-            cur = conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", [run_id, key])
-            if cur.rowcount == 0:
-                raise NotFoundError(f"Run {run_id} has no tag {key!r}.")
-
-    _RUN_COLUMNS = ("r.run_id, r.experiment_id, r.name, r.status, r.start_time, r.end_time, "
-                    "r.lifecycle_stage, r.user_id")
 
     def _infos(self, found: Sequence[Sequence[Any]]) -> list[RunInfo]:
         """The runs of ``found`` rows; a malformed row is skipped with a warning naming it."""
@@ -514,45 +443,3 @@ class RunQueries:
             records.skip(f"the liveness check of run {run_id!r}", problem)
             return True
         return liveness.is_alive(checked_pid, checked_start)
-
-
-def _param_rows(params: Sequence[Param]) -> dict[str, str]:
-    rows: dict[str, str] = {}
-    for p in params:
-        key = validation.check_key(p.key, "Param")
-        value = validation.param_value(key, p.value)
-        if key in rows and rows[key] != value:
-            raise ParamConflictError(
-                f"Param {key!r} appears twice in one batch with different values "
-                f"({rows[key]!r} and {value!r})."
-            )
-        rows[key] = value
-    return rows
-
-
-def _metric_row(run_id: str, m: Metric) -> tuple[str, str, float | None, int, int, int]:
-    key = validation.check_key(m.key, "Metric")
-    value = validation.metric_value(key, m.value)
-    is_nan = math.isnan(value)
-    try:
-        step = validation.metric_int(key, m.step, "step")
-        timestamp = validation.metric_int(key, m.timestamp, "timestamp")
-    except TypeError as exc:
-        raise InvalidParameterError(str(exc)) from None
-    return (run_id, key, None if is_nan else value, int(is_nan), step, timestamp)
-
-
-def _latest_rows(rows: list[tuple[str, str, float | None, int, int, int]]) -> list[tuple[Any, ...]]:
-    """The latest point per key within the batch, by :data:`LATEST_RANK`'s rule."""
-    latest: dict[str, tuple[Any, ...]] = {}
-    for row in rows:
-        best = latest.get(row[1])
-        if best is None or _rank(row) > _rank(best):
-            latest[row[1]] = row
-    return list(latest.values())
-
-
-def _rank(row: tuple[Any, ...]) -> tuple[int, int, bool, float]:
-    """:data:`LATEST_RANK` of a ``(run_id, key, value, is_nan, step, timestamp)`` row."""
-    _, _, value, is_nan, step, timestamp = row
-    return (step, timestamp, not is_nan, value if value is not None else 0.0)

@@ -67,7 +67,7 @@ class MetricWriter:
         if run_id not in self._writable:
             # Once per run: a point for a missing or deleted run fails here, at the user's call,
             # instead of being dropped with a warning at the next flush.
-            self.store._check_writable(run_id)
+            self.store.check_writable(run_id)
             self._writable.add(run_id)
         if os.getpid() != self._pid:
             self._after_fork()

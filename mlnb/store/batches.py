@@ -1,0 +1,150 @@
+"""A run's params, tags and metrics: :meth:`BatchQueries.log_batch`, the one primitive that
+writes them (every other logging call is a batch of one). It validates everything before it
+writes anything, so a bad item leaves the batch unwritten and the run as it was; the latest value
+of each metric follows MLflow's rule (:data:`mlnb.store.runs.LATEST_RANK`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from mlnb.entities import Metric, Param, RunTag
+from mlnb.errors import InvalidParameterError, NotFoundError, ParamConflictError
+from mlnb.store import validation
+from mlnb.store.connection import Connection
+from mlnb.store.runs import LATEST_RANK, RUN_NAME_TAG
+from mlnb.store.sql import chunks, marks
+
+
+class BatchQueries:
+    """The params, tags, metrics and latest_metrics tables' writes. Mixed into
+    :class:`mlnb.store.Store`."""
+
+    cx: Connection
+
+    if TYPE_CHECKING:  # from RunQueries, beside this class in Store
+
+        def check_writable(self, run_id: str) -> None: ...
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Write metrics, params and tags of one run in one transaction, or nothing at all.
+
+        Raises :class:`ParamConflictError` when a param already holds a different value.
+
+        :param run_id: the run; it must exist and not be deleted.
+        :param metrics: metric points.
+        :param params: params.
+        :param tags: tags.
+        """
+        validation.check_batch_sizes(len(metrics), len(params), len(tags))
+        param_rows = _param_rows(params)
+        tag_rows = [(run_id, validation.check_key(t.key, "Tag"), validation.tag_value(t.key, t.value))
+                    for t in tags]
+        metric_rows = [_metric_row(run_id, m) for m in metrics]
+        with self.cx.write() as conn:
+            self.check_writable(run_id)
+            if param_rows:
+                self._check_param_conflicts(run_id, param_rows)
+                conn.executemany(
+                    "INSERT OR IGNORE INTO params (run_id, key, value) VALUES (?, ?, ?)",
+                    [(run_id, k, v) for k, v in param_rows.items()],
+                )
+            if tag_rows:
+                conn.executemany(
+                    "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value", tag_rows,
+                )
+                for _, key, value in tag_rows:
+                    if key == RUN_NAME_TAG:
+                        conn.execute("UPDATE runs SET name = ? WHERE run_id = ?", [value, run_id])
+            if metric_rows:
+                conn.executemany(
+                    "INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", metric_rows,
+                )
+                conn.executemany(
+                    "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
+                    "value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, "
+                    f"timestamp = excluded.timestamp WHERE {LATEST_RANK.format(t='excluded')} "
+                    f"> {LATEST_RANK.format(t='latest_metrics')}",
+                    _latest_rows(metric_rows),
+                )
+
+    def _check_param_conflicts(self, run_id: str, params: dict[str, str]) -> None:
+        keys = list(params)
+        for chunk in chunks(keys):
+            for key, old in self.cx.query(
+                f"SELECT key, value FROM params WHERE run_id = ? AND key IN ({marks(chunk)})",
+                [run_id, *chunk],
+            ):
+                if old != params[key]:
+                    raise ParamConflictError(
+                        f"Param {key!r} of run {run_id} is already {old!r}; it cannot become "
+                        f"{params[key]!r}. Params are fixed once logged: start a new run to try "
+                        "another value."
+                    )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Delete one tag of a run.
+
+        :param run_id: the run.
+        :param key: the tag's name.
+        :raises NotFoundError: when the run has no such tag.
+        """
+        with self.cx.write() as conn:
+            self.check_writable(run_id)
+            cur = conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", [run_id, key])
+            if cur.rowcount == 0:
+                raise NotFoundError(f"Run {run_id} has no tag {key!r}.")
+
+
+
+def _param_rows(params: Sequence[Param]) -> dict[str, str]:
+    rows: dict[str, str] = {}
+    for p in params:
+        key = validation.check_key(p.key, "Param")
+        value = validation.param_value(key, p.value)
+        if key in rows and rows[key] != value:
+            raise ParamConflictError(
+                f"Param {key!r} appears twice in one batch with different values "
+                f"({rows[key]!r} and {value!r})."
+            )
+        rows[key] = value
+    return rows
+
+
+def _metric_row(run_id: str, m: Metric) -> tuple[str, str, float | None, int, int, int]:
+    key = validation.check_key(m.key, "Metric")
+    value = validation.metric_value(key, m.value)
+    is_nan = math.isnan(value)
+    try:
+        step = validation.metric_int(key, m.step, "step")
+        timestamp = validation.metric_int(key, m.timestamp, "timestamp")
+    except TypeError as exc:
+        raise InvalidParameterError(str(exc)) from None
+    return (run_id, key, None if is_nan else value, int(is_nan), step, timestamp)
+
+
+def _latest_rows(rows: list[tuple[str, str, float | None, int, int, int]]) -> list[tuple[Any, ...]]:
+    """The latest point per key within the batch, by :data:`LATEST_RANK`'s rule."""
+    latest: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        best = latest.get(row[1])
+        if best is None or _rank(row) > _rank(best):
+            latest[row[1]] = row
+    return list(latest.values())
+
+
+def _rank(row: tuple[Any, ...]) -> tuple[int, int, bool, float]:
+    """:data:`LATEST_RANK` of a ``(run_id, key, value, is_nan, step, timestamp)`` row."""
+    _, _, value, is_nan, step, timestamp = row
+    return (step, timestamp, not is_nan, value if value is not None else 0.0)
