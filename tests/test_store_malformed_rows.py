@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import mlnb
+from mlnb.entities import ViewType
 from mlnb.errors import MalformedRowWarning, StoreError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,3 +129,43 @@ def test_a_metric_row_with_a_bad_value_is_skipped(tmp_path: Path) -> None:
         assert client.get_metric_history(good, "loss") == []
     with pytest.warns(MalformedRowWarning, match="its step is 'one'"):
         assert client.store.metric_histories([good], ["loss"]) == {good: {"loss": []}}
+
+
+@pytest.mark.parametrize(("column", "value", "problem"), [
+    ("last_update_time", "soon", "its last_update_time is 'soon'"),
+    ("creation_time", "yesterday", "its creation_time is 'yesterday'"),
+])
+def test_an_experiment_row_with_a_bad_value_is_skipped(tmp_path: Path, column: str, value: str,
+                                                        problem: str) -> None:
+    store = tmp_path / "store"
+    client = mlnb.MlnbClient(str(store))
+    keep = client.create_experiment("keep")
+    bad = client.create_experiment("bad")
+    damage(store, f"UPDATE experiments SET {column} = ? WHERE experiment_id = ?", value, int(bad))
+    with pytest.warns(MalformedRowWarning, match=f"experiment {int(bad)} of the store: {problem}"):
+        names = [e.name for e in client.search_experiments(ViewType.ALL)]
+    assert names == ["Default", "keep"]
+    assert client.get_experiment(keep).name == "keep"
+    with pytest.raises(StoreError, match=f"Experiment {int(bad)} in the store is malformed"):
+        client.get_experiment(bad)
+    listed = run_python("from mlnb.cli import main; raise SystemExit(main(['experiments', 'ls', '--all']))",
+                        store, tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "keep" in listed.stdout and "mlnb: warning: mlnb skipped experiment" in listed.stderr
+
+
+def test_a_model_version_row_with_a_bad_stage_is_skipped(tracking: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    for _ in range(2):
+        mlnb.sklearn.log_model(model, "model", registered_model_name="churn")
+    damage(tracking, "UPDATE model_versions SET current_stage = 'Limbo' WHERE version = 2")
+    client = mlnb.MlnbClient()
+    with pytest.warns(MalformedRowWarning, match="model version 'churn' 2 of the store: "
+                                                 "its current_stage is 'Limbo'"):
+        versions = client.search_model_versions("name = 'churn'")
+    assert [v.version for v in versions] == ["1"]
+    assert [v.version for v in client.get_latest_versions("churn")] == ["1"]
+    assert client.transition_model_version_stage("churn", 1, "Production").current_stage == "Production"
+    assert [v.version for v in client.get_registered_model("churn").latest_versions] == ["1"]

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlnb.entities import Experiment, LifecycleStage, ViewType
-from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
-from mlnb.store import validation
+from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError, StoreError
+from mlnb.store import records, validation
 from mlnb.store.connection import Connection
 from mlnb.store.search import (
     EntitySchema,
@@ -90,15 +90,33 @@ class ExperimentQueries:
             return self.get_experiment(self.create_experiment(name))
 
     def _experiment_from_row(self, row: Sequence[Any]) -> Experiment:
-        experiment_id = row[0]
-        tags: dict[str, str] = {key: value for key, value in self.cx.query(
-            "SELECT key, value FROM experiment_tags WHERE experiment_id = ?", [experiment_id]
+        """The experiment of a row; :class:`records.MalformedRow` when a column is not what
+        mlnb writes."""
+        experiment_id, name, stage, created, updated = records.experiment_fields(row)
+        tags: dict[str, str] = {str(key): str(value) for key, value in self.cx.query(
+            "SELECT key, value FROM experiment_tags WHERE experiment_id = ?", [row[0]]
         )}
         return Experiment(
-            experiment_id=str(experiment_id), name=row[1],
-            artifact_location=self.artifact_root_uri, lifecycle_stage=row[2],
-            tags=tags, creation_time=row[3], last_update_time=row[4],
+            experiment_id=experiment_id, name=name, artifact_location=self.artifact_root_uri,
+            lifecycle_stage=stage, tags=tags, creation_time=created, last_update_time=updated,
         )
+
+    def _one_experiment(self, row: Sequence[Any]) -> Experiment:
+        try:
+            return self._experiment_from_row(row)
+        except records.MalformedRow as problem:
+            raise StoreError(
+                f"Experiment {row[0]!r} in the store is malformed: {problem}. It was not written "
+                "by mlnb as it is; repair or delete its row.") from None
+
+    def _listed_experiments(self, rows: Sequence[Sequence[Any]]) -> list[Experiment]:
+        found = []
+        for row in rows:
+            try:
+                found.append(self._experiment_from_row(row))
+            except records.MalformedRow as problem:
+                records.skip(f"experiment {row[0]!r}", problem)
+        return found
 
     _EXPERIMENT_COLUMNS = ("e.experiment_id, e.name, e.lifecycle_stage, e.creation_time, "
                            "e.last_update_time")
@@ -115,7 +133,7 @@ class ExperimentQueries:
         )
         if not rows:
             raise NotFoundError(f"No experiment with id {experiment_id!r}.")
-        return self._experiment_from_row(rows[0])
+        return self._one_experiment(rows[0])
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment with this exact name, or None.
@@ -125,7 +143,7 @@ class ExperimentQueries:
         rows = self.cx.query(
             f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments e WHERE e.name = ?", [name]
         )
-        return self._experiment_from_row(rows[0]) if rows else None
+        return self._one_experiment(rows[0]) if rows else None
 
     def search_experiments(
         self,
@@ -151,7 +169,7 @@ class ExperimentQueries:
             f"ORDER BY {order_sql} LIMIT ?",
             [*order.join_params, *stages, *where.params, result_limit(max_results)],
         )
-        return [self._experiment_from_row(row) for row in rows]
+        return self._listed_experiments(rows)
 
     def experiment_ids(self, view_type: int = ViewType.ALL) -> list[str]:
         """The ids of every experiment in ``view_type``, oldest first.

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from mlnb.entities import LifecycleStage, RunInfo, RunStatus
+from mlnb.entities import LifecycleStage, ModelVersionStage, RunInfo, RunStatus
 from mlnb.errors import MalformedRowWarning
 
 _MAX_PID = 2**31 - 1  # pid_t is a 32-bit signed integer
@@ -80,6 +80,36 @@ def run_info(row: Sequence[Any], artifact_root_uri: str) -> RunInfo:
         lifecycle_stage=text(row[6], "lifecycle_stage", _STAGES), user_id=text(row[7], "user_id"),
         artifact_uri=f"{artifact_root_uri}/{run_id}",
     )
+
+
+def experiment_fields(row: Sequence[Any]) -> tuple[str, str, str, int | None, int | None]:
+    """``(experiment_id, name, lifecycle_stage, creation_time, last_update_time)`` of an
+    experiments row, each checked.
+
+    :param row: ``experiment_id, name, lifecycle_stage, creation_time, last_update_time``.
+    :raises MalformedRow: naming the first bad column.
+    """
+    return (str(integer(row[0], "experiment_id", high=2**63 - 1)), text(row[1], "name"),
+            text(row[2], "lifecycle_stage", _STAGES), _optional_time(row[3], "creation_time"),
+            _optional_time(row[4], "last_update_time"))
+
+
+def version_fields(row: Sequence[Any]) -> tuple[str, int, str]:
+    """``(name, version, current_stage)`` of a model_versions row, checked: what the registry's
+    decisions (promotion, archiving, aliases, the latest version) rest on.
+
+    :param row: ``name, version, creation_time, last_updated_time, description, user_id,
+        current_stage, ...`` in the registry's column order.
+    :raises MalformedRow: naming the first bad column.
+    """
+    _optional_time(row[2], "creation_time")
+    _optional_time(row[3], "last_updated_time")
+    return (text(row[0], "name"), integer(row[1], "version", low=1, high=2**63 - 1),
+            text(row[6], "current_stage", ModelVersionStage.ALL))
+
+
+def _optional_time(value: Any, name: str) -> int | None:
+    return None if value is None else integer(value, name)
 
 
 def process(pid: Any, start: Any) -> tuple[int, str | None]:

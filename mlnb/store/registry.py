@@ -16,7 +16,7 @@ from typing import Any
 
 from mlnb.entities import ModelVersion, ModelVersionStage, RegisteredModel
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
-from mlnb.store import validation
+from mlnb.store import records, validation
 from mlnb.store.connection import Connection
 from mlnb.store.registry_checks import (
     canonical_model_name,
@@ -377,11 +377,19 @@ class RegistryQueries:
             "ORDER BY alias", names,
         ):
             aliases.setdefault((n, v), []).append(alias)
-        return [ModelVersion(
-            name=r[0], version=str(r[1]), creation_timestamp=r[2], last_updated_timestamp=r[3],
-            description=r[4], user_id=r[5], current_stage=r[6], source=r[7], run_id=r[8],
-            status=r[9], tags=tags.get((r[0], r[1]), {}), aliases=aliases.get((r[0], r[1]), []),
-        ) for r in rows]
+        versions = []
+        for r in rows:
+            try:
+                records.version_fields(r)
+            except records.MalformedRow as problem:
+                records.skip(f"model version {r[0]!r} {r[1]!r}", problem)
+                continue
+            versions.append(ModelVersion(
+                name=r[0], version=str(r[1]), creation_timestamp=r[2], last_updated_timestamp=r[3],
+                description=r[4], user_id=r[5], current_stage=r[6], source=r[7], run_id=r[8],
+                status=r[9], tags=tags.get((r[0], r[1]), {}), aliases=aliases.get((r[0], r[1]), []),
+            ))
+        return versions
 
     def get_model_version(self, name: Any, version: Any) -> ModelVersion:
         """One version of a model.
