@@ -307,3 +307,16 @@ def test_malformed_header_names_and_huge_lengths(served):
                                  % len(_JSON_BODY)))
     assert status == 200  # blanks around the digits are allowed
     assert _ping(served) == 200
+
+
+def test_a_data_row_wider_than_its_header_is_refused_before_parsing(served):
+    """A 3-column header over one row of 300,000 fields: pandas would parse every extra field as
+    an index level (tens of seconds, gigabytes) and then answer on garbage."""
+    wide_row = b"x1,x2,color\n" + b"1," * 300_000 + b"red\n"
+    status, body = _post_body(served, wide_row, "text/csv")
+    assert (status, body) == (400, {"error_code": "BAD_REQUEST", "message": (
+        "Line 2 of the CSV body has 300001 fields; its header has 3. Send one value per header "
+        "column.")})
+    # A quoted text holding commas is one field, not a wide row.
+    assert _post_body(served, b'x1,x2,color\n1.0,2.0,"red, ' + b"," * 50 + b'"\n', "text/csv")[0] == 200
+    assert _ping(served) == 200

@@ -172,6 +172,21 @@ def check_csv_size(text: str, limits: InputLimits) -> None:
         columns = _CSV_QUOTED.sub("", header).count(",") + 1
     limits.check_columns(columns)
     limits.check_cells(columns * max(1, text.count("\n", end + 1 if end >= 0 else len(text))))
+    _check_csv_row_widths(text, columns)
+
+
+def _check_csv_row_widths(text: str, columns: int) -> None:
+    """Refuse a data row with more fields than the header: pandas would parse every extra field
+    (as index levels: minutes and gigabytes for one wide row), and truncating them would answer
+    on input the client did not mean. Counts commas outside quotes, C-level per line."""
+    if text.count(",") < columns * max(1, text.count("\n")):
+        return  # not even one row could be wider than the header
+    unquoted = _CSV_QUOTED.sub('""', text) if '"' in text else text
+    for number, line in enumerate(unquoted.split("\n")[1:], start=2):
+        fields = line.count(",") + 1
+        if fields > columns:
+            raise bad_request(f"Line {number} of the CSV body has {fields} fields; its header has "
+                              f"{columns}. Send one value per header column.")
 
 
 # --- parsing a request body ------------------------------------------------------------------
