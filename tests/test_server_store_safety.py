@@ -52,6 +52,19 @@ async def test_server_refuses_a_found_store_others_can_write(open_to_all: Path,
     assert "MLNB_TRACKING_URI" not in os.environ
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="no POSIX owners and modes")
+async def test_server_claims_the_store_it_hands_to_kernels(jp_root_dir: Path, jp_fetch: Any
+                                                            ) -> None:
+    """Kernels get the store as an explicit URI (only a warning when it is not private), so the
+    server creates it, private, before it hands it out: nobody can plant it in between."""
+    response = await jp_fetch("mlnb", "api", "version")
+    assert response.code == 200
+    folder = jp_root_dir / ".mlnb"
+    assert os.environ["MLNB_TRACKING_URI"] == str(folder)
+    assert folder.is_dir() and folder.stat().st_uid == os.geteuid()
+    assert folder.stat().st_mode & 0o777 == 0o700
+
+
 @pytest.fixture
 def damaged(jp_root_dir: Path) -> dict[str, str]:
     """The server's store with good runs, a RUNNING run whose pid is text and a run whose

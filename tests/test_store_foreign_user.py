@@ -158,3 +158,22 @@ def test_the_walk_stops_at_a_world_writable_sticky_folder(
     assert there.returncode != 0
     assert f"mlnb will not use the store {sticky / '.mlnb'}" in " ".join(there.stderr.split())
     assert snapshot(planted) == before
+
+
+def test_a_found_store_behind_another_users_link_is_refused(
+        users: tuple[User, User], base: Path) -> None:
+    """A link is re-pointable by its owner at any time: the folder it names today (even the
+    victim's own, private one) says nothing about where tomorrow's runs go."""
+    attacker, victim = users
+    team = own_folder(base / "team", attacker, 0o777)  # shared, not sticky
+    target = own_folder(base / "victim-private", victim, 0o700)
+    made = run_as(attacker, f"import os; os.symlink({str(target)!r}, '.mlnb')", team)
+    assert made.returncode == 0, made.stderr
+    work = own_folder(team / "work", victim)
+
+    result = run_as(victim, LOG_A_RUN, work)
+    assert result.returncode != 0
+    said = " ".join(result.stderr.split())
+    assert f"mlnb will not use the store {team / '.mlnb'}" in said
+    assert "a symbolic link owned by" in said and f"uid {attacker.uid}" in said
+    assert list(target.iterdir()) == []  # nothing was written through the link

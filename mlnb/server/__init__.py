@@ -21,7 +21,7 @@ from typing import Any
 from jupyter_server.utils import url_path_join
 
 from mlnb.errors import UnsafeStoreError
-from mlnb.store.location import ENV_VAR, StoreLocation, resolve
+from mlnb.store.location import ENV_VAR, StoreLocation, claim_discovered, resolve
 
 ROUTES: list[tuple[str, str]] = [
     # (path under /mlnb/api, "module:Handler")
@@ -78,6 +78,10 @@ def load_jupyter_server_extension(server_app: Any) -> None:
     web_app.add_handlers(".*$", handlers(web_app.settings["base_url"]))
     try:
         location = store_location_for(root_dir)
+        if not os.environ.get(ENV_VAR):
+            # Kernels get the store as an explicit URI, which they no longer check as a found
+            # one: create it now, private, so nobody can plant it between now and their start.
+            claim_discovered(location)
     except UnsafeStoreError as exc:
         # Never export the refused store to kernels; the API explains the refusal instead.
         web_app.settings["mlnb_store_error"] = exc.message

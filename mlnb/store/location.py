@@ -106,7 +106,7 @@ def check_discovered(location: StoreLocation) -> None:
     """
     folder = location.db_path.parent
     for path in (folder, location.db_path, location.artifact_root):
-        problem = privacy_problem(path)
+        problem = _link_problem(path) or privacy_problem(path)
         if problem:
             raise UnsafeStoreError(
                 f"mlnb will not use the store {folder} that it found above the current folder: "
@@ -115,6 +115,39 @@ def check_discovered(location: StoreLocation) -> None:
                 "store of your own (MLNB_TRACKING_URI, mlnb.set_tracking_uri(...), %mlnb store or "
                 f"--store), or, if this store is yours, make it private: {_remedy(path)}"
             )
+
+
+def claim_discovered(location: StoreLocation) -> None:
+    """Create a found store's folder now, private (0700), and check it: for a process (the
+    Jupyter server) that hands the store to others as an explicit URI, which they then no longer
+    check as a found one. An existing folder is checked as :func:`check_discovered` does.
+
+    :param location: a location from rules 3 or 4.
+    :raises UnsafeStoreError: when the store found is not private to this user.
+    """
+    folder = location.db_path.parent
+    if location.artifact_root.parent == folder:  # a store folder (.mlnb), not a lone .db file
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # someone's: checked below
+        except OSError:
+            pass  # cannot create it here: the store's own open reports that
+    check_discovered(location)
+
+
+def _link_problem(path: Path) -> str | None:
+    """Why a symbolic link at ``path`` is not the user's own: whoever owns a link can re-point it
+    at any time, so the folder it names today says nothing about tomorrow's."""
+    if not hasattr(os, "geteuid"):
+        return None
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode) and st.st_uid != os.geteuid():
+        return f"a symbolic link owned by {_user_name(st.st_uid)}, not by you"
+    return None
 
 
 def warn_if_not_private(location: StoreLocation) -> None:
