@@ -204,3 +204,44 @@ def test_trust_of_a_folder_with_no_store_is_a_clear_error(tmp_path, capsys):
     assert "There is no mlnb store at" in capsys.readouterr().err
     assert cli_main(["trust", "--revoke", str(tmp_path)]) == 2
     assert "You do not trust a store at" in capsys.readouterr().err
+
+
+class _Payload:
+    """Unpickling it would write a marker file: stands for code an attacker wants to run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.write_text, (self.marker, "ran"))
+
+
+class _Wrapper(mlnb.pyfunc.PythonModel):
+    def predict(self, context, model_input):  # type: ignore[no-untyped-def]
+        return model_input
+
+
+def test_files_given_as_artifacts_never_count_as_the_model_writers(tracking, tmp_path):
+    """A PythonModel's `artifacts` are the user's bytes: a downloaded `MLmodel` and pickle among
+    them must not make `<model>/artifacts` a model that loads untrusted."""
+    import hashlib
+    import pickle
+
+    import yaml
+
+    marker = tmp_path / "PWNED"
+    downloaded = tmp_path / "dl"
+    downloaded.mkdir()
+    pickled = pickle.dumps(_Payload(marker))
+    (downloaded / "python_model.pkl").write_bytes(pickled)
+    (downloaded / "MLmodel").write_text(yaml.safe_dump({
+        "flavors": {"python_function": {"loader_module": "mlnb.models.pyfunc",
+                                        "data": "python_model.pkl"}},
+        "files": {"python_model.pkl": {"sha256": hashlib.sha256(pickled).hexdigest(),
+                                       "size": len(pickled)}}}))
+    info = mlnb.pyfunc.log_model("model", python_model=_Wrapper(), artifacts={
+        "meta": str(downloaded / "MLmodel"), "weights": str(downloaded / "python_model.pkl")})
+    assert mlnb.pyfunc.load_model(info.model_uri).predict([[1.0]]) == [[1.0]]  # the real model
+    with pytest.raises(UntrustedModelError, match="not written by mlnb's model writer"):
+        mlnb.pyfunc.load_model(info.model_uri + "/artifacts")
+    assert not marker.exists()

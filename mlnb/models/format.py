@@ -225,19 +225,25 @@ def write_folder(path: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
     return folder
 
 
-def log_files(files: dict[str, bytes], artifact_path: str, run_id: str) -> None:
+def log_files(files: dict[str, bytes], artifact_path: str, run_id: str,
+              user_files: Iterable[str] = ()) -> None:
     """Put the files into a run's artifacts through the current store, ``MLmodel`` last.
 
-    The store records their sha256 with the origin ``"model"``: only such files load as pickles
-    untrusted.
+    The store records the sha256 of the files mlnb's model writer made with the origin
+    ``"model"``: only such files load as pickles untrusted. Files whose bytes the user supplied
+    (a PythonModel's ``artifacts``) are recorded as ``"user"``: otherwise a user file named
+    ``MLmodel`` beside a pickle would make a folder that loads as a trusted model.
 
     :param files: relative name -> bytes.
     :param artifact_path: the model's folder inside the run's artifacts.
     :param run_id: the run.
+    :param user_files: the names among ``files`` whose content the user supplied.
     """
     store = current_store()
+    supplied = set(user_files)
     for name in sorted(files, key=lambda n: n == MLMODEL):  # MLmodel last: a model is whole
-        store.put_artifact_bytes(run_id, f"{artifact_path}/{name}", files[name], origin=MODEL_ORIGIN)
+        origin = "user" if name in supplied else MODEL_ORIGIN
+        store.put_artifact_bytes(run_id, f"{artifact_path}/{name}", files[name], origin=origin)
 
 
 # --- trust ---------------------------------------------------------------------------------

@@ -298,5 +298,6 @@ def log_model(artifact_path: str = "model", python_model: Any = None,
         payload, flavors, modules=modules, signature=_signature(python_model, signature, input_example),
         input_example=input_example, artifact_path=artifact_path, run_id=run_id,
         registered_model_name=registered_model_name,
+        user_files=[name for name in payload if name != PICKLE_FILE],  # the artifacts given
     )
 

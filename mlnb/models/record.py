@@ -16,7 +16,7 @@ from mlnb.tracking.fluent import register_model
 def log_built_model(
     payload: dict[str, bytes], flavors: dict[str, dict[str, Any]], *, modules: Iterable[str],
     signature: ModelSignature | None, input_example: Any, artifact_path: str,
-    run_id: str | None, registered_model_name: str | None,
+    run_id: str | None, registered_model_name: str | None, user_files: Iterable[str] = (),
 ) -> ModelInfo:
     """Write the model's files into a run and register it under ``registered_model_name`` if given.
 
@@ -31,6 +31,8 @@ def log_built_model(
     :param artifact_path: the model's folder inside the run's artifacts.
     :param run_id: the run, or None for the active (or a new) run.
     :param registered_model_name: register the model under this name, or None.
+    :param user_files: names in ``payload`` whose bytes the user supplied (recorded as ``"user"``
+        files, never as the model writer's).
     """
     path = safe_relpath(artifact_path)
     started = None
@@ -45,7 +47,7 @@ def log_built_model(
             payload, flavors, modules=modules, signature=signature, input_example=input_example,
             run_id=run_id, artifact_path=path,
         )
-        log_files(files, path, run_id)
+        log_files(files, path, run_id, user_files)
     except BaseException:
         if started is not None:
             fluent.end_run("FAILED")
