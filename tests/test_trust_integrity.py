@@ -15,7 +15,7 @@ from test_models_data import classifier, forest
 
 import mlnb
 from mlnb.cli import main as cli_main
-from mlnb.errors import RunStateError, StoreError, UntrustedModelError
+from mlnb.errors import RunStateError, StoreError, StorePrivacyWarning, UntrustedModelError
 from mlnb.store import open_store
 
 
@@ -44,9 +44,13 @@ def test_a_key_others_can_read_is_refused_before_writing(tracking, monkeypatch, 
     (home / "key").chmod(0o644)  # anyone could have read it: it proves nothing
     monkeypatch.setenv("MLNB_HOME", str(home))
     run = mlnb.start_run()
+    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
     with pytest.raises(StoreError, match=r"key must be a file you own that only you can read"):
-        mlnb.log_text("y", "second.txt")
+        mlnb.sklearn.log_model(model, "model")
     assert mlnb.MlnbClient().list_artifacts(run.info.run_id) == []
+    # An ordinary file needs no key: it is logged unsigned, and the key's problem is said.
+    with pytest.warns(StorePrivacyWarning, match="key must be a file you own"):
+        mlnb.log_text("y", "second.txt")
 
 
 def test_records_no_key_signed_are_foreign_until_the_store_is_trusted(tracking, tmp_path, capsys):
@@ -245,3 +249,45 @@ def test_files_given_as_artifacts_never_count_as_the_model_writers(tracking, tmp
     with pytest.raises(UntrustedModelError, match="not written by mlnb's model writer"):
         mlnb.pyfunc.load_model(info.model_uri + "/artifacts")
     assert not marker.exists()
+
+
+def test_ordinary_artifacts_log_where_no_key_can_be_had(tracking, monkeypatch, tmp_path):
+    """A service account with no writable home still logs its files (unsigned, with a warning);
+    only a model, whose pickle must be vouched for, needs the key."""
+    from mlnb.store import trust
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("MLNB_HOME", str(blocker / "mlnb"))
+    monkeypatch.setattr(trust, "_keys", {})
+    with mlnb.start_run() as run:
+        with pytest.warns(StorePrivacyWarning, match="unsigned"):
+            mlnb.log_text("hi", "notes.txt")
+        mlnb.log_dict({"a": 1}, "more.json")
+        with pytest.raises(StoreError, match="mlnb's private folder"):
+            mlnb.sklearn.log_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), "model")
+    assert sorted(f.path for f in mlnb.list_artifacts(run.info.run_id)) == ["more.json", "notes.txt"]
+
+
+def test_trust_shows_a_crafted_store_id_escaped(tracking, capsys):
+    """The id comes from the store being judged: printed raw, it could rewrite the screen at the
+    moment the user decides whether to trust it."""
+    mlnb.MlnbClient().create_run("0")
+    crafted = "abc\x1b]0;OWNED\x07\x1b[2J\x1b[32mAll records signed by you\x1b[0m"
+    with sqlite3.connect(tracking / "mlnb.db") as conn:
+        conn.execute("UPDATE store_meta SET value = ? WHERE key = 'store_id'", [crafted])
+    assert cli_main(["trust", str(tracking)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "(id abc\\x1b]0;OWNED\\x07\\x1b[2J" in out
+
+
+def test_a_pickle_named_model_skops_is_a_clear_error(tracking):
+    model, _ = classifier()
+    info = mlnb.sklearn.log_model(model, "model")
+    folder = Path(mlnb.MlnbClient().download_artifacts(info.run_id, "model"))
+    (folder / "model.skops").write_bytes(b"\x80\x04not a zip at all")
+    with pytest.raises(mlnb.MlnbError) as caught:
+        mlnb.sklearn.load_model(str(folder), trusted=True)
+    assert "model.skops of the model at" in str(caught.value)
+    assert "is not a readable skops file (BadZipFile)" in str(caught.value)

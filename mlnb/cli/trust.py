@@ -16,6 +16,7 @@ from mlnb.errors import InvalidParameterError
 from mlnb.store import Store
 from mlnb.store.location import STORE_DIR, StoreLocation, from_uri
 from mlnb.store.trust import TRUSTED_FILE, add_trusted, mlnb_home, remove_trusted, trusted_stores
+from mlnb.terminal import visible
 
 IMPLIES = (
     "Trusting it means: models in this store load without trusted=True, including pickles and "
@@ -74,7 +75,7 @@ def trust_command(args: argparse.Namespace) -> int:
         store_id = store.store_id
     finally:
         store.close()
-    print(f"Store {location.uri} (id {store_id})")
+    print(f"Store {visible(location.uri)} (id {visible(store_id)})")
     if signed == total:
         print(f"All {total} of its artifact records were written by your own mlnb; it needs no "
               "trust, but it is recorded anyway.")
@@ -83,7 +84,7 @@ def trust_command(args: argparse.Namespace) -> int:
               "(they are not signed with your key): someone else made them.")
     print(IMPLIES)
     entry = add_trusted(store_id, location.db_path)
-    print(f"Trusted. Recorded in {mlnb_home() / TRUSTED_FILE} for the store at {entry.db_path}: "
+    print(f"Trusted. Recorded in {mlnb_home() / TRUSTED_FILE} for the store at {visible(entry.db_path)}: "
           "moved elsewhere, it is foreign again. Undo with `mlnb trust --revoke "
           f"{args.path}`.")
     return 0
@@ -107,6 +108,6 @@ def _revoke(path: str) -> int:
     if not removed:
         raise InvalidParameterError(
             f"You do not trust a store at {path!r}; `mlnb trust --list` shows the ones you do.")
-    print(f"No longer trusted: {removed[0].db_path}. Its models that run code need "
+    print(f"No longer trusted: {visible(removed[0].db_path)}. Its models that run code need "
           "trusted=True again.")
     return 0

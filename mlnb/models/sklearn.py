@@ -215,7 +215,12 @@ def _load_skops(location: ModelLocation, descriptor: ModelDescriptor, filename: 
     import skops.io as sio  # skops: loaded on first use, not by import mlnb
 
     path = verified_file(location, filename, runs_code=False, trusted=trusted)
-    untrusted = sio.get_untrusted_types(file=path)  # reads the file's schema; runs nothing
+    try:
+        untrusted = sio.get_untrusted_types(file=path)  # reads the file's schema; runs nothing
+    except Exception as exc:  # zipfile, json and skops errors: not a skops file at all
+        raise InvalidParameterError(
+            f"{filename} of the model at {location.uri!r} is not a readable skops file "
+            f"({type(exc).__name__}); it was not loaded.") from None
     if untrusted and not trusted:
         # Types skops does not vouch for can run code on load: the same gate as a pickle.
         verified_file(location, filename, runs_code=True, trusted=False,

@@ -8,12 +8,19 @@ IMMEDIATE``), and params, tags and metrics through the one primitive :meth:`Stor
 from __future__ import annotations
 
 import threading
+import warnings
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlnb.entities import FileInfo
-from mlnb.errors import InvalidParameterError, NotFoundError, RunStateError, StoreError
+from mlnb.entities import MODEL_ORIGIN, FileInfo
+from mlnb.errors import (
+    InvalidParameterError,
+    NotFoundError,
+    RunStateError,
+    StoreError,
+    StorePrivacyWarning,
+)
 from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.store.batches import BatchQueries
 from mlnb.store.connection import Connection
@@ -80,6 +87,7 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, Registry
                              functions={"mlnb_artifact_uri": lambda run_id: f"{root}/{run_id}"})
         self.artifacts = ArtifactRoot(location.artifact_root)
         self._store_id: str | None = None
+        self._warned_unsigned = False
 
     def __repr__(self) -> str:
         return f"<mlnb Store {self.location.db_path}>"
@@ -97,7 +105,8 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, Registry
         """
         self.check_writable(run_id)
         self._check_unpinned(run_id, path)
-        user_key()  # before writing: a missing or unsafe key is reported with nothing written
+        if origin == MODEL_ORIGIN:
+            user_key()  # before writing: a model that cannot be vouched for is not written
         stored = self.artifacts.put_bytes(run_id, path, data)
         self.record_artifact(run_id, stored, origin=origin)
         return stored
@@ -113,7 +122,8 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, Registry
         """
         self.check_writable(run_id)
         self._check_unpinned(run_id, path)
-        user_key()
+        if origin == MODEL_ORIGIN:
+            user_key()  # as in put_artifact_bytes
         stored = self.artifacts.put_file(run_id, source, path)
         self.record_artifact(run_id, stored, origin=origin)
         return stored
@@ -128,7 +138,7 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, Registry
         """
         if origin not in ARTIFACT_ORIGINS:
             raise InvalidParameterError(f"Artifact origin must be one of {ARTIFACT_ORIGINS}, not {origin!r}.")
-        mac = artifact_mac(self.store_id, run_id, stored.path, stored.sha256, origin)
+        mac = self._mac(run_id, stored, origin)
         # Written after the file is complete and renamed into place: a row never points at a
         # missing or partial file.
         with self.cx.write() as conn:
@@ -140,6 +150,21 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, Registry
                 "mac = excluded.mac",
                 [run_id, stored.path, stored.size, stored.sha256, now_ms(), origin, mac],
             )
+
+    def _mac(self, run_id: str, stored: StoredFile, origin: str) -> str | None:
+        """The record's MAC under this user's key. Only the model writer's files need one (it is
+        what lets a pickle load untrusted): an ordinary file is still recorded, unsigned, with a
+        warning, where no key can be had (a service account with no writable home)."""
+        try:
+            return artifact_mac(self.store_id, run_id, stored.path, stored.sha256, origin)
+        except StoreError as exc:
+            if origin == MODEL_ORIGIN:
+                raise
+            if not self._warned_unsigned:
+                self._warned_unsigned = True
+                warnings.warn(f"mlnb records artifacts of this store unsigned: {exc.message}",
+                              StorePrivacyWarning, stacklevel=4)
+            return None
 
     @property
     def store_id(self) -> str:
