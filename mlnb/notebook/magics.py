@@ -17,6 +17,7 @@ Settings are traits: ``%config TrackMagics.metric_pattern = r"..."``, ``max_file
 
 from __future__ import annotations
 
+import textwrap
 import threading
 from typing import Any
 
@@ -28,7 +29,7 @@ from mlnb.capture import provenance, track_line
 from mlnb.capture import values as capture
 from mlnb.capture.track_line import TrackOptions
 from mlnb.errors import InvalidParameterError
-from mlnb.notebook.commands import COMMANDS, run_command
+from mlnb.notebook.commands import COMMANDS, HELP, run_command
 from mlnb.notebook.track import track_cell
 from mlnb.tracking import context, fluent
 from mlnb.tracking.context import register_context_provider
@@ -90,21 +91,11 @@ class TrackMagics(Magics):
 
     @line_magic
     def mlnb(self, line: str) -> Any:
-        """The mlnb commands of a notebook.
-
-        Usage::
-
-            %mlnb runs [FILTER]                 the runs table (FILTER uses MLflow's search syntax)
-            %mlnb compare RUN RUN ...           compare runs side by side
-            %mlnb show RUN                      one run: params, metrics, tags, artifacts
-            %mlnb store [PATH]                  show the store in use, or switch to PATH
-            %mlnb autolog [sklearn] [--off]     turn scikit-learn autologging on (or off)
-            %mlnb export [--run RUN_ID] --out DIR   export this notebook as a reproducible project
-            %mlnb help                          this help
-
-        RUN is a run id or a run name (the most recent run of that name).
-        """
+        """The mlnb commands of a notebook (``%mlnb help`` lists them; the usage follows)."""
         return run_command(self.shell, line)
+
+    # `%mlnb?` shows the same usage as `%mlnb help`, from the one text that holds it.
+    mlnb.__doc__ = f"{mlnb.__doc__}\n\nUsage::\n\n{textwrap.indent(HELP, '    ')}\n"
 
 
 def parse_track_line(line: str) -> TrackOptions:
