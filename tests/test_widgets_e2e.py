@@ -22,7 +22,7 @@ def _run_all(page: Any) -> None:
 def test_compare_notebook_in_jupyterlab(lab_server: LabServer, browser_page: Any,  # noqa: F811
                                         output_dir: Path) -> None:
     shutil.copy(NOTEBOOK, lab_server.root / "compare.ipynb")
-    (lab_server.root / ".mlnb").mkdir()  # the kernel (cwd = root) finds this store
+    (lab_server.root / ".mlnb").mkdir(exist_ok=True)  # the server made it: the kernel finds it
     page = browser_page
     page.goto(f"{lab_server.url}/lab/tree/compare.ipynb?token={lab_server.token}")
     page.locator(".jp-Notebook").wait_for()
@@ -94,7 +94,7 @@ def test_run_table_labels_are_never_typeset_by_mathjax(
     ]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nbformat.write(notebook, lab_server.root / "math.ipynb")
-    (lab_server.root / ".mlnb").mkdir()
+    (lab_server.root / ".mlnb").mkdir(exist_ok=True)  # the server made it already
     page = browser_page
     page.goto(f"{lab_server.url}/lab/tree/math.ipynb?token={lab_server.token}")
     page.locator(".jp-Notebook").wait_for()
