@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import secrets
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -32,7 +31,13 @@ from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from mlnb.models.signature import ModelSignature
 from mlnb.models.uri import ModelLocation
 from mlnb.store import ArtifactProof, Store
-from mlnb.store.artifacts import iter_source_files, resolve_inside, safe_relpath, sha256_of
+from mlnb.store.artifacts import (
+    iter_source_files,
+    replace_atomically,
+    resolve_inside,
+    safe_relpath,
+    sha256_of,
+)
 from mlnb.tracking.client import current_store
 
 
@@ -218,10 +223,7 @@ def write_folder(path: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
     for name, data in files.items():
         target = folder / safe_relpath(name)
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, target)
+        replace_atomically(target, data)
     return folder
 
 

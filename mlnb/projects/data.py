@@ -30,7 +30,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -41,6 +40,7 @@ from typing import Any
 from mlnb.errors import InvalidParameterError, MlnbError, NotFoundError
 from mlnb.projects.file_use import FileUse
 from mlnb.projects.parameters import names_file_inside
+from mlnb.store.artifacts import replace_atomically
 
 LOCK_NAME = "data.lock.json"
 RUN_STATE_NAME = ".mlnb-run-state.json"  # what the project's last run left (see module docstring)
@@ -327,24 +327,9 @@ def record_run_writes(project_dir: Path, before: dict[str, _Stamp | None], taken
         else:
             recorded[path] = digest
     if recorded != state:
-        _write_atomically(project_dir / RUN_STATE_NAME,
-                          {"version": 1, "lock": _lock_digest(project_dir), "files": recorded})
-
-
-def _write_atomically(target: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as JSON to ``target`` through a temporary file and a rename: a reader sees
-    the old state or the new one, never half of it."""
-    handle, temporary = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+        state_text = json.dumps({"version": 1, "lock": _lock_digest(project_dir), "files": recorded},
+                                indent=2, sort_keys=True) + "\n"
+        replace_atomically(project_dir / RUN_STATE_NAME, state_text.encode(), durable=True)
 
 
 def locate_secret(project_dir: Path, path: str) -> Path:

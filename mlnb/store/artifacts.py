@@ -221,6 +221,27 @@ def iter_source_files(folder: Path) -> Iterator[tuple[Path, str]]:
                 yield full, full.relative_to(folder).as_posix()
 
 
+def replace_atomically(target: Path, data: bytes, *, durable: bool = False) -> None:
+    """Write ``data`` to ``target`` (mode 0600) through a temporary file beside it and a rename:
+    a reader, or a crash, sees the old content or the new, never half of it.
+
+    :param target: the file; its folder must exist.
+    :param data: the whole new content.
+    :param durable: also fsync before the rename (for small state that must survive power loss).
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        _unlink_quietly(tmp_name)
+        raise
+
+
 def sha256_of(path: Path) -> str:
     """The sha256 of a file, as hex.
 

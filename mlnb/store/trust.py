@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import StoreError
+from mlnb.store.artifacts import replace_atomically
 
 HOME_VAR = "MLNB_HOME"
 KEY_FILE = "key"
@@ -203,17 +204,7 @@ def _save_trusted(entries: list[TrustedStore]) -> None:
     folder = _private_home()
     body: dict[str, Any] = {"stores": [{"id": t.store_id, "path": t.db_path, "trusted_at": t.trusted_at}
                                        for t in entries]}
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(body, out, indent=1)
-        os.replace(tmp, folder / TRUSTED_FILE)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    replace_atomically(folder / TRUSTED_FILE, json.dumps(body, indent=1).encode())
 
 
 def add_trusted(store_id: str, db_path: Path) -> TrustedStore:

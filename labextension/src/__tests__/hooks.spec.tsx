@@ -7,19 +7,9 @@ import { act } from 'react';
 import { createRoot, Root } from 'react-dom/client';
 
 import { IRequest, useRequest, useSignal } from '../hooks';
+import { deferred } from './deferred';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-
-/** A promise with its resolve and reject at hand. */
-function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 let root: Root;
 let container: HTMLElement;

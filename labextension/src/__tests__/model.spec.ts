@@ -7,6 +7,7 @@ import { ApiError } from '../api';
 import { ConfirmRuns, ExperimentsModel, FILTER_DELAY_MS, PAGE_SIZE } from '../model';
 import { fetchRunRows } from '../runs';
 import { IRun, IRunPage, IRunQuery } from '../tokens';
+import { deferred } from './deferred';
 
 jest.mock('../api', () => ({
   ...jest.requireActual<typeof import('../api')>('../api'),
@@ -38,17 +39,6 @@ function run(id: string, extra: Partial<IRun> = {}): IRun {
 
 function page(runs: IRun[], total = runs.length, keys: Partial<IRunPage> = {}): IRunPage {
   return { runs, total, limit: 0, offset: 0, metric_keys: [], param_keys: [], ...keys };
-}
-
-/** A promise with its resolve and reject at hand. */
-function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 /** The queries of the listRuns calls so far, without their offsets. */

@@ -20,6 +20,22 @@ export interface IRunDetailProps {
   onDeleteOrRestore: (run: IRunDetail) => Promise<boolean>;
 }
 
+/** A two-column table of keys and their values. */
+function KeyValueTable(props: { entries: Array<[string, string]> }): JSX.Element {
+  return (
+    <table className="mlnb-kv">
+      <tbody>
+        {props.entries.map(([key, value]) => (
+          <tr key={key}>
+            <th>{key}</th>
+            <td>{value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function KeyValues(props: { title: string; entries: Array<[string, string]> }): JSX.Element {
   return (
     <section className="mlnb-section">
@@ -27,16 +43,7 @@ function KeyValues(props: { title: string; entries: Array<[string, string]> }): 
       {props.entries.length === 0 ? (
         <div className="mlnb-muted">none</div>
       ) : (
-        <table className="mlnb-kv">
-          <tbody>
-            {props.entries.map(([key, value]) => (
-              <tr key={key}>
-                <th>{key}</th>
-                <td>{value}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <KeyValueTable entries={props.entries} />
       )}
     </section>
   );
@@ -174,16 +181,7 @@ function Provenance(props: { run: IRunDetail }): JSX.Element {
     <section className="mlnb-section">
       <h3>Provenance</h3>
       {source !== undefined && <pre className="mlnb-cell-source">{source}</pre>}
-      <table className="mlnb-kv">
-        <tbody>
-          {provenance.map(([key, value]) => (
-            <tr key={key}>
-              <th>{key}</th>
-              <td>{value}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <KeyValueTable entries={provenance} />
     </section>
   );
 }
