@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,26 @@ from mlnb.tracking import state as tracking_state
 pytest.register_assert_rewrite("magic_shell", "jupyter_harness")
 
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def checkout_reachable_by_others() -> Iterator[None]:
+    """Another local user can reach this checkout (mlnb's source and its .venv), as a second
+    user's process in a test must import mlnb. A fresh clone in a private folder (``mktemp -d``
+    makes it 0700) cannot be reached: search permission (o+x: pass through, never list or read)
+    is granted on each such folder above the checkout for the test, and taken back after."""
+    changed: list[tuple[Path, int]] = []
+    for folder in (CHECKOUT, *CHECKOUT.parents):
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
+            changed.append((folder, mode))
+    try:
+        yield
+    finally:
+        for folder, mode in reversed(changed):
+            folder.chmod(mode)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -50,7 +50,7 @@ def _make_user(prefix: str) -> User:
 
 
 @pytest.fixture
-def users() -> Iterator[tuple[User, User]]:
+def users(checkout_reachable_by_others: None) -> Iterator[tuple[User, User]]:
     """(attacker, victim): two real users, removed after the test."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0 or not all(
             shutil.which(tool) for tool in ("useradd", "userdel", "setpriv")):

@@ -201,7 +201,7 @@ def test_copied_store_is_foreign_to_another_key(base: Path) -> None:
 
 
 @pytest.fixture
-def unix_user(base: Path) -> Iterator[tuple[str, int, int]]:
+def unix_user(base: Path, checkout_reachable_by_others: None) -> Iterator[tuple[str, int, int]]:
     if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None:
         pytest.skip("creating a second Unix user needs root, useradd and setpriv")
     name = f"mlnbt{secrets.token_hex(4)}"
