@@ -58,9 +58,7 @@ def _check_all_points(store_dir: Path) -> None:
     try:
         runs = store.cx.query("SELECT run_id, name, status FROM runs")
         assert len(runs) == WRITERS and {r[2] for r in runs} == {"FINISHED"}
-        total, unique = store.cx.query(
-            "SELECT count(*), count(DISTINCT run_id || '/' || key || '/' || step) FROM metrics")[0]
-        assert (total, unique) == (WRITERS * POINTS, WRITERS * POINTS)
+        assert sum(store.count_points(run_id) for run_id, _, _ in runs) == WRITERS * POINTS
         for run_id, _, _ in runs:
             history = store.get_metric_history(run_id, "loss")
             assert [m.step for m in history] == list(range(POINTS))
@@ -156,3 +154,25 @@ def test_threads_share_a_client(tmp_path: Path) -> None:
     assert errors == []
     client.writer.flush()
     assert all(len(client.get_metric_history(r, "m")) == 2_000 for r in run_ids)
+
+
+def test_four_processes_append_to_one_series_and_lose_nothing(tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    store = _open(store_dir)
+    run_id = store.create_run("0").run_id
+    store.close()
+    procs = [_start("append_series.py", str(tmp_path), run_id, str(w), env=_env(store_dir),
+                    cwd=tmp_path) for w in range(WRITERS)]
+    _release(tmp_path, WRITERS, procs)
+    assert [_finish(p).strip() for p in procs] == ["2000"] * WRITERS
+    store = _open(store_dir)
+    try:
+        store.update_run(run_id, status="FINISHED")  # packs what is left in rows
+        history = store.get_metric_history(run_id, "loss")
+        assert [m.step for m in history] == [w * 100_000 + i for w in range(WRITERS)
+                                             for i in range(2_000)]
+        assert all(m.value == m.step and m.timestamp == m.step // 100_000 for m in history)
+        assert store.count_points(run_id) == WRITERS * 2_000
+        assert store.integrity_check() == "ok"
+    finally:
+        store.close()

@@ -57,7 +57,7 @@ def test_kill_9_mid_logging_leaves_whole_batches_and_a_killed_run(tmp_path: Path
     store = _open(store_dir)
     try:
         assert store.integrity_check() == "ok"
-        count = store.cx.query("SELECT count(*) FROM metrics WHERE run_id = ?", [run_id])[0][0]
+        count = store.count_points(run_id)
         assert count % 100 == 0 and count >= after_batches * 100
         steps = [m.step for m in store.get_metric_history(run_id, "x")]
         assert steps == list(range(count))  # no gap: whole batches, in order
@@ -183,7 +183,7 @@ def test_kill_9_at_twenty_random_moments_never_leaves_a_partial_batch(tmp_path: 
     try:
         assert store.integrity_check() == "ok"
         for run_id in killed:
-            count = store.cx.query("SELECT count(*) FROM metrics WHERE run_id = ?", [run_id])[0][0]
+            count = store.count_points(run_id)
             assert count % 100 == 0, (run_id, count)
         # Each new logger reaped its predecessors when it opened the store; the last is reaped here.
         assert store.reap_dead_runs() == [killed[-1]]

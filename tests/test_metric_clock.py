@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from old_stores import add_points_v01, add_run, store_before
 
 import mlnb
 from mlnb.entities import Metric
@@ -76,15 +76,12 @@ def test_a_process_whose_clock_is_behind_never_ends_a_run_before_its_start(tmp_p
 
 def test_migration_recomputes_latest_values_by_the_rule(tmp_path: Path) -> None:
     folder = tmp_path / "store"
-    location = StoreLocation(folder / "mlnb.db", folder / "artifacts")
-    store = Store(location)
-    run_id = store.create_run("0").run_id
-    store.log_batch(run_id, metrics=[Metric("m", 5.0, 2000, 0), Metric("m", 3.0, 2000, 0)])
-    store.close()
     # The store as an older mlnb left it: the last-logged of two tied points as the latest.
-    with sqlite3.connect(location.db_path) as cx:
-        cx.execute("UPDATE latest_metrics SET value = 3.0 WHERE run_id = ?", [run_id])
-        cx.execute("DELETE FROM _sqlite_migrations WHERE name = '0006_latest_metric_rule'")
-    reopened = Store(location)
+    cx = store_before(folder, "0006_latest_metric_rule")
+    run_id = add_run(cx)
+    add_points_v01(cx, run_id, "m", [(0, 2000, 5.0), (0, 2000, 3.0)])
+    cx.execute("UPDATE latest_metrics SET value = 3.0 WHERE run_id = ?", [run_id])
+    cx.close()
+    reopened = Store(StoreLocation(folder / "mlnb.db", folder / "artifacts"))
     assert reopened.get_run(run_id).data.metrics == {"m": 5.0}
     reopened.close()

@@ -209,7 +209,7 @@ def test_injection_attempts_match_nothing(store: Store, three_runs: dict[str, st
     assert names(store, text) == []
     assert store.count_runs(["0"]) == 3
     assert {r[0] for r in store.cx.query("SELECT name FROM sqlite_master WHERE type='table'")} >= {
-        "runs", "params", "tags", "metrics"}
+        "runs", "params", "tags", "metric_series", "metric_chunks", "metric_tail"}
 
 
 def test_percent_and_underscore_and_glob_chars_are_literal_in_like(store: Store) -> None:

@@ -119,8 +119,9 @@ def test_a_metric_row_with_a_bad_value_is_skipped(tmp_path: Path) -> None:
     client = mlnb.MlnbClient(str(store))
     client.log_metric(good, "loss", 0.25, step=1)
     client.writer.flush()
-    damage(store, "UPDATE latest_metrics SET value = 'high' WHERE run_id = ? AND key = 'acc'", good)
-    damage(store, "UPDATE metrics SET step = 'one' WHERE run_id = ? AND key = 'loss'", good)
+    damage(store, "UPDATE metric_series SET value = 'high' WHERE run_id = ? AND key = 'acc'", good)
+    damage(store, "UPDATE metric_tail SET step = 'one' WHERE series_id IN (SELECT series_id FROM "
+           "metric_series WHERE run_id = ? AND key = 'loss')", good)
     with pytest.warns(MalformedRowWarning, match=f"metric 'acc' of run {good} of the store: "
                       "its value is 'high', not a number"):
         run = client.get_run(good)

@@ -19,10 +19,9 @@ from mlnb.store import Store
 
 
 def _counts(store: Store, run_id: str) -> tuple[int, int, int]:
-    return tuple(  # type: ignore[return-value]
-        store.cx.query(f"SELECT count(*) FROM {table} WHERE run_id = ?", [run_id])[0][0]
-        for table in ("metrics", "params", "tags")
-    )
+    params, tags = (store.cx.query(f"SELECT count(*) FROM {table} WHERE run_id = ?", [run_id])[0][0]
+                    for table in ("params", "tags"))
+    return store.count_points(run_id), params, tags
 
 
 # --- the run's life -------------------------------------------------------------------------

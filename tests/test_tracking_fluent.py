@@ -55,13 +55,19 @@ def test_param_relog_rule(tracking: Path) -> None:
     assert mlnb.get_run(run.run_id).data.params == {"lr": "0.1", "batch": "32"}
 
 
+# Points packed in chunks and points still in rows, read with plain sqlite3.
+_POINTS_ON_DISK = (
+    "SELECT (SELECT coalesce(sum(c.points), 0) FROM metric_chunks c JOIN metric_series s "
+    "USING (series_id) WHERE s.run_id = ?) + (SELECT count(*) FROM metric_tail t "
+    "JOIN metric_series s USING (series_id) WHERE s.run_id = ?)")
+
+
 def test_metrics_are_on_disk_when_end_run_returns(tracking: Path) -> None:
     run = mlnb.start_run()
     for step in range(1234):
         mlnb.log_metric("loss", float(step), step=step)
     mlnb.end_run()
-    assert _rows_on_disk(tracking, "SELECT count(*) FROM metrics WHERE run_id = ?",
-                         (run.run_id,)) == [(1234,)]
+    assert _rows_on_disk(tracking, _POINTS_ON_DISK, (run.run_id,) * 2) == [(1234,)]
     assert _rows_on_disk(tracking, "SELECT status FROM runs WHERE run_id = ?",
                          (run.run_id,)) == [("FINISHED",)]
 
@@ -70,8 +76,9 @@ def test_metrics_are_on_disk_when_flush_returns(tracking: Path) -> None:
     with mlnb.start_run() as run:
         mlnb.log_metrics({"a": 1.0, "b": 2.0}, step=3)
         mlnb.flush()
-        assert _rows_on_disk(tracking, "SELECT key, value, step FROM metrics WHERE run_id = ? "
-                             "ORDER BY key", (run.run_id,)) == [("a", 1.0, 3), ("b", 2.0, 3)]
+        assert _rows_on_disk(tracking, "SELECT s.key, t.value, t.step FROM metric_tail t "
+                             "JOIN metric_series s USING (series_id) WHERE s.run_id = ? "
+                             "ORDER BY s.key", (run.run_id,)) == [("a", 1.0, 3), ("b", 2.0, 3)]
 
 
 def test_background_flush_within_seconds(tracking: Path) -> None:
@@ -81,8 +88,7 @@ def test_background_flush_within_seconds(tracking: Path) -> None:
         mlnb.log_metric("slow", 1.0)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            if _rows_on_disk(tracking, "SELECT count(*) FROM metrics WHERE run_id = ?",
-                             (run.run_id,)) == [(1,)]:
+            if _rows_on_disk(tracking, _POINTS_ON_DISK, (run.run_id,) * 2) == [(1,)]:
                 break
             time.sleep(0.05)
         else:
@@ -298,7 +304,7 @@ def test_flush_waits_for_a_background_flush_in_progress(tracking: Path) -> None:
         def flush_then_look() -> None:
             mlnb.flush()
             seen_after_flush.append(_rows_on_disk(
-                tracking, "SELECT count(*) FROM metrics WHERE run_id = ?", (run.run_id,)))
+                tracking, _POINTS_ON_DISK, (run.run_id,) * 2))
 
         with client.store.cx.write():  # hold the store while the background thread wakes up
             mlnb.log_metric("m", 1.0)

@@ -1,25 +1,29 @@
 """A run's params, tags and metrics: :meth:`BatchQueries.log_batch`, the one primitive that
 writes them (every other logging call is a batch of one). It validates everything before it
 writes anything, so a bad item leaves the batch unwritten and the run as it was; the latest value
-of each metric follows MLflow's rule (:data:`mlnb.store.runs.LATEST_RANK`).
+of each metric follows MLflow's rule (:data:`mlnb.store.runs.LATEST_RANK`); the points go where
+:mod:`mlnb.store.metrics` keeps them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlnb.entities import Metric, Param, RunTag
 from mlnb.errors import InvalidParameterError, NotFoundError, ParamConflictError
 from mlnb.store import validation
 from mlnb.store.connection import Connection
-from mlnb.store.runs import LATEST_RANK, RUN_NAME_TAG
+from mlnb.store.metrics import Columns
+from mlnb.store.runs import RUN_NAME_TAG
 from mlnb.store.sql import chunks, marks
+
+if TYPE_CHECKING:
+    import sqlite3
 
 
 class BatchQueries:
-    """The params, tags, metrics and latest_metrics tables' writes. Mixed into
+    """The params, tags and metrics writes. Mixed into
     :class:`mlnb.store.Store`."""
 
     cx: Connection
@@ -27,6 +31,9 @@ class BatchQueries:
     if TYPE_CHECKING:  # from RunQueries, beside this class in Store
 
         def check_writable(self, run_id: str) -> None: ...
+
+        def append_points(self, conn: sqlite3.Connection, run_id: str, key: str,
+                          points: Columns) -> None: ...
 
     def log_batch(
         self,
@@ -48,7 +55,7 @@ class BatchQueries:
         param_rows = _param_rows(params)
         tag_rows = [(run_id, validation.check_key(t.key, "Tag"), validation.tag_value(t.key, t.value))
                     for t in tags]
-        metric_rows = [_metric_row(run_id, m) for m in metrics]
+        metric_points = metric_columns(metrics)
         with self.cx.write() as conn:
             self.check_writable(run_id)
             if param_rows:
@@ -65,19 +72,8 @@ class BatchQueries:
                 for _, key, value in tag_rows:
                     if key == RUN_NAME_TAG:
                         conn.execute("UPDATE runs SET name = ? WHERE run_id = ?", [value, run_id])
-            if metric_rows:
-                conn.executemany(
-                    "INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", metric_rows,
-                )
-                conn.executemany(
-                    "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
-                    "value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, "
-                    f"timestamp = excluded.timestamp WHERE {LATEST_RANK.format(t='excluded')} "
-                    f"> {LATEST_RANK.format(t='latest_metrics')}",
-                    _latest_rows(metric_rows),
-                )
+            for key, points in metric_points.items():
+                self.append_points(conn, run_id, key, points)
 
     def _check_param_conflicts(self, run_id: str, params: dict[str, str]) -> None:
         keys = list(params)
@@ -122,29 +118,39 @@ def _param_rows(params: Sequence[Param]) -> dict[str, str]:
     return rows
 
 
-def _metric_row(run_id: str, m: Metric) -> tuple[str, str, float | None, int, int, int]:
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def metric_columns(metrics: Sequence[Metric]) -> dict[str, Columns]:
+    """Checked points grouped by key, in logging order: key -> (steps, timestamps, values).
+
+    :param metrics: the points as given.
+    :raises InvalidParameterError: (or a subclass) naming the first bad point.
+    """
+    out: dict[str, Columns] = {}
+    low, high = _INT64
+    for m in metrics:
+        key, value, step, timestamp = m.key, m.value, m.step, m.timestamp
+        columns = out.get(key) if type(key) is str else None
+        if columns is None or type(value) is not float or type(step) is not int \
+                or type(timestamp) is not int or not low <= step <= high \
+                or not low <= timestamp <= high:  # anything but the usual point: check it all
+            key, value, step, timestamp = _checked(m)
+            columns = out.get(key)
+            if columns is None:
+                columns = out[key] = ([], [], [])
+        columns[0].append(step)
+        columns[1].append(timestamp)
+        columns[2].append(value)
+    return out
+
+
+def _checked(m: Metric) -> tuple[str, float, int, int]:
     key = validation.check_key(m.key, "Metric")
     value = validation.metric_value(key, m.value)
-    is_nan = math.isnan(value)
     try:
         step = validation.metric_int(key, m.step, "step")
         timestamp = validation.metric_int(key, m.timestamp, "timestamp")
     except TypeError as exc:
         raise InvalidParameterError(str(exc)) from None
-    return (run_id, key, None if is_nan else value, int(is_nan), step, timestamp)
-
-
-def _latest_rows(rows: list[tuple[str, str, float | None, int, int, int]]) -> list[tuple[Any, ...]]:
-    """The latest point per key within the batch, by :data:`LATEST_RANK`'s rule."""
-    latest: dict[str, tuple[Any, ...]] = {}
-    for row in rows:
-        best = latest.get(row[1])
-        if best is None or _rank(row) > _rank(best):
-            latest[row[1]] = row
-    return list(latest.values())
-
-
-def _rank(row: tuple[Any, ...]) -> tuple[int, int, bool, float]:
-    """:data:`LATEST_RANK` of a ``(run_id, key, value, is_nan, step, timestamp)`` row."""
-    _, _, value, is_nan, step, timestamp = row
-    return (step, timestamp, not is_nan, value if value is not None else 0.0)
+    return key, value, step, timestamp

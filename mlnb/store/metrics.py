@@ -1,39 +1,135 @@
-"""Metric histories: one series, many series at once (in index order), and the keys in use."""
+"""Metric histories: how points are stored, and every way they are read.
+
+A run's metric is a *series*: one ``metric_series`` row (an integer id, and the latest value by
+MLflow's rule, which searches filter and order on). Its points live in two places:
+
+* ``metric_chunks``: packed chunks of up to :data:`CHUNK_MAX` points (:mod:`mlnb.store.point_codec`),
+  about 8 bytes a point, each with a summary of its first, last, lowest and highest points;
+* ``metric_tail``: one row per point, for short series and for the most recent points of a long
+  one. A batch of at least :data:`DIRECT_MIN` points of a key is packed at once; smaller ones go
+  to the tail, which is packed into a chunk when it reaches :data:`TAIL_FOLD` points, and at the
+  end of the run once it holds :data:`END_FOLD` or more (a series of a few points stays in rows,
+  which are smaller than a chunk for so few).
+
+The order of arrival is chunks by id, then tail rows by id: a chunk is only written after the
+series' tail has been packed. A history is read in step order, equal steps in logging order (a
+stable sort of that arrival order), as MLflow returns it.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from mlnb.entities import Metric, RunInfo
-from mlnb.store import records
+from mlnb.store import point_codec, records
 from mlnb.store.connection import Connection
-from mlnb.store.sql import (
-    chunks,
-    marks,
-)
+from mlnb.store.runs import LATEST_RANK
+from mlnb.store.sql import chunks, marks
 
-_STEP_LIMIT = 2**63 - 1
+if TYPE_CHECKING:
+    import sqlite3
+
+DIRECT_MIN = 100  # points of one key in one batch that are packed at once
+TAIL_FOLD = 1_000  # tail points that are packed into a chunk
+END_FOLD = 64  # tail points worth packing when the run ends
+CHUNK_MAX = 4_000  # points in one chunk (32 KB of values: a handful of pages)
+
+Columns = tuple[list[int], list[int], list[float]]  # steps, timestamps, values
 
 
-def _point(run_id: str, key: str, value: Any, is_nan: Any, ts: Any, step: Any) -> Metric | None:
-    """One checked point of a metric's history; None (with a warning) for a malformed row."""
-    try:
-        return Metric(key, records.metric_value(value, is_nan), records.integer(ts, "timestamp"),
-                      records.integer(step, "step", low=-_STEP_LIMIT - 1, high=_STEP_LIMIT))
-    except records.MalformedRow as problem:
-        records.skip(f"a point of metric {key!r} of run {run_id}", problem)
-        return None
+@dataclass
+class _Part:
+    """Points of one series in logging order: a chunk or the tail."""
+
+    steps: list[int]
+    timestamps: list[int]
+    values: list[float]
+    in_order: bool
 
 
 class MetricQueries:
-    """The metrics table's SQL. Mixed into :class:`mlnb.store.Store`."""
+    """The metric tables' SQL. Mixed into :class:`mlnb.store.Store`."""
 
     cx: Connection
 
     if TYPE_CHECKING:  # from RunQueries, beside this class in Store
 
         def get_run_info(self, run_id: str) -> RunInfo: ...
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def append_points(self, conn: sqlite3.Connection, run_id: str, key: str,
+                      points: Columns) -> None:
+        """Append points of one metric (inside the caller's write transaction).
+
+        :param conn: the connection inside :meth:`Connection.write`.
+        :param run_id: the run.
+        :param key: the metric's name.
+        :param points: steps, timestamps and values in logging order (checked by the caller).
+        """
+        steps, timestamps, values = points
+        step, timestamp, value = latest_point(steps, timestamps, values)
+        nan = math.isnan(value)
+        conn.execute(
+            "INSERT INTO metric_series (run_id, key, value, is_nan, step, timestamp) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
+            "value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, "
+            "timestamp = excluded.timestamp WHERE "
+            f"{LATEST_RANK.format(t='excluded')} > {LATEST_RANK.format(t='metric_series')}",
+            [run_id, key, None if nan else value, int(nan), step, timestamp],
+        )
+        series_id = conn.execute("SELECT series_id FROM metric_series WHERE run_id = ? AND key = ?",
+                                 [run_id, key]).fetchone()[0]
+        if len(steps) >= DIRECT_MIN:
+            self.fold_tail(conn, series_id)  # the tail's points were logged before these
+            _insert_chunks(conn, series_id, steps, timestamps, values)
+            return
+        conn.executemany(
+            "INSERT INTO metric_tail (series_id, step, timestamp, value, is_nan) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(series_id, s, t, None if v != v else v, int(v != v))
+             for s, t, v in zip(steps, timestamps, values, strict=True)],
+        )
+        waiting = conn.execute("SELECT count(*) FROM metric_tail WHERE series_id = ?",
+                               [series_id]).fetchone()[0]
+        if waiting >= TAIL_FOLD:
+            self.fold_tail(conn, series_id)
+
+    def fold_tail(self, conn: sqlite3.Connection, series_id: int, at_least: int = 1) -> None:
+        """Pack a series' tail into chunks when it holds ``at_least`` points.
+
+        :param conn: the connection inside :meth:`Connection.write`.
+        :param series_id: the series.
+        :param at_least: leave a shorter tail as it is.
+        """
+        rows = conn.execute(
+            "SELECT point_id, step, timestamp, value, is_nan FROM metric_tail WHERE series_id = ? "
+            "ORDER BY point_id", [series_id]).fetchall()
+        good = [(row[0], point) for row in rows
+                if (point := _tail_point(series_id, row)) is not None]
+        if not good or len(good) < at_least:
+            return
+        _insert_chunks(conn, series_id, [p[0] for _, p in good], [p[1] for _, p in good],
+                       [p[2] for _, p in good])
+        conn.executemany("DELETE FROM metric_tail WHERE point_id = ?", [(i,) for i, _ in good])
+
+    def fold_run_tails(self, conn: sqlite3.Connection, run_id: str) -> None:
+        """Pack the tails of a run's series that are worth packing (the run has ended).
+
+        :param conn: the connection inside :meth:`Connection.write`.
+        :param run_id: the run.
+        """
+        for (series_id,) in conn.execute(
+            "SELECT t.series_id FROM metric_series s JOIN metric_tail t "
+            "ON t.series_id = s.series_id WHERE s.run_id = ? GROUP BY t.series_id "
+            "HAVING count(*) >= ?", [run_id, END_FOLD]).fetchall():
+            self.fold_tail(conn, series_id)
+
+    # --- reading ----------------------------------------------------------------------------
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of a run, by step (equal steps in logging order).
@@ -43,44 +139,83 @@ class MetricQueries:
         :raises NotFoundError: for an unknown run.
         """
         self.get_run_info(run_id)
-        found = self.cx.query(
-            "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_id = ? AND key = ? "
-            # (step, rowid) is the index's own order: no sort step. Equal steps keep log order.
-            "ORDER BY step, rowid", [run_id, key],
-        )
-        points = (_point(run_id, key, v, n, ts, step) for v, n, ts, step in found)
-        return [p for p in points if p is not None]
+        return self.metric_histories([run_id], [key]).get(run_id, {}).get(key, [])
+
+    def metric_columns(self, run_id: str, key: str) -> Columns:
+        """One metric's history as three lists (steps, timestamps, values), by step.
+
+        The fast way to a whole long series (a DataFrame, a chart): no object per point.
+
+        :param run_id: the run.
+        :param key: the metric's name.
+        :raises NotFoundError: for an unknown run.
+        """
+        self.get_run_info(run_id)
+        found = self.cx.query("SELECT series_id FROM metric_series WHERE run_id = ? AND key = ?",
+                              [run_id, key])
+        if not found:
+            return [], [], []
+        return self._columns([found[0][0]]).get(found[0][0], ([], [], []))
 
     def metric_histories(
-        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None,
+        max_points: int | None = None,
     ) -> dict[str, dict[str, list[Metric]]]:
-        """Histories of many runs and keys in one query per 500 runs: run -> key -> points.
+        """Histories of many runs and keys, a few queries per 500 runs: run -> key -> points.
 
-        :param run_ids: the runs.
+        :param run_ids: the runs (an unknown one has no histories).
         :param keys: only these metrics; default all.
+        :param max_points: at most this many points per history (at least 4), keeping each
+            stretch's first, lowest, highest and last point (:meth:`sampled_history`); default
+            every point.
         """
         out: dict[str, dict[str, list[Metric]]] = {r: {} for r in run_ids}
-        key_filter = f" AND key IN ({marks(keys)})" if keys else ""
-        for chunk in chunks(list(run_ids)):
-            found = self.cx.query(
-                f"SELECT run_id, key, value, is_nan, timestamp, step FROM metrics "
-                f"WHERE run_id IN ({marks(chunk)}){key_filter} ORDER BY run_id, key, step, rowid",
-                [*chunk, *(keys or [])],
-            )
-            series: list[Metric] = []
-            current: tuple[str, str] | None = None
-            for run_id, key, value, is_nan, ts, step in found:
-                if (run_id, key) != current:  # rows arrive grouped: one dict lookup per series
-                    current = (run_id, key)
-                    series = out[run_id].setdefault(key, [])
-                if type(ts) is int and type(step) is int and type(value) is float \
-                        and is_nan == 0:  # the common, well-formed point: no call per point
-                    series.append(Metric(key, value, ts, step))
-                    continue
-                point = _point(run_id, key, value, is_nan, ts, step)
-                if point is not None:
-                    series.append(point)
+        found = self._series(run_ids, keys)
+        if max_points is not None:
+            for run_id, key, series_id in found:
+                out[run_id][key] = self._sampled(series_id, key, max_points)[1]
+            return out
+        named = {series_id: (run_id, key) for run_id, key, series_id in found}
+        for series_id, (steps, timestamps, values) in self._columns(list(named)).items():
+            run_id, key = named[series_id]
+            out[run_id][key] = list(map(Metric, [key] * len(steps), values, timestamps, steps))
         return out
+
+    def sampled_history(self, run_id: str, key: str, max_points: int) -> tuple[int, list[Metric]]:
+        """A chart's view of a long history: ``(points in the series, at most max_points of them)``.
+
+        The series is cut into ``max_points // 4`` stretches of consecutive points and each keeps
+        its first, lowest, highest and last point, so spikes and the global extremes stay visible.
+        A series in step order is drawn from its chunks' summaries when they are fine enough,
+        without unpacking a point; the full history is read only when they are not.
+
+        :param run_id: the run.
+        :param key: the metric's name.
+        :param max_points: the most points to return (at least 4).
+        :raises NotFoundError: for an unknown run.
+        """
+        self.get_run_info(run_id)
+        found = self.cx.query("SELECT series_id FROM metric_series WHERE run_id = ? AND key = ?",
+                              [run_id, key])
+        if not found:
+            return 0, []
+        return self._sampled(found[0][0], key, max_points)
+
+    def count_points(self, run_id: str, key: str | None = None) -> int:
+        """How many points the run's metrics hold (packed and not yet packed alike).
+
+        :param run_id: the run.
+        :param key: only this metric; default all.
+        """
+        key_filter = " AND s.key = ?" if key is not None else ""
+        params = [run_id, *([key] if key is not None else [])]
+        packed = self.cx.query(
+            "SELECT coalesce(sum(c.points), 0) FROM metric_series s JOIN metric_chunks c "
+            f"ON c.series_id = s.series_id WHERE s.run_id = ?{key_filter}", params)[0][0]
+        waiting = self.cx.query(
+            "SELECT count(*) FROM metric_series s JOIN metric_tail t "
+            f"ON t.series_id = s.series_id WHERE s.run_id = ?{key_filter}", params)[0][0]
+        return int(packed) + int(waiting)
 
     def metric_keys(self, run_ids: Sequence[str]) -> list[str]:
         """The names of every metric of these runs, sorted.
@@ -90,6 +225,195 @@ class MetricQueries:
         keys: set[str] = set()
         for chunk in chunks(list(run_ids)):
             keys.update(row[0] for row in self.cx.query(
-                f"SELECT DISTINCT key FROM latest_metrics WHERE run_id IN ({marks(chunk)})", chunk))
+                f"SELECT DISTINCT key FROM metric_series WHERE run_id IN ({marks(chunk)})", chunk))
         return sorted(keys)
 
+    # --- internals --------------------------------------------------------------------------
+
+    def _series(self, run_ids: Sequence[str],
+                keys: Sequence[str] | None) -> list[tuple[str, str, int]]:
+        key_filter = f" AND key IN ({marks(keys)})" if keys else ""
+        found: list[tuple[str, str, int]] = []
+        for chunk in chunks(list(run_ids)):
+            found += self.cx.query(
+                f"SELECT run_id, key, series_id FROM metric_series WHERE run_id IN ({marks(chunk)})"
+                f"{key_filter} ORDER BY run_id, key", [*chunk, *(keys or [])])
+        return found
+
+    def _columns(self, series_ids: Sequence[int]) -> dict[int, Columns]:
+        """The points of each series, in step order (equal steps in logging order)."""
+        parts: dict[int, list[_Part]] = {s: [] for s in series_ids}
+        for chunk in chunks(list(series_ids)):  # type: ignore[arg-type]
+            for series_id, points, in_order, steps, stamps, vals in self.cx.query(
+                "SELECT series_id, points, in_step_order, steps, timestamps, vals "
+                f"FROM metric_chunks WHERE series_id IN ({marks(chunk)}) "
+                "ORDER BY series_id, chunk_id", chunk):
+                try:
+                    s, t, v = point_codec.unpack(steps, stamps, vals, points)
+                except records.MalformedRow as problem:
+                    records.skip(f"a chunk of metric series {series_id}", problem)
+                    continue
+                parts[series_id].append(_Part(s, t, v, bool(in_order)))
+            tails: dict[int, list[tuple[int, int, float]]] = {}
+            for row in self.cx.query(
+                "SELECT series_id, point_id, step, timestamp, value, is_nan FROM metric_tail "
+                f"WHERE series_id IN ({marks(chunk)}) ORDER BY series_id, point_id", chunk):
+                point = _tail_point(row[0], row[1:])
+                if point is not None:
+                    tails.setdefault(row[0], []).append(point)
+            for series_id, points_of in tails.items():
+                s, t, v = (list(c) for c in zip(*points_of, strict=True))
+                parts[series_id].append(_Part(s, t, v, _ascending(s)))
+        return {series_id: _in_step_order(found) for series_id, found in parts.items()}
+
+    def _sampled(self, series_id: int, key: str, max_points: int) -> tuple[int, list[Metric]]:
+        max_points = max(4, max_points)
+        summaries = self.cx.query(
+            "SELECT points, min_step, max_step, in_step_order, summary FROM metric_chunks "
+            "WHERE series_id = ? ORDER BY chunk_id", [series_id])
+        tail = [p for p in (_tail_point(series_id, row) for row in self.cx.query(
+            "SELECT point_id, step, timestamp, value, is_nan FROM metric_tail "
+            "WHERE series_id = ? ORDER BY point_id", [series_id])) if p is not None]
+        total = sum(int(row[0]) for row in summaries) + len(tail)
+        stretches = max_points // 4
+        if total > max_points and len(summaries) >= stretches // 2 and _chunks_in_order(summaries,
+                                                                                          tail):
+            try:
+                return total, _from_summaries(key, summaries, tail, stretches)
+            except records.MalformedRow as problem:
+                records.skip(f"the chunk summaries of metric series {series_id}", problem)
+        steps, timestamps, values = self._columns([series_id])[series_id]
+        kept = thin(values, max_points)
+        return len(steps), [Metric(key, values[i], timestamps[i], steps[i]) for i in kept]
+
+
+def latest_point(steps: Sequence[int], timestamps: Sequence[int],
+                 values: Sequence[float]) -> tuple[int, int, float]:
+    """The latest of some points by :data:`LATEST_RANK`: greatest step, timestamp, then value.
+
+    :param steps: the points' steps.
+    :param timestamps: their timestamps.
+    :param values: their values.
+    """
+    top = max(steps)
+    best = -1
+    for i, step in enumerate(steps):
+        if step == top and (best < 0 or _rank(timestamps[i], values[i])
+                            > _rank(timestamps[best], values[best])):
+            best = i
+    return steps[best], timestamps[best], values[best]
+
+
+def _rank(timestamp: int, value: float) -> tuple[int, bool, float]:
+    nan = value != value
+    return timestamp, not nan, 0.0 if nan else value
+
+
+def thin(values: Sequence[float], max_points: int) -> list[int]:
+    """Which points a chart keeps: per stretch the first, lowest, highest and last (by index).
+
+    :param values: the series' values in step order.
+    :param max_points: at most this many (at least 4).
+    """
+    count = len(values)
+    if count <= max_points:
+        return list(range(count))
+    stretches = max(1, max(4, max_points) // 4)
+    size = -(-count // stretches)
+    kept: list[int] = []
+    for start in range(0, count, size):
+        end = min(count, start + size)
+        finite = [i for i in range(start, end) if values[i] == values[i]] or [start]
+        low = min(finite, key=values.__getitem__)
+        high = max(finite, key=values.__getitem__)
+        kept.extend(sorted({start, low, high, end - 1}))
+    return kept
+
+
+def _insert_chunks(conn: sqlite3.Connection, series_id: int, steps: Sequence[int],
+                   timestamps: Sequence[int], values: Sequence[float]) -> None:
+    rows = []
+    for start in range(0, len(steps), CHUNK_MAX):
+        end = start + CHUNK_MAX
+        packed = point_codec.pack(steps[start:end], timestamps[start:end], values[start:end])
+        rows.append((series_id, packed.points, packed.min_step, packed.max_step,
+                     int(packed.in_step_order), packed.summary, packed.steps, packed.timestamps,
+                     packed.values))
+    conn.executemany(
+        "INSERT INTO metric_chunks (series_id, points, min_step, max_step, in_step_order, summary, "
+        "steps, timestamps, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+_STEP_LIMIT = 2**63 - 1
+
+
+def _tail_point(series_id: int, row: Sequence[Any]) -> tuple[int, int, float] | None:
+    """A checked ``(step, timestamp, value)`` of a tail row ``(id, step, ts, value, is_nan)``;
+    None (with a warning) for a malformed row."""
+    _, step, timestamp, value, is_nan = row
+    if type(step) is int and type(timestamp) is int and type(value) is float and is_nan == 0:
+        return step, timestamp, value  # the common, well-formed point: no call per point
+    try:
+        return (records.integer(step, "step", low=-_STEP_LIMIT - 1, high=_STEP_LIMIT),
+                records.integer(timestamp, "timestamp"), records.metric_value(value, is_nan))
+    except records.MalformedRow as problem:
+        records.skip(f"a point of metric series {series_id}", problem)
+        return None
+
+
+def _ascending(steps: Sequence[int]) -> bool:
+    return all(a <= b for a, b in pairwise(steps))
+
+
+def _in_step_order(parts: list[_Part]) -> Columns:
+    """Concatenate parts in logging order; sort by step (stable) only when they are not."""
+    if not parts:
+        return [], [], []
+    if len(parts) == 1 and parts[0].in_order:
+        return parts[0].steps, parts[0].timestamps, parts[0].values
+    steps = [s for p in parts for s in p.steps]
+    timestamps = [t for p in parts for t in p.timestamps]
+    values = [v for p in parts for v in p.values]
+    ordered = all(p.in_order for p in parts) and all(
+        a.steps[-1] <= b.steps[0] for a, b in pairwise(parts))
+    if ordered:
+        return steps, timestamps, values
+    order = sorted(range(len(steps)), key=steps.__getitem__)  # stable: equal steps keep order
+    return [steps[i] for i in order], [timestamps[i] for i in order], [values[i] for i in order]
+
+
+def _chunks_in_order(summaries: Sequence[Sequence[Any]], tail: list[tuple[int, int, float]]) -> bool:
+    """Whether chunks (and then the tail) follow one another in step order."""
+    previous: int | None = None
+    for _, min_step, max_step, in_order, _ in summaries:
+        if not in_order or (previous is not None and min_step < previous):
+            return False
+        previous = max_step
+    steps = [p[0] for p in tail]
+    return _ascending(steps) and (not steps or previous is None or steps[0] >= previous)
+
+
+def _from_summaries(key: str, summaries: Sequence[Sequence[Any]],
+                    tail: list[tuple[int, int, float]], stretches: int) -> list[Metric]:
+    """Per stretch of whole chunks (the tail counts as one), its first, lowest, highest, last."""
+    blocks = [point_codec.summary_points(row[4]) for row in summaries]
+    if tail:
+        values = [p[2] for p in tail]
+        finite = [i for i, v in enumerate(values) if v == v] or [0]
+        blocks.append([tail[0], tail[-1], tail[min(finite, key=values.__getitem__)],
+                       tail[max(finite, key=values.__getitem__)]])
+    size = -(-len(blocks) // stretches)
+    kept: list[Metric] = []
+    for start in range(0, len(blocks), size):
+        group = blocks[start:start + size]
+        extremes = [p for block in group for p in block[2:] if p[2] == p[2]]
+        chosen = {group[0][0], group[-1][1]}
+        if extremes:
+            chosen.add(min(extremes, key=lambda p: p[2]))
+            chosen.add(max(extremes, key=lambda p: p[2]))
+        kept.extend(Metric(key, v, t, s) for s, t, v in sorted(chosen, key=_by_step_then_time))
+    return kept
+
+
+def _by_step_then_time(point: tuple[int, int, float]) -> tuple[int, int]:
+    return point[0], point[1]

@@ -11,6 +11,9 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    import sqlite3
+
 from mlnb.entities import (
     Experiment,
     LifecycleStage,
@@ -52,7 +55,7 @@ from mlnb.store.sql import (
 # MLflow's rule for a run's latest metric value: the greatest step, then the greatest timestamp,
 # then the greatest value (NaN below every number). One definition, in SQL and in Python, for
 # log_batch's upsert and the migration that recomputes old stores; get_run, search filters and
-# ordering, and reproduce all read the latest_metrics table this maintains.
+# ordering, and reproduce all read the latest value each metric_series row keeps.
 LATEST_RANK = "({t}.step, {t}.timestamp, {t}.is_nan = 0, COALESCE({t}.value, 0))"
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -76,7 +79,7 @@ RUN_SCHEMA = EntitySchema(
         "parent_run_id": ("r.parent_run_id", "str"),
     },
     sources={
-        "metrics": KeyValueSource("latest_metrics", (("run_id", "r.run_id"),), numeric=True),
+        "metrics": KeyValueSource("metric_series", (("run_id", "r.run_id"),), numeric=True),
         "params": KeyValueSource("params", (("run_id", "r.run_id"),), numeric=False),
         "tags": KeyValueSource("tags", (("run_id", "r.run_id"),), numeric=False),
     },
@@ -111,6 +114,8 @@ class RunQueries:
 
         def log_batch(self, run_id: str, metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
                       tags: Sequence[RunTag] = ()) -> None: ...
+
+        def fold_run_tails(self, conn: sqlite3.Connection, run_id: str) -> None: ...
 
     _RUN_COLUMNS = ("r.run_id, r.experiment_id, r.name, r.status, r.start_time, r.end_time, "
                     "r.lifecycle_stage, r.user_id")
@@ -194,6 +199,8 @@ class RunQueries:
                 )
             if run_name is not None:
                 self.log_batch(run_id, tags=[RunTag(RUN_NAME_TAG, run_name)])
+            if status is not None and RunStatus.is_terminated(status):
+                self.fold_run_tails(conn, run_id)  # its series are complete: pack them
         return self.get_run_info(run_id)
 
     def resume_run(self, run_id: str) -> None:
@@ -315,7 +322,7 @@ class RunQueries:
                         records.skip(f"{table[:-1]} {key!r} of run {run_id}", records.MalformedRow(
                             f"its key and value are {key!r} and {value!r}, not texts"))
             for run_id, key, value, is_nan in self.cx.query(
-                f"SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ({placeholders})",
+                f"SELECT run_id, key, value, is_nan FROM metric_series WHERE run_id IN ({placeholders})",
                 chunk,
             ):
                 try:
@@ -431,6 +438,7 @@ class RunQueries:
                         [run_id, "mlnb.end_reason",
                          "its process ended without finishing the run (killed or crashed)"],
                     )
+                    self.fold_run_tails(conn, run_id)
         return dead
 
     @staticmethod

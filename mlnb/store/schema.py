@@ -242,6 +242,15 @@ def _latest_metric_rule(db: Database) -> None:
     )
 
 
+@migrations(name="0007_metric_series")
+def _metric_series(db: Database) -> None:
+    # One row per metric of a run (an integer id and its latest value) and its points packed in
+    # chunks: about 8 bytes a point instead of 120 (issue "Scale").
+    from mlnb.store import series_upgrade
+
+    series_upgrade.upgrade(db.conn)
+
+
 def _run_script(db: Database, script: str) -> None:
     # Not executescript(): in Python 3.11 it commits the caller's open transaction first.
     for statement in script.split(";"):

@@ -1,0 +1,163 @@
+"""Packing a metric's points into compact chunks, and reading them back, with the standard library.
+
+A chunk holds up to a few thousand points of one series, in the order they were logged, as three
+blobs: steps and timestamps as zlib-compressed 64-bit deltas (a training loop's steps and clock
+move by small, regular amounts, so they shrink to almost nothing), values as raw IEEE-754 doubles
+(zlib-compressed only when that saves a tenth: losses do not compress, accuracies of a small test
+set do). Raw doubles keep NaN and ±inf bit for bit, which SQLite's REAL column cannot (it reads
+NaN back as NULL).
+
+Beside the blobs a chunk keeps a :class:`Summary` of its first, last, lowest and highest points, so
+a chart of a long series can be drawn from the summaries alone, without unpacking a point.
+
+Every blob starts with one byte naming its encoding; an unknown byte or a damaged blob raises
+:class:`~mlnb.store.records.MalformedRow`, so a reader skips that chunk with a warning instead of
+failing the whole history.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import sys
+import zlib
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import accumulate, pairwise
+
+from mlnb.store.records import MalformedRow
+
+_DELTAS = 0  # first value, then differences (the usual case)
+_RAW = 1  # the values themselves (differences that overflow 64 bits)
+_PLAIN = 2  # doubles as they are
+_ZLIB = 3  # doubles, zlib-compressed
+
+_INT64 = (-(2**63), 2**63 - 1)
+_BIG_ENDIAN = sys.byteorder == "big"
+_POINT = struct.Struct("<qqd")  # step, timestamp, value
+
+
+@dataclass(frozen=True)
+class Packed:
+    """One chunk ready to store: its blobs and what the index and charts need to know of it."""
+
+    points: int
+    steps: bytes
+    timestamps: bytes
+    values: bytes
+    min_step: int
+    max_step: int
+    in_step_order: bool  # steps never go down within the chunk
+    summary: bytes  # first, last, lowest, highest point (see :func:`summary_points`)
+
+
+def pack(steps: Sequence[int], timestamps: Sequence[int], values: Sequence[float]) -> Packed:
+    """Pack points (in logging order) into one chunk.
+
+    :param steps: each point's step (64-bit integers).
+    :param timestamps: each point's time in ms (64-bit integers).
+    :param values: each point's value (any float, NaN and ±inf included).
+    """
+    count = len(steps)
+    if not count or count != len(timestamps) or count != len(values):
+        raise ValueError("a chunk needs the same, non-zero number of steps, timestamps and values")
+    in_order = all(a <= b for a, b in pairwise(steps))
+    return Packed(count, _pack_ints(steps), _pack_ints(timestamps), _pack_floats(values),
+                  min(steps), max(steps), in_order, _summary(steps, timestamps, values))
+
+
+def unpack(packed_steps: bytes, packed_timestamps: bytes, packed_values: bytes,
+           points: int) -> tuple[list[int], list[int], list[float]]:
+    """The steps, timestamps and values of a chunk, in logging order.
+
+    :param packed_steps: the steps blob.
+    :param packed_timestamps: the timestamps blob.
+    :param packed_values: the values blob.
+    :param points: how many points the chunk's row says it holds.
+    :raises MalformedRow: when a blob is damaged or its length disagrees with ``points``.
+    """
+    steps = _unpack_ints(packed_steps, points, "steps")
+    timestamps = _unpack_ints(packed_timestamps, points, "timestamps")
+    values = _unpack_floats(packed_values, points)
+    return steps, timestamps, values
+
+
+def summary_points(summary: bytes) -> list[tuple[int, int, float]]:
+    """A chunk's first, last, lowest and highest points as ``(step, timestamp, value)``.
+
+    Lowest and highest ignore NaN; a chunk of NaN alone gives its first point for both.
+
+    :param summary: the chunk's summary blob.
+    :raises MalformedRow: when the blob is not a summary.
+    """
+    if len(summary) != 4 * _POINT.size:
+        raise MalformedRow(f"a chunk summary of {len(summary)} bytes (expected {4 * _POINT.size})")
+    return [_POINT.unpack_from(summary, i * _POINT.size) for i in range(4)]
+
+
+def _summary(steps: Sequence[int], timestamps: Sequence[int], values: Sequence[float]) -> bytes:
+    finite = [i for i, v in enumerate(values) if not math.isnan(v)]
+    low = min(finite, key=values.__getitem__) if finite else 0
+    high = max(finite, key=values.__getitem__) if finite else 0
+    last = len(steps) - 1
+    return b"".join(_POINT.pack(steps[i], timestamps[i], values[i]) for i in (0, last, low, high))
+
+
+def _pack_ints(numbers: Sequence[int]) -> bytes:
+    first = numbers[0]
+    deltas = [first, *(b - a for a, b in pairwise(numbers))]
+    try:
+        body = array("q", deltas)
+        mode = _DELTAS
+    except OverflowError:  # steps at both ends of the 64-bit range: their difference overflows
+        body = array("q", numbers)
+        mode = _RAW
+    if _BIG_ENDIAN:
+        body.byteswap()
+    return bytes([mode]) + zlib.compress(body.tobytes(), 1)
+
+
+def _unpack_ints(blob: bytes, points: int, what: str) -> list[int]:
+    if not isinstance(blob, bytes) or not blob or blob[0] not in (_DELTAS, _RAW):
+        raise MalformedRow(f"a chunk's {what} blob of an unknown kind")
+    try:
+        body = array("q", zlib.decompress(blob[1:]))
+    except (zlib.error, ValueError) as exc:
+        raise MalformedRow(f"a damaged {what} blob ({exc})") from None
+    if len(body) != points:
+        raise MalformedRow(f"a {what} blob of {len(body)} points where the chunk says {points}")
+    if _BIG_ENDIAN:
+        body.byteswap()
+    if blob[0] == _RAW:
+        return body.tolist()
+    numbers = list(accumulate(body))
+    if numbers and not _INT64[0] <= min(numbers) <= max(numbers) <= _INT64[1]:
+        raise MalformedRow(f"a {what} blob whose numbers leave 64 bits")
+    return numbers
+
+
+def _pack_floats(values: Sequence[float]) -> bytes:
+    body = array("d", values)
+    if _BIG_ENDIAN:
+        body.byteswap()
+    raw = body.tobytes()
+    squeezed = zlib.compress(raw, 1)
+    if len(squeezed) < 0.9 * len(raw):
+        return bytes([_ZLIB]) + squeezed
+    return bytes([_PLAIN]) + raw
+
+
+def _unpack_floats(blob: bytes, points: int) -> list[float]:
+    if not isinstance(blob, bytes) or not blob or blob[0] not in (_PLAIN, _ZLIB):
+        raise MalformedRow("a chunk's values blob of an unknown kind")
+    try:
+        raw = zlib.decompress(blob[1:]) if blob[0] == _ZLIB else blob[1:]
+        body = array("d", raw)
+    except (zlib.error, ValueError) as exc:
+        raise MalformedRow(f"a damaged values blob ({exc})") from None
+    if len(body) != points:
+        raise MalformedRow(f"a values blob of {len(body)} points where the chunk says {points}")
+    if _BIG_ENDIAN:
+        body.byteswap()
+    return body.tolist()
