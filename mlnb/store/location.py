@@ -66,6 +66,18 @@ def refuse_mlflow_file_store(location: StoreLocation) -> None:
             f"untouched. {MLFLOW_DATA_HINT}")
 
 
+def names_a_server(uri: str) -> bool:
+    """Whether a tracking URI names a server or remote database rather than a local path
+    (``http(s)://``, ``databricks`` alone or with a profile, ``postgresql://``...).
+
+    :param uri: the tracking URI.
+    """
+    scheme = urlparse(uri).scheme.lower()
+    bare = uri.strip().lower()
+    return (scheme in _SERVER_SCHEMES or scheme.startswith(("databricks", "mysql", "postgresql"))
+            or bare in ("databricks", "databricks-uc", "uc"))
+
+
 def env_uri() -> str | None:
     """The store the environment names: ``MLNB_TRACKING_URI``, else ``MLFLOW_TRACKING_URI``
     (MLflow's variable, honoured so that an MLflow script run against mlnb logs where it says),
@@ -80,8 +92,7 @@ def env_uri() -> str | None:
     theirs = os.environ.get(MLFLOW_ENV_VAR)
     if not theirs:
         return None
-    scheme = urlparse(theirs).scheme.lower()
-    if scheme in _SERVER_SCHEMES or scheme.startswith(("databricks", "mysql", "postgresql")):
+    if names_a_server(theirs):
         raise InvalidParameterError(
             f"{MLFLOW_ENV_VAR} is {theirs!r}, an MLflow tracking server or database: "
             f"{MLFLOW_DATA_HINT}")
@@ -275,7 +286,7 @@ def from_uri(uri: str, cwd: Path) -> StoreLocation:
     """
     parsed = urlparse(uri)
     scheme = parsed.scheme.lower()
-    if scheme in _SERVER_SCHEMES or scheme.startswith(("databricks", "mysql", "postgresql")):
+    if names_a_server(uri):
         raise InvalidParameterError(
             f"Tracking URI {uri!r}: mlnb keeps runs in a local SQLite store and never sends them "
             "to a server. Give a folder (e.g. '.mlnb') or a database file (e.g. 'sqlite:///mlnb.db')."
