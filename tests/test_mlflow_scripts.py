@@ -170,6 +170,31 @@ def test_sklearn_script_stores_match(sklearn_registry: Ran) -> None:
         str(v.version) for v in theirs.latest_versions]
 
 
+@pytest.fixture(scope="module")
+def pyfunc_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
+    ran = Ran("pyfunc_artifacts.py", tmp_path_factory.mktemp("pyfunc"), "python")
+    yield ran
+    ran.store.close()
+
+
+def test_pyfunc_artifacts_resolve_uris_and_folders_as_mlflow_does(pyfunc_artifacts: Ran) -> None:
+    _same_output(pyfunc_artifacts, ("run_id", "inner_id"))
+    assert pyfunc_artifacts.mine["predictions"] == [3.5, 3.5]
+    _same_run(pyfunc_artifacts, pyfunc_artifacts.theirs["run_id"], pyfunc_artifacts.mine["run_id"],
+              skip_artifacts=("wrapper",))
+    _same_run(pyfunc_artifacts, pyfunc_artifacts.theirs["inner_id"],
+              pyfunc_artifacts.mine["inner_id"], skip_artifacts=("inner_model",))
+
+
+def test_pyfunc_artifact_with_a_foreign_scheme_is_refused(tracking: Path) -> None:
+    from mlnb.pyfunc import PythonModel, log_model
+
+    with pytest.raises(InvalidParameterError, match="'s3://b/k' has a scheme mlnb does not read"):
+        log_model("m", python_model=PythonModel(), artifacts={"x": "s3://b/k"})
+    with pytest.raises(InvalidParameterError, match="is neither a file nor a folder"):
+        log_model("m", python_model=PythonModel(), artifacts={"x": str(tracking / "missing")})
+
+
 # --- the ways in, and what is refused ----------------------------------------------------------
 
 
