@@ -24,6 +24,7 @@ from mlnb.tracking.fluent import (
     delete_tag,
     end_run,
     flush,
+    flush_async_logging,
     get_artifact_uri,
     get_experiment,
     get_experiment_by_name,
@@ -58,8 +59,10 @@ _LAZY = {
     "pyfunc": "mlnb.pyfunc",
     "models": "mlnb.models",
     "exceptions": "mlnb.exceptions",
+    "artifacts": "mlnb.artifacts",
     "autolog": "mlnb.autolog",  # the package, callable: mlnb.autolog(...) and mlnb.autolog.sklearn
     "register_model": "mlnb.tracking.fluent:register_model",
+    "use_as_mlflow": "mlnb.mlflow_compat:use_as_mlflow",
     "show_runs": "mlnb.widgets:show_runs",
     "show_run": "mlnb.widgets:show_run",
     "compare": "mlnb.widgets:compare",
@@ -115,6 +118,7 @@ __all__ = [
     "delete_tag",
     "end_run",
     "flush",
+    "flush_async_logging",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
@@ -145,4 +149,5 @@ __all__ = [
     "show_run",
     "show_runs",
     "start_run",
+    "use_as_mlflow",
 ]

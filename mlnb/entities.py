@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 MLMODEL = "MLmodel"
 """The descriptor file of a model folder (flavors, signature, the sha256 of every file)."""
@@ -72,9 +73,30 @@ def _to_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
 
 
+class MlflowIterable:
+    """``dict(entity)`` as MLflow's entities give it: ``(name, value)`` pairs, sorted by name, for
+    the names MLflow's entity has. A name mlnb does not record has MLflow's empty value (None);
+    mlnb's own extra fields (such as a file's ``sha256``) are left out, and stay in ``to_dict()``.
+    As in MLflow, nested entities stay entities (``dict(run)["info"]`` is a ``RunInfo``).
+    """
+
+    _MLFLOW_ONLY: ClassVar[tuple[str, ...]] = ()
+    _MLNB_ONLY: ClassVar[tuple[str, ...]] = ()
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)  # type: ignore[arg-type]
+                  if f.name not in self._MLNB_ONLY}
+        for name in self._MLFLOW_ONLY:
+            values.setdefault(name, None)
+        for name in sorted(values):
+            yield name, values[name]
+
+
 @dataclass(frozen=True)
-class Experiment:
+class Experiment(MlflowIterable):
     """An experiment: its id, unique name, artifact folder, lifecycle stage, tags and times (ms)."""
+
+    _MLFLOW_ONLY = ("effective_trace_archival_retention", "trace_location", "workspace")
     experiment_id: str
     name: str
     artifact_location: str
@@ -89,8 +111,10 @@ class Experiment:
 
 
 @dataclass(frozen=True)
-class Metric:
+class Metric(MlflowIterable):
     """One metric point: key, value, timestamp (ms since the epoch) and step."""
+
+    _MLFLOW_ONLY = ("dataset_digest", "dataset_name", "model_id", "run_id")
     key: str
     value: float
     timestamp: int
@@ -102,21 +126,21 @@ class Metric:
 
 
 @dataclass(frozen=True)
-class Param:
+class Param(MlflowIterable):
     """A run's param; the value is text."""
     key: str
     value: str
 
 
 @dataclass(frozen=True)
-class RunTag:
+class RunTag(MlflowIterable):
     """A run's tag; the value is text."""
     key: str
     value: str
 
 
 @dataclass(frozen=True)
-class RunInfo:
+class RunInfo(MlflowIterable):
     """A run's metadata: ids, name, status, times (ms; ``end_time`` None while unfinished), artifact
     URI, lifecycle stage and user.
     """
@@ -137,7 +161,7 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
-class RunData:
+class RunData(MlflowIterable):
     """A run's params, latest metric values and tags, each a dict by key."""
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
@@ -145,8 +169,10 @@ class RunData:
 
 
 @dataclass(frozen=True)
-class Run:
+class Run(MlflowIterable):
     """A run: its ``info`` and its ``data``."""
+
+    _MLFLOW_ONLY = ("inputs", "outputs")
     info: RunInfo
     data: RunData
 
@@ -160,8 +186,10 @@ class Run:
 
 
 @dataclass(frozen=True)
-class FileInfo:
+class FileInfo(MlflowIterable):
     """One artifact, or one folder of artifacts (``is_dir``), relative to its run's root."""
+
+    _MLNB_ONLY = ("sha256",)
 
     path: str
     is_dir: bool
@@ -213,8 +241,11 @@ class ModelVersionStage:
 
 
 @dataclass(frozen=True)
-class ModelVersion:
+class ModelVersion(MlflowIterable):
     """One numbered version of a registered model; ``source`` is a ``runs:/`` URI in the store."""
+
+    _MLFLOW_ONLY = ("deployment_job_state", "metrics", "model_id", "params", "run_link",
+                    "status_message", "workspace")
 
     name: str
     version: str
@@ -235,8 +266,10 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
-class RegisteredModel:
+class RegisteredModel(MlflowIterable):
     """A named model; ``latest_versions`` holds the newest version of each stage."""
+
+    _MLFLOW_ONLY = ("deployment_job_id", "deployment_job_state", "workspace")
 
     name: str
     creation_timestamp: int

@@ -84,6 +84,11 @@ class SchemaTooNewError(StoreError):
     """The store was written by a newer mlnb than this one."""
 
 
+class ForeignStoreError(StoreError):
+    """The database file named as the store holds another program's tables (an MLflow tracking
+    database, say): mlnb neither reads nor changes it."""
+
+
 class UnsafeStoreError(StoreError):
     """A store found by walking up from the current folder that another user controls (owned by
     someone else, or writable by group or others): mlnb refuses it, as git refuses a repository

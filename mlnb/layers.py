@@ -9,7 +9,8 @@ on any import cycle. ARCHITECTURE.md explains each layer.
 from __future__ import annotations
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("mlnb._version", "mlnb.entities", "mlnb.errors", "mlnb.layers", "mlnb.terminal"),  # records, errors
+    ("mlnb._version", "mlnb.entities", "mlnb.errors", "mlnb.layers", "mlnb.terminal",
+     "mlnb.mlflow_compat"),  # records, errors; the mlflow import hook (stdlib only)
     ("mlnb.store",),  # all SQL, migrations, the filter grammar, the artifact root
     ("mlnb.capture",),  # pure: what a run records about its cell, process and repository
     ("mlnb.registry",),  # registered models, versions, stages, aliases (no current state)
@@ -19,7 +20,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mlnb.projects",),  # notebook -> project export, run, reproduce
     ("mlnb.widgets",),  # ipywidgets views and pure Plotly chart builders
     ("mlnb.notebook", "mlnb.server", "mlnb.cli"),  # the edges: IPython, Jupyter Server, shell
-    ("mlnb", "mlnb.__main__", "mlnb.exceptions", "mlnb.pyfunc", "mlnb.sklearn"),  # public names
+    ("mlnb", "mlnb.__main__", "mlnb.artifacts", "mlnb.exceptions", "mlnb.pyfunc",
+     "mlnb.sklearn"),  # public names
 )
 """Each entry is a layer; each name in it is a module or a package (with everything inside)."""
 

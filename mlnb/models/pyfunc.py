@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from mlnb.capture.environment import python_version
 from mlnb.errors import InvalidParameterError
@@ -33,7 +35,8 @@ from mlnb.models.format import (
 from mlnb.models.record import artifact_path_from, log_built_model, signature_for
 from mlnb.models.signature import ModelSignature, Schema, enforce_schema
 from mlnb.models.uri import ModelLocation, resolve_model_uri
-from mlnb.store.artifacts import resolve_inside, safe_relpath
+from mlnb.store.artifacts import iter_source_files, resolve_inside, safe_relpath
+from mlnb.tracking.client import current_store
 
 FLAVOR = "python_function"
 _LOADERS = ("mlnb.models.sklearn", "mlnb.models.pyfunc")
@@ -224,18 +227,48 @@ def _payload(python_model: Any, artifacts: dict[str, str] | None
         raise InvalidParameterError(f"The python_model cannot be pickled: {exc}.") from None
     payload = {PICKLE_FILE: data}
     names: dict[str, str] = {}
-    for key, local in (artifacts or {}).items():
-        source = Path(local)
-        if not source.is_file():
-            raise InvalidParameterError(f"Artifact {key!r}: {local!r} is not a file.")
+    for key, uri in (artifacts or {}).items():
+        source = _artifact_source(str(key), uri)
         rel = f"artifacts/{source.name}"
-        payload[rel] = source.read_bytes()
+        if source.is_dir():
+            for file, inner in iter_source_files(source):
+                payload[f"{rel}/{inner}"] = file.read_bytes()
+        else:
+            payload[rel] = source.read_bytes()
         names[str(key)] = rel
     flavors = {FLAVOR: {"loader_module": "mlnb.models.pyfunc", "data": PICKLE_FILE,
                         "python_version": python_version(), "serialization_format": "pickle",
                         "artifacts": names, "env": {"virtualenv": "python_env.yaml"}}}
     module = type(python_model).__module__.split(".")[0]
     return payload, flavors, ["numpy", "pandas", module]
+
+
+def _artifact_source(key: str, uri: Any) -> Path:
+    """The local file or folder an entry of ``artifacts=`` names, as MLflow resolves them: a local
+    file or folder, ``runs:/<run_id>/<path>`` (a run's artifact, file or folder) or a ``models:/``
+    URI (the registered version's model folder: MLflow's "wrap a logged model" pattern)."""
+    if not isinstance(uri, (str, os.PathLike)) or not str(uri).strip():
+        raise InvalidParameterError(f"Artifact {key!r}: give a path or URI, not {uri!r}.")
+    text = os.fspath(uri)
+    if text.startswith("models:"):
+        return resolve_model_uri(text).local_dir
+    if text.startswith("runs:"):
+        match = re.match(r"^runs:/([0-9a-f]{32})(?:/(.*))?$", text)
+        if match is None:
+            raise InvalidParameterError(
+                f"Artifact {key!r}: {text!r} is not valid; write runs:/<32-hex run id>/<path>.")
+        return current_store().artifact_path(match.group(1),
+                                             safe_relpath(match.group(2) or "", allow_empty=True))
+    if text.startswith("file:"):
+        text = unquote(urlparse(text).path)
+    elif re.match(r"^[A-Za-z][A-Za-z0-9+.\-]+:", text):
+        raise InvalidParameterError(
+            f"Artifact {key!r}: {text!r} has a scheme mlnb does not read; use a local path, "
+            "runs:/<run_id>/<path> or models:/<name>/<version>.")
+    source = Path(text).expanduser()
+    if not source.exists():
+        raise InvalidParameterError(f"Artifact {key!r}: {text!r} is neither a file nor a folder.")
+    return source
 
 
 def _signature(python_model: Any, signature: ModelSignature | None, input_example: Any
@@ -253,8 +286,8 @@ def save_model(path: str | os.PathLike[str], python_model: Any = None,
 
     :param path: a folder that does not exist yet, or is empty.
     :param python_model: the :class:`PythonModel` instance.
-    :param artifacts: name -> local file; each is copied into ``artifacts/`` (files only, not
-        folders).
+    :param artifacts: name -> a local file or folder, ``runs:/`` or ``models:/`` URI; each is
+        copied into ``artifacts/``.
     :param signature: the model's signature; default inferred from ``input_example``.
     :param input_example: a few rows of input, saved with the model.
     """
@@ -276,12 +309,13 @@ def log_model(artifact_path: str = "model", python_model: Any = None,
     Without an active run (and no ``run_id``) a run is started and ended for it. Differences from
     MLflow: the keywords after ``artifacts`` are keyword-only; ``run_id`` is mlnb's addition;
     ``pip_requirements``, ``extra_pip_requirements``, ``conda_env``, ``code_path`` and
-    ``code_paths`` are accepted and ignored, and any other unknown keyword is an error;
-    ``artifacts`` must be local files.
+    ``code_paths`` are accepted and ignored, and any other unknown keyword is an error.
 
     :param artifact_path: the model's folder inside the run's artifacts.
     :param python_model: the :class:`PythonModel` instance.
-    :param artifacts: name -> local file, copied into the model's ``artifacts/``.
+    :param artifacts: name -> a local file or folder, a ``runs:/<run_id>/<path>`` artifact or a
+        ``models:/`` model, copied into the model's ``artifacts/`` (``context.artifacts[name]`` is
+        its path when the model is loaded).
     :param signature: the model's signature; default inferred from ``input_example``.
     :param input_example: a few rows of input, saved with the model.
     :param registered_model_name: also register the model under this name.

@@ -16,6 +16,7 @@ from IPython.core.error import UsageError
 
 from mlnb.capture import provenance
 from mlnb.errors import MlnbError
+from mlnb.mlflow_compat import use_as_mlflow
 from mlnb.projects.export import export_notebook
 from mlnb.store import open_store
 from mlnb.store.search import parse_filter
@@ -28,6 +29,7 @@ HELP = """\
 %mlnb store [PATH]                  show the store in use, or switch to PATH
 %mlnb autolog [sklearn] [--off]     turn scikit-learn autologging on (or off)
 %mlnb export [--run RUN_ID] --out DIR   export this notebook as a reproducible project
+%mlnb mlflow                        make `import mlflow...` use mlnb in this kernel
 %mlnb help                          this text
 RUN is a run id or a run name (the most recent run of that name)."""
 
@@ -171,6 +173,17 @@ def _export(shell: Any, words: list[str]) -> Any:
     return export_notebook(notebook, args.out, run_id=run_id)
 
 
+def _mlflow(shell: Any, words: list[str]) -> Any:
+    _parser("mlflow").parse_args(words)  # no arguments: a stray word is a usage error
+    try:
+        use_as_mlflow()
+    except ImportError as exc:  # the real MLflow is already loaded in this kernel
+        raise UsageError(f"%mlnb mlflow: {exc}") from None
+    print("mlnb: `import mlflow` (and mlflow.sklearn, mlflow.pyfunc, ...) now uses mlnb in this "
+          "kernel.")
+    return None
+
+
 def _help(shell: Any, words: list[str]) -> Any:
     print(HELP)
     return None
@@ -178,5 +191,5 @@ def _help(shell: Any, words: list[str]) -> Any:
 
 COMMANDS: dict[str, Callable[[Any, list[str]], Any]] = {
     "runs": _runs, "compare": _compare, "show": _show, "store": _store, "autolog": _autolog,
-    "export": _export, "help": _help,
+    "export": _export, "mlflow": _mlflow, "help": _help,
 }

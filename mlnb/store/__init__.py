@@ -23,11 +23,12 @@ from mlnb.errors import (
 )
 from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.store.batches import BatchQueries
-from mlnb.store.connection import Connection
+from mlnb.store.connection import Connection, refuse_foreign_database
 from mlnb.store.experiments import ExperimentQueries
 from mlnb.store.location import (
     StoreLocation,
     check_discovered,
+    refuse_mlflow_file_store,
     resolve,
     warn_if_not_private,
 )
@@ -72,6 +73,10 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, Registry
             # Again now that the folder exists: another user may have created it since resolve().
             if location.discovered:
                 check_discovered(location)
+            # Another program's database (MLflow's): refused before anything is created beside it
+            # or written into it (WAL mode, migrations).
+            refuse_mlflow_file_store(location)
+            refuse_foreign_database(location.db_path)
             location.artifact_root.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlnb.errors import StoreError
+from mlnb.errors import ForeignStoreError, StoreError
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -179,6 +179,42 @@ class Connection:
         """Close the SQLite connection."""
         with self._lock:
             self.conn.close()
+
+
+def refuse_foreign_database(db_path: Path) -> None:
+    """Refuse a database file that holds tables but is not an mlnb store (an MLflow tracking
+    database, typically, named by ``MLFLOW_TRACKING_URI``), before anything writes to it.
+
+    A new (empty) file and an mlnb store pass; a file SQLite cannot read is left to the normal
+    open, which reports it.
+
+    :param db_path: the store's database file.
+    :raises ForeignStoreError: naming what the file is and what to do.
+    """
+    try:
+        probe = sqlite3.connect(f"{db_path.absolute().as_uri()}?mode=ro", uri=True,
+                                timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error:
+        return
+    try:
+        tables = {row[0] for row in probe.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        return
+    finally:
+        probe.close()
+    if not tables or "_sqlite_migrations" in tables:
+        return
+    from mlnb.store.location import MLFLOW_DATA_HINT  # the hint lives beside the URI rules
+
+    if "alembic_version" in tables and "experiments" in tables:
+        raise ForeignStoreError(
+            f"{db_path} is an MLflow tracking database, not an mlnb store; mlnb left it "
+            f"untouched. {MLFLOW_DATA_HINT}")
+    raise ForeignStoreError(
+        f"{db_path} is an SQLite database of another program (tables "
+        f"{', '.join(sorted(tables)[:5])}), not an mlnb store; mlnb left it untouched. Point mlnb "
+        "at a folder or a new database file.")
 
 
 def _create_private(db_path: Path) -> None:

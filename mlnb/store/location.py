@@ -1,7 +1,8 @@
 """Where the store lives, found with no configuration (architecture.md, "Where the data lives").
 
 1. an explicit ``set_tracking_uri(...)`` wins;
-2. else ``MLNB_TRACKING_URI``;
+2. else ``MLNB_TRACKING_URI``, else MLflow's ``MLFLOW_TRACKING_URI`` when it names a folder or a
+   SQLite file (an MLflow tracking server or Databricks there is an error, never ignored);
 3. else the nearest ``.mlnb/`` folder walking up from the current directory (as git finds .git);
 4. else ``.mlnb/`` is created in the current directory.
 
@@ -27,10 +28,75 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from mlnb.errors import InvalidParameterError, StorePrivacyWarning, UnsafeStoreError
+from mlnb.errors import (
+    ForeignStoreError,
+    InvalidParameterError,
+    StorePrivacyWarning,
+    UnsafeStoreError,
+)
 
 STORE_DIR = ".mlnb"
 ENV_VAR = "MLNB_TRACKING_URI"
+MLFLOW_ENV_VAR = "MLFLOW_TRACKING_URI"
+_SERVER_SCHEMES = ("http", "https", "databricks", "databricks-uc", "uc", "s3", "gs", "wasbs",
+                   "postgresql", "mysql", "mssql", "mlflow-artifacts")
+
+MLFLOW_DATA_HINT = (
+    "mlnb keeps runs in its own local store and cannot log into MLflow's. Unset "
+    f"{MLFLOW_ENV_VAR}, or set {ENV_VAR} (which wins over it) to an mlnb store: a folder such as "
+    "'.mlnb' or a new database file such as 'sqlite:///mlnb.db'. To keep logging there, run the "
+    "script with MLflow itself."
+)
+"""What mlnb can do when pointed at MLflow's data (a server, Databricks or an MLflow database)."""
+
+
+def refuse_mlflow_file_store(location: StoreLocation) -> None:
+    """Refuse a store folder that is MLflow's file store (``mlruns/``: ``0/meta.yaml``,
+    ``.trash``), before mlnb creates its database inside it.
+
+    :param location: the store's location.
+    :raises ForeignStoreError: when the folder is MLflow's.
+    """
+    folder = location.db_path.parent
+    if location.db_path.exists() or location.artifact_root != folder / "artifacts":
+        return
+    if (folder / "0" / "meta.yaml").is_file() or (folder / ".trash").is_dir():
+        raise ForeignStoreError(
+            f"{folder} is an MLflow file store (mlruns), not an mlnb store; mlnb left it "
+            f"untouched. {MLFLOW_DATA_HINT}")
+
+
+def names_a_server(uri: str) -> bool:
+    """Whether a tracking URI names a server or remote database rather than a local path
+    (``http(s)://``, ``databricks`` alone or with a profile, ``postgresql://``...).
+
+    :param uri: the tracking URI.
+    """
+    scheme = urlparse(uri).scheme.lower()
+    bare = uri.strip().lower()
+    return (scheme in _SERVER_SCHEMES or scheme.startswith(("databricks", "mysql", "postgresql"))
+            or bare in ("databricks", "databricks-uc", "uc"))
+
+
+def env_uri() -> str | None:
+    """The store the environment names: ``MLNB_TRACKING_URI``, else ``MLFLOW_TRACKING_URI``
+    (MLflow's variable, honoured so that an MLflow script run against mlnb logs where it says),
+    else None.
+
+    :raises InvalidParameterError: when only ``MLFLOW_TRACKING_URI`` is set and names a tracking
+        server, Databricks or a database mlnb cannot use: never a silent fallback to ``.mlnb``.
+    """
+    ours = os.environ.get(ENV_VAR)
+    if ours:
+        return ours
+    theirs = os.environ.get(MLFLOW_ENV_VAR)
+    if not theirs:
+        return None
+    if names_a_server(theirs):
+        raise InvalidParameterError(
+            f"{MLFLOW_ENV_VAR} is {theirs!r}, an MLflow tracking server or database: "
+            f"{MLFLOW_DATA_HINT}")
+    return theirs
 _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
@@ -82,12 +148,13 @@ def resolve(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
     """Apply the four rules and return the store's database file and artifact root.
 
     :param explicit: a tracking URI given by the caller (``set_tracking_uri``); else
-        ``MLNB_TRACKING_URI``; else the store is found or created from ``cwd``.
+        ``MLNB_TRACKING_URI`` (or ``MLFLOW_TRACKING_URI``: :func:`env_uri`); else the store is
+        found or created from ``cwd``.
     :param cwd: the folder to start from (default: the current directory).
     :raises UnsafeStoreError: when the store found from ``cwd`` is not private to this user.
     """
     here = (cwd or Path.cwd()).absolute()
-    uri = os.fspath(explicit) if explicit is not None else os.environ.get(ENV_VAR) or None
+    uri = os.fspath(explicit) if explicit is not None else env_uri()
     if uri:
         return from_uri(uri, here)
     found = find_store_dir(here)
@@ -219,7 +286,7 @@ def from_uri(uri: str, cwd: Path) -> StoreLocation:
     """
     parsed = urlparse(uri)
     scheme = parsed.scheme.lower()
-    if scheme in ("http", "https", "databricks", "s3", "gs", "wasbs", "postgresql", "mysql"):
+    if names_a_server(uri):
         raise InvalidParameterError(
             f"Tracking URI {uri!r}: mlnb keeps runs in a local SQLite store and never sends them "
             "to a server. Give a folder (e.g. '.mlnb') or a database file (e.g. 'sqlite:///mlnb.db')."

@@ -46,6 +46,44 @@ def writer_for(store: Store) -> MetricWriter:
     return writer
 
 
+class RunOperations:
+    """What a logging call with ``synchronous=False`` returns (MLflow's ``RunOperations``):
+    :meth:`wait` returns once everything this process logged to the store is on disk.
+
+    :param writer: the metric writer of the store logged to.
+    """
+
+    def __init__(self, writer: MetricWriter) -> None:
+        self._writer = writer
+
+    def wait(self) -> None:
+        """Block until the buffered metric points are written (params and tags already are)."""
+        self._writer.flush()
+
+
+def after_logging(writer: MetricWriter, synchronous: bool | None) -> RunOperations | None:
+    """MLflow's ``synchronous`` argument, applied after a logging call buffered or wrote its data.
+
+    ``True``: the buffered metric points are written before the call returns. ``False``: nothing
+    more is done (mlnb's metric points are buffered anyway) and a :class:`RunOperations` is
+    returned, as MLflow returns one. ``None`` (the default): mlnb's default, which is MLflow's
+    asynchronous mode for metric points (on disk within a second, and before any read in this
+    process) and synchronous writes for params and tags; ``MLFLOW_ENABLE_ASYNC_LOGGING`` changes
+    nothing.
+
+    :param writer: the metric writer of the store logged to.
+    :param synchronous: the caller's ``synchronous`` argument.
+    """
+    if synchronous is None:
+        return None
+    if not isinstance(synchronous, bool):
+        raise InvalidParameterError(f"synchronous must be True, False or None, not {synchronous!r}.")
+    if synchronous:
+        writer.flush()
+        return None
+    return RunOperations(writer)
+
+
 class MlnbClient(RegistryClientMixin, ArtifactClientMixin):
     """Tracking operations on one store, each naming its run or experiment explicitly.
 
@@ -288,16 +326,19 @@ class MlnbClient(RegistryClientMixin, ArtifactClientMixin):
 
     # --- logging ----------------------------------------------------------------------------
 
-    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+    def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
         """Log one param of a run and return its value; a param is fixed once logged.
 
         :param run_id: the run.
         :param key: the param's name.
         :param value: any value; it is stored as text (at most 6,000 characters).
+        :param synchronous: MLflow's flag (see :func:`after_logging`): the param is written at once
+            in any case; ``False`` returns a :class:`RunOperations` instead of the value.
         :raises ParamConflictError: when the run already has ``key`` with another value.
         """
         self.store.log_batch(run_id, params=[Param(key, value)])
-        return value
+        operations = after_logging(self.writer, synchronous)
+        return operations if synchronous is False else value
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         """Log several params of a run at once, all or nothing.
@@ -308,8 +349,9 @@ class MlnbClient(RegistryClientMixin, ArtifactClientMixin):
         self.store.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
 
     def log_metric(
-        self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int = 0
-    ) -> None:
+        self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int = 0,
+        synchronous: bool | None = None,
+    ) -> RunOperations | None:
         """Log one metric point of a run; buffered, on disk within a second and on any read.
 
         :param run_id: the run.
@@ -317,9 +359,12 @@ class MlnbClient(RegistryClientMixin, ArtifactClientMixin):
         :param value: a number (NaN and ±inf are kept as they are).
         :param timestamp: milliseconds since the epoch; default now.
         :param step: the training step (default 0).
+        :param synchronous: MLflow's flag: ``True`` writes the point before returning; ``False``
+            returns a :class:`RunOperations`; see :func:`after_logging`.
         """
         self.writer.add(run_id, key, value, timestamp if timestamp is not None else now_ms(),
                         step or 0)
+        return after_logging(self.writer, synchronous)
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None,
                     timestamp: int | None = None) -> None:
@@ -334,14 +379,18 @@ class MlnbClient(RegistryClientMixin, ArtifactClientMixin):
         for key, value in metrics.items():
             self.writer.add(run_id, key, value, t, step or 0)
 
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+    def set_tag(self, run_id: str, key: str, value: Any,
+                synchronous: bool | None = None) -> RunOperations | None:
         """Set one tag of a run (a tag can be changed, unlike a param).
 
         :param run_id: the run.
         :param key: the tag's name.
         :param value: any value, stored as text.
+        :param synchronous: MLflow's flag: the tag is written at once in any case; ``False``
+            returns a :class:`RunOperations`.
         """
         self.store.log_batch(run_id, tags=[RunTag(key, value)])
+        return after_logging(self.writer, synchronous)
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         """Set several tags of a run at once, all or nothing.
@@ -361,20 +410,22 @@ class MlnbClient(RegistryClientMixin, ArtifactClientMixin):
 
     def log_batch(
         self, run_id: str, metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
-        tags: Sequence[RunTag] = (),
-    ) -> None:
+        tags: Sequence[RunTag] = (), synchronous: bool | None = None,
+    ) -> RunOperations | None:
         """Write metrics, params and tags at once, all or nothing.
 
-        Unlike :meth:`log_metric`, the metrics are not buffered; there is no ``synchronous``
-        argument.
+        Unlike :meth:`log_metric`, the metrics are not buffered: everything is written before the
+        call returns, whatever ``synchronous`` says.
 
         :param run_id: the run.
         :param metrics: :class:`~mlnb.entities.Metric` points.
         :param params: :class:`~mlnb.entities.Param` values.
         :param tags: :class:`~mlnb.entities.RunTag` values.
+        :param synchronous: MLflow's flag; ``False`` returns a :class:`RunOperations`.
         """
         self.writer.flush()
         self.store.log_batch(run_id, list(metrics), list(params), list(tags))
+        return after_logging(self.writer, synchronous)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of a run (buffered points are written first).

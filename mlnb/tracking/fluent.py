@@ -26,7 +26,7 @@ from mlnb.entities import (
 )
 from mlnb.errors import InvalidParameterError, RunStateError
 from mlnb.store.artifacts import safe_relpath
-from mlnb.tracking.client import MlnbClient, current_client
+from mlnb.tracking.client import MlnbClient, RunOperations, after_logging, current_client
 from mlnb.tracking.context import run_context_tags
 from mlnb.tracking.experiment import (
     active_experiment_id,
@@ -55,6 +55,7 @@ from mlnb.tracking.writer import flush_all
 __all__ = [
     "SEARCH_MAX_RESULTS_PANDAS", "ActiveRun", "active_experiment_id", "active_run",
     "create_experiment", "delete_experiment", "delete_run", "delete_tag", "end_run", "flush",
+    "flush_async_logging",
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_metric_history",
     "get_run", "get_tracking_uri", "last_active_run", "list_artifacts", "log_artifact",
     "log_artifacts", "log_dict", "log_figure", "log_metric", "log_metrics", "log_param",
@@ -263,77 +264,95 @@ def _active_run_id() -> str:
 # --- logging to the active run ----------------------------------------------------------------
 
 
-def log_param(key: str, value: Any) -> Any:
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     """Log one param of the active run (started if none is) and return its value.
-
-    MLflow's ``synchronous`` argument does not exist: the param is written at once.
 
     :param key: the param's name (letters, digits and ``_-./ :``, at most 250 characters).
     :param value: any value; stored as text. A param is fixed once logged: logging it again
         with another value raises ``ParamConflictError`` (MLflow's INVALID_PARAMETER_VALUE).
+    :param synchronous: MLflow's flag. The param is written before the call returns in any
+        case; ``False`` returns a :class:`~mlnb.tracking.client.RunOperations` (as MLflow)
+        instead of the value.
     """
-    return current_client().log_param(_active_run_id(), key, value)
+    return current_client().log_param(_active_run_id(), key, value, synchronous)
 
 
-def log_params(params: dict[str, Any]) -> None:
+def log_params(params: dict[str, Any], synchronous: bool | None = None) -> RunOperations | None:
     """Log several params of the active run at once, all or nothing.
 
-    Unlike MLflow, there is no ``synchronous`` or ``run_id`` argument: use
-    :meth:`ActiveRun.log_params` or ``MlnbClient().log_params`` for another run.
+    Unlike MLflow, there is no ``run_id`` argument: use :meth:`ActiveRun.log_params` or
+    ``MlnbClient().log_params`` for another run.
 
     :param params: names and values, as for :func:`log_param`.
+    :param synchronous: MLflow's flag: the params are written at once in any case; ``False``
+        returns a :class:`~mlnb.tracking.client.RunOperations`.
     """
-    current_client().log_params(_active_run_id(), _mapping(params, "log_params"))
+    client = current_client()
+    client.log_params(_active_run_id(), _mapping(params, "log_params"))
+    return after_logging(client.writer, synchronous)
 
 
 def log_metric(key: str, value: float, step: int | None = None,
-               timestamp: int | None = None) -> None:
+               synchronous: bool | None = None, timestamp: int | None = None
+               ) -> RunOperations | None:
     """Log one metric point of the active run (started if none is).
 
-    Unlike MLflow, the point is buffered: it is on disk within a second, at ``end_run`` and
-    ``flush()``, and before any read in this process (a hard crash loses at most the last
-    second of points). MLflow's ``synchronous``, ``run_id``, ``model_id`` and ``dataset``
-    arguments do not exist; use ``MlnbClient().log_metric`` for another run.
+    By default the point is buffered, as in MLflow's asynchronous mode: it is on disk within a
+    second, at ``end_run``, ``flush()`` and ``flush_async_logging()``, and before any read in this
+    process (a hard crash loses at most the last second of points). MLflow's ``run_id``,
+    ``model_id`` and ``dataset`` arguments do not exist; use ``MlnbClient().log_metric`` for
+    another run.
 
     :param key: the metric's name.
     :param value: a number; NaN and ±inf are kept as they are.
     :param step: the training step (default 0).
+    :param synchronous: MLflow's flag: ``True`` writes the point (and every point buffered before
+        it) before returning; ``False`` returns a :class:`~mlnb.tracking.client.RunOperations`
+        whose ``wait()`` does so; ``None`` buffers.
     :param timestamp: milliseconds since the epoch (default now).
     """
     run_id = state.active[-1].run_id if state.active else _active_run_id()
-    current_client().log_metric(run_id, key, value, timestamp, step or 0)
+    return current_client().log_metric(run_id, key, value, timestamp, step or 0, synchronous)
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None,
-                timestamp: int | None = None) -> None:
+                synchronous: bool | None = None, timestamp: int | None = None
+                ) -> RunOperations | None:
     """Log several metric points of the active run with one step and timestamp (buffered).
 
-    As :func:`log_metric`, without MLflow's ``synchronous``, ``run_id``, ``model_id`` and
-    ``dataset`` arguments.
+    As :func:`log_metric`, without MLflow's ``run_id``, ``model_id`` and ``dataset`` arguments.
 
     :param metrics: names and values.
     :param step: the training step (default 0).
+    :param synchronous: as for :func:`log_metric`.
     :param timestamp: milliseconds since the epoch (default now).
     """
-    current_client().log_metrics(_active_run_id(), _mapping(metrics, "log_metrics"), step,
-                                 timestamp)
+    client = current_client()
+    client.log_metrics(_active_run_id(), _mapping(metrics, "log_metrics"), step, timestamp)
+    return after_logging(client.writer, synchronous)
 
 
-def set_tag(key: str, value: Any) -> None:
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> RunOperations | None:
     """Set one tag of the active run (a tag can be changed, unlike a param).
 
     :param key: the tag's name.
     :param value: any value, stored as text.
+    :param synchronous: MLflow's flag: the tag is written at once in any case; ``False``
+        returns a :class:`~mlnb.tracking.client.RunOperations`.
     """
-    current_client().set_tag(_active_run_id(), key, value)
+    return current_client().set_tag(_active_run_id(), key, value, synchronous)
 
 
-def set_tags(tags: dict[str, Any]) -> None:
+def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> RunOperations | None:
     """Set several tags of the active run at once, all or nothing.
 
     :param tags: names and values.
+    :param synchronous: MLflow's flag: the tags are written at once in any case; ``False``
+        returns a :class:`~mlnb.tracking.client.RunOperations`.
     """
-    current_client().set_tags(_active_run_id(), _mapping(tags, "set_tags"))
+    client = current_client()
+    client.set_tags(_active_run_id(), _mapping(tags, "set_tags"))
+    return after_logging(client.writer, synchronous)
 
 
 def delete_tag(key: str) -> None:
@@ -419,6 +438,12 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
 
 def flush() -> None:
     """Write every buffered metric point now (mlnb-only: MLflow writes each point at once)."""
+    flush_all()
+
+
+def flush_async_logging() -> None:
+    """MLflow's name for :func:`flush`: on return, every metric point logged in this process is
+    on disk (mlnb buffers metric points by default, like MLflow's asynchronous logging)."""
     flush_all()
 
 

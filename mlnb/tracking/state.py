@@ -40,9 +40,13 @@ state = State()
 
 
 def explicit_uri() -> str | None:
-    """The store asked for: ``set_tracking_uri(...)`` if called, else ``MLNB_TRACKING_URI``,
-    else None (then the location rules find or create ``.mlnb/``)."""
-    return state.tracking_uri or os.environ.get(location.ENV_VAR) or None
+    """The store asked for: ``set_tracking_uri(...)`` if called, else ``MLNB_TRACKING_URI``, else
+    ``MLFLOW_TRACKING_URI`` (:func:`mlnb.store.location.env_uri`), else None (then the location
+    rules find or create ``.mlnb/``).
+
+    :raises InvalidParameterError: when ``MLFLOW_TRACKING_URI`` names a server mlnb cannot use.
+    """
+    return state.tracking_uri or location.env_uri()
 
 
 def forget_parent_runs() -> None:
