@@ -86,7 +86,6 @@ def lean_series(folder: Path, points: int) -> dict[str, float]:
 def mlnb_series(folder: Path, points: int) -> dict[str, float]:
     """mlnb's public client: log_batch 1,000 points a call, then the whole and a charted history."""
     from mlnb.entities import Metric
-    from mlnb.server.downsample import downsample
     from mlnb.tracking.client import MlnbClient
 
     client = MlnbClient(str(folder / "store"))
@@ -104,10 +103,12 @@ def mlnb_series(folder: Path, points: int) -> dict[str, float]:
     _checkpoint(db)
     size = db.stat().st_size - before
     read = median(timed(lambda: client.get_metric_history(run_id, "loss")) for _ in range(3))
-    charted = median(timed(lambda: downsample(client.get_metric_history(run_id, "loss"),
-                                              CHART_POINTS)) for _ in range(3))
+    columns = median(timed(lambda: client.store.metric_columns(run_id, "loss")) for _ in range(3))
+    charted = median(timed(lambda: client.store.sampled_history(run_id, "loss", CHART_POINTS))
+                     for _ in range(3))
     client.store.close()
-    return {"write_s": write, "bytes": size / points, "read_s": read, "chart_s": charted}
+    return {"write_s": write, "bytes": size / points, "read_s": read, "columns_s": columns,
+            "chart_s": charted}
 
 
 def _points(count: int) -> list[tuple[int, int, float]]:
@@ -168,7 +169,7 @@ def store_figures(client: Any, experiment_id: str, repeats: int) -> dict[str, fl
         with sqlite3.connect(store.location.db_path) as cx:
             return [pd.read_sql(sql, cx) for sql in (
                 "SELECT * FROM runs", "SELECT run_id, key, value FROM params",
-                "SELECT run_id, key, value FROM latest_metrics", "SELECT run_id, key, value FROM tags")]
+                "SELECT run_id, key, value FROM metric_series", "SELECT run_id, key, value FROM tags")]
 
     to_pandas()  # pandas' own first import is not the store's cost
     figures = {name: median(timed(fn) for _ in range(repeats))
@@ -190,8 +191,10 @@ def series_table(lean: dict[str, float], ours: dict[str, float], points: int) ->
          fmt_ratio(ours["bytes"] / lean["bytes"])],
         ["write, points/s (target >= 0.7x)", fmt_rate(points / ours["write_s"], "pts"),
          fmt_rate(points / lean["write_s"], "pts"), fmt_ratio(lean["write_s"] / ours["write_s"])],
-        ["whole history read (target <= 5x)", fmt_seconds(ours["read_s"]),
+        ["whole history read, Metric objects (target <= 5x)", fmt_seconds(ours["read_s"]),
          fmt_seconds(lean["read_s"]), fmt_ratio(ours["read_s"] / lean["read_s"])],
+        ["whole history read, three columns", fmt_seconds(ours["columns_s"]),
+         fmt_seconds(lean["read_s"]), fmt_ratio(ours["columns_s"] / lean["read_s"])],
         [f"{CHART_POINTS}-point chart read (target < 2% of whole)", fmt_seconds(ours["chart_s"]),
          "", f"{100 * ours['chart_s'] / ours['read_s']:.0f}% of whole"],
     ]

@@ -248,3 +248,23 @@ def test_run_table_sorts_by_duration(tracking):
     assert [r.info.run_name for r in table.runs] == ["long", "medium", "short"]
     table.sort_by("duration")
     assert [r.info.run_name for r in table.runs] == ["short", "medium", "long"]
+
+
+def test_long_histories_are_charted_from_a_sample_with_exact_summaries(tracking: Path) -> None:
+    from mlnb.entities import Metric
+    from mlnb.widgets.data import CHART_POINTS
+
+    client = mlnb.MlnbClient()
+    run_id = client.create_run("0").info.run_id
+    points = [Metric("loss", 1 / (1 + s), 0, s) for s in range(9_000)]
+    points[4_321] = Metric("loss", -3.0, 0, 4_321)
+    for start in range(0, len(points), 1_000):
+        client.log_batch(run_id, metrics=points[start:start + 1_000])
+    detail = RunDetail(run_id)
+    assert len(detail.histories["loss"]) <= CHART_POINTS
+    from mlnb.widgets.run_detail import metric_rows
+
+    assert metric_rows(detail.histories, detail.point_counts) == [
+        ["loss", "0.000111111", "-3", "1", "4321", "9000"]]
+    view = Comparison([run_id])
+    assert view.point_counts == {run_id: {"loss": 9_000}}

@@ -15,7 +15,6 @@ from mlnb._version import __version__
 from mlnb.entities import Experiment, Metric, Run, ViewType
 from mlnb.errors import MlnbError
 from mlnb.server.base import API_VERSION, MlnbHandler, dump
-from mlnb.server.downsample import downsample
 
 VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
 LIST_TAG_CHARS = 300  # tag values in a run list are cut here; the run detail has them whole
@@ -263,10 +262,9 @@ class MetricHistoryHandler(MlnbHandler):
             raise web.HTTPError(400, "Give the metric with ?key=<metric name>.")
         max_points = self.int_arg("max_points", DEFAULT_MAX_POINTS, 4, MAX_POINTS_CAP)
         store = self.store()
-        points = await self.blocking(store.get_metric_history, run_id, key)
-        kept = downsample(points, max_points)
-        self.send_json({"run_id": run_id, "key": key, "total": len(points),
-                        "downsampled": len(kept) < len(points), "points": points_json(kept)})
+        total, kept = await self.blocking(store.sampled_history, run_id, key, max_points)
+        self.send_json({"run_id": run_id, "key": key, "total": total,
+                        "downsampled": len(kept) < total, "points": points_json(kept)})
 
 
 class MetricHistoriesHandler(MlnbHandler):
@@ -286,10 +284,10 @@ class MetricHistoriesHandler(MlnbHandler):
         def histories() -> dict[str, dict[str, list[Metric]]]:
             for run_id in run_ids:
                 store.get_run_info(run_id)  # 404 for an unknown run
-            return store.metric_histories(run_ids, keys)
+            return store.metric_histories(run_ids, keys, max_points=max_points)
 
         found = await self.blocking(histories)
         self.send_json({"histories": {
-            run_id: {key: points_json(downsample(points, max_points)) for key, points in by_key.items()}
+            run_id: {key: points_json(points) for key, points in by_key.items()}
             for run_id, by_key in found.items()
         }})

@@ -35,6 +35,7 @@ from mlnb.store.location import (
 from mlnb.store.metrics import MetricQueries
 from mlnb.store.registry import RegistryQueries
 from mlnb.store.registry_stages import StageQueries
+from mlnb.store.run_table import RunTableQueries
 from mlnb.store.runs import RunQueries
 from mlnb.store.sql import now_ms
 from mlnb.store.trust import artifact_mac, is_trusted, mac_verifies, user_key
@@ -58,7 +59,8 @@ class ArtifactProof:
     vouched: bool
 
 
-class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RegistryQueries,
+class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTableQueries,
+            RegistryQueries,
             StageQueries):
     """One mlnb store: ``mlnb.db`` and its artifact root.
 

@@ -217,6 +217,21 @@ class MetricQueries:
             f"ON t.series_id = s.series_id WHERE s.run_id = ?{key_filter}", params)[0][0]
         return int(packed) + int(waiting)
 
+    def point_counts(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """How many points each metric of these runs holds: run -> key -> count.
+
+        :param run_ids: the runs.
+        """
+        out: dict[str, dict[str, int]] = {r: {} for r in run_ids}
+        for chunk in chunks(list(run_ids)):
+            for table, counted in (("metric_chunks", "sum(d.points)"), ("metric_tail", "count(*)")):
+                for run_id, key, count in self.cx.query(
+                    f"SELECT s.run_id, s.key, {counted} FROM metric_series s JOIN {table} d "
+                    f"ON d.series_id = s.series_id WHERE s.run_id IN ({marks(chunk)}) "
+                    "GROUP BY s.series_id", chunk):
+                    out[run_id][key] = out[run_id].get(key, 0) + int(count)
+        return out
+
     def metric_keys(self, run_ids: Sequence[str]) -> list[str]:
         """The names of every metric of these runs, sorted.
 

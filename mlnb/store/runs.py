@@ -32,7 +32,7 @@ from mlnb.errors import (
     RunStateError,
     StoreError,
 )
-from mlnb.store import liveness, records, validation
+from mlnb.store import liveness, records, run_search, validation
 from mlnb.store.connection import Connection
 from mlnb.store.search import (
     EntitySchema,
@@ -370,18 +370,19 @@ class RunQueries:
         :param order_by: order-by clauses.
         :param offset: rows to skip (paging).
         """
-        where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "")
-        order = compile_order_by(parse_order_by(order_by), RUN_SCHEMA)
-        stages = view_stages(view_type)
-        eids = [experiment_int(e) for e in experiment_ids]
+        terms = parse_order_by(order_by)
+        condition, condition_params = self.run_condition(experiment_ids, filter_string, view_type)
+        limit, skip = result_limit(max_results), page_offset(offset)
+        if run_search.is_driven(terms, RUN_SCHEMA):  # by a metric, param or tag: its index
+            return self._infos(run_search.driven_page(
+                self.cx, self._RUN_COLUMNS, terms, RUN_SCHEMA, condition, condition_params,
+                limit, skip))
+        order = compile_order_by(terms, RUN_SCHEMA)
         order_sql = (order.sql + ", " if order.sql else "") + "r.start_time DESC, r.run_id"
         found = self.cx.query(
-            f"SELECT {self._RUN_COLUMNS} FROM runs r {order.joins} "
-            f"WHERE r.experiment_id IN ({marks(eids)}) "
-            f"AND r.lifecycle_stage IN ({marks(stages)}) AND {where.sql} "
+            f"SELECT {self._RUN_COLUMNS} FROM runs r {order.joins} WHERE {condition} "
             f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
-            [*order.join_params, *eids, *stages, *where.params, result_limit(max_results),
-             page_offset(offset)],
+            [*order.join_params, *condition_params, limit, skip],
         )
         return self._infos(found)
 
@@ -395,15 +396,23 @@ class RunQueries:
         :param filter_string: the search grammar.
         :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
         """
+        condition, params = self.run_condition(experiment_ids, filter_string, view_type)
+        return int(self.cx.query(f"SELECT count(*) FROM runs r WHERE {condition}", params)[0][0])
+
+    @staticmethod
+    def run_condition(experiment_ids: Sequence[str], filter_string: str | None,
+                      view_type: int) -> tuple[str, list[Any]]:
+        """The SQL condition on runs ``r`` of a search, and its parameters.
+
+        :param experiment_ids: the experiments.
+        :param filter_string: the search grammar.
+        :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
+        """
         where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "")
         stages = view_stages(view_type)
         eids = [experiment_int(e) for e in experiment_ids]
-        rows = self.cx.query(
-            f"SELECT count(*) FROM runs r WHERE r.experiment_id IN ({marks(eids)}) "
-            f"AND r.lifecycle_stage IN ({marks(stages)}) AND {where.sql}",
-            [*eids, *stages, *where.params],
-        )
-        return int(rows[0][0])
+        return (f"r.experiment_id IN ({marks(eids)}) AND r.lifecycle_stage IN ({marks(stages)}) "
+                f"AND {where.sql}", [*eids, *stages, *where.params])
 
     def child_run_ids(self, parent_run_id: str) -> list[str]:
         """The ids of a run's child runs, oldest first.

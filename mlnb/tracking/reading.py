@@ -99,6 +99,13 @@ def search_runs(
                                     f"{output_format!r}.")
     client = current_client()
     ids = _experiment_ids(client, experiment_ids, experiment_names, search_all_experiments)
+    if output_format == "pandas":
+        from mlnb.tracking.frames import table_to_frame  # pandas: only for a DataFrame
+
+        client.writer.flush()
+        client.store.reap_dead_runs()
+        return table_to_frame(client.store.run_table(ids, filter_string, run_view_type,
+                                                     max_results, order_by))
     runs: list[Run] = []
     token: str | None = None
     while len(runs) < max_results:
@@ -108,11 +115,7 @@ def search_runs(
         token = page.token
         if token is None:
             break
-    if output_format == "list":
-        return runs
-    from mlnb.tracking.frames import runs_to_frame  # pandas: only when a DataFrame is asked for
-
-    return runs_to_frame(runs)
+    return runs
 
 
 def _experiment_ids(client: MlnbClient, ids: Sequence[str] | None,

@@ -34,17 +34,20 @@ def params_rows(runs: list[Run], show_all: bool) -> tuple[list[list[str]], list[
 
 
 def summary_rows(runs: list[Run], labels: list[str],
-                 histories: dict[str, dict[str, list[Metric]]]) -> list[list[str]]:
+                 histories: dict[str, dict[str, list[Metric]]],
+                 counts: dict[str, dict[str, int]] | None = None) -> list[list[str]]:
     """``[run, metric, last, min, max, best step, points]`` for every run and metric it has.
 
     :param runs: the runs.
     :param labels: their labels.
-    :param histories: run id -> metric -> points.
+    :param histories: run id -> metric -> points (or a chart's sample of them).
+    :param counts: run id -> metric -> points in the whole history; default the points given.
     """
     rows = []
     for run, label in zip(runs, labels, strict=True):
+        run_counts = (counts or {}).get(run.info.run_id, {})
         for key, points in sorted(histories.get(run.info.run_id, {}).items()):
-            s = data.summarize(points, key)
+            s = data.summarize(points, key, run_counts.get(key))
             if s is None:
                 continue
             rows.append([label, key, data.format_value(s.last), data.format_value(s.min),
@@ -65,7 +68,8 @@ class Comparison(StaticFallback, widgets.VBox):
         self.runs = data.resolve_runs(self.store, runs)
         self.labels = data.run_labels(self.runs)
         ids = [r.info.run_id for r in self.runs]
-        self.histories = self.store.metric_histories(ids)
+        self.histories = self.store.metric_histories(ids, max_points=data.CHART_POINTS)
+        self.point_counts = self.store.point_counts(ids)
         self.metric_keys = sorted({k for h in self.histories.values() for k in h})
         self.param_keys = sorted({k for r in self.runs for k in r.data.params})
         self._drawn: set[int] = set()
@@ -121,7 +125,7 @@ class Comparison(StaticFallback, widgets.VBox):
         self._draw_params()
         self.summary_html.value = static.STYLE + static.html_table(
             ["Run", "Metric", "Last", "Min", "Max", "Best step", "Points"],
-            summary_rows(self.runs, self.labels, self.histories))
+            summary_rows(self.runs, self.labels, self.histories, self.point_counts))
         self._draw_tab(0)
 
     def _draw_params(self) -> None:
@@ -186,7 +190,7 @@ class Comparison(StaticFallback, widgets.VBox):
             static.html_table(["Param", *self.labels], rows, highlight=differs),
             "<h5>Metrics</h5>",
             static.html_table(["Run", "Metric", "Last", "Min", "Max", "Best step", "Points"],
-                              summary_rows(self.runs, self.labels, self.histories)),
+                              summary_rows(self.runs, self.labels, self.histories, self.point_counts)),
         ]
         if self.metric_keys:
             parts.append(static.figure_html(self.history_figure()))

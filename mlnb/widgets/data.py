@@ -254,22 +254,30 @@ class MetricSummary:
     count: int
 
 
-def summarize(points: Sequence[Metric], key: str) -> MetricSummary | None:
+# Points per metric the widgets read: a chart's worth, kept by the store's downsampled read
+# (each stretch's first, lowest, highest and last point), whatever the length of the history.
+CHART_POINTS = 2_000
+
+
+def summarize(points: Sequence[Metric], key: str, count: int | None = None) -> MetricSummary | None:
     """Last, min, max and the step of the best value (min for losses, else max); NaN skipped.
 
-    :param points: the metric's points (with none, the result is None).
+    :param points: the metric's points, or a chart's sample of them that keeps the extremes and
+        the last point (with none, the result is None).
     :param key: the metric's name, which says whether lower is better.
+    :param count: how many points the whole history holds; default ``len(points)``.
     """
     if not points:
         return None
+    total = len(points) if count is None else count
     finite = [p for p in points if not math.isnan(p.value)]
     last = points[-1].value
     if not finite:
-        return MetricSummary(last, math.nan, math.nan, points[-1].step, len(points))
+        return MetricSummary(last, math.nan, math.nan, points[-1].step, total)
     low = min(finite, key=lambda p: p.value)
     high = max(finite, key=lambda p: p.value)
     best = low if lower_is_better(key) else high
-    return MetricSummary(last, low.value, high.value, best.step, len(points))
+    return MetricSummary(last, low.value, high.value, best.step, total)
 
 
 def differing_params(runs: Sequence[Run]) -> list[str]:

@@ -18,14 +18,16 @@ MAX_PREVIEWS = 12
 _SOURCE_ARTIFACTS = ("cell.py", "cell_source.py", "source.py", "code.py")
 
 
-def metric_rows(histories: dict[str, list[Metric]]) -> list[list[str]]:
+def metric_rows(histories: dict[str, list[Metric]],
+                counts: dict[str, int] | None = None) -> list[list[str]]:
     """``[metric, last, min, max, best step, points]`` for each metric, by name.
 
-    :param histories: metric -> points.
+    :param histories: metric -> points (or a chart's sample of them).
+    :param counts: metric -> how many points its whole history holds; default the points given.
     """
     rows = []
     for key, points in sorted(histories.items()):
-        s = data.summarize(points, key)
+        s = data.summarize(points, key, (counts or {}).get(key))
         if s is not None:
             rows.append([key, data.format_value(s.last), data.format_value(s.min),
                          data.format_value(s.max), str(s.best_step), str(s.count)])
@@ -59,7 +61,9 @@ class RunDetail(StaticFallback, widgets.VBox):
         self.store = store if store is not None else data.tracking_store()
         self.run = data.resolve_runs(self.store, run)[0]
         run_id = self.run.info.run_id
-        self.histories = self.store.metric_histories([run_id]).get(run_id, {})
+        self.histories = self.store.metric_histories(
+            [run_id], max_points=data.CHART_POINTS).get(run_id, {})
+        self.point_counts = self.store.point_counts([run_id]).get(run_id, {})
         self.artifacts = previews.walk_artifacts(self.store, run_id)
         self.provenance = data.provenance_tags(self.run.data.tags)
         self.cell_source = self._find_cell_source()
@@ -83,7 +87,7 @@ class RunDetail(StaticFallback, widgets.VBox):
         self.header = widgets.HTML(static.STYLE + header_html(self.run))
         params = sorted(self.run.data.params.items())
         self.params_html = widgets.HTML(static.key_value_table(params, ("Param", "Value")))
-        rows = metric_rows(self.histories)
+        rows = metric_rows(self.histories, self.point_counts)
         self.metrics_html = widgets.HTML(static.html_table(
             ["Metric", "Last", "Min", "Max", "Best step", "Points"], rows) if rows else "<i>None.</i>")
         self.sparklines = widgets.Box(layout=widgets.Layout(flex_flow="row wrap"))
@@ -138,7 +142,7 @@ class RunDetail(StaticFallback, widgets.VBox):
                  static.key_value_table(sorted(self.run.data.params.items()), ("Param", "Value")),
                  "<h5>Metrics</h5>",
                  static.html_table(["Metric", "Last", "Min", "Max", "Best step", "Points"],
-                                   metric_rows(self.histories)),
+                                   metric_rows(self.histories, self.point_counts)),
                  "<h5>Tags</h5>",
                  static.key_value_table(sorted(self.run.data.tags.items()), ("Tag", "Value")),
                  "<h5>Provenance</h5>", self._provenance_html(), "<h5>Artifacts</h5>",

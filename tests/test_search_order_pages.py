@@ -1,0 +1,95 @@
+"""Pages of runs ordered by metrics, params and tags: the same runs, in the same order, whatever
+the page size and offset, as an independent sort of every run says (numbers, then NaN, then
+runs without the key; ties by the next terms, then newest first, then run id)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mlnb.entities import Metric, Param, Run, RunTag
+from mlnb.store import Store, StoreLocation
+
+RUNS = 45
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    folder = tmp_path_factory.mktemp("pages")
+    s = Store(StoreLocation(folder / "mlnb.db", folder / "artifacts"))
+    rng = random.Random(12)
+    for i in range(RUNS):
+        run_id = s.create_run("0", start_time=1_000 + rng.randrange(10)).run_id
+        metrics = []
+        for key in ("a", "b"):
+            roll = rng.random()
+            if roll < 0.6:
+                metrics.append(Metric(key, float(rng.randrange(5)), 1, 0))
+            elif roll < 0.8:
+                metrics.append(Metric(key, math.nan, 1, 0))
+        params = [Param("p", rng.choice(["x", "y", "z"]))] if rng.random() < 0.7 else []
+        tags = [RunTag("t", rng.choice(["k", "l"]))] if rng.random() < 0.5 else []
+        s.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+        if i % 9 == 0:
+            s.set_run_lifecycle(run_id, "deleted")
+    yield s
+    s.close()
+
+
+def _term_key(run: Run, term: str) -> tuple[Any, ...]:
+    field, _, direction = term.partition(" ")
+    entity, key = field.split(".")
+    descending = direction == "DESC"
+    values: dict[str, Any] = {"metrics": run.data.metrics, "params": run.data.params,
+                              "tags": run.data.tags}[entity]
+    if key not in values:
+        return (2, 0)
+    value = values[key]
+    if isinstance(value, float) and math.isnan(value):
+        return (1, 0)
+    if isinstance(value, float):
+        return (0, -value if descending else value)
+    return (0, _Reversed(value) if descending else value)
+
+
+class _Reversed:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return self.text > other.text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and self.text == other.text
+
+
+def _expected(store: Store, order_by: list[str], flt: str | None) -> list[str]:
+    runs = store.search_runs(["0"], flt, max_results=1000)  # default order: newest, then id
+    runs.sort(key=lambda r: r.info.run_id)
+    runs.sort(key=lambda r: -r.info.start_time)
+    for term in reversed(order_by):  # stable sorts, last term first
+        runs.sort(key=lambda r, t=term: _term_key(r, t))  # type: ignore[misc]
+    return [r.info.run_id for r in runs]
+
+
+ORDERS = [["metrics.a DESC"], ["metrics.a ASC"], ["metrics.a DESC", "metrics.b ASC"],
+          ["params.p ASC"], ["params.p DESC", "metrics.a DESC"], ["tags.t DESC", "params.p ASC"],
+          ["metrics.b ASC", "metrics.b DESC"]]
+
+
+@pytest.mark.parametrize("order_by", ORDERS)
+@pytest.mark.parametrize("flt", [None, "metrics.a >= 1 or params.p = 'x'"])
+def test_every_page_matches_a_sort_of_all_runs(store: Store, order_by: list[str],
+                                               flt: str | None) -> None:
+    expected = _expected(store, order_by, flt)
+    assert len(expected) > 10
+    for limit in (1, 7, 50):
+        for offset in (0, 3, 11, 25, len(expected) - 2, len(expected) + 5):
+            page = store.search_runs(["0"], flt, max_results=limit, order_by=order_by,
+                                     offset=offset)
+            assert [r.info.run_id for r in page] == expected[offset:offset + limit], \
+                (order_by, flt, limit, offset)
