@@ -55,6 +55,8 @@ from mlnb.tracking.fluent import (
 # name -> "module:attribute" (or "module" for a submodule), imported on first use.
 _LAZY = {
     "sklearn": "mlnb.sklearn",
+    "xgboost": "mlnb.xgboost",
+    "lightgbm": "mlnb.lightgbm",
     "pyfunc": "mlnb.pyfunc",
     "models": "mlnb.models",
     "exceptions": "mlnb.exceptions",

@@ -21,7 +21,7 @@ from typing import Any
 
 from mlnb.capture.environment import python_version
 from mlnb.errors import InvalidParameterError
-from mlnb.models import sklearn
+from mlnb.models import lightgbm, sklearn, xgboost
 from mlnb.models.format import (
     ModelDescriptor,
     ModelInfo,
@@ -36,7 +36,12 @@ from mlnb.models.uri import ModelLocation, resolve_model_uri
 from mlnb.store.artifacts import resolve_inside, safe_relpath
 
 FLAVOR = "python_function"
-_LOADERS = ("mlnb.models.sklearn", "mlnb.models.pyfunc")
+_FLAVORS: dict[str, Any] = {  # loader_module -> mlnb's flavor module (which imports its library lazily)
+    "mlnb.models.sklearn": sklearn,
+    "mlflow.xgboost": xgboost,
+    "mlflow.lightgbm": lightgbm,
+}
+_LOADERS = (*_FLAVORS, "mlnb.models.pyfunc")
 PICKLE_FILE = "python_model.pkl"
 
 
@@ -175,9 +180,10 @@ def load_location(location: ModelLocation, *, trusted: bool = False) -> PyFuncMo
         raise InvalidParameterError(
             f"The model at {location.uri!r} needs the loader {loader!r}, which mlnb does not "
             f"provide (it can load: {', '.join(_LOADERS)}). It was not loaded.")
-    if loader == "mlnb.models.sklearn":
-        raw = sklearn.load_location(location, descriptor, trusted=trusted)
-        return PyFuncModel(sklearn.predict_fn(raw), descriptor, location, raw)
+    flavor = _FLAVORS.get(str(loader))
+    if flavor is not None:
+        raw = flavor.load_location(location, descriptor, trusted=trusted)
+        return PyFuncModel(flavor.predict_fn(raw), descriptor, location, raw)
     raw = _load_python_model(location, descriptor, conf, trusted)
     context = PythonModelContext(_artifact_paths(location, conf))
     raw.load_context(context)
