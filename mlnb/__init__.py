@@ -63,6 +63,7 @@ _LAZY = {
     "sklearn": "mlnb.sklearn",
     "xgboost": "mlnb.xgboost",
     "lightgbm": "mlnb.lightgbm",
+    "pytorch": "mlnb.pytorch",
     "pyfunc": "mlnb.pyfunc",
     "models": "mlnb.models",
     "exceptions": "mlnb.exceptions",

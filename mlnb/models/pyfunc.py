@@ -21,7 +21,7 @@ from typing import Any
 
 from mlnb.capture.environment import python_version
 from mlnb.errors import InvalidParameterError
-from mlnb.models import lightgbm, sklearn, xgboost
+from mlnb.models import lightgbm, pytorch, sklearn, xgboost
 from mlnb.models.format import (
     ModelDescriptor,
     ModelInfo,
@@ -40,6 +40,7 @@ _FLAVORS: dict[str, Any] = {  # loader_module -> mlnb's flavor module (which imp
     "mlnb.models.sklearn": sklearn,
     "mlflow.xgboost": xgboost,
     "mlflow.lightgbm": lightgbm,
+    "mlnb.models.pytorch": pytorch,
 }
 _LOADERS = (*_FLAVORS, "mlnb.models.pyfunc")
 PICKLE_FILE = "python_model.pkl"
