@@ -7,7 +7,7 @@ repetitions after one warm-up:
 
 * ``log_model`` + ``load_model`` (by its ``runs:/`` URI) of a fitted ``XGBClassifier`` and
   ``LGBMClassifier`` (50 trees each, breast-cancer data, an input example of 5 rows), and of a
-  small ``torch.nn`` MLP when torch and ``mlnb.pytorch`` are installed; target: mlnb >= 10x faster.
+  small ``torch.nn`` MLP when torch is installed; target: mlnb >= 10x faster.
 * The time autolog adds to a 50-round ``XGBClassifier`` fit with an evaluation set (params,
   50 iterations of metrics, feature importance, the model): ``mlnb.xgboost.autolog()`` against
   ``mlflow.xgboost.autolog()``, each minus the bare fit; target: mlnb's overhead >= 10x lower.
@@ -59,20 +59,13 @@ def _models() -> dict[str, tuple[str, Any, Any]]:
         "LGBMClassifier, 50 trees": ("lightgbm", lightgbm.LGBMClassifier(
             n_estimators=50, verbose=-1).fit(X, y), X[:5]),
     }
-    if importlib.util.find_spec("torch") is not None and _has("mlnb.pytorch"):
+    if importlib.util.find_spec("torch") is not None:
         import torch
 
         torch.manual_seed(0)
         net = torch.nn.Sequential(torch.nn.Linear(30, 64), torch.nn.ReLU(), torch.nn.Linear(64, 2))
         found["torch MLP 30-64-2"] = ("pytorch", net, X[:5].to_numpy(dtype="float32"))
     return found
-
-
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _log_load_mlnb(models: dict[str, tuple[str, Any, Any]], repeat: int, root: Path) -> dict[str, float]:
