@@ -135,6 +135,9 @@ def test_a_fit_inside_the_active_run_and_a_second_fit_as_its_child(autolog, data
     assert first.info.run_id == parent.info.run_id and first.data.params["n_estimators"] == "2"
     assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert child.data.params["n_estimators"] == "3"
+    for run in (first, child):  # XGBoost's integration, not scikit-learn's, logged them
+        assert run.data.tags["mlflow.autologging"] == "xgboost"
+        assert isinstance(mlnb.xgboost.load_model(f"runs:/{run.info.run_id}/model"), xgb.XGBRegressor)
 
 
 def test_inside_an_autologged_search_the_inner_fits_are_not_logged_twice(autolog, data):
