@@ -52,10 +52,19 @@ from mlnb.tracking.fluent import (
     set_tracking_uri,
     start_run,
 )
+from mlnb.tracking.system_metrics import (
+    disable_system_metrics_logging,
+    enable_system_metrics_logging,
+    set_system_metrics_samples_before_logging,
+    set_system_metrics_sampling_interval,
+)
 
 # name -> "module:attribute" (or "module" for a submodule), imported on first use.
 _LAZY = {
     "sklearn": "mlnb.sklearn",
+    "xgboost": "mlnb.xgboost",
+    "lightgbm": "mlnb.lightgbm",
+    "pytorch": "mlnb.pytorch",
     "pyfunc": "mlnb.pyfunc",
     "models": "mlnb.models",
     "exceptions": "mlnb.exceptions",
@@ -116,6 +125,8 @@ __all__ = [
     "delete_experiment",
     "delete_run",
     "delete_tag",
+    "disable_system_metrics_logging",
+    "enable_system_metrics_logging",
     "end_run",
     "flush",
     "flush_async_logging",
@@ -143,6 +154,8 @@ __all__ = [
     "search_experiments",
     "search_runs",
     "set_experiment",
+    "set_system_metrics_samples_before_logging",
+    "set_system_metrics_sampling_interval",
     "set_tag",
     "set_tags",
     "set_tracking_uri",

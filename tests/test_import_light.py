@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 HEAVY = ["IPython", "ipywidgets", "jupyter_server", "tornado", "pandas", "plotly", "sklearn",
-         "numpy", "sqlite_utils", "matplotlib", "mlflow", "yaml"]
+         "numpy", "sqlite_utils", "matplotlib", "mlflow", "yaml", "xgboost", "lightgbm", "torch",
+         "safetensors", "psutil"]
 
 PROBE = """
 import json, sys

@@ -1,8 +1,9 @@
 """Autologging: ``mlnb.autolog()`` logs params, metrics and models of the libraries it knows.
 
-Only scikit-learn is supported (:mod:`mlnb.autolog.sklearn`). As in MLflow, a ``fit`` logs into
-the active run (inside ``%%track``, the cell's run) or starts and ends its own run, and a logging
-failure is a warning: it never breaks the user's ``fit``.
+scikit-learn (:mod:`mlnb.autolog.sklearn`), XGBoost (:mod:`mlnb.autolog.xgboost`) and LightGBM
+(:mod:`mlnb.autolog.lightgbm`); ``mlnb.autolog()`` turns on each one that is installed. As in
+MLflow, a ``fit`` logs into the active run (inside ``%%track``, the cell's run) or starts and
+ends its own run, and a logging failure is a warning: it never breaks the user's ``fit``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import sys
 import types
 from typing import Any
 
+from mlnb.autolog import lightgbm as lightgbm_autolog
 from mlnb.autolog import sklearn as sklearn_autolog
+from mlnb.autolog import xgboost as xgboost_autolog
 
-FLAVORS = ("sklearn",)
+FLAVORS = ("sklearn", "xgboost", "lightgbm")
 
 
 def autolog(disable: bool = False, log_models: bool = True, log_input_examples: bool = True,
@@ -22,11 +25,12 @@ def autolog(disable: bool = False, log_models: bool = True, log_input_examples: 
             **kwargs: Any) -> None:
     """Turn on (or with ``disable=True`` off) autologging for every installed supported library.
 
-    Only scikit-learn is supported; without it installed this does nothing. As MLflow's
+    scikit-learn, XGBoost and LightGBM, each if installed (XGBoost's and LightGBM's
+    scikit-learn models are logged by their own integration, not twice). As MLflow's
     ``mlflow.autolog``, except that its other keyword arguments are accepted and ignored.
 
     :param disable: turn autologging off.
-    :param log_models: log the fitted model through ``mlnb.models.sklearn.log_model``.
+    :param log_models: log the fitted model with its flavor's ``log_model``.
     :param log_input_examples: give the model a few training rows as its input example.
     :param log_datasets: record the training data's shape and hash as tags.
     :param silent: no warnings from autologging itself.
@@ -34,11 +38,15 @@ def autolog(disable: bool = False, log_models: bool = True, log_input_examples: 
         None for all candidates).
     :param kwargs: other MLflow keyword arguments, accepted and ignored.
     """
-    if importlib.util.find_spec("sklearn") is None:
-        return
-    sklearn_autolog.autolog(disable=disable, log_models=log_models,
-                            log_input_examples=log_input_examples, log_datasets=log_datasets,
-                            silent=silent, max_tuning_runs=max_tuning_runs)
+    if importlib.util.find_spec("sklearn") is not None:
+        sklearn_autolog.autolog(disable=disable, log_models=log_models,
+                                log_input_examples=log_input_examples, log_datasets=log_datasets,
+                                silent=silent, max_tuning_runs=max_tuning_runs)
+    for name, integration in (("xgboost", xgboost_autolog), ("lightgbm", lightgbm_autolog)):
+        if importlib.util.find_spec(name) is not None:
+            integration.autolog(disable=disable, log_models=log_models,
+                                log_input_examples=log_input_examples, log_datasets=log_datasets,
+                                silent=silent)
 
 
 class _CallableModule(types.ModuleType):

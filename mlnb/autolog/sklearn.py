@@ -37,6 +37,7 @@ from mlnb.store.validation import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH
 from mlnb.tracking import fluent
 
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
+OWN_INTEGRATIONS = ("xgboost", "lightgbm")  # their scikit-learn models: mlnb.autolog.<library>
 HASH_MAX_BYTES = 256 * 1024 * 1024
 INPUT_EXAMPLE_ROWS = 5
 
@@ -129,6 +130,12 @@ def is_enabled() -> bool:
     return _config.enabled
 
 
+def in_logged_fit() -> bool:
+    """Whether a scikit-learn fit is being autologged now (another integration's model fitted
+    inside it, e.g. in a Pipeline or a search, is logged as part of it, not on its own)."""
+    return _config.enabled and _depth > 0
+
+
 # --- patching -----------------------------------------------------------------------------------
 
 
@@ -185,6 +192,8 @@ def _all_subclasses(base: type) -> list[type]:
 
 
 def _patch_class(cls: type) -> None:
+    if cls.__module__.split(".")[0] in OWN_INTEGRATIONS:
+        return  # logged by that library's own autolog (as in MLflow), never twice
     for name in FIT_METHODS:
         method = cls.__dict__.get(name)
         if callable(method) and not hasattr(method, "_mlnb_original"):

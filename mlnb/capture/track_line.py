@@ -1,9 +1,10 @@
 """The ``%%track`` line: one grammar for the magic and for the notebook exporter.
 
 ``%%track [RUN_NAME] [--experiment E] [--params a,b] [--metrics x,y] [--tags k=v ...] [--nested]
-[--no-capture WHAT]``. The magic turns :class:`~mlnb.errors.InvalidParameterError` into IPython's
-``UsageError``; the exporter prefixes it with the cell number. Keeping the grammar here (core, no
-IPython) means a line the magic accepts is a line the exported script reproduces.
+[--system] [--system-interval SECONDS] [--no-capture WHAT]``. The magic turns
+:class:`~mlnb.errors.InvalidParameterError` into IPython's ``UsageError``; the exporter prefixes
+it with the cell number. Keeping the grammar here (core, no IPython) means a line the magic
+accepts is a line the exported script reproduces.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class TrackOptions:
     tags: dict[str, str] = field(default_factory=dict)
     nested: bool = False
     no_capture: frozenset[str] = frozenset()
+    system: bool = False
+    system_interval: float | None = None
 
     def wants(self, part: str) -> bool:
         """Whether ``part`` (params, metrics, files, figures, stdout, provenance, live) is captured.
@@ -54,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tags", nargs="+", action="extend", default=None, metavar="KEY=VALUE",
                         help="tags to set on the run")
     parser.add_argument("--nested", action="store_true", help="start a child run of the active run")
+    parser.add_argument("--system", action="store_true",
+                        help="log system metrics (CPU, memory, disk, network, GPUs, the kernel)")
+    parser.add_argument("--system-interval", type=float, default=None, metavar="SECONDS",
+                        help="seconds between system metrics samples (default 1; implies --system)")
     parser.add_argument("--no-capture", action="append", default=None, metavar="WHAT",
                         help="turn off capture of: " + ", ".join(CAPTURE_PARTS) + " or all")
     return parser
@@ -86,7 +93,16 @@ def parse_track_line(line: str) -> TrackOptions:
         params=_names(args.params, "--params"), metrics=_names(args.metrics, "--metrics"),
         tags=_tags(args.tags or []), nested=bool(args.nested),
         no_capture=_parts(args.no_capture or []),
+        system=bool(args.system) or args.system_interval is not None,
+        system_interval=_seconds(args.system_interval),
     )
+
+
+def _seconds(value: float | None) -> float | None:
+    if value is not None and not value >= 0.05:  # also refuses NaN
+        raise InvalidParameterError(
+            f"%%track --system-interval takes a number of seconds of at least 0.05, not {value}.")
+    return value
 
 
 def _tags(items: list[str]) -> dict[str, str]:

@@ -1,9 +1,10 @@
-"""Models: the model folder format, flavors (scikit-learn, pyfunc), signatures, URIs, serving.
+"""Models: the model folder format, flavors, signatures, URIs, serving.
 
 ``mlnb.models.infer_signature`` and the signature types are MLflow's ``mlflow.models`` names.
-The flavors live in :mod:`mlnb.models.sklearn` and :mod:`mlnb.models.pyfunc` (reached as
-``mlnb.sklearn`` and ``mlnb.pyfunc``); nothing here imports scikit-learn, pandas or skops until a
-model is saved, loaded or served.
+The flavors live in :mod:`mlnb.models.sklearn`, :mod:`mlnb.models.xgboost`,
+:mod:`mlnb.models.lightgbm`, :mod:`mlnb.models.pytorch` and :mod:`mlnb.models.pyfunc` (reached as
+``mlnb.sklearn``, ``mlnb.xgboost``, ...), sharing :mod:`mlnb.models.flavor`; nothing here imports
+scikit-learn, pandas, skops or a model library until a model is saved, loaded or served.
 """
 
 from __future__ import annotations

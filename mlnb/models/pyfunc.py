@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlparse
 
 from mlnb.capture.environment import python_version
 from mlnb.errors import InvalidParameterError
-from mlnb.models import sklearn
+from mlnb.models import lightgbm, pytorch, sklearn, xgboost
 from mlnb.models.format import (
     ModelDescriptor,
     ModelInfo,
@@ -39,7 +39,13 @@ from mlnb.store.artifacts import iter_source_files, resolve_inside, safe_relpath
 from mlnb.tracking.client import current_store
 
 FLAVOR = "python_function"
-_LOADERS = ("mlnb.models.sklearn", "mlnb.models.pyfunc")
+_FLAVORS: dict[str, Any] = {  # loader_module -> mlnb's flavor module (which imports its library lazily)
+    "mlnb.models.sklearn": sklearn,
+    "mlflow.xgboost": xgboost,
+    "mlflow.lightgbm": lightgbm,
+    "mlnb.models.pytorch": pytorch,
+}
+_LOADERS = (*_FLAVORS, "mlnb.models.pyfunc")
 PICKLE_FILE = "python_model.pkl"
 
 
@@ -178,9 +184,10 @@ def load_location(location: ModelLocation, *, trusted: bool = False) -> PyFuncMo
         raise InvalidParameterError(
             f"The model at {location.uri!r} needs the loader {loader!r}, which mlnb does not "
             f"provide (it can load: {', '.join(_LOADERS)}). It was not loaded.")
-    if loader == "mlnb.models.sklearn":
-        raw = sklearn.load_location(location, descriptor, trusted=trusted)
-        return PyFuncModel(sklearn.predict_fn(raw), descriptor, location, raw)
+    flavor = _FLAVORS.get(str(loader))
+    if flavor is not None:
+        raw = flavor.load_location(location, descriptor, trusted=trusted)
+        return PyFuncModel(flavor.predict_fn(raw), descriptor, location, raw)
     raw = _load_python_model(location, descriptor, conf, trusted)
     context = PythonModelContext(_artifact_paths(location, conf))
     raw.load_context(context)

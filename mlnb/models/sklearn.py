@@ -32,18 +32,27 @@ from mlnb.models.uri import ModelLocation, resolve_model_uri
 
 FLAVOR = "sklearn"
 FORMATS = ("skops", "pickle")
-_FILES = {"skops": "model.skops", "pickle": "model.pkl"}
+FILES = {"skops": "model.skops", "pickle": "model.pkl"}
 
 
-def _serialize(sk_model: Any, serialization_format: str | None) -> tuple[str, bytes]:
-    """(format, bytes): skops when it round-trips with no untrusted type, else a pickle."""
+def serialize(model: Any, serialization_format: str | None,
+              vouched: frozenset[str] = frozenset()) -> tuple[str, bytes]:
+    """(format, bytes) of a scikit-learn-style model: skops when every type skops does not trust
+    by itself is in ``vouched``, else a pickle (the format the caller asked for, if any).
+
+    :param model: the fitted model.
+    :param serialization_format: ``"skops"``, ``"pickle"`` (``"cloudpickle"``) or None (choose).
+    :param vouched: fully qualified type names the calling flavor knows to load without running
+        code of the file's choosing (LightGBM's Booster and wrappers, say).
+    :raises InvalidParameterError: for an unknown format, or a model neither format can hold.
+    """
     wanted = _format_name(serialization_format)
     if wanted in (None, "skops"):
         try:
             import skops.io as sio  # skops: loaded on first use, not by import mlnb
 
-            data = sio.dumps(sk_model)
-            untrusted = sio.get_untrusted_types(data=data)
+            data = sio.dumps(model)
+            untrusted = set(sio.get_untrusted_types(data=data)) - vouched
         except Exception as exc:  # skops refuses some objects outright (lambdas, odd attributes)
             if wanted == "skops":
                 raise InvalidParameterError(f"This model cannot be saved with skops: {exc}.") from None
@@ -51,7 +60,7 @@ def _serialize(sk_model: Any, serialization_format: str | None) -> tuple[str, by
             if not untrusted or wanted == "skops":
                 return "skops", data
     try:
-        return "pickle", pickle.dumps(sk_model, protocol=pickle.HIGHEST_PROTOCOL)
+        return "pickle", pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise InvalidParameterError(f"This model cannot be pickled: {exc}.") from None
 
@@ -89,8 +98,8 @@ def _payload(sk_model: Any, serialization_format: str | None
              ) -> tuple[dict[str, bytes], dict[str, dict[str, Any]], set[str]]:
     import sklearn  # scikit-learn: loaded on first use, not by import mlnb
 
-    fmt, data = _serialize(sk_model, serialization_format)
-    filename = _FILES[fmt]
+    fmt, data = serialize(sk_model, serialization_format)
+    filename = FILES[fmt]
     flavors = {
         "python_function": {"loader_module": "mlnb.models.sklearn", "model_path": filename,
                             "predict_fn": "predict", "python_version": python_version(),
@@ -200,10 +209,25 @@ def load_location(location: ModelLocation, descriptor: ModelDescriptor, *, trust
     conf = descriptor.flavors.get(FLAVOR)
     if not isinstance(conf, dict):
         raise InvalidParameterError(f"The model at {location.uri!r} is not a scikit-learn model.")
-    fmt = conf.get("serialization_format")
-    filename = str(conf.get("pickled_model") or "")
+    return load_serialized(location, descriptor, str(conf.get("pickled_model") or ""),
+                           conf.get("serialization_format"), trusted=trusted)
+
+
+def load_serialized(location: ModelLocation, descriptor: ModelDescriptor, filename: str, fmt: Any,
+                    *, trusted: bool, vouched: frozenset[str] = frozenset()) -> Any:
+    """Load a model file :func:`serialize` wrote, after the origin gate of the file and the
+    integrity check of every file (:func:`~mlnb.models.format.check_files`).
+
+    :param location: where the model is.
+    :param descriptor: its parsed ``MLmodel``.
+    :param filename: the model file, relative to the model folder.
+    :param fmt: ``"skops"``, or anything else for a pickle.
+    :param trusted: skip the checks, as in :func:`load_model`.
+    :param vouched: types the calling flavor trusts in a skops file besides skops' own (never
+        read from the ``MLmodel`` file: that list would be the file's own say-so).
+    """
     if fmt == "skops":
-        return _load_skops(location, descriptor, filename, trusted)
+        return _load_skops(location, descriptor, filename, trusted, vouched)
     path = verified_file(location, filename, runs_code=True, trusted=trusted)
     check_files(location, descriptor, trusted=trusted)
     with open(path, "rb") as handle:
@@ -211,23 +235,24 @@ def load_location(location: ModelLocation, descriptor: ModelDescriptor, *, trust
 
 
 def _load_skops(location: ModelLocation, descriptor: ModelDescriptor, filename: str,
-                trusted: bool) -> Any:
+                trusted: bool, vouched: frozenset[str] = frozenset()) -> Any:
     import skops.io as sio  # skops: loaded on first use, not by import mlnb
 
     path = verified_file(location, filename, runs_code=False, trusted=trusted)
     try:
-        untrusted = sio.get_untrusted_types(file=path)  # reads the file's schema; runs nothing
+        found = sio.get_untrusted_types(file=path)  # reads the file's schema; runs nothing
     except Exception as exc:  # zipfile, json and skops errors: not a skops file at all
         raise InvalidParameterError(
             f"{filename} of the model at {location.uri!r} is not a readable skops file "
             f"({type(exc).__name__}); it was not loaded.") from None
+    untrusted = [t for t in found if t not in vouched]
     if untrusted and not trusted:
         # Types skops does not vouch for can run code on load: the same gate as a pickle.
         verified_file(location, filename, runs_code=True, trusted=False,
                       what=f"is a skops file holding types skops does not trust "
                            f"({', '.join(untrusted)})")
     check_files(location, descriptor, trusted=trusted)
-    return sio.load(path, trusted=untrusted or None)
+    return sio.load(path, trusted=found or None)
 
 
 def predict_fn(model: Any) -> Callable[[Any], Any]:

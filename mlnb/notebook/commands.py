@@ -27,7 +27,7 @@ HELP = """\
 %mlnb compare RUN RUN ...           compare runs side by side
 %mlnb show RUN                      one run: params, metrics, tags, artifacts
 %mlnb store [PATH]                  show the store in use, or switch to PATH
-%mlnb autolog [sklearn] [--off]     turn scikit-learn autologging on (or off)
+%mlnb autolog [LIBRARY] [--off]     autologging on (or off): sklearn, xgboost, lightgbm or all
 %mlnb export [--run RUN_ID] --out DIR   export this notebook as a reproducible project
 %mlnb mlflow                        make `import mlflow...` use mlnb in this kernel
 %mlnb help                          this text
@@ -150,11 +150,12 @@ def _store(shell: Any, words: list[str]) -> Any:
 
 def _autolog(shell: Any, words: list[str]) -> Any:
     parser = _parser("autolog")
-    parser.add_argument("flavor", nargs="?", choices=["sklearn", "all"], default="all")
+    parser.add_argument("flavor", nargs="?", choices=["sklearn", "xgboost", "lightgbm", "all"],
+                        default="all")
     parser.add_argument("--off", action="store_true")
     args = parser.parse_args(words)
     # (``mlnb.autolog`` is the function once used; import the modules by name)
-    module = "mlnb.autolog.sklearn" if args.flavor == "sklearn" else "mlnb.autolog"
+    module = "mlnb.autolog" if args.flavor == "all" else f"mlnb.autolog.{args.flavor}"
     importlib.import_module(module).autolog(disable=args.off)
     print(f"mlnb autolog ({args.flavor}): {'off' if args.off else 'on'}")
     return None

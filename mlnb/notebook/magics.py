@@ -7,9 +7,10 @@ your IPython configuration (``~/.ipython/profile_default/ipython_config.py``; cr
     c.InteractiveShellApp.extensions = ["mlnb"]
 
 ``%%track [RUN_NAME] [--experiment E] [--params a,b] [--metrics x,y] [--tags k=v ...]
-[--nested] [--no-capture WHAT]`` runs the cell inside a new run (see :mod:`mlnb.notebook.track`
-and the capture rules in :mod:`mlnb.capture`). ``WHAT`` is a comma-separated list of
-params, metrics, files, figures, stdout, provenance, live, or ``all``.
+[--nested] [--system] [--system-interval SECONDS] [--no-capture WHAT]`` runs the cell inside a
+new run (see :mod:`mlnb.notebook.track` and the capture rules in :mod:`mlnb.capture`). ``WHAT``
+is a comma-separated list of params, metrics, files, figures, stdout, provenance, live, or
+``all``.
 
 Settings are traits: ``%config TrackMagics.metric_pattern = r"..."``, ``max_file_bytes``,
 ``max_scan_files``, ``max_str_len``, ``max_items``, ``live_redraw_s``.
@@ -68,12 +69,15 @@ class TrackMagics(Magics):
         Usage::
 
             %%track [RUN_NAME] [--experiment E] [--params a,b] [--metrics x,y]
-                    [--tags KEY=VALUE ...] [--nested] [--no-capture WHAT]
+                    [--tags KEY=VALUE ...] [--nested] [--system] [--system-interval SECONDS]
+                    [--no-capture WHAT]
 
         RUN_NAME: the run's name (default generated). ``--experiment``/``-e``: the experiment,
         created if new. ``--params``: capture only these names as params. ``--metrics``: also
         capture these names as metrics. ``--tags``: tags of the run. ``--nested``: a child of the
-        active run (without it, an active run is an error). ``--no-capture``: turn off capture of
+        active run (without it, an active run is an error). ``--system``: log system metrics
+        (CPU, memory, disk, network, GPUs and the kernel's own CPU and memory) every second, or
+        every ``--system-interval`` seconds. ``--no-capture``: turn off capture of
         params, metrics, files, figures, stdout, provenance, live or all (comma-separated).
 
         The run ends FINISHED, or FAILED (KILLED for Ctrl-C) when the cell raises; the error is

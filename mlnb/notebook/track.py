@@ -34,7 +34,7 @@ from mlnb.notebook import live
 from mlnb.store import validation
 from mlnb.store.sql import now_ms
 from mlnb.store.validation import MAX_TAG_VALUE_LENGTH
-from mlnb.tracking import context, fluent
+from mlnb.tracking import context, fluent, system_metrics
 from mlnb.tracking.client import MlnbClient
 
 STDOUT_ARTIFACT = "stdout.txt"
@@ -117,8 +117,16 @@ def _start_run(options: TrackOptions, shell: Any, cell: str) -> fluent.ActiveRun
             tags["mlnb.cell.source"] = cell[:validation.MAX_TAG_VALUE_LENGTH]
             tags["mlnb.cell.sha256"] = provenance.source_hash(cell)
         tags.update(options.tags)
-        return fluent.start_run(run_name=options.run_name, experiment_id=experiment_id,
-                              nested=options.nested, tags=tags)
+        # System metrics sample every second by default in a cell: a 20 s cell gets a curve.
+        sampling = system_metrics.settings(system_metrics.TRACK_INTERVAL) \
+            if options.system or system_metrics.is_enabled() else None
+        handle = fluent.start_run(run_name=options.run_name, experiment_id=experiment_id,
+                                  nested=options.nested, tags=tags, log_system_metrics=False)
+        if sampling is not None:
+            interval, samples = sampling
+            system_metrics.start_monitor(handle.run_id, handle.client,
+                                         options.system_interval or interval, samples)
+        return handle
     except MlnbError as exc:
         raise UsageError(f"%%track could not start a run: {exc}") from None
 

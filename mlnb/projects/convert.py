@@ -330,6 +330,8 @@ def track_block(cell: CellCode, capture_names: tuple[list[str], list[str]] | Non
     options = parse_track_line(cell.magic_line, cell.number)
     arguments = [f"run_name={literal(options.run_name)}"] if options.run_name else []
     arguments.append("nested=True")
+    if options.system:
+        arguments.append("log_system_metrics=True")
     if options.tags:
         arguments.append(f"tags={literal(options.tags)}")
     lines = [f"# %%track cell: {comment(cell.magic_line[len('%%track'):].strip() or '(no options)')}"]

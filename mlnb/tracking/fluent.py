@@ -26,6 +26,7 @@ from mlnb.entities import (
 )
 from mlnb.errors import InvalidParameterError, RunStateError
 from mlnb.store.artifacts import safe_relpath
+from mlnb.tracking import system_metrics
 from mlnb.tracking.client import MlnbClient, RunOperations, after_logging, current_client
 from mlnb.tracking.context import run_context_tags
 from mlnb.tracking.experiment import (
@@ -184,10 +185,14 @@ def start_run(
     :param parent_run_id: or name the parent run explicitly.
     :param tags: tags of the new run.
     :param description: the run's note (``mlflow.note.content``).
-    :param log_system_metrics: accepted for MLflow compatibility; mlnb does not log system
-        metrics yet, and ignores it.
+    :param log_system_metrics: sample CPU, memory, disk, network, GPUs and this process into
+        ``system/...`` metrics while the run is active (:mod:`mlnb.tracking.system_metrics`);
+        None (default) follows ``enable_system_metrics_logging()`` and
+        ``MLNB_ENABLE_SYSTEM_METRICS_LOGGING``, False turns it off for this run.
     :raises RunStateError: when a run is already active and ``nested`` is False.
     """
+    system = system_metrics.is_enabled() if log_system_metrics is None else bool(log_system_metrics)
+    sampling = system_metrics.settings() if system else None  # a bad setting: no run is made
     client = current_client()
     if run_id is None and not state.active and not nested:
         # MLflow's MLFLOW_RUN_ID: a launcher (mlnb run) hands its run to the script it starts.
@@ -213,6 +218,8 @@ def start_run(
     state.active.append(handle)
     state.last_run_id = handle.run_id
     _watch_uncaught_exceptions()
+    if sampling is not None:
+        system_metrics.start_monitor(handle.run_id, client, *sampling)
     return handle
 
 
@@ -239,6 +246,7 @@ def end_run(status: str = RunStatus.FINISHED, run_id: str | None = None) -> None
             return
         handle = matches[-1]
     state.active.remove(handle)
+    system_metrics.stop_monitor(handle.run_id)  # its last sample lands before the run ends
     handle.client.set_terminated(handle.run_id, status)
     state.last_run_id = handle.run_id
 

@@ -1,0 +1,23 @@
+"""``mlnb.pytorch``: MLflow's ``mlflow.pytorch`` names for the PyTorch model flavor.
+
+The flavor lives in :mod:`mlnb.models.pytorch`, imported on first use, so that ``import mlnb``
+does not import PyTorch. There is no PyTorch autologging (plain PyTorch loops have no hook).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES = {
+    "save_model": "mlnb.models.pytorch",
+    "log_model": "mlnb.models.pytorch",
+    "load_model": "mlnb.models.pytorch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlnb.pytorch' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
