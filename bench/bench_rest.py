@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_rest.py           # 10,000 runs, 200 requests per query
     .venv/bin/python bench/bench_rest.py --quick   # 2,000 runs, 60 requests per query
+    .venv/bin/python bench/bench_rest.py --scale   # 1,000 and 100,000 runs: p95 growth
 
 A store is filled through the store API (each run: 3 params, 3 metrics, 2 tags), then
 ``jupyter server`` is started on it with the mlnb extension and a token, and each query below is
@@ -139,18 +140,17 @@ def measure(session: requests.Session, url: str, params: dict[str, str], repeats
     return p50, p95, total
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 runs and fewer requests")
-    args = parser.parse_args(argv)
-    runs, repeats = (2_000, 60) if args.quick else (10_000, 200)
+def run_queries(runs: int, repeats: int) -> dict[str, tuple[float, float, int]]:
+    """Fill a store of ``runs`` runs, serve it, and time each query: label -> (p50, p95, total)."""
+    found: dict[str, tuple[float, float, int]] = {}
     with tempfile.TemporaryDirectory(prefix="mlnb-bench-rest-") as tmp:
         root, work = Path(tmp) / "root", Path(tmp) / "work"
         root.mkdir()
         work.mkdir()
         started = time.perf_counter()
         store, eid = fill_store(root, runs)
-        print(f"filled a store with {runs:,} runs in {time.perf_counter() - started:.1f} s")
+        print(f"filled a store with {runs:,} runs in {time.perf_counter() - started:.1f} s",
+              flush=True)
         process, url = start_server(root, work)
         try:
             queries = [
@@ -162,21 +162,46 @@ def main(argv: list[str] | None = None) -> int:
                 ("deep page (offset = runs - 50)", {"experiment_id": eid, "offset": str(runs - 50)}),
                 ("all experiments, 50", {}),
             ]
-            rows = []
             write = writer(store, eid)
             with requests.Session() as session:
                 for label, params in queries:
                     # "fresh": a kernel committed since the last poll, so the page is recomputed;
                     # "unchanged": nothing was written, so the server answers from its page cache.
                     for mode, before in (("fresh", write), ("unchanged", None)):
-                        p50, p95, total = measure(session, f"{url}/mlnb/api/runs", params, repeats, before)
-                        rows.append([f"{label} [{mode}]", f"{total:,}", fmt_seconds(p50),
-                                     fmt_seconds(p95), "ok" if p95 <= TARGET_P95 else "over"])
+                        found[f"{label} [{mode}]"] = measure(
+                            session, f"{url}/mlnb/api/runs", params, repeats, before)
         finally:
             stop(process)
             store.close()
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 runs and fewer requests")
+    parser.add_argument("--scale", action="store_true",
+                        help="1,000 and 100,000 runs: how p95 grows with the store (issue Scale)")
+    args = parser.parse_args(argv)
+    if args.scale:
+        return scale(repeats=60)
+    runs, repeats = (2_000, 60) if args.quick else (10_000, 200)
+    rows = [[label, f"{total:,}", fmt_seconds(p50), fmt_seconds(p95),
+             "ok" if p95 <= TARGET_P95 else "over"]
+            for label, (p50, p95, total) in run_queries(runs, repeats).items()]
     print(render_table(["GET /mlnb/api/runs", "total", "p50", "p95", "p95 <= 50 ms"], rows))
     print(f"{runs:,} runs, {repeats} requests per query over HTTP keep-alive; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+def scale(repeats: int, sizes: tuple[int, int] = (1_000, 100_000)) -> int:
+    """The same queries on a small and a large store: p95 and its growth (target <= 3x)."""
+    small, large = (run_queries(n, repeats) for n in sizes)
+    rows = [[label, fmt_seconds(small[label][1]), fmt_seconds(large[label][1]),
+             f"{large[label][1] / small[label][1]:.1f}x"] for label in small]
+    print(render_table(["GET /mlnb/api/runs, p95", f"{sizes[0]:,} runs", f"{sizes[1]:,} runs",
+                        "growth (target <= 3x)"], rows))
+    print(f"{repeats} requests per query over HTTP keep-alive; "
           f"load average {os.getloadavg()[0]:.2f}")
     return 0
 

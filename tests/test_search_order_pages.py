@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,3 +94,44 @@ def test_every_page_matches_a_sort_of_all_runs(store: Store, order_by: list[str]
                                      offset=offset)
             assert [r.info.run_id for r in page] == expected[offset:offset + limit], \
                 (order_by, flt, limit, offset)
+
+
+@pytest.mark.parametrize("flt", [
+    None, "params.p = 'x'", "params.p = 'x' and metrics.a > 1", "metrics.a = 2", "metrics.a != 2",
+    "metrics.a <= 3 and metrics.b > 0", "tags.t = 'k' or params.p = 'y'",
+    "metrics.a >= 0 and tags.t = 'k' and params.p != 'z'", "params.p = 'x' and not metrics.b < 3",
+    "params.p = 'nothing'", "metrics.a > 1 and params.p IN ('x', 'y')",
+])
+@pytest.mark.parametrize("view", [1, 2, 3])
+def test_counts_match_the_runs_a_search_returns(store: Store, flt: str | None, view: int) -> None:
+    # A count may start from an index of one comparison; it must count what the search returns.
+    assert store.count_runs(["0"], flt, view) == len(store.search_runs(["0"], flt, view, 1000))
+
+
+def test_newest_first_pages_across_experiments_and_stages(tmp_path: Path) -> None:
+    s = Store(StoreLocation(tmp_path / "mlnb.db", tmp_path / "artifacts"))
+    rng = random.Random(5)
+    experiments = ["0", s.create_experiment("b"), s.create_experiment("c")]
+    everything = []
+    for i in range(60):
+        info = s.create_run(rng.choice(experiments), start_time=1_000 + rng.randrange(8))
+        s.log_batch(info.run_id, params=[Param("p", rng.choice("xy"))])
+        if i % 4 == 0:
+            s.set_run_lifecycle(info.run_id, "deleted")
+        everything.append(info)
+    try:
+        for view, stages in ((1, {"active"}), (3, {"active", "deleted"})):
+            for flt in (None, "params.p = 'x'"):
+                matching = {r.info.run_id for r in s.search_runs(experiments, flt, view, 1000)}
+                assert len(matching) == s.count_runs(experiments, flt, view)  # none left out
+                expected = [i.run_id for i in sorted(
+                    (i for i in everything if i.run_id in matching),
+                    key=lambda i: (-i.start_time, i.run_id))]
+                assert len(expected) > 10 and {s.get_run(r).info.lifecycle_stage
+                                               for r in expected} == stages
+                for limit, offset in ((5, 0), (7, 4), (50, 0), (3, len(expected) - 1),
+                                      (10, 30_000)):
+                    page = s.search_runs(experiments, flt, view, limit, offset=offset)
+                    assert [r.info.run_id for r in page] == expected[offset:offset + limit]
+    finally:
+        s.close()

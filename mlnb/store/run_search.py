@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlnb.store.connection import Connection
-from mlnb.store.search import EntitySchema, OrderTerm, compile_order_by
+from mlnb.store.search import BoolOp, Comparison, EntitySchema, Node, OrderTerm, compile_order_by
+
+MAX_STREAMS = 64  # experiments x stages merged in Python; more is one query with a sort
+MAX_MERGED_ROWS = 50_000  # rows read from all streams together for one page
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,35 @@ def driven_page(cx: Connection, columns: str, terms: Sequence[OrderTerm], schema
     return found
 
 
+def newest_first(cx: Connection, columns: str, streams: Sequence[tuple[str, list[Any]]],
+                 limit: int, offset: int) -> list[Any] | None:
+    """A newest-first page of several experiments (or stages): each read from its own index,
+    newest first, as far as the page needs, then merged; None when that would read too much
+    (a deep page), or a start time is not a number, for the caller's single sorted query.
+
+    One query over ``experiment_id IN (...)`` sorts every run of those experiments before the
+    ``LIMIT``; this reads ``offset + limit`` runs of each at most.
+
+    :param cx: the store's connection.
+    :param columns: the run columns to select (alias ``r``); the last two are added here.
+    :param streams: (condition, parameters) of each experiment and stage.
+    :param limit: at most this many rows.
+    :param offset: rows to skip.
+    """
+    wanted = offset + limit
+    if wanted * len(streams) > MAX_MERGED_ROWS:
+        return None
+    rows: list[Any] = []
+    for condition, params in streams:
+        rows += cx.query(f"SELECT {columns}, r.start_time, r.run_id FROM runs r WHERE {condition} "
+                         "ORDER BY r.start_time DESC, r.run_id LIMIT ?", [*params, wanted])
+    if any(type(row[-2]) is not int or type(row[-1]) is not str for row in rows):
+        return None  # a malformed row: let SQLite order the mixed types as it always does
+    rows.sort(key=lambda row: row[-1])
+    rows.sort(key=lambda row: row[-2], reverse=True)  # stable: equal times keep run id order
+    return [row[:-2] for row in rows[offset:wanted]]
+
+
 def _parts(terms: Sequence[OrderTerm], schema: EntitySchema, where: str,
            where_params: list[Any]) -> list[_Part]:
     first = terms[0]
@@ -90,3 +122,38 @@ def _parts(terms: Sequence[OrderTerm], schema: EntitySchema, where: str,
     parts.append(_Part(f"FROM runs r {tail.joins} WHERE {missing} AND {where}", tie,
                        [*tail.join_params, key, *where_params]))
     return parts
+
+
+def count_source(node: Node | None, schema: EntitySchema) -> tuple[str, list[Any]]:
+    """The FROM clause (ending in ``WHERE ... AND``) a count of matching runs starts from.
+
+    A count must visit every matching run, but not every run: when the filter is an AND with a
+    comparison one index answers (``params.x = 'text'``, ``tags.x = 'text'``, or a metric
+    compared with a number), the count walks that index's range and checks the rest of the
+    filter on those runs only; each run has one value per key, so none is counted twice. An
+    equality on text is preferred to a metric's range (it usually keeps fewer runs). Otherwise
+    the count walks the runs of the experiments.
+
+    :param node: the parsed filter, or None.
+    :param schema: the run schema (its key-value sources).
+    """
+    terms = node.children if isinstance(node, BoolOp) and node.op == "AND" else (node,)
+    best: tuple[int, str, list[Any]] | None = None
+    for term in terms:
+        if not isinstance(term, Comparison) or term.field.entity not in schema.sources:
+            continue
+        source = schema.sources[term.field.entity]
+        on = " AND ".join(f"d.{inner} = {outer}" for inner, outer in source.join)
+        head = f"FROM {source.table} d CROSS JOIN runs r ON {on} WHERE d.key = ? AND "
+        found: tuple[int, str, list[Any]]
+        if not source.numeric and term.op == "=" and isinstance(term.value, str):
+            found = (0, f"{head}d.value = ? AND ", [term.field.key, term.value])
+        elif source.numeric and term.value_is_number and term.op in ("=", "<", "<=", ">", ">="):
+            found = (1, f"{head}d.value {term.op} ? AND ", [term.field.key, term.value])
+        else:
+            continue
+        if best is None or found[0] < best[0]:
+            best = found
+    if best is None:
+        return "FROM runs r WHERE ", []
+    return best[1], best[2]

@@ -377,6 +377,11 @@ class RunQueries:
             return self._infos(run_search.driven_page(
                 self.cx, self._RUN_COLUMNS, terms, RUN_SCHEMA, condition, condition_params,
                 limit, skip))
+        streams = self._newest_first_streams(experiment_ids, filter_string, view_type)
+        if not terms and 1 < len(streams) <= run_search.MAX_STREAMS:
+            found = run_search.newest_first(self.cx, self._RUN_COLUMNS, streams, limit, skip)
+            if found is not None:
+                return self._infos(found)
         order = compile_order_by(terms, RUN_SCHEMA)
         order_sql = (order.sql + ", " if order.sql else "") + "r.start_time DESC, r.run_id"
         found = self.cx.query(
@@ -397,7 +402,18 @@ class RunQueries:
         :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
         """
         condition, params = self.run_condition(experiment_ids, filter_string, view_type)
-        return int(self.cx.query(f"SELECT count(*) FROM runs r WHERE {condition}", params)[0][0])
+        source, source_params = run_search.count_source(parse_filter(filter_string), RUN_SCHEMA)
+        return int(self.cx.query(f"SELECT count(*) {source}{condition}",
+                                 [*source_params, *params])[0][0])
+
+    @staticmethod
+    def _newest_first_streams(experiment_ids: Sequence[str], filter_string: str | None,
+                              view_type: int) -> list[tuple[str, list[Any]]]:
+        """One condition per experiment and lifecycle stage: each is newest first in an index."""
+        where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "")
+        return [("r.experiment_id = ? AND r.lifecycle_stage = ? AND " + where.sql,
+                 [experiment_int(e), stage, *where.params])
+                for e in experiment_ids for stage in view_stages(view_type)]
 
     @staticmethod
     def run_condition(experiment_ids: Sequence[str], filter_string: str | None,
