@@ -350,3 +350,24 @@ async def test_many_order_by_terms_are_400_and_the_server_lives(jp_fetch: Any, f
             f"Too many order-by terms: at most {MAX_ORDER_TERMS}, not {n}."), body
     page = await get_json(jp_fetch, "runs", experiment_id="1", order_by="metrics.acc DESC")
     assert page["total"] == 12
+
+
+def test_a_slow_count_is_reused_for_a_while_and_says_so() -> None:
+    import time as clock
+
+    from mlnb.server.runs import SLOW_COUNT_S, CountCache
+
+    calls: list[int] = []
+
+    def slow() -> int:
+        calls.append(1)
+        clock.sleep(SLOW_COUNT_S * 1.5)
+        return 100 + len(calls)
+
+    counts = CountCache()
+    assert counts.count("q", slow) == (101, False)
+    assert counts.count("q", slow) == (101, True)  # reused: the answer says it may be stale
+    assert counts.count("other", lambda: 7) == (7, False)
+    assert counts.count("other", lambda: 8) == (8, False)  # a quick count is never reused
+    counts.clear()
+    assert counts.count("q", slow) == (102, False)

@@ -23,6 +23,12 @@ DEFAULT_MAX_POINTS = 1000
 MAX_POINTS_CAP = 100_000
 REAP_INTERVAL_S = 2.0
 MAX_EXPERIMENTS = 10_000  # "all experiments" when the query names none
+# A filter's count visits every run it matches (a few hundred ms at 100,000 runs): while a kernel
+# writes, the page is read again on every poll, but a count that took longer than SLOW_COUNT_S
+# is reused for COUNT_REUSE_S (the answer says so with "total_stale"), so the list stays quick.
+SLOW_COUNT_S = 0.05
+COUNT_REUSE_S = 10.0
+MAX_COUNTS = 64
 
 
 def experiment_json(experiment: Experiment) -> dict[str, Any]:
@@ -103,6 +109,47 @@ class PageCache:
             self.pages.popitem(last=False)
 
 
+class CountCache:
+    """Slow counts of run searches, reused for a few seconds while the store keeps changing."""
+
+    def __init__(self) -> None:
+        self._found: OrderedDict[Any, tuple[int, float]] = OrderedDict()
+
+    def count(self, key: Any, counter: Any) -> tuple[int, bool]:
+        """``(count, stale)``: a slow count of the last :data:`COUNT_REUSE_S` seconds, or a new one.
+
+        :param key: the search (experiments, filter, view).
+        :param counter: computes the count.
+        """
+        now = time.monotonic()
+        found = self._found.get(key)
+        if found is not None and now - found[1] < COUNT_REUSE_S:
+            return found[0], True
+        total = int(counter())
+        if time.monotonic() - now > SLOW_COUNT_S:
+            self._found[key] = (total, now)
+            while len(self._found) > MAX_COUNTS:
+                self._found.popitem(last=False)
+        else:
+            self._found.pop(key, None)
+        return total, False
+
+    def clear(self) -> None:
+        """Forget every count (runs were deleted or restored here)."""
+        self._found.clear()
+
+
+def count_cache(settings: dict[str, Any]) -> CountCache:
+    """The count cache of this server, created on first use.
+
+    :param settings: the tornado application's settings.
+    """
+    cache = settings.get("mlnb_count_cache")
+    if cache is None:
+        cache = settings["mlnb_count_cache"] = CountCache()
+    return cache
+
+
 def page_cache(settings: dict[str, Any]) -> PageCache:
     """The page cache of this server, created on first use.
 
@@ -165,16 +212,22 @@ class RunsHandler(MlnbHandler):
             self.finish(cached)
             return
 
-        def query() -> tuple[list[Run], int]:
+        counts = count_cache(self.settings)
+
+        def query() -> tuple[list[Run], int, bool]:
             ids = experiment_ids or [e.experiment_id for e in store.search_experiments(
                 view_type=ViewType.ALL, max_results=MAX_EXPERIMENTS)]
             runs = store.search_runs(ids, filter_string, VIEWS[view_name], limit,
                                      order_by, offset)
-            return runs, store.count_runs(ids, filter_string, VIEWS[view_name])
+            total, stale = counts.count(
+                (tuple(ids), filter_string, view_name),
+                lambda: store.count_runs(ids, filter_string, VIEWS[view_name]))
+            return runs, total, stale
 
-        runs, total = await self.blocking(query)
+        runs, total, stale = await self.blocking(query)
         body = dump({
             "runs": [run_json(r, cut_tags=True) for r in runs], "total": total,
+            "total_stale": stale,
             "limit": limit, "offset": offset,
             "metric_keys": sorted({k for r in runs for k in r.data.metrics}),
             "param_keys": sorted({k for r in runs for k in r.data.params}),
@@ -221,6 +274,7 @@ class RunHandler(MlnbHandler):
         self.require_json()
         client = self.client()
         await self.blocking(client.delete_run, run_id)
+        count_cache(self.settings).clear()  # the counts shown must include this at once
         self.send_json({"run_id": run_id, "lifecycle_stage": "deleted"})
 
     def _notebook_in_root(self, tags: dict[str, str]) -> str | None:
@@ -247,6 +301,7 @@ class RestoreRunHandler(MlnbHandler):
         self.json_body()
         client = self.client()
         await self.blocking(client.restore_run, run_id)
+        count_cache(self.settings).clear()
         self.send_json({"run_id": run_id, "lifecycle_stage": "active"})
 
 
