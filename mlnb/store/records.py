@@ -71,6 +71,15 @@ def run_info(row: Sequence[Any], artifact_root_uri: str) -> RunInfo:
     :param artifact_root_uri: the store's artifact root, for the run's artifact URI.
     :raises MalformedRow: naming the first bad column.
     """
+    run_id, experiment_id, name, status, start, end, stage, user = row
+    if type(run_id) is str and type(experiment_id) is int and type(name) is str \
+            and status in RunStatus.ALL and type(start) is int and 0 <= start <= _MAX_TIME_MS \
+            and (end is None or (type(end) is int and 0 <= end <= _MAX_TIME_MS)) \
+            and stage in _STAGES and type(user) is str and experiment_id >= 0:
+        # the usual, well-formed row (a listing of 100,000 runs): no call per column
+        return RunInfo(run_id=run_id, experiment_id=str(experiment_id), run_name=name,
+                       status=status, start_time=start, end_time=end, lifecycle_stage=stage,
+                       user_id=user, artifact_uri=f"{artifact_root_uri}/{run_id}")
     run_id = text(row[0], "run_id")
     end_time = None if row[5] is None else integer(row[5], "end_time")
     return RunInfo(
