@@ -254,6 +254,35 @@ def test_sklearn_autolog_artifacts_match(sklearn_autolog: Ran, tmp_path: Path) -
         "LogisticRegression") > 0
 
 
+@pytest.fixture(scope="module")
+def logged_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
+    ran = Ran("logged_models.py", tmp_path_factory.mktemp("logged"), "python")
+    yield ran
+    ran.store.close()
+
+
+def test_logged_models_read_back_as_mlflow_3s(logged_models: Ran) -> None:
+    _same_output(logged_models, ("run_id",))
+    assert logged_models.mine["found_ids"] == [True]
+
+
+def test_logged_models_stores_match(logged_models: Ran) -> None:
+    # MLflow 3 keeps the model outside the run's artifacts; mlnb inside ("iris_model").
+    _same_run(logged_models, logged_models.theirs["run_id"], logged_models.mine["run_id"],
+              skip_artifacts=("iris_model",))
+    [mine] = logged_models.store.logged_models_of_run(logged_models.mine["run_id"])
+    [theirs] = logged_models.client.search_logged_models(
+        experiment_ids=[logged_models.client.get_run(
+            logged_models.theirs["run_id"]).info.experiment_id])
+    assert (mine.name, mine.status, mine.model_type) == (
+        theirs.name, str(theirs.status).rsplit(".", 1)[-1], theirs.model_type)
+    assert mine.model_uri == f"models:/{mine.model_id}"
+    my_version = logged_models.store.get_model_version("iris-logged", "1")
+    their_version = logged_models.client.get_model_version("iris-logged", "1")
+    assert (my_version.run_id == logged_models.mine["run_id"]) and (
+        their_version.run_id == logged_models.theirs["run_id"])
+
+
 def test_pyfunc_artifact_with_a_foreign_scheme_is_refused(tracking: Path) -> None:
     from mlnb.pyfunc import PythonModel, log_model
 
