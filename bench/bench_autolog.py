@@ -5,8 +5,11 @@
 Measures (median seconds per fit over several repetitions, each in a fresh temp store):
 a bare ``LogisticRegression`` fit on iris and a 24-candidate ``GridSearchCV``, then the same fits
 with ``mlnb.autolog()`` (model logging included) and with ``mlflow.sklearn.autolog()``; prints the
-totals, the overhead over the bare fit and the ratio MLflow / mlnb. Then the time ``%%track`` adds
-to a cell that logs nothing, in a real ``InteractiveShell``.
+totals, the overhead over the bare fit and the ratio MLflow / mlnb. mlnb draws a classifier's
+training images in a background thread after ``fit`` returns, so its fits are timed twice: until
+``fit`` returns (what a notebook user waits for) and until everything is written (``fit`` then
+``mlnb.flush()``, which waits for the images). Then the time ``%%track`` adds to a cell that logs
+nothing, in a real ``InteractiveShell``.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ def _workloads() -> dict[str, Callable[[], Any]]:
 
 
 def _measure_mlnb(workloads: dict[str, Callable[[], Any]], repeat: int, root: Path
-                  ) -> dict[str, float]:
+                  ) -> tuple[dict[str, float], dict[str, float]]:
+    """Median seconds per fit: until ``fit`` returns, and until all it logs is written."""
     import mlnb
 
     mlnb.set_tracking_uri(root / "mlnb-store")
@@ -56,7 +60,18 @@ def _measure_mlnb(workloads: dict[str, Callable[[], Any]], repeat: int, root: Pa
     try:
         for work in workloads.values():  # warm-up: first imports, package scan
             work()
-        return {name: _median_time(work, repeat) for name, work in workloads.items()}
+        mlnb.flush()
+        returned, written = {}, {}
+        for name, work in workloads.items():
+            returned[name] = _median_time(work, repeat)
+            mlnb.flush()  # the previous timing's background work is not the next one's
+
+            def work_written(work: Callable[[], Any] = work) -> None:
+                work()
+                mlnb.flush()
+
+            written[name] = _median_time(work_written, repeat)
+        return returned, written
     finally:
         mlnb.autolog(disable=True)
 
@@ -107,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         bare = {name: _median_time(work, repeat) for name, work in workloads.items()}
-        ours = _measure_mlnb(workloads, repeat, root)
+        ours, ours_written = _measure_mlnb(workloads, repeat, root)
         theirs = _measure_mlflow(workloads, max(1, repeat // 2), root)
         cwd = os.getcwd()
         try:
@@ -116,12 +131,15 @@ def main(argv: list[str] | None = None) -> int:
             os.chdir(cwd)
     print(f"{'workload':32} {'bare':>8} {'mlnb':>8} {'mlflow':>8} {'total x':>8} "
           f"{'mlnb +':>8} {'mlflow +':>9} {'overhead x':>10}")
-    for name in workloads:
-        b, m = bare[name], ours[name]
-        f = theirs[name] if theirs else float("nan")
-        over_m, over_f = max(m - b, 1e-6), f - b
-        print(f"{name:32} {b:8.3f} {m:8.3f} {f:8.3f} {f / m:8.1f} {over_m:8.3f} {over_f:9.3f} "
-              f"{over_f / over_m:10.1f}")
+    for label, mine in (("", ours), (" (written)", ours_written)):
+        for name in workloads:
+            b, m = bare[name], mine[name]
+            f = theirs[name] if theirs else float("nan")
+            over_m, over_f = max(m - b, 1e-6), f - b
+            print(f"{name + label:32} {b:8.3f} {m:8.3f} {f:8.3f} {f / m:8.1f} {over_m:8.3f} "
+                  f"{over_f:9.3f} {over_f / over_m:10.1f}")
+    print("(written: mlnb's fit timed until its background images are written too; "
+          "target: overhead x >= 20)")
     print(f"\n%%track on a cell that logs nothing: {cell_bare * 1000:.2f} ms bare, "
           f"{cell_tracked * 1000:.2f} ms tracked, adds {(cell_tracked - cell_bare) * 1000:.2f} ms "
           "(target < 30 ms)")

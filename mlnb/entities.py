@@ -266,6 +266,46 @@ class ModelVersion(MlflowIterable):
 
 
 @dataclass(frozen=True)
+class LoggedModel(MlflowIterable):
+    """MLflow 3's logged model: a model with an id of its own (``models:/m-<id>``), the run that
+    logged it and its folder in that run's artifacts (``artifact_path``, mlnb-only)."""
+
+    _MLFLOW_ONLY = ("metrics", "status_message")
+    _MLNB_ONLY = ("artifact_path",)
+
+    model_id: str
+    experiment_id: str
+    name: str
+    source_run_id: str | None
+    artifact_path: str | None
+    creation_timestamp: int
+    last_updated_timestamp: int
+    model_type: str | None = None
+    status: str = "READY"
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def model_uri(self) -> str:
+        """``models:/m-<id>``, the URI that loads and registers it."""
+        return f"models:/{self.model_id}"
+
+    @property
+    def artifact_location(self) -> str:
+        """Where its files are: ``runs:/<run id>/<path>``."""
+        return f"runs:/{self.source_run_id}/{self.artifact_path}"
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        values = dict(MlflowIterable.__iter__(self))
+        values.update(model_uri=self.model_uri, artifact_location=self.artifact_location)
+        yield from sorted(values.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The logged model as a JSON-ready dict."""
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
 class RegisteredModel(MlflowIterable):
     """A named model; ``latest_versions`` holds the newest version of each stage."""
 

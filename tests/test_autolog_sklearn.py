@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-import json
+import subprocess
+import sys
+import textwrap
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.datasets import load_diabetes, load_iris
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -78,15 +80,116 @@ def test_grid_search_parent_and_children(autolog: None, tracking: Path) -> None:
     assert len(runs) == 4 and len(children) == 3
     assert parent.data.params["best_C"] == str(search.best_params_["C"])
     assert parent.data.metrics["best_cv_score"] == pytest.approx(search.best_score_)
-    by_c = {c.data.params["C"]: c.data.metrics for c in children}
+    # the search's own params, shallow (as MLflow): not its seed's untuned ones
+    assert parent.data.params["estimator"] == "LogisticRegression(max_iter=300)"
+    assert "estimator__C" not in parent.data.params
+    by_c = {c.data.params["C"]: c for c in children}
     assert set(by_c) == {"0.1", "1.0", "10.0"}
-    assert by_c["1.0"]["mean_test_score"] == pytest.approx(
+    child = by_c["1.0"]
+    assert child.data.metrics["mean_test_score"] == pytest.approx(
         search.cv_results_["mean_test_score"][1])
-    assert "std_test_score" in by_c["1.0"]
+    assert set(child.data.metrics) == {
+        "mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time",
+        "mean_test_score", "std_test_score", "rank_test_score"}
+    # every param of the seed estimator, the candidate's value over it
+    assert child.data.params == {k: str(v) for k, v in
+                                 LogisticRegression(max_iter=300, C=1.0).get_params().items()}
+    assert child.data.tags["estimator_name"] == "LogisticRegression"
+    assert child.data.tags["estimator_class"] == (
+        "sklearn.linear_model._logistic.LogisticRegression")
+    assert child.data.tags["mlflow.source.name"] == parent.data.tags["mlflow.source.name"]
+    assert child.info.start_time == parent.info.start_time
     assert all(c.info.status == "FINISHED" for c in children)
-    table = json.loads(Path(mlnb.MlnbClient().download_artifacts(
-        parent.info.run_id, "cv_results.json")).read_text())
-    assert "mean_test_score" in table["columns"] and len(table["data"]) == 3
+    csv = Path(mlnb.MlnbClient().download_artifacts(parent.info.run_id, "cv_results.csv"))
+    lines = csv.read_text().splitlines()
+    assert lines[0].split(",")[:2] == ["mean_fit_time", "std_fit_time"]
+    assert "mean_test_score" in lines[0] and len(lines) == 4
+
+
+def test_grid_search_logs_the_five_best_children_and_the_best_estimator(tracking: Path) -> None:
+    mlnb.autolog(log_models=True, log_input_examples=False)  # MLflow's default max_tuning_runs
+    try:
+        X, y = load_iris(return_X_y=True)
+        search = GridSearchCV(LogisticRegression(max_iter=300),
+                              {"C": [0.001, 0.01, 0.1, 1.0, 10.0, 100.0]}, cv=3).fit(X, y)
+    finally:
+        mlnb.autolog(disable=True)
+    runs = _runs()
+    [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    ranks = sorted(int(c.data.metrics["rank_test_score"]) for c in children)
+    assert len(children) == 5 and ranks == sorted(search.cv_results_["rank_test_score"])[:5]
+    best = mlnb.sklearn.load_model(f"runs:/{parent.info.run_id}/best_estimator")
+    assert type(best) is LogisticRegression
+    assert best.get_params() == search.best_estimator_.get_params()
+
+
+def test_classifier_images_and_estimator_html(autolog: None) -> None:
+    X, y = load_breast_cancer(return_X_y=True)
+    Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())]).fit(X, y)
+    run = mlnb.last_active_run()  # the images are drawn after fit returns: a read waits for them
+    assert run is not None and run.info.status == "FINISHED"
+    files = {f.path: f for f in mlnb.MlnbClient().list_artifacts(run.info.run_id)}
+    assert set(files) == {"estimator.html", "training_confusion_matrix.png",
+                          "training_roc_curve.png", "training_precision_recall_curve.png"}
+    png = mlnb.MlnbClient().download_artifacts(run.info.run_id, "training_confusion_matrix.png")
+    data = Path(png).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == (1050, 700)
+    html = Path(mlnb.MlnbClient().download_artifacts(run.info.run_id, "estimator.html"))
+    assert html.read_text().lstrip().startswith("<!DOCTYPE html>")
+    assert "StandardScaler" in html.read_text()
+
+
+def test_images_of_a_fit_in_an_active_run_are_written_before_end_run_returns(
+        autolog: None) -> None:
+    X, y = load_iris(return_X_y=True)  # multiclass: the confusion matrix only
+    with mlnb.start_run() as run:
+        LogisticRegression(max_iter=200).fit(X, y)
+    other = mlnb.MlnbClient().store  # what is on disk, read without waiting for anything
+    assert sorted(f.path for f in other.list_artifacts(run.run_id, "")) == [
+        "estimator.html", "training_confusion_matrix.png"]
+
+
+def test_multiclass_roc_auc_is_one_vs_one_weighted(autolog: None) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    X, y = load_iris(return_X_y=True)
+    X, y = X[:115, :1], y[:115]  # imbalanced (50/50/15), one feature: ovo and ovr differ
+    model = LogisticRegression(max_iter=200).fit(X, y)
+    [run] = _runs()
+    proba = model.predict_proba(X)
+    ovo = roc_auc_score(y, proba, multi_class="ovo", average="weighted")
+    assert ovo != roc_auc_score(y, proba, multi_class="ovr", average="weighted")
+    assert run.data.metrics["training_roc_auc"] == pytest.approx(ovo)
+
+
+def test_without_matplotlib_the_fit_logs_the_rest_and_warns(tracking: Path, tmp_path: Path
+                                                            ) -> None:
+    code = textwrap.dedent("""
+        import sys, warnings
+        sys.modules["matplotlib"] = None  # as if matplotlib were not installed
+        import mlnb
+        from sklearn.datasets import load_iris
+        from sklearn.linear_model import LogisticRegression
+        mlnb.autolog(log_models=False)
+        X, y = load_iris(return_X_y=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = LogisticRegression(max_iter=200).fit(X, y)
+        print([str(w.message) for w in caught if "mlnb" in str(w.message)])
+        run = mlnb.last_active_run()
+        print(run.info.status, sorted(f.path for f in mlnb.MlnbClient().list_artifacts(
+            run.info.run_id)), model.score(X, y) > 0.9)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warned, outcome = result.stdout.strip().splitlines()
+    assert warned == str(["mlnb autolog: matplotlib is not installed, so the training images "
+                          "(confusion matrix, ROC and precision-recall curves) are not logged; "
+                          "pip install matplotlib to get them"])
+    assert outcome == "FINISHED ['estimator.html'] True"
 
 
 def test_fit_inside_an_active_run_logs_into_it_then_into_a_child(autolog: None) -> None:

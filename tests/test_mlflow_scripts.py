@@ -92,18 +92,29 @@ def _tags(tags: dict[str, str], ids: dict[str, Any]) -> dict[str, str]:
     return {k: names.get(v, v) for k, v in tags.items() if not k.startswith(OWN_TAGS)}
 
 
-def _same_run(ran: Ran, their_id: str, my_id: str, skip_artifacts: tuple[str, ...] = ()) -> None:
+def _same_run(ran: Ran, their_id: str, my_id: str, skip_artifacts: tuple[str, ...] = (),
+              random_name: bool = False, timings: tuple[str, ...] = ()) -> None:
+    """The two runs hold the same params, metrics, tags, status and artifact listing.
+
+    ``random_name``: both tools named the run at random (autolog), so names are not compared;
+    ``timings``: metrics that measure time, whose keys must match but not their values.
+    """
     theirs = ran.client.get_run(their_id)
     mine = ran.store.get_run(my_id)
     assert mine.data.params == theirs.data.params
-    assert mine.data.metrics == theirs.data.metrics
+    assert set(mine.data.metrics) == set(theirs.data.metrics)
+    assert {k: v for k, v in mine.data.metrics.items() if k not in timings} == {
+        k: v for k, v in theirs.data.metrics.items() if k not in timings}
     mine_tags, their_tags = _tags(mine.data.tags, ran.mine), _tags(theirs.data.tags, ran.theirs)
     their_tags["mlflow.source.name"] = Path(their_tags["mlflow.source.name"]).name
     mine_tags["mlflow.source.name"] = Path(mine_tags["mlflow.source.name"]).name
+    if random_name:
+        del mine_tags["mlflow.runName"], their_tags["mlflow.runName"]
     assert mine_tags == their_tags
-    assert (mine.info.status, mine.info.run_name, mine.info.lifecycle_stage) == (
-        theirs.info.status, theirs.info.run_name, theirs.info.lifecycle_stage)
-    for key in theirs.data.metrics:
+    assert (mine.info.status, mine.info.lifecycle_stage) == (
+        theirs.info.status, theirs.info.lifecycle_stage)
+    assert random_name or mine.info.run_name == theirs.info.run_name
+    for key in set(theirs.data.metrics) - set(timings):
         their_points = [(m.step, m.value) for m in ran.client.get_metric_history(their_id, key)]
         my_points = [(m.step, m.value) for m in ran.store.get_metric_history(my_id, key)]
         assert sorted(my_points) == sorted(their_points), key
@@ -184,6 +195,92 @@ def test_pyfunc_artifacts_resolve_uris_and_folders_as_mlflow_does(pyfunc_artifac
               skip_artifacts=("wrapper",))
     _same_run(pyfunc_artifacts, pyfunc_artifacts.theirs["inner_id"],
               pyfunc_artifacts.mine["inner_id"], skip_artifacts=("inner_model",))
+
+
+@pytest.fixture(scope="module")
+def sklearn_autolog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
+    ran = Ran("sklearn_autolog.py", tmp_path_factory.mktemp("autolog"), "python")
+    yield ran
+    ran.store.close()
+
+
+# MLflow 3 keeps autolog's models (model, best_estimator) as logged models outside the run's
+# artifacts; mlnb keeps them inside.
+AUTOLOG_MODELS = ("model", "best_estimator")
+TIMINGS = ("mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time")
+
+
+def test_sklearn_autolog_reads_back_what_mlflow_reads(sklearn_autolog: Ran) -> None:
+    mine, theirs = sklearn_autolog.mine, sklearn_autolog.theirs
+    for key in ("binary_artifacts", "search_artifacts"):
+        mine[key] = [p for p in mine[key] if p not in AUTOLOG_MODELS]
+    _same_output(sklearn_autolog, ("binary_id", "multiclass_id", "search_id", "child_ids"))
+    assert sorted(mine["child_ids"]) == sorted(theirs["child_ids"])
+
+
+def test_sklearn_autolog_stores_match(sklearn_autolog: Ran) -> None:
+    mine, theirs = sklearn_autolog.mine, sklearn_autolog.theirs
+    for key in ("binary_id", "multiclass_id", "search_id"):
+        _same_run(sklearn_autolog, theirs[key], mine[key], skip_artifacts=AUTOLOG_MODELS,
+                  random_name=True)
+    for candidate, their_id in theirs["child_ids"].items():
+        _same_run(sklearn_autolog, their_id, mine["child_ids"][candidate], random_name=True,
+                  timings=TIMINGS)
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_sklearn_autolog_artifacts_match(sklearn_autolog: Ran, tmp_path: Path) -> None:
+    mine, theirs = sklearn_autolog.mine, sklearn_autolog.theirs
+
+    def read(run: str, path: str) -> tuple[bytes, bytes]:
+        their_file = sklearn_autolog.client.download_artifacts(theirs[run], path, str(tmp_path))
+        return (sklearn_autolog.store.artifact_path(mine[run], path).read_bytes(),
+                Path(their_file).read_bytes())
+
+    for name in ("training_confusion_matrix.png", "training_roc_curve.png",
+                 "training_precision_recall_curve.png"):
+        my_png, their_png = read("binary_id", name)
+        assert _png_size(my_png) == _png_size(their_png), name  # same figure size and dpi
+    my_csv, their_csv = read("search_id", "cv_results.csv")
+    my_lines, their_lines = my_csv.decode().splitlines(), their_csv.decode().splitlines()
+    assert my_lines[0] == their_lines[0]  # the same columns, in the same order
+    assert len(my_lines) == len(their_lines) == 5
+    my_html, their_html = read("multiclass_id", "estimator.html")
+    assert my_html.decode().count("LogisticRegression") == their_html.decode().count(
+        "LogisticRegression") > 0
+
+
+@pytest.fixture(scope="module")
+def logged_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
+    ran = Ran("logged_models.py", tmp_path_factory.mktemp("logged"), "python")
+    yield ran
+    ran.store.close()
+
+
+def test_logged_models_read_back_as_mlflow_3s(logged_models: Ran) -> None:
+    _same_output(logged_models, ("run_id",))
+    assert logged_models.mine["found_ids"] == [True]
+
+
+def test_logged_models_stores_match(logged_models: Ran) -> None:
+    # MLflow 3 keeps the model outside the run's artifacts; mlnb inside ("iris_model").
+    _same_run(logged_models, logged_models.theirs["run_id"], logged_models.mine["run_id"],
+              skip_artifacts=("iris_model",))
+    [mine] = logged_models.store.logged_models_of_run(logged_models.mine["run_id"])
+    [theirs] = logged_models.client.search_logged_models(
+        experiment_ids=[logged_models.client.get_run(
+            logged_models.theirs["run_id"]).info.experiment_id])
+    assert (mine.name, mine.status, mine.model_type) == (
+        theirs.name, str(theirs.status).rsplit(".", 1)[-1], theirs.model_type)
+    assert mine.model_uri == f"models:/{mine.model_id}"
+    my_version = logged_models.store.get_model_version("iris-logged", "1")
+    their_version = logged_models.client.get_model_version("iris-logged", "1")
+    assert (my_version.run_id == logged_models.mine["run_id"]) and (
+        their_version.run_id == logged_models.theirs["run_id"])
 
 
 def test_pyfunc_artifact_with_a_foreign_scheme_is_refused(tracking: Path) -> None:

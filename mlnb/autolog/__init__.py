@@ -21,7 +21,7 @@ FLAVORS = ("sklearn", "xgboost", "lightgbm")
 
 
 def autolog(disable: bool = False, log_models: bool = True, log_input_examples: bool = True,
-            log_datasets: bool = True, silent: bool = False, max_tuning_runs: int | None = None,
+            log_datasets: bool = True, silent: bool = False, max_tuning_runs: int | None = 5,
             **kwargs: Any) -> None:
     """Turn on (or with ``disable=True`` off) autologging for every installed supported library.
 
@@ -35,7 +35,7 @@ def autolog(disable: bool = False, log_models: bool = True, log_input_examples: 
     :param log_datasets: record the training data's shape and hash as tags.
     :param silent: no warnings from autologging itself.
     :param max_tuning_runs: at most this many child runs per hyper-parameter search (best first;
-        None for all candidates).
+        None for all candidates; 5 by default, as MLflow's).
     :param kwargs: other MLflow keyword arguments, accepted and ignored.
     """
     if importlib.util.find_spec("sklearn") is not None:

@@ -1,85 +1,103 @@
 """Hyper-parameter searches (GridSearchCV, RandomizedSearchCV): best params, children, table.
 
-The parent run (the search's own run) gets ``best_<param>`` params, ``best_cv_score`` and the
-``cv_results.json`` table; each candidate becomes a FINISHED child run with its params and its
-mean/std test scores (and rank and fit time), all written in one transaction.
+As MLflow's autolog: the parent run (the search's own run) gets ``best_<param>`` params,
+``best_cv_score`` and ``cv_results.csv`` (``cv_results_`` as a table, one row per candidate);
+each candidate becomes a FINISHED child run, started when its parent started, with all of the
+seed estimator's params (the candidate's own values over them), the ``estimator_name`` and
+``estimator_class`` tags of the seed estimator, the parent's source tags, and every aggregate
+column of its row as a metric (mean/std fit and score times, mean/std/rank test scores, train
+scores when kept); the per-split columns are left out. All children are written in one
+transaction.
 """
 
 from __future__ import annotations
 
+from numbers import Number
 from typing import Any
 
 from mlnb.entities import Metric, Param, RunStatus, RunTag
 from mlnb.store.sql import now_ms
-from mlnb.store.validation import MAX_PARAM_VALUE_LENGTH
+from mlnb.store.validation import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH
 from mlnb.tracking.client import MlnbClient
 
-_CHILD_METRIC_PREFIXES = ("mean_test_", "std_test_", "rank_test_", "mean_train_", "std_train_")
-_CHILD_METRICS = ("mean_fit_time", "std_fit_time", "mean_score_time")
+# cv_results_ columns that are not a child's metrics: its params, and each split's score.
+_NOT_METRICS = ("param", "split")
+# The parent's tags its children carry too (MLflow resolves the same context for them).
+_INHERITED_TAGS = ("mlflow.source.", "mlflow.user")
+
+
+def is_search(estimator: Any) -> bool:
+    """Whether ``estimator`` is a parameter search (GridSearchCV, RandomizedSearchCV)."""
+    from sklearn.model_selection import (  # scikit-learn: loaded on first use
+        GridSearchCV,
+        RandomizedSearchCV,
+    )
+
+    return isinstance(estimator, (GridSearchCV, RandomizedSearchCV))
+
+
+def estimator_tags(estimator: Any) -> dict[str, str]:
+    """MLflow's ``estimator_name`` and ``estimator_class`` tags."""
+    cls = type(estimator)
+    return {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__name__}"}
 
 
 def log_search(client: MlnbClient, run_id: str, search: Any, max_runs: int | None) -> None:
-    """Log a fitted search's best result, its candidates as child runs and ``cv_results_``."""
+    """Log a fitted search's best result, its candidates as child runs and ``cv_results.csv``.
+
+    :param client: the client of the run's store.
+    :param run_id: the search's own run.
+    :param search: the fitted GridSearchCV or RandomizedSearchCV.
+    :param max_runs: at most this many child runs, best ranked first (None: all).
+    """
+    import pandas  # pandas: loaded on first use, not by import mlnb
+
     results = search.cv_results_
     t = now_ms()
-    params = [Param(f"best_{k}", _text(v)) for k, v in search.best_params_.items()]
+    params = [Param(f"best_{k}", _text(v)) for k, v in getattr(search, "best_params_", {}).items()]
     metrics = []
     best_score = getattr(search, "best_score_", None)
     if best_score is not None:
         metrics.append(Metric("best_cv_score", float(best_score), t, 0))
     client.log_batch(run_id, metrics=metrics, params=params)
-    client.log_table(run_id, _table(results), "cv_results.json")
-    _log_children(client, run_id, results, max_runs, t)
+    table = pandas.DataFrame.from_dict(results)
+    _log_children(client, run_id, search, table, max_runs)
+    client.store.put_artifact_bytes(run_id, "cv_results.csv",
+                                    table.to_csv(index=False).encode("utf-8"))
 
 
-def _log_children(client: MlnbClient, parent_id: str, results: dict[str, Any],
-                  max_runs: int | None, t: int) -> None:
+def _log_children(client: MlnbClient, parent_id: str, search: Any, table: Any,
+                  max_runs: int | None) -> None:
     store = client.store
-    parent = store.get_run_info(parent_id)
-    candidates = list(range(len(results["params"])))
-    rank_key = next((k for k in results if k.startswith("rank_test_")), None)
-    if rank_key is not None:
-        candidates.sort(key=lambda i: int(results[rank_key][i]))
+    parent = store.get_run(parent_id)
+    seed = search.estimator
+    # A search of searches: the inner search's own seed params are untuned noise (as MLflow).
+    base = {k: _text(v) for k, v in seed.get_params(deep=not is_search(seed)).items()
+            if len(k) <= MAX_KEY_LENGTH}
+    rows = list(range(len(table)))
+    rank_key = "rank_test_score" if "rank_test_score" in table.columns else next(
+        (k for k in table.columns if k.startswith("rank_test_")), None)
     if max_runs is not None:
-        candidates = candidates[:max_runs]
-    keys = [k for k in results if k.startswith(_CHILD_METRIC_PREFIXES) or k in _CHILD_METRICS]
+        if rank_key is not None:
+            rows.sort(key=lambda i: int(table[rank_key].iloc[i]))
+        rows = rows[:max_runs]
+    tags = {k: v for k, v in parent.data.tags.items() if k.startswith(_INHERITED_TAGS)}
+    tags.update({"mlflow.autologging": "sklearn", **estimator_tags(seed)})
+    metric_keys = [k for k in table.columns if not k.startswith(_NOT_METRICS)]
+    t = now_ms()
     with store.transaction():  # one commit for every child run
-        for i in candidates:
-            info = store.create_run(parent.experiment_id, f"{parent.run_name}-{i}",
-                                    {"mlflow.autologging": "sklearn"}, parent_id, parent.user_id,
-                                    t)
-            metrics = [Metric(k, float(results[k][i]), t, 0) for k in keys
-                       if _is_number(results[k][i])]
-            params = [Param(k, _text(v)) for k, v in results["params"][i].items()]
-            store.log_batch(info.run_id, metrics=metrics, params=params,
+        for i in rows:
+            row = table.iloc[i]
+            info = store.create_run(parent.info.experiment_id, f"{parent.info.run_name}-{i}",
+                                    tags, parent_id, parent.info.user_id, parent.info.start_time)
+            metrics = [Metric(k, float(row[k]), t, 0) for k in metric_keys
+                       if isinstance(row[k], Number) and not isinstance(row[k], bool)]
+            params = dict(base)
+            params.update({k: _text(v) for k, v in row["params"].items()})
+            store.log_batch(info.run_id, metrics=metrics,
+                            params=[Param(k, v) for k, v in list(params.items())[:1000]],
                             tags=[RunTag("mlnb.search.candidate", str(i))])
-            store.update_run(info.run_id, status=RunStatus.FINISHED, end_time=now_ms())
-
-
-def _table(results: dict[str, Any]) -> dict[str, list[Any]]:
-    import numpy as np  # numpy: loaded on first use, not by import mlnb
-
-    table: dict[str, list[Any]] = {}
-    for key, column in results.items():
-        if key == "params":
-            table[key] = [str(p) for p in column]
-            continue
-        mask = np.ma.getmaskarray(column)
-        data = np.ma.getdata(column)
-        table[key] = [None if masked else (value.item() if hasattr(value, "item") else
-                                           value if isinstance(value, (int, float, str)) else
-                                           str(value))
-                      for value, masked in zip(data.tolist() if data.dtype != object else data,
-                                               mask, strict=False)]
-    return table
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+            store.update_run(info.run_id, status=RunStatus.FINISHED, end_time=t)
 
 
 def _text(value: Any) -> str:

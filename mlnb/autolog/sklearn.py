@@ -6,9 +6,14 @@ outermost fit logs: a Pipeline's steps and a search's inner fits run unlogged, s
 meta-estimator logs once. Per fit, in one write: the estimator's params (deep), training metrics
 (classifiers: accuracy, precision, recall, f1, log loss, ROC AUC where they apply; regressors:
 MSE, RMSE, MAE, R2; both: ``training_score``), the training data's shape and hash, and the model
-through ``mlnb.models.sklearn.log_model`` when that is installed. ``GridSearchCV`` and
-``RandomizedSearchCV`` also get ``best_*`` params, ``best_cv_score``, one child run per candidate
-and ``cv_results.json`` (a table artifact).
+through ``mlnb.models.sklearn.log_model`` when that is installed, and ``estimator.html`` (the
+estimator's diagram). Classifiers also get MLflow's training images (a normalized confusion
+matrix; for two classes ROC and precision-recall curves), drawn in a background thread
+(:mod:`mlnb.autolog._images`) and written before the run's end can be observed. ``GridSearchCV``
+and ``RandomizedSearchCV`` log their own params shallowly (as MLflow: the seed estimator's
+untuned params are not the search's), ``best_*`` params, ``best_cv_score``, one child run per
+candidate with all of the seed estimator's params, ``cv_results.csv`` and the ``best_estimator``
+model.
 
 The fit goes into the active run (a ``%%track`` cell's run), into a child of it if autolog already
 logged a fit there, or into a run of its own started and ended around the fit. Logging never
@@ -20,6 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import importlib.util
 import sys
 import threading
 import warnings
@@ -28,13 +34,14 @@ from types import FrameType
 from typing import Any
 
 import mlnb.models as models
-from mlnb.autolog import _search
+from mlnb.autolog import _images, _search
 from mlnb.entities import Metric, Param, RunStatus, RunTag
 from mlnb.models import sklearn as flavor
 from mlnb.models.signature import infer_signature
 from mlnb.store.sql import now_ms
 from mlnb.store.validation import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH
 from mlnb.tracking import fluent
+from mlnb.tracking.state import state
 
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 OWN_INTEGRATIONS = ("xgboost", "lightgbm")  # their scikit-learn models: mlnb.autolog.<library>
@@ -49,7 +56,7 @@ class _Config:
     log_input_examples: bool = True
     log_datasets: bool = True
     silent: bool = False
-    max_tuning_runs: int | None = None
+    max_tuning_runs: int | None = 5
 
 
 _config = _Config()
@@ -62,7 +69,7 @@ _original_init_subclass: Any = None
 def autolog(log_input_examples: bool = True, log_model_signatures: bool = True,
             log_models: bool = True, log_datasets: bool = True, disable: bool = False,
             exclusive: bool = False, disable_for_unsupported_versions: bool = False,
-            silent: bool = False, max_tuning_runs: int | None = None, **kwargs: Any) -> None:
+            silent: bool = False, max_tuning_runs: int | None = 5, **kwargs: Any) -> None:
     """Turn scikit-learn autologging on (``disable=True``: off), with MLflow's signature.
 
     :param log_input_examples: log the first rows of the training data as the input example.
@@ -73,7 +80,8 @@ def autolog(log_input_examples: bool = True, log_model_signatures: bool = True,
     :param exclusive: accepted for MLflow compatibility and ignored.
     :param disable_for_unsupported_versions: accepted for MLflow compatibility and ignored.
     :param silent: suppress autolog's own warnings.
-    :param max_tuning_runs: child runs per search, best first (None: every candidate).
+    :param max_tuning_runs: child runs per search, best first (None: every candidate); 5 by
+        default, as MLflow's.
     :param kwargs: other MLflow keyword arguments, accepted and ignored.
     """
     _config.log_models, _config.log_input_examples = log_models, log_input_examples
@@ -263,6 +271,7 @@ class _Session:
 
     def __init__(self, run: fluent.ActiveRun | None, owned: bool) -> None:
         self.run, self.owned = run, owned
+        self.plots: _images.PlotInputs | None = None
 
     @classmethod
     def begin(cls) -> _Session:
@@ -284,10 +293,9 @@ class _Session:
         run_id, client = self.run.run_id, self.run.client
         X, y = _training_data(args, kwargs)
         try:
-            params = _estimator_params(estimator)
-            metrics = _training_metrics(estimator, X, y, kwargs.get("sample_weight"))
-            tags = {"estimator_name": type(estimator).__name__,
-                    "estimator_class": f"{type(estimator).__module__}.{type(estimator).__name__}"}
+            params = _estimator_params(estimator, deep=not _search.is_search(estimator))
+            metrics, self.plots = _training_metrics(estimator, X, y, kwargs.get("sample_weight"))
+            tags = _search.estimator_tags(estimator)
             if _config.log_datasets and X is not None:
                 tags.update(_data_tags(X))
             t = now_ms()
@@ -297,20 +305,36 @@ class _Session:
             _autologged_runs.add(run_id)
         except Exception as exc:
             _warn("log the fit's params and metrics", exc)
-        if hasattr(estimator, "cv_results_") and hasattr(estimator, "best_params_"):
+        try:
+            client.log_text(run_id, _estimator_html(estimator), "estimator.html")
+        except Exception as exc:
+            _warn("log estimator.html", exc)
+        if _search.is_search(estimator) and hasattr(estimator, "cv_results_"):
             try:
                 _search.log_search(client, run_id, estimator, _config.max_tuning_runs)
             except Exception as exc:
                 _warn("log the search's candidates", exc)
         if _config.log_models:
             _log_model(estimator, X)
+        if self.plots is not None and not _matplotlib_installed():
+            self.plots = None
 
     def end(self, status: str) -> None:
-        if self.owned and self.run is not None:
-            try:
-                fluent.end_run(status, run_id=self.run.run_id)
-            except Exception as exc:
-                _warn("end the run", exc)
+        if self.run is None:
+            return
+        try:
+            if self.plots is None:
+                if self.owned:
+                    fluent.end_run(status, run_id=self.run.run_id)
+                return
+            # The images are drawn after fit returns; a run autolog owns is ended by the
+            # drawing thread once they are written (reads and exit wait for it meanwhile).
+            if self.owned:
+                _release(self.run)
+            _images.submit(self.run.client, self.run.run_id, self.plots,
+                           status if self.owned else None, _config.silent)
+        except Exception as exc:
+            _warn("end the run", exc)
 
 
 def _training_data(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
@@ -319,17 +343,63 @@ def _training_data(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, 
     return X, y
 
 
-def _estimator_params(estimator: Any) -> dict[str, str]:
+def _release(run: fluent.ActiveRun) -> None:
+    """Take an autolog-owned run off the active stack without ending it (the drawer ends it)."""
+    if run in state.active:
+        state.active.remove(run)
+    state.last_run_id = run.run_id
+
+
+_matplotlib_warned = False
+
+
+def _matplotlib_installed() -> bool:
+    """Whether matplotlib can be imported (an optional dependency); warns once when not."""
+    global _matplotlib_warned
+    try:
+        if importlib.util.find_spec("matplotlib") is not None:
+            return True
+    except ValueError:  # sys.modules["matplotlib"] = None: the import is blocked on purpose
+        pass
+    if not _matplotlib_warned and not _config.silent:
+        _matplotlib_warned = True
+        warnings.warn("mlnb autolog: matplotlib is not installed, so the training images "
+                      "(confusion matrix, ROC and precision-recall curves) are not logged; "
+                      "pip install matplotlib to get them", RuntimeWarning, stacklevel=4)
+    return False
+
+
+def _estimator_html(estimator: Any) -> str:
+    """MLflow's ``estimator.html``: scikit-learn's diagram of the estimator in a page."""
+    from sklearn.utils import estimator_html_repr  # scikit-learn: loaded on first use
+
+    # The same page as MLflow's (its charset keeps the toggle triangles readable).
+    return f"""
+<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8"/>
+  </head>
+  <body>
+    {estimator_html_repr(estimator)}
+  </body>
+</html>
+    """
+
+
+def _estimator_params(estimator: Any, deep: bool = True) -> dict[str, str]:
     params: dict[str, str] = {}
-    for key, value in estimator.get_params(deep=True).items():
+    for key, value in estimator.get_params(deep=deep).items():
         if len(key) <= MAX_KEY_LENGTH:
             params[key] = str(value)[:MAX_PARAM_VALUE_LENGTH]
     return params
 
 
-def _training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any) -> dict[str, float]:
+def _training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any
+                      ) -> tuple[dict[str, float], _images.PlotInputs | None]:
+    """The training metrics, and for a classifier what its training images need."""
     if X is None or y is None or not hasattr(estimator, "predict"):
-        return {}
+        return {}, None
     from sklearn.base import (  # scikit-learn: loaded on first use, not by import mlnb
         is_classifier,
         is_regressor,
@@ -339,14 +409,16 @@ def _training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any) -> dic
         if is_classifier(estimator):
             return _classifier_metrics(estimator, X, y, sample_weight)
         if is_regressor(estimator):
-            return _regressor_metrics(estimator, X, y, sample_weight)
-        return {"training_score": float(estimator.score(X, y))}
+            return _regressor_metrics(estimator, X, y, sample_weight), None
+        return {"training_score": float(estimator.score(X, y))}, None
     except Exception as exc:  # e.g. a search with refit=False cannot predict
         _warn("compute training metrics", exc)
-        return {}
+        return {}, None
 
 
-def _classifier_metrics(estimator: Any, X: Any, y: Any, weight: Any) -> dict[str, float]:
+def _classifier_metrics(estimator: Any, X: Any, y: Any, weight: Any
+                        ) -> tuple[dict[str, float], _images.PlotInputs | None]:
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
     from sklearn import metrics  # scikit-learn: loaded on first use, not by import mlnb
 
     predicted = estimator.predict(X)
@@ -356,22 +428,38 @@ def _classifier_metrics(estimator: Any, X: Any, y: Any, weight: Any) -> dict[str
     found = {"training_accuracy_score": accuracy, "training_precision_score": float(precision),
              "training_recall_score": float(recall), "training_f1_score": float(f1),
              "training_score": accuracy}
+    labels = getattr(estimator, "classes_", None)
+    scores = None
     if hasattr(estimator, "predict_proba"):
         try:
             proba = estimator.predict_proba(X)
-            labels = getattr(estimator, "classes_", None)
             found["training_log_loss"] = float(metrics.log_loss(y, proba, sample_weight=weight,
                                                                 labels=labels))
             if proba.shape[1] == 2:
+                scores = proba[:, 1]
                 found["training_roc_auc"] = float(metrics.roc_auc_score(
-                    y, proba[:, 1], sample_weight=weight))
-            else:
+                    y, scores, sample_weight=weight))
+            else:  # MLflow's choice: one-vs-one, weighted (less sensitive to imbalance)
                 found["training_roc_auc"] = float(metrics.roc_auc_score(
-                    y, proba, multi_class="ovr", average="weighted", sample_weight=weight,
+                    y, proba, multi_class="ovo", average="weighted", sample_weight=weight,
                     labels=labels))
-        except Exception:  # no probabilities for this model, or a single class: left out
+        except Exception:  # no probabilities, a single class, weights with ovo: left out
             pass
-    return found
+    if scores is None and labels is not None and len(labels) == 2 \
+            and hasattr(estimator, "decision_function"):
+        try:  # what RocCurveDisplay.from_estimator uses when there are no probabilities
+            scores = np.asarray(estimator.decision_function(X))
+        except Exception:
+            scores = None
+    if labels is None:
+        return found, None
+    plots = _images.PlotInputs(
+        y_true=np.array(y, copy=True), y_pred=np.array(predicted, copy=True),
+        scores=scores if scores is None or len(np.unique(y)) == 2 else None,
+        labels=np.array(labels, copy=True),
+        sample_weight=None if weight is None else np.array(weight, copy=True),
+        name=type(estimator).__name__)
+    return found, plots
 
 
 def _regressor_metrics(estimator: Any, X: Any, y: Any, weight: Any) -> dict[str, float]:
@@ -431,6 +519,10 @@ def _log_model(estimator: Any, X: Any) -> None:
         signature = _signature(estimator, example)
         flavor.log_model(estimator, artifact_path="model", input_example=example,
                          signature=signature)
+        best = getattr(estimator, "best_estimator_", None)
+        if best is not None and _search.is_search(estimator):  # MLflow logs the refit best too
+            flavor.log_model(best, artifact_path="best_estimator", input_example=example,
+                             signature=signature)
     except Exception as exc:
         _warn("log the model", exc)
 

@@ -129,6 +129,8 @@ class ModelInfo:
     mlnb_version: str
     registered_model_version: str | None = None
     saved_input_example_info: dict[str, Any] | None = None
+    model_id: str | None = None  # MLflow 3: the logged model's id (models:/<model_id>)
+    name: str | None = None  # MLflow 3: the logged model's name
 
 
 # --- building --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from mlnb.models.format import ModelInfo, build_model_files, log_files
 from mlnb.models.signature import ModelSignature, infer_schema
 from mlnb.store.artifacts import safe_relpath
 from mlnb.tracking import fluent
+from mlnb.tracking.client import current_store
 from mlnb.tracking.fluent import register_model
 
 
@@ -48,6 +49,10 @@ def log_built_model(
             run_id=run_id, artifact_path=path,
         )
         log_files(files, path, run_id, user_files)
+        store = current_store()
+        # MLflow 3: the model gets an id of its own, linked to the run that logged it.
+        logged = store.create_logged_model(store.get_run_info(run_id).experiment_id,
+                                           path.rsplit("/", 1)[-1], run_id, path)
     except BaseException:
         if started is not None:
             fluent.end_run("FAILED")
@@ -55,10 +60,12 @@ def log_built_model(
     if started is not None:
         fluent.end_run()
     info = ModelInfo(
+        # runs:/ as before (code builds paths from it); models:/<model_id> names it as well.
         model_uri=f"runs:/{run_id}/{path}", run_id=run_id, artifact_path=path,
         signature=signature, flavors=flavors, utc_time_created=descriptor.utc_time_created,
         model_uuid=descriptor.model_uuid, mlnb_version=descriptor.mlnb_version,
         saved_input_example_info=descriptor.saved_input_example_info,
+        model_id=logged.model_id, name=logged.name,
     )
     if registered_model_name is not None:
         version = register_model(info.model_uri, registered_model_name)

@@ -1,5 +1,6 @@
 """Model URIs: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
-``models:/<name>@<alias>`` and local folders. No other scheme is accepted.
+``models:/<name>@<alias>``, ``models:/m-<id>`` (MLflow 3's logged models) and local folders.
+No other scheme is accepted.
 
 A URI is only ever parsed into its parts and looked up in the store; it never becomes part of a
 shell command (MLflow's CVE-2026-0596 passed a model URI to ``bash -c``), and text that looks like
@@ -14,7 +15,12 @@ from pathlib import Path
 
 from mlnb.entities import MLMODEL, ModelVersion
 from mlnb.errors import InvalidParameterError, NotFoundError
-from mlnb.registry.uri import check_uri_text, parse_registry_uri, resolve_registry_uri
+from mlnb.registry.uri import (
+    check_uri_text,
+    logged_model_source,
+    parse_registry_uri,
+    resolve_registry_uri,
+)
 from mlnb.store import Store
 from mlnb.store.artifacts import safe_relpath
 from mlnb.tracking.client import current_store, existing_store
@@ -45,6 +51,12 @@ def resolve_model_uri(uri: str, store: Store | None = None) -> ModelLocation:
     :param store: the store to look in; default the current one.
     """
     text = check_uri_text(uri)
+    if text.startswith("models:/m-"):
+        st = store or current_store()
+        source = logged_model_source(st, text)
+        if source is not None:  # its files are in its run's artifacts, checked as runs:/ are
+            found = resolve_model_uri(source, st)
+            return ModelLocation(text, found.local_dir, found.run_id, found.artifact_path, st)
     if text.startswith("models:"):
         st = store or current_store()
         mv = resolve_registry_uri(st, text)

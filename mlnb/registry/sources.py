@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 from mlnb.entities import MLMODEL, MODEL_ORIGIN
 from mlnb.errors import InvalidParameterError, NotFoundError, UntrustedModelError
-from mlnb.registry.uri import resolve_registry_uri
+from mlnb.registry.uri import logged_model_source, resolve_registry_uri
 from mlnb.store import Store
 from mlnb.store.artifacts import safe_relpath, sha256_of
 from mlnb.store.registry_checks import check_source
@@ -33,7 +33,10 @@ def model_source(store: Store, model_uri: str) -> str:
     """
     if not isinstance(model_uri, str) or not model_uri.strip():
         raise InvalidParameterError(f"A model URI must be non-empty text, not {model_uri!r}.")
-    if model_uri.startswith("models:"):
+    logged = logged_model_source(store, model_uri) if model_uri.startswith("models:/m-") else None
+    if logged is not None:
+        model_uri = logged  # a logged model: its run's folder, checked below as any runs:/ is
+    elif model_uri.startswith("models:"):
         return resolve_registry_uri(store, model_uri).source
     if model_uri.startswith("runs:"):
         source = model_uri

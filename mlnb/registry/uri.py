@@ -1,5 +1,6 @@
-"""The ``models:/`` URI grammar: ``models:/<name>/<version|stage|latest>`` and
-``models:/<name>@<alias>``, and the registered version such a URI names.
+"""The ``models:/`` URI grammar: ``models:/<name>/<version|stage|latest>``,
+``models:/<name>@<alias>`` and MLflow 3's ``models:/m-<id>`` (a logged model), and what each
+names.
 
 A URI is only ever parsed into its parts and looked up in the store; it never becomes part of a
 shell command (MLflow's CVE-2026-0596 passed a model URI to ``bash -c``), and text that looks like
@@ -11,6 +12,7 @@ from __future__ import annotations
 from mlnb.entities import ModelVersion, ModelVersionStage
 from mlnb.errors import InvalidParameterError, NotFoundError
 from mlnb.store import Store
+from mlnb.store.logged_models import MODEL_ID
 from mlnb.store.registry_checks import canonical_model_name, check_alias, version_number
 
 _SHELLISH = ("$(", ";", "`", "\n", "\r", "\x00")
@@ -68,6 +70,22 @@ def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None, str | Non
             f"Model URI {uri!r}: {which!r} is neither a version number, 'latest' nor a stage "
             f"({', '.join(ModelVersionStage.ALL)}).")
     return name, None, stage, None
+
+
+def logged_model_source(store: Store, uri: str) -> str | None:
+    """For ``models:/m-<id>`` (MLflow 3's logged-model URI), the ``runs:/`` folder of its files;
+    None for any other URI (a registered model's name cannot take this form: it has no version).
+
+    :param store: the store the model is in.
+    :param uri: a model URI.
+    :raises NotFoundError: when the store has no such logged model.
+    """
+    text = check_uri_text(uri)
+    rest = text[len("models:/"):] if text.startswith("models:/") else ""
+    if not MODEL_ID.fullmatch(rest):
+        return None
+    model = store.get_logged_model(rest)
+    return model.artifact_location
 
 
 def resolve_registry_uri(store: Store, uri: str) -> ModelVersion:

@@ -32,6 +32,7 @@ from mlnb.store.location import (
     resolve,
     warn_if_not_private,
 )
+from mlnb.store.logged_models import LoggedModelQueries
 from mlnb.store.metrics import MetricQueries
 from mlnb.store.registry import RegistryQueries
 from mlnb.store.registry_stages import StageQueries
@@ -60,8 +61,7 @@ class ArtifactProof:
 
 
 class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTableQueries,
-            RegistryQueries,
-            StageQueries):
+            RegistryQueries, StageQueries, LoggedModelQueries):
     """One mlnb store: ``mlnb.db`` and its artifact root.
 
     :param location: where the database and the artifact root are; both folders are created

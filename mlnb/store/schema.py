@@ -267,6 +267,45 @@ def _search_indexes(db: Database) -> None:
     )
 
 
+@migrations(name="0008_logged_models")
+def _logged_models(db: Database) -> None:
+    # MLflow 3's logged models: a model has an id of its own (m-<32 hex>), its experiment, the
+    # run that logged it and where its files are in that run's artifacts (so the artifact
+    # records, their trust and the registry's pins stay the run's), and params and tags.
+    _run_script(
+        db,
+        """
+        CREATE TABLE logged_models (
+            model_id TEXT PRIMARY KEY,
+            experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+            name TEXT NOT NULL,
+            source_run_id TEXT REFERENCES runs(run_id) ON DELETE CASCADE,
+            artifact_path TEXT,
+            model_type TEXT,
+            status TEXT NOT NULL,
+            creation_timestamp INTEGER NOT NULL,
+            last_updated_timestamp INTEGER NOT NULL
+        );
+        CREATE INDEX logged_models_by_experiment
+            ON logged_models(experiment_id, creation_timestamp);
+        CREATE INDEX logged_models_by_run ON logged_models(source_run_id)
+            WHERE source_run_id IS NOT NULL;
+        CREATE TABLE logged_model_params (
+            model_id TEXT NOT NULL REFERENCES logged_models(model_id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (model_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE logged_model_tags (
+            model_id TEXT NOT NULL REFERENCES logged_models(model_id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (model_id, key)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # Not executescript(): in Python 3.11 it commits the caller's open transaction first.
     for statement in script.split(";"):

@@ -9,6 +9,9 @@ made it), held in memory, and written in one transaction when
 * :meth:`MetricWriter.flush` is called (``end_run``, ``mlnb.flush()``, any read of the store
   through the tracking API, and interpreter exit).
 
+The same calls first wait for the background work registered with :func:`register_background`
+(autolog's images, drawn off the fit's critical path): what a read returns includes it.
+
 What a hard crash (``kill -9``, power loss) can lose: the points logged in the last
 :data:`FLUSH_INTERVAL_S` seconds before it. Everything flushed is committed whole or not at all.
 """
@@ -22,6 +25,7 @@ import time
 import warnings
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
 
 from mlnb.entities import Metric
 from mlnb.errors import NotFoundError, RunStateError, StoreError
@@ -99,14 +103,18 @@ class MetricWriter:
         for run_id, key, value, timestamp, step in points:
             self.add(run_id, key, value, timestamp, step)
 
-    def flush(self, *, raise_errors: bool = True) -> None:
+    def flush(self, *, raise_errors: bool = True, wait_background: bool = True) -> None:
         """Write every buffered point now; on return they are committed to the store.
 
         On a store error the points stay buffered for the next attempt.
 
         :param raise_errors: raise the store error; when False, warn instead (the background
             thread).
+        :param wait_background: first wait for the work registered with
+            :func:`register_background` (False: the timed background flush, which must not).
         """
+        if wait_background:
+            wait_background_work()
         if os.getpid() != self._pid:
             self._after_fork()
         if not self._pending:
@@ -174,17 +182,37 @@ def _flush_loop(ref: weakref.ref[MetricWriter]) -> None:
             return
         if writer.due():
             try:
-                writer.flush(raise_errors=False)
+                writer.flush(raise_errors=False, wait_background=False)
             except Exception as exc:  # never let the background thread die silently
                 warnings.warn(f"mlnb metric writer: {exc}", RuntimeWarning, stacklevel=1)
         del writer
 
 
 _writers: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
+_background_waiters: list[Callable[[], None]] = []
+
+
+def register_background(waiter: Callable[[], None]) -> None:
+    """Have every user-facing flush (so every read, ``end_run`` and exit) first call ``waiter``.
+
+    A layer above tracking that writes to runs from a thread of its own (autolog's images)
+    registers how to wait for it; the waiter must return at once when called from that thread.
+
+    :param waiter: returns once the background work queued so far is written.
+    """
+    if waiter not in _background_waiters:
+        _background_waiters.append(waiter)
+
+
+def wait_background_work() -> None:
+    """Return once the background work of every registered waiter is written."""
+    for waiter in list(_background_waiters):
+        waiter()
 
 
 def flush_all() -> None:
     """Flush every writer in this process (at exit, and for ``mlnb.flush()``)."""
+    wait_background_work()  # even with no writer yet: autolog's images are written by return
     for writer in list(_writers):
         if writer._pid == os.getpid():
             writer.flush()

@@ -1,0 +1,182 @@
+"""MLflow 3's logged models (migration ``0008_logged_models``): ids, params, tags, searches.
+
+A logged model's files stay where the model writer put them, in its run's artifacts: the
+artifact records (size, sha256, origin, MAC), the trust rules of loading and the registry's
+pins all apply to them unchanged. The row here gives the model its own id (``m-`` and 32 hex
+digits, MLflow's form), so that ``models:/m-<id>`` loads and registers it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mlnb.entities import LoggedModel
+from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.store import validation
+from mlnb.store.artifacts import safe_relpath
+from mlnb.store.connection import Connection
+from mlnb.store.search import (
+    EntitySchema,
+    KeyValueSource,
+    compile_filter,
+    compile_order_by,
+    parse_filter,
+    parse_order_by,
+)
+from mlnb.store.sql import now_ms, page_offset
+
+MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
+MAX_LOGGED_MODEL_RESULTS = 10_000
+
+LOGGED_MODEL_SCHEMA = EntitySchema(
+    name="a logged model",
+    attributes={
+        "name": ("lm.name", "str"),
+        "model_id": ("lm.model_id", "str"),
+        "source_run_id": ("lm.source_run_id", "str"),
+        "model_type": ("lm.model_type", "str"),
+        "status": ("lm.status", "str"),
+        "creation_timestamp": ("lm.creation_timestamp", "num"),
+        "creation_time": ("lm.creation_timestamp", "num"),
+        "last_updated_timestamp": ("lm.last_updated_timestamp", "num"),
+    },
+    sources={
+        "params": KeyValueSource("logged_model_params", (("model_id", "lm.model_id"),), False),
+        "tags": KeyValueSource("logged_model_tags", (("model_id", "lm.model_id"),), False),
+    },
+)
+
+_COLUMNS = ("lm.model_id, lm.experiment_id, lm.name, lm.source_run_id, lm.artifact_path, "
+            "lm.creation_timestamp, lm.last_updated_timestamp, lm.model_type, lm.status")
+
+
+def check_model_id(model_id: Any) -> str:
+    """A logged model's id: ``m-`` and 32 hex digits.
+
+    :param model_id: the id as given.
+    :raises InvalidParameterError: for anything else.
+    """
+    if not isinstance(model_id, str) or not MODEL_ID.fullmatch(model_id):
+        raise InvalidParameterError(
+            f"{model_id!r} is not a logged model id: an id is 'm-' and 32 hex digits, as "
+            "ModelInfo.model_id gives it.")
+    return model_id
+
+
+class LoggedModelQueries:
+    """Logged-model methods of :class:`~mlnb.store.Store`."""
+
+    cx: Connection
+
+    def create_logged_model(
+        self, experiment_id: str, name: str, source_run_id: str, artifact_path: str,
+        model_type: str | None = None, params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> LoggedModel:
+        """Record a model the model writer logged into ``artifact_path`` of a run (READY).
+
+        :param experiment_id: the run's experiment.
+        :param name: the model's name (``log_model(name=...)``).
+        :param source_run_id: the run whose artifacts hold the files.
+        :param artifact_path: the model's folder inside that run's artifacts.
+        :param model_type: a free-form type, or None.
+        :param params: the model's params (values become text).
+        :param tags: the model's tags (values become text).
+        """
+        name = validation.check_name(name, "Logged model")
+        path = safe_relpath(artifact_path)
+        params = {validation.check_key(k, "Param"): validation.param_value(k, v)
+                  for k, v in (params or {}).items()}
+        tags = {validation.check_key(k, "Tag"): str(v) for k, v in (tags or {}).items()}
+        model_id = f"m-{secrets.token_hex(16)}"
+        t = now_ms()
+        with self.cx.write() as conn:
+            conn.execute(
+                "INSERT INTO logged_models (model_id, experiment_id, name, source_run_id, "
+                "artifact_path, model_type, status, creation_timestamp, last_updated_timestamp) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'READY', ?, ?)",
+                [model_id, int(experiment_id), name, source_run_id, path, model_type, t, t])
+            conn.executemany(
+                "INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?)",
+                [(model_id, k, v) for k, v in params.items()])
+            conn.executemany(
+                "INSERT INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?)",
+                [(model_id, k, v) for k, v in tags.items()])
+        return self.get_logged_model(model_id)
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        """A logged model by id.
+
+        :param model_id: ``m-`` and 32 hex digits.
+        :raises NotFoundError: when the store has no such model.
+        """
+        check_model_id(model_id)
+        rows = self.cx.query(f"SELECT {_COLUMNS} FROM logged_models lm WHERE lm.model_id = ?",
+                             [model_id])
+        if not rows:
+            raise NotFoundError(f"No logged model with id {model_id!r} in this store.")
+        return self._logged_models(rows)[0]
+
+    def search_logged_models(
+        self, experiment_ids: Sequence[str], filter_string: str | None = None,
+        max_results: int = 100, order_by: Sequence[str] | None = None, offset: int = 0,
+    ) -> list[LoggedModel]:
+        """Logged models of these experiments matching a filter (newest first by default).
+
+        :param experiment_ids: the experiments to search.
+        :param filter_string: the search grammar over ``name``, ``model_id``,
+            ``source_run_id``, ``status``, ``creation_timestamp``, ``params.*`` and ``tags.*``.
+        :param max_results: at most this many.
+        :param order_by: order-by clauses such as ``["creation_timestamp DESC"]``.
+        :param offset: rows to skip (paging).
+        """
+        ids = [int(e) for e in experiment_ids]
+        if not ids:
+            return []
+        where = compile_filter(parse_filter(filter_string), LOGGED_MODEL_SCHEMA,
+                               filter_string or "")
+        order = compile_order_by(parse_order_by(order_by), LOGGED_MODEL_SCHEMA)
+        order_sql = (order.sql + ", " if order.sql else "") + \
+            "lm.creation_timestamp DESC, lm.model_id"
+        marks = ", ".join("?" for _ in ids)
+        rows = self.cx.query(
+            f"SELECT {_COLUMNS} FROM logged_models lm {order.joins} "
+            f"WHERE lm.experiment_id IN ({marks}) AND ({where.sql}) "
+            f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
+            [*order.join_params, *ids, *where.params,
+             validation.result_limit(max_results, MAX_LOGGED_MODEL_RESULTS),
+             page_offset(offset)],
+        )
+        return self._logged_models(rows)
+
+    def logged_models_of_run(self, run_id: str) -> list[LoggedModel]:
+        """The models a run logged, oldest first.
+
+        :param run_id: the run.
+        """
+        rows = self.cx.query(
+            f"SELECT {_COLUMNS} FROM logged_models lm WHERE lm.source_run_id = ? "
+            "ORDER BY lm.creation_timestamp, lm.model_id", [run_id])
+        return self._logged_models(rows)
+
+    def _logged_models(self, rows: list[Any]) -> list[LoggedModel]:
+        ids = [str(r[0]) for r in rows]
+        params: dict[str, dict[str, str]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for table, into in (("logged_model_params", params), ("logged_model_tags", tags)):
+                for model_id, key, value in self.cx.query(
+                        f"SELECT model_id, key, value FROM {table} WHERE model_id IN ({marks})",
+                        chunk):
+                    into[str(model_id)][str(key)] = str(value)
+        return [LoggedModel(
+            model_id=str(r[0]), experiment_id=str(r[1]), name=str(r[2]),
+            source_run_id=None if r[3] is None else str(r[3]),
+            artifact_path=None if r[4] is None else str(r[4]), creation_timestamp=int(r[5]),
+            last_updated_timestamp=int(r[6]), model_type=None if r[7] is None else str(r[7]),
+            status=str(r[8]), params=params[str(r[0])], tags=tags[str(r[0])]) for r in rows]
