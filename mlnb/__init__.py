@@ -77,6 +77,7 @@ _LAZY = {
     "compare": "mlnb.widgets:compare",
     "validate_evaluation_results": "mlnb.models.evaluation:validate_evaluation_results",
     "show_evaluation": "mlnb.widgets:show_evaluation",
+    "monitor": "mlnb.monitor",
     "load_ipython_extension": "mlnb.notebook.magics:load_ipython_extension",
     "unload_ipython_extension": "mlnb.notebook.magics:unload_ipython_extension",
 }
