@@ -77,6 +77,9 @@ _LAZY = {
     "show_runs": "mlnb.widgets:show_runs",
     "show_run": "mlnb.widgets:show_run",
     "compare": "mlnb.widgets:compare",
+    "validate_evaluation_results": "mlnb.models.evaluation:validate_evaluation_results",
+    "show_evaluation": "mlnb.widgets:show_evaluation",
+    "monitor": "mlnb.monitor",
     "load_ipython_extension": "mlnb.notebook.magics:load_ipython_extension",
     "unload_ipython_extension": "mlnb.notebook.magics:unload_ipython_extension",
 }
@@ -163,8 +166,10 @@ __all__ = [
     "set_tag",
     "set_tags",
     "set_tracking_uri",
+    "show_evaluation",
     "show_run",
     "show_runs",
     "start_run",
     "use_as_mlflow",
+    "validate_evaluation_results",
 ]

@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mlnb.tracking",),  # the client, the fluent API and the one process state
     ("mlnb.models",),  # model folders, flavors, signatures, serving
     ("mlnb.autolog",),  # autologging integrations
-    ("mlnb.projects",),  # notebook -> project export, run, reproduce
+    ("mlnb.projects", "mlnb.monitor"),  # project export, run, reproduce; drift reports
     ("mlnb.widgets",),  # ipywidgets views and pure Plotly chart builders
     ("mlnb.notebook", "mlnb.server", "mlnb.cli"),  # the edges: IPython, Jupyter Server, shell
     ("mlnb", "mlnb.__main__", "mlnb.artifacts", "mlnb.exceptions", "mlnb.lightgbm", "mlnb.pyfunc",

@@ -9,6 +9,8 @@ scikit-learn, pandas, skops or a model library until a model is saved, loaded or
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlnb.models.format import ModelDescriptor, ModelInfo
 from mlnb.models.signature import (
     ColSpec,
@@ -22,7 +24,21 @@ from mlnb.models.uri import ModelLocation, resolve_model_uri
 
 Model = ModelDescriptor
 
+# Evaluation (MLflow's mlflow.models.evaluate and friends), imported on first use.
+_EVALUATION = ("evaluate", "EvaluationResult", "EvaluationArtifact", "MetricThreshold",
+               "make_metric", "MetricValue", "validate_evaluation_results",
+               "ModelValidationFailedException")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EVALUATION:
+        from mlnb.models import evaluation  # on first use: evaluation's modules stay unloaded
+
+        return getattr(evaluation, name)
+    raise AttributeError(f"module 'mlnb.models' has no attribute {name!r}")
+
+
 __all__ = [
     "ColSpec", "Model", "ModelDescriptor", "ModelInfo", "ModelLocation", "ModelSignature", "Schema",
-    "SignatureError", "TensorSpec", "infer_signature", "resolve_model_uri",
+    "SignatureError", "TensorSpec", "infer_signature", "resolve_model_uri", *_EVALUATION,
 ]

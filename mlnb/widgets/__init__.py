@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mlnb.widgets.run_detail import RunDetail
     from mlnb.widgets.run_table import RunTable
 
-__all__ = ["compare", "show_registry", "show_run", "show_runs"]
+__all__ = ["compare", "show_evaluation", "show_registry", "show_run", "show_runs"]
 
 
 def show_runs(experiment: Any = None, filter: str | None = None, *, page_size: int = 50
@@ -65,4 +65,6 @@ def __getattr__(name: str) -> Any:
     # The registry panel lives in its own module, written separately; import it on first use.
     if name == "show_registry":
         return importlib.import_module("mlnb.widgets.registry_panel").show_registry
+    if name == "show_evaluation":  # its own module too (mlnb.models.evaluate's view)
+        return importlib.import_module("mlnb.widgets.evaluation").show_evaluation
     raise AttributeError(f"module 'mlnb.widgets' has no attribute {name!r}")
