@@ -65,6 +65,7 @@ _LAZY = {
     "xgboost": "mlnb.xgboost",
     "lightgbm": "mlnb.lightgbm",
     "pytorch": "mlnb.pytorch",
+    "optuna": "mlnb.optuna",
     "pyfunc": "mlnb.pyfunc",
     "models": "mlnb.models",
     "exceptions": "mlnb.exceptions",
