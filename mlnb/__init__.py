@@ -76,6 +76,7 @@ _LAZY = {
     "show_runs": "mlnb.widgets:show_runs",
     "show_run": "mlnb.widgets:show_run",
     "compare": "mlnb.widgets:compare",
+    "show_sweep": "mlnb.widgets.sweep_view:show_sweep",
     "load_ipython_extension": "mlnb.notebook.magics:load_ipython_extension",
     "unload_ipython_extension": "mlnb.notebook.magics:unload_ipython_extension",
 }
@@ -162,6 +163,7 @@ __all__ = [
     "set_tracking_uri",
     "show_run",
     "show_runs",
+    "show_sweep",
     "start_run",
     "use_as_mlflow",
 ]
