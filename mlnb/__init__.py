@@ -65,6 +65,7 @@ _LAZY = {
     "xgboost": "mlnb.xgboost",
     "lightgbm": "mlnb.lightgbm",
     "pytorch": "mlnb.pytorch",
+    "keras": "mlnb.keras",
     "optuna": "mlnb.optuna",
     "pyfunc": "mlnb.pyfunc",
     "models": "mlnb.models",
