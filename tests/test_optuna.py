@@ -221,6 +221,8 @@ def test_a_logging_failure_warns_and_the_study_goes_on(tracking: Path) -> None:
     sweep = mlnb.optuna.track(study)
     mlnb.MlnbClient().delete_run(sweep.parent_run_id)
     sweep.parent_run_id = "0" * 32  # a parent that is gone
-    with pytest.warns(RuntimeWarning, match="mlnb could not record trial 0"):
+    with pytest.warns(RuntimeWarning) as warned:
         study.optimize(quadratic, n_trials=2, callbacks=[sweep])
+    assert [str(w.message) for w in warned] == [
+        f"mlnb could not record trial {n}: No run with id '{'0' * 32}'." for n in (0, 1)]
     assert len(study.trials) == 2 and not math.isnan(study.best_value)
