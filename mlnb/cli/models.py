@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime, timezone
 from typing import Any
@@ -51,13 +52,32 @@ def register(subparsers: Any) -> None:
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
     history.set_defaults(handler=models_history)
 
+    dockerfile = sub.add_parser(
+        "generate-dockerfile", help="write a Docker build context (Dockerfile, model, requirements)")
+    dockerfile.add_argument("model_uri", metavar="MODEL_URI",
+                            help="runs:/<run_id>/<path>, models:/<name>/<version|stage>, or a folder")
+    dockerfile.add_argument("--output-directory", "-d", required=True, metavar="DIR",
+                            help="a new (or empty) folder for the build context")
+    dockerfile.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                            help="a Host name clients use to reach the container (loopback names "
+                            "always work); repeatable")
+    dockerfile.set_defaults(handler=models_generate_dockerfile)
+
+    build = sub.add_parser("build-docker", help="build the model's image where a Docker daemon answers")
+    build.add_argument("model_uri", metavar="MODEL_URI")
+    build.add_argument("--name", "-n", required=True, help="the image name, e.g. churn-model:1")
+    build.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="as for generate-dockerfile")
+    build.set_defaults(handler=models_build_docker)
+
     serve = subparsers.add_parser("serve", help="serve a model over HTTP (POST /invocations)")
     serve.add_argument("model_uri", metavar="MODEL_URI",
                        help="runs:/<run_id>/<path>, models:/<name>/<version|stage>, models:/<name>@<alias>")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", "-p", type=int, default=5000, help="port (default 5000; 0 = any free)")
     serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
-                       help="also accept requests with this Host header (loopback names always are)")
+                       help="also accept requests with this Host header (loopback names always are; "
+                       "so are the comma-separated names in MLNB_SERVE_ALLOWED_HOSTS)")
     serve.add_argument("--log-predictions", action="store_true",
                        help="record every prediction in a run of the mlnb-serving experiment")
     serve.add_argument("--max-body-mb", type=float, default=20.0, help="largest request body (MB)")
@@ -173,15 +193,45 @@ def models_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def models_generate_dockerfile(args: argparse.Namespace) -> int:
+    """``mlnb models generate-dockerfile MODEL_URI --output-directory DIR``.
+
+    :param args: the parsed arguments.
+    """
+    # the container module: loaded for this command only
+    from mlnb.models.container import PORT, generate_dockerfile
+
+    path = generate_dockerfile(args.model_uri, args.output_directory, args.allowed_host)
+    print(f"Wrote {visible(str(path))} with the model, its requirements and mlnb.\n"
+          f"Build and run it where Docker runs:\n  docker build -t NAME {visible(str(path.parent))}\n"
+          f"  docker run -p {PORT}:{PORT} NAME")
+    return 0
+
+
+def models_build_docker(args: argparse.Namespace) -> int:
+    """``mlnb models build-docker MODEL_URI -n NAME``.
+
+    :param args: the parsed arguments.
+    """
+    # the container module: loaded for this command only
+    from mlnb.models.container import build_docker
+
+    build_docker(args.model_uri, args.name, args.allowed_host)
+    print(f"Built image {visible(args.name)}.")
+    return 0
+
+
 def serve_model(args: argparse.Namespace) -> int:
     """``mlnb serve MODEL_URI``: serve the model over HTTP until Ctrl-C.
 
     :param args: the parsed arguments.
     """
+    # A container image sets MLNB_SERVE_ALLOWED_HOSTS (docker run -e can change it).
+    from_env = [h.strip() for h in os.environ.get("MLNB_SERVE_ALLOWED_HOSTS", "").split(",") if h.strip()]
     try:
         server = make_server(
             args.model_uri, args.host, args.port, trusted=args.trusted,
-            allowed_hosts=set(args.allowed_host), max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+            allowed_hosts={*args.allowed_host, *from_env}, max_body_bytes=int(args.max_body_mb * 1024 * 1024),
             log_predictions=args.log_predictions, verbose=args.verbose,
             fast_path=not args.no_fast_path, request_timeout=args.request_timeout,
             max_connections=args.max_connections,

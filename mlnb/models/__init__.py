@@ -2,8 +2,9 @@
 
 ``mlnb.models.infer_signature`` and the signature types are MLflow's ``mlflow.models`` names.
 The flavors live in :mod:`mlnb.models.sklearn`, :mod:`mlnb.models.xgboost`,
-:mod:`mlnb.models.lightgbm`, :mod:`mlnb.models.pytorch` and :mod:`mlnb.models.pyfunc` (reached as
-``mlnb.sklearn``, ``mlnb.xgboost``, ...), sharing :mod:`mlnb.models.flavor`; nothing here imports
+:mod:`mlnb.models.lightgbm`, :mod:`mlnb.models.pytorch`, :mod:`mlnb.models.keras` and
+:mod:`mlnb.models.pyfunc` (reached as ``mlnb.sklearn``, ``mlnb.xgboost``, ...), sharing
+:mod:`mlnb.models.flavor`; container images are :mod:`mlnb.models.container`; nothing here imports
 scikit-learn, pandas, skops or a model library until a model is saved, loaded or served.
 """
 

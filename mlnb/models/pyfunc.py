@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlparse
 
 from mlnb.capture.environment import python_version
 from mlnb.errors import InvalidParameterError
-from mlnb.models import lightgbm, pytorch, sklearn, xgboost
+from mlnb.models import keras, lightgbm, pytorch, sklearn, xgboost
 from mlnb.models.format import (
     ModelDescriptor,
     ModelInfo,
@@ -44,6 +44,7 @@ _FLAVORS: dict[str, Any] = {  # loader_module -> mlnb's flavor module (which imp
     "mlflow.xgboost": xgboost,
     "mlflow.lightgbm": lightgbm,
     "mlnb.models.pytorch": pytorch,
+    "mlflow.keras": keras,
 }
 _LOADERS = (*_FLAVORS, "mlnb.models.pyfunc")
 PICKLE_FILE = "python_model.pkl"

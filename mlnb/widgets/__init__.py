@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mlnb.widgets.run_detail import RunDetail
     from mlnb.widgets.run_table import RunTable
 
-__all__ = ["compare", "show_evaluation", "show_registry", "show_run", "show_runs"]
+__all__ = ["compare", "show_evaluation", "show_registry", "show_run", "show_runs", "show_sweep"]
 
 
 def show_runs(experiment: Any = None, filter: str | None = None, *, page_size: int = 50
@@ -67,4 +67,6 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module("mlnb.widgets.registry_panel").show_registry
     if name == "show_evaluation":  # its own module too (mlnb.models.evaluate's view)
         return importlib.import_module("mlnb.widgets.evaluation").show_evaluation
+    if name == "show_sweep":  # the sweep view, in its own module (ipywidgets on first use)
+        return importlib.import_module("mlnb.widgets.sweep_view").show_sweep
     raise AttributeError(f"module 'mlnb.widgets' has no attribute {name!r}")
