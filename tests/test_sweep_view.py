@@ -141,7 +141,7 @@ def test_a_search_cv_parent(tracking: Path) -> None:
     from sklearn.model_selection import GridSearchCV
     from sklearn.tree import DecisionTreeClassifier
 
-    mlnb.sklearn.autolog(log_models=False)
+    mlnb.sklearn.autolog(log_models=False, max_tuning_runs=None)  # a child per candidate
     try:
         X, y = load_iris(return_X_y=True)
         with mlnb.start_run() as parent:
