@@ -217,3 +217,12 @@ def test_serving_sample_rate_counts_the_requests_it_leaves_out(tracking):
     assert counts.kept == counts.logged
     with pytest.raises(InvalidParameterError, match="sample_rate must be a number"):
         make_server("models:/p/1", "127.0.0.1", 0, log_predictions=True, log_sample_rate=1.5)
+
+
+def test_migration_0009_is_last_and_recorded(tracking):
+    from mlnb.store import schema
+
+    assert [m.name for m in schema.migrations._migrations][-1] == "0009_prediction_log"
+    rows = open_store().cx.query("SELECT name FROM _sqlite_migrations WHERE name = ?",
+                                 ["0009_prediction_log"])
+    assert rows == [("0009_prediction_log",)]

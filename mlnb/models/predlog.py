@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlnb.errors import InvalidParameterError
+from mlnb.models.uri import resolve_model_uri
 from mlnb.store import Store
 from mlnb.store.predictions import PredictionRow, Retention, check_request_id
 from mlnb.store.sql import now_ms
@@ -89,8 +90,6 @@ def model_identity(model_uri: str, store: Store) -> tuple[str | None, str | None
     :param model_uri: the model's URI.
     :param store: the store to resolve it in.
     """
-    from mlnb.models.uri import resolve_model_uri
-
     version = resolve_model_uri(model_uri, store).version
     return (version.name, str(version.version)) if version is not None else (None, None)
 
@@ -185,7 +184,7 @@ def encode_rows(inputs: Any, predictions: Any, *, strict: bool) -> list[tuple[st
     :param strict: raise when they differ in length (else a scalar output is repeated).
     :raises InvalidParameterError: when inputs and predictions differ in length.
     """
-    import numpy as np
+    import numpy as np  # numpy: loaded on first use, not by import mlnb
 
     if hasattr(inputs, "columns"):
         in_rows: list[Any] = inputs.to_dict("records")

@@ -30,7 +30,7 @@ def predictions(model_uri: str, since: datetime | int | float | None = None) -> 
         time) or milliseconds since the epoch.
     :raises InvalidParameterError: for a ``since`` of another type.
     """
-    import pandas as pd
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     rows = current_store().read_predictions(model_uri, _since_ms(since))
     records: list[dict[str, Any]] = []
