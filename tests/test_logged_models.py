@@ -71,7 +71,8 @@ def test_bad_and_unknown_ids_are_clear_errors(tracking: Path) -> None:
 def test_migration_0008_is_last_and_recorded(store: Store, store_dir: Path) -> None:
     from mlnb.store import schema
 
-    assert [m.name for m in schema.migrations._migrations][-1] == "0008_logged_models"
+    names = [m.name for m in schema.migrations._migrations]
+    assert names[names.index("0008_logged_models") + 1:] == ["0009_prediction_log"]
     rows = store.cx.query("SELECT name FROM _sqlite_migrations WHERE name = ?",
                           ["0008_logged_models"])
     assert rows == [("0008_logged_models",)]

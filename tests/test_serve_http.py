@@ -154,10 +154,9 @@ def test_cli_serve_logs_predictions(tracking):
     runs = mlnb.search_runs(experiment_names=["mlnb-serving"], output_format="list")
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert [m.step for m in mlnb.get_metric_history(runs[0].info.run_id, "latency_ms")] == [1, 2, 3]
-    table = json.loads(open(mlnb.MlnbClient().download_artifacts(
-        runs[0].info.run_id, "predictions.json")).read())
-    assert table["columns"] == ["input.x1", "input.x2", "input.color", "prediction"]
-    assert len(table["data"]) == 6
+    logged = mlnb.monitor.predictions("models:/p/1")
+    assert list(logged.columns[:4]) == ["x1", "x2", "color", "prediction"]
+    assert len(logged) == 6
     assert np.isfinite(runs[0].data.metrics["latency_ms"])
 
 

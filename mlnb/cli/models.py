@@ -79,7 +79,14 @@ def register(subparsers: Any) -> None:
                        help="also accept requests with this Host header (loopback names always are; "
                        "so are the comma-separated names in MLNB_SERVE_ALLOWED_HOSTS)")
     serve.add_argument("--log-predictions", action="store_true",
-                       help="record every prediction in a run of the mlnb-serving experiment")
+                       help="append every request to the store's prediction log "
+                       "(mlnb.monitor.predictions) and its latency to a run of mlnb-serving")
+    serve.add_argument("--log-sample-rate", type=float, default=1.0, metavar="RATE",
+                       help="with --log-predictions: the share of requests logged (default 1)")
+    serve.add_argument("--log-max-rows", type=int, default=None, metavar="N",
+                       help="with --log-predictions: keep at most N rows of this model's log")
+    serve.add_argument("--log-max-age-days", type=float, default=None, metavar="DAYS",
+                       help="with --log-predictions: remove rows older than this")
     serve.add_argument("--max-body-mb", type=float, default=20.0, help="largest request body (MB)")
     serve.add_argument("--request-timeout", type=float, default=30.0, metavar="SECONDS",
                        help="a request must arrive whole within this time (default 30)")
@@ -234,7 +241,8 @@ def serve_model(args: argparse.Namespace) -> int:
             allowed_hosts={*args.allowed_host, *from_env}, max_body_bytes=int(args.max_body_mb * 1024 * 1024),
             log_predictions=args.log_predictions, verbose=args.verbose,
             fast_path=not args.no_fast_path, request_timeout=args.request_timeout,
-            max_connections=args.max_connections,
+            max_connections=args.max_connections, log_sample_rate=args.log_sample_rate,
+            log_max_rows=args.log_max_rows, log_max_age_days=args.log_max_age_days,
         )
     except OSError as exc:
         print(visible(f"mlnb: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}."),

@@ -36,7 +36,7 @@ from typing import Any
 from mlnb._version import __version__
 from mlnb.errors import MlnbError
 from mlnb.models.fastpath import numeric_predictor
-from mlnb.models.predlog import PredictionLog
+from mlnb.models.predlog import PredictionLog, check_sample_rate, request_id, retention
 from mlnb.models.pyfunc import PyFuncModel, load_model
 from mlnb.models.scoring import (
     MAX_BODY_BYTES,
@@ -126,10 +126,13 @@ class ScoringHandler(BaseHTTPRequestHandler):
         """Seconds left before this request's deadline."""
         return self._deadline - time.monotonic()
 
-    def _reply(self, status: int, payload: dict[str, Any] | None = None, body: bytes | None = None) -> None:
+    def _reply(self, status: int, payload: dict[str, Any] | None = None, body: bytes | None = None,
+               request_id: str | None = None) -> None:
         data = body if body is not None else json.dumps(payload, allow_nan=False).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if request_id is not None:  # the id its predictions were logged under, for ground truth
+            self.send_header("X-Request-Id", request_id)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "no-store")
@@ -218,8 +221,14 @@ class ScoringHandler(BaseHTTPRequestHandler):
             body = self._read_body(length)
             kind = parse_content_type(self.headers.get("Content-Type"))
             data, result = self.server.score(body, kind)
-            self._reply(200, body=predictions_json(result))
-            self.server.record(data, result, time.perf_counter() - started)
+            answer = predictions_json(result)
+            rid = None
+            if self.server.prediction_log is not None:
+                # Queued before the answer leaves: a client that has its answer knows the
+                # request is in the log once the server stops cleanly.
+                rid = request_id(self.headers.get("X-Request-Id"))
+                self.server.prediction_log.add(data, result, time.perf_counter() - started, rid)
+            self._reply(200, body=answer, request_id=rid)
         except RequestError as error:
             self._fail(error)
 
@@ -309,7 +318,11 @@ class ScoringServer(ThreadingHTTPServer):
     :param port: the port (0: any free port).
     :param allowed_hosts: ``Host`` header values accepted besides the loopback names and ``host``.
     :param max_body_bytes: the largest request body.
-    :param log_predictions: record every request in a run of the ``mlnb-serving`` experiment.
+    :param log_predictions: append every request to the store's prediction log (read it with
+        ``mlnb.monitor.predictions``) and its latency to a run of the ``mlnb-serving`` experiment.
+    :param log_sample_rate: the share of requests logged, in (0, 1]; the rest are counted.
+    :param log_max_rows: keep at most this many rows of the model URI's prediction log.
+    :param log_max_age_days: remove rows of the model URI's prediction log older than this.
     :param verbose: log requests and prediction failures to stderr.
     :param fast_path: use the array path for numeric scikit-learn models when it is checked safe.
     :param request_timeout: seconds for a whole request to arrive.
@@ -323,7 +336,9 @@ class ScoringServer(ThreadingHTTPServer):
     def __init__(self, model: PyFuncModel, model_uri: str, host: str = "127.0.0.1", port: int = 0, *,
                  allowed_hosts: set[str] | None = None, max_body_bytes: int = MAX_BODY_BYTES,
                  log_predictions: bool = False, verbose: bool = False, fast_path: bool = True,
-                 request_timeout: float = REQUEST_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS) -> None:
+                 request_timeout: float = REQUEST_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS,
+                 log_sample_rate: float = 1.0, log_max_rows: int | None = None,
+                 log_max_age_days: float | None = None) -> None:
         if not request_timeout > 0 or not (isinstance(max_connections, int) and max_connections > 0):
             raise ValueError("request_timeout and max_connections must be positive.")
         self.model = model
@@ -338,10 +353,20 @@ class ScoringServer(ThreadingHTTPServer):
         self.allowed_hosts = frozenset(allowed)
         self.limits = input_limits(model)
         self.fast_predict = numeric_predictor(model) if fast_path else None
-        self.prediction_log = None
-        if log_predictions:
-            self.prediction_log = PredictionLog(model_uri)
+        self.prediction_log: PredictionLog | None = None
+        keep = retention(log_max_rows, log_max_age_days)  # bad bounds refused before binding
+        check_sample_rate(log_sample_rate)
         super().__init__((host, port), ScoringHandler)
+        if log_predictions:
+            version = model.location.version
+            try:
+                self.prediction_log = PredictionLog(
+                    model_uri, version.name if version else None,
+                    str(version.version) if version else None, sample_rate=log_sample_rate,
+                    retention=keep)
+            except BaseException:
+                self.socket.close()
+                raise
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Serve a connection in a thread, or answer 503 when all slots are taken."""
@@ -404,18 +429,6 @@ class ScoringServer(ThreadingHTTPServer):
             raise bad_request(f"The model could not predict on this input ({type(exc).__name__}); check it "
                        "against GET /metadata.") from None
         return prepared, result
-
-    def record(self, data: Any, result: Any, seconds: float) -> None:
-        """Log the request to the prediction log, when there is one.
-
-        :param data: the request's input.
-        :param result: the predictions.
-        :param seconds: how long the request took.
-        """
-        if self.prediction_log is not None:
-            if isinstance(data, _FastInput):
-                data = data.columns_frame
-            self.prediction_log.add(data, result, seconds)
 
     def health(self) -> dict[str, Any]:
         """The ``/ping`` and ``/health`` answer."""

@@ -8,6 +8,8 @@ pandas or scipy until a report is made.
 from __future__ import annotations
 
 from mlnb.monitor.drift import ColumnDrift, DriftReport, SmallSampleWarning, drift_report
+from mlnb.monitor.predictions import prediction_counts, predictions
 from mlnb.monitor.stattests import TESTS, StatTest
 
-__all__ = ["TESTS", "ColumnDrift", "DriftReport", "SmallSampleWarning", "StatTest", "drift_report"]
+__all__ = ["TESTS", "ColumnDrift", "DriftReport", "SmallSampleWarning", "StatTest", "drift_report",
+           "prediction_counts", "predictions"]

@@ -34,6 +34,7 @@ from mlnb.store.location import (
 )
 from mlnb.store.logged_models import LoggedModelQueries
 from mlnb.store.metrics import MetricQueries
+from mlnb.store.predictions import PredictionQueries
 from mlnb.store.registry import RegistryQueries
 from mlnb.store.registry_stages import StageQueries
 from mlnb.store.run_table import RunTableQueries
@@ -61,7 +62,7 @@ class ArtifactProof:
 
 
 class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTableQueries,
-            RegistryQueries, StageQueries, LoggedModelQueries):
+            RegistryQueries, StageQueries, LoggedModelQueries, PredictionQueries):
     """One mlnb store: ``mlnb.db`` and its artifact root.
 
     :param location: where the database and the artifact root are; both folders are created

@@ -306,6 +306,41 @@ def _logged_models(db: Database) -> None:
     )
 
 
+@migrations(name="0009_prediction_log")
+def _prediction_log(db: Database) -> None:
+    # An append-only log of what served or batch-scored models predicted: one row per predicted
+    # row (its inputs and outputs as JSON text), the ground truth that arrives later keyed by
+    # request id, and per model URI what sampling and retention dropped.
+    _run_script(
+        db,
+        """
+        CREATE TABLE predictions (
+            prediction_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            model_uri TEXT NOT NULL,
+            model_name TEXT,
+            model_version TEXT,
+            timestamp INTEGER NOT NULL,
+            request_id TEXT NOT NULL,
+            inputs TEXT NOT NULL,
+            outputs TEXT NOT NULL,
+            latency_ms REAL
+        );
+        CREATE INDEX predictions_by_model ON predictions(model_uri, timestamp);
+        CREATE INDEX predictions_by_request ON predictions(request_id);
+        CREATE TABLE prediction_ground_truth (
+            request_id TEXT PRIMARY KEY,
+            target TEXT NOT NULL,
+            timestamp INTEGER NOT NULL
+        );
+        CREATE TABLE prediction_log_counts (
+            model_uri TEXT PRIMARY KEY,
+            logged INTEGER NOT NULL DEFAULT 0,
+            sampled_out INTEGER NOT NULL DEFAULT 0,
+            pruned INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    )
+
 def _run_script(db: Database, script: str) -> None:
     # Not executescript(): in Python 3.11 it commits the caller's open transaction first.
     for statement in script.split(";"):
