@@ -382,3 +382,62 @@ def wrap_fit(config: Config, depth: Depth, logged: set[str],
         return fit
 
     return make
+
+
+@dataclass(frozen=True)
+class TrainHooks:
+    """What differs between libraries in a wrapped ``train`` call."""
+
+    unlogged: frozenset[str]  # train()'s arguments that are not params (data, callbacks...)
+    callback: Callable[[FitRun], Any]  # the library's per-iteration callback into a FitRun
+    log_results: Callable[[FitRun, Any], None]  # best iteration and importance of the booster
+    # The model's input example, taken before training (LightGBM frees the Dataset's rows) ...
+    example_before: Callable[[inspect.BoundArguments], Any]
+    # ... or after it (XGBoost keeps them on its DMatrix); and the model's predict function.
+    model_parts: Callable[[inspect.BoundArguments, Any, Any], tuple[Any, Callable[[Any], Any]]]
+
+
+def wrap_train(config: Config, depth: Depth, logged: set[str], hooks: TrainHooks,
+               log_model: Callable[..., Any]) -> Callable[[Any], Any]:
+    """A maker of wrappers of a library's ``train`` function: outside a wrapped scikit-learn fit
+    it opens a :class:`FitRun`, logs the params, each iteration (through ``hooks.callback``),
+    the results and the model; inside one it only adds the callback (the fit logs the rest).
+
+    :param config: the integration's settings.
+    :param depth: the integration's per-thread state.
+    :param logged: the integration's set of logged run ids.
+    :param hooks: the library's parts.
+    :param log_model: the flavor's ``log_model``.
+    """
+    def make(original: Any) -> Any:
+        @functools.wraps(original)
+        def train(*args: Any, **kwargs: Any) -> Any:
+            outer = depth.current
+            bound = bind(original, args, kwargs) if config.enabled else None
+            if outer is not None and bound is not None:  # inside our scikit-learn fit
+                return call_with_callback(original, bound, hooks.callback(outer))
+            if bound is None or skipped(config, depth):  # off, or a call we cannot read
+                return original(*args, **kwargs)
+            fit_run = FitRun.begin(config, logged)
+            early = hooks.example_before(bound)
+            depth.current = fit_run
+            try:
+                fit_run.log_params({**text_params(bound.arguments.get("params")),
+                                    **{k: v for k, v in bound.arguments.items()
+                                       if k not in hooks.unlogged}})
+                booster = call_with_callback(original, bound, hooks.callback(fit_run))
+            except BaseException:
+                depth.current = None
+                fit_run.end(RunStatus.FAILED, logged)
+                raise
+            depth.current = None
+            with fit_run.guard("log the training"):
+                hooks.log_results(fit_run, booster)
+                example, predict = hooks.model_parts(bound, booster, early)
+                fit_run.log_model(log_model, booster, example, predict)
+            fit_run.end(RunStatus.FINISHED, logged)
+            return booster
+
+        return train
+
+    return make

@@ -13,11 +13,9 @@ warning.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from mlnb.autolog import _boosting as boosting
-from mlnb.entities import RunStatus
 from mlnb.models import lightgbm as flavor
 
 _config = boosting.Config("lightgbm", importance_types=("split", "gain"))
@@ -69,42 +67,12 @@ def _patch() -> None:
     import lightgbm.engine  # LightGBM: where train lives
     import lightgbm.sklearn  # LightGBM: its scikit-learn models
 
+    wrap_train = boosting.wrap_train(_config, _depth, _logged, _HOOKS, flavor.log_model)
     for owner in (lightgbm, lightgbm.engine, lightgbm.sklearn):
-        _patches.replace(owner, "train", _wrap_train)
+        _patches.replace(owner, "train", wrap_train)
     fit_wrapper = boosting.wrap_fit(_config, _depth, _logged, _after_sklearn_fit)
     for cls in boosting.with_subclasses(lightgbm.LGBMModel):
         _patches.replace(cls, "fit", fit_wrapper)
-
-
-def _wrap_train(original: Any) -> Any:
-    @functools.wraps(original)
-    def train(*args: Any, **kwargs: Any) -> Any:
-        outer = _depth.current
-        bound = boosting.bind(original, args, kwargs) if _config.enabled else None
-        if outer is not None and bound is not None:  # inside our scikit-learn fit: it logs the rest
-            return boosting.call_with_callback(original, bound, _callback(outer))
-        if bound is None or boosting.skipped(_config, _depth):  # off, or a call we cannot read
-            return original(*args, **kwargs)
-        fit_run = boosting.FitRun.begin(_config, _logged)
-        # The raw rows, before train() constructs the Dataset (and frees them).
-        example = boosting.head(getattr(bound.arguments.get("train_set"), "data", None))
-        _depth.current = fit_run
-        try:
-            fit_run.log_params({**boosting.text_params(bound.arguments.get("params")),
-                                **{k: v for k, v in bound.arguments.items() if k not in _UNLOGGED}})
-            booster = boosting.call_with_callback(original, bound, _callback(fit_run))
-        except BaseException:
-            _depth.current = None
-            fit_run.end(RunStatus.FAILED, _logged)
-            raise
-        _depth.current = None
-        with fit_run.guard("log the training"):
-            _log_results(fit_run, booster)
-            fit_run.log_model(flavor.log_model, booster, example, booster.predict)
-        fit_run.end(RunStatus.FINISHED, _logged)
-        return booster
-
-    return train
 
 
 def _after_sklearn_fit(fit_run: boosting.FitRun, model: Any, args: tuple[Any, ...],
@@ -136,3 +104,12 @@ def _callback(fit_run: boosting.FitRun) -> Any:
 
     record.order = 25  # type: ignore[attr-defined]  # before early stopping (30) may end training
     return record
+
+
+_HOOKS = boosting.TrainHooks(
+    unlogged=frozenset(_UNLOGGED), callback=_callback, log_results=_log_results,
+    # The raw rows, before train() constructs the Dataset (and frees them).
+    example_before=lambda bound: boosting.head(getattr(bound.arguments.get("train_set"), "data",
+                                                       None)),
+    model_parts=lambda bound, booster, early: (early, booster.predict),
+)

@@ -17,7 +17,6 @@ import functools
 from typing import Any
 
 from mlnb.autolog import _boosting as boosting
-from mlnb.entities import RunStatus
 from mlnb.models import xgboost as flavor
 
 _config = boosting.Config("xgboost", importance_types=("weight",))
@@ -75,8 +74,9 @@ def _patch() -> None:
     import xgboost.sklearn  # XGBoost: its scikit-learn models
     import xgboost.training  # XGBoost: where train lives
 
+    wrap_train = boosting.wrap_train(_config, _depth, _logged, _HOOKS, flavor.log_model)
     for owner in (xgboost, xgboost.training, xgboost.sklearn):
-        _patches.replace(owner, "train", _wrap_train)
+        _patches.replace(owner, "train", wrap_train)
     _patches.replace(xgboost.DMatrix, "__init__", _wrap_dmatrix_init)
     fit_wrapper = boosting.wrap_fit(_config, _depth, _logged, _after_sklearn_fit)
     for cls in boosting.with_subclasses(xgboost.XGBModel):
@@ -92,36 +92,6 @@ def _wrap_dmatrix_init(original: Any) -> Any:
             self._mlnb_head = boosting.head(data)
 
     return init
-
-
-def _wrap_train(original: Any) -> Any:
-    @functools.wraps(original)
-    def train(*args: Any, **kwargs: Any) -> Any:
-        outer = _depth.current
-        bound = boosting.bind(original, args, kwargs) if _config.enabled else None
-        if outer is not None and bound is not None:  # inside our scikit-learn fit: it logs the rest
-            return boosting.call_with_callback(original, bound, _callback(outer))
-        if bound is None or boosting.skipped(_config, _depth):  # off, or a call we cannot read
-            return original(*args, **kwargs)
-        fit_run = boosting.FitRun.begin(_config, _logged)
-        _depth.current = fit_run
-        try:
-            fit_run.log_params({**boosting.text_params(bound.arguments.get("params")),
-                                **{k: v for k, v in bound.arguments.items() if k not in _UNLOGGED}})
-            booster = boosting.call_with_callback(original, bound, _callback(fit_run))
-        except BaseException:
-            _depth.current = None
-            fit_run.end(RunStatus.FAILED, _logged)
-            raise
-        _depth.current = None
-        with fit_run.guard("log the training"):
-            _log_results(fit_run, booster)
-            example = getattr(bound.arguments.get("dtrain"), "_mlnb_head", None)
-            fit_run.log_model(flavor.log_model, booster, example, flavor.predict_fn(booster))
-        fit_run.end(RunStatus.FINISHED, _logged)
-        return booster
-
-    return train
 
 
 def _after_sklearn_fit(fit_run: boosting.FitRun, model: Any, args: tuple[Any, ...],
@@ -159,3 +129,12 @@ def _callback(fit_run: boosting.FitRun) -> Any:
             return False  # never stop training
 
     return _Record()
+
+
+_HOOKS = boosting.TrainHooks(
+    unlogged=frozenset(_UNLOGGED), callback=_callback, log_results=_log_results,
+    example_before=lambda bound: None,
+    # The first rows the DMatrix kept (_wrap_dmatrix_init): a DMatrix cannot give its data back.
+    model_parts=lambda bound, booster, early: (
+        getattr(bound.arguments.get("dtrain"), "_mlnb_head", None), flavor.predict_fn(booster)),
+)
