@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -142,3 +143,29 @@ def _open_in_child(folder: Path, kill_after: float | None) -> str:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     return "killed"
+
+
+def test_db_upgrade_then_compact_from_the_command_line(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from mlnb.cli import main
+    from mlnb.store.schema import KNOWN
+
+    expected = _old_store(tmp_path / "store", long_points=60_000)
+    assert main(["db", "upgrade", str(tmp_path / "store")]) == 0
+    said = capsys.readouterr().out
+    assert f"schema up to date ({len(KNOWN)} migrations" in said
+    assert "metrics" not in _tables(tmp_path / "store" / "mlnb.db")
+    assert main(["db", "compact", str(tmp_path / "store")]) == 0
+    before, after = (float(n) for n in re.findall(r"([0-9.]+) MB", capsys.readouterr().out))
+    assert after < before / 3  # the old one-row-a-point table's pages are given back
+    _check(tmp_path / "store", expected)
+
+
+def test_db_compact_of_a_store_that_is_not_there_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mlnb.cli import main
+
+    assert main(["db", "compact", f"sqlite:///{tmp_path}/missing/dir/mlnb.db"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlnb: error: There is no mlnb store at") and "missing/dir" in err
+    assert "Traceback" not in err and not (tmp_path / "missing").exists()  # nothing made

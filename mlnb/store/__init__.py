@@ -296,6 +296,25 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         connections' commits, ``total_changes`` on this connection's own. For caches of reads."""
         return self.cx.change_counter()
 
+    def applied_migrations(self) -> list[str]:
+        """The names of the schema migrations this store has, in the order they were applied."""
+        return [row[0] for row in self.cx.query(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'mlnb' ORDER BY id")]
+
+    def compact(self) -> tuple[int, int]:
+        """Rewrite the database file without its free pages (SQLite's ``VACUUM``): after an
+        upgrade from mlnb 0.1 or many deleted runs, the file shrinks to what it holds.
+
+        Needs the write lock for as long as it runs (other writers wait); returns the file's
+        size in bytes before and after.
+        """
+        path = self.location.db_path
+        self.cx.query("PRAGMA wal_checkpoint(TRUNCATE)")
+        before = path.stat().st_size
+        self.cx.query("VACUUM")  # cannot run inside a transaction: not through cx.write()
+        self.cx.query("PRAGMA wal_checkpoint(TRUNCATE)")
+        return before, path.stat().st_size
+
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` for a sound database)."""
         return str(self.cx.query("PRAGMA integrity_check")[0][0])

@@ -1,0 +1,71 @@
+"""``mlnb db upgrade`` and ``mlnb db compact``: the store's schema and its file.
+
+A store is upgraded whenever mlnb opens it; ``mlnb db upgrade`` does it on purpose (before a
+team starts using a new mlnb, say) and prints which migrations the store has. ``mlnb db compact``
+gives the file back the space of what was deleted or moved (the old metric table after an
+upgrade from mlnb 0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mlnb.errors import InvalidParameterError
+from mlnb.store.location import resolve
+from mlnb.tracking import fluent
+from mlnb.tracking.client import current_store
+from mlnb.tracking.state import explicit_uri
+
+
+def register(subparsers: Any) -> None:
+    """Add ``mlnb db ...`` to the command line.
+
+    :param subparsers: the top-level parser's sub-parsers.
+    """
+    db = subparsers.add_parser("db", help="upgrade or compact the store's database")
+    actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, handler, text in (
+        ("upgrade", upgrade_command, "apply the schema migrations this mlnb has (done on open, too)"),
+        ("compact", compact_command, "rewrite the database file without its free space"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("uri", nargs="?", metavar="URI",
+                            help="the store (a folder or sqlite:/// URI); default the current one")
+        action.set_defaults(handler=handler)
+
+
+def _store(args: argparse.Namespace) -> Any:
+    if args.uri:
+        fluent.set_tracking_uri(args.uri)
+    location = resolve(explicit_uri())
+    if not location.db_path.exists():  # never make a new store only to upgrade or compact it
+        raise InvalidParameterError(
+            f"There is no mlnb store at {location.db_path}. Give the store's folder or "
+            "sqlite:/// URI (mlnb db upgrade path/to/.mlnb).")
+    return current_store()
+
+
+def upgrade_command(args: argparse.Namespace) -> int:
+    """``mlnb db upgrade [URI]``: open the store (which applies any migration) and list them.
+
+    :param args: the parsed command line.
+    """
+    store = _store(args)
+    applied = store.applied_migrations()
+    print(f"{store.location.db_path}: schema up to date ({len(applied)} migrations, the last "
+          f"{applied[-1] if applied else 'none'})")
+    return 0
+
+
+def compact_command(args: argparse.Namespace) -> int:
+    """``mlnb db compact [URI]``: VACUUM the store's database, with its size before and after.
+
+    :param args: the parsed command line.
+    """
+    store = _store(args)
+    print(f"Compacting {store.location.db_path} (other writers wait until it is done)...",
+          flush=True)
+    before, after = store.compact()
+    print(f"Done: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB.")
+    return 0
