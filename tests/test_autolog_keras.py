@@ -39,10 +39,12 @@ def history(run_id: str, key: str) -> list[tuple[int, float]]:
 def test_epoch_metrics_are_steps_equal_to_history_in_the_active_run(tracking: Path) -> None:
     X, y = data()
     net = model()
-    with mlnb.start_run() as run:
+    with mlnb.start_run() as run, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         fitted = net.fit(X, y, epochs=2, batch_size=16, validation_split=0.25, verbose=0,
                          callbacks=[mlnb.keras.MlnbCallback()])
         assert mlnb.active_run() is not None and mlnb.active_run().run_id == run.run_id
+    assert not [w for w in caught if "mlnb" in str(w.message)]  # nothing failed to log
     for key in ("loss", "mae", "val_loss", "val_mae"):
         expected = [(i, pytest.approx(v, rel=1e-6)) for i, v in enumerate(fitted.history[key])]
         assert history(run.run_id, key) == expected
