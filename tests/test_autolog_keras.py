@@ -69,6 +69,26 @@ def test_without_an_active_run_it_starts_and_ends_one(tracking: Path) -> None:
         (i, pytest.approx(v, rel=1e-6)) for i, v in enumerate(fitted.history["loss"])]
 
 
+class Stop(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise RuntimeError("stopped by the test")
+
+
+def test_a_run_left_by_a_fit_that_raised_is_killed_and_the_next_fit_gets_its_own(
+        tracking: Path) -> None:
+    X, y = data()
+    net = model()
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        net.fit(X, y, epochs=2, verbose=0, callbacks=[mlnb.keras.MlnbCallback(), Stop()])
+    net.fit(X, y, epochs=2, verbose=0, callbacks=[mlnb.keras.MlnbCallback()])
+    assert mlnb.active_run() is None
+    first, second = mlnb.search_runs(search_all_experiments=True, output_format="list",
+                                     order_by=["attributes.start_time ASC"])
+    assert (first.info.status, second.info.status) == ("KILLED", "FINISHED")
+    assert [s for s, _ in history(first.info.run_id, "loss")] == [0]
+    assert [s for s, _ in history(second.info.run_id, "loss")] == [0, 1]
+
+
 def test_every_n_steps_logs_batch_metrics_at_the_optimizer_iteration(tracking: Path) -> None:
     X, y = data()
     with mlnb.start_run() as run:

@@ -16,11 +16,13 @@ import functools
 import warnings
 from typing import Any
 
+from mlnb.entities import RunStatus
 from mlnb.errors import InvalidParameterError
 from mlnb.store.validation import MAX_PARAM_VALUE_LENGTH
 from mlnb.tracking import fluent
 
 _NAMES = ("MlnbCallback", "MlflowCallback")
+_unended: set[str] = set()  # runs a callback started for a fit that has not reached its end
 
 
 def check_frequency(log_every_epoch: bool, log_every_n_steps: int | None) -> None:
@@ -83,11 +85,21 @@ class _Logging:
                       "(the model is trained anyway)", RuntimeWarning, stacklevel=3)
 
     def begin(self) -> None:
-        """Take the active run, or start one this callback ends at ``on_train_end``."""
+        """Take the active run, or start one this callback ends at ``on_train_end``.
+
+        Keras calls no hook when ``fit`` raises (or is interrupted), so a run a callback started
+        for such a fit is still active here: it is ended as KILLED, and this fit gets its own.
+        """
         try:
             active = fluent.active_run()
+            if active is not None and active.run_id in _unended:
+                _unended.discard(active.run_id)
+                fluent.end_run(RunStatus.KILLED, run_id=active.run_id)
+                active = fluent.active_run()
             self.owned = active is None
             self.run = fluent.start_run() if active is None else active
+            if self.owned:
+                _unended.add(self.run.run_id)
         except Exception as exc:
             self.run, self.owned = None, False
             self.warn("start a run", exc)
@@ -129,6 +141,7 @@ class _Logging:
         """End the run when this callback started it."""
         run, self.run = self.run, None
         if run is not None and self.owned:
+            _unended.discard(run.run_id)
             try:
                 fluent.end_run(run_id=run.run_id)
             except Exception as exc:
@@ -156,8 +169,9 @@ def callback_class() -> type:
         ``model.fit(X, y, epochs=5, callbacks=[mlnb.keras.MlnbCallback()])`` logs the optimizer's
         config (``optimizer_learning_rate``, ...) as params and ``model_summary.txt`` when
         training begins, and every epoch's metrics (``loss``, ``val_loss``, ...) at step = the
-        epoch (0-based), into the active run or a run it starts and ends. A logging failure is
-        a warning; the fit goes on.
+        epoch (0-based), into the active run or a run it starts and ends (a fit that raises
+        leaves that run active; the next fit with this callback ends it as KILLED). A logging
+        failure is a warning; the fit goes on.
 
         :param log_every_epoch: log the metrics at the end of every epoch (default).
         :param log_every_n_steps: with ``log_every_epoch=False``: log the batch metrics every n
