@@ -1,7 +1,8 @@
-"""``mlnb.keras``: MLflow's ``mlflow.keras`` names for the Keras 3 model flavor.
+"""``mlnb.keras``: MLflow's ``mlflow.keras`` names for the Keras 3 model flavor and callback.
 
-The flavor lives in :mod:`mlnb.models.keras`, imported on first use, so that ``import mlnb`` does
-not import Keras.
+The flavor lives in :mod:`mlnb.models.keras`, the training callback ``MlnbCallback`` (also under
+MLflow's name ``MlflowCallback``) in :mod:`mlnb.autolog.keras`; both are imported on first use,
+so that ``import mlnb`` does not import Keras.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ _NAMES = {
     "save_model": "mlnb.models.keras",
     "log_model": "mlnb.models.keras",
     "load_model": "mlnb.models.keras",
+    "MlnbCallback": "mlnb.autolog.keras",
+    "MlflowCallback": "mlnb.autolog.keras",
 }
 
 

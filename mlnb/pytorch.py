@@ -1,7 +1,9 @@
-"""``mlnb.pytorch``: MLflow's ``mlflow.pytorch`` names for the PyTorch model flavor.
+"""``mlnb.pytorch``: MLflow's ``mlflow.pytorch`` names for the PyTorch model flavor, and a helper.
 
 The flavor lives in :mod:`mlnb.models.pytorch`, imported on first use, so that ``import mlnb``
-does not import PyTorch. There is no PyTorch autologging (plain PyTorch loops have no hook).
+does not import PyTorch. Plain PyTorch loops have no hook to autolog, so
+``mlnb.pytorch.log_epoch(metrics, step=None, params=None)`` (:mod:`mlnb.autolog.pytorch`) is the
+one line a loop calls per epoch.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ _NAMES = {
     "save_model": "mlnb.models.pytorch",
     "log_model": "mlnb.models.pytorch",
     "load_model": "mlnb.models.pytorch",
+    "log_epoch": "mlnb.autolog.pytorch",
 }
 
 

@@ -1,0 +1,243 @@
+"""``mlnb.keras.MlnbCallback``: MLflow's ``mlflow.keras.MlflowCallback`` for Keras 3 ``fit``.
+
+The callback logs the optimizer's compile-time config as ``optimizer_<name>`` params and the
+model summary as ``model_summary.txt`` when training begins, then the epoch metrics (or every
+n-th batch's) as steps through the buffered writer, and ``validation_<name>`` metrics when an
+evaluation ends. It logs into the active run, or starts one at ``on_train_begin`` and ends it at
+``on_train_end``. Every hook is guarded: a logging failure is a warning, never a failed fit.
+
+The class subclasses ``keras.callbacks.Callback``, so it is built on first use (Keras is not
+imported by ``import mlnb``) and handed out by this module's ``__getattr__``.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any
+
+from mlnb.entities import RunStatus
+from mlnb.errors import InvalidParameterError
+from mlnb.store.validation import MAX_PARAM_VALUE_LENGTH
+from mlnb.tracking import fluent
+
+_NAMES = ("MlnbCallback", "MlflowCallback")
+_unended: set[str] = set()  # runs a callback started for a fit that has not reached its end
+
+
+def check_frequency(log_every_epoch: bool, log_every_n_steps: int | None) -> None:
+    """Refuse MLflow's contradictory combinations of the two logging frequencies.
+
+    :param log_every_epoch: log the metrics at every epoch's end.
+    :param log_every_n_steps: or log them every n training batches.
+    :raises InvalidParameterError: both or neither given, or n not a positive integer.
+    """
+    if log_every_epoch and log_every_n_steps is not None:
+        raise InvalidParameterError(
+            "MlnbCallback: log_every_n_steps must be None when log_every_epoch=True (got "
+            f"log_every_n_steps={log_every_n_steps!r}); pass log_every_epoch=False to log "
+            "every n steps.")
+    if not log_every_epoch and log_every_n_steps is None:
+        raise InvalidParameterError(
+            "MlnbCallback: with log_every_epoch=False, give log_every_n_steps (a positive "
+            "integer), or keep log_every_epoch=True.")
+    if log_every_n_steps is not None and (
+            isinstance(log_every_n_steps, bool) or not isinstance(log_every_n_steps, int)
+            or log_every_n_steps < 1):
+        raise InvalidParameterError(
+            f"MlnbCallback: log_every_n_steps must be a positive integer, not "
+            f"{log_every_n_steps!r}.")
+
+
+def numeric(logs: dict[str, Any] | None, prefix: str = "") -> dict[str, float]:
+    """The entries of Keras's ``logs`` that are numbers (scalars, 0-d arrays or tensors).
+
+    :param logs: what Keras passes to a hook.
+    :param prefix: put before every name (``validation_``).
+    """
+    kept: dict[str, float] = {}
+    for key, value in (logs or {}).items():
+        try:
+            kept[prefix + str(key)] = float(value)
+        except (TypeError, ValueError):  # a non-scalar entry: not a metric point
+            continue
+    return kept
+
+
+class _Logging:
+    """What the callback does, apart from Keras: the run, the guarded logging calls."""
+
+    def __init__(self, log_every_epoch: bool, log_every_n_steps: int | None) -> None:
+        check_frequency(log_every_epoch, log_every_n_steps)
+        self.log_every_epoch = log_every_epoch
+        self.log_every_n_steps = log_every_n_steps
+        self.run: fluent.ActiveRun | None = None
+        self.owned = False
+        self.epoch = 0
+
+    def warn(self, what: str, exc: BaseException) -> None:
+        """A logging failure as a warning naming what failed.
+
+        :param what: what failed ("log the params").
+        :param exc: the failure.
+        """
+        warnings.warn(f"mlnb.keras.MlnbCallback could not {what}: {type(exc).__name__}: {exc} "
+                      "(the model is trained anyway)", RuntimeWarning, stacklevel=3)
+
+    def begin(self) -> None:
+        """Take the active run, or start one this callback ends at ``on_train_end``.
+
+        Keras calls no hook when ``fit`` raises (or is interrupted), so a run a callback started
+        for such a fit is still active here: it is ended as KILLED, and this fit gets its own.
+        """
+        try:
+            active = fluent.active_run()
+            if active is not None and active.run_id in _unended:
+                _unended.discard(active.run_id)
+                fluent.end_run(RunStatus.KILLED, run_id=active.run_id)
+                active = fluent.active_run()
+            self.owned = active is None
+            self.run = fluent.start_run() if active is None else active
+            if self.owned:
+                _unended.add(self.run.run_id)
+        except Exception as exc:
+            self.run, self.owned = None, False
+            self.warn("start a run", exc)
+
+    def params(self, model: Any) -> None:
+        """Log the optimizer's config as ``optimizer_<name>`` params and the model summary.
+
+        :param model: the Keras model being fitted.
+        """
+        if self.run is None:
+            return
+        try:
+            config = model.optimizer.get_config()
+            self.run.log_params({f"optimizer_{k}": str(v)[:MAX_PARAM_VALUE_LENGTH]
+                                 for k, v in config.items()})
+        except Exception as exc:
+            self.warn("log the optimizer params", exc)
+        try:
+            lines: list[str] = []
+            model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+            self.run.client.log_text(self.run.run_id, "\n".join(lines), "model_summary.txt")
+        except Exception as exc:
+            self.warn("log the model summary", exc)
+
+    def metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Log metric points at ``step`` (buffered).
+
+        :param metrics: name -> value.
+        :param step: the epoch, or the optimizer's iteration count.
+        """
+        if self.run is None or not metrics:
+            return
+        try:
+            self.run.client.log_metrics(self.run.run_id, metrics, step=step)
+        except Exception as exc:
+            self.warn("log the metrics", exc)
+
+    def end(self) -> None:
+        """End the run when this callback started it."""
+        run, self.run = self.run, None
+        if run is not None and self.owned:
+            _unended.discard(run.run_id)
+            try:
+                fluent.end_run(run_id=run.run_id)
+            except Exception as exc:
+                self.warn("end the run", exc)
+
+
+def _iterations(model: Any) -> int | None:
+    """The optimizer's iteration count (the training step), or None when it has none."""
+    try:
+        value = model.optimizer.iterations
+        return int(value.numpy() if hasattr(value, "numpy") else value)
+    except Exception:  # no optimizer, or a backend variable without a value
+        return None
+
+
+@functools.cache
+def callback_class() -> type:
+    """Build the Keras callback class (once; Keras is imported here, not by ``import mlnb``)."""
+    # Keras 3: the callback must subclass keras.callbacks.Callback
+    import keras
+
+    class MlnbCallback(keras.callbacks.Callback):  # type: ignore[misc]
+        """Log a Keras 3 ``fit`` to mlnb: MLflow's ``mlflow.keras.MlflowCallback``.
+
+        ``model.fit(X, y, epochs=5, callbacks=[mlnb.keras.MlnbCallback()])`` logs the optimizer's
+        config (``optimizer_learning_rate``, ...) as params and ``model_summary.txt`` when
+        training begins, and every epoch's metrics (``loss``, ``val_loss``, ...) at step = the
+        epoch (0-based), into the active run or a run it starts and ends (a fit that raises
+        leaves that run active; the next fit with this callback ends it as KILLED). A logging
+        failure is a warning; the fit goes on.
+
+        :param log_every_epoch: log the metrics at the end of every epoch (default).
+        :param log_every_n_steps: with ``log_every_epoch=False``: log the batch metrics every n
+            training steps, at step = the optimizer's iteration count.
+        :raises InvalidParameterError: both or neither frequency given, or n not positive.
+        """
+
+        def __init__(self, log_every_epoch: bool = True,
+                     log_every_n_steps: int | None = None) -> None:
+            super().__init__()
+            self._mlnb = _Logging(log_every_epoch, log_every_n_steps)
+
+        @property
+        def log_every_epoch(self) -> bool:
+            """Log the metrics at every epoch's end."""
+            return self._mlnb.log_every_epoch
+
+        @property
+        def log_every_n_steps(self) -> int | None:
+            """Log the batch metrics every n training steps (or None)."""
+            return self._mlnb.log_every_n_steps
+
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+            """Take or start the run; log the optimizer params and the model summary."""
+            self._mlnb.begin()
+            self._mlnb.params(self.model)
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            """Remember the epoch, the step of the validation metrics."""
+            self._mlnb.epoch = epoch
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            """Log the epoch's metrics at step = the epoch."""
+            if self._mlnb.log_every_epoch:
+                self._mlnb.metrics(numeric(logs), epoch)
+
+        def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            """Log the batch metrics every ``log_every_n_steps`` training steps."""
+            every = self._mlnb.log_every_n_steps
+            if every is None:
+                return
+            step = _iterations(self.model)
+            if step is not None and step % every == 0:
+                self._mlnb.metrics(numeric(logs), step)
+
+        def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+            """Log an evaluation's metrics as ``validation_<name>`` at the current epoch."""
+            if self._mlnb.run is None:  # evaluate() outside fit: the active run, if any
+                run = fluent.active_run()
+                if run is None:
+                    return
+                self._mlnb.run, self._mlnb.owned = run, False
+            self._mlnb.metrics(numeric(logs, "validation_"), self._mlnb.epoch)
+
+        def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+            """End the run if this callback started it."""
+            self._mlnb.end()
+
+    MlnbCallback.__module__ = "mlnb.keras"
+    return MlnbCallback
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return callback_class()
+    raise AttributeError(f"module 'mlnb.autolog.keras' has no attribute {name!r}")
+
+
+__all__ = ["callback_class", "check_frequency", "numeric", *_NAMES]
