@@ -8,7 +8,7 @@ import sys
 
 HEAVY = ["IPython", "ipywidgets", "jupyter_server", "tornado", "pandas", "plotly", "sklearn",
          "numpy", "sqlite_utils", "matplotlib", "mlflow", "yaml", "xgboost", "lightgbm", "torch",
-         "safetensors", "psutil"]
+         "safetensors", "psutil", "optuna", "keras", "scipy"]
 
 PROBE = """
 import json, sys
