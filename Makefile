@@ -8,7 +8,7 @@ PORT ?= 8888
 # Root may run JupyterLab only when told so (CI and these machines run as root).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test test-fast lint ts-check install chromium bench clean
+.PHONY: lab test test-fast lint ts-check install chromium postgresql bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
+# Debian's PostgreSQL server programs (initdb, pg_ctl) for the team store's tests: a test
+# fixture starts its own server on a temporary folder and a loopback port.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
+
 lint: install ts-check
 	$(BIN)/ruff check mlnb tests bench
 	$(BIN)/mypy
@@ -38,10 +45,10 @@ lint: install ts-check
 ts-check: install
 	cd labextension && export PATH=$(abspath $(BIN)):$$PATH && jlpm install && jlpm lint && jlpm test
 
-test: install chromium lint
+test: install chromium postgresql lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: install lint
+test-fast: install postgresql lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not e2e"
 
 bench: install

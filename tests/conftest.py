@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg_server import TEMPLATE, PgServer, start_server
 
 from mlnb.store import Store, StoreLocation
+from mlnb.store.location import database_location
 from mlnb.tracking import fluent
 from mlnb.tracking import state as tracking_state
 
@@ -53,15 +56,76 @@ def _private_mlnb_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         os.environ["MLNB_HOME"] = old
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module or test marked ``both_backends`` runs once on SQLite and once on PostgreSQL
+    (through the ``store`` and ``tracking`` fixtures); everything else on SQLite."""
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store's engine: ``sqlite`` unless the test is marked ``both_backends``."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """A real PostgreSQL server for the session, with a template database that holds mlnb's
+    schema (each test's database is a copy of it)."""
+    from mlnb.store.pg import PgConnection
+
+    server = start_server()
+    try:
+        server.new_database(template=None)  # numbered 0; renamed to the template below
+        server.admin(f"ALTER DATABASE mlnb_test_{os.getpid()}_0 RENAME TO {TEMPLATE}")
+        PgConnection(server.url(TEMPLATE)).close()  # migrate the template once
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg: PgServer) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database holding mlnb's (empty) schema, dropped after."""
+    import mlnb.store
+
+    name = pg.new_database()
+    url = pg.url(name)
+    yield url
+    for key in [k for k in mlnb.store._stores if name in k]:
+        mlnb.store._stores.pop(key).close()
+    pg.drop_database(name)
+
+
 @pytest.fixture
 def store_dir(tmp_path: Path) -> Path:
     return tmp_path / "store"
 
 
 @pytest.fixture
-def store(store_dir: Path) -> Iterator[Store]:
-    """A brand-new store in a temporary folder."""
-    s = Store(StoreLocation(store_dir / "mlnb.db", store_dir / "artifacts"))
+def store_uri(backend: str, store_dir: Path, request: pytest.FixtureRequest,
+              monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test's store as a tracking URI: the folder, or a PostgreSQL database whose artifacts
+    go to ``store_dir/artifacts``."""
+    if backend == "sqlite":
+        return str(store_dir)
+    monkeypatch.setenv("MLNB_ARTIFACT_URI", (store_dir / "artifacts").as_uri())
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(store_uri: str, store_dir: Path) -> Iterator[Store]:
+    """A brand-new store in a temporary folder (or database: ``both_backends``)."""
+    if store_uri == str(store_dir):
+        s = Store(StoreLocation(store_dir / "mlnb.db", store_dir / "artifacts"))
+    else:
+        s = Store(database_location(store_uri))
     yield s
     s.close()
 
@@ -74,9 +138,10 @@ def _fresh_tracking_state() -> Iterator[None]:
 
 
 @pytest.fixture
-def tracking(store_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def tracking(store_dir: Path, store_uri: str, monkeypatch: pytest.MonkeyPatch,
+             tmp_path: Path) -> Iterator[Path]:
     """The fluent API pointed at a fresh store (via MLNB_TRACKING_URI), in a temporary cwd."""
-    monkeypatch.setenv("MLNB_TRACKING_URI", str(store_dir))
+    monkeypatch.setenv("MLNB_TRACKING_URI", store_uri)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     monkeypatch.chdir(tmp_path)
     tracking_state.reset()

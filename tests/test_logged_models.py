@@ -15,6 +15,8 @@ import mlnb
 from mlnb.errors import InvalidParameterError, NotFoundError
 from mlnb.store import Store, StoreLocation
 
+pytestmark = pytest.mark.both_backends
+
 
 def _fit() -> tuple[LogisticRegression, object]:
     X, y = load_iris(return_X_y=True)
@@ -68,6 +70,7 @@ def test_bad_and_unknown_ids_are_clear_errors(tracking: Path) -> None:
         mlnb.search_logged_models(datasets=[object()])
 
 
+@pytest.mark.sqlite_only
 def test_migration_0008_is_last_and_recorded(store: Store, store_dir: Path) -> None:
     from mlnb.store import schema
 

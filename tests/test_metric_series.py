@@ -13,6 +13,8 @@ from mlnb.errors import MalformedRowWarning
 from mlnb.store import Store, StoreLocation
 from mlnb.store.metrics import CHUNK_MAX, DIRECT_MIN, END_FOLD, TAIL_FOLD, thin
 
+pytestmark = pytest.mark.both_backends
+
 SPECIAL = [math.nan, math.inf, -math.inf, 0.0, 1e-308, -1.5e308, 5e-324, 0.1]
 
 

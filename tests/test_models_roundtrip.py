@@ -9,6 +9,8 @@ from test_models_data import classifier, forest, pipeline, regressor
 import mlnb
 from mlnb.errors import InvalidParameterError, NotFoundError
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.mark.parametrize("make", [classifier, regressor, pipeline, forest],
                          ids=["classifier", "regressor", "pipeline", "forest"])

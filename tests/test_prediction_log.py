@@ -20,6 +20,8 @@ from mlnb.errors import InvalidParameterError
 from mlnb.models.serve import make_server, serve_in_thread
 from mlnb.store import open_store
 
+pytestmark = pytest.mark.both_backends
+
 
 def _registered():
     model, X = pipeline()
@@ -219,6 +221,7 @@ def test_serving_sample_rate_counts_the_requests_it_leaves_out(tracking):
         make_server("models:/p/1", "127.0.0.1", 0, log_predictions=True, log_sample_rate=1.5)
 
 
+@pytest.mark.sqlite_only
 def test_migration_0009_is_last_and_recorded(tracking):
     from mlnb.store import schema
 

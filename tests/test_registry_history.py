@@ -10,6 +10,8 @@ import pytest
 import mlnb
 from mlnb.errors import NotFoundError
 
+pytestmark = pytest.mark.both_backends
+
 NO_USER_VARS = ("USER", "USERNAME", "LOGNAME", "LNAME")
 
 

@@ -13,6 +13,8 @@ from test_models_data import classifier
 import mlnb
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def client(tracking):

@@ -14,6 +14,8 @@ import mlnb
 from mlnb.entities import Metric, Param, RunTag
 from mlnb.tracking.frames import runs_to_frame
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def client(tmp_path: Path) -> mlnb.MlnbClient:

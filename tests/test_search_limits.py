@@ -15,6 +15,8 @@ from mlnb.errors import FilterSyntaxError, InvalidParameterError
 from mlnb.store import Store
 from mlnb.store.search import MAX_COMPARISONS, MAX_NESTING, parse_filter
 
+pytestmark = pytest.mark.both_backends
+
 CMP = "metrics.a>0"
 HOSTILE = {
     "parens": "(" * 400 + CMP + ")" * 400,

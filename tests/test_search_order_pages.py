@@ -15,6 +15,8 @@ import pytest
 from mlnb.entities import Metric, Param, Run, RunTag
 from mlnb.store import Store, StoreLocation
 
+pytestmark = pytest.mark.both_backends
+
 RUNS = 45
 
 

@@ -13,6 +13,8 @@ from tornado.httpclient import HTTPClientError
 from mlnb.entities import Metric, Param, RunTag
 from mlnb.store import Store, StoreLocation
 
+pytestmark = pytest.mark.both_backends
+
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 

@@ -8,6 +8,8 @@ from mlnb.entities import ViewType
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError, RunStateError
 from mlnb.store import Store
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_create_and_get_by_id_and_name(store: Store) -> None:
     eid = store.create_experiment("churn", tags={"team": "ml"})

@@ -76,10 +76,25 @@ def test_absolute_and_file_uris(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("uri", ["http://localhost:5000", "https://mlflow.example.com",
                                  "databricks://profile", "s3://bucket/x",
-                                 "postgresql://u@h/db"])
+                                 "mysql://u@h/db"])
 def test_remote_uris_are_refused(tmp_path: Path, uri: str) -> None:
-    with pytest.raises(InvalidParameterError, match="local SQLite store"):
+    with pytest.raises(InvalidParameterError, match="local SQLite store or a PostgreSQL database"):
         resolve(uri, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("uri", ["postgresql://ann:pw@db:5432/mlnb", "postgres://ann:pw@db/mlnb",
+                                 "postgresql+psycopg2://ann:pw@db/mlnb"])
+def test_a_postgresql_url_names_the_team_store_and_never_shows_its_password(
+        tmp_path: Path, uri: str) -> None:
+    loc = resolve(uri, cwd=tmp_path)
+    assert not loc.is_sqlite and loc.database_url and "pw" in loc.database_url
+    assert loc.display.startswith(("postgresql://ann:***@db", "postgres://ann:***@db"))
+    assert "pw" not in loc.display and "pw" not in loc.key and "pw" not in repr(loc)
+
+
+def test_a_postgresql_url_without_a_database_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameterError, match="names no database: add its name"):
+        resolve("postgresql://ann@db:5432", cwd=tmp_path)
 
 
 def test_set_tracking_uri_refuses_http_without_changing_state(tracking: Path) -> None:

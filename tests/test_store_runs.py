@@ -17,6 +17,8 @@ from mlnb.errors import (
 )
 from mlnb.store import Store
 
+pytestmark = pytest.mark.both_backends
+
 
 def _counts(store: Store, run_id: str) -> tuple[int, int, int]:
     params, tags = (store.cx.query(f"SELECT count(*) FROM {table} WHERE run_id = ?", [run_id])[0][0]

@@ -6,6 +6,8 @@ import mlnb
 from mlnb.entities import Metric, Param
 from mlnb.errors import ParamConflictError, RunStateError
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_run_context_manager_records_params_metrics_and_finishes(tracking):
     with mlnb.start_run(run_name="baseline") as run:

@@ -4,6 +4,8 @@ import mlnb
 from mlnb.entities import Metric
 from mlnb.errors import NotFoundError
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_mlnb_run_id_env_resumes_that_run_once(tracking, monkeypatch):
     with mlnb.start_run(run_name="launcher") as launcher:

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from separate_read import rows_seen_by_others
 
 import mlnb
 from mlnb.errors import InvalidParameterError, NotFoundError, ParamConflictError, RunStateError
 from mlnb.tracking import state as tracking_state
 
+pytestmark = pytest.mark.both_backends
+
 
 def _rows_on_disk(store_dir: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple]:  # type: ignore[type-arg]
     """Read through a separate connection: what another process would see right now."""
-    conn = sqlite3.connect(store_dir / "mlnb.db")
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    return rows_seen_by_others(os.environ["MLNB_TRACKING_URI"], sql, params)
 
 
 def test_nan_and_infinities_round_trip_everywhere(tracking: Path) -> None:

@@ -6,6 +6,8 @@ import mlnb
 from mlnb.cli import main
 from mlnb.errors import InvalidParameterError, MlflowException, NotFoundError, RunStateError
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_metric_for_a_missing_run_fails_at_the_call(tracking):
     with pytest.raises(NotFoundError, match="deadbeef"):

@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
     ):
         action = actions.add_parser(name, help=text)
         action.add_argument("uri", nargs="?", metavar="URI",
-                            help="the store (a folder or sqlite:/// URI); default the current one")
+                            help="the store (a folder, sqlite:/// URI or postgresql:// URL); default "
+                                 "the current one")
         action.set_defaults(handler=handler)
 
 
@@ -39,7 +40,8 @@ def _store(args: argparse.Namespace) -> Any:
     if args.uri:
         fluent.set_tracking_uri(args.uri)
     location = resolve(explicit_uri())
-    if not location.db_path.exists():  # never make a new store only to upgrade or compact it
+    if location.is_sqlite and not location.db_path.exists():  # never make a new store only to
+        # upgrade or compact it (a PostgreSQL database exists before mlnb makes its tables)
         raise InvalidParameterError(
             f"There is no mlnb store at {location.db_path}. Give the store's folder or "
             "sqlite:/// URI (mlnb db upgrade path/to/.mlnb).")
@@ -53,7 +55,7 @@ def upgrade_command(args: argparse.Namespace) -> int:
     """
     store = _store(args)
     applied = store.applied_migrations()
-    print(f"{store.location.db_path}: schema up to date ({len(applied)} migrations, the last "
+    print(f"{store.location.display}: schema up to date ({len(applied)} migrations, the last "
           f"{applied[-1] if applied else 'none'})")
     return 0
 
@@ -64,7 +66,7 @@ def compact_command(args: argparse.Namespace) -> int:
     :param args: the parsed command line.
     """
     store = _store(args)
-    print(f"Compacting {store.location.db_path} (other writers wait until it is done)...",
+    print(f"Compacting {store.location.display} (other writers wait until it is done)...",
           flush=True)
     before, after = store.compact()
     print(f"Done: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB.")

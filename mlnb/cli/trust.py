@@ -14,7 +14,7 @@ from typing import Any
 from mlnb.cli.table import render
 from mlnb.errors import InvalidParameterError
 from mlnb.store import Store
-from mlnb.store.location import STORE_DIR, StoreLocation, from_uri
+from mlnb.store.location import STORE_DIR, StoreLocation, from_uri, names_a_database
 from mlnb.store.trust import TRUSTED_FILE, add_trusted, mlnb_home, remove_trusted, trusted_stores
 from mlnb.terminal import visible
 
@@ -35,13 +35,16 @@ def register(subparsers: Any) -> None:
     trust = subparsers.add_parser(
         "trust", help="trust a store made by someone else (its models may run code on load)")
     trust.add_argument("path", nargs="?", metavar="PATH",
-                       help="the store: its folder (.mlnb), a folder holding .mlnb, or its .db file")
+                       help="the store: its folder (.mlnb), a folder holding .mlnb, its .db file, or "
+                            "a postgresql:// URL")
     trust.add_argument("--list", action="store_true", help="list the stores you trust")
     trust.add_argument("--revoke", action="store_true", help="stop trusting the store at PATH")
     trust.set_defaults(handler=trust_command)
 
 
 def _candidates(path: str) -> list[StoreLocation]:
+    if names_a_database(path):  # a team store: its database is the place trust is bound to
+        return [from_uri(path, Path.cwd())]
     given = Path(path).expanduser().absolute()
     first = from_uri(str(given), Path.cwd())
     return [first, StoreLocation(given / STORE_DIR / "mlnb.db", given / STORE_DIR / "artifacts")]
@@ -49,7 +52,7 @@ def _candidates(path: str) -> list[StoreLocation]:
 
 def _existing(path: str) -> StoreLocation:
     for location in _candidates(path):
-        if location.db_path.is_file():
+        if not location.is_sqlite or location.db_path.is_file():
             return location
     raise InvalidParameterError(
         f"There is no mlnb store at {path!r} (no mlnb.db there, nor in {path}/{STORE_DIR}). "
@@ -75,7 +78,7 @@ def trust_command(args: argparse.Namespace) -> int:
         store_id = store.store_id
     finally:
         store.close()
-    print(f"Store {visible(location.uri)} (id {visible(store_id)})")
+    print(f"Store {visible(location.display)} (id {visible(store_id)})")
     if signed == total:
         print(f"All {total} of its artifact records were written by your own mlnb; it needs no "
               "trust, but it is recorded anyway.")
@@ -83,8 +86,9 @@ def trust_command(args: argparse.Namespace) -> int:
         print(f"{total - signed} of its {total} artifact records were not written by your mlnb "
               "(they are not signed with your key): someone else made them.")
     print(IMPLIES)
-    entry = add_trusted(store_id, location.db_path)
-    print(f"Trusted. Recorded in {mlnb_home() / TRUSTED_FILE} for the store at {visible(entry.db_path)}: "
+    add_trusted(store_id, location.db_path)
+    print(f"Trusted. Recorded in {mlnb_home() / TRUSTED_FILE} for the store at "
+          f"{visible(location.display)}: "
           "moved elsewhere, it is foreign again. Undo with `mlnb trust --revoke "
           f"{args.path}`.")
     return 0

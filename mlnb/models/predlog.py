@@ -27,7 +27,7 @@ from mlnb.store import Store
 from mlnb.store.predictions import PredictionRow, Retention, check_request_id
 from mlnb.store.sql import now_ms
 from mlnb.tracking.client import MlnbClient, current_store
-from mlnb.tracking.fluent import get_tracking_uri
+from mlnb.tracking.experiment import tracking_uri_for_child
 
 SERVING_EXPERIMENT = "mlnb-serving"
 FLUSH_EVERY_S = 0.25  # the writer thread appends at least this often while requests arrive
@@ -245,7 +245,7 @@ class PredictionLog:
     def __init__(self, model_uri: str, model_name: str | None = None, model_version: str | None = None,
                  *, sample_rate: float = 1.0, retention: Retention | None = None) -> None:
         self.sample_rate = check_sample_rate(sample_rate)
-        self.client = MlnbClient(get_tracking_uri())
+        self.client = MlnbClient(tracking_uri_for_child())
         self.store = self.client.store
         found = self.client.get_experiment_by_name(SERVING_EXPERIMENT)
         experiment_id = found.experiment_id if found else self.client.create_experiment(SERVING_EXPERIMENT)

@@ -25,8 +25,8 @@ from mlnb.errors import InvalidParameterError, RunStateError
 from mlnb.projects import data, mlproject, parameters, venv
 from mlnb.projects.progress import Progress, Writer, print_line, silent
 from mlnb.projects.runtime import PROVENANCE, RUN_ID_ENV, TAG_DIR, TAG_ENTRY_POINT, TAG_NAME
-from mlnb.tracking import fluent
 from mlnb.tracking.client import current_client
+from mlnb.tracking.experiment import tracking_uri_for_child
 
 ENV_MANAGERS = ("local", "virtualenv")
 
@@ -177,7 +177,7 @@ def recorded_experiment(folder: Path) -> str | None:
 def _execute(argv: list[str], folder: Path, run_id: str, progress: Progress
              ) -> tuple[str, int, list[str]]:
     env = dict(os.environ)
-    env.update({RUN_ID_ENV: run_id, "MLNB_TRACKING_URI": fluent.get_tracking_uri(),
+    env.update({RUN_ID_ENV: run_id, "MLNB_TRACKING_URI": tracking_uri_for_child(),
                 "PYTHONUNBUFFERED": "1"})
     tail: deque[str] = deque(maxlen=30)
     try:

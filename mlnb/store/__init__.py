@@ -7,11 +7,13 @@ IMMEDIATE``), and params, tags and metrics through the one primitive :meth:`Stor
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from mlnb.entities import MODEL_ORIGIN, FileInfo
 from mlnb.errors import (
@@ -21,9 +23,11 @@ from mlnb.errors import (
     StoreError,
     StorePrivacyWarning,
 )
+from mlnb.store import pg_schema
 from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.store.batches import BatchQueries
 from mlnb.store.connection import Connection, refuse_foreign_database
+from mlnb.store.dialect import StoreConnection
 from mlnb.store.experiments import ExperimentQueries
 from mlnb.store.location import (
     StoreLocation,
@@ -34,6 +38,7 @@ from mlnb.store.location import (
 )
 from mlnb.store.logged_models import LoggedModelQueries
 from mlnb.store.metrics import MetricQueries
+from mlnb.store.pg import PgConnection
 from mlnb.store.predictions import PredictionQueries
 from mlnb.store.registry import RegistryQueries
 from mlnb.store.registry_stages import StageQueries
@@ -71,6 +76,12 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
 
     def __init__(self, location: StoreLocation) -> None:
         self.location = location
+        self._store_id: str | None = None
+        self._warned_unsigned = False
+        self.cx: StoreConnection
+        if location.database_url:
+            self._open_team(location.database_url)
+            return
         try:
             location.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Again now that the folder exists: another user may have created it since resolve().
@@ -94,11 +105,29 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         self.cx = Connection(location.db_path,
                              functions={"mlnb_artifact_uri": lambda run_id: f"{root}/{run_id}"})
         self.artifacts = ArtifactRoot(location.artifact_root)
-        self._store_id: str | None = None
-        self._warned_unsigned = False
+
+    def _open_team(self, url: str) -> None:
+        """Open a PostgreSQL store: its schema, and the artifact root it records (set by the
+        first client from ``MLNB_ARTIFACT_URI``; every later client uses the same one)."""
+        self.cx = PgConnection(url)
+        try:
+            root = team_artifact_root(self.cx, self.location.display)
+            self.artifact_root_uri = root
+            folder = Path(unquote(urlparse(root).path))
+            self.location = replace(self.location, artifact_root=folder)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.location.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            self.cx.close()
+            raise StoreError(f"Store {self.location.display}: cannot use the artifact root "
+                             f"{self.location.artifact_root}: {exc.strerror}.") from exc
+        except BaseException:
+            self.cx.close()
+            raise
+        self.artifacts = ArtifactRoot(self.location.artifact_root)
 
     def __repr__(self) -> str:
-        return f"<mlnb Store {self.location.db_path}>"
+        return f"<mlnb Store {self.location.display}>"
 
     # --- artifact records -------------------------------------------------------------------
 
@@ -180,7 +209,7 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         if self._store_id is None:
             rows = self.cx.query("SELECT value FROM store_meta WHERE key = 'store_id'")
             if not rows:
-                raise StoreError(f"Store {self.location.db_path} has no id; it is damaged.")
+                raise StoreError(f"Store {self.location.display} has no id; it is damaged.")
             self._store_id = str(rows[0][0])
         return self._store_id
 
@@ -298,16 +327,24 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
 
     def applied_migrations(self) -> list[str]:
         """The names of the schema migrations this store has, in the order they were applied."""
+        if not self.location.is_sqlite:
+            return pg_schema.applied_migrations(self.cx.query)
         return [row[0] for row in self.cx.query(
             "SELECT name FROM _sqlite_migrations WHERE migration_set = 'mlnb' ORDER BY id")]
 
     def compact(self) -> tuple[int, int]:
-        """Rewrite the database file without its free pages (SQLite's ``VACUUM``): after an
-        upgrade from mlnb 0.1 or many deleted runs, the file shrinks to what it holds.
+        """Give back the space of deleted rows: SQLite's ``VACUUM`` rewrites the file without its
+        free pages; on PostgreSQL, ``VACUUM`` makes the space reusable and ``ANALYZE`` refreshes
+        the planner's statistics (after a large copy or upgrade).
 
-        Needs the write lock for as long as it runs (other writers wait); returns the file's
-        size in bytes before and after.
+        On SQLite it holds the write lock for as long as it runs (other writers wait). Returns
+        the database's size in bytes before and after.
         """
+        if not self.location.is_sqlite:
+            size = "SELECT pg_database_size(current_database())"
+            before = int(self.cx.query(size)[0][0])
+            self.cx.query("VACUUM (ANALYZE)")  # not inside a transaction: a plain query
+            return before, int(self.cx.query(size)[0][0])
         path = self.location.db_path
         self.cx.query("PRAGMA wal_checkpoint(TRUNCATE)")
         before = path.stat().st_size
@@ -316,7 +353,13 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         return before, path.stat().st_size
 
     def integrity_check(self) -> str:
-        """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` for a sound database)."""
+        """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` for a sound database).
+
+        :raises StoreError: on PostgreSQL, which checks its pages itself and has no such call.
+        """
+        if not self.location.is_sqlite:
+            raise StoreError("integrity_check is SQLite's; PostgreSQL checks its own pages "
+                             "(see its amcheck extension).")
         return str(self.cx.query("PRAGMA integrity_check")[0][0])
 
     def close(self) -> None:
@@ -324,7 +367,52 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         self.cx.close()
 
 
-_stores: dict[Path, Store] = {}
+ARTIFACT_ENV = "MLNB_ARTIFACT_URI"
+
+
+def team_artifact_root(cx: StoreConnection, shown: str) -> str:
+    """The artifact root a team store records, recorded now from ``MLNB_ARTIFACT_URI`` if this
+    is the store's first client.
+
+    :param cx: the store's connection.
+    :param shown: the store, password masked, for messages.
+    :raises StoreError: when neither the store nor the environment names one, or the
+        environment names another than the store's.
+    """
+    wanted = os.environ.get(ARTIFACT_ENV, "").strip() or None
+    if wanted is not None:
+        wanted = _artifact_uri(wanted)
+    rows = cx.query("SELECT value FROM store_meta WHERE key = 'artifact_uri'")
+    if rows:
+        recorded = str(rows[0][0])
+        if wanted is not None and wanted.rstrip("/") != recorded.rstrip("/"):
+            raise StoreError(
+                f"Store {shown} keeps its artifacts at {recorded}, but {ARTIFACT_ENV} names "
+                f"{wanted}. Unset {ARTIFACT_ENV} (the store says where its artifacts are), or "
+                "point it at the same place.")
+        return recorded
+    if wanted is None:
+        raise StoreError(
+            f"Store {shown} is new and needs a place for its artifacts that the whole team "
+            f"reaches: set {ARTIFACT_ENV} (e.g. s3://bucket/mlnb or file:///shared/mlnb-artifacts) "
+            "for this first use; the store records it for everyone after.")
+    with cx.write() as tx:
+        tx.execute("INSERT INTO store_meta (key, value) VALUES ('artifact_uri', ?) "
+                   "ON CONFLICT (key) DO NOTHING", [wanted])
+    return str(cx.query("SELECT value FROM store_meta WHERE key = 'artifact_uri'")[0][0])
+
+
+def _artifact_uri(text: str) -> str:
+    parsed = urlparse(text)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path)).absolute().as_uri()
+    if not parsed.scheme or len(parsed.scheme) == 1:
+        return Path(text).expanduser().absolute().as_uri()
+    raise InvalidParameterError(
+        f"{ARTIFACT_ENV}={text!r}: the artifact root must be a file:// folder or s3://bucket/prefix.")
+
+
+_stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
 
@@ -335,7 +423,7 @@ def open_store(uri: str | None = None) -> Store:
         rules.
     """
     location = resolve(uri)
-    key = location.db_path
+    key = location.key
     with _stores_lock:
         store = _stores.get(key)
         if store is None:

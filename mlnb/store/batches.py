@@ -13,26 +13,23 @@ from typing import TYPE_CHECKING
 from mlnb.entities import Metric, Param, RunTag
 from mlnb.errors import InvalidParameterError, NotFoundError, ParamConflictError
 from mlnb.store import validation
-from mlnb.store.connection import Connection
+from mlnb.store.dialect import StoreConnection, Writer
 from mlnb.store.metrics import Columns
 from mlnb.store.runs import RUN_NAME_TAG
 from mlnb.store.sql import chunks, marks
-
-if TYPE_CHECKING:
-    import sqlite3
 
 
 class BatchQueries:
     """The params, tags and metrics writes. Mixed into
     :class:`mlnb.store.Store`."""
 
-    cx: Connection
+    cx: StoreConnection
 
     if TYPE_CHECKING:  # from RunQueries, beside this class in Store
 
         def check_writable(self, run_id: str) -> None: ...
 
-        def append_points(self, conn: sqlite3.Connection, run_id: str, key: str,
+        def append_points(self, conn: Writer, run_id: str, key: str,
                           points: Columns) -> None: ...
 
     def log_batch(

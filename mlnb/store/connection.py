@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlnb.errors import ForeignStoreError, StoreError
+from mlnb.store.dialect import SQLITE, Dialect
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -33,6 +34,8 @@ class Connection:
     :param db_path: the SQLite file (created 0600 if new).
     :param functions: one-argument SQL functions to register (again after a fork).
     """
+
+    dialect: Dialect = SQLITE
 
     def __init__(self, db_path: Path,
                  functions: dict[str, Callable[[Any], Any]] | None = None) -> None:
@@ -108,18 +111,24 @@ class Connection:
             self._open()
 
     @contextmanager
-    def write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+    def write(self, *, durable: bool = False, serial: bool = False) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``); nested calls share the outer one.
+
+        Every SQLite write transaction runs alone (``BEGIN IMMEDIATE`` takes the one write
+        lock), so ``serial`` holds whatever it is; the team store's connection takes a lock
+        for it.
 
         ``durable=True`` commits with ``synchronous=FULL``: the commit survives power loss, not
         only a crash of the process (registry stage and alias changes ask for it; metrics do not
         pay for it).
 
         :param durable: commit with ``synchronous=FULL``.
+        :param serial: run alone (always so here).
         """
         self._check_fork()
         with self._lock:
-            if durable:
+            if durable and not self._depth:  # (inside a transaction SQLite refuses the change;
+                # a nested durable write commits with its outer transaction, as that one asked)
                 self.conn.execute("PRAGMA synchronous = FULL")  # applies when this commits
                 self._durable = True
             if self._depth:
@@ -152,6 +161,15 @@ class Connection:
         if self._durable:
             self._durable = False
             self.conn.execute("PRAGMA synchronous = NORMAL")
+
+    def retrying(self, work: Callable[[], Any], attempts: int = 5) -> Any:
+        """Run ``work``: SQLite's writers queue on its lock (the busy timeout) and never
+        deadlock, so there is nothing to retry (PostgreSQL's connection retries deadlocks).
+
+        :param work: the function to run.
+        :param attempts: unused here (the team store's retry count).
+        """
+        return work()
 
     def change_counter(self) -> tuple[int, int]:
         """``(PRAGMA data_version, total_changes)``: moves on every commit, anyone's."""

@@ -8,7 +8,7 @@ from typing import Any
 from mlnb.entities import Experiment, LifecycleStage, ViewType
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError, StoreError
 from mlnb.store import records, validation
-from mlnb.store.connection import Connection
+from mlnb.store.dialect import StoreConnection
 from mlnb.store.search import (
     EntitySchema,
     KeyValueSource,
@@ -43,7 +43,7 @@ EXPERIMENT_SCHEMA = EntitySchema(
 class ExperimentQueries:
     """The experiments tables' SQL. Mixed into :class:`mlnb.store.Store`."""
 
-    cx: Connection
+    cx: StoreConnection
     artifact_root_uri: str
 
     def create_experiment(self, name: str, tags: dict[str, Any] | None = None) -> str:
@@ -56,7 +56,7 @@ class ExperimentQueries:
         validation.check_name(name, "Experiment")
         tags = {validation.check_key(k, "Tag"): validation.tag_value(k, v)
                 for k, v in (tags or {}).items()}
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             row = conn.execute(
                 "SELECT experiment_id, lifecycle_stage FROM experiments WHERE name = ?", [name]
             ).fetchone()
@@ -65,11 +65,10 @@ class ExperimentQueries:
                     if row[1] == LifecycleStage.DELETED else ""
                 raise AlreadyExistsError(f"Experiment {name!r} already exists{extra}.")
             t = now_ms()
-            cur = conn.execute(
-                "INSERT INTO experiments (name, creation_time, last_update_time) VALUES (?, ?, ?)",
-                [name, t, t],
-            )
-            experiment_id = int(cur.lastrowid or 0)
+            experiment_id = int(conn.execute(
+                "INSERT INTO experiments (name, creation_time, last_update_time) VALUES (?, ?, ?) "
+                "RETURNING experiment_id", [name, t, t],
+            ).fetchone()[0])
             conn.executemany(
                 "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)",
                 [(experiment_id, k, v) for k, v in tags.items()],
@@ -83,7 +82,7 @@ class ExperimentQueries:
         :param name: the experiment's name.
         """
         validation.check_name(name, "Experiment")
-        with self.cx.write():
+        with self.cx.write(serial=True):  # on PostgreSQL too: one creator, the others find it
             found = self.get_experiment_by_name(name)
             if found is not None:
                 return found
@@ -159,7 +158,8 @@ class ExperimentQueries:
         :param max_results: at most this many.
         :param order_by: order-by clauses.
         """
-        where = compile_filter(parse_filter(filter_string), EXPERIMENT_SCHEMA, filter_string or "")
+        where = compile_filter(parse_filter(filter_string), EXPERIMENT_SCHEMA, filter_string or "",
+                               self.cx.dialect)
         order = compile_order_by(parse_order_by(order_by), EXPERIMENT_SCHEMA)
         stages = view_stages(view_type)
         order_sql = (order.sql + ", " if order.sql else "") + "e.experiment_id"
@@ -191,7 +191,7 @@ class ExperimentQueries:
         eid = experiment_int(experiment_id)
         if eid == 0 and stage == LifecycleStage.DELETED:
             raise InvalidParameterError("The Default experiment (id 0) cannot be deleted.")
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             self.get_experiment(experiment_id)
             t = now_ms()
             conn.execute(
@@ -211,7 +211,7 @@ class ExperimentQueries:
         :raises AlreadyExistsError: when it is taken.
         """
         validation.check_name(new_name, "Experiment")
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             self.get_experiment(experiment_id)
             if self.get_experiment_by_name(new_name) is not None:
                 raise AlreadyExistsError(f"Experiment {new_name!r} already exists.")
@@ -229,7 +229,7 @@ class ExperimentQueries:
         """
         validation.check_key(key, "Tag")
         text = validation.tag_value(key, value)
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             self.get_experiment(experiment_id)
             conn.execute(
                 "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) "

@@ -21,10 +21,11 @@ artifacts go to ``runs-artifacts/`` beside it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -39,7 +40,9 @@ STORE_DIR = ".mlnb"
 ENV_VAR = "MLNB_TRACKING_URI"
 MLFLOW_ENV_VAR = "MLFLOW_TRACKING_URI"
 _SERVER_SCHEMES = ("http", "https", "databricks", "databricks-uc", "uc", "s3", "gs", "wasbs",
-                   "postgresql", "mysql", "mssql", "mlflow-artifacts")
+                   "mysql", "mssql", "mlflow-artifacts")
+#: The team store's database: PostgreSQL (issue "The team store").
+DATABASE_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 
 MLFLOW_DATA_HINT = (
     "mlnb keeps runs in its own local store and cannot log into MLflow's. Unset "
@@ -74,8 +77,16 @@ def names_a_server(uri: str) -> bool:
     """
     scheme = urlparse(uri).scheme.lower()
     bare = uri.strip().lower()
-    return (scheme in _SERVER_SCHEMES or scheme.startswith(("databricks", "mysql", "postgresql"))
+    return (scheme in _SERVER_SCHEMES or scheme.startswith(("databricks", "mysql"))
             or bare in ("databricks", "databricks-uc", "uc"))
+
+
+def names_a_database(uri: str) -> bool:
+    """Whether a tracking URI names a PostgreSQL database (the team store).
+
+    :param uri: the tracking URI.
+    """
+    return urlparse(uri.strip()).scheme.lower() in DATABASE_SCHEMES
 
 
 def env_uri() -> str | None:
@@ -102,19 +113,42 @@ _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 @dataclass(frozen=True)
 class StoreLocation:
-    """Where a store lives: its database file and its artifact root."""
+    """Where a store lives: its database (an SQLite file, or a PostgreSQL URL) and its artifact
+    root."""
+    #: the SQLite file; for a PostgreSQL store, the local folder of its own files (a
+    #: per-database cache beside the user's other mlnb files), never a database
     db_path: Path
     artifact_root: Path
     #: found or created by walking up from the current folder (rules 3 and 4), not named by the
     #: user: it must be private, and the store checks it again once the folder exists.
     discovered: bool = False
+    #: ``postgresql://...`` for the team store (a password in it is never shown: :attr:`display`)
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def uri(self) -> str:
-        """The store as a folder path (the usual layout), else as a ``sqlite:///`` URI."""
+        """The store as a folder path (the usual layout), else as a ``sqlite:///`` URI, or the
+        PostgreSQL URL (with its password, if it has one: for child processes, never to show)."""
+        if self.database_url:
+            return self.database_url
         if self.db_path.parent / "artifacts" == self.artifact_root:
             return str(self.db_path.parent)
         return f"sqlite:///{self.db_path}"
+
+    @property
+    def display(self) -> str:
+        """The store as :attr:`uri` names it, with any password masked: for every message."""
+        return mask_password(self.uri)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is an SQLite file (else PostgreSQL)."""
+        return self.database_url is None
+
+    @property
+    def key(self) -> str:
+        """What tells stores apart in a process (the database, never its password)."""
+        return self.display if self.database_url else str(self.db_path)
 
 
 def find_store_dir(start: Path) -> Path | None:
@@ -286,10 +320,13 @@ def from_uri(uri: str, cwd: Path) -> StoreLocation:
     """
     parsed = urlparse(uri)
     scheme = parsed.scheme.lower()
+    if names_a_database(uri):
+        return database_location(uri)
     if names_a_server(uri):
         raise InvalidParameterError(
-            f"Tracking URI {uri!r}: mlnb keeps runs in a local SQLite store and never sends them "
-            "to a server. Give a folder (e.g. '.mlnb') or a database file (e.g. 'sqlite:///mlnb.db')."
+            f"Tracking URI {mask_password(uri)!r}: mlnb keeps runs in a local SQLite store or a "
+            "PostgreSQL database and never sends them to a server. Give a folder (e.g. '.mlnb'), "
+            "a database file (e.g. 'sqlite:///mlnb.db') or 'postgresql://user@host:5432/dbname'."
         )
     if scheme == "sqlite":
         # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy (and so MLflow) reads them.
@@ -305,3 +342,40 @@ def from_uri(uri: str, cwd: Path) -> StoreLocation:
     if path.suffix.lower() in _DB_SUFFIXES or scheme == "sqlite":
         return StoreLocation(path, path.with_name(path.stem + "-artifacts"))
     return StoreLocation(path / "mlnb.db", path / "artifacts")
+
+
+def mask_password(uri: str) -> str:
+    """``uri`` with the password of its ``user:password@`` part replaced by ``***``.
+
+    :param uri: a tracking URI of any kind; one without a password is returned as it is.
+    """
+    parsed = urlparse(uri)
+    if not parsed.scheme or parsed.password is None:
+        return uri
+    user = parsed.username or ""
+    host = parsed.netloc.rpartition("@")[2]
+    return parsed._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+def database_location(url: str) -> StoreLocation:
+    """The location of a PostgreSQL store: its URL, and a local folder of its own under the
+    user's mlnb home for the files a store keeps beside its database (downloads, exported
+    projects). Where its artifacts live is the database's to say (:mod:`mlnb.store.pg`).
+
+    :param url: ``postgresql://[user[:password]@]host[:port]/dbname[?options]``.
+    :raises InvalidParameterError: for a URL without a database name.
+    """
+    clean = url.strip()
+    scheme, _, rest = clean.partition("://")
+    if "+" in scheme:  # SQLAlchemy's driver suffix (MLflow's URIs): libpq takes the plain scheme
+        clean = "postgresql://" + rest
+    parsed = urlparse(clean)
+    if not parsed.path.strip("/"):
+        raise InvalidParameterError(
+            f"Tracking URI {mask_password(url)!r} names no database: add its name, e.g. "
+            "'postgresql://user@host:5432/mlnb'.")
+    shown = mask_password(clean)
+    from mlnb.store.trust import mlnb_home  # trust imports this module's neighbours: no cycle
+
+    local = mlnb_home() / "team" / hashlib.sha256(shown.encode()).hexdigest()[:16]
+    return StoreLocation(local / "store", local / "artifacts", database_url=clean)

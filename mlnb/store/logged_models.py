@@ -17,7 +17,7 @@ from mlnb.entities import LoggedModel
 from mlnb.errors import InvalidParameterError, NotFoundError
 from mlnb.store import validation
 from mlnb.store.artifacts import safe_relpath
-from mlnb.store.connection import Connection
+from mlnb.store.dialect import StoreConnection
 from mlnb.store.search import (
     EntitySchema,
     KeyValueSource,
@@ -69,7 +69,7 @@ def check_model_id(model_id: Any) -> str:
 class LoggedModelQueries:
     """Logged-model methods of :class:`~mlnb.store.Store`."""
 
-    cx: Connection
+    cx: StoreConnection
 
     def create_logged_model(
         self, experiment_id: str, name: str, source_run_id: str, artifact_path: str,
@@ -137,7 +137,7 @@ class LoggedModelQueries:
         if not ids:
             return []
         where = compile_filter(parse_filter(filter_string), LOGGED_MODEL_SCHEMA,
-                               filter_string or "")
+                               filter_string or "", self.cx.dialect)
         order = compile_order_by(parse_order_by(order_by), LOGGED_MODEL_SCHEMA)
         order_sql = (order.sql + ", " if order.sql else "") + \
             "lm.creation_timestamp DESC, lm.model_id"

@@ -26,12 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlnb.entities import Metric, RunInfo
 from mlnb.store import point_codec, records
-from mlnb.store.connection import Connection
+from mlnb.store.dialect import StoreConnection, Writer
 from mlnb.store.runs import LATEST_RANK
 from mlnb.store.sql import chunks, marks
-
-if TYPE_CHECKING:
-    import sqlite3
 
 DIRECT_MIN = 100  # points of one key in one batch that are packed at once
 TAIL_FOLD = 1_000  # tail points that are packed into a chunk
@@ -54,7 +51,7 @@ class _Part:
 class MetricQueries:
     """The metric tables' SQL. Mixed into :class:`mlnb.store.Store`."""
 
-    cx: Connection
+    cx: StoreConnection
 
     if TYPE_CHECKING:  # from RunQueries, beside this class in Store
 
@@ -62,7 +59,7 @@ class MetricQueries:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def append_points(self, conn: sqlite3.Connection, run_id: str, key: str,
+    def append_points(self, conn: Writer, run_id: str, key: str,
                       points: Columns) -> None:
         """Append points of one metric (inside the caller's write transaction).
 
@@ -99,7 +96,7 @@ class MetricQueries:
         if waiting >= TAIL_FOLD:
             self.fold_tail(conn, series_id)
 
-    def fold_tail(self, conn: sqlite3.Connection, series_id: int, at_least: int = 1) -> None:
+    def fold_tail(self, conn: Writer, series_id: int, at_least: int = 1) -> None:
         """Pack a series' tail into chunks when it holds ``at_least`` points.
 
         :param conn: the connection inside :meth:`Connection.write`.
@@ -117,7 +114,7 @@ class MetricQueries:
                        [p[2] for _, p in good])
         conn.executemany("DELETE FROM metric_tail WHERE point_id = ?", [(i,) for i, _ in good])
 
-    def fold_run_tails(self, conn: sqlite3.Connection, run_id: str) -> None:
+    def fold_run_tails(self, conn: Writer, run_id: str) -> None:
         """Pack the tails of a run's series that are worth packing (the run has ended).
 
         :param conn: the connection inside :meth:`Connection.write`.
@@ -345,7 +342,7 @@ def thin(values: Sequence[float], max_points: int) -> list[int]:
     return kept
 
 
-def _insert_chunks(conn: sqlite3.Connection, series_id: int, steps: Sequence[int],
+def _insert_chunks(conn: Writer, series_id: int, steps: Sequence[int],
                    timestamps: Sequence[int], values: Sequence[float]) -> None:
     rows = []
     for start in range(0, len(steps), CHUNK_MAX):

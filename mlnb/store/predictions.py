@@ -9,13 +9,12 @@ transaction as the rows, so the counts always match the log.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from mlnb.errors import InvalidParameterError
-from mlnb.store.connection import Connection
+from mlnb.store.dialect import StoreConnection, Writer
 from mlnb.store.sql import chunks, marks, now_ms
 
 MAX_REQUEST_ID_CHARS = 256
@@ -90,7 +89,7 @@ def _check_model_uri(model_uri: object) -> str:
 class PredictionQueries:
     """Prediction-log methods of :class:`~mlnb.store.Store`."""
 
-    cx: Connection
+    cx: StoreConnection
 
     def append_predictions(
         self, model_uri: str, model_name: str | None, model_version: str | None,
@@ -119,8 +118,9 @@ class PredictionQueries:
             conn.execute(
                 "INSERT INTO prediction_log_counts (model_uri, logged, sampled_out, pruned) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (model_uri) DO UPDATE SET "
-                "logged = logged + excluded.logged, sampled_out = sampled_out + excluded.sampled_out, "
-                "pruned = pruned + excluded.pruned",
+                "logged = prediction_log_counts.logged + excluded.logged, "
+                "sampled_out = prediction_log_counts.sampled_out + excluded.sampled_out, "
+                "pruned = prediction_log_counts.pruned + excluded.pruned",
                 [model_uri, len(rows), sampled_out, pruned],
             )
         return pruned
@@ -184,7 +184,10 @@ class PredictionQueries:
         return PredictionCounts(model_uri, int(logged), int(sampled_out), int(pruned), int(kept[0][0]))
 
 
-def _prune(conn: sqlite3.Connection, model_uri: str, retention: Retention) -> int:
+_ALL_ROWS = 2**62
+
+
+def _prune(conn: Writer, model_uri: str, retention: Retention) -> int:
     """Delete the URI's rows the retention rule no longer keeps (oldest first), and the ground
     truth of requests left with no row. Returns how many prediction rows went."""
     doomed: list[tuple[int, str]] = []
@@ -195,8 +198,8 @@ def _prune(conn: sqlite3.Connection, model_uri: str, retention: Retention) -> in
     if retention.max_rows is not None:
         doomed += conn.execute(
             "SELECT prediction_id, request_id FROM predictions WHERE model_uri = ? "
-            "ORDER BY prediction_id DESC LIMIT -1 OFFSET ?",
-            [model_uri, retention.max_rows]).fetchall()
+            "ORDER BY prediction_id DESC LIMIT ? OFFSET ?",  # no LIMIT: not portable
+            [model_uri, _ALL_ROWS, retention.max_rows]).fetchall()
     if not doomed:
         return 0
     ids = sorted({str(pid) for pid, _ in doomed})

@@ -17,7 +17,7 @@ from typing import Any
 from mlnb.entities import ModelVersion, ModelVersionStage, RegisteredModel
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from mlnb.store import records, validation
-from mlnb.store.connection import Connection
+from mlnb.store.dialect import StoreConnection
 from mlnb.store.registry_checks import (
     canonical_model_name,
     canonical_stage,
@@ -82,9 +82,15 @@ _VERSION_COLUMNS = ("v.name, v.version, v.creation_time, v.last_updated_time, v.
 
 
 class RegistryQueries:
-    """The registry tables' SQL. Mixed into :class:`mlnb.store.Store`."""
+    """The registry tables' SQL. Mixed into :class:`mlnb.store.Store`.
 
-    cx: Connection
+    Every registry write is ``serial``: it reads before it writes (the next version number, a
+    name taken or free), and on PostgreSQL two such writers at once must not both act on what
+    they read (on SQLite every write runs alone anyway). Registry changes are rare; waiting
+    costs nothing.
+    """
+
+    cx: StoreConnection
 
     # --- registered models ------------------------------------------------------------------
 
@@ -123,7 +129,7 @@ class RegistryQueries:
         text = canonical_model_name(name)
         rows = tag_rows(tags)
         desc = check_description(description)
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             self._check_name_free(text)
             t = now_ms()
             conn.execute(
@@ -175,7 +181,8 @@ class RegistryQueries:
         :param order_by: order-by clauses.
         :param offset: rows to skip (paging).
         """
-        where = compile_filter(parse_filter(filter_string), MODEL_SCHEMA, filter_string or "")
+        where = compile_filter(parse_filter(filter_string), MODEL_SCHEMA, filter_string or "",
+                               self.cx.dialect)
         order = compile_order_by(parse_order_by(order_by), MODEL_SCHEMA)
         order_sql = (order.sql + ", " if order.sql else "") + "m.name"
         rows = self.cx.query(
@@ -193,7 +200,7 @@ class RegistryQueries:
         :param description: the description.
         """
         desc = check_description(description)
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             text = self._model_name(name)
             conn.execute(
                 "UPDATE registered_models SET description = ?, last_updated_time = ? WHERE name = ?",
@@ -209,7 +216,7 @@ class RegistryQueries:
         :param user_id: who renames it, for the history.
         """
         target = canonical_model_name(new_name)
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             text = self._model_name(name)
             self._check_name_free(target, except_name=text)
             # ON UPDATE CASCADE carries versions, tags and aliases along; the history follows too.
@@ -227,7 +234,7 @@ class RegistryQueries:
         :param name: the model.
         :param user_id: who deletes it, for the history.
         """
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             text = self._model_name(name)
             conn.execute("DELETE FROM registered_models WHERE name = ?", [text])
             self._record(text, None, "delete_model", None, None, user_id)
@@ -240,7 +247,7 @@ class RegistryQueries:
         :param value: any value, stored as text.
         """
         (key, text_value), = tag_rows({key: value})
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             text = self._model_name(name)
             conn.execute(
                 "INSERT INTO registered_model_tags (name, key, value) VALUES (?, ?, ?) "
@@ -254,7 +261,7 @@ class RegistryQueries:
         :param key: the tag's name.
         :raises NotFoundError: when the model has no such tag.
         """
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             text = self._model_name(name)
             cur = conn.execute(
                 "DELETE FROM registered_model_tags WHERE name = ? AND key = ?", [text, key])
@@ -286,7 +293,7 @@ class RegistryQueries:
         rows = tag_rows(tags)
         desc = check_description(description)
         text = canonical_model_name(name)
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             if not self.cx.query("SELECT 1 FROM runs WHERE run_id = ?", [source_run]):
                 raise NotFoundError(f"No run with id {source_run!r} (from source {source!r}).")
             if not self.cx.query("SELECT 1 FROM registered_models WHERE name = ?", [text]):
@@ -314,7 +321,7 @@ class RegistryQueries:
         the caller's transaction): from now on those files cannot be written, and loading the
         version refuses any that changed."""
         prefix = check_source(source)[1] + "/"
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             conn.execute(
                 "INSERT INTO model_version_files (name, version, path, sha256) "
                 "SELECT ?, ?, substr(path, ?), sha256 FROM artifacts "
@@ -354,7 +361,7 @@ class RegistryQueries:
         row = self.cx.query(
             "SELECT max(v) FROM (SELECT max(version) AS v FROM model_versions WHERE name = ? "
             "UNION ALL SELECT max(version) FROM model_registry_events WHERE name = ? "
-            "AND kind = 'create_version')", [name, name],
+            "AND kind = 'create_version') AS numbers", [name, name],
         )
         return int(row[0][0] or 0) + 1
 
@@ -417,7 +424,8 @@ class RegistryQueries:
         :param order_by: order-by clauses.
         :param offset: rows to skip (paging).
         """
-        where = compile_filter(parse_filter(filter_string), VERSION_SCHEMA, filter_string or "")
+        where = compile_filter(parse_filter(filter_string), VERSION_SCHEMA, filter_string or "",
+                               self.cx.dialect)
         order = compile_order_by(parse_order_by(order_by), VERSION_SCHEMA)
         order_sql = (order.sql + ", " if order.sql else "") + "v.name, v.version DESC"
         return self._versions(
@@ -434,7 +442,7 @@ class RegistryQueries:
         :param description: the description.
         """
         desc = check_description(description)
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             mv = self.get_model_version(name, version)
             conn.execute(
                 "UPDATE model_versions SET description = ?, last_updated_time = ? "
@@ -449,7 +457,7 @@ class RegistryQueries:
         :param version: the version number.
         :param user_id: who deletes it, for the history.
         """
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             mv = self.get_model_version(name, version)
             conn.execute("DELETE FROM model_versions WHERE name = ? AND version = ?",
                          [mv.name, int(mv.version)])
@@ -466,7 +474,7 @@ class RegistryQueries:
         :param value: any value, stored as text.
         """
         (key, text_value), = tag_rows({key: value})
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             mv = self.get_model_version(name, version)
             conn.execute(
                 "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?) "
@@ -481,7 +489,7 @@ class RegistryQueries:
         :param version: the version number.
         :param key: the tag's name.
         """
-        with self.cx.write() as conn:
+        with self.cx.write(serial=True) as conn:
             mv = self.get_model_version(name, version)
             cur = conn.execute(
                 "DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?",
@@ -501,7 +509,9 @@ class RegistryQueries:
 
     def _record(self, name: str, version: int | None, kind: str, old: str | None,
                 new: str | None, user_id: str) -> None:
-        self.cx.conn.execute(
-            "INSERT INTO model_registry_events (name, version, kind, from_value, to_value, time, "
-            "user_id) VALUES (?, ?, ?, ?, ?, ?, ?)", [name, version, kind, old, new, now_ms(), user_id],
-        )
+        with self.cx.write() as conn:  # joins the caller's transaction
+            conn.execute(
+                "INSERT INTO model_registry_events (name, version, kind, from_value, to_value, "
+                "time, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [name, version, kind, old, new, now_ms(), user_id],
+            )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlnb.entities import ModelVersion, ModelVersionStage, RegistryEvent
 from mlnb.errors import InvalidParameterError, NotFoundError
-from mlnb.store.connection import Connection
+from mlnb.store.dialect import StoreConnection
 from mlnb.store.registry_checks import canonical_model_name, canonical_stage, check_alias, version_number
 from mlnb.store.sql import now_ms
 
@@ -20,7 +20,7 @@ class StageQueries:
     """Stages, aliases and history. Mixed into :class:`mlnb.store.Store` beside
     :class:`mlnb.store.registry.RegistryQueries`."""
 
-    cx: Connection
+    cx: StoreConnection
 
     if TYPE_CHECKING:  # from RegistryQueries, beside this class in Store
 
@@ -77,10 +77,11 @@ class StageQueries:
         return self.get_model_version(mv.name, number)
 
     def _set_stage(self, name: str, version: int, stage: str, t: int) -> None:
-        self.cx.conn.execute(
-            "UPDATE model_versions SET current_stage = ?, last_updated_time = ? "
-            "WHERE name = ? AND version = ?", [stage, t, name, version],
-        )
+        with self.cx.write() as conn:  # joins the caller's transaction
+            conn.execute(
+                "UPDATE model_versions SET current_stage = ?, last_updated_time = ? "
+                "WHERE name = ? AND version = ?", [stage, t, name, version],
+            )
 
     def set_registered_model_alias(self, name: Any, alias: str, version: Any, user_id: str = "") -> None:
         """Point ``alias`` at a version (moving it if it pointed elsewhere).

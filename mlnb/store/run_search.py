@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlnb.store.connection import Connection
+from mlnb.store.dialect import Dialect, StoreConnection
 from mlnb.store.search import BoolOp, Comparison, EntitySchema, Node, OrderTerm, compile_order_by
 
 MAX_STREAMS = 64  # experiments x stages merged in Python; more is one query with a sort
@@ -42,7 +42,7 @@ def is_driven(terms: Sequence[OrderTerm], schema: EntitySchema) -> bool:
     return bool(terms) and terms[0].field.entity in schema.sources
 
 
-def driven_page(cx: Connection, columns: str, terms: Sequence[OrderTerm], schema: EntitySchema,
+def driven_page(cx: StoreConnection, columns: str, terms: Sequence[OrderTerm], schema: EntitySchema,
                 where: str, where_params: Sequence[Any], limit: int, offset: int) -> list[Any]:
     """Rows ``SELECT columns`` of runs matching ``where``, ordered by ``terms``, one page.
 
@@ -57,7 +57,7 @@ def driven_page(cx: Connection, columns: str, terms: Sequence[OrderTerm], schema
     """
     found: list[Any] = []
     skip = offset
-    for part in _parts(terms, schema, where, list(where_params)):
+    for part in _parts(terms, schema, where, list(where_params), cx.dialect):
         rows = cx.query(f"SELECT {columns} {part.sql} ORDER BY {part.order} LIMIT ? OFFSET ?",
                         [*part.params, limit - len(found), skip])
         found += rows
@@ -71,7 +71,7 @@ def driven_page(cx: Connection, columns: str, terms: Sequence[OrderTerm], schema
     return found
 
 
-def newest_first(cx: Connection, columns: str, streams: Sequence[tuple[str, list[Any]]],
+def newest_first(cx: StoreConnection, columns: str, streams: Sequence[tuple[str, list[Any]]],
                  limit: int, offset: int) -> list[Any] | None:
     """A newest-first page of several experiments (or stages): each read from its own index,
     newest first, as far as the page needs, then merged; None when that would read too much
@@ -101,7 +101,7 @@ def newest_first(cx: Connection, columns: str, streams: Sequence[tuple[str, list
 
 
 def _parts(terms: Sequence[OrderTerm], schema: EntitySchema, where: str,
-           where_params: list[Any]) -> list[_Part]:
+           where_params: list[Any], dialect: Dialect) -> list[_Part]:
     first = terms[0]
     source = schema.sources[first.field.entity]
     rest = [t for t in terms[1:] if (t.field.entity, t.field.key) != (first.field.entity,
@@ -112,8 +112,8 @@ def _parts(terms: Sequence[OrderTerm], schema: EntitySchema, where: str,
     direction = "ASC" if first.ascending else "DESC"
     key = first.field.key
     head = [*tail.join_params, key]
-    # CROSS JOIN: SQLite keeps the written order, so the (key, value) index drives the page.
-    keyed = f"FROM {source.table} d CROSS JOIN runs r ON {on} {tail.joins} WHERE d.key = ? AND "
+    keyed = f"FROM {source.table} d {dialect.driving_join} runs r ON {on} {tail.joins} " \
+        "WHERE d.key = ? AND "
     parts = [_Part(f"{keyed}d.value IS NOT NULL AND {where}", f"d.value {direction}, {tie}",
                    [*head, *where_params])]
     if source.numeric:  # NaN is kept as NULL: after every number, before the runs without it

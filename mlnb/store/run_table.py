@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlnb.entities import ViewType
 from mlnb.store import records
-from mlnb.store.connection import Connection
+from mlnb.store.dialect import StoreConnection
 from mlnb.store.sql import MAX_RESULTS_LIMIT, chunks, marks
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class RunTable:
 class RunTableQueries:
     """Mixed into :class:`mlnb.store.Store`."""
 
-    cx: Connection
+    cx: StoreConnection
 
     if TYPE_CHECKING:  # from RunQueries, beside this class in Store
 
@@ -95,14 +95,12 @@ class RunTableQueries:
         table.other_runs = len(sources) == 1 and not sources[0][1] and len(infos) < in_store
         for sql, params in sources:
             for name, into in (("params", table.params), ("tags", table.tags)):
-                found = self.cx.query(f"SELECT d.run_id, d.key, d.value {sql.format(table=name)} 1",
-                                      params)
+                found = self.cx.query(
+                    f"SELECT d.run_id, d.key, d.value {sql.format(table=name)} 1 = 1", params)
                 into += _well_formed(found, name[:-1], (str,))
-            found = self.cx.query(  # NaN as NULL; a row that is neither NaN nor a value as text
-                "SELECT d.run_id, d.key, CASE WHEN d.is_nan = 1 AND d.value IS NULL THEN NULL "
-                "WHEN d.is_nan = 0 AND d.value IS NOT NULL THEN d.value "
-                "ELSE 'is_nan ' || quote(d.is_nan) || ' with value ' || quote(d.value) END "
-                f"{sql.format(table='metric_series')} 1", params)
+            found = self.cx.query(  # NaN as NULL
+                f"SELECT d.run_id, d.key, {self.cx.dialect.checked_metric_value('d')} "
+                f"{sql.format(table='metric_series')} 1 = 1", params)
             table.metrics += _well_formed(found, "metric", (float, int, type(None)))
         return table
 

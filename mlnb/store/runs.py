@@ -11,9 +11,6 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import sqlite3
-
 from mlnb.entities import (
     Experiment,
     LifecycleStage,
@@ -33,7 +30,7 @@ from mlnb.errors import (
     StoreError,
 )
 from mlnb.store import liveness, records, run_search, validation
-from mlnb.store.connection import Connection
+from mlnb.store.dialect import StoreConnection, Writer
 from mlnb.store.search import (
     EntitySchema,
     KeyValueSource,
@@ -105,7 +102,7 @@ def random_run_name() -> str:
 class RunQueries:
     """The tracking tables' SQL. Mixed into :class:`mlnb.store.Store`."""
 
-    cx: Connection
+    cx: StoreConnection
     artifact_root_uri: str
 
     if TYPE_CHECKING:  # from ExperimentQueries and BatchQueries, beside this class in Store
@@ -115,7 +112,7 @@ class RunQueries:
         def log_batch(self, run_id: str, metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
                       tags: Sequence[RunTag] = ()) -> None: ...
 
-        def fold_run_tails(self, conn: sqlite3.Connection, run_id: str) -> None: ...
+        def fold_run_tails(self, conn: Writer, run_id: str) -> None: ...
 
     _RUN_COLUMNS = ("r.run_id, r.experiment_id, r.name, r.status, r.start_time, r.end_time, "
                     "r.lifecycle_stage, r.user_id")
@@ -189,7 +186,8 @@ class RunQueries:
                 # Measured here: never before the start, even when this process's clock is
                 # behind the one that started the run (another process, a stepped clock).
                 conn.execute(
-                    "UPDATE runs SET status = ?, end_time = MAX(?, start_time) WHERE run_id = ?",
+                    f"UPDATE runs SET status = ?, end_time = {self.cx.dialect.greatest('?', 'start_time')} "
+                    "WHERE run_id = ?",
                     [status, now_ms(), run_id],
                 )
             elif status is not None:  # an end time the caller gives is stored as given
@@ -406,17 +404,16 @@ class RunQueries:
         return int(self.cx.query(f"SELECT count(*) {source}{condition}",
                                  [*source_params, *params])[0][0])
 
-    @staticmethod
-    def _newest_first_streams(experiment_ids: Sequence[str], filter_string: str | None,
+    def _newest_first_streams(self, experiment_ids: Sequence[str], filter_string: str | None,
                               view_type: int) -> list[tuple[str, list[Any]]]:
         """One condition per experiment and lifecycle stage: each is newest first in an index."""
-        where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "")
+        where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "",
+                               self.cx.dialect)
         return [("r.experiment_id = ? AND r.lifecycle_stage = ? AND " + where.sql,
                  [experiment_int(e), stage, *where.params])
                 for e in experiment_ids for stage in view_stages(view_type)]
 
-    @staticmethod
-    def run_condition(experiment_ids: Sequence[str], filter_string: str | None,
+    def run_condition(self, experiment_ids: Sequence[str], filter_string: str | None,
                       view_type: int) -> tuple[str, list[Any]]:
         """The SQL condition on runs ``r`` of a search, and its parameters.
 
@@ -424,7 +421,8 @@ class RunQueries:
         :param filter_string: the search grammar.
         :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
         """
-        where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "")
+        where = compile_filter(parse_filter(filter_string), RUN_SCHEMA, filter_string or "",
+                               self.cx.dialect)
         stages = view_stages(view_type)
         eids = [experiment_int(e) for e in experiment_ids]
         return (f"r.experiment_id IN ({marks(eids)}) AND r.lifecycle_stage IN ({marks(stages)}) "
@@ -455,11 +453,13 @@ class RunQueries:
             with self.cx.write() as conn:
                 for run_id in dead:
                     conn.execute(  # never an end before the start (another process's clock)
-                        "UPDATE runs SET status = 'KILLED', end_time = MAX(?, start_time) "
+                        "UPDATE runs SET status = 'KILLED', end_time = "
+                        f"{self.cx.dialect.greatest('?', 'start_time')} "
                         "WHERE run_id = ? AND status = 'RUNNING'", [t, run_id],
                     )
                     conn.execute(
-                        "INSERT OR REPLACE INTO tags (run_id, key, value) VALUES (?, ?, ?)",
+                        "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
+                        "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
                         [run_id, "mlnb.end_reason",
                          "its process ended without finishing the run (killed or crashed)"],
                     )

@@ -467,7 +467,8 @@ def existing_store() -> Store | None:
     never create a store, nor fail where none can be opened."""
     uri = explicit_uri()
     try:
-        if not resolve(uri).db_path.exists():
+        location = resolve(uri)
+        if location.is_sqlite and not location.db_path.exists():
             return None
         return open_store(uri)
     except Exception:  # a local model folder loads even where no store can be opened

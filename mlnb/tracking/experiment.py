@@ -30,8 +30,10 @@ SEARCH_MAX_RESULTS_PANDAS = 100_000
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
     """Use this store from now on.
 
-    :param uri: a folder (``.mlnb``), a ``.db`` file or a ``sqlite:///`` URI. Unlike MLflow,
-        ``http(s)://`` tracking servers are not accepted.
+    :param uri: a folder (``.mlnb``), a ``.db`` file, a ``sqlite:///`` URI or a PostgreSQL
+        database (``postgresql://user@host:5432/dbname``; the password from ``PGPASSWORD`` or
+        ``~/.pgpass``, or in the URL). Unlike MLflow, ``http(s)://`` tracking servers are not
+        accepted.
     :raises InvalidParameterError: for a URI mlnb cannot use (nothing changes then).
     """
     text = os.fspath(uri)
@@ -41,8 +43,15 @@ def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
 
 
 def get_tracking_uri() -> str:
-    """The store in use, as a folder path or ``sqlite:///`` URI (resolved by the store rules:
-    ``set_tracking_uri``, else ``MLNB_TRACKING_URI``, else the nearest ``.mlnb/``)."""
+    """The store in use, as a folder path, ``sqlite:///`` URI or ``postgresql://`` URL with any
+    password masked (resolved by the store rules: ``set_tracking_uri``, else
+    ``MLNB_TRACKING_URI``, else the nearest ``.mlnb/``)."""
+    return store_location.resolve(explicit_uri()).display
+
+
+def tracking_uri_for_child() -> str:
+    """The store in use as a URI another process of this user opens (a PostgreSQL password
+    included, if the URL has one): for a child's environment, never to show."""
     return store_location.resolve(explicit_uri()).uri
 
 

@@ -24,10 +24,9 @@ from mlnb.store.search.sql import (
     KeyValueSource,
     compile_filter,
     compile_order_by,
-    like_to_glob,
 )
 
 __all__ = ["MAX_COMPARISONS", "MAX_IN_VALUES", "MAX_NESTING", "MAX_ORDER_TERMS", "BoolOp",
            "Comparison", "CompiledSQL", "EntitySchema", "Field", "KeyValueSource", "Node", "Not",
-           "OrderTerm", "compile_filter", "compile_order_by", "like_to_glob", "parse_filter",
+           "OrderTerm", "compile_filter", "compile_order_by", "parse_filter",
            "parse_order_by"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import FilterSyntaxError
+from mlnb.store.dialect import SQLITE, Dialect
 from mlnb.store.search.parse import (
     MAX_NESTING,
     MAX_ORDER_TERMS,
@@ -56,35 +57,38 @@ _NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">="}
 _STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE", "IN", "NOT IN"}
 
 
-def compile_filter(node: Node | None, schema: EntitySchema, text: str = "") -> CompiledSQL:
-    """A SQL boolean expression (``1`` when there is no filter) and its bound parameters.
+def compile_filter(node: Node | None, schema: EntitySchema, text: str = "",
+                   dialect: Dialect = SQLITE) -> CompiledSQL:
+    """A SQL boolean expression (``1 = 1`` when there is no filter) and its bound parameters.
 
     :param node: the parsed filter, or None.
     :param schema: the searched entity's fields and their columns.
     :param text: the filter text, for error messages.
+    :param dialect: the engine the SQL is for (LIKE and text-as-number differ).
     """
     params: list[Any] = []
     try:
-        sql = "1" if node is None else _compile(node, schema, params, text)
+        sql = "1 = 1" if node is None else _compile(node, schema, params, text, dialect)
     except RecursionError:  # only a tree built by hand gets past parse_filter's limits
         raise FilterSyntaxError(f"The filter is too deeply nested (at most {MAX_NESTING} levels)") from None
     return CompiledSQL(sql, params)
 
 
-def _compile(node: Node, schema: EntitySchema, params: list[Any], text: str) -> str:
+def _compile(node: Node, schema: EntitySchema, params: list[Any], text: str,
+             dialect: Dialect) -> str:
     # The SQL is shaped for SQLite's parser stack (100 entries), which holds whatever is still
     # open to the left of the innermost term: the deepest operand of AND/OR goes first (their
     # operands commute), NOT NOT x is x (also under SQL NULLs), and NOT takes no parentheses of
     # its own (it binds tighter than AND/OR and looser than comparisons).
     if isinstance(node, BoolOp):
         children = sorted(node.children, key=_height, reverse=True)
-        parts = [_compile(child, schema, params, text) for child in children]
+        parts = [_compile(child, schema, params, text, dialect) for child in children]
         return "(" + f" {node.op} ".join(parts) + ")"
     if isinstance(node, Not):
         if isinstance(node.child, Not):
-            return _compile(node.child.child, schema, params, text)
-        return f"NOT {_compile(node.child, schema, params, text)}"
-    return _compile_comparison(node, schema, params, text)
+            return _compile(node.child.child, schema, params, text, dialect)
+        return f"NOT {_compile(node.child, schema, params, text, dialect)}"
+    return _compile_comparison(node, schema, params, text, dialect)
 
 
 def _height(node: Node) -> int:
@@ -100,7 +104,8 @@ def _field_error(fld: Field, message: str, text: str) -> FilterSyntaxError:
     return FilterSyntaxError(f"{message} (field {fld.text!r} at position {fld.pos})", text, fld.pos)
 
 
-def _compile_comparison(cmp: Comparison, schema: EntitySchema, params: list[Any], text: str) -> str:
+def _compile_comparison(cmp: Comparison, schema: EntitySchema, params: list[Any], text: str,
+                        dialect: Dialect) -> str:
     fld = cmp.field
     if fld.entity == "attributes":
         attr = schema.attributes.get(fld.key) or schema.attributes.get(fld.key.lower())
@@ -108,7 +113,7 @@ def _compile_comparison(cmp: Comparison, schema: EntitySchema, params: list[Any]
             names = ", ".join(sorted(schema.attributes))
             raise _field_error(fld, f"Unknown attribute {fld.key!r}; {schema.name} has {names}", text)
         column, kind = attr
-        return _predicate(column, "num" if kind == "num" else "str", cmp, params, text)
+        return _predicate(column, "num" if kind == "num" else "str", cmp, params, text, dialect)
     source = schema.sources.get(fld.entity)
     if source is None:
         raise _field_error(fld, f"{schema.name} cannot be searched by {fld.entity}", text)
@@ -124,7 +129,7 @@ def _compile_comparison(cmp: Comparison, schema: EntitySchema, params: list[Any]
         mode = "text-as-num"  # beyond MLflow: params.lr > 0.001 compares the params as numbers
     else:
         mode = "str"
-    predicate = _predicate("kv.value", mode, cmp, params, text)
+    predicate = _predicate("kv.value", mode, cmp, params, text, dialect)
     if source.numeric and cmp.op == "!=":
         # NaN is stored as NULL, so no comparison holds; but NaN differs from every number
         # (IEEE, and MLflow's search): it satisfies != only.
@@ -132,15 +137,15 @@ def _compile_comparison(cmp: Comparison, schema: EntitySchema, params: list[Any]
     return f"EXISTS ({exists} AND {predicate})"
 
 
-def _predicate(column: str, mode: str, cmp: Comparison, params: list[Any], text: str) -> str:
+def _predicate(column: str, mode: str, cmp: Comparison, params: list[Any], text: str,
+               dialect: Dialect) -> str:
     op, value, fld = cmp.op, cmp.value, cmp.field
     if op in ("IS NULL", "IS NOT NULL"):
         return f"{column} {op}"
     if mode == "text-as-num":
         params.append(value)
         # Only values that read as numbers take part; 'abc' is not smaller than 0.1.
-        return f"(CAST({column} AS REAL) {op} ? AND trim({column}) GLOB '*[0-9]*' " \
-               f"AND NOT trim({column}) GLOB '*[^0-9eE.+-]*')"
+        return dialect.text_as_number(column, op)
     if mode == "num":
         if op not in _NUMERIC_OPS:
             raise _field_error(fld, f"{op} does not apply to numbers; use =, !=, <, <=, > or >=", text)
@@ -158,32 +163,12 @@ def _predicate(column: str, mode: str, cmp: Comparison, params: list[Any], text:
         params.extend(str(v) for v in value)
         return f"{column} {op} ({', '.join('?' * len(value))})"
     literal = str(value)
-    if op.endswith("ILIKE"):
-        params.append(like_to_glob(literal.lower()))
-        return f"lower({column}) {'NOT ' if op.startswith('NOT') else ''}GLOB ?"
     if op.endswith("LIKE"):
-        params.append(like_to_glob(literal))
-        return f"{column} {'NOT ' if op.startswith('NOT') else ''}GLOB ?"
+        ignore_case = op.endswith("ILIKE")
+        params.append(dialect.like_pattern(literal, ignore_case=ignore_case))
+        return dialect.like(column, negate=op.startswith("NOT"), ignore_case=ignore_case)
     params.append(literal)
     return f"{column} {op} ?"
-
-
-def like_to_glob(pattern: str) -> str:
-    """Translate a SQL LIKE pattern to a case-sensitive GLOB (SQLite's LIKE ignores case).
-
-    :param pattern: the LIKE pattern.
-    """
-    out = []
-    for ch in pattern:
-        if ch == "%":
-            out.append("*")
-        elif ch == "_":
-            out.append("?")
-        elif ch in "*?[":
-            out.append(f"[{ch}]")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def compile_order_by(terms: list[OrderTerm], schema: EntitySchema, text: str = "") -> CompiledSQL:
