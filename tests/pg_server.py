@@ -49,6 +49,7 @@ class PgServer:
     folder: Path
     port: int
     run_as: str | None
+    options: str
     _numbers: Iterator[int]
 
     def url(self, database: str = "postgres", user: str = SUPERUSER,
@@ -73,6 +74,16 @@ class PgServer:
 
     def drop_database(self, name: str) -> None:
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the server at once (as a crash or a restart does), wait, and start it again."""
+        ctl = pg_tool("pg_ctl")
+        assert ctl
+        data = str(self.folder / "data")
+        _run([ctl, "-D", data, "-m", "immediate", "stop"], self.run_as)
+        time.sleep(down_s)
+        _run([ctl, "-D", data, "-o", self.options, "-l", str(self.folder / "log"), "-w", "-t", "60",
+              "start"], self.run_as)
 
     def stop(self) -> None:
         ctl = pg_tool("pg_ctl")
@@ -102,10 +113,10 @@ def start_server() -> PgServer:
           "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], run_as)
     port = free_port()
     options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+               "-c full_page_writes=off -c max_connections=200")
     _run([ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "-t", "60", "start"],
          run_as)
-    server = PgServer(folder, port, run_as, count())
+    server = PgServer(folder, port, run_as, options, count())
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -75,7 +75,7 @@ def test_migration_0008_is_last_and_recorded(store: Store, store_dir: Path) -> N
     from mlnb.store import schema
 
     names = [m.name for m in schema.migrations._migrations]
-    assert names[names.index("0008_logged_models") + 1:] == ["0009_prediction_log"]
+    assert names[names.index("0008_logged_models") + 1] == "0009_prediction_log"
     rows = store.cx.query("SELECT name FROM _sqlite_migrations WHERE name = ?",
                           ["0008_logged_models"])
     assert rows == [("0008_logged_models",)]

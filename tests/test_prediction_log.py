@@ -225,7 +225,8 @@ def test_serving_sample_rate_counts_the_requests_it_leaves_out(tracking):
 def test_migration_0009_is_last_and_recorded(tracking):
     from mlnb.store import schema
 
-    assert [m.name for m in schema.migrations._migrations][-1] == "0009_prediction_log"
+    names = [m.name for m in schema.migrations._migrations]
+    assert names[names.index("0009_prediction_log") + 1:] == ["0010_run_heartbeat"]
     rows = open_store().cx.query("SELECT name FROM _sqlite_migrations WHERE name = ?",
                                  ["0009_prediction_log"])
     assert rows == [("0009_prediction_log",)]

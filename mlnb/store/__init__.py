@@ -29,6 +29,7 @@ from mlnb.store.batches import BatchQueries
 from mlnb.store.connection import Connection, refuse_foreign_database
 from mlnb.store.dialect import StoreConnection
 from mlnb.store.experiments import ExperimentQueries
+from mlnb.store.heartbeat import Heartbeat
 from mlnb.store.location import (
     StoreLocation,
     check_discovered,
@@ -79,6 +80,7 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         self._store_id: str | None = None
         self._warned_unsigned = False
         self.cx: StoreConnection
+        self.heartbeats = None
         if location.database_url:
             self._open_team(location.database_url)
             return
@@ -125,6 +127,7 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
             self.cx.close()
             raise
         self.artifacts = ArtifactRoot(self.location.artifact_root)
+        self.heartbeats = Heartbeat(self.beat)
 
     def __repr__(self) -> str:
         return f"<mlnb Store {self.location.display}>"

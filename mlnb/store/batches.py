@@ -50,27 +50,34 @@ class BatchQueries:
         """
         validation.check_batch_sizes(len(metrics), len(params), len(tags))
         param_rows = _param_rows(params)
-        tag_rows = [(run_id, validation.check_key(t.key, "Tag"), validation.tag_value(t.key, t.value))
-                    for t in tags]
+        # Keys in one global order (params, tags, then each metric's series by name): on
+        # PostgreSQL two batches at once then lock rows in the same order and cannot deadlock.
+        tag_rows = sorted(
+            ((run_id, validation.check_key(t.key, "Tag"), validation.tag_value(t.key, t.value))
+             for t in tags), key=lambda row: row[1])  # stable: a key given twice, the last wins
         metric_points = metric_columns(metrics)
-        with self.cx.write() as conn:
-            self.check_writable(run_id)
-            if param_rows:
-                self._check_param_conflicts(run_id, param_rows)
-                conn.executemany(
-                    "INSERT OR IGNORE INTO params (run_id, key, value) VALUES (?, ?, ?)",
-                    [(run_id, k, v) for k, v in param_rows.items()],
-                )
-            if tag_rows:
-                conn.executemany(
-                    "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
-                    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value", tag_rows,
-                )
-                for _, key, value in tag_rows:
-                    if key == RUN_NAME_TAG:
-                        conn.execute("UPDATE runs SET name = ? WHERE run_id = ?", [value, run_id])
-            for key, points in metric_points.items():
-                self.append_points(conn, run_id, key, points)
+
+        def write() -> None:
+            with self.cx.write() as conn:
+                self.check_writable(run_id)
+                if param_rows:
+                    self._check_param_conflicts(run_id, param_rows)
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO params (run_id, key, value) VALUES (?, ?, ?)",
+                        [(run_id, k, param_rows[k]) for k in sorted(param_rows)],
+                    )
+                if tag_rows:
+                    conn.executemany(
+                        "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
+                        "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value", tag_rows,
+                    )
+                    for _, key, value in tag_rows:
+                        if key == RUN_NAME_TAG:
+                            conn.execute("UPDATE runs SET name = ? WHERE run_id = ?", [value, run_id])
+                for key in sorted(metric_points):
+                    self.append_points(conn, run_id, key, metric_points[key])
+
+        self.cx.retrying(write)  # a deadlock or lost connection on PostgreSQL: once more
 
     def _check_param_conflicts(self, run_id: str, params: dict[str, str]) -> None:
         keys = list(params)

@@ -41,6 +41,12 @@ class Dialect:
         return self.name == "sqlite"
 
     @property
+    def server_clock_ms(self) -> str:
+        """The database server's clock in milliseconds since the epoch, as SQL (one clock for
+        every machine of a team store), or ``NULL`` on SQLite, whose runs are local."""
+        return "NULL" if self.is_sqlite else "(extract(epoch FROM clock_timestamp()) * 1000)::BIGINT"
+
+    @property
     def driving_join(self) -> str:
         """A join whose left table drives the plan: SQLite keeps a ``CROSS JOIN``'s written
         order (so the ``(key, value)`` index drives a page); PostgreSQL's planner picks the

@@ -142,6 +142,7 @@ class PgConnection:
         self._depth = 0
         self._serial = False
         self._reconnect_s = float(os.environ.get("MLNB_PG_RECONNECT_S", RECONNECT_S))
+        self._down_since: float | None = None
         self._conn = self._connect(first=True)
         self._pid = os.getpid()
         if migrate:
@@ -152,19 +153,29 @@ class PgConnection:
     # --- connecting -----------------------------------------------------------------------
 
     def _connect(self, *, first: bool = False) -> psycopg.Connection[Any]:
+        """Open the connection. The first open fails at once; after a lost connection, tries
+        with backoff until :data:`RECONNECT_S` after the loss, then once per call (fast: the
+        store is known to be down) until the database answers again."""
         import psycopg  # the team store's driver: loaded only when a postgresql:// store opens
 
-        deadline = time.monotonic() + (0 if first else self._reconnect_s)
+        now = time.monotonic()
+        if not first and self._down_since is None:
+            self._down_since = now
+        deadline = now if first or self._down_since is None else self._down_since + self._reconnect_s
         delay = 0.2
         while True:
             try:
                 conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                        application_name="mlnb")
                 _register_adapters(conn)
+                self._down_since = None
                 return conn
             except psycopg.OperationalError as exc:
                 if first or time.monotonic() + delay > deadline or not _transient(exc):
-                    raise connect_error(exc, self.url) from None
+                    error = connect_error(exc, self.url)
+                    if not first:
+                        error.retryable = True  # type: ignore[attr-defined]
+                    raise error from None
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
 

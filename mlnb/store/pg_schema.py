@@ -240,9 +240,17 @@ def _baseline(tx: Writer) -> None:
     tx.execute("INSERT INTO store_meta (key, value) VALUES ('store_id', ?)", [secrets.token_hex(16)])
 
 
-#: (name, what it does), in order. Append; never edit one that has shipped.
+def _run_heartbeat(tx: Writer) -> None:
+    # SQLite's 0010_run_heartbeat: the database clock's time of a run's last heartbeat.
+    tx.execute("ALTER TABLE runs ADD COLUMN heartbeat BIGINT")
+    tx.execute("CREATE INDEX runs_heartbeat ON runs(heartbeat) WHERE status = 'RUNNING'")
+
+
+#: (name, what it does), in order. Append; never edit one that has shipped. ``0001_team_schema``
+#: is SQLite's 0001-0009; later ones carry the SQLite migration's name.
 MIGRATIONS: list[tuple[str, Callable[[Writer], None]]] = [
     ("0001_team_schema", _baseline),
+    ("0010_run_heartbeat", _run_heartbeat),
 ]
 KNOWN = frozenset(name for name, _ in MIGRATIONS)
 LEDGER = "mlnb_migrations"

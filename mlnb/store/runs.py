@@ -29,8 +29,9 @@ from mlnb.errors import (
     RunStateError,
     StoreError,
 )
-from mlnb.store import liveness, records, run_search, validation
+from mlnb.store import heartbeat, liveness, records, run_search, validation
 from mlnb.store.dialect import StoreConnection, Writer
+from mlnb.store.heartbeat import Heartbeat
 from mlnb.store.search import (
     EntitySchema,
     KeyValueSource,
@@ -103,6 +104,8 @@ class RunQueries:
     """The tracking tables' SQL. Mixed into :class:`mlnb.store.Store`."""
 
     cx: StoreConnection
+    #: the heartbeats of this process's runs (team stores), None where pids tell liveness
+    heartbeats: Heartbeat | None
     artifact_root_uri: str
 
     if TYPE_CHECKING:  # from ExperimentQueries and BatchQueries, beside this class in Store
@@ -155,11 +158,14 @@ class RunQueries:
                 self.get_run_info(parent_run_id)
             conn.execute(
                 "INSERT INTO runs (run_id, experiment_id, name, status, start_time, user_id, "
-                "parent_run_id, host, pid, pid_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "parent_run_id, host, pid, pid_start, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                f"?, ?, {self.cx.dialect.server_clock_ms})",
                 [run_id, int(experiment.experiment_id), name, RunStatus.RUNNING, start, user_id,
                  parent_run_id, host, pid, pid_start],
             )
             self.log_batch(run_id, tags=all_tags)
+        if self.heartbeats is not None:
+            self.heartbeats.track(run_id)
         return self.get_run_info(run_id)
 
     def update_run(
@@ -199,6 +205,9 @@ class RunQueries:
                 self.log_batch(run_id, tags=[RunTag(RUN_NAME_TAG, run_name)])
             if status is not None and RunStatus.is_terminated(status):
                 self.fold_run_tails(conn, run_id)  # its series are complete: pack them
+        if self.heartbeats is not None and status is not None:
+            if RunStatus.is_terminated(status):
+                self.heartbeats.untrack(run_id)
         return self.get_run_info(run_id)
 
     def resume_run(self, run_id: str) -> None:
@@ -211,8 +220,11 @@ class RunQueries:
             self.check_writable(run_id)
             conn.execute(
                 "UPDATE runs SET status = 'RUNNING', end_time = NULL, host = ?, pid = ?, "
-                "pid_start = ? WHERE run_id = ?", [host, pid, pid_start, run_id],
+                f"pid_start = ?, heartbeat = {self.cx.dialect.server_clock_ms} WHERE run_id = ?",
+                [host, pid, pid_start, run_id],
             )
+        if self.heartbeats is not None:
+            self.heartbeats.track(run_id)
 
     def set_run_lifecycle(self, run_id: str, stage: str) -> None:
         """Delete (``deleted``) or restore (``active``) a run; its data is kept either way.
@@ -441,22 +453,36 @@ class RunQueries:
     # --- liveness ---------------------------------------------------------------------------
 
     def reap_dead_runs(self) -> list[str]:
-        """Mark KILLED every RUNNING run of this host whose process has died; return their ids."""
+        """Mark KILLED every RUNNING run whose process has died; return their ids.
+
+        A run of this machine is dead when its process is gone; on a team store, a run of any
+        machine is dead when its heartbeat stopped (:mod:`mlnb.store.heartbeat`: no heartbeat
+        for four intervals, two minutes by default), unless it is this machine's and its process
+        still lives.
+        """
         host = liveness.this_host()
         running = self.cx.query(
             "SELECT run_id, pid, pid_start FROM runs WHERE status = 'RUNNING' AND host = ?", [host]
         )
         dead = [run_id for run_id, pid, start in running
                 if pid is not None and not self._alive(run_id, pid, start)]
+        if self.heartbeats is not None:
+            silent = self.cx.query(
+                "SELECT run_id, host, pid, pid_start FROM runs WHERE status = 'RUNNING' AND "
+                f"heartbeat < {self.cx.dialect.server_clock_ms} - ?", [heartbeat.dead_after_ms()])
+            dead += [run_id for run_id, run_host, pid, start in silent if run_id not in dead and (
+                run_host != host or pid is None or not self._alive(run_id, pid, start))]
         if dead:
             t = now_ms()
             with self.cx.write() as conn:
                 for run_id in dead:
-                    conn.execute(  # never an end before the start (another process's clock)
+                    killed = conn.execute(  # never an end before the start (another clock)
                         "UPDATE runs SET status = 'KILLED', end_time = "
                         f"{self.cx.dialect.greatest('?', 'start_time')} "
                         "WHERE run_id = ? AND status = 'RUNNING'", [t, run_id],
-                    )
+                    ).rowcount
+                    if not killed:
+                        continue  # another reaper (or the run's own end) got there first
                     conn.execute(
                         "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
                         "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
@@ -465,6 +491,17 @@ class RunQueries:
                     )
                     self.fold_run_tails(conn, run_id)
         return dead
+
+    def beat(self, run_ids: list[str]) -> None:
+        """Stamp the heartbeat of running runs with the database's clock (team stores).
+
+        :param run_ids: runs this process runs.
+        """
+        with self.cx.write() as conn:
+            for chunk in chunks(sorted(run_ids)):
+                conn.execute(
+                    f"UPDATE runs SET heartbeat = {self.cx.dialect.server_clock_ms} "
+                    f"WHERE run_id IN ({marks(chunk)}) AND status = 'RUNNING'", list(chunk))
 
     @staticmethod
     def _alive(run_id: str, pid: object, start: object) -> bool:

@@ -341,6 +341,13 @@ def _prediction_log(db: Database) -> None:
         """,
     )
 
+@migrations(name="0010_run_heartbeat")
+def _run_heartbeat(db: Database) -> None:
+    # When the process running a run last said it lives (team stores: mlnb.store.heartbeat);
+    # NULL where only the process id tells (a local SQLite store's runs).
+    _run_script(db, "ALTER TABLE runs ADD COLUMN heartbeat INTEGER")
+
+
 def _run_script(db: Database, script: str) -> None:
     # Not executescript(): in Python 3.11 it commits the caller's open transaction first.
     for statement in script.split(";"):

@@ -14,6 +14,12 @@ The same calls first wait for the background work registered with :func:`registe
 
 What a hard crash (``kill -9``, power loss) can lose: the points logged in the last
 :data:`FLUSH_INTERVAL_S` seconds before it. Everything flushed is committed whole or not at all.
+
+When the store cannot be written for a while (the team store's database restarting, a network
+outage), the points are kept in memory and written once it is back: up to
+:data:`MAX_KEPT_WHILE_DOWN` points (about 50 MB). ``log_metric`` does not fail meanwhile; only a
+point beyond that bound fails, with an error saying how many are kept. Flushes that must confirm
+the points are stored (``end_run``, ``mlnb.flush()``) raise the store's error, keeping the points.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from mlnb.errors import NotFoundError, RunStateError, StoreError
 from mlnb.store import Store, validation
 
 MAX_PENDING = 5_000
+MAX_KEPT_WHILE_DOWN = 500_000
 FLUSH_INTERVAL_S = 1.0
 
 Point = tuple[str, str, float, int, int]  # run_id, key, value, timestamp, step
@@ -76,12 +83,19 @@ class MetricWriter:
         if os.getpid() != self._pid:
             self._after_fork()
         with self._lock:
+            if len(self._pending) >= MAX_KEPT_WHILE_DOWN:
+                raise StoreError(
+                    f"mlnb cannot write to the store and keeps {len(self._pending):,} metric "
+                    "points in memory, as many as it holds; this one was not kept. They are "
+                    "written once the store is back (mlnb.flush() tries now).")
             if not self._pending:
                 self._oldest = time.monotonic()
             self._pending.append((run_id, key, number, timestamp, step))
-            full = len(self._pending) >= MAX_PENDING
+            full = len(self._pending) % MAX_PENDING == 0
         if full:
-            self.flush()
+            # Inline, so that memory stays bounded; a store that is down keeps the points
+            # (warned once) instead of failing the training loop.
+            self.flush(raise_errors=False)
         elif self._thread is None:
             self._start_thread()
 
@@ -140,7 +154,8 @@ class MetricWriter:
             if raise_errors:
                 raise
             warnings.warn("mlnb could not write metrics yet; they are kept in memory and will "
-                          "be retried", RuntimeWarning, stacklevel=2)
+                          f"be retried (up to {MAX_KEPT_WHILE_DOWN:,} points)", RuntimeWarning,
+                          stacklevel=2)
 
     def _write_run(self, run_id: str, metrics: list[Metric]) -> None:
         try:
