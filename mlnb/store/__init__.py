@@ -88,17 +88,56 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
             ) from exc
         if not location.discovered:
             warn_if_not_private(location)
-        self.artifact_root_uri = location.artifact_root.resolve().as_uri()
+        self.artifacts = self._artifact_root(location)
+        self.artifact_root_uri = (location.artifact_url
+                                  or location.artifact_root.resolve().as_uri())
         # attributes.artifact_uri in a filter: computed from the root, which no SQL text holds.
         root = self.artifact_root_uri
         self.cx = Connection(location.db_path,
                              functions={"mlnb_artifact_uri": lambda run_id: f"{root}/{run_id}"})
-        self.artifacts = ArtifactRoot(location.artifact_root)
         self._store_id: str | None = None
         self._warned_unsigned = False
 
     def __repr__(self) -> str:
         return f"<mlnb Store {self.location.db_path}>"
+
+    def _artifact_root(self, location: StoreLocation) -> ArtifactRoot:
+        """The local folder, or S3 (``MLNB_ARTIFACT_URI=s3://...``) read through the local
+        folder as its cache; the S3 module (and boto3) is loaded only then."""
+        if location.artifact_url is None:
+            return ArtifactRoot(location.artifact_root)
+        from mlnb.store.object_store import S3ArtifactRoot
+
+        return S3ArtifactRoot(location.artifact_url, location.artifact_root, self.artifact_files)
+
+    def artifact_files(self, run_id: str, path: str) -> list[tuple[str, int, str]]:
+        """``(path, size, sha256)`` recorded for the run's file ``path``, or for every file below
+        the folder ``path`` (every file of the run for ``""``).
+
+        :param run_id: the run.
+        :param path: a file or folder inside the run's artifacts, checked by ``safe_relpath``.
+        """
+        rel = safe_relpath(path, allow_empty=True)
+        like = rel + "/" if rel else ""
+        rows = self.cx.query(
+            "SELECT path, size, sha256 FROM artifacts WHERE run_id = ? "
+            "AND (path = ? OR substr(path, 1, ?) = ?) ORDER BY path",
+            [run_id, rel, len(like), like])
+        return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+    def run_path_of_uri(self, uri: str) -> tuple[str, str] | None:
+        """``(run_id, path)`` of an artifact URI under this store's S3 root
+        (``s3://bucket/prefix/<run_id>/<path>``), or None for a URI elsewhere.
+
+        :param uri: the URI, e.g. a run's ``artifact_uri`` plus a path.
+        :raises UnsafePathError: for a path under the root that could leave its run.
+        """
+        root = self.location.artifact_url
+        if root is None or not uri.startswith(root + "/"):
+            return None
+        run_id, _, rest = uri[len(root) + 1:].partition("/")
+        self.artifacts.run_dir(run_id)
+        return run_id, safe_relpath(rest, allow_empty=True)
 
     # --- artifact records -------------------------------------------------------------------
 
@@ -274,7 +313,9 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     def artifact_path(self, run_id: str, path: str = "") -> Path:
-        """The local file or folder of a run's artifact, checked to stay inside the run.
+        """The local file or folder of a run's artifact, checked to stay inside the run. For an
+        S3 root, the files are downloaded into the local cache and checked against their
+        recorded sha256 first.
 
         :param run_id: the run.
         :param path: a path inside the run's artifacts; default the run's folder.
@@ -324,7 +365,7 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         self.cx.close()
 
 
-_stores: dict[Path, Store] = {}
+_stores: dict[tuple[Path, Path, str | None], Store] = {}
 _stores_lock = threading.Lock()
 
 
@@ -335,7 +376,8 @@ def open_store(uri: str | None = None) -> Store:
         rules.
     """
     location = resolve(uri)
-    key = location.db_path
+    # The artifact root is part of the key: MLNB_ARTIFACT_URI may change between calls.
+    key = (location.db_path, location.artifact_root, location.artifact_url)
     with _stores_lock:
         store = _stores.get(key)
         if store is None:
