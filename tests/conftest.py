@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from s3_server import S3Prefix, s3_env, s3_server  # noqa: F401  (fixtures)
 
 from mlnb.store import Store, StoreLocation
+from mlnb.store.location import with_artifact_uri
 from mlnb.tracking import fluent
 from mlnb.tracking import state as tracking_state
 
@@ -59,9 +61,30 @@ def store_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(store_dir: Path) -> Iterator[Store]:
-    """A brand-new store in a temporary folder."""
-    s = Store(StoreLocation(store_dir / "mlnb.db", store_dir / "artifacts"))
+def artifact_backend() -> str:
+    """Where the ``store`` and ``tracking`` fixtures keep artifacts: ``"local"`` (a folder) here;
+    a test module where the backend matters overrides this fixture with the parameters
+    ``["local", "s3"]`` (``s3``: the session's SeaweedFS, through ``MLNB_ARTIFACT_URI``)."""
+    return "local"
+
+
+@pytest.fixture
+def artifact_s3(artifact_backend: str, request: pytest.FixtureRequest) -> S3Prefix | None:
+    """This test's S3 prefix when ``artifact_backend`` is ``"s3"`` (it sets the environment),
+    else None."""
+    if artifact_backend == "s3":
+        place: S3Prefix = request.getfixturevalue("s3_env")
+        return place
+    return None
+
+
+@pytest.fixture
+def store(store_dir: Path, artifact_s3: S3Prefix | None) -> Iterator[Store]:
+    """A brand-new store in a temporary folder (artifacts as ``artifact_backend`` says)."""
+    location = StoreLocation(store_dir / "mlnb.db", store_dir / "artifacts")
+    if artifact_s3 is not None:
+        location = with_artifact_uri(location, artifact_s3.url, store_dir)
+    s = Store(location)
     yield s
     s.close()
 
@@ -74,8 +97,10 @@ def _fresh_tracking_state() -> Iterator[None]:
 
 
 @pytest.fixture
-def tracking(store_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """The fluent API pointed at a fresh store (via MLNB_TRACKING_URI), in a temporary cwd."""
+def tracking(store_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+             artifact_s3: S3Prefix | None) -> Iterator[Path]:
+    """The fluent API pointed at a fresh store (via MLNB_TRACKING_URI), in a temporary cwd
+    (artifacts as ``artifact_backend`` says: ``artifact_s3`` sets MLNB_ARTIFACT_URI for S3)."""
     monkeypatch.setenv("MLNB_TRACKING_URI", str(store_dir))
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     monkeypatch.chdir(tmp_path)
