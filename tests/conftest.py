@@ -7,7 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from s3_server import S3Prefix, s3_env, s3_server  # noqa: F401  (fixtures)
+from s3_server import (  # noqa: F401  (fixtures)
+    S3Prefix,
+    assert_artifacts_left_the_machine,
+    s3_env,
+    s3_server,
+)
 
 from mlnb.store import Store, StoreLocation
 from mlnb.store.location import with_artifact_uri
@@ -87,6 +92,8 @@ def store(store_dir: Path, artifact_s3: S3Prefix | None) -> Iterator[Store]:
     s = Store(location)
     yield s
     s.close()
+    if artifact_s3 is not None:
+        assert_artifacts_left_the_machine(store_dir)
 
 
 @pytest.fixture(autouse=True)
@@ -109,6 +116,8 @@ def tracking(store_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     while tracking_state.state.active:
         fluent.end_run()
     tracking_state.reset()
+    if artifact_s3 is not None:
+        assert_artifacts_left_the_machine(store_dir)
 
 
 

@@ -158,6 +158,13 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
                     sock.unlink(missing_ok=True)
 
 
+def assert_artifacts_left_the_machine(store_dir: Path) -> None:
+    """With artifacts in S3, the store's local artifact folder holds no file: a test of the s3
+    backend that passes because its files went to disk after all would prove nothing."""
+    local = [p for p in (store_dir / "artifacts").rglob("*") if not p.is_dir()]
+    assert local == [], f"artifacts written to the local folder with an s3 root: {local}"
+
+
 def s3_environment(server: S3Server, tmp: Path) -> dict[str, str]:
     """The ``AWS_*`` variables that point boto3 at ``server`` and nothing of the machine's."""
     return {
