@@ -106,7 +106,7 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         folder as its cache; the S3 module (and boto3) is loaded only then."""
         if location.artifact_url is None:
             return ArtifactRoot(location.artifact_root)
-        from mlnb.store.object_store import S3ArtifactRoot
+        from mlnb.store.object_store import S3ArtifactRoot  # S3 only: boto3 is loaded by it
 
         return S3ArtifactRoot(location.artifact_url, location.artifact_root, self.artifact_files)
 

@@ -140,17 +140,13 @@ class S3ArtifactRoot(ArtifactRoot):
         if run_dir.exists():
             resolve_inside(run_dir, rel)  # a link planted in the cache is refused, as on disk
         records = self._records(run_id, rel)
-        exact = [r for r in records if r[0] == rel]
         if not records:
             raise NotFoundError(f"Run {run_id} has no artifact {rel!r}.")
-        for name, size, sha in exact or records:
+        exact = [r for r in records if r[0] == rel]
+        for name, size, sha in exact or records:  # the file, or every file of the folder
             self._materialise(run_id, name, size, sha)
         if not exact:
             self._prune(run_id, rel, {name for name, _, _ in records})
-        else:
-            return resolve_inside(run_dir, rel)
-        folder = run_dir / rel if rel else run_dir
-        makedirs_private(folder)
         return resolve_inside(run_dir, rel)
 
     def key(self, run_id: str, rel: str) -> str:
@@ -228,8 +224,8 @@ class S3ArtifactRoot(ArtifactRoot):
         with self._client_lock:
             if self._client is None:
                 try:
-                    import boto3  # loaded only for an s3:// artifact root, never by import mlnb
-                    from botocore.config import Config
+                    import boto3  # loaded only for an s3:// root, never by import mlnb
+                    from botocore.config import Config  # boto3's own dependency, as boto3
                 except ImportError:
                     raise StoreError(
                         f"The artifact root {self.url} is in S3, which needs boto3: "
