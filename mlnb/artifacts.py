@@ -3,7 +3,8 @@
 ``download_artifacts``, ``list_artifacts``, ``load_text``, ``load_dict`` and ``load_image`` take
 the URIs MLflow's take where they name something in an mlnb store: ``runs:/<run_id>/<path>``,
 ``models:/<name>/<version|stage|latest>`` and ``models:/<name>@<alias>``, and the ``file://`` URI
-(or path) of a run's artifacts, such as ``run.info.artifact_uri + "/config.json"``. A path outside
+(or path) of a run's artifacts, such as ``run.info.artifact_uri + "/config.json"`` (an
+``s3://`` URI when the store's artifacts are in S3: ``MLNB_ARTIFACT_URI``). A path outside
 the store's artifact root, or a cloud or server URI, is refused with an error saying so.
 
 As MLflow does for local artifacts, ``download_artifacts`` without ``dst_path`` returns the
@@ -84,12 +85,16 @@ def _place_of_uri(store: Store, uri: str) -> _Place:
         if location.run_id is None or location.artifact_path is None:
             raise NotFoundError(f"{uri!r} names no model logged in this store.")
         return _Place(store, location.run_id, location.artifact_path, location.artifact_path)
+    in_bucket = store.run_path_of_uri(text)
+    if in_bucket is not None:  # under this store's S3 root: a run's artifact_uri plus a path
+        store.get_run_info(in_bucket[0])
+        return _Place(store, *in_bucket)
     parsed = urlparse(text)
     if parsed.scheme == "file":
         path = Path(unquote(parsed.path))
     elif parsed.scheme and len(parsed.scheme) > 1:
         raise InvalidParameterError(
-            f"Artifact URI {uri!r}: mlnb reads artifacts from its local store only; use "
+            f"Artifact URI {uri!r}: mlnb reads artifacts from its own store only; use "
             "runs:/<run_id>/<path>, models:/<name>/<version> or a run's artifact_uri.")
     else:
         path = Path(text).expanduser()

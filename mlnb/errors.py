@@ -80,6 +80,11 @@ class StoreError(MlnbError):
     error_code = "STORE_ERROR"
 
 
+class ArtifactIntegrityError(StoreError):
+    """An artifact read from object storage whose bytes do not match the size and sha256 the
+    store recorded when it was written: it was changed there since, and is not used."""
+
+
 class SchemaTooNewError(StoreError):
     """The store was written by a newer mlnb than this one."""
 
@@ -124,6 +129,7 @@ MlflowException = MlnbError
 
 __all__ = [
     "AlreadyExistsError",
+    "ArtifactIntegrityError",
     "ConflictError",
     "FilterSyntaxError",
     "InvalidParameterError",

@@ -9,9 +9,15 @@ from pathlib import Path
 
 import pytest
 from pg_server import TEMPLATE, PgServer, start_server
+from s3_server import (  # noqa: F401  (fixtures)
+    S3Prefix,
+    assert_artifacts_left_the_machine,
+    s3_env,
+    s3_server,
+)
 
 from mlnb.store import Store, StoreLocation
-from mlnb.store.location import database_location
+from mlnb.store.location import database_location, with_artifact_uri
 from mlnb.tracking import fluent
 from mlnb.tracking import state as tracking_state
 
@@ -109,25 +115,50 @@ def store_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store_uri(backend: str, store_dir: Path, request: pytest.FixtureRequest,
-              monkeypatch: pytest.MonkeyPatch) -> str:
+def artifact_backend() -> str:
+    """Where the ``store`` and ``tracking`` fixtures keep artifacts: ``"local"`` (a folder) here;
+    a test module where the backend matters overrides this fixture with the parameters
+    ``["local", "s3"]`` (``s3``: the session's SeaweedFS, through ``MLNB_ARTIFACT_URI``)."""
+    return "local"
+
+
+@pytest.fixture
+def artifact_s3(artifact_backend: str, request: pytest.FixtureRequest) -> S3Prefix | None:
+    """This test's S3 prefix when ``artifact_backend`` is ``"s3"`` (it sets the environment),
+    else None."""
+    if artifact_backend == "s3":
+        place: S3Prefix = request.getfixturevalue("s3_env")
+        return place
+    return None
+
+
+@pytest.fixture
+def store_uri(backend: str, store_dir: Path, artifact_s3: S3Prefix | None,
+              request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The test's store as a tracking URI: the folder, or a PostgreSQL database whose artifacts
-    go to ``store_dir/artifacts``."""
+    go to ``store_dir/artifacts`` (or S3, as ``artifact_backend`` says)."""
     if backend == "sqlite":
         return str(store_dir)
-    monkeypatch.setenv("MLNB_ARTIFACT_URI", (store_dir / "artifacts").as_uri())
+    if artifact_s3 is None:
+        monkeypatch.setenv("MLNB_ARTIFACT_URI", (store_dir / "artifacts").as_uri())
     return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture
-def store(store_uri: str, store_dir: Path) -> Iterator[Store]:
-    """A brand-new store in a temporary folder (or database: ``both_backends``)."""
-    if store_uri == str(store_dir):
-        s = Store(StoreLocation(store_dir / "mlnb.db", store_dir / "artifacts"))
-    else:
+def store(store_uri: str, store_dir: Path, artifact_s3: S3Prefix | None) -> Iterator[Store]:
+    """A brand-new store in a temporary folder or database (``both_backends``), its artifacts as
+    ``artifact_backend`` says."""
+    if store_uri != str(store_dir):
         s = Store(database_location(store_uri))
+    else:
+        location = StoreLocation(store_dir / "mlnb.db", store_dir / "artifacts")
+        if artifact_s3 is not None:
+            location = with_artifact_uri(location, artifact_s3.url, store_dir)
+        s = Store(location)
     yield s
     s.close()
+    if artifact_s3 is not None:
+        assert_artifacts_left_the_machine(store_dir)
 
 
 @pytest.fixture(autouse=True)
@@ -138,9 +169,10 @@ def _fresh_tracking_state() -> Iterator[None]:
 
 
 @pytest.fixture
-def tracking(store_dir: Path, store_uri: str, monkeypatch: pytest.MonkeyPatch,
-             tmp_path: Path) -> Iterator[Path]:
-    """The fluent API pointed at a fresh store (via MLNB_TRACKING_URI), in a temporary cwd."""
+def tracking(store_dir: Path, store_uri: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+             artifact_s3: S3Prefix | None) -> Iterator[Path]:
+    """The fluent API pointed at a fresh store (via MLNB_TRACKING_URI), in a temporary cwd
+    (artifacts as ``artifact_backend`` says: ``artifact_s3`` sets MLNB_ARTIFACT_URI for S3)."""
     monkeypatch.setenv("MLNB_TRACKING_URI", store_uri)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -149,6 +181,8 @@ def tracking(store_dir: Path, store_uri: str, monkeypatch: pytest.MonkeyPatch,
     while tracking_state.state.active:
         fluent.end_run()
     tracking_state.reset()
+    if artifact_s3 is not None:
+        assert_artifacts_left_the_machine(store_dir)
 
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from s3_server import S3Prefix, assert_artifacts_left_the_machine
 
 import mlnb
 from mlnb.errors import InvalidParameterError, NotFoundError, StoreError, UnsafePathError
@@ -68,9 +69,16 @@ HARMLESS = {"..\u2215x", "~/x", "...", "a..b/c"}
 BAD = [name for name in CORPUS if name not in HARMLESS]
 
 
+@pytest.fixture(params=["local", "s3"])
+def artifact_backend(request: pytest.FixtureRequest) -> str:
+    """Every test here runs with artifacts in a local folder and in S3 (SeaweedFS)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[MlnbClient, str, Path, Path]]:
-    root = tmp_path / "store"
+def setup(tmp_path: Path, artifact_s3: S3Prefix | None
+          ) -> Iterator[tuple[MlnbClient, str, Path, Path]]:
+    root = tmp_path / "store"  # artifact_s3 (for the s3 backend) set MLNB_ARTIFACT_URI
     client = MlnbClient(str(root))
     run_id = client.create_run("0").info.run_id
     sentinel = tmp_path / "sentinel"
@@ -84,6 +92,8 @@ def setup(tmp_path: Path) -> Iterator[tuple[MlnbClient, str, Path, Path]]:
     (folder / "f.txt").write_text("payload")
     yield client, run_id, sentinel, tmp_path
     client.store.close()
+    if artifact_s3 is not None:
+        assert_artifacts_left_the_machine(root)
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -135,8 +145,8 @@ FUNCTIONS = ["log_artifact", "log_artifacts", "log_text", "log_dict", "log_table
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_corpus_is_refused_everywhere(setup: tuple[MlnbClient, str, Path, Path], function: str
-                                      ) -> None:
+def test_corpus_is_refused_everywhere(setup: tuple[MlnbClient, str, Path, Path], function: str,
+                                      artifact_s3: S3Prefix | None) -> None:
     client, run_id, _, tmp = setup
     call = calls(client, run_id, tmp)[function]
     before = snapshot(tmp)
@@ -155,6 +165,8 @@ def test_corpus_is_refused_everywhere(setup: tuple[MlnbClient, str, Path, Path],
     assert snapshot(tmp) == before
     assert client.store.cx.query("SELECT count(*) FROM artifacts")[0][0] == 0
     assert not run_dir.exists() or not any(run_dir.rglob("*"))
+    if artifact_s3 is not None:
+        assert artifact_s3.keys() == []
 
 
 @pytest.mark.parametrize("bad_run", ["../../etc", "..", "", "/etc", "A" * 32, "0" * 31 + "/",
@@ -223,7 +235,7 @@ def test_planted_symlink_inside_run_folder_is_refused(setup: tuple[MlnbClient, s
                                                       ) -> None:
     client, run_id, sentinel, tmp = setup
     client.log_text(run_id, "ok", "data/ok.txt")
-    run_dir = client.store.artifacts.run_dir(run_id)
+    run_dir = client.store.artifact_path(run_id)  # the run's local folder (for S3: its cache)
     (run_dir / "data" / "link.txt").symlink_to(sentinel / "secret.txt")
     (run_dir / "linkdir").symlink_to(sentinel, target_is_directory=True)
     before = snapshot(tmp)
@@ -245,7 +257,7 @@ def test_downloading_a_folder_does_not_copy_symlinked_files(setup: tuple[MlnbCli
                                                              ) -> None:
     client, run_id, sentinel, tmp = setup
     client.log_text(run_id, "ok", "data/ok.txt")
-    run_dir = client.store.artifacts.run_dir(run_id)
+    run_dir = client.store.artifact_path(run_id)
     (run_dir / "data" / "link.txt").symlink_to(sentinel / "secret.txt")
     out = Path(client.download_artifacts(run_id, "data", tmp / "dst"))
     assert not (out / "link.txt").exists() and not (out / "link.txt").is_symlink()
@@ -272,7 +284,7 @@ def test_log_artifacts_copies_contents_of_file_symlinks_not_the_link(
     folder = tmp / "folder"
     (folder / "linked.txt").symlink_to(tmp / "source.txt")
     client.log_artifacts(run_id, folder)
-    stored = client.store.artifacts.run_dir(run_id) / "linked.txt"
+    stored = client.store.artifact_path(run_id, "linked.txt")
     assert not stored.is_symlink() and stored.read_text() == "payload"
 
 

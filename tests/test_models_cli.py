@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_models_data import pipeline
 
 import mlnb
 from mlnb.cli import main
+
+
+@pytest.fixture(params=["local", "s3"])
+def artifact_backend(request: pytest.FixtureRequest) -> str:
+    """Every test here runs with artifacts in a local folder and in S3 (SeaweedFS)."""
+    return str(request.param)
 
 
 def _logged(tracking):

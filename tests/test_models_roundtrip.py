@@ -12,6 +12,12 @@ from mlnb.errors import InvalidParameterError, NotFoundError
 pytestmark = pytest.mark.both_backends
 
 
+@pytest.fixture(params=["local", "s3"])
+def artifact_backend(request: pytest.FixtureRequest) -> str:
+    """Every test here runs with artifacts in a local folder and in S3 (SeaweedFS)."""
+    return str(request.param)
+
+
 @pytest.mark.parametrize("make", [classifier, regressor, pipeline, forest],
                          ids=["classifier", "regressor", "pipeline", "forest"])
 def test_round_trip_by_every_uri_kind(tracking, make):

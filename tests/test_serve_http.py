@@ -131,6 +131,7 @@ def test_nan_input_is_a_400_not_a_500(served):
     assert status == 400 and json.loads(body)["error_code"] == "BAD_REQUEST"
 
 
+@pytest.mark.parametrize("artifact_backend", ["local", "s3"])  # s3: the model's files in S3
 def test_cli_serve_logs_predictions(tracking):
     model, X = pipeline()
     mlnb.sklearn.log_model(model, "model", input_example=X[:3], registered_model_name="p")

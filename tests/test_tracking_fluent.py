@@ -164,6 +164,7 @@ def test_experiments_by_name_and_env(tracking: Path, monkeypatch: pytest.MonkeyP
     assert mlnb.get_experiment(mlnb.get_run(run.run_id).info.experiment_id).name == "from-env"
 
 
+@pytest.mark.parametrize("artifact_backend", ["local", "s3"])
 def test_log_table_appends_rows_and_log_dict_formats(tracking: Path) -> None:
     with mlnb.start_run() as run:
         mlnb.log_table({"x": [1, 2], "y": ["a", "b"]}, "t.json")
@@ -237,6 +238,7 @@ def test_out_of_range_metric_values_and_steps_fail_at_the_call(tracking: Path) -
     assert [m.value for m in mlnb.get_metric_history(run.run_id, "ok")] == [1.0, 2.0]
 
 
+@pytest.mark.parametrize("artifact_backend", ["local", "s3"])
 def test_artifact_helpers_refuse_wrong_inputs_cleanly(tracking: Path) -> None:
     import matplotlib
 

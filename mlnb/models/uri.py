@@ -1,6 +1,7 @@
 """Model URIs: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
-``models:/<name>@<alias>``, ``models:/m-<id>`` (MLflow 3's logged models) and local folders.
-No other scheme is accepted.
+``models:/<name>@<alias>``, ``models:/m-<id>`` (MLflow 3's logged models), local folders and,
+when the store's artifacts are in S3, ``s3://`` URIs under its root (a run's ``artifact_uri``
+plus a path). No other scheme is accepted.
 
 A URI is only ever parsed into its parts and looked up in the store; it never becomes part of a
 shell command (MLflow's CVE-2026-0596 passed a model URI to ``bash -c``), and text that looks like
@@ -74,6 +75,11 @@ def resolve_model_uri(uri: str, store: Store | None = None) -> ModelLocation:
         st.get_run_info(run_id)
         folder = st.artifact_path(run_id, path)
         return _checked(ModelLocation(text, folder, run_id, path, st))
+    if text.startswith("s3:"):
+        st = store or current_store()
+        in_bucket = st.run_path_of_uri(text)
+        if in_bucket is not None:  # a run's artifact_uri in this store's S3 root, plus a path
+            return resolve_model_uri(f"runs:/{in_bucket[0]}/{in_bucket[1]}", st)
     if re.match(r"^[A-Za-z][A-Za-z0-9+.\-]+:", text):
         raise InvalidParameterError(
             f"Model URI {uri!r} has a scheme mlnb does not read; use runs:/, models:/ or a local "

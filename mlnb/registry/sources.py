@@ -38,8 +38,11 @@ def model_source(store: Store, model_uri: str) -> str:
         model_uri = logged  # a logged model: its run's folder, checked below as any runs:/ is
     elif model_uri.startswith("models:"):
         return resolve_registry_uri(store, model_uri).source
+    in_bucket = store.run_path_of_uri(model_uri.strip())
     if model_uri.startswith("runs:"):
         source = model_uri
+    elif in_bucket is not None:  # under the store's S3 artifact root: its runs:/ form
+        source = f"runs:/{in_bucket[0]}/{in_bucket[1]}"
     else:
         source = _local_source(store, model_uri)
     run_id, path = check_source(source)

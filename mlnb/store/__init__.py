@@ -33,6 +33,7 @@ from mlnb.store.heartbeat import Heartbeat
 from mlnb.store.location import (
     StoreLocation,
     check_discovered,
+    parse_artifact_uri,
     refuse_mlflow_file_store,
     resolve,
     warn_if_not_private,
@@ -101,12 +102,13 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
             ) from exc
         if not location.discovered:
             warn_if_not_private(location)
-        self.artifact_root_uri = location.artifact_root.resolve().as_uri()
+        self.artifacts = self._artifact_root(location)
+        self.artifact_root_uri = (location.artifact_url
+                                  or location.artifact_root.resolve().as_uri())
         # attributes.artifact_uri in a filter: computed from the root, which no SQL text holds.
         root = self.artifact_root_uri
         self.cx = Connection(location.db_path,
                              functions={"mlnb_artifact_uri": lambda run_id: f"{root}/{run_id}"})
-        self.artifacts = ArtifactRoot(location.artifact_root)
 
     def _open_team(self, url: str) -> None:
         """Open a PostgreSQL store: its schema, and the artifact root it records (set by the
@@ -114,11 +116,16 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         self.cx = PgConnection(url)
         try:
             root = team_artifact_root(self.cx, self.location.display)
-            self.artifact_root_uri = root
-            folder = Path(unquote(urlparse(root).path))
-            self.location = replace(self.location, artifact_root=folder)
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.location.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            local = self.location.db_path.parent
+            if root.startswith("s3://"):
+                self.location = replace(self.location, artifact_root=local / "artifacts-cache",
+                                        artifact_url=root)
+            else:
+                self.location = replace(self.location, artifact_url=None,
+                                        artifact_root=Path(unquote(urlparse(root).path)))
+            local.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.location.artifact_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.artifacts = self._artifact_root(self.location)
         except OSError as exc:
             self.cx.close()
             raise StoreError(f"Store {self.location.display}: cannot use the artifact root "
@@ -126,11 +133,49 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         except BaseException:
             self.cx.close()
             raise
-        self.artifacts = ArtifactRoot(self.location.artifact_root)
+        self.artifact_root_uri = root
         self.heartbeats = Heartbeat(self.beat)
 
     def __repr__(self) -> str:
         return f"<mlnb Store {self.location.display}>"
+
+    def _artifact_root(self, location: StoreLocation) -> ArtifactRoot:
+        """The local folder, or S3 (``MLNB_ARTIFACT_URI=s3://...``) read through the local
+        folder as its cache; the S3 module (and boto3) is loaded only then."""
+        if location.artifact_url is None:
+            return ArtifactRoot(location.artifact_root)
+        from mlnb.store.object_store import S3ArtifactRoot  # S3 only: boto3 is loaded by it
+
+        return S3ArtifactRoot(location.artifact_url, location.artifact_root, self.artifact_files)
+
+    def artifact_files(self, run_id: str, path: str) -> list[tuple[str, int, str]]:
+        """``(path, size, sha256)`` recorded for the run's file ``path``, or for every file below
+        the folder ``path`` (every file of the run for ``""``).
+
+        :param run_id: the run.
+        :param path: a file or folder inside the run's artifacts, checked by ``safe_relpath``.
+        """
+        rel = safe_relpath(path, allow_empty=True)
+        like = rel + "/" if rel else ""
+        rows = self.cx.query(
+            "SELECT path, size, sha256 FROM artifacts WHERE run_id = ? "
+            "AND (path = ? OR substr(path, 1, ?) = ?) ORDER BY path",
+            [run_id, rel, len(like), like])
+        return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+    def run_path_of_uri(self, uri: str) -> tuple[str, str] | None:
+        """``(run_id, path)`` of an artifact URI under this store's S3 root
+        (``s3://bucket/prefix/<run_id>/<path>``), or None for a URI elsewhere.
+
+        :param uri: the URI, e.g. a run's ``artifact_uri`` plus a path.
+        :raises UnsafePathError: for a path under the root that could leave its run.
+        """
+        root = self.location.artifact_url
+        if root is None or not uri.startswith(root + "/"):
+            return None
+        run_id, _, rest = uri[len(root) + 1:].partition("/")
+        self.artifacts.run_dir(run_id)
+        return run_id, safe_relpath(rest, allow_empty=True)
 
     # --- artifact records -------------------------------------------------------------------
 
@@ -306,7 +351,9 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     def artifact_path(self, run_id: str, path: str = "") -> Path:
-        """The local file or folder of a run's artifact, checked to stay inside the run.
+        """The local file or folder of a run's artifact, checked to stay inside the run. For an
+        S3 root, the files are downloaded into the local cache and checked against their
+        recorded sha256 first.
 
         :param run_id: the run.
         :param path: a path inside the run's artifacts; default the run's folder.
@@ -382,9 +429,8 @@ def team_artifact_root(cx: StoreConnection, shown: str) -> str:
     :raises StoreError: when neither the store nor the environment names one, or the
         environment names another than the store's.
     """
-    wanted = os.environ.get(ARTIFACT_ENV, "").strip() or None
-    if wanted is not None:
-        wanted = _artifact_uri(wanted)
+    given = os.environ.get(ARTIFACT_ENV, "").strip() or None
+    wanted = None if given is None else (parse_artifact_uri(given) or _artifact_uri(given))
     rows = cx.query("SELECT value FROM store_meta WHERE key = 'artifact_uri'")
     if rows:
         recorded = str(rows[0][0])
@@ -406,16 +452,14 @@ def team_artifact_root(cx: StoreConnection, shown: str) -> str:
 
 
 def _artifact_uri(text: str) -> str:
+    """A local artifact root (``file://`` URI or path) as an absolute ``file://`` URI."""
     parsed = urlparse(text)
     if parsed.scheme == "file":
         return Path(unquote(parsed.path)).absolute().as_uri()
-    if not parsed.scheme or len(parsed.scheme) == 1:
-        return Path(text).expanduser().absolute().as_uri()
-    raise InvalidParameterError(
-        f"{ARTIFACT_ENV}={text!r}: the artifact root must be a file:// folder or s3://bucket/prefix.")
+    return Path(text).expanduser().absolute().as_uri()
 
 
-_stores: dict[str, Store] = {}
+_stores: dict[tuple[str, Path, str | None], Store] = {}
 _stores_lock = threading.Lock()
 
 
@@ -426,7 +470,8 @@ def open_store(uri: str | None = None) -> Store:
         rules.
     """
     location = resolve(uri)
-    key = location.key
+    # The artifact root is part of the key: MLNB_ARTIFACT_URI may change between calls.
+    key = (location.key, location.artifact_root, location.artifact_url)
     with _stores_lock:
         store = _stores.get(key)
         if store is None:

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from mlnb.errors import NotFoundError, StoreError, UnsafePathError
 
 MAX_PATH_LENGTH = 1024
-_CHUNK = 1 << 20
+CHUNK = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 # '#', '?' and ';' end a path in a URL; MLflow's bypasses came through each of them (CVE-2024-*).
@@ -127,6 +127,21 @@ class ArtifactRoot:
             raise UnsafePathError(f"{run_id!r} is not a run id.")
         return self.root / run_id
 
+    def file_relpath(self, run_id: str, dest: str) -> str:
+        """``dest`` checked as the path of a file of the run, normalised (as written).
+
+        :param run_id: the run; anything but 32 hex digits is refused.
+        :param dest: the artifact's path inside the run.
+        :raises UnsafePathError: for a path that could leave the run's folder, or names a folder.
+        """
+        rel = safe_relpath(dest)  # an unsafe path is refused as such before anything else
+        if str(dest).endswith(("/", "/.")):
+            raise UnsafePathError(
+                f"Artifact path {dest!r} names a folder; give the file's name, e.g. "
+                f"'{rel}/notes.txt'.")
+        self.run_dir(run_id)
+        return rel
+
     def put_file(self, run_id: str, source: Path, dest: str) -> StoredFile:
         """Copy ``source`` to the run's artifact ``dest`` atomically; return its size and hash.
 
@@ -135,7 +150,7 @@ class ArtifactRoot:
         :param dest: the artifact's path inside the run.
         """
         with open(source, "rb") as handle:
-            return self.put_stream(run_id, dest, iter(lambda: handle.read(_CHUNK), b""))
+            return self.put_stream(run_id, dest, iter(lambda: handle.read(CHUNK), b""))
 
     def put_bytes(self, run_id: str, dest: str, data: bytes) -> StoredFile:
         """Write ``data`` to the run's artifact ``dest`` atomically; return its size and hash.
@@ -155,14 +170,10 @@ class ArtifactRoot:
         :param chunks: the content.
         :raises UnsafePathError: for a path that could leave the run's folder, or names a folder.
         """
-        rel = safe_relpath(dest)  # an unsafe path is refused as such before anything else
-        if str(dest).endswith(("/", "/.")):
-            raise UnsafePathError(
-                f"Artifact path {dest!r} names a folder; give the file's name, e.g. "
-                f"'{rel}/notes.txt'.")
+        rel = self.file_relpath(run_id, dest)
         run_dir = self.run_dir(run_id)
         target = resolve_inside(run_dir, rel) if run_dir.exists() else run_dir / rel
-        _makedirs_private(target.parent)
+        makedirs_private(target.parent)
         target = resolve_inside(run_dir, rel)
         digest = hashlib.sha256()
         size = 0
@@ -180,10 +191,10 @@ class ArtifactRoot:
                 # logging a small model takes otherwise.
             os.replace(tmp_name, target)
         except OSError as exc:
-            _unlink_quietly(tmp_name)
+            unlink_quietly(tmp_name)
             raise StoreError(f"Could not write artifact {rel!r}: {exc.strerror or exc}.") from exc
         except BaseException:
-            _unlink_quietly(tmp_name)
+            unlink_quietly(tmp_name)
             raise
         return StoredFile(rel, size, digest.hexdigest())
 
@@ -238,7 +249,7 @@ def replace_atomically(target: Path, data: bytes, *, durable: bool = False) -> N
                 os.fsync(out.fileno())
         os.replace(tmp_name, target)
     except BaseException:
-        _unlink_quietly(tmp_name)
+        unlink_quietly(tmp_name)
         raise
 
 
@@ -249,14 +260,17 @@ def sha256_of(path: Path) -> str:
     """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def _makedirs_private(folder: Path) -> None:
+def makedirs_private(folder: Path) -> None:
     """Create ``folder`` and every missing parent as 0700 (``mkdir(parents=True)`` would give
-    the parents the umask's mode, e.g. 0755, and leave a run's folder readable by others)."""
+    the parents the umask's mode, e.g. 0755, and leave a run's folder readable by others).
+
+    :param folder: the folder to create.
+    """
     missing: list[Path] = []
     here = folder
     while not here.exists() and here.parent != here:
@@ -269,7 +283,11 @@ def _makedirs_private(folder: Path) -> None:
         raise StoreError(f"Could not create artifact folder {folder}: {exc.strerror}.") from exc
 
 
-def _unlink_quietly(name: str) -> None:
+def unlink_quietly(name: str) -> None:
+    """Remove a file if it is there (a temporary file being given up).
+
+    :param name: its path.
+    """
     try:
         os.unlink(name)
     except OSError:

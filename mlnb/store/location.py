@@ -17,15 +17,20 @@ user's choice and is used, with a :class:`~mlnb.errors.StorePrivacyWarning` when
 A tracking URI may name a folder (``.mlnb``, ``/data/store``, ``file:///data/store``) holding
 ``mlnb.db`` and ``artifacts/``, or a database file (``sqlite:///runs.db``, ``runs.db``) whose
 artifacts go to ``runs-artifacts/`` beside it.
+
+``MLNB_ARTIFACT_URI`` moves a store's artifacts elsewhere: ``file:///path`` (or a path) to another
+folder, ``s3://bucket/prefix`` to S3-compatible object storage (:mod:`mlnb.store.object_store`),
+whose files are then downloaded, hash-checked, into a private local cache beside the database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -35,9 +40,12 @@ from mlnb.errors import (
     StorePrivacyWarning,
     UnsafeStoreError,
 )
+from mlnb.store.artifacts import safe_relpath
 
 STORE_DIR = ".mlnb"
 ENV_VAR = "MLNB_TRACKING_URI"
+ARTIFACT_ENV_VAR = "MLNB_ARTIFACT_URI"
+CACHE_SUFFIX = "-cache"
 MLFLOW_ENV_VAR = "MLFLOW_TRACKING_URI"
 _SERVER_SCHEMES = ("http", "https", "databricks", "databricks-uc", "uc", "s3", "gs", "wasbs",
                    "mysql", "mssql", "mlflow-artifacts")
@@ -61,7 +69,7 @@ def refuse_mlflow_file_store(location: StoreLocation) -> None:
     :raises ForeignStoreError: when the folder is MLflow's.
     """
     folder = location.db_path.parent
-    if location.db_path.exists() or location.artifact_root != folder / "artifacts":
+    if location.db_path.exists() or location.uri != str(folder):
         return
     if (folder / "0" / "meta.yaml").is_file() or (folder / ".trash").is_dir():
         raise ForeignStoreError(
@@ -124,6 +132,9 @@ class StoreLocation:
     discovered: bool = False
     #: ``postgresql://...`` for the team store (a password in it is never shown: :attr:`display`)
     database_url: str | None = field(default=None, repr=False)
+    #: ``s3://bucket/prefix`` when the artifacts are in object storage (``MLNB_ARTIFACT_URI``);
+    #: ``artifact_root`` is then the private local cache of the files downloaded from there.
+    artifact_url: str | None = None
 
     @property
     def uri(self) -> str:
@@ -131,7 +142,8 @@ class StoreLocation:
         PostgreSQL URL (with its password, if it has one: for child processes, never to show)."""
         if self.database_url:
             return self.database_url
-        if self.db_path.parent / "artifacts" == self.artifact_root:
+        if self.artifact_root in (self.db_path.parent / "artifacts",
+                                  self.db_path.parent / f"artifacts{CACHE_SUFFIX}"):
             return str(self.db_path.parent)
         return f"sqlite:///{self.db_path}"
 
@@ -190,13 +202,95 @@ def resolve(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
     here = (cwd or Path.cwd()).absolute()
     uri = os.fspath(explicit) if explicit is not None else env_uri()
     if uri:
-        return from_uri(uri, here)
+        return with_artifact_uri(from_uri(uri, here), os.environ.get(ARTIFACT_ENV_VAR), here)
     found = find_store_dir(here)
     # Rule 4 (create ./.mlnb) may meet a .mlnb the walk skipped (cwd is /tmp): checked alike.
     folder = found if found is not None else here / STORE_DIR
     location = StoreLocation(folder / "mlnb.db", folder / "artifacts", discovered=True)
+    location = with_artifact_uri(location, os.environ.get(ARTIFACT_ENV_VAR), here)
     check_discovered(location)
     return location
+
+
+def with_artifact_uri(location: StoreLocation, artifact_uri: str | None, cwd: Path
+                      ) -> StoreLocation:
+    """``location`` with its artifacts where ``artifact_uri`` (``MLNB_ARTIFACT_URI``) says.
+
+    A ``file://`` URI or a path becomes the artifact root; an ``s3://bucket/prefix`` URI becomes
+    ``artifact_url``, with the root's name plus ``-cache`` (``.mlnb/artifacts-cache``) as the
+    private local cache of the files read from there.
+
+    :param location: the store's location with its default artifact root.
+    :param artifact_uri: the URI, or None/empty to keep the default.
+    :param cwd: the folder a relative path starts from.
+    :raises InvalidParameterError: for a URI mlnb cannot store artifacts at.
+    """
+    if not artifact_uri:
+        return location
+    url = parse_artifact_uri(artifact_uri)
+    if url is None:
+        return replace(location, artifact_root=_local_artifact_root(artifact_uri, cwd))
+    cache = location.artifact_root.with_name(location.artifact_root.name + CACHE_SUFFIX)
+    return replace(location, artifact_root=cache, artifact_url=url)
+
+
+# S3's bucket naming rules: 3-63 lowercase letters, digits, dots and hyphens, starting and
+# ending with a letter or digit.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+
+
+def parse_artifact_uri(uri: str) -> str | None:
+    """The normalised ``s3://bucket/prefix`` an artifact URI names, or None for a local one.
+
+    :param uri: ``s3://bucket[/prefix]``, ``file:///path`` or a path.
+    :raises InvalidParameterError: for another scheme, or an S3 URI without a valid bucket, with
+        credentials in it, or with a query, fragment or unsafe prefix. The message never repeats
+        a URI that holds credentials.
+    """
+    parsed = urlparse(uri.strip())
+    scheme = parsed.scheme.lower()
+    if scheme in ("", "file") or (len(scheme) == 1 and scheme.isalpha()):
+        return None
+    if scheme != "s3":
+        raise InvalidParameterError(
+            f"{ARTIFACT_ENV_VAR} {uri!r} has the scheme {scheme!r}; mlnb stores artifacts in a "
+            "folder (file:///path) or in S3-compatible object storage (s3://bucket/prefix).")
+    if "@" in parsed.netloc:
+        raise InvalidParameterError(
+            f"{ARTIFACT_ENV_VAR} holds credentials in its s3:// URI; remove them (the URI is not "
+            "shown here for that reason) and give them as AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, an AWS profile or any other source of AWS's credential chain.")
+    bucket = parsed.netloc
+    if not bucket:
+        raise InvalidParameterError(
+            f"{ARTIFACT_ENV_VAR} {uri!r} names no bucket; write s3://<bucket>/<prefix>, e.g. "
+            "s3://team-mlnb/artifacts.")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise InvalidParameterError(
+            f"{ARTIFACT_ENV_VAR} {uri!r}: {bucket!r} is not a valid S3 bucket name (3-63 "
+            "lowercase letters, digits, dots and hyphens, starting and ending with a letter or "
+            "digit).")
+    if parsed.query or parsed.fragment or parsed.params:
+        raise InvalidParameterError(
+            f"{ARTIFACT_ENV_VAR} {uri!r} has a query or fragment; write s3://<bucket>/<prefix>.")
+    prefix = _checked_prefix(uri, parsed.path)
+    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+
+
+def _checked_prefix(uri: str, path: str) -> str:
+    # The same rules as an artifact path: a prefix with '..' or control characters could make
+    # two stores' keys meet, or name keys no listing shows.
+    try:
+        return safe_relpath(path.strip("/"), allow_empty=True)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(
+            f"{ARTIFACT_ENV_VAR} {uri!r} has a prefix mlnb refuses: {exc.message}") from None
+
+
+def _local_artifact_root(uri: str, cwd: Path) -> Path:
+    parsed = urlparse(uri)
+    path = Path(unquote(parsed.path)) if parsed.scheme.lower() == "file" else Path(uri).expanduser()
+    return path if path.is_absolute() else cwd / path
 
 
 def check_discovered(location: StoreLocation) -> None:
