@@ -76,11 +76,12 @@ class PgServer:
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def restart(self, down_s: float = 0.0) -> None:
-        """Stop the server at once (as a crash or a restart does), wait, and start it again."""
+        """Restart the server as an administrator does (``pg_ctl stop -m fast``: every
+        connection is cut), down for ``down_s`` seconds."""
         ctl = pg_tool("pg_ctl")
         assert ctl
         data = str(self.folder / "data")
-        _run([ctl, "-D", data, "-m", "immediate", "stop"], self.run_as)
+        _run([ctl, "-D", data, "-m", "fast", "stop"], self.run_as)
         time.sleep(down_s)
         _run([ctl, "-D", data, "-o", self.options, "-l", str(self.folder / "log"), "-w", "-t", "60",
               "start"], self.run_as)
@@ -93,8 +94,12 @@ class PgServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_server() -> PgServer:
-    """initdb + pg_ctl start on 127.0.0.1 and a free port (fsync off: a test server)."""
+def start_server(*, durable: bool = False) -> PgServer:
+    """initdb + pg_ctl start on 127.0.0.1 and a free port.
+
+    :param durable: keep fsync on, as on a real server (benchmarks); the tests' server turns it
+        off (nothing it holds needs to survive a power cut).
+    """
     initdb, ctl = pg_tool("initdb"), pg_tool("pg_ctl")
     if not initdb or not ctl:
         pytest.fail("PostgreSQL's server programs (initdb, pg_ctl) are missing: `make test` "
@@ -112,8 +117,9 @@ def start_server() -> PgServer:
     _run([initdb, "-D", str(data), "-U", SUPERUSER, "--pwfile", str(pwfile), "-A", "scram-sha-256",
           "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], run_as)
     port = free_port()
-    options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
-               "-c full_page_writes=off -c max_connections=200")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c full_page_writes=off"
     _run([ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "-t", "60", "start"],
          run_as)
     server = PgServer(folder, port, run_as, options, count())

@@ -236,7 +236,7 @@ def test_points_logged_while_the_database_is_down_are_kept_and_written_after(
     mlnb.flush()
     ctl, data = pg_tool("pg_ctl"), str(pg.folder / "data")
     assert ctl
-    _run([ctl, "-D", data, "-m", "immediate", "stop"], pg.run_as)
+    _run([ctl, "-D", data, "-m", "fast", "stop"], pg.run_as)
     try:
         with pytest.warns(RuntimeWarning, match="kept in memory and will be retried"):
             for step in range(1, 12_001):  # more than two inline flushes' worth

@@ -8,7 +8,15 @@ CONFLICT DO NOTHING``) once per process and caches it. What the two engines spel
 and no mechanical rewrite can cover is asked of :class:`mlnb.store.dialect.Dialect`.
 
 Transactions: reads run in autocommit (each sees the latest commits); every write runs inside
-:meth:`PgConnection.write`, one transaction, at READ COMMITTED. Writes that must serialise as
+:meth:`PgConnection.write`, one transaction, at READ COMMITTED.
+
+Durability, as on SQLite (``synchronous=NORMAL``): mlnb's sessions commit with PostgreSQL's
+``synchronous_commit = off``, so a commit does not wait for the disk (it cost three quarters of
+a run's life). A crash of the database server (not of the user's process, and not a restart or
+shutdown) can lose the commits of its last fraction of a second (at most three
+``wal_writer_delay``, 0.6 s by default); it never corrupts the store or splits a transaction.
+Registry changes (``durable=True``) wait for the disk. ``MLNB_PG_DURABLE=1`` makes every
+commit wait. Writes that must serialise as
 SQLite's single writer does (registry stage and alias moves, new versions: ``durable=True``)
 take one transaction-level advisory lock first. A lost connection is opened again with backoff
 for up to :data:`RECONNECT_S` seconds before a clear :class:`StoreError`.
@@ -143,6 +151,7 @@ class PgConnection:
         self._serial = False
         self._reconnect_s = float(os.environ.get("MLNB_PG_RECONNECT_S", RECONNECT_S))
         self._down_since: float | None = None
+        self._all_durable = os.environ.get("MLNB_PG_DURABLE", "") not in ("", "0")
         self._conn = self._connect(first=True)
         self._pid = os.getpid()
         if migrate:
@@ -168,6 +177,8 @@ class PgConnection:
                 conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                        application_name="mlnb")
                 _register_adapters(conn)
+                if not self._all_durable:
+                    conn.execute("SET synchronous_commit = off")
                 self._down_since = None
                 return conn
             except psycopg.OperationalError as exc:
@@ -221,11 +232,15 @@ class PgConnection:
             try:
                 with conn.transaction():
                     tx = Transaction(conn)
+                    if durable and not self._all_durable:  # this commit waits for the disk
+                        tx.execute("SET LOCAL synchronous_commit = on")
                     if durable or serial:
                         tx.execute("SELECT pg_advisory_xact_lock(?)", [SERIAL_LOCK])
                         self._serial = True
                     yield tx
             except psycopg.Error as exc:
+                if _lost(exc):
+                    conn.close()  # the next use opens a new one
                 raise query_error(exc, self.shown) from None
             finally:
                 self._depth = 0
@@ -246,7 +261,10 @@ class PgConnection:
                     cur = conn.execute(to_postgres(sql), _values(params))
                     return cur.fetchall() if cur.description else []
                 except psycopg.OperationalError as exc:
-                    if self._depth or attempt or not (conn.closed or conn.broken):
+                    lost = conn.closed or conn.broken or _lost(exc)
+                    if lost:
+                        conn.close()  # the next use (a retry here, or the caller's) opens anew
+                    if self._depth or attempt or not lost:
                         raise query_error(exc, self.shown) from None
                 except psycopg.Error as exc:
                     raise query_error(exc, self.shown) from None
@@ -353,8 +371,7 @@ def query_error(exc: Exception, shown: str) -> StoreError:
     """
     state = getattr(exc, "sqlstate", None) or ""
     text = _first_line(str(exc))
-    lost = state.startswith("08") or "server closed" in text or ("connection" in text.lower() \
-        and "lost" in text.lower())
+    lost = _lost(exc)
     if state == "42501":
         error = StoreError(
             f"Store {shown}: your database role may read but not change this store ({text}). "
@@ -370,6 +387,16 @@ def query_error(exc: Exception, shown: str) -> StoreError:
     error = StoreError(f"Store {shown}: {why}.")
     error.retryable = state in RETRY_STATES or lost  # type: ignore[attr-defined]
     return error
+
+
+def _lost(exc: Exception) -> bool:
+    """Whether an error means the connection is gone (the server restarted, shut down, or the
+    network broke), so that opening it again and retrying is right."""
+    state = getattr(exc, "sqlstate", None) or ""
+    text = str(exc).lower()
+    return (state.startswith("08") or state in ("57P01", "57P02", "57P03")
+            or "server closed the connection" in text or "terminating connection" in text
+            or "connection is lost" in text or "consuming input failed" in text)
 
 
 def _first_line(text: str) -> str:
