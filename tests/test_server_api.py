@@ -12,6 +12,7 @@ from tornado.httpclient import HTTPClientError
 
 from mlnb.entities import Metric, Param, RunTag
 from mlnb.store import Store, StoreLocation
+from mlnb.store.location import database_location
 
 pytestmark = pytest.mark.both_backends
 
@@ -19,16 +20,26 @@ pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 
 @pytest.fixture
-def jp_server_config(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def jp_server_config(monkeypatch: pytest.MonkeyPatch, backend: str,
+                     request: pytest.FixtureRequest) -> dict[str, Any]:
     # The extension exports MLNB_TRACKING_URI into os.environ; monkeypatch restores it afterwards.
-    monkeypatch.delenv("MLNB_TRACKING_URI", raising=False)
+    # On SQLite the server finds <root>/.mlnb; the team store is named in its environment.
+    if backend == "sqlite":
+        monkeypatch.delenv("MLNB_TRACKING_URI", raising=False)
+    else:
+        monkeypatch.setenv("MLNB_TRACKING_URI", request.getfixturevalue("store_uri"))
     return {"ServerApp": {"jpserver_extensions": {"mlnb": True}}}
 
 
 @pytest.fixture
-def filled(jp_root_dir: Path) -> Store:
-    """The store the server finds in its root (``<root>/.mlnb``), with a few runs."""
-    store = Store(StoreLocation(jp_root_dir / ".mlnb" / "mlnb.db", jp_root_dir / ".mlnb" / "artifacts"))
+def filled(jp_root_dir: Path, backend: str, request: pytest.FixtureRequest) -> Store:
+    """The store the server uses (``<root>/.mlnb``, or the PostgreSQL database it is given),
+    with a few runs."""
+    if backend == "sqlite":
+        store = Store(StoreLocation(jp_root_dir / ".mlnb" / "mlnb.db",
+                                    jp_root_dir / ".mlnb" / "artifacts"))
+    else:
+        store = Store(database_location(request.getfixturevalue("store_uri")))
     eid = store.create_experiment("exp-a")
     for i in range(12):
         info = store.create_run(eid, run_name=f"run-{i:02d}", tags={"team": "blue" if i % 2 else "red"})
@@ -71,9 +82,13 @@ async def test_version_handshake_and_shared_store(jp_fetch: Any, filled: Store, 
 
     body = await get_json(jp_fetch, "version")
     assert body["mlnb_version"] == mlnb.__version__ and body["api_version"] == 1
-    assert Path(body["store"]) == jp_root_dir / ".mlnb"
-    # Kernels started by this server inherit the store through the environment.
-    assert os.environ["MLNB_TRACKING_URI"] == body["store"]
+    if filled.location.is_sqlite:
+        assert Path(body["store"]) == jp_root_dir / ".mlnb"
+        # Kernels started by this server inherit the store through the environment.
+        assert os.environ["MLNB_TRACKING_URI"] == body["store"]
+    else:  # the team store: named, never with its password, to the browser
+        assert body["store"] == filled.location.display and ":***@" in body["store"]
+        assert os.environ["MLNB_TRACKING_URI"] == filled.location.uri
 
 
 async def test_runs_page_filter_order_total(jp_fetch: Any, filled: Store) -> None:
@@ -200,7 +215,7 @@ async def test_artifacts_list_preview_and_dangerous_types(jp_fetch: Any, filled:
 async def test_registry_endpoints(jp_fetch: Any, filled: Store, jp_root_dir: Path) -> None:
     from mlnb.tracking.client import MlnbClient
 
-    client = MlnbClient(str(jp_root_dir / ".mlnb"))
+    client = MlnbClient(filled.location.uri)
     if not hasattr(client, "transition_model_version_stage"):
         pytest.skip("mlnb.registry has no transition_model_version_stage yet")
     run_id = filled.search_runs(["1"], max_results=1)[0].info.run_id
@@ -293,7 +308,7 @@ async def test_unknown_api_path_is_a_json_404(jp_fetch: Any, filled: Store, meth
 def registered(filled: Store, jp_root_dir: Path) -> Any:
     from mlnb.tracking.client import MlnbClient
 
-    client = MlnbClient(str(jp_root_dir / ".mlnb"))
+    client = MlnbClient(filled.location.uri)
     run_id = filled.search_runs(["1"], max_results=1)[0].info.run_id
     filled.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n", origin="model")
     client.create_registered_model("plain")

@@ -91,4 +91,4 @@ def load_jupyter_server_extension(server_app: Any) -> None:
     # Kernels this server starts inherit the variable, so they log into the same store.
     os.environ[ENV_VAR] = uri
     web_app.settings["mlnb_store_uri"] = uri
-    server_app.log.info("mlnb: experiments sidebar API at /mlnb/api/, store %s", uri)
+    server_app.log.info("mlnb: experiments sidebar API at /mlnb/api/, store %s", location.display)

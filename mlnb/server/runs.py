@@ -15,6 +15,7 @@ from mlnb._version import __version__
 from mlnb.entities import Experiment, Metric, Run, ViewType
 from mlnb.errors import MlnbError
 from mlnb.server.base import API_VERSION, MlnbHandler, dump
+from mlnb.store.location import mask_password
 
 VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
 LIST_TAG_CHARS = 300  # tag values in a run list are cut here; the run detail has them whole
@@ -169,7 +170,7 @@ class VersionHandler(MlnbHandler):
     def get(self) -> None:
         """``GET version``: mlnb's version, the API version and the store."""
         self.send_json({"mlnb_version": __version__, "api_version": API_VERSION,
-                        "store": self.store_uri})
+                        "store": mask_password(self.store_uri)})
 
 
 class ExperimentsHandler(MlnbHandler):

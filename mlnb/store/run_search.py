@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlnb.store.dialect import Dialect, StoreConnection
+from mlnb.store.dialect import SQLITE, Dialect, StoreConnection
 from mlnb.store.search import BoolOp, Comparison, EntitySchema, Node, OrderTerm, compile_order_by
 
 MAX_STREAMS = 64  # experiments x stages merged in Python; more is one query with a sort
@@ -124,7 +124,8 @@ def _parts(terms: Sequence[OrderTerm], schema: EntitySchema, where: str,
     return parts
 
 
-def count_source(node: Node | None, schema: EntitySchema) -> tuple[str, list[Any]]:
+def count_source(node: Node | None, schema: EntitySchema,
+                 dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:
     """The FROM clause (ending in ``WHERE ... AND``) a count of matching runs starts from.
 
     A count must visit every matching run, but not every run: when the filter is an AND with a
@@ -136,6 +137,7 @@ def count_source(node: Node | None, schema: EntitySchema) -> tuple[str, list[Any
 
     :param node: the parsed filter, or None.
     :param schema: the run schema (its key-value sources).
+    :param dialect: the engine the SQL is for.
     """
     terms = node.children if isinstance(node, BoolOp) and node.op == "AND" else (node,)
     best: tuple[int, str, list[Any]] | None = None
@@ -144,7 +146,7 @@ def count_source(node: Node | None, schema: EntitySchema) -> tuple[str, list[Any
             continue
         source = schema.sources[term.field.entity]
         on = " AND ".join(f"d.{inner} = {outer}" for inner, outer in source.join)
-        head = f"FROM {source.table} d CROSS JOIN runs r ON {on} WHERE d.key = ? AND "
+        head = f"FROM {source.table} d {dialect.driving_join} runs r ON {on} WHERE d.key = ? AND "
         found: tuple[int, str, list[Any]]
         if not source.numeric and term.op == "=" and isinstance(term.value, str):
             found = (0, f"{head}d.value = ? AND ", [term.field.key, term.value])

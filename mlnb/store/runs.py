@@ -412,7 +412,8 @@ class RunQueries:
         :param view_type: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL``.
         """
         condition, params = self.run_condition(experiment_ids, filter_string, view_type)
-        source, source_params = run_search.count_source(parse_filter(filter_string), RUN_SCHEMA)
+        source, source_params = run_search.count_source(parse_filter(filter_string), RUN_SCHEMA,
+                                                         self.cx.dialect)
         return int(self.cx.query(f"SELECT count(*) {source}{condition}",
                                  [*source_params, *params])[0][0])
 
