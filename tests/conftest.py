@@ -104,9 +104,43 @@ def pg_url(pg: PgServer) -> Iterator[str]:
     name = pg.new_database()
     url = pg.url(name)
     yield url
-    for key in [k for k in mlnb.store._stores if name in k]:
+    for key in [k for k in mlnb.store._stores if name in k[0]]:
         mlnb.store._stores.pop(key).close()
     pg.drop_database(name)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_store_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                     ) -> Iterator[str]:
+    """For a module's shared fixture (built once, searched by many tests): a store folder, then
+    a PostgreSQL database (its artifacts in a folder beside), each the module's own."""
+    folder = tmp_path_factory.mktemp("module-store")
+    if request.param == "sqlite":
+        yield str(folder)
+        return
+    server: PgServer = request.getfixturevalue("pg")
+    name = server.new_database()
+    old = os.environ.get("MLNB_ARTIFACT_URI")
+    os.environ["MLNB_ARTIFACT_URI"] = (folder / "artifacts").as_uri()
+    try:
+        yield server.url(name)
+    finally:
+        if old is None:
+            os.environ.pop("MLNB_ARTIFACT_URI", None)
+        else:
+            os.environ["MLNB_ARTIFACT_URI"] = old
+        import mlnb.store
+
+        for key in [k for k in mlnb.store._stores if name in k[0]]:
+            mlnb.store._stores.pop(key).close()
+        server.drop_database(name)
+
+
+def open_uri(uri: str) -> Store:
+    """A Store for a folder or a PostgreSQL URL (what the fixtures hand out)."""
+    if uri.startswith("postgresql://"):
+        return Store(database_location(uri))
+    return Store(StoreLocation(Path(uri) / "mlnb.db", Path(uri) / "artifacts"))
 
 
 @pytest.fixture

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.both_backends
 SPECIAL = [math.nan, math.inf, -math.inf, 0.0, 1e-308, -1.5e308, 5e-324, 0.1]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(StoreLocation(tmp_path / "mlnb.db", tmp_path / "artifacts"))
-    yield s
-    s.close()
-
-
 def _run(store: Store) -> str:
     return store.create_run("0").run_id
 
@@ -124,6 +117,7 @@ def test_small_batches_are_packed_when_the_tail_fills_and_at_the_end(store: Stor
     assert store.count_points(run_id, "b") == END_FOLD
 
 
+@pytest.mark.sqlite_only
 def test_a_long_series_takes_few_bytes_a_point(tmp_path: Path) -> None:
     store = Store(StoreLocation(tmp_path / "mlnb.db", tmp_path / "artifacts"))
     run_id = _run(store)
@@ -145,8 +139,8 @@ def test_a_damaged_chunk_is_skipped_with_a_warning_naming_it(store: Store) -> No
     _log(store, run_id, "x", [(i, i, 1.0) for i in range(CHUNK_MAX, CHUNK_MAX + DIRECT_MIN)])
     _log(store, run_id, "x", [(i, i, 2.0) for i in range(DIRECT_MIN)])
     with store.cx.write() as conn:
-        conn.execute("UPDATE metric_chunks SET vals = x'02ffff' WHERE chunk_id = "
-                     "(SELECT min(chunk_id) FROM metric_chunks)")
+        conn.execute("UPDATE metric_chunks SET vals = ? WHERE chunk_id = "
+                     "(SELECT min(chunk_id) FROM metric_chunks)", [b"\x02\xff\xff"])
     with pytest.warns(MalformedRowWarning,
                       match="a chunk of metric series 1 of the store: a damaged values blob"):
         history = store.get_metric_history(run_id, "x")
@@ -196,7 +190,8 @@ def test_a_chart_of_many_chunks_reads_their_summaries_alone(store: Store) -> Non
     for start in range(0, len(points), DIRECT_MIN):
         _log(store, run_id, "loss", points[start:start + DIRECT_MIN])
     with store.cx.write() as conn:  # with the points themselves gone, only summaries are left
-        conn.execute("UPDATE metric_chunks SET steps = x'00', timestamps = x'00', vals = x'00'")
+        conn.execute("UPDATE metric_chunks SET steps = ?, timestamps = ?, vals = ?",
+                     [b"\x00", b"\x00", b"\x00"])
     total, kept = store.sampled_history(run_id, "loss", 2_000)
     assert total == 50_000 and 1_000 <= len(kept) <= 2_000
     assert min(m.value for m in kept) == -50.0 and max(m.value for m in kept) == 75.0

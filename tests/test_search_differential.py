@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,7 +153,8 @@ class Backend:
 
 
 @pytest.fixture(scope="module")
-def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Backend, Backend]]:
+def backends(tmp_path_factory: pytest.TempPathFactory, module_store_uri: str
+             ) -> Iterator[tuple[Backend, Backend]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import mlflow
@@ -166,7 +166,7 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Backend
         "diff", artifact_location=(tmp / "mlruns").as_uri())
     reference = Backend(mlflow_client, mlflow_eid, _log_all(mlflow_client, mlflow_entities,
                                                               mlflow_eid))
-    mlnb_client = mlnb.MlnbClient(str(tmp / "mlnb-store"))
+    mlnb_client = mlnb.MlnbClient(module_store_uri)
     mlnb_eid = mlnb_client.create_experiment("diff")
     ours = Backend(mlnb_client, mlnb_eid, _log_all(mlnb_client, mlnb_entities, mlnb_eid))
     yield reference, ours
@@ -297,8 +297,8 @@ def test_numeric_comparison_on_params(backends: tuple[Backend, Backend]) -> None
     assert sorted(ours.names("params.lr >= 0.1")) == ["r0", "r10", "r13", "r14", "r6"]
 
 
-def test_nan_metric_orders_after_numbers_and_before_missing(tmp_path: Path) -> None:
-    client = mlnb.MlnbClient(str(tmp_path / "s"))
+def test_nan_metric_orders_after_numbers_and_before_missing(store_uri: str) -> None:
+    client = mlnb.MlnbClient(store_uri)
     eid = client.create_experiment("nan")
     for name, value in (("a", 1.0), ("b", math.nan), ("c", 3.0), ("d", None)):
         run_id = client.create_run(eid, run_name=name).info.run_id

@@ -7,13 +7,13 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import open_uri
 
 from mlnb.entities import Metric, Param, Run, RunTag
-from mlnb.store import Store, StoreLocation
+from mlnb.store import Store
 
 pytestmark = pytest.mark.both_backends
 
@@ -21,9 +21,8 @@ RUNS = 45
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    folder = tmp_path_factory.mktemp("pages")
-    s = Store(StoreLocation(folder / "mlnb.db", folder / "artifacts"))
+def store(module_store_uri: str) -> Iterator[Store]:
+    s = open_uri(module_store_uri)
     rng = random.Random(12)
     for i in range(RUNS):
         run_id = s.create_run("0", start_time=1_000 + rng.randrange(10)).run_id
@@ -110,8 +109,8 @@ def test_counts_match_the_runs_a_search_returns(store: Store, flt: str | None, v
     assert store.count_runs(["0"], flt, view) == len(store.search_runs(["0"], flt, view, 1000))
 
 
-def test_newest_first_pages_across_experiments_and_stages(tmp_path: Path) -> None:
-    s = Store(StoreLocation(tmp_path / "mlnb.db", tmp_path / "artifacts"))
+def test_newest_first_pages_across_experiments_and_stages(store_uri: str) -> None:
+    s = open_uri(store_uri)
     rng = random.Random(5)
     experiments = ["0", s.create_experiment("b"), s.create_experiment("c")]
     everything = []
