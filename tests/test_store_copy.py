@@ -331,3 +331,18 @@ def test_cli_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     assert "cannot be reached" in down.stderr
     assert "hunter2pw" not in down.stderr + down.stdout
     assert "Traceback" not in missing.stderr + same.stderr + down.stderr
+
+
+def test_a_version_number_taken_in_dst_is_renumbered_and_aliases_follow(tmp_path: Path) -> None:
+    a, b = sqlite_store(tmp_path / "a"), sqlite_store(tmp_path / "b")
+    for store in (b, a):  # DST's own version 1 comes from another run
+        run = store.create_run("0")
+        store.create_model_version("m", f"runs:/{run.run_id}/model", create_model=True)
+    a.set_registered_model_alias("m", "best", "1")
+    first = copy_store(a, b)
+    assert first.renumbered == [("m", 1, 2)]
+    assert b.get_model_version_by_alias("m", "best").run_id == a.get_model_version("m", 1).run_id
+    events = [(e.version, e.kind, e.to_value) for e in b.get_model_version_history("m")]
+    assert ("2", "alias:best", "2") in events
+    again = copy_store(a, b)
+    assert (again.versions_new, again.versions_unchanged, again.renumbered) == (0, 1, [])

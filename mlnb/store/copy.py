@@ -502,48 +502,10 @@ def _copy_model(src: Store, dst: Store, name: str, conflicted: set[str],
     model = src.cx.query("SELECT creation_time, last_updated_time, description "
                          "FROM registered_models WHERE name = ?", [name])[0]
     is_new = not dst.cx.query("SELECT 1 FROM registered_models WHERE name = ?", [name])
-    versions = src.cx.query(f"SELECT {_VERSION_FIELDS} FROM model_versions WHERE name = ? "
-                            "ORDER BY version", [name])
-    # The same source (run and folder) is the same version; a source registered several times
-    # pairs its versions in order (SRC's first with DST's first...).
-    same: dict[tuple[str, Any], list[int]] = {}
-    for number, source, run_id in dst.cx.query(
-            "SELECT version, source, run_id FROM model_versions WHERE name = ? ORDER BY version",
-            [name]):
-        same.setdefault((str(source), run_id), []).append(int(number))
-    taken = {v for numbers in same.values() for v in numbers} | {int(r[0]) for r in dst.cx.query(
-        "SELECT version FROM model_registry_events WHERE name = ? AND kind = 'create_version' "
-        "AND version IS NOT NULL", [name])}
-    mapping: dict[int, int] = {}
-    fresh = []
-    for row in versions:
-        number, source, run_id = int(row[0]), str(row[4]), row[5]
-        if same.get((source, run_id)):
-            mapping[number] = same[(source, run_id)].pop(0)
-            summary.versions_unchanged += 1
-        elif run_id in conflicted:
-            summary.versions_skipped.append((name, number, f"its run {run_id} is in conflict"))
-        else:
-            target = number if number not in taken else max(taken) + 1
-            taken.add(target)
-            mapping[number] = target
-            fresh.append((row, target))
-            if target != number:
-                summary.renumbered.append((name, number, target))
+    mapping, fresh = _map_versions(src, dst, name, conflicted, summary)
     tags = _pairs_missing(src, dst, "SELECT key, value FROM registered_model_tags WHERE name = ?",
                           [name])
-    aliases = [(alias, mapping[int(v)]) for alias, v in src.cx.query(
-        "SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias",
-        [name]) if int(v) in mapping]
-    dst_aliases = {str(r[0]) for r in dst.cx.query(
-        "SELECT alias FROM registered_model_aliases WHERE name = ?", [name])}
-    aliases = [a for a in aliases if a[0] not in dst_aliases]
-    version_tags = [(mapping[int(v)], k, val) for v, k, val in src.cx.query(
-        "SELECT version, key, value FROM model_version_tags WHERE name = ?", [name])
-        if int(v) in mapping]
-    have_vtags = {(int(v), str(k)) for v, k in dst.cx.query(
-        "SELECT version, key FROM model_version_tags WHERE name = ?", [name])}
-    version_tags = [t for t in version_tags if (t[0], t[1]) not in have_vtags]
+    aliases, version_tags = _missing_links(src, dst, name, mapping)
     if not (is_new or fresh or tags or aliases or version_tags):
         return
     with dst.cx.write(durable=True) as tx:
@@ -569,6 +531,59 @@ def _copy_model(src: Store, dst: Store, name: str, conflicted: set[str],
             f"INSERT INTO model_registry_events (name, {_EVENT_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(name, *_mapped_event(e, mapping)) for e in events
              if is_new or (e[0] is not None and mapping.get(int(e[0])) in copied)])
+
+
+def _map_versions(src: Store, dst: Store, name: str, conflicted: set[str], summary: CopySummary
+                  ) -> tuple[dict[int, int], list[tuple[Sequence[Any], int]]]:
+    """SRC version -> DST version for a model, and the versions to copy with their DST numbers.
+
+    The same source (run and folder) is the same version; a source registered several times
+    pairs its versions in order (SRC's first with DST's first...). A version to copy keeps its
+    number unless DST used it (for a version it has or had: the history remembers deleted ones).
+    """
+    same: dict[tuple[str, Any], list[int]] = {}
+    for number, source, run_id in dst.cx.query(
+            "SELECT version, source, run_id FROM model_versions WHERE name = ? ORDER BY version",
+            [name]):
+        same.setdefault((str(source), run_id), []).append(int(number))
+    taken = {v for numbers in same.values() for v in numbers} | {int(r[0]) for r in dst.cx.query(
+        "SELECT version FROM model_registry_events WHERE name = ? AND kind = 'create_version' "
+        "AND version IS NOT NULL", [name])}
+    mapping: dict[int, int] = {}
+    fresh = []
+    for row in src.cx.query(f"SELECT {_VERSION_FIELDS} FROM model_versions WHERE name = ? "
+                            "ORDER BY version", [name]):
+        number, source, run_id = int(row[0]), str(row[4]), row[5]
+        if same.get((source, run_id)):
+            mapping[number] = same[(source, run_id)].pop(0)
+            summary.versions_unchanged += 1
+        elif run_id in conflicted:
+            summary.versions_skipped.append((name, number, f"its run {run_id} is in conflict"))
+        else:
+            target = number if number not in taken else max(taken) + 1
+            taken.add(target)
+            mapping[number] = target
+            fresh.append((row, target))
+            if target != number:
+                summary.renumbered.append((name, number, target))
+    return mapping, fresh
+
+
+def _missing_links(src: Store, dst: Store, name: str, mapping: dict[int, int]
+                   ) -> tuple[list[tuple[str, int]], list[tuple[int, str, str]]]:
+    """The aliases ``(alias, DST version)`` and version tags ``(DST version, key, value)`` of SRC
+    that DST lacks (an alias or tag DST has keeps DST's value)."""
+    have_aliases = {str(r[0]) for r in dst.cx.query(
+        "SELECT alias FROM registered_model_aliases WHERE name = ?", [name])}
+    aliases = [(str(alias), mapping[int(v)]) for alias, v in src.cx.query(
+        "SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias",
+        [name]) if int(v) in mapping and str(alias) not in have_aliases]
+    have_tags = {(int(v), str(k)) for v, k in dst.cx.query(
+        "SELECT version, key FROM model_version_tags WHERE name = ?", [name])}
+    tags = [(mapping[int(v)], str(k), str(val)) for v, k, val in src.cx.query(
+        "SELECT version, key, value FROM model_version_tags WHERE name = ? ORDER BY version, key",
+        [name]) if int(v) in mapping and (mapping[int(v)], str(k)) not in have_tags]
+    return aliases, tags
 
 
 def _mapped_event(event: Sequence[Any], mapping: dict[int, int]) -> tuple[Any, ...]:
