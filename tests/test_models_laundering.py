@@ -143,3 +143,56 @@ def test_a_logged_model_still_loads_without_trust(tracking):
     for uri in (info.model_uri, "models:/ok/1"):
         np.testing.assert_array_equal(mlnb.pyfunc.load_model(uri).predict(X), model.predict(X))
         np.testing.assert_array_equal(mlnb.sklearn.load_model(uri).predict(X), model.predict(X))
+
+
+class MarkerModel(mlnb.pyfunc.PythonModel):
+    """Unpickling this writes the marker file: proof that loading the pickle ran code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        Path(state["marker"]).write_text("the pickle ran code")
+        self.__dict__.update(state)
+
+    def predict(self, context, model_input):
+        return [7] * len(model_input)
+
+
+def test_store_copy_does_not_launder_a_foreign_model(tmp_path, monkeypatch):
+    import os
+
+    import pandas as pd
+
+    from mlnb.store import Store, StoreLocation
+    from mlnb.store.copy import copy_store
+    from mlnb.store.trust import add_trusted
+
+    sentinel = tmp_path / "pwned"
+    src_dir, dst_dir = tmp_path / "src", tmp_path / "dst"
+    ours = os.environ["MLNB_HOME"]
+    monkeypatch.setenv("MLNB_HOME", str(tmp_path / "someone-else"))  # another user's key
+    mlnb.set_tracking_uri(str(src_dir))
+    mlnb.pyfunc.log_model("model", python_model=MarkerModel(sentinel),
+                          input_example=pd.DataFrame({"x": [1.0]}), registered_model_name="theirs")
+    monkeypatch.setenv("MLNB_HOME", ours)
+    model, X = forest()
+    mlnb.sklearn.log_model(model, "model", registered_model_name="mine")
+    src = Store(StoreLocation(src_dir / "mlnb.db", src_dir / "artifacts"))
+    add_trusted(src.store_id, src.location.db_path)  # trusted where it is: not carried along
+    dst = Store(StoreLocation(dst_dir / "mlnb.db", dst_dir / "artifacts"))
+    copy_store(src, dst)
+    theirs = dst.get_model_version("theirs", "1")
+    proof = dst.artifact_proof(theirs.run_id, "model/python_model.pkl")
+    assert proof is not None and proof.origin == "model" and not proof.signed and not proof.vouched
+    mlnb.set_tracking_uri(str(dst_dir))
+    for uri in ("models:/theirs/1", f"runs:/{theirs.run_id}/model"):
+        with pytest.raises(UntrustedModelError, match="trusted=True"):
+            mlnb.pyfunc.load_model(uri)
+    assert not sentinel.exists()
+    np.testing.assert_array_equal(mlnb.sklearn.load_model("models:/mine/1").predict(X),
+                                  model.predict(X))  # this user's own model: signed for DST
+    mlnb.pyfunc.load_model("models:/theirs/1", trusted=True)
+    assert sentinel.exists()  # the payload is real
+    src.close()
+    dst.close()
