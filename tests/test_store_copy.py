@@ -88,6 +88,8 @@ def team(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     """A new, empty team store: PostgreSQL, artifacts in a folder of its own."""
     monkeypatch.setenv("MLNB_ARTIFACT_URI", (tmp_path / "team-artifacts").as_uri())
     store = Store(database_location(pg_url))
+    # Recorded in the store now; unset, so the local stores the tests fill keep their own root.
+    monkeypatch.delenv("MLNB_ARTIFACT_URI")
     yield store
     store.close()
 
