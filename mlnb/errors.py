@@ -80,6 +80,14 @@ class StoreError(MlnbError):
     error_code = "STORE_ERROR"
 
 
+class ReadOnlyStoreError(StoreError):
+    """The store may be read but not changed by this user: a PostgreSQL role granted only
+    reading (``mlnb db grant --reader``), or an SQLite file this user cannot write."""
+
+    error_code = "PERMISSION_DENIED"
+    read_only = True
+
+
 class SchemaTooNewError(StoreError):
     """The store was written by a newer mlnb than this one."""
 
@@ -132,6 +140,7 @@ __all__ = [
     "MlnbError",
     "NotFoundError",
     "ParamConflictError",
+    "ReadOnlyStoreError",
     "RunStateError",
     "SchemaTooNewError",
     "StoreError",
