@@ -250,3 +250,17 @@ def test_a_reader_of_a_store_needing_migrations_is_told_who_upgrades_it(team: Te
                                                  r" its tables\. Ask its owner to run: mlnb db "
                                                  "upgrade URI"):
         team.fresh(reader)
+
+
+def test_a_readers_search_leaves_dead_runs_to_those_who_may_write(team: Team) -> None:
+    experiment = team.owner.create_experiment("e")
+    run = team.owner.create_run(experiment)
+    # Its process (on this host) is gone: the next search of a writer marks it KILLED.
+    team.pg.admin(f"UPDATE runs SET pid = 2147483647, pid_start = NULL "
+                  f"WHERE run_id = '{run.run_id}'", database=team.database)
+    reader = team.role("reader", "reader")
+    mlnb.set_tracking_uri(team.url(reader))
+    found = mlnb.search_runs([experiment], output_format="list")
+    assert [(r.info.run_id, r.info.status) for r in found] == [(run.run_id, "RUNNING")]
+    mlnb.set_tracking_uri(team.owner_url)
+    assert mlnb.search_runs([experiment], output_format="list")[0].info.status == "KILLED"
