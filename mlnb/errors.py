@@ -85,6 +85,14 @@ class ArtifactIntegrityError(StoreError):
     store recorded when it was written: it was changed there since, and is not used."""
 
 
+class ReadOnlyStoreError(StoreError):
+    """The store may be read but not changed by this user: a PostgreSQL role granted only
+    reading (``mlnb db grant --reader``), or an SQLite file this user cannot write."""
+
+    error_code = "PERMISSION_DENIED"
+    read_only = True
+
+
 class SchemaTooNewError(StoreError):
     """The store was written by a newer mlnb than this one."""
 
@@ -138,6 +146,7 @@ __all__ = [
     "MlnbError",
     "NotFoundError",
     "ParamConflictError",
+    "ReadOnlyStoreError",
     "RunStateError",
     "SchemaTooNewError",
     "StoreError",

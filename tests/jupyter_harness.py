@@ -7,7 +7,8 @@ Use the fixtures by importing them into a test module::
 ``lab_server`` starts JupyterLab on a free loopback port in a temporary root folder with its own
 config, runtime and data folders (so no workspace is restored and no news toast covers the UI),
 a known token, and ``MLNB_TRACKING_URI`` unset so the server finds the store the way a user's
-would. ``browser_page`` opens a headless Chromium page (never a downloaded browser).
+would. It serves this checkout's build of the sidebar (``mlnb/labextension``) when there is one.
+``browser_page`` opens a headless Chromium page (never a downloaded browser).
 """
 
 from __future__ import annotations
@@ -86,6 +87,15 @@ def start_lab(root: Path, work: Path, extra_env: dict[str, str] | None = None) -
            "--LabApp.news_url=None", "--ServerApp.open_browser=False"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
+    build = Path(__file__).resolve().parent.parent / "mlnb" / "labextension"
+    if (build / "package.json").is_file():
+        # This checkout's build of the sidebar, ahead of the copy that `pip install` put in the
+        # environment's share/ folder (JupyterLab takes the first extension of a name it finds):
+        # a TypeScript change is tested as soon as it is built, without reinstalling.
+        extensions = work / "labextensions"
+        extensions.mkdir(exist_ok=True)
+        (extensions / "mlnb").symlink_to(build.resolve(), target_is_directory=True)
+        cmd.append(f"--LabApp.extra_labextensions_path={extensions}")
     with open(log, "wb") as out:
         process = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from pg_server import SUPERUSER
 
 from mlnb.entities import Metric, Param, RunTag, ViewType
 from mlnb.errors import (
@@ -29,7 +30,7 @@ def _counts(store: Store, run_id: str) -> tuple[int, int, int]:
 # --- the run's life -------------------------------------------------------------------------
 
 
-def test_create_run_records_name_tags_and_owner(store: Store) -> None:
+def test_create_run_records_name_tags_and_owner(store: Store, backend: str) -> None:
     info = store.create_run("0", run_name="first", tags={"team": "a"}, user_id="ann",
                             start_time=1234)
     assert (info.run_name, info.status, info.start_time, info.user_id) == (
@@ -37,7 +38,9 @@ def test_create_run_records_name_tags_and_owner(store: Store) -> None:
     assert info.end_time is None
     assert info.artifact_uri.endswith(f"/artifacts/{info.run_id}")
     run = store.get_run(info.run_id)
-    assert run.data.tags == {"mlflow.runName": "first", "team": "a"}
+    # On PostgreSQL, also the database role that made it (the login, user_id, could be anyone).
+    role = {} if backend == "sqlite" else {"mlnb.db_user": SUPERUSER}
+    assert run.data.tags == {"mlflow.runName": "first", "team": "a", **role}
     assert store.cx.query("SELECT pid FROM runs WHERE run_id = ?", [info.run_id])[0][0] > 0
 
 

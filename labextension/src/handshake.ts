@@ -10,6 +10,11 @@ export interface IHandshake {
   storeUri: string;
   /** Why the sidebar cannot work with this server (shown instead of the panel), or null. */
   problem: string | null;
+  /**
+   * Why the store may only be read (a PostgreSQL reader role): write actions are shown disabled
+   * with this as their tooltip; null when the user may write (or it is not known yet).
+   */
+  readOnly: string | null;
 }
 
 function unreachable(error: unknown): string {
@@ -29,14 +34,18 @@ export async function checkHandshake(): Promise<IHandshake> {
   try {
     version = await getVersion();
   } catch (error) {
-    return { storeUri: '', problem: unreachable(error) };
+    return { storeUri: '', problem: unreachable(error), readOnly: null };
   }
   if (version.api_version !== API_VERSION) {
     const problem =
       `This sidebar speaks mlnb API ${API_VERSION}, but the server extension (mlnb ` +
       `${version.mlnb_version}) speaks API ${version.api_version}. Reinstall mlnb so both ` +
       'come from the same version, then restart JupyterLab and reload the page.';
-    return { storeUri: '', problem };
+    return { storeUri: '', problem, readOnly: null };
   }
-  return { storeUri: version.store, problem: null };
+  const readOnly =
+    version.can_write === false
+      ? (version.read_only_reason ?? 'Your access to this store is read-only.')
+      : null;
+  return { storeUri: version.store, problem: null, readOnly };
 }

@@ -78,7 +78,7 @@ function openTab(app: JupyterFrontEnd, widget: MainAreaWidget): void {
   app.shell.activateById(widget.id);
 }
 
-function addTabCommands(app: JupyterFrontEnd): void {
+function addTabCommands(app: JupyterFrontEnd, readOnly: () => string | null): void {
   app.commands.addCommand(COMMANDS.openRun, {
     label: 'Open mlnb run',
     execute: args => {
@@ -96,6 +96,7 @@ function addTabCommands(app: JupyterFrontEnd): void {
             onDeleteOrRestore={run =>
               deleteOrRestoreRuns([run], run.lifecycle_stage === 'deleted', askDeleteOrRestore)
             }
+            readOnly={readOnly()}
           />
         )
       );
@@ -119,12 +120,12 @@ function addTabCommands(app: JupyterFrontEnd): void {
 }
 
 function activate(app: JupyterFrontEnd, labShell: ILabShell | null): void {
-  addTabCommands(app);
   const panel = new ExperimentsPanel({
     openRun: (runId, runName) => void app.commands.execute(COMMANDS.openRun, { runId, runName }),
     compare: runIds => void app.commands.execute(COMMANDS.compare, { runIds })
   });
   app.shell.add(panel, 'left', { rank: 900 });
+  addTabCommands(app, () => panel.readOnly);
 
   app.commands.addCommand(COMMANDS.showPanel, {
     label: 'Show Experiments (mlnb)',

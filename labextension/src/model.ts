@@ -370,7 +370,7 @@ export class ExperimentsModel implements IDisposable {
   private readonly _poll: Poll<void, unknown>;
   private readonly _changed = new Signal<this, void>(this);
   private _isDisposed = false;
-  private _handshake: IHandshake = { storeUri: '', problem: null };
+  private _handshake: IHandshake = { storeUri: '', problem: null, readOnly: null };
   private _experiments: IExperiment[] = [];
   private _query: IQueryState = {
     experimentId: '',

@@ -79,7 +79,9 @@ function Models(props: { model: ExperimentsModel }): JSX.Element {
       <div className="mlnb-models-head" onClick={() => model.toggleModels()}>
         {model.modelsOpen ? '▾' : '▸'} Models
       </div>
-      {model.modelsOpen && <ModelsSection refreshKey={model.modelsGeneration} />}
+      {model.modelsOpen && (
+        <ModelsSection refreshKey={model.modelsGeneration} readOnly={model.handshake.readOnly} />
+      )}
     </>
   );
 }
@@ -95,6 +97,11 @@ function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.
       <div className="mlnb-panel-title" title={model.handshake.storeUri}>
         Experiments
       </div>
+      {model.handshake.readOnly && (
+        <div className="mlnb-muted mlnb-read-only" title={model.handshake.readOnly}>
+          Read-only: {model.handshake.readOnly}
+        </div>
+      )}
       <QueryControls model={model} />
       <Errors model={model} />
       <RunToolbar model={model} onCompare={actions.compare} />
@@ -119,6 +126,11 @@ export class ExperimentsPanel extends ReactWidget {
 
   render(): JSX.Element {
     return <Panel model={this._model} actions={this._actions} />;
+  }
+
+  /** Why the store may only be read (write actions are unavailable), or null. */
+  get readOnly(): string | null {
+    return this._model.handshake.readOnly;
   }
 
   protected onAfterShow(msg: Message): void {

@@ -10,7 +10,14 @@ export type JsonNumber = number | 'NaN' | 'Infinity' | '-Infinity';
 export interface IVersion {
   mlnb_version: string;
   api_version: number;
+  /** The store's URI, any password masked. */
   store: string;
+  store_kind?: 'sqlite' | 'postgresql';
+  /** Whether the server's user may change the store (false for a PostgreSQL reader role). */
+  can_write?: boolean;
+  /** Why it may not (shown on every write action, which is disabled), or null. */
+  read_only_reason?: string | null;
+  db_role?: string | null;
 }
 
 export interface IExperiment {

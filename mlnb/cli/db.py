@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from mlnb.errors import InvalidParameterError
+from mlnb.store.access import LEVELS, set_access
 from mlnb.store.location import resolve
 from mlnb.tracking import fluent
 from mlnb.tracking.client import current_store
@@ -23,7 +24,7 @@ def register(subparsers: Any) -> None:
 
     :param subparsers: the top-level parser's sub-parsers.
     """
-    db = subparsers.add_parser("db", help="upgrade or compact the store's database")
+    db = subparsers.add_parser("db", help="upgrade or compact the store's database, grant access")
     actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, handler, text in (
         ("upgrade", upgrade_command, "apply the schema migrations this mlnb has (done on open, too)"),
@@ -34,6 +35,20 @@ def register(subparsers: Any) -> None:
                             help="the store (a folder, sqlite:/// URI or postgresql:// URL); default "
                                  "the current one")
         action.set_defaults(handler=handler)
+    grant = actions.add_parser(
+        "grant", help="give a PostgreSQL role read or write access to the store, or take it back",
+        description="Run as the store's owner (or a superuser). A reader may search and load "
+                    "everything; a writer may also log runs and change the registry; neither may "
+                    "alter or drop tables. The level given replaces what the role had.")
+    level = grant.add_mutually_exclusive_group(required=True)
+    level.add_argument("--reader", metavar="ROLE", help="SELECT on every table of the store")
+    level.add_argument("--writer", metavar="ROLE",
+                       help="SELECT, INSERT, UPDATE, DELETE on the store's tables, USAGE on its "
+                            "sequences")
+    level.add_argument("--revoke", metavar="ROLE", help="take every right on the store back")
+    grant.add_argument("uri", nargs="?", metavar="URI",
+                       help="the store's postgresql:// URL; default the current store")
+    grant.set_defaults(handler=grant_command)
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -70,4 +85,24 @@ def compact_command(args: argparse.Namespace) -> int:
           flush=True)
     before, after = store.compact()
     print(f"Done: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB.")
+    return 0
+
+
+def grant_command(args: argparse.Namespace) -> int:
+    """``mlnb db grant --reader|--writer|--revoke ROLE [URI]``: set what a role may do.
+
+    :param args: the parsed command line.
+    """
+    level, role = next((name, getattr(args, name)) for name in LEVELS if getattr(args, name))
+    store = _store(args)
+    shown = store.location.display
+    tables = set_access(store.cx, shown, role, level)
+    if level == "revoke":
+        print(f"Role {role!r} has no access to {shown} any more.")
+    elif level == "reader":
+        print(f"Role {role!r} may now read {shown} ({tables} tables, and those later "
+              "migrations add); it may not change it.")
+    else:
+        print(f"Role {role!r} may now read and write {shown} ({tables} tables, and those later "
+              "migrations add); it may not alter or drop them, nor grant access.")
     return 0

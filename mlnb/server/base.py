@@ -109,6 +109,12 @@ class MlnbHandler(APIHandler):
         """The server's store (opened once per process)."""
         return open_store(self.store_uri)
 
+    async def require_writable(self) -> None:
+        """Refuse a write (403, with the reason and what to do) when the server's user may only
+        read the store (a PostgreSQL reader role), before anything is attempted."""
+        store = self.store()
+        await self.blocking(store.require_writable)
+
     def user_name(self) -> str:
         """Who the logged-in Jupyter user is, for the registry history (``User.username``)."""
         user = self.current_user

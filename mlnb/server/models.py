@@ -86,6 +86,7 @@ class StageHandler(MlnbHandler):
         archive = body.get("archive_existing_versions", False)
         if not isinstance(stage, str) or not isinstance(archive, bool):
             raise web.HTTPError(400, 'Send {"stage": "<stage>", "archive_existing_versions": <bool>}.')
+        await self.require_writable()
         transition = _registry(self.client(), "transition_model_version_stage")
         user = self.user_name()
         result = await self.blocking(lambda: transition(name, version, stage, archive, user_id=user))
@@ -103,6 +104,7 @@ class AliasHandler(MlnbHandler):
         version = body.get("version")
         if not isinstance(version, (str, int)) or isinstance(version, bool):
             raise web.HTTPError(400, 'Send {"version": "<version number>"}.')
+        await self.require_writable()
         set_alias = _registry(self.client(), "set_registered_model_alias")
         user = self.user_name()
         await self.blocking(lambda: set_alias(name, alias, str(version), user_id=user))
@@ -113,6 +115,7 @@ class AliasHandler(MlnbHandler):
     async def delete(self, name: str, alias: str) -> None:
         """``DELETE models/<name>/aliases/<alias>``: remove the alias."""
         self.require_json()
+        await self.require_writable()
         delete_alias = _registry(self.client(), "delete_registered_model_alias")
         user = self.user_name()
         await self.blocking(lambda: delete_alias(name, alias, user_id=user))

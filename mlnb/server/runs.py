@@ -15,7 +15,7 @@ from mlnb._version import __version__
 from mlnb.entities import Experiment, Metric, Run, ViewType
 from mlnb.errors import MlnbError
 from mlnb.server.base import API_VERSION, MlnbHandler, dump
-from mlnb.store.location import mask_password
+from mlnb.store.location import resolve
 
 VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
 LIST_TAG_CHARS = 300  # tag values in a run list are cut here; the run detail has them whole
@@ -167,10 +167,30 @@ class VersionHandler(MlnbHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        """``GET version``: mlnb's version, the API version and the store."""
-        self.send_json({"mlnb_version": __version__, "api_version": API_VERSION,
-                        "store": mask_password(self.store_uri)})
+    async def get(self) -> None:
+        """``GET version``: mlnb's version, the API version, and the store: ``store`` (its URI,
+        any password masked), ``store_kind`` (``sqlite`` or ``postgresql``), ``can_write`` and,
+        when it is false, ``read_only_reason`` (the panel shows write actions as unavailable
+        with it), and ``db_role`` (PostgreSQL's role the server acts as, else null)."""
+        body: dict[str, Any] = {"mlnb_version": __version__, "api_version": API_VERSION}
+        body.update(await self.blocking(self._store_access))
+        self.send_json(body)
+
+    def _store_access(self) -> dict[str, Any]:
+        location = resolve(self.store_uri)
+        access: dict[str, Any] = {
+            "store": location.display,
+            "store_kind": "sqlite" if location.is_sqlite else "postgresql",
+            "can_write": False, "read_only_reason": None, "db_role": None,
+        }
+        try:
+            store = self.store()
+            reason = store.read_only_reason()
+            access.update(can_write=reason is None, read_only_reason=reason,
+                          db_role=store.db_role())
+        except MlnbError as exc:  # the handshake still answers; every other call says why
+            access["read_only_reason"] = exc.message
+        return access
 
 
 class ExperimentsHandler(MlnbHandler):
@@ -273,6 +293,7 @@ class RunHandler(MlnbHandler):
     async def delete(self, run_id: str) -> None:
         """``DELETE runs/<run_id>``: delete the run (restorable)."""
         self.require_json()
+        await self.require_writable()
         client = self.client()
         await self.blocking(client.delete_run, run_id)
         count_cache(self.settings).clear()  # the counts shown must include this at once
@@ -300,6 +321,7 @@ class RestoreRunHandler(MlnbHandler):
     async def post(self, run_id: str) -> None:
         """``POST runs/<run_id>/restore``."""
         self.json_body()
+        await self.require_writable()
         client = self.client()
         await self.blocking(client.restore_run, run_id)
         count_cache(self.settings).clear()

@@ -24,6 +24,7 @@ from mlnb.errors import (
     StorePrivacyWarning,
 )
 from mlnb.store import pg_schema
+from mlnb.store.access import AccessQueries
 from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.store.batches import BatchQueries
 from mlnb.store.connection import Connection, refuse_foreign_database
@@ -69,7 +70,7 @@ class ArtifactProof:
 
 
 class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTableQueries,
-            RegistryQueries, StageQueries, LoggedModelQueries, PredictionQueries):
+            RegistryQueries, StageQueries, LoggedModelQueries, PredictionQueries, AccessQueries):
     """One mlnb store: ``mlnb.db`` and its artifact root.
 
     :param location: where the database and the artifact root are; both folders are created

@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from mlnb.errors import StoreError
+from mlnb.errors import ReadOnlyStoreError, StoreError
 from mlnb.store.dialect import POSTGRESQL, Dialect
 from mlnb.store.location import mask_password
 from mlnb.store.pg_schema import apply_migrations
@@ -373,11 +373,9 @@ def query_error(exc: Exception, shown: str) -> StoreError:
     text = _first_line(str(exc))
     lost = _lost(exc)
     if state == "42501":
-        error = StoreError(
+        return ReadOnlyStoreError(
             f"Store {shown}: your database role may read but not change this store ({text}). "
             "Ask its owner for write access: mlnb db grant --writer ROLE.")
-        error.read_only = True  # type: ignore[attr-defined]
-        return error
     if state == "53100":
         why = "the database server's disk is full; nothing already saved was lost"
     elif lost:

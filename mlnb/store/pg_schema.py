@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from mlnb.errors import ForeignStoreError, SchemaTooNewError
+from mlnb.errors import ForeignStoreError, ReadOnlyStoreError, SchemaTooNewError
 from mlnb.store.dialect import Writer
 from mlnb.store.location import MLFLOW_DATA_HINT
 
@@ -277,6 +277,7 @@ def apply_migrations(tx: Writer, shown: str) -> list[str]:
             f"{shown} holds tables of another application ({', '.join(sorted(tables)[:5])}); "
             "mlnb left it untouched. Give mlnb a database of its own (CREATE DATABASE mlnb).")
     if not tables:
+        _refuse_unreadable(tx, shown)
         tx.execute(f"CREATE TABLE {LEDGER} (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)")
     applied = {row[0] for row in tx.execute(f"SELECT name FROM {LEDGER}")}
     unknown = applied - KNOWN
@@ -284,6 +285,9 @@ def apply_migrations(tx: Writer, shown: str) -> list[str]:
         raise SchemaTooNewError(
             f"The store {shown} was written by a newer mlnb (it has migrations {sorted(unknown)} "
             "that this version does not know). Upgrade mlnb to open it: pip install -U mlnb.")
+    pending = [name for name, _ in MIGRATIONS if name not in applied]
+    if pending and tables:
+        _refuse_non_owner(tx, shown, pending)
     done = []
     for name, migrate in MIGRATIONS:
         if name not in applied:
@@ -292,6 +296,31 @@ def apply_migrations(tx: Writer, shown: str) -> list[str]:
                        "(extract(epoch FROM now()) * 1000)::BIGINT)", [name])
             done.append(name)
     return done
+
+
+def _refuse_unreadable(tx: Writer, shown: str) -> None:
+    """A role that sees no table of a database holding an mlnb store was granted nothing on it
+    (information_schema lists only the tables a role has some right on): say so, rather than
+    try to create a new store there."""
+    rows = tx.execute("SELECT current_user FROM pg_tables WHERE schemaname = current_schema() "
+                      f"AND tablename = '{LEDGER}'").fetchall()
+    if rows:
+        raise ReadOnlyStoreError(
+            f"Store {shown}: your database role {rows[0][0]!r} has no access to this mlnb "
+            f"store. Its owner grants it with: mlnb db grant --reader {rows[0][0]} (or --writer).")
+
+
+def _refuse_non_owner(tx: Writer, shown: str, pending: list[str]) -> None:
+    """Only the tables' owner (or a superuser) may migrate them: a reader or writer of an older
+    store gets one sentence naming who must upgrade it, not a permission error from the DDL."""
+    me, allowed = tx.execute(
+        "SELECT current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) OR "
+        "pg_has_role(current_user, (SELECT tableowner FROM pg_tables WHERE schemaname = "
+        f"current_schema() AND tablename = '{LEDGER}'), 'MEMBER')").fetchall()[0]
+    if not allowed:
+        raise ReadOnlyStoreError(
+            f"Store {shown} needs the schema migrations {pending} of this mlnb, and your database "
+            f"role {me!r} may not change its tables. Ask its owner to run: mlnb db upgrade URI.")
 
 
 def applied_migrations(query: Callable[[str], list[object]]) -> list[str]:

@@ -12,7 +12,7 @@ Every stage or alias change is recorded in ``model_registry_events`` (when, from
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlnb.entities import ModelVersion, ModelVersionStage, RegisteredModel
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
@@ -91,6 +91,10 @@ class RegistryQueries:
     """
 
     cx: StoreConnection
+
+    if TYPE_CHECKING:  # from AccessQueries, beside this class in Store
+
+        def attributed(self, user_id: str) -> str: ...
 
     # --- registered models ------------------------------------------------------------------
 
@@ -509,9 +513,10 @@ class RegistryQueries:
 
     def _record(self, name: str, version: int | None, kind: str, old: str | None,
                 new: str | None, user_id: str) -> None:
+        who = self.attributed(user_id)  # with the database role on PostgreSQL
         with self.cx.write() as conn:  # joins the caller's transaction
             conn.execute(
                 "INSERT INTO model_registry_events (name, version, kind, from_value, to_value, "
                 "time, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [name, version, kind, old, new, now_ms(), user_id],
+                [name, version, kind, old, new, now_ms(), who],
             )

@@ -30,6 +30,7 @@ from mlnb.errors import (
     StoreError,
 )
 from mlnb.store import heartbeat, liveness, records, run_search, validation
+from mlnb.store.access import DB_USER_TAG
 from mlnb.store.dialect import StoreConnection, Writer
 from mlnb.store.heartbeat import Heartbeat
 from mlnb.store.search import (
@@ -117,6 +118,12 @@ class RunQueries:
 
         def fold_run_tails(self, conn: Writer, run_id: str) -> None: ...
 
+        def require_writable(self) -> None: ...
+
+        def can_write(self) -> bool: ...
+
+        def db_role(self) -> str | None: ...
+
     _RUN_COLUMNS = ("r.run_id, r.experiment_id, r.name, r.status, r.start_time, r.end_time, "
                     "r.lifecycle_stage, r.user_id")
 
@@ -140,6 +147,7 @@ class RunQueries:
         :param user_id: who runs it.
         :param start_time: milliseconds since the epoch; default now.
         """
+        self.require_writable()  # a reader's start_run: one sentence naming its role and the fix
         name = validation.check_name(run_name, "Run") if run_name else random_run_name()
         run_id = new_run_id()
         start = start_time if start_time is not None else now_ms()
@@ -148,6 +156,9 @@ class RunQueries:
         if parent_run_id:
             all_tags.append(RunTag(PARENT_RUN_TAG, parent_run_id))
         all_tags += [RunTag(k, v) for k, v in (tags or {}).items() if k != RUN_NAME_TAG]
+        role = self.db_role()
+        if role is not None:  # who made it on PostgreSQL, where user_id (the login) could be anything
+            all_tags.append(RunTag(DB_USER_TAG, role))
         with self.cx.write() as conn:
             experiment = self.get_experiment(experiment_id)
             if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
@@ -248,7 +259,10 @@ class RunQueries:
         :param run_id: the run.
         :raises NotFoundError: when there is none.
         :raises RunStateError: when it is deleted.
+        :raises ReadOnlyStoreError: when this user may only read the store (checked here, so a
+            buffered metric or an artifact file fails at the call, not at a later flush).
         """
+        self.require_writable()
         rows = self.cx.query("SELECT lifecycle_stage FROM runs WHERE run_id = ?", [run_id])
         if not rows:
             raise NotFoundError(f"No run with id {run_id!r}.")
@@ -459,8 +473,12 @@ class RunQueries:
         A run of this machine is dead when its process is gone; on a team store, a run of any
         machine is dead when its heartbeat stopped (:mod:`mlnb.store.heartbeat`: no heartbeat
         for four intervals, two minutes by default), unless it is this machine's and its process
-        still lives.
+        still lives. A user who may only read the store (a reader role) leaves that to those who
+        may write: its searches and the sidebar must work, not fail on a write it was never
+        allowed.
         """
+        if not self.can_write():
+            return []
         host = liveness.this_host()
         running = self.cx.query(
             "SELECT run_id, pid, pid_start FROM runs WHERE status = 'RUNNING' AND host = ?", [host]

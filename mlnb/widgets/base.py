@@ -26,6 +26,31 @@ def no_math(widget: Any) -> Any:
     return widget
 
 
+def read_only_reason(client: Any) -> str | None:
+    """Why the client's store may only be read (a PostgreSQL reader role), or None when it may
+    be changed (or the client has no store to ask).
+
+    :param client: an :class:`mlnb.MlnbClient` (or any object with a ``store``).
+    """
+    store = getattr(client, "store", None)
+    reason = getattr(store, "read_only_reason", None)
+    return reason() if callable(reason) else None
+
+
+def disable_writes(reason: str | None, *controls: Any) -> None:
+    """Show write controls as unavailable, with ``reason`` as their tooltip (a title: text,
+    never HTML), instead of letting them fail when used.
+
+    :param reason: why the store may only be read; None leaves the controls as they are.
+    :param controls: the buttons, dropdowns and text boxes that change the store.
+    """
+    if reason is None:
+        return
+    for control in controls:
+        control.disabled = True
+        control.tooltip = reason
+
+
 class StaticFallback:
     """Mixed into a widget: its display bundle also carries ``text/html``.
 

@@ -16,7 +16,7 @@ import ipywidgets as widgets
 from mlnb.entities import ModelVersion, ModelVersionStage
 from mlnb.errors import MlnbError
 from mlnb.tracking.client import current_client
-from mlnb.widgets.base import no_math
+from mlnb.widgets.base import disable_writes, no_math, read_only_reason
 from mlnb.widgets.escape import escape_html
 
 KEY_METRICS = 3
@@ -53,6 +53,8 @@ class VersionRow(widgets.HBox):
             lambda c: c.delete_registered_model_alias(mv.name, self.alias.value.strip())))
         self.save_description.on_click(lambda _b: panel.act(
             lambda c: c.update_model_version(mv.name, mv.version, self.description.value)))
+        disable_writes(panel.read_only, self.stage, self.apply, self.alias, self.set_alias,
+                       self.delete_alias, self.description, self.save_description)
         super().__init__([
             widgets.Label(f"v{mv.version}", layout=widgets.Layout(width="45px")), self.stage_label,
             self.aliases_label, self.metrics_label, self.stage, self.apply, self.alias,
@@ -69,6 +71,8 @@ class RegistryPanel(widgets.VBox):
 
     def __init__(self, name: str | None = None, client: Any = None) -> None:
         self.client = client if client is not None else current_client()
+        # A reader role's panel shows the changes as unavailable (why, as a tooltip) up front.
+        self.read_only = read_only_reason(self.client)
         self.rows: dict[str, VersionRow] = {}
         self.title = widgets.HTML()
         self.model = widgets.Dropdown(description="Model", options=[])
@@ -87,6 +91,7 @@ class RegistryPanel(widgets.VBox):
         self.confirm = widgets.VBox([self.confirm_text, widgets.HBox(
             [self.archive_existing, self.confirm_button, self.cancel_button])])
         self.confirm.layout.display = "none"
+        disable_writes(self.read_only, self.model_description, self.save_model_description)
         self.model.observe(lambda _change: self.refresh(), names="value")
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.save_model_description.on_click(lambda _b: self.act(
@@ -100,6 +105,8 @@ class RegistryPanel(widgets.VBox):
         ])
         self._load_names(name)
         self.refresh()
+        if self.read_only is not None:
+            self.status.value = f"Read-only: {self.read_only}"
 
     def _load_names(self, wanted: str | None) -> None:
         try:

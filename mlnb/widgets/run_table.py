@@ -21,7 +21,7 @@ from mlnb.entities import Run, RunStatus, ViewType
 from mlnb.errors import MlnbError
 from mlnb.tracking.client import current_client
 from mlnb.widgets import data, static
-from mlnb.widgets.base import StaticFallback, no_math
+from mlnb.widgets.base import StaticFallback, disable_writes, no_math, read_only_reason
 from mlnb.widgets.comparison import Comparison
 from mlnb.widgets.escape import escape_html
 from mlnb.widgets.run_detail import RunDetail
@@ -104,6 +104,7 @@ class RunTable(StaticFallback, widgets.VBox):
         self.delete_button.on_click(lambda _: self.set_lifecycle("deleted"))
         self.restore_button.on_click(lambda _: self.set_lifecycle("active"))
         self.refresh_button.on_click(lambda _: self.refresh())
+        disable_writes(read_only_reason(self.client), self.delete_button, self.restore_button)
         self.message = no_math(widgets.Label())
         self.panel = widgets.VBox()
         self.children = (

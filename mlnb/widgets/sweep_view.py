@@ -20,7 +20,7 @@ from mlnb.registry import model_source
 from mlnb.store import Store
 from mlnb.tracking.client import MlnbClient
 from mlnb.widgets import charts, data, static
-from mlnb.widgets.base import StaticFallback, no_math
+from mlnb.widgets.base import StaticFallback, disable_writes, no_math
 from mlnb.widgets.escape import escape_html
 from mlnb.widgets.sweep import (
     Sweep,
@@ -110,6 +110,7 @@ class SweepView(StaticFallback, widgets.VBox):
         self.register_button = widgets.Button(description="Register this model", icon="tag",
                                               disabled=self.model_path is None)
         self.register_button.on_click(lambda _b: self.register())
+        disable_writes(self.store.read_only_reason(), self.model_name, self.register_button)
         self.status = no_math(widgets.Label())
         self.error = no_math(widgets.Label(style={"text_color": "#b00020"}))
         self.outputs = [widgets.Output() for _ in _TABS]

@@ -92,7 +92,7 @@ describe('start', () => {
     model.start();
     expect(model.runs.loading).toBe(true);
     await tick();
-    expect(model.handshake).toEqual({ storeUri: 'sqlite:///s.db', problem: null });
+    expect(model.handshake).toEqual({ storeUri: 'sqlite:///s.db', problem: null, readOnly: null });
     expect(model.experiments.map(e => e.name)).toEqual(['e1']);
     expect(mocked.listRuns).toHaveBeenCalledWith(
       {
@@ -119,6 +119,20 @@ describe('start', () => {
     expect(model.handshake.problem).toMatch(
       /speaks mlnb API 1, but the server extension \(mlnb 9\.0\.0\) speaks API 2/
     );
+  });
+
+  it('keeps why a store may only be read (a reader role) for the write actions', async () => {
+    const reason = "Your database role 'r' may read but not change the store <b>s</b>.";
+    mocked.getVersion.mockResolvedValue({
+      mlnb_version: '0.1.0',
+      api_version: 1,
+      store: 'postgresql://r:***@h/db',
+      can_write: false,
+      read_only_reason: reason
+    });
+    makeModel().start();
+    await tick();
+    expect(model.handshake).toEqual({ storeUri: 'postgresql://r:***@h/db', problem: null, readOnly: reason });
   });
 
   it('explains a 404 as a missing server extension', async () => {

@@ -28,6 +28,8 @@ interface IVersionProps {
   production: IModelVersion | undefined;
   onChanged: () => void;
   onError: (message: string) => void;
+  /** Why the registry may only be read (its controls are disabled), or null. */
+  readOnly: string | null;
 }
 
 async function askMoveToProduction(props: IVersionProps): Promise<boolean> {
@@ -61,6 +63,8 @@ function StageSelect(props: IVersionProps): JSX.Element {
       aria-label={`stage of version ${v}`}
       className="mlnb-stage-select"
       value={version.current_stage}
+      disabled={props.readOnly !== null}
+      title={props.readOnly ?? undefined}
       onChange={event => void changeStage(event.target.value)}
     >
       {STAGES.map(stage => (
@@ -72,12 +76,22 @@ function StageSelect(props: IVersionProps): JSX.Element {
   );
 }
 
-function AliasChip(props: { alias: string; name: string; onRemove: () => void }): JSX.Element {
-  const { alias } = props;
+function AliasChip(props: {
+  alias: string;
+  name: string;
+  onRemove: () => void;
+  readOnly: string | null;
+}): JSX.Element {
+  const { alias, readOnly } = props;
   return (
     <span className="mlnb-chip">
       @{alias}
-      <button className="mlnb-chip-x" title={`remove alias ${alias}`} onClick={props.onRemove}>
+      <button
+        className="mlnb-chip-x"
+        title={readOnly ?? `remove alias ${alias}`}
+        disabled={readOnly !== null}
+        onClick={props.onRemove}
+      >
         ×
       </button>
     </span>
@@ -107,12 +121,20 @@ function Aliases(props: IVersionProps): JSX.Element {
   return (
     <>
       {props.aliases.map(a => (
-        <AliasChip key={a} alias={a} name={name} onRemove={() => void removeAlias(a)} />
+        <AliasChip
+          key={a}
+          alias={a}
+          name={name}
+          readOnly={props.readOnly}
+          onRemove={() => void removeAlias(a)}
+        />
       ))}
       <input
         className="mlnb-alias-input"
         placeholder="alias"
         value={alias}
+        disabled={props.readOnly !== null}
+        title={props.readOnly ?? undefined}
         onChange={event => setAlias(event.target.value)}
         onKeyDown={event => event.key === 'Enter' && void addAlias()}
       />
@@ -142,6 +164,7 @@ function Versions(props: {
   versions: IModelVersion[];
   onChanged: () => void;
   onError: (message: string) => void;
+  readOnly: string | null;
 }): JSX.Element {
   const { model, versions } = props;
   const aliases = aliasesOf(model);
@@ -167,6 +190,7 @@ function Versions(props: {
             production={production}
             onChanged={props.onChanged}
             onError={props.onError}
+            readOnly={props.readOnly}
           />
         ))}
       </tbody>
@@ -174,7 +198,11 @@ function Versions(props: {
   );
 }
 
-function ModelEntry(props: { model: IRegisteredModel; onError: (m: string) => void }): JSX.Element {
+function ModelEntry(props: {
+  model: IRegisteredModel;
+  onError: (m: string) => void;
+  readOnly: string | null;
+}): JSX.Element {
   const { onError } = props;
   const name = props.model.name;
   const [open, setOpen] = React.useState(false);
@@ -196,14 +224,24 @@ function ModelEntry(props: { model: IRegisteredModel; onError: (m: string) => vo
         <span className="mlnb-muted"> {summary.join(' · ')}</span>
       </div>
       {open && detail.data && (
-        <Versions model={model} versions={detail.data.versions} onChanged={detail.reload} onError={onError} />
+        <Versions
+          model={model}
+          versions={detail.data.versions}
+          onChanged={detail.reload}
+          onError={onError}
+          readOnly={props.readOnly}
+        />
       )}
     </div>
   );
 }
 
-/** The registered models; loaded again whenever `refreshKey` changes. */
-export function ModelsSection(props: { refreshKey: number }): JSX.Element {
+/**
+ * The registered models; loaded again whenever `refreshKey` changes. With `readOnly` (why the
+ * store may only be read), the stage and alias controls are shown disabled with it as tooltip.
+ */
+export function ModelsSection(props: { refreshKey: number; readOnly?: string | null }): JSX.Element {
+  const readOnly = props.readOnly ?? null;
   const models = useRequest(() => api.listModels(), [props.refreshKey]);
   const [actionError, setActionError] = React.useState<string | null>(null);
   const error = actionError ?? models.error;
@@ -220,7 +258,7 @@ export function ModelsSection(props: { refreshKey: number }): JSX.Element {
       )}
       {models.data && models.data.length === 0 && <div className="mlnb-muted">No registered models yet.</div>}
       {(models.data ?? []).map(model => (
-        <ModelEntry key={model.name} model={model} onError={setActionError} />
+        <ModelEntry key={model.name} model={model} onError={setActionError} readOnly={readOnly} />
       ))}
     </div>
   );

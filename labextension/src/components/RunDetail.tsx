@@ -18,6 +18,8 @@ export interface IRunDetailProps {
   runId: string;
   openNotebook: (path: string, cellId: string | null) => Promise<void>;
   onDeleteOrRestore: (run: IRunDetail) => Promise<boolean>;
+  /** Why the store may only be read (Delete / Restore is disabled with it as tooltip), or null. */
+  readOnly?: string | null;
 }
 
 /** A two-column table of keys and their values. */
@@ -208,7 +210,9 @@ function RunHeader(props: IRunDetailProps & { run: IRunDetail; onChanged: () => 
           </button>
         )}
         <button
-          className="jp-mod-styled jp-mod-warn"
+          className="jp-mod-styled jp-mod-warn mlnb-run-delete"
+          disabled={Boolean(props.readOnly)}
+          title={props.readOnly ?? undefined}
           onClick={() => void props.onDeleteOrRestore(run).then(changed => changed && props.onChanged())}
         >
           {deleted ? 'Restore run' : 'Delete run'}

@@ -19,6 +19,7 @@ export function RunToolbar(props: {
 }): JSX.Element {
   const { model } = props;
   const chosen = model.selectedRuns;
+  const readOnly = model.handshake.readOnly;
   return (
     <div className="mlnb-toolbar">
       <span className="mlnb-count">{countText(model)}</span>
@@ -31,7 +32,8 @@ export function RunToolbar(props: {
       </button>
       <button
         className="jp-mod-styled mlnb-delete-button"
-        disabled={chosen.length === 0}
+        disabled={chosen.length === 0 || readOnly !== null}
+        title={readOnly ?? undefined}
         onClick={() => void model.deleteOrRestoreSelected()}
       >
         {model.query.view === 'deleted' ? 'Restore' : 'Delete'}
