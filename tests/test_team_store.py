@@ -125,7 +125,8 @@ def test_the_password_is_never_shown_nor_stored_in_a_run(tracking: Path, pg_url:
 def _python(code: str, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args],
                             env={**os.environ, **env, "PYTHONPATH": str(CHECKOUT)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def test_processes_opening_a_new_database_at_once_all_succeed(pg: PgServer, tmp_path: Path) -> None:
@@ -295,3 +296,22 @@ def test_a_run_whose_heartbeat_stops_is_marked_killed_from_any_machine(
         for child in (live, doomed):
             child.kill()
             child.wait(timeout=30)
+
+
+def test_a_run_left_open_when_the_database_is_gone_at_exit_is_one_clear_line(
+        pg: PgServer, tmp_path: Path) -> None:
+    name = pg.new_database()
+    env = {"MLNB_TRACKING_URI": pg.url(name), "MLNB_ARTIFACT_URI": tmp_path.as_uri(),
+           "MLNB_PG_RECONNECT_S": "1"}
+    child = _python("""
+        import sys, mlnb
+        run = mlnb.start_run()
+        print(run.info.run_id, flush=True)
+        sys.stdin.readline()
+    """, env)
+    run_id = child.stdout.readline().strip()  # type: ignore[union-attr]
+    pg.drop_database(name)  # the store disappears under the running process
+    _, err = child.communicate(input="\n", timeout=60)
+    assert child.returncode == 0
+    assert f"mlnb: could not end run {run_id} at exit" in err
+    assert "Traceback" not in err and SUPERUSER_PASSWORD not in err

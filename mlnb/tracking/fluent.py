@@ -479,10 +479,14 @@ def _end_runs_at_exit() -> None:
         return
     status = RunStatus.FAILED if _uncaught else RunStatus.FINISHED
     while state.active:
+        run_id = state.active[-1].run_id
         try:
             end_run(status)
-        except Exception:
-            state.active.pop()
+        except Exception as exc:  # the store is gone (a team store's database down): say so
+            print(f"mlnb: could not end run {run_id} at exit ({exc}); it is marked KILLED "
+                  "once its process is seen dead.", file=sys.stderr)
+            if state.active and state.active[-1].run_id == run_id:
+                state.active.pop()
 
 
 def _mapping(value: Any, what: str) -> dict[str, Any]:
