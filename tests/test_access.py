@@ -62,13 +62,14 @@ class Team:
 @pytest.fixture
 def team(pg: PgServer, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
          ) -> Iterator[Team]:
-    monkeypatch.setenv("MLNB_ARTIFACT_URI", (tmp_path / "artifacts").as_uri())
+    if not os.environ.get("MLNB_ARTIFACT_URI", "").startswith("s3://"):  # else s3_env's bucket
+        monkeypatch.setenv("MLNB_ARTIFACT_URI", (tmp_path / "artifacts").as_uri())
     monkeypatch.chdir(tmp_path)
     database = urlparse(pg_url).path.lstrip("/")
     made: list[str] = []
     yield Team(pg, database, open_store(pg_url), made)
     mlnb.flush()
-    for key in [k for k in mlnb.store._stores if database in k]:
+    for key in [k for k in mlnb.store._stores if database in k[0]]:
         mlnb.store._stores.pop(key).close()
     for name in made:  # its rights and default privileges in the test's database, then the role
         pg.admin(f"DROP OWNED BY {name}", database=database)
@@ -83,6 +84,7 @@ def owner_trains_and_registers(team: Team) -> tuple[str, np.ndarray, np.ndarray]
         mlnb.log_metric("acc", 0.5, step=0)
         mlnb.log_metric("acc", 0.9, step=1)
         mlnb.sklearn.log_model(model, "model", registered_model_name="m")
+        mlnb.log_text("hello from the artifact store", "notes.txt")
     return run.info.run_id, X, model.predict(X)
 
 

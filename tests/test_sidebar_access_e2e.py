@@ -1,5 +1,6 @@
-"""The Experiments sidebar in Chromium on a PostgreSQL store, as a reader role: the runs and the
-registry show as for anyone, and every write action is disabled with the reason as tooltip."""
+"""The Experiments sidebar in Chromium on the team store (PostgreSQL, artifacts in S3), as a reader
+role: the runs, the registry and the artifacts (read from the bucket) show as for anyone, and
+every write action is disabled with the reason as tooltip."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 from jupyter_harness import browser_page, start_lab, stop_lab  # noqa: F401
+from s3_server import S3Prefix
 from test_access import Team, owner_trains_and_registers, team  # noqa: F401
 from test_sidebar_e2e import PANEL, open_lab, open_panel
 
@@ -15,7 +17,8 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_reader_sees_runs_and_models_with_write_actions_unavailable(
-        team: Team, browser_page: Any, tmp_path: Path, output_dir: Path) -> None:  # noqa: F811
+        s3_env: S3Prefix, team: Team, browser_page: Any, tmp_path: Path,  # noqa: F811
+        output_dir: Path) -> None:
     run_id, _, _ = owner_trains_and_registers(team)
     reader = team.role("reader", "reader")
     reason = (f"Your database role '{reader}' may read but not change the store "
@@ -50,6 +53,10 @@ def test_a_reader_sees_runs_and_models_with_write_actions_unavailable(
         button = page.locator(".mlnb-run-detail .mlnb-run-delete")
         assert button.is_disabled()
         assert (button.get_attribute("title") or "").startswith(reason)
+        # The artifacts are in the bucket: the preview is read from there, hash-checked.
+        assert team.owner.artifact_root_uri.startswith("s3://")
+        page.click(".mlnb-run-detail .mlnb-file a:text-is('notes.txt')")
+        page.wait_for_selector(".mlnb-preview:has-text('hello from the artifact store')")
         assert team.owner.get_run(run_id).info.lifecycle_stage == "active"
     finally:
         stop_lab(server.process)
