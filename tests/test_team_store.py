@@ -315,3 +315,31 @@ def test_a_run_left_open_when_the_database_is_gone_at_exit_is_one_clear_line(
     assert child.returncode == 0
     assert f"mlnb: could not end run {run_id} at exit" in err
     assert "Traceback" not in err and SUPERUSER_PASSWORD not in err
+
+
+# --- a transaction sends BEGIN with its first write only ------------------------------------------
+
+
+def test_a_held_first_write_is_atomic_with_the_rest_and_seen_by_reads_inside(pg_url: str,
+                                                                           tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLNB_ARTIFACT_URI", tmp_path.as_uri())
+    store = _open(pg_url)
+    cx = store.cx
+    with pytest.raises(RuntimeError), cx.write() as tx:
+        tx.execute("INSERT INTO store_meta (key, value) VALUES (?, ?)", ["a", "1"])
+        raise RuntimeError("the caller fails after its only write")
+    assert cx.query("SELECT count(*) FROM store_meta WHERE key = 'a'") == [(0,)]
+    with pytest.raises(StoreError, match="duplicate key"), cx.write() as tx:
+        tx.execute("INSERT INTO store_meta (key, value) VALUES (?, ?)", ["b", "1"])
+        tx.execute("INSERT INTO store_meta (key, value) VALUES (?, ?)", ["store_id", "x"])
+    assert cx.query("SELECT count(*) FROM store_meta WHERE key = 'b'") == [(0,)]
+    with cx.write() as tx:
+        changed = tx.execute("INSERT INTO store_meta (key, value) VALUES (?, ?)", ["c", "1"])
+        assert cx.query("SELECT value FROM store_meta WHERE key = 'c'") == [("1",)]
+        assert changed.rowcount == 1
+    with cx.write() as tx:
+        single = tx.execute("UPDATE store_meta SET value = ? WHERE key = ?", ["2", "c"])
+    assert cx.query("SELECT value FROM store_meta WHERE key = 'c'") == [("2",)]
+    assert single.rowcount == 1
+    store.close()
