@@ -320,9 +320,8 @@ def test_a_run_left_open_when_the_database_is_gone_at_exit_is_one_clear_line(
 # --- a transaction sends BEGIN with its first write only ------------------------------------------
 
 
-def test_a_held_first_write_is_atomic_with_the_rest_and_seen_by_reads_inside(pg_url: str,
-                                                                           tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_held_first_write_is_atomic_with_the_rest_and_seen_by_reads_inside(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLNB_ARTIFACT_URI", tmp_path.as_uri())
     store = _open(pg_url)
     cx = store.cx
