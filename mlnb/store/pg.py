@@ -8,7 +8,10 @@ CONFLICT DO NOTHING``) once per process and caches it. What the two engines spel
 and no mechanical rewrite can cover is asked of :class:`mlnb.store.dialect.Dialect`.
 
 Transactions: reads run in autocommit (each sees the latest commits); every write runs inside
-:meth:`PgConnection.write`, one transaction, at READ COMMITTED.
+:meth:`PgConnection.write`, one transaction, at READ COMMITTED (``BEGIN`` goes with its first
+write: see :class:`Transaction`). Writes that must run alone, as SQLite's single writer does
+(the registry's, experiment creation: ``serial`` or ``durable``), take one transaction-level
+advisory lock first.
 
 Durability, as on SQLite (``synchronous=NORMAL``): mlnb's sessions commit with PostgreSQL's
 ``synchronous_commit = off``, so a commit does not wait for the disk (it cost three quarters of
@@ -16,9 +19,7 @@ a run's life). A crash of the database server (not of the user's process, and no
 shutdown) can lose the commits of its last fraction of a second (at most three
 ``wal_writer_delay``, 0.6 s by default); it never corrupts the store or splits a transaction.
 Registry changes (``durable=True``) wait for the disk. ``MLNB_PG_DURABLE=1`` makes every
-commit wait. Writes that must serialise as
-SQLite's single writer does (registry stage and alias moves, new versions: ``durable=True``)
-take one transaction-level advisory lock first. A lost connection is opened again with backoff
+commit wait. A lost connection is opened again with backoff
 for up to :data:`RECONNECT_S` seconds before a clear :class:`StoreError`.
 """
 
@@ -267,6 +268,7 @@ class PgConnection:
         self._pid = os.getpid()
         if migrate:
             with self.write() as tx:
+                tx.begin()  # the lock is held until this transaction ends
                 tx.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK])
                 apply_migrations(tx, self.shown)
 
@@ -318,9 +320,9 @@ class PgConnection:
         """One write transaction; nested calls join the outer one (a nested ``serial`` or
         ``durable`` one takes the lock then, if the outer did not).
 
-        :param durable: registry changes (SQLite commits them with ``synchronous=FULL``;
-            PostgreSQL commits every transaction durably): they also run alone, as two
-            promotions at once must not both win.
+        :param durable: registry changes: the commit waits for the disk (SQLite's
+            ``synchronous=FULL``), and they run alone, as two promotions at once must not
+            both win.
         :param serial: run alone: take the one transaction-level advisory lock that such writes
             share, held until commit.
         """
