@@ -16,6 +16,7 @@ _NAMES = {
     "load_model": "mlnb.models.keras",
     "MlnbCallback": "mlnb.autolog.keras",
     "MlflowCallback": "mlnb.autolog.keras",
+    "autolog": "mlnb.autolog.keras",
 }
 
 

@@ -122,3 +122,73 @@ def test_a_logging_failure_is_a_warning_and_the_fit_completes(tracking: Path) ->
 def test_contradictory_frequencies_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(InvalidParameterError, match=message):
         mlnb.keras.MlnbCallback(**kwargs)
+
+
+# --- mlnb.keras.autolog(): every Model.fit, no callback to pass ------------------------------
+
+
+@pytest.fixture
+def keras_autolog() -> object:
+    mlnb.keras.autolog()
+    yield
+    mlnb.keras.autolog(disable=True)
+
+
+def test_autolog_logs_a_fit_into_its_own_run_with_the_model(tracking: Path,
+                                                           keras_autolog: object) -> None:
+    X, y = data()
+    net = model()
+    fitted = net.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    run = mlnb.last_active_run()
+    assert run is not None and run.info.status == "FINISHED"
+    assert mlnb.active_run() is None  # the run autolog started is ended
+    expected = [(i, pytest.approx(v, rel=1e-6)) for i, v in enumerate(fitted.history["loss"])]
+    assert history(run.info.run_id, "loss") == expected
+    assert run.data.params["optimizer_name"].startswith("adam")  # Keras numbers later ones
+    loaded = mlnb.keras.load_model(f"runs:/{run.info.run_id}/model")
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), net.predict(X, verbose=0), rtol=1e-6)
+
+
+def test_autolog_uses_the_active_run_and_leaves_a_users_own_callback_alone(
+        tracking: Path, keras_autolog: object) -> None:
+    X, y = data()
+    with mlnb.start_run() as run:
+        model().fit(X, y, epochs=2, batch_size=16, verbose=0)
+        model().fit(X, y, epochs=3, batch_size=16, verbose=0,
+                    callbacks=[mlnb.keras.MlnbCallback()])  # logged once, by the user's callback
+        assert mlnb.active_run() is not None
+    # one run holds both fits: 2 points, then the user's fit's 3 at the same steps
+    assert [step for step, _ in history(run.run_id, "loss")] == [0, 0, 1, 1, 2]
+
+
+def test_autolog_off_logs_nothing_and_a_failed_fit_marks_its_run_failed(
+        tracking: Path, keras_autolog: object) -> None:
+    X, y = data()
+    with pytest.raises(ValueError):
+        model().fit(X[:, :2], y, epochs=1, verbose=0)  # the wrong input shape
+    failed = mlnb.last_active_run()
+    assert failed is not None and failed.info.status == "FAILED"
+    mlnb.keras.autolog(disable=True)
+    model().fit(X, y, epochs=1, verbose=0)
+    assert mlnb.last_active_run().info.run_id == failed.info.run_id  # no new run
+
+
+def test_mlnb_autolog_does_not_import_keras_and_patches_it_on_import(tracking: Path) -> None:
+    import subprocess
+    import sys
+
+    script = """
+import sys, numpy as np, mlnb
+mlnb.autolog()
+assert "keras" not in sys.modules, "mlnb.autolog() imported keras"
+import keras
+net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+net.compile("sgd", "mse")
+net.fit(np.ones((8, 3), "float32"), np.ones((8, 1), "float32"), epochs=2, verbose=0)
+run = mlnb.last_active_run()
+print(run.info.status, len(mlnb.MlnbClient().get_metric_history(run.info.run_id, "loss")))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "KERAS_BACKEND": "torch"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["FINISHED", "2"]

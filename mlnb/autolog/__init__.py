@@ -1,7 +1,8 @@
 """Autologging: ``mlnb.autolog()`` logs params, metrics and models of the libraries it knows.
 
-scikit-learn (:mod:`mlnb.autolog.sklearn`), XGBoost (:mod:`mlnb.autolog.xgboost`) and LightGBM
-(:mod:`mlnb.autolog.lightgbm`); ``mlnb.autolog()`` turns on each one that is installed. As in
+scikit-learn (:mod:`mlnb.autolog.sklearn`), XGBoost (:mod:`mlnb.autolog.xgboost`), LightGBM
+(:mod:`mlnb.autolog.lightgbm`) and Keras 3 (:mod:`mlnb.autolog.keras`, patched when Keras is
+imported, never importing it); ``mlnb.autolog()`` turns on each one that is installed. As in
 MLflow, a ``fit`` logs into the active run (inside ``%%track``, the cell's run) or starts and
 ends its own run, and a logging failure is a warning: it never breaks the user's ``fit``.
 """
@@ -13,11 +14,12 @@ import sys
 import types
 from typing import Any
 
+from mlnb.autolog import keras as keras_autolog
 from mlnb.autolog import lightgbm as lightgbm_autolog
 from mlnb.autolog import sklearn as sklearn_autolog
 from mlnb.autolog import xgboost as xgboost_autolog
 
-FLAVORS = ("sklearn", "xgboost", "lightgbm")
+FLAVORS = ("sklearn", "xgboost", "lightgbm", "keras")
 
 
 def autolog(disable: bool = False, log_models: bool = True, log_input_examples: bool = True,
@@ -25,8 +27,9 @@ def autolog(disable: bool = False, log_models: bool = True, log_input_examples: 
             **kwargs: Any) -> None:
     """Turn on (or with ``disable=True`` off) autologging for every installed supported library.
 
-    scikit-learn, XGBoost and LightGBM, each if installed (XGBoost's and LightGBM's
-    scikit-learn models are logged by their own integration, not twice). As MLflow's
+    scikit-learn, XGBoost, LightGBM and Keras 3, each if installed (XGBoost's and LightGBM's
+    scikit-learn models are logged by their own integration, not twice; Keras's ``Model.fit``
+    is patched when Keras is imported, so this call does not import it). As MLflow's
     ``mlflow.autolog``, except that its other keyword arguments are accepted and ignored.
 
     :param disable: turn autologging off.
@@ -47,6 +50,8 @@ def autolog(disable: bool = False, log_models: bool = True, log_input_examples: 
             integration.autolog(disable=disable, log_models=log_models,
                                 log_input_examples=log_input_examples, log_datasets=log_datasets,
                                 silent=silent)
+    if importlib.util.find_spec("keras") is not None:
+        keras_autolog.autolog(disable=disable, log_models=log_models, silent=silent)
 
 
 class _CallableModule(types.ModuleType):

@@ -13,9 +13,13 @@ imported by ``import mlnb``) and handed out by this module's ``__getattr__``.
 from __future__ import annotations
 
 import functools
+import inspect
+import threading
 import warnings
 from typing import Any
 
+from mlnb.autolog import _boosting as boosting
+from mlnb.autolog import _hooks as hooks
 from mlnb.entities import RunStatus
 from mlnb.errors import InvalidParameterError
 from mlnb.store.validation import MAX_PARAM_VALUE_LENGTH
@@ -234,10 +238,141 @@ def callback_class() -> type:
     return MlnbCallback
 
 
+# --- autolog: Model.fit with the callback, and the model logged after it -----------------------
+
+
+class _Config:
+    enabled = False
+    log_every_epoch = True
+    log_every_n_steps: int | None = None
+    log_models = True
+    registered_model_name: str | None = None
+    extra_tags: dict[str, Any] = {}  # noqa: RUF012 - replaced whole by autolog(), never mutated
+    silent = False
+
+
+_config = _Config()
+_patches = boosting.Patches()
+_depth = threading.local()
+
+
+def autolog(log_every_epoch: bool = True, log_every_n_steps: int | None = None,
+            log_models: bool = True, disable: bool = False, silent: bool = False,
+            registered_model_name: str | None = None, extra_tags: dict[str, Any] | None = None,
+            **kwargs: Any) -> None:
+    """Turn Keras 3 autologging on (``disable=True``: off), with MLflow's arguments.
+
+    Every ``Model.fit`` then logs as :class:`MlnbCallback` does (the optimizer's params, the
+    model summary, each epoch's metrics) into the active run or a run it starts and ends, and
+    the trained model with ``mlnb.keras.log_model`` (``artifact_path="model"``). A fit given
+    its own ``MlnbCallback`` is left to it. Keras is not imported here: a script that imports
+    it later is patched then. A logging failure is a warning; the fit goes on.
+
+    :param log_every_epoch: log the metrics at the end of every epoch (default).
+    :param log_every_n_steps: with ``log_every_epoch=False``: every n training steps.
+    :param log_models: log the trained model.
+    :param disable: turn autologging off and restore ``Model.fit``.
+    :param silent: no warnings from autologging itself.
+    :param registered_model_name: register each logged model under this name.
+    :param extra_tags: tags for each run autolog starts.
+    :param kwargs: MLflow's other keyword arguments (``log_datasets``, ``save_exported_model``,
+        ``checkpoint``...), accepted and ignored.
+    """
+    if disable:
+        _config.enabled = False
+        hooks.forget("keras")
+        _patches.restore()
+        return
+    check_frequency(log_every_epoch, log_every_n_steps)
+    _config.log_every_epoch, _config.log_every_n_steps = log_every_epoch, log_every_n_steps
+    _config.log_models, _config.silent = log_models, silent
+    _config.registered_model_name = registered_model_name
+    _config.extra_tags = dict(extra_tags or {})
+    _config.enabled = True
+    hooks.when_imported("keras", _patch)
+
+
+def is_enabled() -> bool:
+    """Whether Keras autologging is on."""
+    return _config.enabled
+
+
+def _patch(keras: Any) -> None:
+    try:
+        # fit is the backend trainer's (a base of keras.Model): patched where it is defined
+        owner = next(cls for cls in keras.Model.__mro__ if "fit" in cls.__dict__)
+        _patches.replace(owner, "fit", _wrap_fit)
+    except Exception as exc:  # a Keras we cannot patch: say so, never break the import
+        if not _config.silent:
+            warnings.warn(f"mlnb could not turn on Keras autologging: {exc}", RuntimeWarning,
+                          stacklevel=2)
+
+
+def _wrap_fit(original: Any) -> Any:
+    @functools.wraps(original)
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _config.enabled or getattr(_depth, "on", False):
+            return original(self, *args, **kwargs)
+        bound = boosting.bind(original, (self, *args), kwargs)
+        if bound is None or any(isinstance(c, callback_class())
+                                for c in bound.arguments.get("callbacks") or []):
+            return original(self, *args, **kwargs)  # unbindable, or the user's own callback
+        _depth.on = True
+        try:
+            return _logged_fit(original, bound, self)
+        finally:
+            _depth.on = False
+
+    return fit
+
+
+def _logged_fit(original: Any, bound: inspect.BoundArguments, model: Any) -> Any:
+    started = _start_run()
+    callback = callback_class()(_config.log_every_epoch, _config.log_every_n_steps)
+    try:
+        history = boosting.call_with_callback(original, bound, callback)
+    except BaseException:
+        if started is not None:
+            _quietly("end the run", lambda: fluent.end_run(RunStatus.FAILED, run_id=started))
+        raise
+    if _config.log_models:
+        from mlnb.models import keras as flavor  # the Keras flavor: loaded with Keras
+
+        _quietly("log the model", lambda: flavor.log_model(
+            model, "model", registered_model_name=_config.registered_model_name))
+    if started is not None:
+        _quietly("end the run", lambda: fluent.end_run(run_id=started))
+    return history
+
+
+def _start_run() -> str | None:
+    """A run for this fit when none is active (its id), else None (the active run is used)."""
+    if fluent.active_run() is not None:
+        return None
+    try:
+        return fluent.start_run(tags=_config.extra_tags or None).run_id
+    except Exception as exc:
+        _warn("start a run", exc)
+        return None
+
+
+def _quietly(what: str, action: Any) -> None:
+    try:
+        action()
+    except Exception as exc:
+        _warn(what, exc)
+
+
+def _warn(what: str, exc: BaseException) -> None:
+    if not _config.silent:
+        warnings.warn(f"mlnb Keras autolog could not {what}: {type(exc).__name__}: {exc} (the "
+                      "model is trained anyway)", RuntimeWarning, stacklevel=4)
+
+
 def __getattr__(name: str) -> Any:
     if name in _NAMES:
         return callback_class()
     raise AttributeError(f"module 'mlnb.autolog.keras' has no attribute {name!r}")
 
 
-__all__ = ["callback_class", "check_frequency", "numeric", *_NAMES]
+__all__ = ["autolog", "callback_class", "check_frequency", "is_enabled", "numeric", *_NAMES]
