@@ -3,7 +3,8 @@
 The flavor lives in :mod:`mlnb.models.pytorch`, imported on first use, so that ``import mlnb``
 does not import PyTorch. Plain PyTorch loops have no hook to autolog, so
 ``mlnb.pytorch.log_epoch(metrics, step=None, params=None)`` (:mod:`mlnb.autolog.pytorch`) is the
-one line a loop calls per epoch.
+one line a loop calls per epoch; PyTorch Lightning's ``Trainer`` takes
+``logger=mlnb.pytorch.MlnbLogger()`` (:mod:`mlnb.autolog.lightning`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ _NAMES = {
     "log_model": "mlnb.models.pytorch",
     "load_model": "mlnb.models.pytorch",
     "log_epoch": "mlnb.autolog.pytorch",
+    "MlnbLogger": "mlnb.autolog.lightning",
 }
 
 

@@ -8,7 +8,7 @@ import sys
 
 HEAVY = ["IPython", "ipywidgets", "jupyter_server", "tornado", "pandas", "plotly", "sklearn",
          "numpy", "sqlite_utils", "matplotlib", "mlflow", "yaml", "xgboost", "lightgbm", "torch",
-         "safetensors", "psutil", "optuna", "keras", "scipy"]
+         "safetensors", "psutil", "optuna", "keras", "scipy", "lightning", "psycopg", "boto3"]
 
 PROBE = """
 import json, sys
