@@ -190,7 +190,7 @@ def create_run(ctx: Context, args: Args) -> Json:
     tags = args.tags()
     parent = tags.pop(PARENT_RUN_TAG, None) or None
     name = args.string("run_name") or tags.get(RUN_NAME_TAG) or None
-    experiment_id = args.string("experiment_id") or "0"
+    experiment_id = args.required("experiment_id")
     info = ctx.store.create_run(experiment_id, run_name=name, tags=tags, parent_run_id=parent,
                                 user_id=args.string("user_id", default="") or "",
                                 start_time=args.integer("start_time", None, 0))
@@ -278,14 +278,13 @@ def _metric(item: Args, run_id: str) -> Metric:
 
 
 def log_metric(ctx: Context, args: Args) -> Json:
-    """``POST runs/log-metric {run_id, key, value, timestamp, step}``.
+    """``POST runs/log-metric {run_id, key, value, timestamp, step, model_id?}``.
 
     :param ctx: the request's context.
     :param args: the request's fields.
     """
-    refuse_model_link(args)
     run_id = run_id_of(args)
-    ctx.store.log_batch(run_id, metrics=[_metric(args, run_id)])
+    ctx.store.log_batch(run_id, metrics=new_points(ctx, run_id, [args]))
     return {}
 
 
@@ -340,25 +339,54 @@ def log_batch(ctx: Context, args: Args) -> Json:
     if len(metrics) + len(params) + len(tags) > MAX_ENTITIES_PER_BATCH:
         raise bad_request(f"A batch logging request can contain at most {MAX_ENTITIES_PER_BATCH} "
                           "metrics, params and tags in total. Split the batch.")
-    for item in metrics:
-        refuse_model_link(item)
     ctx.store.log_batch(
-        run_id, metrics=[_metric(m, run_id) for m in metrics],
+        run_id, metrics=new_points(ctx, run_id, metrics),
         params=[Param(p.required("key"), p.string("value", default="") or "") for p in params],
         tags=[RunTag(t.required("key"), t.string("value", default="") or "") for t in tags])
     return {}
 
 
-def refuse_model_link(args: Args) -> None:
-    """Refuse what mlnb's metric points cannot hold: a link to a model or a dataset (MLflow 3's
-    ``model_id``, ``dataset_name``, ``dataset_digest``); dropping it silently would lose data.
+def new_points(ctx: Context, run_id: str, items: list[Args]) -> list[Metric]:
+    """The points of ``Metric`` messages to write to the run.
 
-    :param args: one metric's fields.
+    MLflow 3's ``log_model`` sends the run's points of the model's step again, each linked to
+    the model (``model_id``). In mlnb a logged model's metrics are its run's, so a linked point
+    must belong to a model this run logged, and one the run already holds is not written twice;
+    a link to a dataset (``dataset_name``, ``dataset_digest``) is refused, as mlnb's points cannot
+    hold it and dropping it would lose it.
+
+    :param ctx: the request's context.
+    :param run_id: the run.
+    :param items: the messages.
     """
-    for name in ("model_id", "dataset_name", "dataset_digest"):
-        if args.string(name):
-            raise ApiError("NOT_IMPLEMENTED", f"mlnb does not link metric points to a model or "
-                           f"dataset; log the metric without {name}.")
+    points, linked = [], []
+    for item in items:
+        for name in ("dataset_name", "dataset_digest"):
+            if item.string(name):
+                raise ApiError("NOT_IMPLEMENTED", "mlnb does not link metric points to a dataset; "
+                               f"log the metric without {name} (name the dataset in a tag).")
+        point = _metric(item, run_id)
+        model_id = item.string("model_id")
+        if model_id:
+            model = ctx.store.get_logged_model(model_id)
+            if model.source_run_id != run_id:
+                raise ApiError("NOT_IMPLEMENTED", f"Logged model {model_id} was logged by run "
+                               f"{model.source_run_id}; mlnb links a model to the metrics of "
+                               "the run that logged it only.")
+            linked.append(point)
+        else:
+            points.append(point)
+    held: dict[str, set[tuple[int, int, str]]] = {}
+    for point in linked:
+        if point.key not in held:
+            try:
+                history = ctx.store.get_metric_history(run_id, point.key)
+            except NotFoundError:
+                history = []
+            held[point.key] = {(p.timestamp, p.step, repr(p.value)) for p in history}
+        if (point.timestamp, point.step, repr(point.value)) not in held[point.key]:
+            points.append(point)
+    return points
 
 
 def log_inputs(ctx: Context, args: Args) -> Json:
