@@ -16,9 +16,21 @@ from urllib.parse import unquote
 from mlnb.errors import NotFoundError
 from mlnb.mlflow_server.context import Context
 from mlnb.mlflow_server.convert import logged_model_json
-from mlnb.mlflow_server.protocol import ApiError, ApiResponse, Args, bad_request, decode_token, encode_token
+from mlnb.mlflow_server.protocol import (
+    ApiError,
+    ApiResponse,
+    Args,
+    bad_request,
+    decode_token,
+    encode_token,
+    page_size,
+)
 from mlnb.store.artifacts import safe_relpath
-from mlnb.store.logged_models import LOGGED_MODEL_STATUSES, new_model_id
+from mlnb.store.logged_models import (
+    LOGGED_MODEL_STATUSES,
+    MAX_LOGGED_MODEL_RESULTS,
+    new_model_id,
+)
 
 SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT = 100
 SEARCH_LOGGED_MODEL_MAX_RESULTS_THRESHOLD = 10_000
@@ -210,6 +222,7 @@ def search_logged_models(ctx: Context, args: Args) -> Json:
     limit = args.integer("max_results", SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT, 1,
                          SEARCH_LOGGED_MODEL_MAX_RESULTS_THRESHOLD)
     assert limit is not None
+    limit = page_size(limit, MAX_LOGGED_MODEL_RESULTS)
     offset = decode_token(args.string("page_token"))
     order_by = []
     for item in args.objects("order_by"):  # [{field_name, ascending}]

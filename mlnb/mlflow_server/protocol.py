@@ -164,6 +164,18 @@ def decode_token(token: str | None) -> int:
     return offset
 
 
+def page_size(max_results: int, store_cap: int) -> int:
+    """How many results one answer holds: the client's ``max_results`` (MLflow's limits allow up
+    to 200,000 model versions), but at most one less than the store reads at once, since one more
+    is read to know whether a next page exists. A shorter page with a ``next_page_token`` is
+    MLflow's own paging contract, which every client follows.
+
+    :param max_results: what the client asked for.
+    :param store_cap: the store's largest ``max_results``.
+    """
+    return min(max_results, store_cap - 1)
+
+
 # --- arguments -------------------------------------------------------------------------------
 
 _NUMBER_WORDS = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf,

@@ -14,8 +14,9 @@ from mlnb.entities import MLMODEL
 from mlnb.errors import NotFoundError
 from mlnb.mlflow_server.context import Context
 from mlnb.mlflow_server.convert import model_version_json, registered_model_json
-from mlnb.mlflow_server.protocol import Args, bad_request, decode_token, encode_token
+from mlnb.mlflow_server.protocol import Args, bad_request, decode_token, encode_token, page_size
 from mlnb.registry.uri import logged_model_source
+from mlnb.store.registry import MAX_REGISTRY_RESULTS
 from mlnb.store.registry_checks import check_source
 
 SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT = 100
@@ -56,6 +57,7 @@ def search_registered_models(ctx: Context, args: Args) -> Json:
     limit = args.integer("max_results", SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT, 1,
                          SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
     assert limit is not None
+    limit = page_size(limit, MAX_REGISTRY_RESULTS)
     offset = decode_token(args.string("page_token"))
     found = ctx.store.search_registered_models(args.string("filter"), limit + 1,
                                                args.strings("order_by"), offset)
@@ -237,6 +239,7 @@ def search_model_versions(ctx: Context, args: Args) -> Json:
     limit = args.integer("max_results", SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT, 1,
                          SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
     assert limit is not None
+    limit = page_size(limit, MAX_REGISTRY_RESULTS)
     offset = decode_token(args.string("page_token"))
     found = ctx.store.search_model_versions(args.string("filter"), limit + 1,
                                             args.strings("order_by"), offset)

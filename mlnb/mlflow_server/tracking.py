@@ -11,8 +11,16 @@ from mlnb.entities import LifecycleStage, Metric, Param, RunInfo, RunStatus, Run
 from mlnb.errors import NotFoundError
 from mlnb.mlflow_server.context import Context
 from mlnb.mlflow_server.convert import experiment_json, metric_json, run_info_json, run_json
-from mlnb.mlflow_server.protocol import ApiError, Args, bad_request, decode_token, encode_token
+from mlnb.mlflow_server.protocol import (
+    ApiError,
+    Args,
+    bad_request,
+    decode_token,
+    encode_token,
+    page_size,
+)
 from mlnb.store.runs import PARENT_RUN_TAG, RUN_NAME_TAG
+from mlnb.store.sql import MAX_RESULTS_LIMIT
 
 # MLflow's limits (mlflow/utils/validation.py, mlflow/store/tracking/__init__.py).
 MAX_METRICS_PER_BATCH = 1000
@@ -117,6 +125,10 @@ def search_experiments(ctx: Context, args: Args) -> Json:
     limit = args.integer("max_results", SEARCH_MAX_RESULTS_DEFAULT, 1, SEARCH_MAX_RESULTS_THRESHOLD)
     assert limit is not None
     offset = decode_token(args.string("page_token"))
+    limit = page_size(limit, MAX_RESULTS_LIMIT - offset)
+    if limit < 1:
+        raise bad_request(f"mlnb lists at most {MAX_RESULTS_LIMIT} experiments in one search; "
+                          "narrow it with a filter.")
     found = ctx.store.search_experiments(view_type(args, "view_type"), args.string("filter"),
                                          offset + limit + 1, args.strings("order_by"))
     page = found[offset:offset + limit]
@@ -252,6 +264,7 @@ def search_runs(ctx: Context, args: Args) -> Json:
     experiment_ids = args.strings("experiment_ids")
     limit = args.integer("max_results", SEARCH_MAX_RESULTS_DEFAULT, 1, SEARCH_MAX_RESULTS_THRESHOLD)
     assert limit is not None
+    limit = page_size(limit, MAX_RESULTS_LIMIT)
     offset = decode_token(args.string("page_token"))
     for experiment_id in experiment_ids:
         ctx.store.get_experiment(experiment_id)  # an unknown id is a 404, as in MLflow
