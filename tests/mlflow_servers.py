@@ -154,7 +154,9 @@ def _snapshot(client: Any) -> dict[str, Any]:
     rm = client.get_registered_model("session-model")
     found["registered model"] = {"description": rm.description, "tags": rm.tags,
                                  "aliases": rm.aliases}
-    versions = client.search_model_versions("name = 'session-model'")
+    # Each version read on its own: MLflow's search leaves out aliases (mlnb's has them).
+    versions = [client.get_model_version("session-model", v.version)
+                for v in client.search_model_versions("name = 'session-model'")]
     found["versions"] = sorted(
         (v.version, v.current_stage, v.description, v.tags, v.status, sorted(v.aliases),
          names.get(v.run_id)) for v in versions)

@@ -240,6 +240,8 @@ def test_registry_stages_aliases_and_paging(store: Store) -> None:
         "name": "a", "source": f"models:/{model['model_id']}", "run_id": run_id,
         "model_id": model["model_id"]})["model_version"]
     assert (version["version"], version["status"], version["run_id"]) == ("1", "READY", run_id)
+    tags = store.get_logged_model(model["model_id"]).tags  # as MLflow's server records it
+    assert json.loads(tags["mlflow.modelVersions"]) == [{"name": "a", "version": 1}]
     ok(store, "POST", f"{API}/model-versions/transition-stage",
        {"name": "a", "version": "1", "stage": "Staging", "archive_existing_versions": False})
     ok(store, "POST", f"{API}/registered-models/alias", {"name": "a", "alias": "champ", "version": "1"})

@@ -8,6 +8,7 @@ it only with ``trusted=True``: the model-loading checks (:mod:`mlnb.models.forma
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from mlnb.entities import MLMODEL
@@ -25,6 +26,7 @@ SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT = 10_000
 SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD = 200_000
 
 Json = dict[str, Any]
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
 def create_registered_model(ctx: Context, args: Args) -> Json:
@@ -217,7 +219,31 @@ def create_model_version(ctx: Context, args: Args) -> Json:
     version = ctx.store.create_model_version(
         args.required("name"), source, args.string("run_id") or None, args.tags(),
         args.string("description"), ctx.user)
+    model_id = args.string("model_id")
+    if model_id:
+        note_version(ctx, model_id, version.name, int(version.version))
     return {"model_version": model_version_json(version)}
+
+
+def note_version(ctx: Context, model_id: str, name: str, version: int) -> None:
+    """Add the version to the logged model's ``mlflow.modelVersions`` tag, as MLflow's server
+    does (``AbstractStore.set_model_versions_tags``: a JSON list, the number as an integer).
+
+    :param ctx: the request's context.
+    :param model_id: the logged model registered.
+    :param name: the registered model.
+    :param version: the new version's number.
+    """
+    entry = {"name": name, "version": version}
+    existing = ctx.store.get_logged_model(model_id).tags.get(MODEL_VERSIONS_TAG)
+    try:
+        listed = json.loads(existing) if existing else []
+    except ValueError:
+        listed = []  # a tag someone overwrote with text: MLflow would fail here; start afresh
+    if not isinstance(listed, list):
+        listed = []
+    if entry not in listed:
+        ctx.store.set_logged_model_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps([*listed, entry])})
 
 
 def get_model_version(ctx: Context, args: Args) -> Json:
