@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-from jupyter_harness import free_port
+from jupyter_harness import free_port, lab_server  # noqa: F401
 from mlflow_servers import Server, run_session, snapshot, start_mlflow_server, start_mlnb_server
 
 from mlnb.errors import UntrustedModelError
@@ -154,20 +154,42 @@ def check_mlnb_side(store_dir: Path, result: dict[str, Any]) -> None:
     assert [int(v) for v in model.predict(np.array([[0.0, 1.0], [3.0, 0.0]]))] == [0, 1]
 
 
-@pytest.mark.e2e
-def test_mlflow_client_session_matches_mlflow_server(tmp_path: Path, mlnb_server: Server) -> None:
-    reference = start_mlflow_server(tmp_path / "mlflow", free_port())
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The session's results and snapshot on a real ``mlflow server`` (SQLite backend)."""
+    work = tmp_path_factory.mktemp("mlflow-reference")
+    server = start_mlflow_server(work / "mlflow", free_port())
     try:
-        expected = run_session(reference.url, None, tmp_path / "w-mlflow")
-        want = snapshot(reference.url, None)
+        return run_session(server.url, None, work / "w"), snapshot(server.url, None)
     finally:
-        reference.stop()
-    result = run_session(mlnb_server.url, TOKEN, tmp_path / "w-mlnb")
-    got = snapshot(mlnb_server.url, TOKEN)
+        server.stop()
+
+
+def assert_same_session(url: str, token: str, work: Path,
+                        reference: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    expected, want = reference
+    result = run_session(url, token, work)
+    got = snapshot(url, token)
     assert result["prediction"] == expected["prediction"] == [0, 0, 1, 1]
     assert (result["searched"], result["history"]) == (expected["searched"], expected["history"])
     assert got.keys() == want.keys()
     for key in want:
         assert got[key] == want[key], f"{key}:\n mlnb   {json.dumps(got[key], default=str)}\n " \
                                       f"mlflow {json.dumps(want[key], default=str)}"
+    return result
+
+
+@pytest.mark.e2e
+def test_mlflow_client_session_on_mlnb_server_matches_mlflow_server(
+        tmp_path: Path, mlnb_server: Server, reference: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    result = assert_same_session(mlnb_server.url, TOKEN, tmp_path / "w", reference)
     check_mlnb_side(tmp_path / "store", result)
+
+
+@pytest.mark.e2e
+def test_mlflow_client_session_on_jupyter_matches_mlflow_server(
+        tmp_path: Path, lab_server: Any, reference: tuple[dict[str, Any], dict[str, Any]]  # noqa: F811
+) -> None:
+    result = assert_same_session(f"{lab_server.url}/mlnb/mlflow", lab_server.token, tmp_path / "w",
+                                 reference)
+    check_mlnb_side(lab_server.root / ".mlnb", result)

@@ -41,8 +41,9 @@ def run_server(args: argparse.Namespace) -> int:
 
     :param args: the parsed ``host``, ``port``, ``token`` and ``no_token``.
     """
-    from mlnb.server.standalone import new_token, serve  # tornado: only when serving
-    from mlnb.tracking.client import current_store
+    # tornado and the store: loaded when serving, not for every `mlnb --help`
+    from mlnb.cli.mlflow_server import new_token, serve
+    from mlnb.tracking.client import current_store  # the store: only when serving
 
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be between 0 and 65535, not {args.port}")

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,21 @@ class ApiRequest:
     body: bytes = b""
     content_type: str = ""
 
+    @classmethod
+    def from_http(cls, method: str, path: str, query: Mapping[str, Sequence[bytes]], body: bytes,
+                  content_type: str) -> ApiRequest:
+        """A request from an HTTP server's parts (tornado's ``query_arguments`` are bytes).
+
+        :param method: the HTTP method.
+        :param path: the path below the mount point, with or without its leading ``/``.
+        :param query: the query arguments.
+        :param body: the raw body.
+        :param content_type: the ``Content-Type`` header as sent.
+        """
+        decoded = {k: [v.decode("utf-8", "replace") for v in vs] for k, vs in query.items()}
+        media = content_type.split(";", 1)[0].strip().lower()
+        return cls(method, "/" + path.lstrip("/"), decoded, body, media)
+
 
 @dataclass(frozen=True)
 class ApiResponse:
@@ -98,6 +113,40 @@ class ApiResponse:
     payload: Any = None
     file: Path | None = None
     filename: str = ""
+
+
+FILE_CHUNK = 256 * 1024
+
+
+def response_headers(answer: ApiResponse) -> dict[str, str]:
+    """The headers of an answer: JSON, or a file as a download that never renders as a page
+    (``nosniff``, a sandbox CSP, ``attachment`` with an ASCII-only name).
+
+    :param answer: the answer.
+    """
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if answer.file is None:
+        headers["Content-Type"] = "application/json; charset=UTF-8"
+        return headers
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
+                   for c in answer.filename)[:200]
+    headers.update({"Content-Type": "application/octet-stream",
+                    "Content-Security-Policy": "sandbox; default-src 'none'",
+                    "Content-Disposition": f'attachment; filename="{safe or "artifact"}"'})
+    return headers
+
+
+def response_body(answer: ApiResponse) -> Iterator[bytes]:
+    """The bytes of an answer, in chunks (a file is read piece by piece, never whole).
+
+    :param answer: the answer.
+    """
+    if answer.file is None:
+        yield dump(answer.payload if answer.payload is not None else {})
+        return
+    with open(answer.file, "rb") as stream:
+        while chunk := stream.read(FILE_CHUNK):
+            yield chunk
 
 
 def error_response(error: ApiError | MlnbError) -> ApiResponse:

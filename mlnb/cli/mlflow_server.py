@@ -1,4 +1,4 @@
-"""``mlnb server``: MLflow's REST API over a store, as a standalone tornado process.
+"""``mlnb server``'s process: MLflow's REST API over a store, as a standalone tornado server.
 
 For machines with no Jupyter server: the same :mod:`mlnb.mlflow_server` layer as the extension's
 ``/mlnb/mlflow/``. Safe by default: it listens on loopback; every request must carry the token
@@ -23,9 +23,14 @@ from typing import Any
 
 from tornado import httpserver, netutil, web
 
-from mlnb.mlflow_server import ApiResponse, Context, handle
-from mlnb.mlflow_server.protocol import ApiError, dump, error_response
-from mlnb.server.mlflow import api_request, send
+from mlnb.mlflow_server import ApiRequest, ApiResponse, Context, handle
+from mlnb.mlflow_server.protocol import (
+    ApiError,
+    dump,
+    error_response,
+    response_body,
+    response_headers,
+)
 from mlnb.store import Store
 
 MAX_BODY_BYTES = 1024**3  # one artifact upload is one request (no multipart): 1 GiB at most
@@ -152,9 +157,18 @@ class StandaloneHandler(web.RequestHandler):
 
         :param path: the request's path without its leading ``/``.
         """
-        request = api_request(self, path)
-        answer = await asyncio.to_thread(handle, Context(self.mlnb.store), request)
-        await send(self, answer)
+        request = self.request
+        api_request = ApiRequest.from_http(request.method or "GET", path, request.query_arguments,
+                                           request.body or b"", request.headers.get("Content-Type", ""))
+        answer = await asyncio.to_thread(handle, Context(self.mlnb.store), api_request)
+        self.set_status(answer.status)
+        for name, value in response_headers(answer).items():
+            self.set_header(name, value)
+        chunks = response_body(answer)
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            self.write(chunk)
+            await self.flush()
+        self.finish()
 
     async def get(self, path: str) -> None:
         """Any GET endpoint. :param path: the path."""
