@@ -234,6 +234,10 @@ def test_registry_stages_aliases_and_paging(store: Store) -> None:
     done = ok(store, "PATCH", f"{API}/logged-models/{model['model_id']}",
               {"model_id": model["model_id"], "status": "LOGGED_MODEL_READY"})["model"]["info"]
     assert done["status"] == "LOGGED_MODEL_READY"
+    ok(store, "POST", f"{API}/runs/outputs", {"run_id": run_id, "models": [
+        {"model_id": model["model_id"], "step": 0}]})
+    outputs = ok(store, "GET", f"{API}/runs/get", query={"run_id": run_id})["run"]["outputs"]
+    assert outputs == {"model_outputs": [{"model_id": model["model_id"], "step": 0}]}
     for name in ("a", "b", "c"):
         ok(store, "POST", f"{API}/registered-models/create", {"name": name})
     version = ok(store, "POST", f"{API}/model-versions/create", {

@@ -90,14 +90,14 @@ def metric_json(metric: Metric, run_id: str | None = None) -> dict[str, Any]:
 
 
 def run_json(info: RunInfo, params: Mapping[str, str], tags: Mapping[str, str],
-             metrics: Sequence[Metric], models: Sequence[LoggedModel]) -> dict[str, Any]:
+             metrics: Sequence[Metric], models: Sequence[str]) -> dict[str, Any]:
     """A ``Run`` message: info, data (latest metrics, params, tags), inputs and outputs.
 
     :param info: the run.
     :param params: its params.
     :param tags: its tags.
     :param metrics: the latest point of each of its metrics.
-    :param models: the models it logged (its ``outputs``).
+    :param models: the ids of the models it logged (its ``outputs``).
     """
     data: dict[str, Any] = {}
     if metrics:
@@ -108,7 +108,7 @@ def run_json(info: RunInfo, params: Mapping[str, str], tags: Mapping[str, str],
         data["tags"] = key_values(tags)
     outputs: dict[str, Any] = {}
     if models:
-        outputs["model_outputs"] = [{"model_id": m.model_id, "step": 0} for m in models]
+        outputs["model_outputs"] = [{"model_id": m, "step": 0} for m in models]
     return {"info": run_info_json(info), "data": data, "inputs": {}, "outputs": outputs}
 
 

@@ -75,8 +75,9 @@ def full_runs(ctx: Context, infos: list[RunInfo]) -> list[Json]:
     ids = [i.run_id for i in infos]
     datas = {r.info.run_id: r.data for r in store.get_runs(ids)} if ids else {}
     latest = store.latest_metrics(ids)
+    models = store.logged_model_ids_of_runs(ids)
     return [run_json(i, datas[i.run_id].params, datas[i.run_id].tags, latest[i.run_id],
-                     store.logged_models_of_run(i.run_id)) for i in infos]
+                     models[i.run_id]) for i in infos]
 
 
 # --- experiments -------------------------------------------------------------------------------

@@ -233,6 +233,23 @@ class LoggedModelQueries:
             "ORDER BY lm.creation_timestamp, lm.model_id", [run_id])
         return self._logged_models(rows)
 
+    def logged_model_ids_of_runs(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The ids of the models each run logged, oldest first (a page of runs in one query per
+        500 runs, for MLflow's ``Run.outputs``).
+
+        :param run_ids: the runs.
+        """
+        found: dict[str, list[str]] = {r: [] for r in run_ids}
+        ids = list(run_ids)
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for run_id, model_id in self.cx.query(
+                    f"SELECT source_run_id, model_id FROM logged_models WHERE source_run_id IN "
+                    f"({marks}) ORDER BY creation_timestamp, model_id", chunk):
+                found[str(run_id)].append(str(model_id))
+        return found
+
     def _logged_models(self, rows: list[Any]) -> list[LoggedModel]:
         ids = [str(r[0]) for r in rows]
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
