@@ -264,3 +264,10 @@ def test_registry_stages_aliases_and_paging(store: Store) -> None:
     status, code, message = error(call(store, "POST", f"{API}/model-versions/create",
                                        {"name": "a", "source": "/etc"}))
     assert (status, code) == (400, "INVALID_PARAMETER_VALUE") and "refused" in message
+    for source in ("file:///etc", "//proc/self/root/etc", "s3://bucket/x", "http://169.254.169.254/x",
+                   f"runs:/{run_id}/../../etc", f"mlflow-artifacts:/{eid}/../../etc",
+                   f"mlflow-artifacts:/{eid}/{run_id}/artifacts/../../../etc", f"runs:/{run_id}/sub",
+                   "models:/a/1", "models:/m-" + "0" * 32, f"runs:/{run_id}/models/{model['model_id']}#x"):
+        answer = call(store, "POST", f"{API}/model-versions/create", {"name": "a", "source": source})
+        assert answer.status in (400, 404), (source, answer.payload)
+    assert [v.version for v in store.search_model_versions("name = 'a'")] == ["1"]
