@@ -17,7 +17,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mlnb.tracking",),  # the client, the fluent API and the one process state
     ("mlnb.models",),  # model folders, flavors, signatures, serving
     ("mlnb.autolog",),  # autologging integrations
-    ("mlnb.projects", "mlnb.monitor"),  # project export, run, reproduce; drift reports
+    ("mlnb.projects", "mlnb.monitor", "mlnb.mlflow_server"),  # project export, run, reproduce;
+    # drift reports; MLflow's REST API over the store (served by mlnb.server and mlnb.cli)
     ("mlnb.widgets",),  # ipywidgets views and pure Plotly chart builders
     ("mlnb.notebook", "mlnb.server", "mlnb.cli"),  # the edges: IPython, Jupyter Server, shell
     ("mlnb", "mlnb.__main__", "mlnb.artifacts", "mlnb.exceptions", "mlnb.keras", "mlnb.lightgbm",

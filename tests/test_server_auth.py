@@ -71,7 +71,7 @@ def sample_url(pattern: str) -> str:
 
 def test_every_handler_method_is_decorated() -> None:
     routes = mlnb.server.handlers("/")
-    assert len(routes) == len(mlnb.server.ROUTES) >= 15
+    assert len(routes) == len(mlnb.server.ROUTES) + 1 >= 16  # + the MLflow API's one route
     for pattern, handler in routes:
         methods = implemented_methods(handler)
         assert methods, pattern
@@ -83,7 +83,7 @@ def test_every_handler_method_is_decorated() -> None:
 async def test_no_token_is_403_on_every_route_and_verb(jp_serverapp: Any, http_server_client: Any,
                                                        jp_base_url: str) -> None:
     routes = extension_routes(jp_serverapp.web_app)
-    assert len(routes) == len(mlnb.server.ROUTES)
+    assert len(routes) == len(mlnb.server.ROUTES) + 1
     checked = 0
     for pattern, handler in routes:
         url = sample_url(pattern)
@@ -97,9 +97,66 @@ async def test_no_token_is_403_on_every_route_and_verb(jp_serverapp: Any, http_s
                 assert response.code == 403, f"{method} {url} -> {response.code}"
                 assert b"Traceback" not in response.body
                 checked += 1
-    # 17 verbs over 15 routes, plus the catch-all's 6 (a JSON 404 for any other path), each
-    # without a token and with a wrong one.
-    assert checked == 2 * (17 + 6)
+    # 17 verbs over 15 routes, plus the catch-all's 6 (a JSON 404 for any other path), plus the
+    # MLflow API's 5 (GET, POST, PUT, PATCH, DELETE under /mlnb/mlflow/), each without a token
+    # and with a wrong one.
+    assert checked == 2 * (17 + 6 + 5)
+
+
+async def test_mlflow_api_takes_the_jupyter_token_as_mlflows_bearer(
+        jp_serverapp: Any, http_server_client: Any, jp_base_url: str,
+        jp_auth_header: dict[str, str]) -> None:
+    from mlnb.mlflow_server import ROUTES as MLFLOW_ROUTES
+
+    token = jp_auth_header["Authorization"].split()[-1]
+    base = f"{jp_base_url.rstrip('/')}/mlnb/mlflow"
+    bearer = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    got = await http_server_client.fetch(f"{base}/api/2.0/mlflow/experiments/get?experiment_id=0",
+                                         headers=bearer, raise_error=False)
+    assert got.code == 200 and json.loads(got.body)["experiment"]["name"] == "Default"
+    for method, path in [*MLFLOW_ROUTES, ("GET", "/api/2.0/mlflow/no-such")]:
+        url = base + path.replace("<model_id>", "m-" + "0" * 32).replace("<key>", "k").replace(
+            "<path>", "0/" + "f" * 32 + "/artifacts/a.txt")
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            answer = await http_server_client.fetch(
+                url, method=method, headers={**headers, "Content-Type": "application/json"},
+                body="{}" if method in BODY_METHODS else None, raise_error=False,
+                allow_nonstandard_methods=True)
+            assert answer.code == 403, (method, url)
+        answer = await http_server_client.fetch(
+            url, method=method, headers=bearer, body="{}" if method in BODY_METHODS else None,
+            raise_error=False, allow_nonstandard_methods=True)
+        assert answer.code not in (401, 403) and answer.code < 500, (method, url, answer.body[:300])
+        assert set(json.loads(answer.body)) >= {"error_code", "message"} or answer.code == 200
+    unknown = await http_server_client.fetch(f"{base}/api/2.0/mlflow/no-such", headers=bearer,
+                                             raise_error=False)
+    assert unknown.code == 404 and json.loads(unknown.body)["error_code"] == "ENDPOINT_NOT_FOUND"
+
+
+@pytest.mark.e2e
+def test_mlflow_api_cookie_writes_need_xsrf(lab_server: Any) -> None:  # noqa: F811
+    url = lab_server.url
+    session = cookie_session(url, lab_server.token)
+    xsrf = session.cookies["_xsrf"]
+    api = f"{url}/mlnb/mlflow/api/2.0/mlflow"
+    json_type = {"Content-Type": "application/json"}
+    body = json.dumps({"name": "from-a-page"})
+    assert session.post(f"{api}/experiments/create", data=body, headers=json_type,
+                        timeout=10).status_code == 403
+    evil = session.post(f"{api}/experiments/create", data=body, timeout=10,
+                        headers={**json_type, "X-XSRFToken": xsrf, "Origin": "http://evil.example"})
+    assert evil.status_code == 404
+    read = session.get(f"{api}/experiments/get-by-name?experiment_name=from-a-page", timeout=10)
+    assert read.status_code == 404 and read.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    made = session.post(f"{api}/experiments/create", data=body, timeout=10,
+                        headers={**json_type, "X-XSRFToken": xsrf})
+    assert made.status_code == 200, made.text
+    run = session.post(f"{api}/runs/create", timeout=10, headers={**json_type, "X-XSRFToken": xsrf},
+                       data=json.dumps({"experiment_id": made.json()["experiment_id"]})).json()["run"]
+    upload = f"{url}/mlnb/mlflow/api/2.0/mlflow-artifacts/artifacts/{made.json()['experiment_id']}/" \
+             f"{run['info']['run_id']}/artifacts/a.txt"
+    assert session.put(upload, data=b"x", timeout=10).status_code == 403  # no XSRF: refused
+    assert session.put(upload, data=b"x", headers={"X-XSRFToken": xsrf}, timeout=10).status_code == 200
 
 
 # --- the cookie matrix against a real `jupyter lab` --------------------------------------------

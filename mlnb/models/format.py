@@ -368,7 +368,8 @@ def verified_file(location: ModelLocation, relname: str, *, runs_code: bool, tru
         raise UntrustedModelError(
             f"{relname} of the model at {location.uri!r} {what} that was not written by "
             "mlnb's model writer (log_model), or its MLmodel was changed since; it was copied in "
-            "as an ordinary artifact (log_artifact/log_artifacts) or edited, and loading it "
+            "as an ordinary artifact (log_artifact/log_artifacts, or an MLflow client's upload "
+            "through mlnb's MLflow REST API) or edited, and loading it "
             "runs code. It was not loaded. Pass trusted=True only if you trust where it came from.")
     if not (proof.vouched and mlmodel.vouched):
         raise UntrustedModelError(_foreign_message(location, relname, what))

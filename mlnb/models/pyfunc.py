@@ -41,6 +41,9 @@ from mlnb.tracking.client import current_store
 FLAVOR = "python_function"
 _FLAVORS: dict[str, Any] = {  # loader_module -> mlnb's flavor module (which imports its library lazily)
     "mlnb.models.sklearn": sklearn,
+    # MLflow's own sklearn models (logged through mlnb's MLflow REST API) have the same sklearn
+    # flavor; their files are user artifacts, so a pickle in them loads only with trusted=True.
+    "mlflow.sklearn": sklearn,
     "mlflow.xgboost": xgboost,
     "mlflow.lightgbm": lightgbm,
     "mlnb.models.pytorch": pytorch,

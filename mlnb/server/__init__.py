@@ -43,6 +43,10 @@ ROUTES: list[tuple[str, str]] = [
     # Last: every other path under /mlnb/api/ is a JSON 404.
     ("(.*)", "base:NotFoundHandler"),
 ]
+MLFLOW_ROUTE = ("(.*)", "mlflow:MlflowApiHandler")
+"""Everything under ``/mlnb/mlflow/``: MLflow's REST API (:mod:`mlnb.mlflow_server`), so that
+``MLFLOW_TRACKING_URI=http://<server>/mlnb/mlflow`` with the Jupyter token in
+``MLFLOW_TRACKING_TOKEN`` logs into the server's store."""
 
 
 def store_location_for(root_dir: str | os.PathLike[str]) -> StoreLocation:
@@ -60,10 +64,10 @@ def handlers(base_url: str) -> list[tuple[str, type[Any]]]:
     :param base_url: the server's base URL.
     """
     found: list[tuple[str, type[Any]]] = []
-    for path, target in ROUTES:
+    for mount, (path, target) in [*(("api", r) for r in ROUTES), ("mlflow", MLFLOW_ROUTE)]:
         module_name, _, class_name = target.partition(":")
         module = importlib.import_module(f"mlnb.server.{module_name}")
-        found.append((url_path_join(base_url, "mlnb", "api", path), getattr(module, class_name)))
+        found.append((url_path_join(base_url, "mlnb", mount, path), getattr(module, class_name)))
     return found
 
 
@@ -91,4 +95,5 @@ def load_jupyter_server_extension(server_app: Any) -> None:
     # Kernels this server starts inherit the variable, so they log into the same store.
     os.environ[ENV_VAR] = uri
     web_app.settings["mlnb_store_uri"] = uri
-    server_app.log.info("mlnb: experiments sidebar API at /mlnb/api/, store %s", location.display)
+    server_app.log.info("mlnb: experiments sidebar API at /mlnb/api/, MLflow REST API at "
+                        "/mlnb/mlflow/, store %s", location.display)

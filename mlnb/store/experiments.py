@@ -237,3 +237,17 @@ class ExperimentQueries:
                 [experiment_int(experiment_id), key, text],
             )
 
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an experiment.
+
+        :param experiment_id: the experiment.
+        :param key: the tag's name.
+        :raises NotFoundError: when the experiment or the tag does not exist.
+        """
+        with self.cx.write(serial=True) as conn:
+            self.get_experiment(experiment_id)
+            cur = conn.execute("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?",
+                               [experiment_int(experiment_id), key])
+            if cur.rowcount == 0:
+                raise NotFoundError(f"Experiment {experiment_id} has no tag {key!r}.")

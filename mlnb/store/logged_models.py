@@ -66,6 +66,26 @@ def check_model_id(model_id: Any) -> str:
     return model_id
 
 
+LOGGED_MODEL_STATUSES = ("PENDING", "READY", "FAILED")
+
+
+def new_model_id() -> str:
+    """A new logged model id: ``m-`` and 32 random hex digits."""
+    return f"m-{secrets.token_hex(16)}"
+
+
+def check_logged_model_status(status: Any) -> str:
+    """A logged model's status, one of :data:`LOGGED_MODEL_STATUSES`.
+
+    :param status: the status as given.
+    :raises InvalidParameterError: for anything else.
+    """
+    if status not in LOGGED_MODEL_STATUSES:
+        raise InvalidParameterError(
+            f"{status!r} is not a logged model status; use one of {', '.join(LOGGED_MODEL_STATUSES)}.")
+    return str(status)
+
+
 class LoggedModelQueries:
     """Logged-model methods of :class:`~mlnb.store.Store`."""
 
@@ -74,7 +94,8 @@ class LoggedModelQueries:
     def create_logged_model(
         self, experiment_id: str, name: str, source_run_id: str, artifact_path: str,
         model_type: str | None = None, params: Mapping[str, Any] | None = None,
-        tags: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None, *, model_id: str | None = None,
+        status: str = "READY",
     ) -> LoggedModel:
         """Record a model the model writer logged into ``artifact_path`` of a run (READY).
 
@@ -85,20 +106,25 @@ class LoggedModelQueries:
         :param model_type: a free-form type, or None.
         :param params: the model's params (values become text).
         :param tags: the model's tags (values become text).
+        :param model_id: its id, when the caller chose it first (the MLflow API names the folder
+            after it); default a new random one.
+        :param status: ``READY``, or ``PENDING`` for a model whose files are still being
+            uploaded (MLflow's clients finalize it with :meth:`set_logged_model_status`).
         """
         name = validation.check_name(name, "Logged model")
+        status = check_logged_model_status(status)
         path = safe_relpath(artifact_path)
         params = {validation.check_key(k, "Param"): validation.param_value(k, v)
                   for k, v in (params or {}).items()}
         tags = {validation.check_key(k, "Tag"): str(v) for k, v in (tags or {}).items()}
-        model_id = f"m-{secrets.token_hex(16)}"
+        model_id = new_model_id() if model_id is None else check_model_id(model_id)
         t = now_ms()
         with self.cx.write() as conn:
             conn.execute(
                 "INSERT INTO logged_models (model_id, experiment_id, name, source_run_id, "
                 "artifact_path, model_type, status, creation_timestamp, last_updated_timestamp) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'READY', ?, ?)",
-                [model_id, int(experiment_id), name, source_run_id, path, model_type, t, t])
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [model_id, int(experiment_id), name, source_run_id, path, model_type, status, t, t])
             conn.executemany(
                 "INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?)",
                 [(model_id, k, v) for k, v in params.items()])
@@ -152,6 +178,51 @@ class LoggedModelQueries:
         )
         return self._logged_models(rows)
 
+    def set_logged_model_status(self, model_id: str, status: str) -> LoggedModel:
+        """Finalize a logged model: ``READY`` once its files are uploaded, or ``FAILED``.
+
+        :param model_id: the model.
+        :param status: one of :data:`LOGGED_MODEL_STATUSES`.
+        :raises NotFoundError: when the store has no such model.
+        """
+        status = check_logged_model_status(status)
+        self.get_logged_model(model_id)
+        with self.cx.write() as conn:
+            conn.execute("UPDATE logged_models SET status = ?, last_updated_timestamp = ? "
+                         "WHERE model_id = ?", [status, now_ms(), model_id])
+        return self.get_logged_model(model_id)
+
+    def set_logged_model_tags(self, model_id: str, tags: Mapping[str, Any]) -> None:
+        """Set (or overwrite) tags of a logged model.
+
+        :param model_id: the model.
+        :param tags: the tags (values become text).
+        :raises NotFoundError: when the store has no such model.
+        """
+        rows = [(model_id, validation.check_key(k, "Tag"), validation.tag_value(k, v))
+                for k, v in tags.items()]
+        self.get_logged_model(model_id)
+        with self.cx.write() as conn:
+            conn.executemany(
+                "INSERT INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value", rows)
+            conn.execute("UPDATE logged_models SET last_updated_timestamp = ? WHERE model_id = ?",
+                         [now_ms(), model_id])
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        """Remove one tag of a logged model.
+
+        :param model_id: the model.
+        :param key: the tag.
+        :raises NotFoundError: when the model or the tag does not exist.
+        """
+        self.get_logged_model(model_id)
+        with self.cx.write() as conn:
+            cur = conn.execute("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?",
+                               [model_id, key])
+            if cur.rowcount == 0:
+                raise NotFoundError(f"Logged model {model_id} has no tag {key!r}.")
+
     def logged_models_of_run(self, run_id: str) -> list[LoggedModel]:
         """The models a run logged, oldest first.
 
@@ -161,6 +232,23 @@ class LoggedModelQueries:
             f"SELECT {_COLUMNS} FROM logged_models lm WHERE lm.source_run_id = ? "
             "ORDER BY lm.creation_timestamp, lm.model_id", [run_id])
         return self._logged_models(rows)
+
+    def logged_model_ids_of_runs(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The ids of the models each run logged, oldest first (a page of runs in one query per
+        500 runs, for MLflow's ``Run.outputs``).
+
+        :param run_ids: the runs.
+        """
+        found: dict[str, list[str]] = {r: [] for r in run_ids}
+        ids = list(run_ids)
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for run_id, model_id in self.cx.query(
+                    f"SELECT source_run_id, model_id FROM logged_models WHERE source_run_id IN "
+                    f"({marks}) ORDER BY creation_timestamp, model_id", chunk):
+                found[str(run_id)].append(str(model_id))
+        return found
 
     def _logged_models(self, rows: list[Any]) -> list[LoggedModel]:
         ids = [str(r[0]) for r in rows]

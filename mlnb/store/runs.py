@@ -327,6 +327,26 @@ class RunQueries:
         info = self.get_run_info(run_id)
         return self._with_data([info])[0]
 
+    def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, list[Metric]]:
+        """Each run's latest point of every metric, with its step and timestamp (MLflow's
+        ``RunData.metrics`` entries), by run id; a malformed row is skipped with a warning.
+
+        :param run_ids: the runs.
+        """
+        found: dict[str, list[Metric]] = {r: [] for r in run_ids}
+        for chunk in chunks(list(run_ids)):
+            for run_id, key, value, is_nan, step, timestamp in self.cx.query(
+                "SELECT run_id, key, value, is_nan, step, timestamp FROM metric_series "
+                f"WHERE run_id IN ({marks(chunk)}) ORDER BY run_id, key", chunk,
+            ):
+                try:
+                    found[run_id].append(Metric(records.text(key, "key"),
+                                                records.metric_value(value, is_nan),
+                                                int(timestamp), int(step)))
+                except (records.MalformedRow, TypeError, ValueError) as problem:
+                    records.skip(f"metric {key!r} of run {run_id}", records.MalformedRow(str(problem)))
+        return found
+
     def _with_data(self, infos: list[RunInfo]) -> list[Run]:
         """Attach params, tags and latest metrics in three queries per 500 runs, not per run."""
         params: dict[str, dict[str, str]] = {i.run_id: {} for i in infos}
