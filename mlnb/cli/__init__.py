@@ -20,7 +20,7 @@ from mlnb.errors import MalformedRowWarning, MlnbError, StorePrivacyWarning
 from mlnb.tracking import fluent
 
 # Modules under mlnb.cli that register sub-commands; a missing one is skipped.
-AREAS = ("tracking", "models", "projects", "trust", "compat", "db", "store")
+AREAS = ("tracking", "models", "projects", "trust", "compat", "db", "store", "importing")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -144,8 +144,16 @@ def render_summary(s: CopySummary, src: Store, dst: Store) -> str:
     :param src: the source store.
     :param dst: the destination store.
     """
+    return "\n".join([f"Copied {visible(src.location.display)} -> {visible(dst.location.display)}",
+                      *summary_lines(s)])
+
+
+def summary_lines(s: CopySummary) -> list[str]:
+    """The lines of a copy's summary below its heading (``mlnb import`` shows them too).
+
+    :param s: what the copy did.
+    """
     lines = [
-        f"Copied {visible(src.location.display)} -> {visible(dst.location.display)}",
         f"  experiments: {s.experiments_new} new, {s.experiments_matched} already there",
         f"  runs: {s.runs_new} new, {s.runs_updated} updated, {s.runs_unchanged} unchanged, "
         f"{len(s.conflicts)} in conflict",
@@ -164,7 +172,7 @@ def render_summary(s: CopySummary, src: Store, dst: Store) -> str:
         lines.append(f"{len(s.conflicts)} runs differ from DST's copy and were left as DST has "
                      "them (nothing of them written):")
         lines += [f"  {run_id}: {visible(why)}" for run_id, why in s.conflicts]
-    return "\n".join(lines)
+    return lines
 
 
 def _size(n: int) -> str:
