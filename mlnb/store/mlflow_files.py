@@ -134,7 +134,15 @@ class FileStoreReader(MlflowReader):
 
         :param owner: the run or logged model.
         """
-        uri = owner.artifact_uri if isinstance(owner, MlflowRun) else owner.artifact_location
+        if isinstance(owner, MlflowRun):
+            uri, own = owner.artifact_uri, f"{owner.experiment_id}/{owner.run_id}/artifacts"
+        else:
+            uri, own = owner.artifact_location, f"{owner.experiment_id}/models/{owner.model_id}/artifacts"
+        here = self._exp_dirs[owner.experiment_id].parent / own
+        # A store moved or copied since still names its old place: where the recorded location
+        # is this store's own folder for the run, the folder inside this store is read.
+        if uri.rstrip("/").endswith("/" + own) and here.is_dir():
+            return local_artifacts(here.as_uri())
         return local_artifacts(uri)
 
     def logged_models(self) -> list[MlflowLoggedModel]:
