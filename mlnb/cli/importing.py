@@ -12,14 +12,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlnb.cli.store import ProgressView, open_side, summary_lines
 from mlnb.errors import StoreError
 from mlnb.store import Store
 from mlnb.store.location import resolve
-from mlnb.store.mlflow_import import ImportSummary, import_mlflow, open_reader
 from mlnb.terminal import visible
+
+if TYPE_CHECKING:
+    from mlnb.store.mlflow_import import ImportSummary
 
 _SHOWN = 20  # skipped items listed one by one; the rest are counted by reason
 
@@ -54,6 +56,9 @@ def import_command(args: argparse.Namespace) -> int:
     :param args: the parsed command line.
     :returns: 0, or 1 when runs were left in conflict.
     """
+    # The importer loads yaml (the file store's meta.yaml): on use, not for `mlnb --help`.
+    from mlnb.store.mlflow_import import import_mlflow, open_reader
+
     reader = open_reader(args.source)
     try:
         target = args.to or args.store

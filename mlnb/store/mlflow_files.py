@@ -101,7 +101,7 @@ class FileStoreReader(MlflowReader):
             if meta.parent.name in _NOT_RUNS:
                 continue
             data = _yaml(meta)
-            if not isinstance(data, dict) or "run_id" not in data and "run_uuid" not in data:
+            if not isinstance(data, dict) or ("run_id" not in data and "run_uuid" not in data):
                 continue
             tags = _keyed_files(meta.parent / "tags")
             status = data.get("status")
@@ -172,6 +172,9 @@ class FileStoreReader(MlflowReader):
                     params=_keyed_files(meta.parent / "params"),
                     tags=_keyed_files(meta.parent / "tags")))
         return found
+
+    def close(self) -> None:
+        """Nothing to let go: every file and request is closed after its read."""
 
     # --- registry ---------------------------------------------------------------------------
 

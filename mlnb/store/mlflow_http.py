@@ -67,7 +67,7 @@ class HttpReader(MlflowReader):
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            return urllib.request.urlopen(request, timeout=_TIMEOUT_S)  # noqa: S310 - the user's URL
+            return urllib.request.urlopen(request, timeout=_TIMEOUT_S)  # the URL the user gave
         except urllib.error.HTTPError as exc:
             detail = exc.read(2000).decode("utf-8", "replace")
             try:
@@ -221,6 +221,9 @@ class HttpReader(MlflowReader):
             if " 404" not in str(exc):  # a server older than MLflow 3 has no logged models
                 raise
         return found
+
+    def close(self) -> None:
+        """Nothing to let go: every file and request is closed after its read."""
 
     # --- registry ---------------------------------------------------------------------------
 

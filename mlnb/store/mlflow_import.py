@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from mlnb.entities import RunStatus
 from mlnb.errors import InvalidParameterError, MlnbError
@@ -33,6 +34,8 @@ from mlnb.store import Store
 from mlnb.store.copy import CopySummary, Progress, copy_store
 from mlnb.store.dialect import Writer
 from mlnb.store.location import StoreLocation
+from mlnb.store.mlflow_files import FileStoreReader
+from mlnb.store.mlflow_http import HttpReader
 from mlnb.store.mlflow_records import (
     MlflowExperiment,
     MlflowLoggedModel,
@@ -42,6 +45,7 @@ from mlnb.store.mlflow_records import (
     MlflowVersion,
     SourceError,
 )
+from mlnb.store.mlflow_source import SqlReader, is_database_uri
 from mlnb.store.registry_checks import canonical_model_name
 from mlnb.store.sql import now_ms
 
@@ -378,15 +382,9 @@ def open_reader(source: str) -> MlflowReader:
     :param source: the SOURCE argument.
     :raises SourceError: naming what is wrong with it.
     """
-    from urllib.parse import unquote, urlparse
-
     scheme = urlparse(source).scheme.lower()
     if scheme in ("http", "https"):
-        from mlnb.store.mlflow_http import HttpReader
-
         return HttpReader(source)
-    from mlnb.store.mlflow_source import SqlReader, is_database_uri
-
     if is_database_uri(source):
         return SqlReader(source)
     if scheme == "file":
@@ -400,6 +398,4 @@ def open_reader(source: str) -> MlflowReader:
         path = Path(source).expanduser()
     if path.is_file():
         return SqlReader(f"sqlite:///{path.absolute()}")  # a database file named by its path
-    from mlnb.store.mlflow_files import FileStoreReader
-
     return FileStoreReader(path)

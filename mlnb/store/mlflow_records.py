@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -173,19 +173,15 @@ class MlflowReader(ABC):
     def registered_models(self) -> list[MlflowModel]:
         """The model registry."""
 
+    @abstractmethod
     def close(self) -> None:
         """Let go of the source (a database connection)."""
 
 
-class _local_chunks(AbstractContextManager[Iterator[bytes]]):  # noqa: N801 - used as a function
-    def __init__(self, path: Path) -> None:
-        self.handle = open(path, "rb")  # noqa: SIM115 - closed by __exit__
-
-    def __enter__(self) -> Iterator[bytes]:
-        return iter(lambda: self.handle.read(1 << 20), b"")
-
-    def __exit__(self, *exc: object) -> None:
-        self.handle.close()
+@contextmanager
+def _local_chunks(path: Path) -> Iterator[Iterator[bytes]]:
+    with open(path, "rb") as handle:
+        yield iter(lambda: handle.read(1 << 20), b"")
 
 
 def local_folder(uri: str) -> Path | None:

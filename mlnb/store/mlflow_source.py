@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlparse
 from mlnb.store.location import mask_password
 from mlnb.store.mlflow_files import local_artifacts
 from mlnb.store.mlflow_records import (
+    MODEL_STATUS_NUMBERS,
     ArtifactFile,
     Columns,
     MlflowExperiment,
@@ -201,8 +202,6 @@ class SqlReader(MlflowReader):
             for model_id, key, value in self._query(
                     f"SELECT model_id, {prefix}_key, {prefix}_value FROM {table}"):
                 into.setdefault(str(model_id), {})[str(key)] = str(value)
-        from mlnb.store.mlflow_records import MODEL_STATUS_NUMBERS
-
         return [MlflowLoggedModel(
             str(mid), str(eid), str(name), None if run is None else str(run),
             None if mtype is None else str(mtype),
