@@ -115,9 +115,10 @@ def _stage(reader: MlflowReader, staging: Store, summary: ImportSummary,
     staged = _Staged()
     kept = _stage_experiments(reader, staging, summary)
     runs = [run for exp in kept for run in _runs_to_import(reader, exp, summary)]
-    for done, run in enumerate(runs, 1):
-        _stage_run(reader, staging, run, staged, summary)
-        report(Progress("reading", done, len(runs), summary.artifact_bytes))
+    with staging.cx.write():  # one transaction: the staging store is private and thrown away
+        for done, run in enumerate(runs, 1):
+            _stage_run(reader, staging, run, staged, summary)
+            report(Progress("reading", done, len(runs), summary.artifact_bytes))
     for model in reader.logged_models():
         _stage_logged_model(reader, staging, model, staged, summary)
     for registered in reader.registered_models():
