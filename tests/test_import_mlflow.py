@@ -226,7 +226,7 @@ def test_importing_twice_changes_nothing(sources: dict[str, str], tmp_path: Path
     store.close()
 
 
-def test_a_moved_file_store_reads_its_own_files_and_never_follows_links(
+def test_a_moved_file_store_reads_its_own_files_links_and_bad_runs_are_said(
         tmp_path: Path, sources: dict[str, str]) -> None:
     import shutil
 
@@ -235,9 +235,16 @@ def test_a_moved_file_store_reads_its_own_files_and_never_follows_links(
     hello = next(copy.rglob("notes/hello.txt"))
     hello.write_text("changed in the copy")  # the copy's file is read, not the original's
     (hello.parent / "link.txt").symlink_to("/etc/hostname")
+    child = next(t.parents[1] for t in copy.rglob("tags/mlflow.runName")
+                 if t.read_text() == "child")
+    (child / "metrics" / "loss").write_text("not a point\n")
     store = Store(resolve(str(tmp_path / "dst")))
     summary = import_mlflow(open_reader(str(copy)), store)
     reasons = dict(summary.skipped)
+    assert reasons[f"run {child.name}"] == (
+        f"metric file {child / 'metrics' / 'loss'} line 1 is not '<timestamp> <value> <step>': "
+        "'not a point'")
+    assert [r[0] for r in store.cx.query("SELECT name FROM runs")] == ["train"]
     run_id = hello.parents[2].name
     assert reasons[f"artifacts of run {run_id}"] == "symbolic links not copied: notes/link.txt"
     assert [p for p, _, _ in store.artifact_files(run_id, "notes")] == ["notes/hello.txt"]
@@ -290,6 +297,10 @@ def test_cli_bad_source_is_one_clear_error(tmp_path: Path) -> None:
     mlnb_store = Store(resolve(str(tmp_path / "an-mlnb-store")))
     mlnb_store.close()
     port = free_port()
+    web = subprocess.Popen([PY, "-m", "http.server", "--bind", "127.0.0.1", str(free_port())],
+                           cwd=tmp_path / "empty", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           text=True)
+    not_mlflow = _serving(web)
     cases = {
         str(tmp_path / "nowhere"): f"{tmp_path / 'nowhere'} does not exist or is not a folder.",
         str(tmp_path / "empty"): f"{tmp_path / 'empty'} is not an MLflow file store",
@@ -300,6 +311,8 @@ def test_cli_bad_source_is_one_clear_error(tmp_path: Path) -> None:
                                                                "copy it with mlnb store copy",
         f"http://127.0.0.1:{port}": f"cannot reach http://127.0.0.1:{port}",
         "s3://bucket/mlruns": "not from s3:// URIs",
+        not_mlflow: f"{not_mlflow} does not answer as an MLflow server: GET "
+                    "/api/2.0/mlflow/experiments/search answered 404",
     }
     for source, message in cases.items():
         done = _mlnb(source, "--to", str(tmp_path / "dst"))
@@ -308,6 +321,23 @@ def test_cli_bad_source_is_one_clear_error(tmp_path: Path) -> None:
         assert message in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
         assert not (tmp_path / "dst").exists()  # nothing made for a source that cannot be read
+    web.terminate()
+    web.wait()
+
+
+def _serving(web: subprocess.Popen[str]) -> str:
+    """The URL of a plain web server (not MLflow) once it answers."""
+    import urllib.request
+
+    port = int(web.args[-1])  # type: ignore[index]
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return url
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("the plain web server did not start")
 
 
 # --- an interrupted import --------------------------------------------------------------------
@@ -395,3 +425,20 @@ def test_server_import_matches_mlflow_field_by_field(mlflow_server: str, tmp_pat
     direct = _mlnb(f"sqlite:///{tmp_path / 'server.db'}", "--to", str(tmp_path / "direct"))
     assert direct.returncode == 0, direct.stderr
     assert "which is not a folder on this machine (import from the MLflow server" in direct.stdout
+
+
+@pytest.mark.e2e  # MLflow filling a PostgreSQL database takes half a minute
+def test_postgresql_database_import_matches_mlflow(pg: Any, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow's tracking database on PostgreSQL (MLflow writes it through SQLAlchemy and
+    psycopg), read with SQL in a read-only session."""
+    monkeypatch.chdir(tmp_path)
+    name = pg.new_database(template=None)  # empty: MLflow makes its own tables
+    url = pg.url(name)
+    mlflow_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    _make(mlflow_url, tmp_path)
+    done = _mlnb(url, "--to", str(tmp_path / "dst"))
+    assert done.returncode == 0, done.stderr
+    assert "(MLflow schema " in done.stdout and "runs: 2 new" in done.stdout
+    assert_same_as_mlflow(mlflow_url, str(tmp_path / "dst"), tmp_path)
+    pg.drop_database(name)

@@ -54,6 +54,8 @@ class HttpReader(MlflowReader):
         try:
             self._json("GET", "/api/2.0/mlflow/experiments/search", {"max_results": 1})
         except SourceError as exc:
+            if str(exc).startswith("cannot reach"):
+                raise
             raise SourceError(f"{self.describe} does not answer as an MLflow server: {exc}") from None
 
     # --- HTTP -------------------------------------------------------------------------------
@@ -69,12 +71,13 @@ class HttpReader(MlflowReader):
         try:
             return urllib.request.urlopen(request, timeout=_TIMEOUT_S)  # the URL the user gave
         except urllib.error.HTTPError as exc:
-            detail = exc.read(2000).decode("utf-8", "replace")
+            # MLflow's errors are JSON with a message; anything else (an HTML page) is not shown.
             try:
-                detail = json.loads(detail).get("message", detail)
-            except (ValueError, AttributeError):
-                pass
-            raise SourceError(f"{method} {path} answered {exc.code}: {detail.strip()[:300]}") from None
+                detail = str(json.loads(exc.read(20_000)).get("message", ""))
+            except (ValueError, AttributeError, OSError):
+                detail = str(exc.reason)
+            text = " ".join(detail.split())[:300]
+            raise SourceError(f"{method} {path} answered {exc.code}: {text}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise SourceError(f"cannot reach {self.describe}: {reason}") from None

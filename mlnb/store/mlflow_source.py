@@ -72,7 +72,11 @@ class SqlReader(MlflowReader):
         return conn
 
     def _connect_pg(self, uri: str) -> Any:
-        import psycopg  # the team store's driver: loaded only for a PostgreSQL source
+        try:
+            import psycopg  # the team store's driver: loaded only for a PostgreSQL source
+        except ImportError:
+            raise SourceError("reading a PostgreSQL database needs psycopg: "
+                              "pip install 'mlnb[team]'.") from None
 
         url = uri.replace("postgresql+psycopg2://", "postgresql://", 1).replace(
             "postgresql+psycopg://", "postgresql://", 1)
