@@ -442,3 +442,27 @@ def test_postgresql_database_import_matches_mlflow(pg: Any, tmp_path: Path,
     assert "(MLflow schema " in done.stdout and "runs: 2 new" in done.stdout
     assert_same_as_mlflow(mlflow_url, str(tmp_path / "dst"), tmp_path)
     pg.drop_database(name)
+
+
+def test_cli_a_store_failing_midway_says_where_and_a_rerun_finishes(sources: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    store = Store(resolve(str(tmp_path / "dst")))
+    with store.cx.write() as tx:  # the store refuses the child run's metric, as a full disk would
+        tx.execute("CREATE TRIGGER refuse BEFORE INSERT ON metric_series "
+                   "WHEN NEW.value = 0.5 AND NEW.key = 'loss' "
+                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    store.close()
+    done = _mlnb(sources["files"], "--to", str(tmp_path / "dst"))
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("mlnb: error: ") and "refused by the test" in last
+    assert last.endswith("The import stopped after 1 of 2 runs; the store holds only whole runs "
+                         "and models. Run the same command again to finish it.")
+    store = Store(resolve(str(tmp_path / "dst")))
+    assert [r[0] for r in store.cx.query("SELECT name FROM runs")] == ["train"]
+    with store.cx.write() as tx:
+        tx.execute("DROP TRIGGER refuse")
+    store.close()
+    again = _mlnb(sources["files"], "--to", str(tmp_path / "dst"))
+    assert again.returncode == 0, again.stderr
+    assert "runs: 1 new, 0 updated, 1 unchanged" in again.stdout

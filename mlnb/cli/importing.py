@@ -15,7 +15,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from mlnb.cli.store import ProgressView, open_side, summary_lines
-from mlnb.errors import StoreError
+from mlnb.errors import MlnbError
 from mlnb.store import Store
 from mlnb.store.location import resolve
 from mlnb.terminal import visible
@@ -68,12 +68,8 @@ def import_command(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
         try:
             summary = import_mlflow(reader, dst, view)
-        except StoreError as exc:
-            view.finish()
-            where = view.last
-            done = f" after {where.done} of {where.total} {where.stage}" if where else ""
-            raise StoreError(f"{exc} The import stopped{done}; the store holds only whole runs "
-                             "and models. Run the same command again to finish it.") from None
+        except MlnbError as exc:  # the store, or the source (a server gone midway)
+            raise view.stopped(exc, "import", "the store") from None
         finally:
             dst.close()
         view.finish()

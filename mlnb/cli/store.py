@@ -104,6 +104,20 @@ class ProgressView:
             self.out.write("\n")
             self.out.flush()
 
+    def stopped(self, exc: MlnbError, work: str, holder: str) -> StoreError:
+        """The error to raise when the work failed midway: what failed, where it stopped, and
+        that running it again finishes it (the bar's line ended first).
+
+        :param exc: the failure.
+        :param work: ``copy`` or ``import``.
+        :param holder: what was written into (``DST``, ``the store``).
+        """
+        self.finish()
+        where = self.last
+        done = f" after {where.done} of {where.total} {where.stage}" if where else ""
+        return StoreError(f"{exc} The {work} stopped{done}; {holder} holds only whole runs and "
+                          "models. Run the same command again to finish it.")
+
 
 def copy_command(args: argparse.Namespace) -> int:
     """``mlnb store copy SRC DST``: copy, show progress, print a summary.
@@ -124,11 +138,7 @@ def copy_command(args: argparse.Namespace) -> int:
         try:
             summary = copy_store(src, dst, view)
         except StoreError as exc:
-            view.finish()
-            where = view.last
-            done = f" after {where.done} of {where.total} {where.stage}" if where else ""
-            raise StoreError(f"{exc} The copy stopped{done}; DST holds only whole runs and "
-                             "models. Run the same command again to finish it.") from None
+            raise view.stopped(exc, "copy", "DST") from None
         view.finish()
         print(render_summary(summary, src, dst))
         return 1 if summary.conflicts else 0
