@@ -238,6 +238,10 @@ def test_a_moved_file_store_reads_its_own_files_links_and_bad_runs_are_said(
     child = next(t.parents[1] for t in copy.rglob("tags/mlflow.runName")
                  if t.read_text() == "child")
     (child / "metrics" / "loss").write_text("not a point\n")
+    model_meta = next(copy.glob("*/models/m-*/meta.yaml"))  # the logged model's files elsewhere
+    model_meta.write_text("\n".join(
+        "artifact_location: s3://bucket/m" if line.startswith("artifact_location:") else line
+        for line in model_meta.read_text().splitlines()))
     store = Store(resolve(str(tmp_path / "dst")))
     summary = import_mlflow(open_reader(str(copy)), store)
     reasons = dict(summary.skipped)
@@ -246,6 +250,14 @@ def test_a_moved_file_store_reads_its_own_files_links_and_bad_runs_are_said(
         "'not a point'")
     assert [r[0] for r in store.cx.query("SELECT name FROM runs")] == ["train"]
     run_id = hello.parents[2].name
+    assert reasons[f"artifacts of logged model {model_meta.parent.name}"] == (
+        "its artifacts are at s3://bucket/m, which is not a folder on this machine (import from "
+        "the MLflow server, http://..., to bring them)")
+    for version in ("1", "2"):  # registered from that model: no files to pin, not registered
+        assert reasons[f"model 'm' version {version}"] == (
+            f"its files (model) are not among run {run_id}'s artifacts")
+    assert reasons["alias 'champion' of model 'm'"] == "its version 1 is not imported"
+    assert [r[0] for r in store.cx.query("SELECT name FROM model_versions")] == ["legacy"]
     assert reasons[f"artifacts of run {run_id}"] == "symbolic links not copied: notes/link.txt"
     assert [p for p, _, _ in store.artifact_files(run_id, "notes")] == ["notes/hello.txt"]
     assert store.artifact_path(run_id, "notes/hello.txt").read_text() == "changed in the copy"

@@ -315,6 +315,8 @@ def _stage_registered_model(staging: Store, model: MlflowModel, staged: _Staged,
                                v.user_id))
         numbers = {v.version for v, _, _ in versions}
         aliases = sorted((a, n) for a, n in model.aliases.items() if n in numbers)
+        summary.skipped += [(f"alias {a!r} of model {name!r}", f"its version {n} is not imported")
+                            for a, n in sorted(model.aliases.items()) if n not in numbers]
         tx.executemany("INSERT INTO registered_model_aliases (name, alias, version) "
                        "VALUES (?, ?, ?)", [(name, a, n) for a, n in aliases])
         events += [(n, f"alias:{a}", None, str(n), model.last_updated_time, "") for a, n in aliases]
@@ -353,7 +355,7 @@ def _map_source(v: MlflowVersion, staged: _Staged) -> tuple[str, str] | str:
             model_id = v.model_id
         if model_id is not None:
             if model_id in staged.models:
-                return staged.models[model_id]
+                return _in_run(*staged.models[model_id], staged)
             return f"its logged model {model_id} is not imported (see above)"
         if text.startswith("runs:/"):
             run_id, _, path = text[len("runs:/"):].partition("/")
