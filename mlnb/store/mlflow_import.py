@@ -83,7 +83,8 @@ def import_mlflow(reader: MlflowReader, dst: Store, progress: ProgressHook | Non
     :param dst: the mlnb store to import into.
     :param progress: called as the import moves on (``reading`` a run at a time, then the
         copy's stages).
-    :raises SourceError: when the source fails midway (nothing of the failing run is written).
+    :raises SourceError: when the source fails while it is read (all of it is read into the
+        staging store before anything is written into ``dst``).
     :raises StoreError: when ``dst`` fails midway (it holds whole runs; importing again completes).
     """
     summary = ImportSummary(reader.describe)
