@@ -20,7 +20,8 @@ from mlnb.errors import MalformedRowWarning, MlnbError, StorePrivacyWarning
 from mlnb.tracking import fluent
 
 # Modules under mlnb.cli that register sub-commands; a missing one is skipped.
-AREAS = ("tracking", "models", "projects", "trust", "compat", "db", "store", "server")
+AREAS = ("tracking", "models", "projects", "trust", "compat", "db", "store", "server",
+         "importing")
 
 
 def build_parser() -> argparse.ArgumentParser:

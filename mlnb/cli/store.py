@@ -104,6 +104,20 @@ class ProgressView:
             self.out.write("\n")
             self.out.flush()
 
+    def stopped(self, exc: MlnbError, work: str, holder: str) -> StoreError:
+        """The error to raise when the work failed midway: what failed, where it stopped, and
+        that running it again finishes it (the bar's line ended first).
+
+        :param exc: the failure.
+        :param work: ``copy`` or ``import``.
+        :param holder: what was written into (``DST``, ``the store``).
+        """
+        self.finish()
+        where = self.last
+        done = f" after {where.done} of {where.total} {where.stage}" if where else ""
+        return StoreError(f"{exc} The {work} stopped{done}; {holder} holds only whole runs and "
+                          "models. Run the same command again to finish it.")
+
 
 def copy_command(args: argparse.Namespace) -> int:
     """``mlnb store copy SRC DST``: copy, show progress, print a summary.
@@ -124,11 +138,7 @@ def copy_command(args: argparse.Namespace) -> int:
         try:
             summary = copy_store(src, dst, view)
         except StoreError as exc:
-            view.finish()
-            where = view.last
-            done = f" after {where.done} of {where.total} {where.stage}" if where else ""
-            raise StoreError(f"{exc} The copy stopped{done}; DST holds only whole runs and "
-                             "models. Run the same command again to finish it.") from None
+            raise view.stopped(exc, "copy", "DST") from None
         view.finish()
         print(render_summary(summary, src, dst))
         return 1 if summary.conflicts else 0
@@ -144,8 +154,16 @@ def render_summary(s: CopySummary, src: Store, dst: Store) -> str:
     :param src: the source store.
     :param dst: the destination store.
     """
+    return "\n".join([f"Copied {visible(src.location.display)} -> {visible(dst.location.display)}",
+                      *summary_lines(s)])
+
+
+def summary_lines(s: CopySummary) -> list[str]:
+    """The lines of a copy's summary below its heading (``mlnb import`` shows them too).
+
+    :param s: what the copy did.
+    """
     lines = [
-        f"Copied {visible(src.location.display)} -> {visible(dst.location.display)}",
         f"  experiments: {s.experiments_new} new, {s.experiments_matched} already there",
         f"  runs: {s.runs_new} new, {s.runs_updated} updated, {s.runs_unchanged} unchanged, "
         f"{len(s.conflicts)} in conflict",
@@ -164,7 +182,7 @@ def render_summary(s: CopySummary, src: Store, dst: Store) -> str:
         lines.append(f"{len(s.conflicts)} runs differ from DST's copy and were left as DST has "
                      "them (nothing of them written):")
         lines += [f"  {run_id}: {visible(why)}" for run_id, why in s.conflicts]
-    return "\n".join(lines)
+    return lines
 
 
 def _size(n: int) -> str:
