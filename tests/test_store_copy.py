@@ -283,6 +283,9 @@ def _mlnb(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 
 def test_cli_copies_with_progress_and_a_summary(team: Store, tmp_path: Path) -> None:
     fill(tmp_path / "a", tmp_path)
+    a = sqlite_store(tmp_path / "a")
+    _log_predictions(a, "models:/m/1", 0, 12)
+    a.close()
     url = team.location.database_url
     assert url is not None and ":s3cret-admin-pw@" in url
     done = _mlnb(str(tmp_path / "a"), url)
@@ -292,10 +295,13 @@ def test_cli_copies_with_progress_and_a_summary(team: Store, tmp_path: Path) -> 
     assert "experiments: 3/3" in done.stderr and "registry: 1/1" in done.stderr
     assert "runs: 3 new, 0 updated, 0 unchanged, 0 in conflict" in done.stdout
     assert "registry: 1 new models, 2 new versions" in done.stdout
+    assert "predictions: 12/12" in done.stderr
+    assert "prediction log: 12 rows, 0 ground-truth records copied" in done.stdout
     again = _mlnb(str(tmp_path / "a"), url)
     assert again.returncode == 0
     assert "runs: 0 new, 0 updated, 3 unchanged, 0 in conflict" in again.stdout
     assert "artifacts: 0 files copied" in again.stdout
+    assert "prediction log" not in again.stdout
     pulled = _mlnb(url, str(tmp_path / "pulled"))
     assert pulled.returncode == 0, pulled.stderr
     assert "runs: 3 new" in pulled.stdout
@@ -348,3 +354,67 @@ def test_a_version_number_taken_in_dst_is_renumbered_and_aliases_follow(tmp_path
     assert ("2", "alias:best", "2") in events
     again = copy_store(a, b)
     assert (again.versions_new, again.versions_unchanged, again.renumbered) == (0, 1, [])
+
+
+def _log_predictions(store: Store, uri: str, start: int, n: int, *,
+                     retention: Any = None, sampled_out: int = 0) -> None:
+    from mlnb.store.predictions import PredictionRow
+    store.append_predictions(uri, "m", "1", [
+        PredictionRow(1_000 + i, f"req-{i}", f'{{"x": {i}}}', f"[{i % 2}]", 2.5)
+        for i in range(start, start + n)], sampled_out=sampled_out, retention=retention)
+
+
+def _prediction_log(store: Store, uri: str) -> tuple[list[tuple[Any, ...]], tuple[int, ...]]:
+    counts = store.prediction_counts(uri)
+    return (store.read_predictions(uri),
+            (counts.logged, counts.sampled_out, counts.pruned, counts.kept))
+
+
+def test_the_prediction_log_is_copied_once_with_its_ground_truth_and_counts(
+        team: Store, tmp_path: Path) -> None:
+    from mlnb.store.predictions import Retention
+    a = sqlite_store(tmp_path / "a")
+    _log_predictions(a, "models:/m/1", 0, 30, sampled_out=7)
+    _log_predictions(a, "models:/m/1", 30, 10, retention=Retention(max_rows=35))  # prunes 5
+    _log_predictions(a, "models:/other@champion", 100, 3)
+    a.log_ground_truth(["req-6", "req-101"], ["1", "0"])
+    team.log_ground_truth(["req-101"], ["1"])  # DST's own: kept
+    first = copy_store(a, team)
+    assert (first.predictions_copied, first.ground_truth_copied) == (38, 1)
+    rows, counts = _prediction_log(team, "models:/m/1")
+    assert counts == (40, 7, 5, 35)  # what SRC counts, and logged - pruned = kept
+    assert [r[:6] for r in rows] == [r[:6] for r in a.read_predictions("models:/m/1")]
+    assert [r[8] for r in rows if r[1] == "req-6"] == ["1"]
+    assert team.read_predictions("models:/other@champion")[1][8] == "1"
+
+    again = copy_store(a, team)
+    assert (again.predictions_copied, again.ground_truth_copied) == (0, 0)
+    assert _prediction_log(team, "models:/m/1")[1] == (40, 7, 5, 35)
+
+    # SRC logs more and its retention drops rows DST already holds, and some never copied.
+    _log_predictions(a, "models:/m/1", 40, 10, retention=Retention(max_rows=20), sampled_out=2)
+    later = copy_store(a, team)
+    assert later.predictions_copied == 10
+    rows, counts = _prediction_log(team, "models:/m/1")
+    assert counts == (50, 9, 5, 45) and len(rows) == 45
+    a.close()
+
+
+def test_a_stopped_prediction_log_copy_resumes_without_duplicates(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlnb.store import copy_predictions
+    a, b = sqlite_store(tmp_path / "a"), sqlite_store(tmp_path / "b")
+    _log_predictions(a, "models:/m/1", 0, 25, sampled_out=4)
+    monkeypatch.setattr(copy_predictions, "ROWS_PER_TRANSACTION", 10)
+
+    def stop(done: int, total: int) -> None:
+        if done == 20:
+            raise StoreError("the disk is full")
+
+    with pytest.raises(StoreError, match="disk is full"):
+        copy_predictions.copy_prediction_log(a, b, stop)
+    assert _prediction_log(b, "models:/m/1")[1] == (20, 0, 0, 20)  # whole chunks only
+    assert copy_predictions.copy_prediction_log(a, b, lambda d, t: None).rows == 5
+    assert _prediction_log(b, "models:/m/1") == _prediction_log(a, "models:/m/1")
+    a.close()
+    b.close()

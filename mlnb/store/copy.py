@@ -1,5 +1,6 @@
 """Copying one store into another (``mlnb store copy SRC DST``): experiments, runs, their full
-metric histories, artifacts, logged models and the registry, from a local store to the team store
+metric histories, artifacts, logged models, the registry and the prediction log
+(:mod:`~mlnb.store.copy_predictions`), from a local store to the team store
 or back, on either engine.
 
 What is matched, and how:
@@ -50,6 +51,7 @@ from mlnb.entities import RunStatus
 from mlnb.errors import InvalidParameterError, MlnbError, StoreError
 from mlnb.store import point_codec
 from mlnb.store.artifacts import StoredFile
+from mlnb.store.copy_predictions import copy_prediction_log
 from mlnb.store.dialect import StoreConnection, Writer
 from mlnb.store.records import MalformedRow
 from mlnb.store.sql import chunks, marks
@@ -70,7 +72,8 @@ _EVENT_FIELDS = "version, kind, from_value, to_value, time, user_id"
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a copy is: the stage (``experiments``, ``runs``, ``models``, ``registry``), items
+    """Where a copy is: the stage (``experiments``, ``runs``, ``models``, ``registry``,
+    ``predictions``), items
     done of the stage's total, and the artifact bytes copied so far."""
 
     stage: str
@@ -98,6 +101,8 @@ class CopySummary:
     versions_unchanged: int = 0
     versions_skipped: list[tuple[str, int, str]] = field(default_factory=list)
     renumbered: list[tuple[str, int, int]] = field(default_factory=list)
+    predictions_copied: int = 0
+    ground_truth_copied: int = 0
 
 
 ProgressHook = Callable[[Progress], None]
@@ -135,6 +140,9 @@ def copy_store(src: Store, dst: Store, progress: ProgressHook | None = None) -> 
     conflicted = _copy_runs(src, dst, experiments, summary, report)
     _copy_logged_models(src, dst, experiments, conflicted, summary, report)
     _copy_registry(src, dst, conflicted, summary, report)
+    copied = copy_prediction_log(src, dst, lambda done, total: report(
+        Progress("predictions", done, total, summary.artifact_bytes)))
+    summary.predictions_copied, summary.ground_truth_copied = copied.rows, copied.ground_truth
     return summary
 
 
