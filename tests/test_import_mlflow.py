@@ -267,8 +267,9 @@ def test_a_moved_file_store_reads_its_own_files_links_and_bad_runs_are_said(
 # --- the command line -------------------------------------------------------------------------
 
 
-def _mlnb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def _mlnb(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+          ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     env.pop("MLNB_TRACKING_URI", None)
     return subprocess.run([PY, "-m", "mlnb", "import", "mlflow", *args], capture_output=True,
                           text=True, env=env, timeout=600, cwd=cwd)
@@ -358,7 +359,8 @@ def _serving(web: subprocess.Popen[str]) -> str:
 def test_a_killed_import_leaves_whole_runs_and_a_rerun_completes(tmp_path: Path) -> None:
     _make(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path, "--many", "20", "--mb", "2")
     source = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path / "tmp")}
     proc = subprocess.Popen([PY, "-m", "mlnb", "import", "mlflow", source, "--to",
                              str(tmp_path / "dst")], stderr=subprocess.PIPE, text=True, env=env,
                             stdout=subprocess.DEVNULL)
@@ -378,8 +380,10 @@ def test_a_killed_import_leaves_whole_runs_and_a_rerun_completes(tmp_path: Path)
         assert len(store.artifact_files(run_id, "")) == 1
     assert store.integrity_check() == "ok"
     store.close()
-    done = _mlnb(source, "--to", str(tmp_path / "dst"))
+    assert [p.name[:12] for p in (tmp_path / "tmp").iterdir()] == ["mlnb-import-"]  # left behind
+    done = _mlnb(source, "--to", str(tmp_path / "dst"), env={"TMPDIR": str(tmp_path / "tmp")})
     assert done.returncode == 0, done.stderr
+    assert list((tmp_path / "tmp").iterdir()) == []  # the killed import's staging folder too
     assert f"runs: {20 - len(runs)} new, 0 updated, {len(runs)} unchanged" in done.stdout
     fresh = tmp_path / "fresh"
     assert _mlnb(source, "--to", str(fresh)).returncode == 0

@@ -21,9 +21,13 @@ file) loads in mlnb only with ``trusted=True``, as any model mlnb did not write.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import re
+import shutil
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -89,14 +93,49 @@ def import_mlflow(reader: MlflowReader, dst: Store, progress: ProgressHook | Non
     """
     summary = ImportSummary(reader.describe)
     report = progress or (lambda _: None)
-    with tempfile.TemporaryDirectory(prefix="mlnb-import-") as tmp:
-        staging = Store(StoreLocation(Path(tmp) / "mlnb.db", Path(tmp) / "artifacts"))
+    with staging_folder() as tmp:
+        staging = Store(StoreLocation(tmp / "mlnb.db", tmp / "artifacts"))
         try:
             _stage(reader, staging, summary, report)
             summary.copy = copy_store(staging, dst, report)
         finally:
             staging.close()
     return summary
+
+
+STAGING_PREFIX = "mlnb-import-"
+_LOCK = ".in-use"
+_ABANDONED_UNLOCKED_S = 86_400  # a folder with no lock file (being made, or an old mlnb's)
+
+
+@contextlib.contextmanager
+def staging_folder() -> Iterator[Path]:
+    """A private temporary folder for the staging store, removed afterwards; and first, the
+    folders of imports that were killed (their process holds no lock on them any more), which
+    would otherwise keep a copy of a whole MLflow store in the temporary folder.
+    """
+    _remove_abandoned(Path(tempfile.gettempdir()))
+    folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))
+    try:
+        with open(folder / _LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released by the kernel if this process dies
+            yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_abandoned(tmp: Path) -> None:
+    for folder in tmp.glob(STAGING_PREFIX + "*"):
+        try:
+            if not (folder / _LOCK).exists():
+                if time.time() - folder.stat().st_mtime > _ABANDONED_UNLOCKED_S:
+                    shutil.rmtree(folder, ignore_errors=True)
+                continue
+            with open(folder / _LOCK) as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises while an import runs
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # in use, or not ours to remove
 
 
 # --- staging ----------------------------------------------------------------------------------
