@@ -381,3 +381,32 @@ def test_cli_exports_a_file_and_refuses_a_bad_format(tracking: Path, capsys: pyt
     assert "invalid choice: 'yaml'" in capsys.readouterr().err
     assert main(["traces", "export", "-e", "nope", "--format", "otlp-json"]) == 2
     assert "No experiment named 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.sqlite_only
+def test_a_store_that_cannot_be_written_is_one_warning_and_the_traces_wait(tracking: Path
+                                                                            ) -> None:
+    from mlnb.tracing import writer
+    from mlnb.tracking.client import current_store
+
+    @mlnb.trace
+    def work(x: int) -> int:
+        return x + 1
+
+    work(0)
+    mlnb.flush_trace_async_logging()
+    current_store().cx.close()  # the store goes away under the tracer
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert work(1) == 2
+            mlnb.flush_trace_async_logging()
+            assert work(2) == 3
+            mlnb.flush_trace_async_logging()
+        assert len(caught) == 1
+        assert "mlnb could not write traces yet" in str(caught[0].message)
+        assert "kept in memory and retried" in str(caught[0].message)
+        assert len(writer._queue) == 2
+    finally:
+        writer._queue.clear()
+        writer._warned.discard("store")

@@ -139,6 +139,7 @@ def _write(store: Any, items: list[tuple[TraceBuffer, LiveSpan]]) -> None:
         _warn_once(type(exc).__name__, f"mlnb could not write {len(items)} traces: "
                    f"{type(exc).__name__}: {exc}")
         return
+    _warned.discard("store")  # written again: a later outage is worth a new warning
     if skipped:
         _warn_once("gone", f"mlnb dropped {len(skipped)} traces whose experiment no longer "
                    "exists.")
