@@ -78,6 +78,30 @@ class Agent:
         return task.upper()
 
 
+def test_token_usage_and_cost_roll_up_without_counting_twice(tracking: Path) -> None:
+    usage = "mlflow.chat.tokenUsage"
+
+    @mlnb.trace(span_type=SpanType.AGENT)
+    def agent() -> None:
+        for n in (1, 2):
+            with mlnb.start_span("call", span_type=SpanType.LLM) as call:
+                call.set_attribute(usage, {"input_tokens": n, "output_tokens": n,
+                                           "total_tokens": 2 * n})
+                call.set_attribute("mlflow.llm.cost", {"input_cost": 0.5, "output_cost": 0.25,
+                                                       "total_cost": 0.75})
+        with mlnb.start_span("wrapper") as wrapper:  # reports its own total, child included
+            wrapper.set_attribute(usage, {"input_tokens": 10, "output_tokens": 1,
+                                          "total_tokens": 11})
+            with mlnb.start_span("inner") as inner:
+                inner.set_attribute(usage, {"input_tokens": 10, "output_tokens": 1,
+                                            "total_tokens": 11})
+
+    agent()
+    info = _last().info
+    assert info.token_usage == {"input_tokens": 13, "output_tokens": 4, "total_tokens": 17}
+    assert info.cost == {"input_cost": 1.0, "output_cost": 0.5, "total_cost": 1.5}
+
+
 def test_methods_record_arguments_without_self(tracking: Path) -> None:
     assert Agent().act("go", 1, 2, mode="fast") == "GO"
     span = _last().data.spans[0]
