@@ -7,6 +7,7 @@ is queued when its root span ends and written in batches by a background thread
 """
 
 from mlnb.tracing.entities import Span, SpanEvent, SpanStatus, Trace, TraceData, TraceInfo
+from mlnb.tracing.export import export_traces
 from mlnb.tracing.fluent import (
     delete_traces,
     flush_trace_async_logging,
@@ -23,7 +24,7 @@ from mlnb.tracing.fluent import (
 from mlnb.tracing.span import LiveSpan, SpanStatusCode, SpanType
 
 __all__ = ["LiveSpan", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType", "Trace",
-           "TraceData", "TraceInfo", "delete_traces", "flush_trace_async_logging",
+           "TraceData", "TraceInfo", "delete_traces", "export_traces", "flush_trace_async_logging",
            "get_active_trace_id", "get_current_active_span", "get_last_active_trace_id",
            "get_trace", "search_traces", "set_trace_tag", "start_span", "trace",
            "update_current_trace"]
