@@ -87,6 +87,21 @@ _LAZY = {
     "log_ground_truth": "mlnb.models.predlog:log_ground_truth",
     "load_ipython_extension": "mlnb.notebook.magics:load_ipython_extension",
     "unload_ipython_extension": "mlnb.notebook.magics:unload_ipython_extension",
+    # GenAI tracing (mlnb.tracing; its HTML view, mlnb.widgets.trace_view, comes with it)
+    "openai": "mlnb.openai",
+    "SpanType": "mlnb.tracing:SpanType",
+    "trace": "mlnb.tracing:trace",
+    "start_span": "mlnb.tracing:start_span",
+    "get_current_active_span": "mlnb.tracing:get_current_active_span",
+    "get_active_trace_id": "mlnb.tracing:get_active_trace_id",
+    "get_last_active_trace_id": "mlnb.tracing:get_last_active_trace_id",
+    "update_current_trace": "mlnb.tracing:update_current_trace",
+    "get_trace": "mlnb.tracing:get_trace",
+    "search_traces": "mlnb.tracing:search_traces",
+    "delete_traces": "mlnb.tracing:delete_traces",
+    "set_trace_tag": "mlnb.tracing:set_trace_tag",
+    "flush_trace_async_logging": "mlnb.tracing:flush_trace_async_logging",
+    "show_trace": "mlnb.widgets.trace_view:show_trace",
 }
 
 
@@ -96,6 +111,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'mlnb' has no attribute {name!r}")
     module_name, _, attribute = target.partition(":")
     module = importlib.import_module(module_name)
+    if module_name == "mlnb.tracing":  # a Trace shows as HTML in a notebook (_repr_html_)
+        importlib.import_module("mlnb.widgets.trace_view")
     value = getattr(module, attribute) if attribute else module
     globals()[name] = value
     return value

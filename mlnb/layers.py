@@ -15,14 +15,16 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mlnb.capture",),  # pure: what a run records about its cell, process and repository
     ("mlnb.registry",),  # registered models, versions, stages, aliases (no current state)
     ("mlnb.tracking",),  # the client, the fluent API and the one process state
-    ("mlnb.models",),  # model folders, flavors, signatures, serving
+    ("mlnb.models", "mlnb.tracing"),  # model folders, flavors, signatures, serving; GenAI
+    # traces (spans by call context, a background trace writer)
     ("mlnb.autolog",),  # autologging integrations
     ("mlnb.projects", "mlnb.monitor", "mlnb.mlflow_server"),  # project export, run, reproduce;
     # drift reports; MLflow's REST API over the store (served by mlnb.server and mlnb.cli)
     ("mlnb.widgets",),  # ipywidgets views and pure Plotly chart builders
     ("mlnb.notebook", "mlnb.server", "mlnb.cli"),  # the edges: IPython, Jupyter Server, shell
     ("mlnb", "mlnb.__main__", "mlnb.artifacts", "mlnb.exceptions", "mlnb.keras", "mlnb.lightgbm",
-     "mlnb.optuna", "mlnb.pyfunc", "mlnb.pytorch", "mlnb.sklearn", "mlnb.xgboost"),  # public names
+     "mlnb.optuna", "mlnb.pyfunc", "mlnb.pytorch", "mlnb.sklearn", "mlnb.xgboost",
+     "mlnb.openai"),  # public names
 )
 """Each entry is a layer; each name in it is a module or a package (with everything inside)."""
 

@@ -30,6 +30,7 @@ from mlnb.capture import provenance, track_line
 from mlnb.capture import values as capture
 from mlnb.capture.track_line import TrackOptions
 from mlnb.errors import InvalidParameterError
+from mlnb.notebook import traces as trace_display
 from mlnb.notebook.commands import COMMANDS, HELP, run_command
 from mlnb.notebook.track import track_cell
 from mlnb.tracking import context, fluent
@@ -125,6 +126,7 @@ def load_ipython_extension(ipython: Any) -> None:
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
     provenance.watch_shell(ipython)
+    trace_display.watch(ipython)  # a cell that records GenAI traces shows them under it
     register_context_provider(provenance.kernel_tags)
     # The first package-version scan costs ~0.3 s: do it now, off the cell's critical path.
     threading.Thread(target=_warm_up, name="mlnb-provenance-warmup", daemon=True).start()
@@ -147,6 +149,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     table["line"].pop("mlnb", None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, TrackMagics)]
     provenance.unwatch_shell(ipython)
+    trace_display.unwatch(ipython)
     context.unregister_context_provider(provenance.kernel_tags)
 
 

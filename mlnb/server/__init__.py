@@ -40,6 +40,8 @@ ROUTES: list[tuple[str, str]] = [
     ("models/([^/]+)/versions/([^/]+)/stage", "models:StageHandler"),
     ("models/([^/]+)/versions/([^/]+)/history", "models:VersionHistoryHandler"),
     ("models/([^/]+)/aliases/([^/]+)", "models:AliasHandler"),
+    ("experiments/([^/]+)/traces", "traces:TracesHandler"),
+    ("traces/([^/]+)", "traces:TraceHandler"),
     # Last: every other path under /mlnb/api/ is a JSON 404.
     ("(.*)", "base:NotFoundHandler"),
 ]

@@ -48,6 +48,7 @@ from mlnb.store.registry_stages import StageQueries
 from mlnb.store.run_table import RunTableQueries
 from mlnb.store.runs import RunQueries
 from mlnb.store.sql import now_ms
+from mlnb.store.traces import TraceQueries
 from mlnb.store.trust import artifact_mac, is_trusted, mac_verifies, user_key
 
 __all__ = ["ARTIFACT_ORIGINS", "ArtifactProof", "Store", "StoreLocation", "open_store", "resolve"]
@@ -70,7 +71,8 @@ class ArtifactProof:
 
 
 class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTableQueries,
-            RegistryQueries, StageQueries, LoggedModelQueries, PredictionQueries, AccessQueries):
+            RegistryQueries, StageQueries, LoggedModelQueries, PredictionQueries, AccessQueries,
+            TraceQueries):
     """One mlnb store: ``mlnb.db`` and its artifact root.
 
     :param location: where the database and the artifact root are; both folders are created

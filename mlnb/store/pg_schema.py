@@ -19,6 +19,7 @@ from collections.abc import Callable
 from mlnb.errors import ForeignStoreError, ReadOnlyStoreError, SchemaTooNewError
 from mlnb.store.dialect import Writer
 from mlnb.store.location import MLFLOW_DATA_HINT
+from mlnb.store.traces import TRACES_SQL
 
 T = 'TEXT COLLATE "C"'
 
@@ -246,11 +247,19 @@ def _run_heartbeat(tx: Writer) -> None:
     tx.execute("CREATE INDEX runs_heartbeat ON runs(heartbeat) WHERE status = 'RUNNING'")
 
 
+def _traces(tx: Writer) -> None:
+    # SQLite's 0011_traces, in PostgreSQL's types.
+    for statement in TRACES_SQL.format(T=T, I="BIGINT").split(";"):
+        if statement.strip():
+            tx.execute(statement)
+
+
 #: (name, what it does), in order. Append; never edit one that has shipped. ``0001_team_schema``
 #: is SQLite's 0001-0009; later ones carry the SQLite migration's name.
 MIGRATIONS: list[tuple[str, Callable[[Writer], None]]] = [
     ("0001_team_schema", _baseline),
     ("0010_run_heartbeat", _run_heartbeat),
+    ("0011_traces", _traces),
 ]
 KNOWN = frozenset(name for name, _ in MIGRATIONS)
 LEDGER = "mlnb_migrations"

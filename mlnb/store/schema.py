@@ -13,6 +13,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from mlnb.errors import SchemaTooNewError
+from mlnb.store.traces import TRACES_SQL
 
 migrations = Migrations("mlnb")
 
@@ -346,6 +347,14 @@ def _run_heartbeat(db: Database) -> None:
     # When the process running a run last said it lives (team stores: mlnb.store.heartbeat);
     # NULL where only the process id tells (a local SQLite store's runs).
     _run_script(db, "ALTER TABLE runs ADD COLUMN heartbeat INTEGER")
+
+
+@migrations(name="0011_traces")
+def _traces(db: Database) -> None:
+    # GenAI traces in MLflow's model (trace_info, its tags and request metadata, one row per
+    # span): a trace belongs to an experiment and, when one was active, to a run. Spans are
+    # rows of their own so that listing traces never reads them (MLflow #24314).
+    _run_script(db, TRACES_SQL.format(T="TEXT", I="INTEGER"))
 
 
 def _run_script(db: Database, script: str) -> None:

@@ -88,6 +88,7 @@ _PREFIXES = {
     "param": "params", "params": "params", "parameter": "params", "parameters": "params",
     "tag": "tags", "tags": "tags",
     "attribute": "attributes", "attributes": "attributes", "attr": "attributes", "run": "attributes",
+    "metadata": "metadata", "trace": "attributes",  # traces: request metadata, trace.status
 }
 
 
