@@ -418,3 +418,34 @@ def test_a_stopped_prediction_log_copy_resumes_without_duplicates(
     assert _prediction_log(b, "models:/m/1") == _prediction_log(a, "models:/m/1")
     a.close()
     b.close()
+
+
+def test_traces_are_copied_once_whole_and_linked_to_their_runs(team: Store, tmp_path: Path) -> None:
+    mlnb.set_tracking_uri(str(tmp_path / "a"))
+    mlnb.set_experiment("llm")
+
+    @mlnb.trace(span_type="CHAIN")
+    def answer(question: str) -> str:
+        with mlnb.start_span("retrieve", span_type="RETRIEVER") as span:
+            span.set_outputs(["doc <1>"])
+        return question.upper()
+
+    with mlnb.start_run() as run:
+        answer("in a run")
+    answer("outside")
+    mlnb.flush()
+    a = sqlite_store(tmp_path / "a")
+    tracking_state.reset()
+    ids = [str(r[0]) for r in a.cx.query("SELECT trace_id FROM trace_info ORDER BY trace_id")]
+    assert len(ids) == 2
+    first = copy_store(a, team)
+    assert first.traces_copied == 2
+    for trace_id in ids:
+        mine, theirs = a.get_trace(trace_id), team.get_trace(trace_id)
+        assert theirs.spans is not None and len(theirs.spans) == 2
+        assert (theirs.run_id, theirs.spans, theirs.metadata, theirs.request_preview) == (
+            mine.run_id, mine.spans, mine.metadata, mine.request_preview)
+        assert team.get_experiment(theirs.experiment_id).name == "llm"
+    assert {a.get_trace(i).run_id for i in ids} == {run.info.run_id, None}
+    assert copy_store(a, team).traces_copied == 0
+    a.close()

@@ -173,6 +173,8 @@ def summary_lines(s: CopySummary) -> list[str]:
         f"  registry: {s.models_new} new models, {s.versions_new} new versions, "
         f"{s.versions_unchanged} versions already there",
     ]
+    if s.traces_copied:
+        lines.append(f"  traces: {s.traces_copied} copied")
     if s.predictions_copied or s.ground_truth_copied:  # (never, in an import from MLflow)
         lines.append(f"  prediction log: {s.predictions_copied} rows, {s.ground_truth_copied} "
                      "ground-truth records copied")

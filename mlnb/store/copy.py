@@ -1,6 +1,6 @@
 """Copying one store into another (``mlnb store copy SRC DST``): experiments, runs, their full
-metric histories, artifacts, logged models, the registry and the prediction log
-(:mod:`~mlnb.store.copy_predictions`), from a local store to the team store
+metric histories, artifacts, logged models, the registry, traces (:mod:`~mlnb.store.copy_traces`)
+and the prediction log (:mod:`~mlnb.store.copy_predictions`), from a local store to the team store
 or back, on either engine.
 
 What is matched, and how:
@@ -52,6 +52,7 @@ from mlnb.errors import InvalidParameterError, MlnbError, StoreError
 from mlnb.store import point_codec
 from mlnb.store.artifacts import StoredFile
 from mlnb.store.copy_predictions import copy_prediction_log
+from mlnb.store.copy_traces import copy_traces
 from mlnb.store.dialect import StoreConnection, Writer
 from mlnb.store.records import MalformedRow
 from mlnb.store.sql import chunks, marks
@@ -73,7 +74,7 @@ _EVENT_FIELDS = "version, kind, from_value, to_value, time, user_id"
 @dataclass(frozen=True)
 class Progress:
     """Where a copy is: the stage (``experiments``, ``runs``, ``models``, ``registry``,
-    ``predictions``), items
+    ``traces``, ``predictions``), items
     done of the stage's total, and the artifact bytes copied so far."""
 
     stage: str
@@ -101,6 +102,7 @@ class CopySummary:
     versions_unchanged: int = 0
     versions_skipped: list[tuple[str, int, str]] = field(default_factory=list)
     renumbered: list[tuple[str, int, int]] = field(default_factory=list)
+    traces_copied: int = 0
     predictions_copied: int = 0
     ground_truth_copied: int = 0
 
@@ -140,6 +142,8 @@ def copy_store(src: Store, dst: Store, progress: ProgressHook | None = None) -> 
     conflicted = _copy_runs(src, dst, experiments, summary, report)
     _copy_logged_models(src, dst, experiments, conflicted, summary, report)
     _copy_registry(src, dst, conflicted, summary, report)
+    summary.traces_copied = copy_traces(src, dst, experiments, lambda done, total: report(
+        Progress("traces", done, total, summary.artifact_bytes)))
     copied = copy_prediction_log(src, dst, lambda done, total: report(
         Progress("predictions", done, total, summary.artifact_bytes)))
     summary.predictions_copied, summary.ground_truth_copied = copied.rows, copied.ground_truth
