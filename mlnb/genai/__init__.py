@@ -1,0 +1,28 @@
+"""GenAI in the notebook: a prompt registry, ``evaluate`` with scorers, and comparing evaluations.
+
+MLflow's ``mlflow.genai`` names (``import mlnb as mlflow``: ``mlflow.genai.register_prompt``...).
+Nothing here loads pandas, numpy or a scorer's library until it is used.
+"""
+
+from __future__ import annotations
+
+from mlnb.genai.prompts import (
+    Prompt,
+    PromptVersion,
+    delete_prompt,
+    delete_prompt_alias,
+    delete_prompt_tag,
+    delete_prompt_version,
+    get_prompt,
+    load_prompt,
+    register_prompt,
+    search_prompts,
+    set_prompt_alias,
+    set_prompt_tag,
+)
+
+__all__ = [
+    "Prompt", "PromptVersion", "delete_prompt", "delete_prompt_alias", "delete_prompt_tag",
+    "delete_prompt_version", "get_prompt", "load_prompt", "register_prompt", "search_prompts",
+    "set_prompt_alias", "set_prompt_tag",
+]
