@@ -6,6 +6,9 @@ Nothing here loads pandas, numpy or a scorer's library until it is used.
 
 from __future__ import annotations
 
+from mlnb.genai.compare import Comparison, compare, promote_winner
+from mlnb.genai.evaluation import EvaluationResult, evaluate
+from mlnb.genai.judges import make_judge
 from mlnb.genai.prompts import (
     Prompt,
     PromptVersion,
@@ -20,9 +23,28 @@ from mlnb.genai.prompts import (
     set_prompt_alias,
     set_prompt_tag,
 )
+from mlnb.genai.scorers import Feedback, Scorer, scorer
 
 __all__ = [
-    "Prompt", "PromptVersion", "delete_prompt", "delete_prompt_alias", "delete_prompt_tag",
-    "delete_prompt_version", "get_prompt", "load_prompt", "register_prompt", "search_prompts",
-    "set_prompt_alias", "set_prompt_tag",
+    "Comparison",
+    "EvaluationResult",
+    "Feedback",
+    "Prompt",
+    "PromptVersion",
+    "Scorer",
+    "compare",
+    "delete_prompt",
+    "delete_prompt_alias",
+    "delete_prompt_tag",
+    "delete_prompt_version",
+    "evaluate",
+    "get_prompt",
+    "load_prompt",
+    "make_judge",
+    "promote_winner",
+    "register_prompt",
+    "scorer",
+    "search_prompts",
+    "set_prompt_alias",
+    "set_prompt_tag",
 ]
