@@ -210,10 +210,11 @@ class Comparison:
             "scorer", "run", "other", "pairs", "wins", "ties", "losses", "win_rate", "ci_low",
             "ci_high", "mean_diff", "diff_ci_low", "diff_ci_high"])
         keys = list(dict.fromkeys(k for r in runs for k in r.rows))
-        self.outputs = pd.DataFrame([
-            {"inputs": k[0],
-             **{r.run_id: _text(r.rows[k].get("outputs")) if k in r.rows else None for r in runs}}
-            for k in keys])
+        # Object columns: an input a run lacks stays None (a text column would make it NaN).
+        self.outputs = pd.DataFrame({
+            "inputs": pd.Series([k[0] for k in keys], dtype=object),
+            **{r.run_id: pd.Series([_text(r.rows[k].get("outputs")) if k in r.rows else None
+                                    for k in keys], dtype=object) for r in runs}})
 
     @staticmethod
     def _mean(run: EvaluatedRun, scorer: str) -> float:
