@@ -443,7 +443,11 @@ class JsonSchema(Scorer):
     def __init__(self, schema: dict[str, Any], name: str = "json_schema",
                  aggregations: Sequence[str] | None = None) -> None:
         super().__init__(name, aggregations)
-        import jsonschema  # jsonschema: loaded when a JsonSchema scorer is made
+        try:
+            import jsonschema  # jsonschema: loaded when a JsonSchema scorer is made
+        except ImportError:
+            raise InvalidParameterError(
+                "JsonSchema needs the jsonschema package: pip install 'mlnb[genai]'.") from None
 
         try:
             cls = jsonschema.validators.validator_for(schema)
