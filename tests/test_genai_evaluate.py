@@ -103,6 +103,8 @@ def test_active_run_takes_the_evaluation_then_a_nested_run(tracking):
     with mlnb.start_run() as run:
         first = evaluate(DATA[:1], scorers=[ExactMatch()], predict_fn=capital)
         second = evaluate(DATA[:1], scorers=[ExactMatch()], predict_fn=capital)
+        named = evaluate(DATA[:1], scorers=[ExactMatch()], predict_fn=capital, run_name="v2")
+    assert mlnb.get_run(named.run_id).info.run_name == "v2" and named.run_id != run.info.run_id
     assert first.run_id == run.info.run_id
     assert second.run_id != run.info.run_id
     assert mlnb.get_run(second.run_id).data.tags["mlflow.parentRunId"] == run.info.run_id

@@ -325,8 +325,9 @@ def evaluate(data: Any, scorers: Sequence[Any] | None = None,
              run_name: str | None = None, max_workers: int = 1) -> EvaluationResult:
     """Evaluate a GenAI function (or precomputed outputs) on a dataset with scorers, and log a run.
 
-    Logs into the active run when there is one (and no ``experiment``, and it holds no other
-    evaluation), else into a new run (nested under the active one) that is ended afterwards.
+    Logs into the active run when there is one (unless ``experiment`` or ``run_name`` is given,
+    or it holds another evaluation), else into a new run (nested under the active one) that is
+    ended afterwards.
 
     :param data: a pandas DataFrame or a list of dicts: ``inputs`` (a dict of ``predict_fn``'s
         keyword arguments), optional ``expectations``, or precomputed ``outputs``.
@@ -340,7 +341,7 @@ def evaluate(data: Any, scorers: Sequence[Any] | None = None,
     :param prompt: mlnb-only: the prompt version(s) evaluated (PromptVersion or ``prompts:/``
         URI), recorded with those ``predict_fn`` loads with :func:`load_prompt`.
     :param experiment: mlnb-only: the experiment's name for a new run (created if missing).
-    :param run_name: mlnb-only: the new run's name.
+    :param run_name: mlnb-only: a name for the evaluation's run (always a new run).
     :param max_workers: mlnb-only: rows run in this many threads (1: one after another).
     :raises InvalidParameterError: for data, scorers or a ``predict_fn`` that do not fit (before
         anything is logged).
@@ -355,9 +356,9 @@ def evaluate(data: Any, scorers: Sequence[Any] | None = None,
         scored = run_rows(rows, predict_fn, checked, max_workers)
     used = list({p.uri: p for p in [*given, *loaded]}.values())
     metrics = aggregates(scored, checked)
-    run_id = _log(metrics, results_columns(scored, checked), used, model or model_id, model_id,
-                  experiment, run_name)
-    return EvaluationResult(run_id, metrics, _frame(results_columns(scored, checked)))
+    columns = results_columns(scored, checked)
+    run_id = _log(metrics, columns, used, model or model_id, model_id, experiment, run_name)
+    return EvaluationResult(run_id, metrics, _frame(columns))
 
 
 def _frame(columns: dict[str, list[Any]]) -> Any:
@@ -392,7 +393,7 @@ def _log(metrics: dict[str, float], columns: dict[str, list[Any]], used: list[Pr
     active_is_free = active is not None and RUN_TYPE_TAG not in client.get_run(
         active.info.run_id).data.tags
     started = None
-    if not active_is_free or experiment is not None:
+    if not active_is_free or experiment is not None or run_name is not None:
         experiment_id = (client.get_or_create_experiment(experiment).experiment_id
                          if experiment is not None else None)
         started = fluent.start_run(experiment_id=experiment_id, run_name=run_name,
