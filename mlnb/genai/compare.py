@@ -172,6 +172,12 @@ class Comparison:
     ``summary`` is a DataFrame with a row per run (``run_id``, ``run_name``, ``prompt``,
     ``model``, ``rows`` and ``<scorer>/mean``); ``win_rates`` one per scorer and ordered pair
     of runs; ``outputs`` one per input with each run's output.
+
+    :param runs: the evaluation runs, read by :func:`read_run`.
+    :param greater_is_better: per scorer, False where a lower value is better.
+    :param confidence: the bootstrap interval's level.
+    :param n_boot: bootstrap resamples.
+    :param seed: the bootstrap's random seed.
     """
 
     def __init__(self, runs: list[EvaluatedRun], greater_is_better: dict[str, bool],

@@ -97,7 +97,13 @@ def parse_verdict(reply: Any) -> Feedback:
 
 
 class Judge(Scorer):
-    """A scorer that asks a model: see :func:`make_judge`."""
+    """A scorer that asks a model: see :func:`make_judge`.
+
+    :param instructions: the template with ``{{ inputs }}``, ``{{ outputs }}``, ``{{ expectations }}``.
+    :param model_fn: a function from the prompt (text) to the reply (text).
+    :param name: the metric name.
+    :param aggregations: which aggregates to log.
+    """
 
     def __init__(self, instructions: str, model_fn: Callable[[str], Any], name: str,
                  aggregations: Sequence[str] | None = None) -> None:

@@ -214,7 +214,12 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
 
 
 class FunctionScorer(Scorer):
-    """A scorer made from a function by :func:`scorer`."""
+    """A scorer made from a function by :func:`scorer`.
+
+    :param fn: the function, taking any of ``inputs``, ``outputs``, ``expectations``.
+    :param name: the metric name; default the function's name.
+    :param aggregations: which aggregates to log.
+    """
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None,
                  aggregations: Sequence[str] | None = None) -> None:
