@@ -82,6 +82,7 @@ _LAZY = {
     "validate_evaluation_results": "mlnb.models.evaluation:validate_evaluation_results",
     "show_evaluation": "mlnb.widgets:show_evaluation",
     "monitor": "mlnb.monitor",
+    "genai": "mlnb.genai",
     "show_sweep": "mlnb.widgets.sweep_view:show_sweep",
     "log_predictions": "mlnb.models.predlog:log_predictions",
     "log_ground_truth": "mlnb.models.predlog:log_ground_truth",

@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mlnb.projects", "mlnb.monitor", "mlnb.mlflow_server"),  # project export, run, reproduce;
     # drift reports; MLflow's REST API over the store (served by mlnb.server and mlnb.cli)
     ("mlnb.widgets",),  # ipywidgets views and pure Plotly chart builders
+    ("mlnb.genai",),  # prompts, GenAI evaluation and its comparison (its HTML escaped by widgets)
     ("mlnb.notebook", "mlnb.server", "mlnb.cli"),  # the edges: IPython, Jupyter Server, shell
     ("mlnb", "mlnb.__main__", "mlnb.artifacts", "mlnb.exceptions", "mlnb.keras", "mlnb.lightgbm",
      "mlnb.optuna", "mlnb.pyfunc", "mlnb.pytorch", "mlnb.sklearn", "mlnb.xgboost",

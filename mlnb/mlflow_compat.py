@@ -51,6 +51,8 @@ MODULES: dict[str, str] = {
     # Flavors and areas that other parts of mlnb add: the name resolves as soon as its mlnb
     # module exists, and until then fails with a message saying mlnb lacks it.
     "mlflow.genai": "mlnb.genai",
+    "mlflow.genai.judges": "mlnb.genai.judges",
+    "mlflow.genai.scorers": "mlnb.genai.scorers",
     "mlflow.keras": "mlnb.keras",
     "mlflow.lightgbm": "mlnb.lightgbm",
     "mlflow.optuna": "mlnb.optuna",

@@ -164,7 +164,7 @@ def test_the_checks_catch_a_cycle_and_an_upward_import() -> None:
 
 def test_siblings_of_one_layer_may_not_import_each_other() -> None:
     assert layer_violations({"mlnb.server.base": {"mlnb.cli.table"}}) == [
-        "mlnb.server.base (layer 9, mlnb.server) imports mlnb.cli.table (layer 9, mlnb.cli)"]
+        "mlnb.server.base (layer 10, mlnb.server) imports mlnb.cli.table (layer 10, mlnb.cli)"]
 
 
 def test_a_module_outside_the_map_is_named() -> None:

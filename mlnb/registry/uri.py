@@ -1,6 +1,7 @@
 """The ``models:/`` URI grammar: ``models:/<name>/<version|stage|latest>``,
 ``models:/<name>@<alias>`` and MLflow 3's ``models:/m-<id>`` (a logged model), and what each
-names.
+names; and MLflow's ``prompts:/<name>/<version>``, ``prompts:/<name>@<alias>`` and
+``prompts:/<name>@latest`` for prompts, which the registry holds as models tagged as prompts.
 
 A URI is only ever parsed into its parts and looked up in the store; it never becomes part of a
 shell command (MLflow's CVE-2026-0596 passed a model URI to ``bash -c``), and text that looks like
@@ -9,13 +10,18 @@ shell syntax (``$(``, ``;``, backticks) is refused outright.
 
 from __future__ import annotations
 
+import re
+
 from mlnb.entities import ModelVersion, ModelVersionStage
 from mlnb.errors import InvalidParameterError, NotFoundError
 from mlnb.store import Store
 from mlnb.store.logged_models import MODEL_ID
+from mlnb.store.registry import PROMPT_SOURCE
 from mlnb.store.registry_checks import canonical_model_name, check_alias, version_number
 
 _SHELLISH = ("$(", ";", "`", "\n", "\r", "\x00")
+PROMPT_NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
+"""MLflow's rule for a prompt's name."""
 
 
 def check_uri_text(uri: object) -> str:
@@ -97,11 +103,84 @@ def resolve_registry_uri(store: Store, uri: str) -> ModelVersion:
     """
     name, version, stage, alias = parse_registry_uri(uri)
     if alias is not None:
-        return store.get_model_version_by_alias(name, alias)
+        found = store.get_model_version_by_alias(name, alias)
+    elif version is not None:
+        found = store.get_model_version(name, version)
+    else:
+        latest = store.get_latest_versions(name, [stage] if stage else None)
+        if not latest:
+            where = f" in stage {stage}" if stage else ""
+            raise NotFoundError(f"Registered model {name!r} has no version{where}.")
+        found = max(latest, key=lambda mv: int(mv.version))
+    if found.source == PROMPT_SOURCE and store.is_prompt(found.name):
+        raise InvalidParameterError(
+            f"{uri!r} names a prompt, not a model: load it with "
+            f"mlnb.genai.load_prompt('prompts:/{found.name}/{found.version}').")
+    return found
+
+
+def check_prompt_name(name: object) -> str:
+    """A prompt's name, checked against MLflow's rule (letters, digits, ``_``, ``.``, ``-``).
+
+    :param name: the name as given.
+    :raises InvalidParameterError: for anything else.
+    """
+    if not isinstance(name, str) or not PROMPT_NAME.match(name):
+        raise InvalidParameterError(
+            f"Prompt name {name!r} is invalid: use letters, digits, '_', '.' and '-' only "
+            "(e.g. 'summarize-v2').")
+    return name
+
+
+def parse_prompt_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """``prompts:/`` URI -> (name, version, alias); neither for ``@latest`` (the newest version).
+
+    :param uri: ``prompts:/<name>/<version>``, ``prompts:/<name>@<alias>`` or
+        ``prompts:/<name>@latest``.
+    :raises InvalidParameterError: for any other text.
+    """
+    text = check_uri_text(uri)
+    if not text.startswith("prompts:/"):
+        raise InvalidParameterError(f"{uri!r} is not a prompts:/ URI.")
+    rest = text[len("prompts:/"):]
+    if "@" in rest:
+        name, _, alias = rest.partition("@")
+        if alias.lower() == "latest":
+            return check_prompt_name(name), None, None
+        return check_prompt_name(name), None, check_alias(alias)
+    name, sep, which = rest.partition("/")
+    if not sep or not which.isdigit():
+        raise InvalidParameterError(
+            f"Prompt URI {uri!r} is incomplete: write prompts:/<name>/<version>, "
+            "prompts:/<name>@<alias> or prompts:/<name>@latest.")
+    return check_prompt_name(name), str(version_number(which)), None
+
+
+def resolve_prompt(store: Store, name: str, version: str | None, alias: str | None
+                   ) -> ModelVersion:
+    """The registry version holding a prompt's version (the newest when neither is given).
+
+    :param store: the store whose registry to look in.
+    :param name: the prompt's name.
+    :param version: a version number, or None.
+    :param alias: an alias, or None.
+    :raises NotFoundError: when there is no such prompt or version.
+    :raises InvalidParameterError: when the name is a model's, not a prompt's.
+    """
+    try:
+        stored = store.get_registered_model(name).name
+    except NotFoundError:
+        raise NotFoundError(f"No prompt named {name!r}; register it with "
+                            "mlnb.genai.register_prompt(name, template).") from None
+    if not store.is_prompt(stored):
+        raise InvalidParameterError(
+            f"{stored!r} is a registered model, not a prompt: load it with "
+            f"mlnb.pyfunc.load_model('models:/{stored}/<version>').")
+    if alias is not None:
+        return store.get_model_version_by_alias(stored, alias)
     if version is not None:
-        return store.get_model_version(name, version)
-    latest = store.get_latest_versions(name, [stage] if stage else None)
-    if not latest:
-        where = f" in stage {stage}" if stage else ""
-        raise NotFoundError(f"Registered model {name!r} has no version{where}.")
-    return max(latest, key=lambda mv: int(mv.version))
+        return store.get_model_version(stored, version)
+    newest = store.newest_version(stored)
+    if newest is None:
+        raise NotFoundError(f"Prompt {stored!r} has no version.")
+    return newest

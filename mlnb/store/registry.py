@@ -28,8 +28,11 @@ from mlnb.store.registry_checks import (
     version_number,
 )
 from mlnb.store.search import (
+    BoolOp,
+    Comparison,
     EntitySchema,
     KeyValueSource,
+    Node,
     compile_filter,
     compile_order_by,
     parse_filter,
@@ -38,6 +41,15 @@ from mlnb.store.search import (
 from mlnb.store.sql import now_ms, page_offset
 
 MAX_REGISTRY_RESULTS = 10_000
+
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+"""MLflow's tag (``"true"``) on a registered model, and on each of its versions, that is a prompt."""
+PROMPT_TEXT_TAG = "mlflow.prompt.text"
+"""MLflow's version tag holding a prompt version's template."""
+PROMPT_SOURCE = "prompt-template"
+"""The ``source`` MLflow gives every prompt version (a prompt has no files)."""
+MAX_PROMPT_TEXT_LENGTH = 100_000
+"""MLflow's limit for a registry tag value, which is where a prompt's template lives."""
 
 MODEL_SCHEMA = EntitySchema(
     name="a registered model",
@@ -75,6 +87,43 @@ VERSION_SCHEMA = EntitySchema(
 
 def _limit(max_results: int) -> int:
     return validation.result_limit(max_results, MAX_REGISTRY_RESULTS)
+
+
+# Completed with the searched row's model-name column and ")"; bound: the prompt tag's key.
+_PROMPT_NAMES = ("EXISTS (SELECT 1 FROM registered_model_tags pt WHERE pt.key = ? "
+                 "AND lower(pt.value) = 'true' AND pt.name = ")
+
+
+def prompt_scope(node: Node | None) -> tuple[Node | None, str]:
+    """A registry filter split as MLflow's store splits it: models and prompts share the tables,
+    and a search returns one kind. It returns prompts only when a top-level term asks
+    ``tags.`mlflow.prompt.is_prompt` = 'true'`` (or ``!= 'false'``); otherwise it returns models
+    only, and a top-level term on that tag (MLflow's clients send ``!= 'true'``) is dropped, since
+    models have no such tag and would fail it.
+
+    :param node: the parsed filter, or None.
+    :returns: the filter to compile, and the SQL that keeps one kind, to be completed with the
+        row's model-name column and ``)``; it binds :data:`PROMPT_TAG` once.
+    """
+    if node is None:
+        terms: list[Node] = []
+    elif isinstance(node, BoolOp) and node.op == "AND":
+        terms = list(node.children)
+    else:
+        terms = [node]
+    on_tag = [t for t in terms if isinstance(t, Comparison) and t.field.entity == "tags"
+              and t.field.key == PROMPT_TAG]
+    if any(_asks_for_prompts(t) for t in on_tag if isinstance(t, Comparison)):
+        return node, _PROMPT_NAMES
+    rest = [t for t in terms if t not in on_tag]
+    kept: Node | None = (None if not rest else rest[0] if len(rest) == 1
+                         else BoolOp("AND", tuple(rest)))
+    return kept, "NOT " + _PROMPT_NAMES
+
+
+def _asks_for_prompts(term: Comparison) -> bool:
+    value = str(term.value).lower()
+    return (term.op == "=" and value == "true") or (term.op == "!=" and value == "false")
 
 
 _VERSION_COLUMNS = ("v.name, v.version, v.creation_time, v.last_updated_time, v.description, "
@@ -180,20 +229,24 @@ class RegistryQueries:
     ) -> list[RegisteredModel]:
         """Registered models matching a filter such as ``name LIKE 'churn%'``, by name.
 
+        Prompts are registered models too, and are left out as MLflow leaves them out, unless the
+        filter asks for them with ``tags.`mlflow.prompt.is_prompt` = 'true'`` (then only prompts).
+
         :param filter_string: the search grammar over ``name`` and ``tags.*``.
         :param max_results: at most this many.
         :param order_by: order-by clauses.
         :param offset: rows to skip (paging).
         """
-        where = compile_filter(parse_filter(filter_string), MODEL_SCHEMA, filter_string or "",
-                               self.cx.dialect)
+        node, scope = prompt_scope(parse_filter(filter_string))
+        where = compile_filter(node, MODEL_SCHEMA, filter_string or "", self.cx.dialect)
         order = compile_order_by(parse_order_by(order_by), MODEL_SCHEMA)
         order_sql = (order.sql + ", " if order.sql else "") + "m.name"
         rows = self.cx.query(
             "SELECT m.name, m.creation_time, m.last_updated_time, m.description "
-            f"FROM registered_models m {order.joins} WHERE {where.sql} "
+            f"FROM registered_models m {order.joins} WHERE {where.sql} AND {scope}m.name) "
             f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
-            [*order.join_params, *where.params, _limit(max_results), page_offset(offset)],
+            [*order.join_params, *where.params, PROMPT_TAG, _limit(max_results),
+             page_offset(offset)],
         )
         return self._models_from_rows(rows)
 
@@ -304,6 +357,10 @@ class RegistryQueries:
                 if not create_model:
                     self._model_name(text)  # raises NotFoundError with a spelling hint
                 self.create_registered_model(text)
+            if self.is_prompt(text):
+                raise InvalidParameterError(
+                    f"{text!r} is a prompt, not a model: a model version cannot be added to it. "
+                    "Register the model under another name.")
             number = self._next_version(text)
             t = now_ms()
             conn.execute(
@@ -318,6 +375,58 @@ class RegistryQueries:
             self._pin_files(text, number, source_run, source)
             conn.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", [t, text])
             self._record(text, number, "create_version", None, source, user_id)
+        return self.get_model_version(text, number)
+
+    def is_prompt(self, name: str) -> bool:
+        """Whether the registered model with this exact name is a prompt (MLflow's prompt tag).
+
+        :param name: the stored name.
+        """
+        return bool(self.cx.query(
+            "SELECT 1 FROM registered_model_tags WHERE name = ? AND key = ? AND lower(value) = 'true'",
+            [name, PROMPT_TAG]))
+
+    def create_prompt_version(self, name: Any, template_text: str, tags: dict[str, Any],
+                              description: str | None = None, user_id: str = "") -> ModelVersion:
+        """Add the next version of a prompt, creating the prompt when the name is free, stored as
+        MLflow stores it: a version tagged with the prompt tag and ``mlflow.prompt.text``, whose
+        source is ``prompt-template`` and which has no run and no files.
+
+        :param name: the prompt's name.
+        :param template_text: the template (a chat template as its JSON text).
+        :param tags: the version's other tags (its type, the user's tags).
+        :param description: the commit message.
+        :param user_id: who registers it, for the history.
+        :raises InvalidParameterError: when the name is a model's, or the template is too long.
+        """
+        if len(template_text) > MAX_PROMPT_TEXT_LENGTH:
+            raise InvalidParameterError(
+                f"The prompt template is {len(template_text)} characters long; the limit is "
+                f"{MAX_PROMPT_TEXT_LENGTH:,}.")
+        rows = [(PROMPT_TAG, "true"), (PROMPT_TEXT_TAG, template_text),
+                *tag_rows({k: v for k, v in tags.items() if k not in (PROMPT_TAG, PROMPT_TEXT_TAG)})]
+        desc = check_description(description)
+        text = canonical_model_name(name)
+        with self.cx.write(serial=True) as conn:
+            if not self.cx.query("SELECT 1 FROM registered_models WHERE name = ?", [text]):
+                self.create_registered_model(text, {PROMPT_TAG: "true"})
+            elif not self.is_prompt(text):
+                raise InvalidParameterError(
+                    f"{text!r} is a registered model, not a prompt: choose another name for the "
+                    "prompt.")
+            number = self._next_version(text)
+            t = now_ms()
+            conn.execute(
+                "INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
+                "description, source, run_id, user_id) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
+                [text, number, t, t, desc, PROMPT_SOURCE, user_id],
+            )
+            conn.executemany(
+                "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)",
+                [(text, number, k, v) for k, v in rows],
+            )
+            conn.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", [t, text])
+            self._record(text, number, "create_version", None, PROMPT_SOURCE, user_id)
         return self.get_model_version(text, number)
 
     def _pin_files(self, name: str, version: int, run_id: str, source: str) -> None:
@@ -416,11 +525,22 @@ class RegistryQueries:
             raise NotFoundError(f"Registered model {text!r} has no version {number}.")
         return found[0]
 
+    def newest_version(self, name: str) -> ModelVersion | None:
+        """The highest-numbered version of a model, or None when it has none.
+
+        :param name: the stored name.
+        """
+        found = self._versions("v.name = ?", [name], "ORDER BY v.version DESC LIMIT 1")
+        return found[0] if found else None
+
     def search_model_versions(
         self, filter_string: str | None = None, max_results: int = 10_000,
         order_by: Sequence[str] | None = None, offset: int = 0,
     ) -> list[ModelVersion]:
         """Versions matching a filter such as ``name = 'churn' and current_stage = 'Production'``.
+
+        Prompt versions are left out unless the filter asks for prompts, as in
+        :meth:`search_registered_models`.
 
         :param filter_string: the search grammar over ``name``, ``version_number``, ``run_id``,
             ``current_stage``, ``source`` and ``tags.*``.
@@ -428,13 +548,14 @@ class RegistryQueries:
         :param order_by: order-by clauses.
         :param offset: rows to skip (paging).
         """
-        where = compile_filter(parse_filter(filter_string), VERSION_SCHEMA, filter_string or "",
-                               self.cx.dialect)
+        node, scope = prompt_scope(parse_filter(filter_string))
+        where = compile_filter(node, VERSION_SCHEMA, filter_string or "", self.cx.dialect)
         order = compile_order_by(parse_order_by(order_by), VERSION_SCHEMA)
         order_sql = (order.sql + ", " if order.sql else "") + "v.name, v.version DESC"
         return self._versions(
-            where.sql,
-            [*order.join_params, *where.params, _limit(max_results), page_offset(offset)],
+            f"{where.sql} AND {scope}v.name)",
+            [*order.join_params, *where.params, PROMPT_TAG, _limit(max_results),
+             page_offset(offset)],
             f"ORDER BY {order_sql} LIMIT ? OFFSET ?", order.joins,
         )
 
