@@ -129,3 +129,22 @@ def test_mistakes_are_refused_before_anything_is_logged(tracking, data, kwargs, 
     with pytest.raises(InvalidParameterError, match=message):
         evaluate(data, **args)
     assert mlnb.search_runs(search_all_experiments=True, output_format="list") == []
+
+
+def test_each_row_is_a_trace_of_the_evaluation_run(tracking):
+    @mlnb.trace(span_type="LLM")
+    def ask(country: str) -> str:
+        return capital(country)
+
+    result = evaluate(DATA, scorers=[ExactMatch()], predict_fn=ask, max_workers=2)
+    ids = list(result.result_df["trace_id"])
+    assert all(i and i.startswith("tr-") for i in ids) and len(set(ids)) == 3
+    traces = mlnb.search_traces(run_id=result.run_id, return_type="list")
+    assert sorted(t.info.trace_id for t in traces) == sorted(ids)
+    peru = mlnb.get_trace(ids[2])
+    assert peru.info.state == "ERROR"
+    spans = {s.name: s for s in peru.data.spans}
+    assert set(spans) == {"predict", "ask"}
+    assert spans["ask"].parent_id == spans["predict"].span_id
+    assert spans["predict"].inputs == {"country": "Peru"}
+    assert mlnb.get_trace(ids[0]).data.spans[0].outputs == "Paris"

@@ -29,6 +29,8 @@ from mlnb.errors import InvalidParameterError
 from mlnb.genai.prompts import LINKED_PROMPTS_TAG, PromptVersion, load_prompt, recording_loads
 from mlnb.genai.scorers import Feedback, FunctionScorer, Row, Scorer, aggregate, as_number
 from mlnb.store.sql import now_ms
+from mlnb.tracing.fluent import start_span
+from mlnb.tracing.span import SpanType
 from mlnb.tracking import fluent
 from mlnb.tracking.client import current_client
 
@@ -52,7 +54,7 @@ class EvaluationResult:
     :param run_id: the run the evaluation logged.
     :param metrics: the aggregate metrics logged.
     :param result_df: a pandas DataFrame, one row per input: ``inputs``, ``outputs``,
-        ``expectations``, ``error``, ``latency_seconds``, ``tokens`` and for each scorer
+        ``expectations``, ``error``, ``latency_seconds``, ``tokens``, ``trace_id`` and for each scorer
         ``<name>/value``, ``<name>/rationale`` and ``<name>/error``.
     """
 
@@ -69,20 +71,29 @@ class Called:
     error: str | None = None
     latency: float | None = None
     tokens: int | None = None
+    trace_id: str | None = None
 
 
 def _call_row(predict_fn: Callable[..., Any], inputs: dict[str, Any]) -> Called:
-    """Call ``predict_fn(**inputs)`` for one row, timing it and catching its exception.
+    """Call ``predict_fn(**inputs)`` for one row in a trace of its own, timing it and catching
+    its exception.
 
-    THE ONE PLACE a row's call happens: tracing wraps each row in a span here (the span's
-    inputs are ``inputs``, its outputs the returned ``output``, an exception its ERROR status).
+    The one place a row's call happens: its span (``predict``, of type CHAIN) has the row's
+    inputs, the returned output, or the exception as its ERROR status; spans ``predict_fn``
+    makes (``@mlnb.trace``, autotraced clients) are its children. The trace belongs to the
+    evaluation's run, the active run while rows run.
     """
     start = time.perf_counter()
+    span = start_span("predict", span_type=SpanType.CHAIN)
     try:
-        output = predict_fn(**inputs)
+        with span:
+            span.set_inputs(inputs)
+            output = predict_fn(**inputs)
+            span.set_outputs(output)
     except Exception as exc:  # the user's function failing on one row is a result, not a crash
-        return Called(error=f"{type(exc).__name__}: {exc}", latency=time.perf_counter() - start)
-    return Called(output, None, time.perf_counter() - start, usage_tokens(output))
+        return Called(error=f"{type(exc).__name__}: {exc}", latency=time.perf_counter() - start,
+                      trace_id=span.trace_id)
+    return Called(output, None, time.perf_counter() - start, usage_tokens(output), span.trace_id)
 
 
 def usage_tokens(output: Any) -> int | None:
@@ -230,6 +241,7 @@ class Scored:
 
     row: Row
     feedback: dict[str, Feedback]
+    trace_id: str | None = None
 
 
 def score_row(raw: dict[str, Any], predict_fn: Callable[..., Any] | None,
@@ -246,7 +258,7 @@ def score_row(raw: dict[str, Any], predict_fn: Callable[..., Any] | None,
         called = Called(raw.get("outputs"), None, None, usage_tokens(raw.get("outputs")))
     row = Row(raw.get("inputs"), called.output, raw.get("expectations"), called.latency,
               called.tokens, called.error)
-    return Scored(row, {s.name: s.score(row) for s in scorers})
+    return Scored(row, {s.name: s.score(row) for s in scorers}, called.trace_id)
 
 
 def run_rows(rows: list[dict[str, Any]], predict_fn: Callable[..., Any] | None,
@@ -308,6 +320,7 @@ def results_columns(scored: list[Scored], scorers: Sequence[Scorer]) -> dict[str
         "error": [x.row.error for x in scored],
         "latency_seconds": [x.row.latency for x in scored],
         "tokens": [x.row.tokens for x in scored],
+        "trace_id": [x.trace_id for x in scored],
     }
     for s in scorers:
         columns[f"{s.name}/value"] = [x.feedback[s.name].value for x in scored]
@@ -352,12 +365,19 @@ def evaluate(data: Any, scorers: Sequence[Any] | None = None,
     if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
         raise InvalidParameterError(f"max_workers must be a positive integer, not {max_workers!r}.")
     given = prompt_versions(prompt)
-    with recording_loads() as loaded:
-        scored = run_rows(rows, predict_fn, checked, max_workers)
-    used = list({p.uri: p for p in [*given, *loaded]}.values())
-    metrics = aggregates(scored, checked)
-    columns = results_columns(scored, checked)
-    run_id = _log(metrics, columns, used, model or model_id, model_id, experiment, run_name)
+    run_id, started = _open_run(experiment, run_name)
+    status = "FAILED"
+    try:  # rows run inside the run, so each row's trace belongs to it
+        with recording_loads() as loaded:
+            scored = run_rows(rows, predict_fn, checked, max_workers)
+        used = list({p.uri: p for p in [*given, *loaded]}.values())
+        metrics = aggregates(scored, checked)
+        columns = results_columns(scored, checked)
+        _log(run_id, metrics, columns, used, model or model_id, model_id)
+        status = "FINISHED"
+    finally:
+        if started:
+            fluent.end_run(status)
     return EvaluationResult(run_id, metrics, _frame(columns))
 
 
@@ -383,30 +403,27 @@ def _tags(used: list[PromptVersion], model: str | None, model_id: str | None) ->
     return tags
 
 
-def _log(metrics: dict[str, float], columns: dict[str, list[Any]], used: list[PromptVersion],
-         model: str | None, model_id: str | None, experiment: str | None,
-         run_name: str | None) -> str:
-    """Log the evaluation: one log_batch (metrics and tags) and one artifact."""
+def _open_run(experiment: str | None, run_name: str | None) -> tuple[str, bool]:
+    """The evaluation's run: the active one, unless it holds an evaluation already (then a
+    nested one) or ``experiment``/``run_name`` ask for a new one. Returns (run id, started)."""
     client = current_client()
     active = fluent.active_run()
-    # The active run takes the evaluation, unless it holds one already: then a nested run does.
     active_is_free = active is not None and RUN_TYPE_TAG not in client.get_run(
         active.info.run_id).data.tags
-    started = None
-    if not active_is_free or experiment is not None or run_name is not None:
-        experiment_id = (client.get_or_create_experiment(experiment).experiment_id
-                         if experiment is not None else None)
-        started = fluent.start_run(experiment_id=experiment_id, run_name=run_name,
-                                   nested=active is not None)
-    run_id = (started or active).info.run_id  # type: ignore[union-attr]
-    status = "FAILED"
-    try:
-        t = now_ms()
-        client.log_batch(run_id, metrics=[Metric(k, v, t, 0) for k, v in metrics.items()],
-                         tags=[RunTag(k, v) for k, v in _tags(used, model, model_id).items()])
-        client.log_table(run_id, columns, RESULTS_FILE)
-        status = "FINISHED"
-    finally:
-        if started is not None:
-            fluent.end_run(status)
-    return run_id
+    if active is not None and active_is_free and experiment is None and run_name is None:
+        return active.info.run_id, False
+    experiment_id = (client.get_or_create_experiment(experiment).experiment_id
+                     if experiment is not None else None)
+    started = fluent.start_run(experiment_id=experiment_id, run_name=run_name,
+                               nested=active is not None)
+    return started.info.run_id, True
+
+
+def _log(run_id: str, metrics: dict[str, float], columns: dict[str, list[Any]],
+         used: list[PromptVersion], model: str | None, model_id: str | None) -> None:
+    """Log the evaluation: one log_batch (metrics and tags) and one artifact."""
+    client = current_client()
+    t = now_ms()
+    client.log_batch(run_id, metrics=[Metric(k, v, t, 0) for k, v in metrics.items()],
+                     tags=[RunTag(k, v) for k, v in _tags(used, model, model_id).items()])
+    client.log_table(run_id, columns, RESULTS_FILE)
