@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlnb.entities import LifecycleStage, Metric, Param, RunInfo, RunStatus, RunTag, ViewType
+from mlnb.entities import (
+    Dataset,
+    DatasetInput,
+    LifecycleStage,
+    Metric,
+    Param,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
 from mlnb.errors import NotFoundError
 from mlnb.mlflow_server.context import Context
 from mlnb.mlflow_server.convert import experiment_json, metric_json, run_info_json, run_json
@@ -64,20 +74,25 @@ def run_id_of(args: Args) -> str:
     return run_id
 
 
-def full_runs(ctx: Context, infos: list[RunInfo]) -> list[Json]:
+def full_runs(ctx: Context, infos: list[RunInfo], model_inputs: bool = False) -> list[Json]:
     """``Run`` messages for ``infos``: params, tags, latest metrics (with steps and
-    timestamps) and logged models, a few queries for the whole page.
+    timestamps), dataset inputs and logged models, a few queries for the whole page.
 
     :param ctx: the request's context.
     :param infos: the runs.
+    :param model_inputs: include the logged models each run used (MLflow's ``runs/get`` has
+        them, its ``runs/search`` does not).
     """
     store = ctx.store
     ids = [i.run_id for i in infos]
     datas = {r.info.run_id: r.data for r in store.get_runs(ids)} if ids else {}
     latest = store.latest_metrics(ids)
     models = store.logged_model_ids_of_runs(ids)
+    datasets = store.dataset_inputs_of_runs(ids)
+    used = store.model_inputs_of_runs(ids) if model_inputs else {}
     return [run_json(i, datas[i.run_id].params, datas[i.run_id].tags, latest[i.run_id],
-                     models[i.run_id]) for i in infos]
+                     models[i.run_id], datasets[i.run_id], used.get(i.run_id, []))
+            for i in infos]
 
 
 # --- experiments -------------------------------------------------------------------------------
@@ -252,7 +267,7 @@ def get_run(ctx: Context, args: Args) -> Json:
     :param ctx: the request's context.
     :param args: the request's fields.
     """
-    return {"run": full_runs(ctx, [ctx.store.get_run_info(run_id_of(args))])[0]}
+    return {"run": full_runs(ctx, [ctx.store.get_run_info(run_id_of(args))], model_inputs=True)[0]}
 
 
 def search_runs(ctx: Context, args: Args) -> Json:
@@ -404,18 +419,32 @@ def new_points(ctx: Context, run_id: str, items: list[Args]) -> list[Metric]:
 
 
 def log_inputs(ctx: Context, args: Args) -> Json:
-    """``POST runs/log-inputs {run_id, datasets, models}``: mlnb has no dataset records yet, so
-    a request with datasets is refused (not dropped); one with none is a no-op, as in MLflow.
+    """``POST runs/log-inputs {run_id, datasets: [{dataset: {name, digest, source_type, source,
+    schema, profile}, tags: [{key, value}]}], models: [{model_id}]}``: the datasets (recorded
+    once per experiment for a name and digest) and logged models the run used; all or nothing.
 
     :param ctx: the request's context.
     :param args: the request's fields.
     """
     run_id = run_id_of(args)
-    ctx.store.check_writable(run_id)
-    if args.objects("datasets") or args.objects("models"):
-        raise ApiError("NOT_IMPLEMENTED", "mlnb does not record dataset or model inputs of a run "
-                       "yet; log the dataset's name and digest as params or tags instead.")
+    inputs = [_dataset_input(item) for item in args.objects("datasets")]
+    models = [item.required("model_id") for item in args.objects("models")]
+    ctx.store.log_inputs(run_id, inputs, models)
     return {}
+
+
+def _dataset_input(item: Args) -> DatasetInput:
+    """One ``DatasetInput`` message of a request."""
+    raw = item.data.get("dataset")
+    if not isinstance(raw, dict):
+        raise bad_request("Each item of 'datasets' needs a 'dataset' object with name, digest, "
+                          "source_type and source.")
+    dataset = Args(raw)
+    return DatasetInput(
+        Dataset(dataset.required("name"), dataset.required("digest"),
+                dataset.required("source_type"), dataset.required("source"),
+                dataset.string("schema"), dataset.string("profile")),
+        item.tags())
 
 
 def log_outputs(ctx: Context, args: Args) -> Json:

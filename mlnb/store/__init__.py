@@ -28,6 +28,7 @@ from mlnb.store.access import AccessQueries
 from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.store.batches import BatchQueries
 from mlnb.store.connection import Connection, refuse_foreign_database
+from mlnb.store.datasets import DatasetQueries
 from mlnb.store.dialect import StoreConnection
 from mlnb.store.experiments import ExperimentQueries
 from mlnb.store.heartbeat import Heartbeat
@@ -70,7 +71,8 @@ class ArtifactProof:
 
 
 class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTableQueries,
-            RegistryQueries, StageQueries, LoggedModelQueries, PredictionQueries, AccessQueries):
+            RegistryQueries, StageQueries, LoggedModelQueries, PredictionQueries, AccessQueries,
+            DatasetQueries):
     """One mlnb store: ``mlnb.db`` and its artifact root.
 
     :param location: where the database and the artifact root are; both folders are created
