@@ -147,6 +147,13 @@ def check_mlnb_side(store_dir: Path, result: dict[str, Any]) -> None:
     assert parent.data.params == {"alpha": "0.5", "layers": "3"}
     assert len(store.child_run_ids(result["parent"])) == 2
     assert len(store.get_metric_history(result["parent"], "loss")) == 20
+    # The MLflow client's datasets are mlnb's records, with mlnb.data's digest for the same data.
+    inputs = store.dataset_inputs_of_runs([result["parent"]])[result["parent"]]
+    assert [(i.dataset.name, i.tags["mlflow.data.context"]) for i in inputs] == [
+        ("train", "training"), ("dataset", "eval")]
+    features = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    assert inputs[1].dataset.digest == mlnb.data.from_numpy(features, targets=np.array(
+        [0, 0, 1, 1])).digest
     mlnb.set_tracking_uri(str(store_dir))
     with pytest.raises(UntrustedModelError, match="trusted=True"):
         mlnb.pyfunc.load_model("models:/session-model@champion")
