@@ -5,6 +5,7 @@ MLflow's own client and mlnb's and compared field by field.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -108,6 +109,14 @@ def assert_same_as_mlflow(source: str, store_uri: str, tmp: Path) -> None:
                 assert mine.data.params == run.data.params
                 assert mine.data.tags == run.data.tags
                 assert set(mine.data.metrics) == set(run.data.metrics)
+                full = theirs.get_run(run.info.run_id)  # search_runs leaves model inputs out
+                want_inputs = sorted(json.dumps([dict(d.dataset), {t.key: t.value for t in d.tags}],
+                                                sort_keys=True) for d in full.inputs.dataset_inputs)
+                assert want_inputs and sorted(json.dumps([dict(d.dataset), d.tags], sort_keys=True)
+                                              for d in ours.get_dataset_inputs(run.info.run_id)
+                                              ) == want_inputs
+                assert store.model_inputs_of_runs([run.info.run_id])[run.info.run_id] == [
+                    m.model_id for m in full.inputs.model_inputs]
                 for key in run.data.metrics:
                     want = sorted((m.step, m.timestamp, _value(m.value))
                                   for m in theirs.get_metric_history(run.info.run_id, key))
@@ -283,7 +292,7 @@ def test_cli_imports_with_progress_summary_and_skips(sources: dict[str, str],
     assert "registry: 2/2" in done.stderr
     out = done.stdout
     assert ("Read from MLflow " + sources["files"] + ": 2 experiments, 2 runs, 157 metric points, "
-            "8 artifact files, 1 logged models, 2 registered models (3 versions)") in out
+            "8 artifact files, 1 logged models, 2 dataset inputs, 2 registered models (3 versions)") in out
     assert "  runs: 2 new, 0 updated, 0 unchanged, 0 in conflict" in out
     assert "  registry: 2 new models, 3 new versions, 0 versions already there" in out
     assert "Skipped (2):" in out

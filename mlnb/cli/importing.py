@@ -89,7 +89,8 @@ def render_import(s: ImportSummary, dst: Store) -> str:
     lines = [
         f"Read from MLflow {visible(s.source)}: {s.experiments} experiments, {s.runs} runs, "
         f"{s.metric_points} metric points, {s.artifact_files} artifact files, "
-        f"{s.logged_models} logged models, {s.models} registered models ({s.versions} versions)",
+        f"{s.logged_models} logged models, {s.dataset_inputs} dataset inputs, {s.models} "
+        f"registered models ({s.versions} versions)",
     ]
     lines += [f"Imported into {visible(dst.location.display)}", *summary_lines(s.copy)]
     if s.skipped:

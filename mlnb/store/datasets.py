@@ -127,13 +127,10 @@ class DatasetQueries:
             experiment_id = tx.execute("SELECT experiment_id FROM runs WHERE run_id = ?",
                                        [run_id]).fetchone()[0]
             for item in unique.values():
-                dataset_id = _dataset_id(tx, int(experiment_id), item.dataset)
-                _link(tx, run_id, dataset_id, item.tags)
+                dataset_id = record_dataset(tx, int(experiment_id), item.dataset)
+                link_input(tx, run_id, dataset_id, item.tags)
             for model_id in models:
-                tx.execute(
-                    "INSERT OR IGNORE INTO run_model_inputs (run_id, model_id, position) VALUES "
-                    "(?, ?, (SELECT COALESCE(MAX(position), -1) + 1 FROM run_model_inputs "
-                    "WHERE run_id = ?))", [run_id, model_id, run_id])
+                link_model_input(tx, run_id, model_id)
 
     def dataset_inputs_of_runs(self, run_ids: Sequence[str]) -> dict[str, list[DatasetInput]]:
         """Each run's dataset inputs in the order they were logged (a page of runs in a few
@@ -174,8 +171,13 @@ class DatasetQueries:
         return found
 
 
-def _dataset_id(tx: Writer, experiment_id: int, dataset: Dataset) -> str:
-    """The id of the experiment's dataset with this name and digest, recorded now if new."""
+def record_dataset(tx: Writer, experiment_id: int, dataset: Dataset) -> str:
+    """The id of the experiment's dataset with this name and digest, recorded now if new.
+
+    :param tx: the open write transaction.
+    :param experiment_id: the experiment.
+    :param dataset: the checked dataset record.
+    """
     tx.execute(
         "INSERT OR IGNORE INTO datasets (dataset_id, experiment_id, name, digest, source_type, "
         "source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -186,8 +188,14 @@ def _dataset_id(tx: Writer, experiment_id: int, dataset: Dataset) -> str:
                           [experiment_id, dataset.name, dataset.digest]).fetchone()[0])
 
 
-def _link(tx: Writer, run_id: str, dataset_id: str, tags: dict[str, str]) -> None:
-    """Link a run to a dataset with the tags of the use, unless it is linked already."""
+def link_input(tx: Writer, run_id: str, dataset_id: str, tags: dict[str, str]) -> None:
+    """Link a run to a dataset with the tags of the use, unless it is linked already.
+
+    :param tx: the open write transaction.
+    :param run_id: the run.
+    :param dataset_id: the dataset (from :func:`record_dataset`).
+    :param tags: the checked tags of the use.
+    """
     added = tx.execute(
         "INSERT OR IGNORE INTO run_inputs (run_id, dataset_id, position) VALUES (?, ?, "
         "(SELECT COALESCE(MAX(position), -1) + 1 FROM run_inputs WHERE run_id = ?))",
@@ -196,3 +204,15 @@ def _link(tx: Writer, run_id: str, dataset_id: str, tags: dict[str, str]) -> Non
         return
     tx.executemany("INSERT INTO run_input_tags (run_id, dataset_id, key, value) VALUES (?, ?, ?, ?)",
                    [(run_id, dataset_id, k, v) for k, v in tags.items()])
+
+
+def link_model_input(tx: Writer, run_id: str, model_id: str) -> None:
+    """Record that a run used a logged model, unless it is recorded already.
+
+    :param tx: the open write transaction.
+    :param run_id: the run.
+    :param model_id: the checked model id.
+    """
+    tx.execute("INSERT OR IGNORE INTO run_model_inputs (run_id, model_id, position) VALUES "
+               "(?, ?, (SELECT COALESCE(MAX(position), -1) + 1 FROM run_model_inputs "
+               "WHERE run_id = ?))", [run_id, model_id, run_id])
