@@ -1,9 +1,9 @@
 """Fill an MLflow store (MLFLOW_TRACKING_URI) with real MLflow, for the import tests.
 
 ``python mlflow_history.py`` logs a bit of everything: experiments with tags, runs with params,
-tags and metric histories (NaN, +inf, -inf), a nested run, datasets the runs used, artifacts in folders, an MLflow 3
-logged model (sklearn) registered twice with a stage, an alias and tags, a model registered from
-a run's artifact folder, a deleted run and a deleted experiment.
+tags and metric histories (NaN, +inf, -inf), a nested run, datasets the runs used, artifacts in
+folders, an MLflow 3 logged model (sklearn) registered twice with a stage, an alias and tags, a
+model registered from a run's artifact folder, a deleted run and a deleted experiment.
 
 ``python mlflow_history.py --many N --mb M`` logs N plain runs instead, each with a param, a
 metric of 50 steps and an artifact of M megabytes (for the interrupted import).
