@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import mlnb
 from mlnb.mlflow_server import ROUTES, ApiRequest, ApiResponse, Context, handle
 from mlnb.mlflow_server.protocol import dump
 from mlnb.store import Store
@@ -334,3 +335,47 @@ def test_log_inputs_to_a_deleted_or_unknown_run_is_refused(store: Store) -> None
     body["run_id"] = "f" * 32
     assert error(call(store, "POST", f"{API}/runs/log-inputs", body))[:2] == (
         404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_delete_artifact_removes_files_and_records_of_the_run_only(store: Store) -> None:
+    eid, run_id = new_run(store)
+    base = f"/api/2.0/mlflow-artifacts/artifacts/{eid}/{run_id}/artifacts"
+    for name in ("keep.txt", "sub/a.txt", "sub/deeper/b.txt"):
+        ok(store, "PUT", f"{base}/{name}", raw=b"x", ctype="text/plain")
+    local = store.artifacts.root / run_id  # a local root: the files are here
+    assert ok(store, "DELETE", f"{base}/sub/a.txt") == {}
+    assert sorted(p for p, _, _ in store.artifact_files(run_id, "")) == ["keep.txt", "sub/deeper/b.txt"]
+    assert not (local / "sub" / "a.txt").exists()
+    assert ok(store, "DELETE", f"{base}/sub") == {}  # a folder: every file in it
+    assert [p for p, _, _ in store.artifact_files(run_id, "")] == ["keep.txt"]
+    assert not (local / "sub").exists() and (local / "keep.txt").read_bytes() == b"x"
+    assert ok(store, "DELETE", f"{base}/no/such/file") == {}  # as in MLflow: nothing to delete
+    status, _, message = error(call(store, "DELETE", base))
+    assert status == 400 and "Name an artifact file" in message  # never the run's whole folder
+    for name in TRAVERSAL:
+        answer = call(store, "DELETE", f"{base}/{urllib.parse.quote(name, safe='')}")
+        assert answer.status in (400, 404), (name, answer.payload)
+    assert (local / "keep.txt").exists()
+
+
+def test_delete_artifact_refuses_a_registered_versions_files(store: Store) -> None:
+    eid, run_id = new_run(store)
+    base = f"/api/2.0/mlflow-artifacts/artifacts/{eid}/{run_id}/artifacts"
+    ok(store, "PUT", f"{base}/model/MLmodel", raw=b"flavors: {}\n", ctype="text/plain")
+    ok(store, "POST", f"{API}/registered-models/create", {"name": "reg"})
+    ok(store, "POST", f"{API}/model-versions/create",
+       {"name": "reg", "source": f"runs:/{run_id}/model", "run_id": run_id})
+    for target in ("model/MLmodel", "model"):
+        status, code, message = error(call(store, "DELETE", f"{base}/{target}"))
+        assert (status, code) == (400, "INVALID_STATE") and "'reg' version 1" in message
+    assert [p for p, _, _ in store.artifact_files(run_id, "")] == ["model/MLmodel"]
+
+
+def test_health_version_and_the_ajax_api_alias(store: Store) -> None:
+    health = call(store, "GET", "/health")
+    assert (health.status, health.text) == (200, "OK")
+    assert call(store, "GET", "/version").text == mlnb.__version__
+    same = ok(store, "GET", "/ajax-api/2.0/mlflow/experiments/get", query={"experiment_id": "0"})
+    assert same["experiment"]["name"] == "Default"
+    status, code, _ = error(call(store, "GET", "/ajax-api/2.0/mlflow/no-such"))
+    assert (status, code) == (404, "ENDPOINT_NOT_FOUND")
