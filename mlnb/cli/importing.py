@@ -103,6 +103,7 @@ def render_import(s: ImportSummary, dst: Store) -> str:
                      "imported as MLflow returns them (1.797e308), not as infinity.")
     if s.artifact_files:
         lines.append("Note: MLflow's files are imported as user artifacts: a model MLflow wrote "
-                     "(a pickle or skops file) loads in mlnb only with trusted=True.")
+                     "as a pickle loads in mlnb only with trusted=True; a skops file (MLflow 3's "
+                     "default) loads when skops trusts every type in it.")
     return "\n".join(lines)
 

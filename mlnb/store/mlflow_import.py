@@ -15,8 +15,10 @@ What is not imported, and why, is listed in the summary: deleted experiments and
 trash), artifacts not on this machine (``s3://``, ``mlflow-artifacts:`` read from a database or a
 folder), symbolic links, versions whose source cannot be mapped to an imported run's files.
 
-MLflow's files come in as *user* artifacts, unsigned: a model MLflow wrote (a pickle, a skops
-file) loads in mlnb only with ``trusted=True``, as any model mlnb did not write.
+MLflow's files come in as *user* artifacts, unsigned: a model MLflow wrote as a pickle loads in
+mlnb only with ``trusted=True``, as any pickle mlnb did not write; a skops file (MLflow 3's
+default for scikit-learn) loads when skops trusts every type in it, its bytes checked against the
+store's records since MLflow's ``MLmodel`` lists no hashes.
 """
 
 from __future__ import annotations
