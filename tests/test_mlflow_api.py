@@ -379,3 +379,21 @@ def test_health_version_and_the_ajax_api_alias(store: Store) -> None:
     assert same["experiment"]["name"] == "Default"
     status, code, _ = error(call(store, "GET", "/ajax-api/2.0/mlflow/no-such"))
     assert (status, code) == (404, "ENDPOINT_NOT_FOUND")
+
+
+def test_metrics_measured_on_a_dataset_of_the_run_are_accepted(store: Store) -> None:
+    _, run_id = new_run(store)
+    point = {"key": "acc", "value": 0.9, "timestamp": 5, "step": 0,
+             "dataset_name": "iris", "dataset_digest": "abc12345"}
+    status, code, message = error(call(store, "POST", f"{API}/runs/log-batch",
+                                       {"run_id": run_id, "metrics": [point]}))
+    assert (status, code) == (400, "INVALID_PARAMETER_VALUE")
+    assert "is not an input of run" in message and "log it first" in message
+    half = {**point, "dataset_digest": ""}
+    status, _, message = error(call(store, "POST", f"{API}/runs/log-metric", {"run_id": run_id, **half}))
+    assert status == 400 and "go together" in message
+    assert store.latest_metrics([run_id])[run_id] == []
+    ok(store, "POST", f"{API}/runs/log-inputs", {"run_id": run_id,
+                                                 "datasets": [{"dataset": dataset_message()}]})
+    ok(store, "POST", f"{API}/runs/log-metric", {"run_id": run_id, **point})
+    assert [(m.key, m.value) for m in store.get_metric_history(run_id, "acc")] == [("acc", 0.9)]

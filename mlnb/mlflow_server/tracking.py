@@ -381,19 +381,24 @@ def new_points(ctx: Context, run_id: str, items: list[Args]) -> list[Metric]:
     MLflow 3's ``log_model`` sends the run's points of the model's step again, each linked to
     the model (``model_id``). In mlnb a logged model's metrics are its run's, so a linked point
     must belong to a model this run logged, and one the run already holds is not written twice;
-    a link to a dataset (``dataset_name``, ``dataset_digest``) is refused, as mlnb's points cannot
-    hold it and dropping it would lose it.
+    a point measured on a dataset (``dataset_name``, ``dataset_digest``) is accepted when that
+    dataset is an input of the run (MLflow's ``log_metric(dataset=...)`` logs it as one first),
+    which is where mlnb keeps the link; MLflow keeps a per-point link only for a logged model's
+    metrics.
 
     :param ctx: the request's context.
     :param run_id: the run.
     :param items: the messages.
     """
     points, linked = [], []
+    inputs: set[tuple[str, str]] | None = None
     for item in items:
-        for name in ("dataset_name", "dataset_digest"):
-            if item.string(name):
-                raise ApiError("NOT_IMPLEMENTED", "mlnb does not link metric points to a dataset; "
-                               f"log the metric without {name} (name the dataset in a tag).")
+        dataset = (item.string("dataset_name") or "", item.string("dataset_digest") or "")
+        if any(dataset):
+            if inputs is None:
+                inputs = {(i.dataset.name, i.dataset.digest)
+                          for i in ctx.store.dataset_inputs_of_runs([run_id])[run_id]}
+            _check_dataset_link(dataset, inputs, run_id)
         point = _metric(item, run_id)
         model_id = item.string("model_id")
         if model_id:
@@ -416,6 +421,20 @@ def new_points(ctx: Context, run_id: str, items: list[Args]) -> list[Metric]:
         if (point.timestamp, point.step, repr(point.value)) not in held[point.key]:
             points.append(point)
     return points
+
+
+def _check_dataset_link(dataset: tuple[str, str], inputs: set[tuple[str, str]],
+                        run_id: str) -> None:
+    """Refuse a point's dataset link that names only half a dataset, or one the run has not
+    recorded as an input (the link would be lost)."""
+    name, digest = dataset
+    if not (name and digest):
+        raise bad_request("A metric's dataset_name and dataset_digest go together: give both, "
+                          "or neither.")
+    if dataset not in inputs:
+        raise bad_request(f"Dataset {name[:80]!r} (digest {digest[:40]!r}) is not an input of "
+                          f"run {run_id}; log it first (runs/log-inputs, mlflow.log_input), then "
+                          "the metrics measured on it.")
 
 
 def log_inputs(ctx: Context, args: Args) -> Json:
