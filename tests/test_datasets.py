@@ -82,3 +82,26 @@ def test_log_input_refuses_what_is_not_a_dataset(tracking: Any) -> None:
         mlnb.data.from_pandas(frames()[0], source="ftp://x/y")
     with pytest.raises(InvalidParameterError, match="from_numpy needs numpy arrays"):
         mlnb.data.from_numpy([[1, 2]])
+
+
+def test_an_mlflow_script_logs_its_dataset_through_mlnb_exec(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import mlflow\nimport mlflow.data\nimport pandas as pd\n"
+        "df = pd.DataFrame({'x': [1, 2, 3], 'y': [0.5, 1.5, 2.5]})\n"
+        "with mlflow.start_run() as run:\n"
+        "    mlflow.log_input(mlflow.data.from_pandas(df, source='/d.csv'), context='training')\n"
+        "print(run.info.run_id)\n")
+    env = {**os.environ, "MLNB_TRACKING_URI": str(tmp_path / "store")}
+    done = subprocess.run([sys.executable, "-m", "mlnb", "exec", str(script)], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip().splitlines()[-1]
+    inputs = mlnb.MlnbClient(str(tmp_path / "store")).get_dataset_inputs(run_id)
+    expected = mlflow_data.from_pandas(pd.DataFrame({"x": [1, 2, 3], "y": [0.5, 1.5, 2.5]})).digest
+    assert [(i.dataset.digest, i.tags) for i in inputs] == [
+        (expected, {"mlflow.data.context": "training"})]
