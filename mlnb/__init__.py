@@ -37,6 +37,7 @@ from mlnb.tracking.fluent import (
     log_artifacts,
     log_dict,
     log_figure,
+    log_input,
     log_metric,
     log_metrics,
     log_param,
@@ -71,6 +72,7 @@ _LAZY = {
     "models": "mlnb.models",
     "exceptions": "mlnb.exceptions",
     "artifacts": "mlnb.artifacts",
+    "data": "mlnb.data",
     "autolog": "mlnb.autolog",  # the package, callable: mlnb.autolog(...) and mlnb.autolog.sklearn
     "register_model": "mlnb.tracking.fluent:register_model",
     "search_logged_models": "mlnb.tracking.logged_models:search_logged_models",
@@ -172,6 +174,7 @@ __all__ = [
     "log_dict",
     "log_figure",
     "log_ground_truth",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",

@@ -340,3 +340,34 @@ class RegistryEvent:
     def to_dict(self) -> dict[str, Any]:
         """The event as a JSON-ready dict."""
         return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class Dataset(MlflowIterable):
+    """MLflow's dataset record: a name and a digest (fingerprint) that identify it in an
+    experiment, where it came from (``source_type``, and ``source`` as JSON text), and its schema
+    and profile (JSON text, or None)."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dataset as a JSON-ready dict."""
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A dataset a run used, with the tags of that use (``mlflow.data.context``: ``training``,
+    ``eval``...)."""
+
+    dataset: Dataset
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The input as a JSON-ready dict."""
+        return _to_dict(self)

@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mlnb.notebook", "mlnb.server", "mlnb.cli"),  # the edges: IPython, Jupyter Server, shell
     ("mlnb", "mlnb.__main__", "mlnb.artifacts", "mlnb.exceptions", "mlnb.keras", "mlnb.lightgbm",
      "mlnb.optuna", "mlnb.pyfunc", "mlnb.pytorch", "mlnb.sklearn", "mlnb.xgboost",
-     "mlnb.openai"),  # public names
+     "mlnb.openai", "mlnb.data"),  # public names
 )
 """Each entry is a layer; each name in it is a module or a package (with everything inside)."""
 

@@ -38,6 +38,7 @@ MODULES: dict[str, str] = {
     "mlflow": "mlnb",
     "mlflow.artifacts": "mlnb.artifacts",
     "mlflow.client": "mlnb.tracking.client",
+    "mlflow.data": "mlnb.data",
     "mlflow.entities": "mlnb.entities",
     "mlflow.exceptions": "mlnb.exceptions",
     "mlflow.models": "mlnb.models",

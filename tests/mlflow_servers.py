@@ -139,6 +139,7 @@ def _snapshot(client: Any) -> dict[str, Any]:
             "histories": {k: [(m.step, _value(m.value)) for m in client.get_metric_history(
                 run.info.run_id, k)] for k in sorted(run.data.metrics)},
             "outputs": len(run.outputs.model_outputs) if run.outputs else 0,
+            "inputs": _inputs(run), "inputs (get_run)": _inputs(client.get_run(run.info.run_id)),
             "artifacts": _tree(client, run.info.run_id, None),
         }
         if run.info.run_name == "parent":
@@ -163,6 +164,12 @@ def _snapshot(client: Any) -> dict[str, Any]:
     found["latest"] = sorted((v.current_stage, v.version)
                              for v in client.get_latest_versions("session-model"))
     return found
+
+
+def _inputs(run: Any) -> list[Any]:
+    """A run's dataset inputs: every field of the dataset and the tags of its use."""
+    return [(d.dataset.to_dictionary(), sorted((t.key, t.value) for t in d.tags))
+            for d in (run.inputs.dataset_inputs if run.inputs else [])]
 
 
 def _tree(client: Any, run_id: str, path: str | None) -> list[tuple[str, bool, int | None]]:

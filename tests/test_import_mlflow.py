@@ -5,6 +5,7 @@ MLflow's own client and mlnb's and compared field by field.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -108,6 +109,14 @@ def assert_same_as_mlflow(source: str, store_uri: str, tmp: Path) -> None:
                 assert mine.data.params == run.data.params
                 assert mine.data.tags == run.data.tags
                 assert set(mine.data.metrics) == set(run.data.metrics)
+                full = theirs.get_run(run.info.run_id)  # search_runs leaves model inputs out
+                want_inputs = sorted(json.dumps([dict(d.dataset), {t.key: t.value for t in d.tags}],
+                                                sort_keys=True) for d in full.inputs.dataset_inputs)
+                assert want_inputs and sorted(json.dumps([dict(d.dataset), d.tags], sort_keys=True)
+                                              for d in ours.get_dataset_inputs(run.info.run_id)
+                                              ) == want_inputs
+                assert store.model_inputs_of_runs([run.info.run_id])[run.info.run_id] == [
+                    m.model_id for m in full.inputs.model_inputs]
                 for key in run.data.metrics:
                     want = sorted((m.step, m.timestamp, _value(m.value))
                                   for m in theirs.get_metric_history(run.info.run_id, key))
@@ -284,13 +293,13 @@ def test_cli_imports_with_progress_summary_and_skips(sources: dict[str, str],
     assert "registry: 2/2" in done.stderr
     out = done.stdout
     assert ("Read from MLflow " + sources["files"] + ": 2 experiments, 2 runs, 157 metric points, "
-            "8 artifact files, 1 logged models, 2 registered models (3 versions)") in out
+            "8 artifact files, 1 logged models, 2 dataset inputs, 2 registered models (3 versions)") in out
     assert "  runs: 2 new, 0 updated, 0 unchanged, 0 in conflict" in out
     assert "  registry: 2 new models, 3 new versions, 0 versions already there" in out
     assert "Skipped (2):" in out
     assert "deleted in MLflow (in its trash); its runs are not imported" in out
     assert ": deleted in MLflow\n" in out
-    assert "loads in mlnb only with trusted=True" in out
+    assert "as a pickle loads in mlnb only with trusted=True; a skops file" in out
     again = _mlnb(sources["files"], "--to", str(tmp_path / "dst"))
     assert again.returncode == 0
     assert "  runs: 0 new, 0 updated, 2 unchanged, 0 in conflict" in again.stdout
@@ -482,3 +491,63 @@ def test_cli_a_store_failing_midway_says_where_and_a_rerun_finishes(sources: dic
     again = _mlnb(sources["files"], "--to", str(tmp_path / "dst"))
     assert again.returncode == 0, again.stderr
     assert "runs: 1 new, 0 updated, 1 unchanged" in again.stdout
+
+
+def test_an_mlflow_skops_model_loads_after_import_and_a_changed_file_is_refused(
+        sources: dict[str, str], tmp_path: Path) -> None:
+    """MLflow 3 saves scikit-learn models as skops files by default: skops vouches for their
+    types, and the store's records (and the registry's pins) for their bytes, so they load
+    without trusted=True; the MLmodel MLflow wrote lists no hashes of its own."""
+    from mlnb.errors import UntrustedModelError
+
+    store = Store(resolve(str(tmp_path / "dst")))
+    import_mlflow(open_reader(sources["db"]), store)
+    mlnb.set_tracking_uri(str(tmp_path / "dst"))
+    run_id = store.cx.query("SELECT run_id FROM runs WHERE name = 'train'")[0][0]
+    for uri in ("models:/m@champion", "models:/m/2", f"runs:/{run_id}/model"):
+        model = mlnb.pyfunc.load_model(uri)
+        assert [round(float(v), 6) for v in model.predict([[3.0]])] == [3.0], uri
+    assert [round(c, 6) for c in mlnb.sklearn.load_model("models:/m/1").coef_.tolist()] == [1.0]
+    folder = store.artifact_path(run_id, "model")
+    (folder / "extra.py").write_text("print('planted')\n")  # a file the store never recorded
+    with pytest.raises(UntrustedModelError,
+                       match=r"extra\.py in the model .* is not a file the store recorded"):
+        mlnb.pyfunc.load_model(f"runs:/{run_id}/model")
+    (folder / "extra.py").unlink()
+    (folder / "model.skops").write_bytes((folder / "model.skops").read_bytes() + b"x")
+    with pytest.raises(UntrustedModelError, match=r"model\.skops of the model .* has changed"):
+        mlnb.pyfunc.load_model(f"runs:/{run_id}/model")
+    store.close()
+
+
+def test_an_mlflow_skops_file_with_types_skops_does_not_trust_needs_trusted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A skops file MLflow wrote, uploaded as a run's artifacts: a type skops does not vouch for
+    (a function of the user's module) is refused by name, whatever the MLmodel's own
+    ``skops_trusted_types`` says; with trusted=True it loads."""
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from mlnb.errors import UntrustedModelError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import mlflow.sklearn
+    (tmp_path / "userfns.py").write_text("def double(x):\n    return x * 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from userfns import double  # type: ignore[import-not-found]
+
+    X = np.array([[1.0], [2.0], [3.0]])
+    model = make_pipeline(FunctionTransformer(double), LinearRegression()).fit(X, [1.0, 2.0, 3.0])
+    mlflow.sklearn.save_model(model, str(tmp_path / "saved"), serialization_format="skops",
+                              skops_trusted_types=["userfns.double"])
+    mlnb.set_tracking_uri(str(tmp_path / "store"))
+    with mlnb.start_run() as run:
+        mlnb.log_artifacts(str(tmp_path / "saved"), "model")
+    uri = f"runs:/{run.info.run_id}/model"
+    with pytest.raises(UntrustedModelError, match=r"skops does not trust \(userfns\.double\)"):
+        mlnb.pyfunc.load_model(uri)
+    loaded = mlnb.pyfunc.load_model(uri, trusted=True)
+    assert [round(float(v), 6) for v in loaded.predict(np.array([[4.0]]))] == [4.0]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import mlnb
 from mlnb.mlflow_server import ROUTES, ApiRequest, ApiResponse, Context, handle
 from mlnb.mlflow_server.protocol import dump
 from mlnb.store import Store
@@ -271,3 +272,128 @@ def test_registry_stages_aliases_and_paging(store: Store) -> None:
         answer = call(store, "POST", f"{API}/model-versions/create", {"name": "a", "source": source})
         assert answer.status in (400, 404), (source, answer.payload)
     assert [v.version for v in store.search_model_versions("name = 'a'")] == ["1"]
+
+
+def dataset_message(name: str = "iris", digest: str = "abc12345") -> dict[str, Any]:
+    return {"name": name, "digest": digest, "source_type": "local",
+            "source": '{"uri": "/data/iris.csv"}', "schema": '{"mlflow_colspec": []}',
+            "profile": '{"num_rows": 3}'}
+
+
+def test_log_inputs_records_datasets_once_per_experiment_and_runs_return_them(store: Store) -> None:
+    eid, run_id = new_run(store)
+    model = ok(store, "POST", f"{API}/logged-models", {
+        "experiment_id": eid, "name": "model", "source_run_id": run_id})["model"]["info"]
+    training = {"dataset": dataset_message(),
+                "tags": [{"key": "mlflow.data.context", "value": "training"}]}
+    ok(store, "POST", f"{API}/runs/log-inputs", {
+        "run_id": run_id, "datasets": [training, {"dataset": dataset_message("eval", "ffff0000")}],
+        "models": [{"model_id": model["model_id"]}]})
+    # The same dataset again (other tags) keeps the first use's tags, as in MLflow.
+    ok(store, "POST", f"{API}/runs/log-inputs", {"run_id": run_id, "datasets": [
+        {"dataset": dataset_message(), "tags": [{"key": "mlflow.data.context", "value": "eval"}]}]})
+    run = ok(store, "GET", f"{API}/runs/get", query={"run_id": run_id})["run"]
+    assert run["inputs"] == {
+        "dataset_inputs": [training, {"dataset": dataset_message("eval", "ffff0000")}],
+        "model_inputs": [{"model_id": model["model_id"]}]}
+    found = ok(store, "POST", f"{API}/runs/search", {"experiment_ids": [eid]})["runs"]
+    assert found[0]["inputs"] == {"dataset_inputs": run["inputs"]["dataset_inputs"]}
+    other = ok(store, "POST", f"{API}/runs/create", {"experiment_id": eid})["run"]["info"]["run_id"]
+    ok(store, "POST", f"{API}/runs/log-inputs", {"run_id": other, "datasets": [training]})
+    assert store.cx.query("SELECT count(*) FROM datasets") == [(2,)]  # one row per (name, digest)
+
+
+@pytest.mark.parametrize("body, needle", [
+    ({"datasets": []}, "Missing value for required parameter 'run_id'"),
+    ({"datasets": "x"}, "'datasets' must be a list of JSON objects"),
+    ({"datasets": [{"tags": []}]}, "needs a 'dataset' object"),
+    ({"datasets": [{"dataset": {**dataset_message(), "digest": None}}]},
+     "Missing value for required parameter 'digest'"),
+    ({"datasets": [{"dataset": {**dataset_message(), "name": ""}}]}, "'name' must be non-empty"),
+    ({"datasets": [{"dataset": dataset_message(digest="d" * 37)}]}, "MLflow's limit is 36"),
+    ({"datasets": [{"dataset": dataset_message(), "tags": [{"key": "k", "value": "v" * 501}]}]},
+     "longer than 500 characters"),
+    ({"models": [{"model_id": "../etc"}]}, "is not a logged model id"),
+])
+def test_log_inputs_refuses_malformed_inputs_and_writes_nothing(
+        store: Store, body: dict[str, Any], needle: str) -> None:
+    _, run_id = new_run(store)
+    if isinstance(body.get("datasets"), list) and body["datasets"]:  # a good one first: all or nothing
+        body = {**body, "datasets": [{"dataset": dataset_message("ok", "1")}, *body["datasets"]]}
+    full = body if body == {"datasets": []} else {"run_id": run_id, **body}
+    status, code, message = error(call(store, "POST", f"{API}/runs/log-inputs", full))
+    assert (status, code) == (400, "INVALID_PARAMETER_VALUE") and needle in message, message
+    assert store.cx.query("SELECT count(*) FROM run_inputs") == [(0,)]
+    assert store.cx.query("SELECT count(*) FROM datasets") == [(0,)]
+
+
+def test_log_inputs_to_a_deleted_or_unknown_run_is_refused(store: Store) -> None:
+    _, run_id = new_run(store)
+    ok(store, "POST", f"{API}/runs/delete", {"run_id": run_id})
+    body = {"run_id": run_id, "datasets": [{"dataset": dataset_message()}]}
+    assert error(call(store, "POST", f"{API}/runs/log-inputs", body))[:2] == (400, "INVALID_STATE")
+    body["run_id"] = "f" * 32
+    assert error(call(store, "POST", f"{API}/runs/log-inputs", body))[:2] == (
+        404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_delete_artifact_removes_files_and_records_of_the_run_only(store: Store) -> None:
+    eid, run_id = new_run(store)
+    base = f"/api/2.0/mlflow-artifacts/artifacts/{eid}/{run_id}/artifacts"
+    for name in ("keep.txt", "sub/a.txt", "sub/deeper/b.txt"):
+        ok(store, "PUT", f"{base}/{name}", raw=b"x", ctype="text/plain")
+    local = store.artifacts.root / run_id  # a local root: the files are here
+    assert ok(store, "DELETE", f"{base}/sub/a.txt") == {}
+    assert sorted(p for p, _, _ in store.artifact_files(run_id, "")) == ["keep.txt", "sub/deeper/b.txt"]
+    assert not (local / "sub" / "a.txt").exists()
+    assert ok(store, "DELETE", f"{base}/sub") == {}  # a folder: every file in it
+    assert [p for p, _, _ in store.artifact_files(run_id, "")] == ["keep.txt"]
+    assert not (local / "sub").exists() and (local / "keep.txt").read_bytes() == b"x"
+    assert ok(store, "DELETE", f"{base}/no/such/file") == {}  # as in MLflow: nothing to delete
+    status, _, message = error(call(store, "DELETE", base))
+    assert status == 400 and "Name an artifact file" in message  # never the run's whole folder
+    for name in TRAVERSAL:
+        answer = call(store, "DELETE", f"{base}/{urllib.parse.quote(name, safe='')}")
+        assert answer.status in (400, 404), (name, answer.payload)
+    assert (local / "keep.txt").exists()
+
+
+def test_delete_artifact_refuses_a_registered_versions_files(store: Store) -> None:
+    eid, run_id = new_run(store)
+    base = f"/api/2.0/mlflow-artifacts/artifacts/{eid}/{run_id}/artifacts"
+    ok(store, "PUT", f"{base}/model/MLmodel", raw=b"flavors: {}\n", ctype="text/plain")
+    ok(store, "POST", f"{API}/registered-models/create", {"name": "reg"})
+    ok(store, "POST", f"{API}/model-versions/create",
+       {"name": "reg", "source": f"runs:/{run_id}/model", "run_id": run_id})
+    for target in ("model/MLmodel", "model"):
+        status, code, message = error(call(store, "DELETE", f"{base}/{target}"))
+        assert (status, code) == (400, "INVALID_STATE") and "'reg' version 1" in message
+    assert [p for p, _, _ in store.artifact_files(run_id, "")] == ["model/MLmodel"]
+
+
+def test_health_version_and_the_ajax_api_alias(store: Store) -> None:
+    health = call(store, "GET", "/health")
+    assert (health.status, health.text) == (200, "OK")
+    assert call(store, "GET", "/version").text == mlnb.__version__
+    same = ok(store, "GET", "/ajax-api/2.0/mlflow/experiments/get", query={"experiment_id": "0"})
+    assert same["experiment"]["name"] == "Default"
+    status, code, _ = error(call(store, "GET", "/ajax-api/2.0/mlflow/no-such"))
+    assert (status, code) == (404, "ENDPOINT_NOT_FOUND")
+
+
+def test_metrics_measured_on_a_dataset_of_the_run_are_accepted(store: Store) -> None:
+    _, run_id = new_run(store)
+    point = {"key": "acc", "value": 0.9, "timestamp": 5, "step": 0,
+             "dataset_name": "iris", "dataset_digest": "abc12345"}
+    status, code, message = error(call(store, "POST", f"{API}/runs/log-batch",
+                                       {"run_id": run_id, "metrics": [point]}))
+    assert (status, code) == (400, "INVALID_PARAMETER_VALUE")
+    assert "is not an input of run" in message and "log it first" in message
+    half = {**point, "dataset_digest": ""}
+    status, _, message = error(call(store, "POST", f"{API}/runs/log-metric", {"run_id": run_id, **half}))
+    assert status == 400 and "go together" in message
+    assert store.latest_metrics([run_id])[run_id] == []
+    ok(store, "POST", f"{API}/runs/log-inputs", {"run_id": run_id,
+                                                 "datasets": [{"dataset": dataset_message()}]})
+    ok(store, "POST", f"{API}/runs/log-metric", {"run_id": run_id, **point})
+    assert [(m.key, m.value) for m in store.get_metric_history(run_id, "acc")] == [("acc", 0.9)]

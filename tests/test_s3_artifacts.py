@@ -410,3 +410,20 @@ def test_boto3_is_loaded_only_for_an_s3_root(tmp_path: Path, s3_server: S3Server
                                 capture_output=True, text=True, env=env, timeout=120)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == expected
+
+
+def test_deleting_an_artifact_removes_its_object_and_cached_copy(tracking: Path,
+                                                                 artifact_s3: S3Prefix) -> None:
+    with mlnb.start_run() as run:
+        mlnb.log_text("a", "sub/a.txt")
+        mlnb.log_text("b", "sub/deeper/b.txt")
+        mlnb.log_text("keep", "keep.txt")
+    run_id = run.info.run_id
+    store = mlnb.MlnbClient().store
+    cached = store.artifact_path(run_id, "sub")  # downloaded into the cache
+    assert (cached / "a.txt").read_text() == "a"
+    assert sorted(store.delete_artifacts(run_id, "sub")) == ["sub/a.txt", "sub/deeper/b.txt"]
+    assert artifact_s3.keys() == [f"{run_id}/keep.txt"]
+    assert not cached.exists()
+    with pytest.raises(NotFoundError):
+        store.artifact_path(run_id, "sub/a.txt")

@@ -62,6 +62,10 @@ DUMP = {
     "logged_models": "SELECT * FROM logged_models ORDER BY model_id",
     "logged_model_params": "SELECT * FROM logged_model_params ORDER BY model_id, key",
     "logged_model_tags": "SELECT * FROM logged_model_tags ORDER BY model_id, key",
+    "datasets": "SELECT * FROM datasets ORDER BY dataset_id",
+    "run_inputs": "SELECT * FROM run_inputs ORDER BY run_id, position",
+    "run_input_tags": "SELECT * FROM run_input_tags ORDER BY run_id, dataset_id, key",
+    "run_model_inputs": "SELECT * FROM run_model_inputs ORDER BY run_id, position",
 }
 
 
@@ -120,8 +124,13 @@ def fill(folder: Path, tmp_path: Path) -> dict[str, str]:
         blob.write_bytes(os.urandom(70_000))
         mlnb.log_artifact(str(blob), "data")
         info = mlnb.sklearn.log_model(model, "model", registered_model_name="m")
+        mlnb.log_input(mlnb.data.from_numpy(np.arange(6.0).reshape(3, 2), source="/d.npy"),
+                       context="training")
         with mlnb.start_run(run_name="child", nested=True) as child:
             mlnb.log_metric("loss", 0.5)
+            mlnb.log_input(mlnb.data.from_numpy(np.arange(6.0).reshape(3, 2), source="/d.npy"),
+                           context="eval")
+            client.log_inputs(child.info.run_id, models=[info.model_id])
     with mlnb.start_run(run_name="doomed") as doomed:
         mlnb.log_param("x", 1)
     client.delete_run(doomed.info.run_id)
@@ -147,6 +156,7 @@ def test_round_trip_sqlite_postgresql_sqlite_keeps_every_field(team: Store, tmp_
     a, b = sqlite_store(tmp_path / "a"), sqlite_store(tmp_path / "b")
     first = copy_store(a, team)
     assert (first.runs_new, first.experiments_new, first.versions_new) == (3, 2, 2)
+    assert first.inputs_new == 3 and len(dump(a)["datasets"]) == 1
     back = copy_store(team, b)
     assert back.runs_new == 3 and not back.conflicts
     expected = dump(a)
@@ -180,7 +190,7 @@ def test_copying_twice_changes_nothing(team: Store, tmp_path: Path) -> None:
     again = copy_store(a, team)
     assert (again.runs_new, again.runs_updated, again.runs_unchanged) == (0, 0, 3)
     assert (again.experiments_new, again.versions_new, again.models_new) == (0, 0, 0)
-    assert again.artifacts_copied == 0 and again.logged_models_new == 0
+    assert again.artifacts_copied == 0 and again.logged_models_new == 0 and again.inputs_new == 0
     assert dump(team, with_ids=True) == before
     assert team.change_counter() == moved  # not a single write
     a.close()

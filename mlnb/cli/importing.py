@@ -89,7 +89,8 @@ def render_import(s: ImportSummary, dst: Store) -> str:
     lines = [
         f"Read from MLflow {visible(s.source)}: {s.experiments} experiments, {s.runs} runs, "
         f"{s.metric_points} metric points, {s.artifact_files} artifact files, "
-        f"{s.logged_models} logged models, {s.models} registered models ({s.versions} versions)",
+        f"{s.logged_models} logged models, {s.dataset_inputs} dataset inputs, {s.models} "
+        f"registered models ({s.versions} versions)",
     ]
     lines += [f"Imported into {visible(dst.location.display)}", *summary_lines(s.copy)]
     if s.skipped:
@@ -102,6 +103,7 @@ def render_import(s: ImportSummary, dst: Store) -> str:
                      "imported as MLflow returns them (1.797e308), not as infinity.")
     if s.artifact_files:
         lines.append("Note: MLflow's files are imported as user artifacts: a model MLflow wrote "
-                     "(a pickle or skops file) loads in mlnb only with trusted=True.")
+                     "as a pickle loads in mlnb only with trusted=True; a skops file (MLflow 3's "
+                     "default) loads when skops trusts every type in it.")
     return "\n".join(lines)
 

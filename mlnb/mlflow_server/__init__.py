@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from mlnb._version import __version__
 from mlnb.errors import MlnbError
 from mlnb.mlflow_server import artifacts, registry, tracking
 from mlnb.mlflow_server.context import Context
@@ -94,6 +95,9 @@ ROUTES: list[tuple[str, str]] = (
        ("DELETE", "/api/2.0/mlflow-artifacts/artifacts/<path>"),
        ("GET", "/api/3.0/mlflow/server-info")]
 )
+# MLflow's UI calls every endpoint under /ajax-api/ too: the same handlers, the same auth.
+ROUTES += [(method, "/ajax-api/" + path[len("/api/"):]) for method, path in ROUTES]
+ROUTES += [("GET", "/health"), ("GET", "/version")]
 """Every ``(method, path)`` the API answers (``<...>``: a path segment), for the auth tests."""
 
 _BY_PATH: dict[str, dict[str, Simple]] = {}
@@ -125,6 +129,10 @@ def _not_found(request: ApiRequest) -> ApiError:
 
 def _dispatch(ctx: Context, request: ApiRequest) -> ApiResponse | Json:
     path, method = request.path, request.method
+    if path in ("/health", "/version") and method == "GET":  # MLflow's plain-text answers
+        return ApiResponse(200, text="OK" if path == "/health" else __version__)
+    if path.startswith("/ajax-api/"):  # MLflow's UI prefix: an alias of /api/
+        path = "/api/" + path[len("/ajax-api/"):]
     if path == _ARTIFACTS or path.startswith(_ARTIFACTS + "/"):
         rest = path[len(_ARTIFACTS) + 1:]
         if method == "GET" and not rest:
@@ -134,7 +142,7 @@ def _dispatch(ctx: Context, request: ApiRequest) -> ApiResponse | Json:
         if method == "PUT" and rest:
             return artifacts.upload(ctx, rest, request.body)
         if method == "DELETE" and rest:
-            return artifacts.refuse_delete(ctx, rest)
+            return artifacts.delete(ctx, rest)
         raise _not_found(request)
     if path == "/api/3.0/mlflow/server-info" and method == "GET":
         return server_info()

@@ -128,15 +128,17 @@ def list_artifacts(ctx: Context, args: Args) -> Json:
     return {"files": files} if files else {}
 
 
-def refuse_delete(ctx: Context, proxied: str) -> Json:
-    """``DELETE mlflow-artifacts/artifacts/<path>``: mlnb keeps a run's artifacts with the run.
+def delete(ctx: Context, proxied: str) -> Json:
+    """``DELETE mlflow-artifacts/artifacts/<path>``: one artifact file, or a folder of them, of
+    a run (never the run's whole folder, nor a registered version's files); ``{}`` as MLflow
+    answers, also when nothing is there.
 
     :param ctx: the request's context.
     :param proxied: the proxied path.
     """
-    run_path(ctx, proxied, allow_top=True)
-    raise ApiError("NOT_IMPLEMENTED", "mlnb does not delete single artifacts: a run's files stay "
-                   "with it (a registered version pins them). Delete the run instead.")
+    run_id, rel = run_path(ctx, proxied)
+    ctx.store.delete_artifacts(run_id, rel)
+    return {}
 
 
 # --- logged models -----------------------------------------------------------------------------

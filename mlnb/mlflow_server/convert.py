@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlnb.entities import Experiment, LoggedModel, Metric, ModelVersion, RegisteredModel, RunInfo
+from mlnb.entities import (
+    DatasetInput,
+    Experiment,
+    LoggedModel,
+    Metric,
+    ModelVersion,
+    RegisteredModel,
+    RunInfo,
+)
 
 LOGGED_MODEL_STATUS = {"PENDING": "LOGGED_MODEL_PENDING", "READY": "LOGGED_MODEL_READY",
                        "FAILED": "LOGGED_MODEL_UPLOAD_FAILED"}
@@ -89,8 +97,29 @@ def metric_json(metric: Metric, run_id: str | None = None) -> dict[str, Any]:
     return found
 
 
+def dataset_input_json(item: DatasetInput) -> dict[str, Any]:
+    """A ``DatasetInput`` message: ``{tags: [{key, value}], dataset: {name, digest, ...}}``
+    (schema and profile only when recorded, as MLflow's proto JSON leaves unset fields out).
+
+    :param item: the input.
+    """
+    d = item.dataset
+    dataset: dict[str, Any] = {"name": d.name, "digest": d.digest, "source_type": d.source_type,
+                               "source": d.source}
+    if d.schema:
+        dataset["schema"] = d.schema
+    if d.profile:
+        dataset["profile"] = d.profile
+    found: dict[str, Any] = {"dataset": dataset}
+    if item.tags:
+        found["tags"] = key_values(item.tags)
+    return found
+
+
 def run_json(info: RunInfo, params: Mapping[str, str], tags: Mapping[str, str],
-             metrics: Sequence[Metric], models: Sequence[str]) -> dict[str, Any]:
+             metrics: Sequence[Metric], models: Sequence[str],
+             datasets: Sequence[DatasetInput] = (), model_inputs: Sequence[str] = ()
+             ) -> dict[str, Any]:
     """A ``Run`` message: info, data (latest metrics, params, tags), inputs and outputs.
 
     :param info: the run.
@@ -98,6 +127,8 @@ def run_json(info: RunInfo, params: Mapping[str, str], tags: Mapping[str, str],
     :param tags: its tags.
     :param metrics: the latest point of each of its metrics.
     :param models: the ids of the models it logged (its ``outputs``).
+    :param datasets: the datasets it used (``inputs.dataset_inputs``).
+    :param model_inputs: the ids of the logged models it used (``inputs.model_inputs``).
     """
     data: dict[str, Any] = {}
     if metrics:
@@ -109,7 +140,12 @@ def run_json(info: RunInfo, params: Mapping[str, str], tags: Mapping[str, str],
     outputs: dict[str, Any] = {}
     if models:
         outputs["model_outputs"] = [{"model_id": m, "step": 0} for m in models]
-    return {"info": run_info_json(info), "data": data, "inputs": {}, "outputs": outputs}
+    inputs: dict[str, Any] = {}
+    if datasets:
+        inputs["dataset_inputs"] = [dataset_input_json(d) for d in datasets]
+    if model_inputs:
+        inputs["model_inputs"] = [{"model_id": m} for m in model_inputs]
+    return {"info": run_info_json(info), "data": data, "inputs": inputs, "outputs": outputs}
 
 
 def logged_model_json(model: LoggedModel) -> dict[str, Any]:

@@ -107,12 +107,14 @@ class ApiResponse:
     :param payload: JSON-ready data (unused when ``file`` is set).
     :param file: a local file whose bytes are the answer.
     :param filename: the name a download is saved under.
+    :param text: a plain-text answer (``/health``, ``/version``), instead of JSON.
     """
 
     status: int = 200
     payload: Any = None
     file: Path | None = None
     filename: str = ""
+    text: str | None = None
 
 
 FILE_CHUNK = 256 * 1024
@@ -125,6 +127,9 @@ def response_headers(answer: ApiResponse) -> dict[str, str]:
     :param answer: the answer.
     """
     headers = {"X-Content-Type-Options": "nosniff"}
+    if answer.text is not None:
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+        return headers
     if answer.file is None:
         headers["Content-Type"] = "application/json; charset=UTF-8"
         return headers
@@ -141,6 +146,9 @@ def response_body(answer: ApiResponse) -> Iterator[bytes]:
 
     :param answer: the answer.
     """
+    if answer.text is not None:
+        yield answer.text.encode()
+        return
     if answer.file is None:
         yield dump(answer.payload if answer.payload is not None else {})
         return

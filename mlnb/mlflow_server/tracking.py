@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlnb.entities import LifecycleStage, Metric, Param, RunInfo, RunStatus, RunTag, ViewType
+from mlnb.entities import (
+    Dataset,
+    DatasetInput,
+    LifecycleStage,
+    Metric,
+    Param,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
 from mlnb.errors import NotFoundError
 from mlnb.mlflow_server.context import Context
 from mlnb.mlflow_server.convert import experiment_json, metric_json, run_info_json, run_json
@@ -64,20 +74,25 @@ def run_id_of(args: Args) -> str:
     return run_id
 
 
-def full_runs(ctx: Context, infos: list[RunInfo]) -> list[Json]:
+def full_runs(ctx: Context, infos: list[RunInfo], model_inputs: bool = False) -> list[Json]:
     """``Run`` messages for ``infos``: params, tags, latest metrics (with steps and
-    timestamps) and logged models, a few queries for the whole page.
+    timestamps), dataset inputs and logged models, a few queries for the whole page.
 
     :param ctx: the request's context.
     :param infos: the runs.
+    :param model_inputs: include the logged models each run used (MLflow's ``runs/get`` has
+        them, its ``runs/search`` does not).
     """
     store = ctx.store
     ids = [i.run_id for i in infos]
     datas = {r.info.run_id: r.data for r in store.get_runs(ids)} if ids else {}
     latest = store.latest_metrics(ids)
     models = store.logged_model_ids_of_runs(ids)
+    datasets = store.dataset_inputs_of_runs(ids)
+    used = store.model_inputs_of_runs(ids) if model_inputs else {}
     return [run_json(i, datas[i.run_id].params, datas[i.run_id].tags, latest[i.run_id],
-                     models[i.run_id]) for i in infos]
+                     models[i.run_id], datasets[i.run_id], used.get(i.run_id, []))
+            for i in infos]
 
 
 # --- experiments -------------------------------------------------------------------------------
@@ -252,7 +267,7 @@ def get_run(ctx: Context, args: Args) -> Json:
     :param ctx: the request's context.
     :param args: the request's fields.
     """
-    return {"run": full_runs(ctx, [ctx.store.get_run_info(run_id_of(args))])[0]}
+    return {"run": full_runs(ctx, [ctx.store.get_run_info(run_id_of(args))], model_inputs=True)[0]}
 
 
 def search_runs(ctx: Context, args: Args) -> Json:
@@ -366,19 +381,24 @@ def new_points(ctx: Context, run_id: str, items: list[Args]) -> list[Metric]:
     MLflow 3's ``log_model`` sends the run's points of the model's step again, each linked to
     the model (``model_id``). In mlnb a logged model's metrics are its run's, so a linked point
     must belong to a model this run logged, and one the run already holds is not written twice;
-    a link to a dataset (``dataset_name``, ``dataset_digest``) is refused, as mlnb's points cannot
-    hold it and dropping it would lose it.
+    a point measured on a dataset (``dataset_name``, ``dataset_digest``) is accepted when that
+    dataset is an input of the run (MLflow's ``log_metric(dataset=...)`` logs it as one first),
+    which is where mlnb keeps the link; MLflow keeps a per-point link only for a logged model's
+    metrics.
 
     :param ctx: the request's context.
     :param run_id: the run.
     :param items: the messages.
     """
     points, linked = [], []
+    inputs: set[tuple[str, str]] | None = None
     for item in items:
-        for name in ("dataset_name", "dataset_digest"):
-            if item.string(name):
-                raise ApiError("NOT_IMPLEMENTED", "mlnb does not link metric points to a dataset; "
-                               f"log the metric without {name} (name the dataset in a tag).")
+        dataset = (item.string("dataset_name") or "", item.string("dataset_digest") or "")
+        if any(dataset):
+            if inputs is None:
+                inputs = {(i.dataset.name, i.dataset.digest)
+                          for i in ctx.store.dataset_inputs_of_runs([run_id])[run_id]}
+            _check_dataset_link(dataset, inputs, run_id)
         point = _metric(item, run_id)
         model_id = item.string("model_id")
         if model_id:
@@ -403,19 +423,47 @@ def new_points(ctx: Context, run_id: str, items: list[Args]) -> list[Metric]:
     return points
 
 
+def _check_dataset_link(dataset: tuple[str, str], inputs: set[tuple[str, str]],
+                        run_id: str) -> None:
+    """Refuse a point's dataset link that names only half a dataset, or one the run has not
+    recorded as an input (the link would be lost)."""
+    name, digest = dataset
+    if not (name and digest):
+        raise bad_request("A metric's dataset_name and dataset_digest go together: give both, "
+                          "or neither.")
+    if dataset not in inputs:
+        raise bad_request(f"Dataset {name[:80]!r} (digest {digest[:40]!r}) is not an input of "
+                          f"run {run_id}; log it first (runs/log-inputs, mlflow.log_input), then "
+                          "the metrics measured on it.")
+
+
 def log_inputs(ctx: Context, args: Args) -> Json:
-    """``POST runs/log-inputs {run_id, datasets, models}``: mlnb has no dataset records yet, so
-    a request with datasets is refused (not dropped); one with none is a no-op, as in MLflow.
+    """``POST runs/log-inputs {run_id, datasets: [{dataset: {name, digest, source_type, source,
+    schema, profile}, tags: [{key, value}]}], models: [{model_id}]}``: the datasets (recorded
+    once per experiment for a name and digest) and logged models the run used; all or nothing.
 
     :param ctx: the request's context.
     :param args: the request's fields.
     """
     run_id = run_id_of(args)
-    ctx.store.check_writable(run_id)
-    if args.objects("datasets") or args.objects("models"):
-        raise ApiError("NOT_IMPLEMENTED", "mlnb does not record dataset or model inputs of a run "
-                       "yet; log the dataset's name and digest as params or tags instead.")
+    inputs = [_dataset_input(item) for item in args.objects("datasets")]
+    models = [item.required("model_id") for item in args.objects("models")]
+    ctx.store.log_inputs(run_id, inputs, models)
     return {}
+
+
+def _dataset_input(item: Args) -> DatasetInput:
+    """One ``DatasetInput`` message of a request."""
+    raw = item.data.get("dataset")
+    if not isinstance(raw, dict):
+        raise bad_request("Each item of 'datasets' needs a 'dataset' object with name, digest, "
+                          "source_type and source.")
+    dataset = Args(raw)
+    return DatasetInput(
+        Dataset(dataset.required("name"), dataset.required("digest"),
+                dataset.required("source_type"), dataset.required("source"),
+                dataset.string("schema"), dataset.string("profile")),
+        item.tags())
 
 
 def log_outputs(ctx: Context, args: Args) -> Json:

@@ -279,10 +279,8 @@ def check_files(location: ModelLocation, descriptor: ModelDescriptor, *, trusted
     if mlmodel_proof is not None:
         _require_same(location, MLMODEL, mlmodel_proof.sha256, "since the store wrote it")
     if not descriptor.files:
-        raise UntrustedModelError(
-            f"The MLmodel of the model at {location.uri!r} lists no files with their sha256, so "
-            "mlnb cannot check that they are the ones saved. It was not loaded. Pass "
-            "trusted=True only if you trust where it came from.")
+        _check_recorded_folder(location)
+        return
     for name, meta in sorted(descriptor.files.items()):
         proof = store_proof(location, name)
         if proof is not None:
@@ -290,6 +288,28 @@ def check_files(location: ModelLocation, descriptor: ModelDescriptor, *, trusted
         recorded = meta.get("sha256") if isinstance(meta, dict) else None
         _require_same(location, name, str(recorded), "since the model was saved (its MLmodel "
                       "records another sha256)")
+
+
+def _check_recorded_folder(location: ModelLocation) -> None:
+    """A model folder whose ``MLmodel`` lists no hashes (MLflow writes none) is checked against
+    the store instead: every file in it must be one the store recorded, unchanged since. Outside
+    a store nothing can vouch for the files, and the folder is refused."""
+    if location.store is None or location.run_id is None or location.artifact_path is None:
+        raise UntrustedModelError(
+            f"The MLmodel of the model at {location.uri!r} lists no files with their sha256, so "
+            "mlnb cannot check that they are the ones saved. It was not loaded. Pass "
+            "trusted=True only if you trust where it came from.")
+    for path in sorted(location.local_dir.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        relname = path.relative_to(location.local_dir).as_posix()
+        proof = store_proof(location, relname)
+        if proof is None or path.is_symlink():
+            raise UntrustedModelError(
+                f"{relname} in the model at {location.uri!r} is not a file the store recorded, "
+                "and the model's MLmodel lists no hashes to check it by. It was not loaded. "
+                "Remove the file, or pass trusted=True only if you trust the folder as it is.")
+        _require_same(location, relname, proof.sha256, "since the store recorded it")
 
 
 def _require_same(location: ModelLocation, relname: str, expected: str, since: str) -> None:

@@ -28,6 +28,7 @@ from mlnb.store.access import AccessQueries
 from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
 from mlnb.store.batches import BatchQueries
 from mlnb.store.connection import Connection, refuse_foreign_database
+from mlnb.store.datasets import DatasetQueries
 from mlnb.store.dialect import StoreConnection
 from mlnb.store.experiments import ExperimentQueries
 from mlnb.store.heartbeat import Heartbeat
@@ -72,7 +73,7 @@ class ArtifactProof:
 
 class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTableQueries,
             RegistryQueries, StageQueries, LoggedModelQueries, PredictionQueries, AccessQueries,
-            TraceQueries):
+            TraceQueries, DatasetQueries):
     """One mlnb store: ``mlnb.db`` and its artifact root.
 
     :param location: where the database and the artifact root are; both folders are created
@@ -215,6 +216,34 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         stored = self.artifacts.put_file(run_id, source, path)
         self.record_artifact(run_id, stored, origin=origin)
         return stored
+
+    def delete_artifacts(self, run_id: str, path: str) -> list[str]:
+        """Delete one artifact file, or a folder with every file in it, of a run: the records
+        first (a file that is not recorded is never served), then the files. A path with
+        nothing recorded is no error, as in MLflow.
+
+        :param run_id: the run; it must exist and not be deleted.
+        :param path: a file or folder inside the run's artifacts (not the run's whole folder).
+        :returns: the paths of the files deleted.
+        :raises RunStateError: when a registered version's files are among them (they are
+            pinned).
+        """
+        self.check_writable(run_id)
+        rel = safe_relpath(path)
+        for name, version, folder in self.registered_folders(run_id):
+            if rel == folder or rel.startswith(folder + "/") or folder.startswith(rel + "/"):
+                raise RunStateError(
+                    f"Artifact {rel!r} of run {run_id} holds files of the model registered as "
+                    f"{name!r} version {version}; a registered version's files cannot change. "
+                    "Delete the model version first.")
+        with self.cx.write() as conn:
+            paths = [str(r[0]) for r in conn.execute(
+                "SELECT path FROM artifacts WHERE run_id = ? AND (path = ? OR "
+                "substr(path, 1, ?) = ?)", [run_id, rel, len(rel) + 1, rel + "/"]).fetchall()]
+            conn.execute("DELETE FROM artifacts WHERE run_id = ? AND (path = ? OR "
+                         "substr(path, 1, ?) = ?)", [run_id, rel, len(rel) + 1, rel + "/"])
+        self.artifacts.remove(run_id, paths)
+        return paths
 
     def record_artifact(self, run_id: str, stored: StoredFile, *, origin: str = "user") -> None:
         """Record a written artifact, signed with this user's key (:mod:`mlnb.store.trust`).

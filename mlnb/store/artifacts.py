@@ -198,6 +198,28 @@ class ArtifactRoot:
             raise
         return StoredFile(rel, size, digest.hexdigest())
 
+    def remove(self, run_id: str, paths: list[str]) -> None:
+        """Remove files of a run (their records are gone already), and folders left empty;
+        a file already missing is no error.
+
+        :param run_id: the run.
+        :param paths: the files' paths inside the run, as recorded.
+        """
+        run_dir = self.run_dir(run_id)
+        for rel in paths:
+            target = resolve_inside(run_dir, safe_relpath(rel))
+            try:
+                target.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreError(f"Could not remove artifact {rel!r} of run {run_id}: "
+                                 f"{exc.strerror or exc}.") from None
+            parent = target.parent
+            while parent != run_dir and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
+
     def local_path(self, run_id: str, path: str = "") -> Path:
         """The file or folder an artifact path names, checked to stay inside the run's folder.
 

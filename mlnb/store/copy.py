@@ -13,6 +13,8 @@ What is matched, and how:
   (both engines store the same :mod:`~mlnb.store.point_codec` blobs), never point by point; every
   artifact file is copied and its sha256 and size checked against SRC's record, and DST's record
   carries the same size, sha256, origin and time.
+* Datasets by experiment, name and digest (a dataset DST lacks keeps its id); a run's dataset
+  and model inputs DST lacks are added after DST's own, with the tags of the use.
 * Registered models by name; a version DST has with the same source (same run, same folder) is
   the same version. Another version keeps its number where free, else takes the next one.
 
@@ -97,6 +99,7 @@ class CopySummary:
     artifacts_copied: int = 0
     artifact_bytes: int = 0
     logged_models_new: int = 0
+    inputs_new: int = 0
     models_new: int = 0
     versions_new: int = 0
     versions_unchanged: int = 0
@@ -140,6 +143,7 @@ def copy_store(src: Store, dst: Store, progress: ProgressHook | None = None) -> 
     experiments = _copy_experiments(src, dst, summary)
     report(Progress("experiments", len(experiments), len(experiments), 0))
     conflicted = _copy_runs(src, dst, experiments, summary, report)
+    _copy_inputs(src, dst, experiments, conflicted, summary)
     _copy_logged_models(src, dst, experiments, conflicted, summary, report)
     _copy_registry(src, dst, conflicted, summary, report)
     summary.traces_copied = copy_traces(src, dst, experiments, lambda done, total: report(
@@ -467,6 +471,59 @@ def _sign(dst: Store, run_id: str, stored: StoredFile, origin: str) -> str | Non
         return artifact_mac(dst.store_id, run_id, stored.path, stored.sha256, origin)
     except StoreError:
         return None
+
+
+# --- datasets and run inputs ----------------------------------------------------------------
+
+
+def _copy_inputs(src: Store, dst: Store, experiments: dict[int, int], conflicted: set[str],
+                 summary: CopySummary) -> None:
+    """The datasets and the run inputs (datasets with their tags, logged models) DST lacks, for
+    the runs DST holds that are not in conflict; in one transaction, none when nothing is new."""
+    runs = {str(r[0]) for r in dst.cx.query("SELECT run_id FROM runs")} - conflicted
+    inputs = [r for r in src.cx.query("SELECT run_id, dataset_id FROM run_inputs "
+                                      "ORDER BY run_id, position") if str(r[0]) in runs]
+    models = [r for r in src.cx.query("SELECT run_id, model_id FROM run_model_inputs "
+                                      "ORDER BY run_id, position") if str(r[0]) in runs]
+    if not inputs and not models:
+        return
+    have = {(int(e), str(n), str(d)): str(i) for i, e, n, d in dst.cx.query(
+        "SELECT dataset_id, experiment_id, name, digest FROM datasets")}
+    mapping: dict[str, str] = {}
+    fresh = []
+    for row in src.cx.query("SELECT dataset_id, experiment_id, name, digest, source_type, source, "
+                            "schema, profile FROM datasets ORDER BY dataset_id"):
+        key = (experiments[int(row[1])], str(row[2]), str(row[3]))
+        if key not in have:
+            fresh.append((row[0], key[0], *row[2:]))
+            have[key] = str(row[0])
+        mapping[str(row[0])] = have[key]
+    linked = {(str(r), str(d)) for r, d in dst.cx.query("SELECT run_id, dataset_id FROM run_inputs")}
+    new_inputs = [(str(r), str(d)) for r, d in inputs if (str(r), mapping[str(d)]) not in linked]
+    used = {(str(r), str(m)) for r, m in dst.cx.query("SELECT run_id, model_id FROM run_model_inputs")}
+    new_models = [(str(r), str(m)) for r, m in models if (str(r), str(m)) not in used]
+    if not new_inputs and not new_models:
+        return  # a second copy opens no transaction
+    tags: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for run_id, dataset_id, key, value in src.cx.query(
+            "SELECT run_id, dataset_id, key, value FROM run_input_tags ORDER BY key"):
+        tags.setdefault((str(run_id), str(dataset_id)), []).append((str(key), str(value)))
+    with dst.cx.write() as tx:
+        tx.executemany("INSERT INTO datasets (dataset_id, experiment_id, name, digest, source_type, "
+                       "source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", fresh)
+        for run_id, dataset_id in new_inputs:
+            target = mapping[dataset_id]
+            tx.execute("INSERT INTO run_inputs (run_id, dataset_id, position) VALUES (?, ?, "
+                       "(SELECT COALESCE(MAX(position), -1) + 1 FROM run_inputs WHERE run_id = ?))",
+                       [run_id, target, run_id])
+            tx.executemany("INSERT INTO run_input_tags (run_id, dataset_id, key, value) "
+                           "VALUES (?, ?, ?, ?)",
+                           [(run_id, target, k, v) for k, v in tags.get((run_id, dataset_id), [])])
+        for run_id, model_id in new_models:
+            tx.execute("INSERT INTO run_model_inputs (run_id, model_id, position) VALUES (?, ?, "
+                       "(SELECT COALESCE(MAX(position), -1) + 1 FROM run_model_inputs "
+                       "WHERE run_id = ?))", [run_id, model_id, run_id])
+    summary.inputs_new += len(new_inputs) + len(new_models)
 
 
 # --- logged models --------------------------------------------------------------------------

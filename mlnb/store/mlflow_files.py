@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from mlnb.entities import DatasetInput
 from mlnb.store.mlflow_records import (
     MODEL_STATUS_NUMBERS,
     RUN_STATUS_NUMBERS,
@@ -29,6 +30,7 @@ from mlnb.store.mlflow_records import (
     MlflowRun,
     MlflowVersion,
     SourceError,
+    dataset_record,
     local_folder,
     walk_files,
 )
@@ -119,6 +121,7 @@ class FileStoreReader(MlflowReader):
                 deleted_time=None if data.get("deleted_time") is None
                 else _int(data.get("deleted_time")),
                 params=_keyed_files(meta.parent / "params"), tags=tags))
+            runs[-1].inputs, runs[-1].model_inputs = _inputs(meta.parent, folder)
         return runs
 
     def metrics(self, run: MlflowRun) -> dict[str, Columns]:
@@ -228,6 +231,26 @@ def local_artifacts(uri: str) -> tuple[list[ArtifactFile], str | None]:
     if links:
         return files, f"symbolic links not copied: {', '.join(links[:5])}"
     return files, None
+
+
+def _inputs(run_dir: Path, exp_dir: Path) -> tuple[list[DatasetInput], list[str]]:
+    """A run's dataset inputs (``inputs/<id>/meta.yaml`` naming a dataset of the experiment's
+    ``datasets/<id>/meta.yaml``) and model inputs, as MLflow's file store writes them; an input
+    whose dataset is missing is left out, as MLflow's own reader does."""
+    datasets, models = [], []
+    for meta in sorted((run_dir / "inputs").glob("*/meta.yaml")):
+        data = _yaml(meta)
+        if not isinstance(data, dict):
+            continue
+        if data.get("source_type") == "MODEL" and data.get("source_id"):
+            models.append(str(data["source_id"]))
+        elif data.get("source_type") == "DATASET":
+            found = _yaml(exp_dir / "datasets" / str(data.get("source_id")) / "meta.yaml")
+            if isinstance(found, dict):
+                tags = data.get("tags")
+                datasets.append(DatasetInput(dataset_record(found), {
+                    str(k): str(v) for k, v in (tags if isinstance(tags, dict) else {}).items()}))
+    return datasets, models
 
 
 def _yaml(path: Path) -> Any:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from mlnb.entities import DatasetInput
 from mlnb.store.location import mask_password
 from mlnb.store.mlflow_records import (
     MODEL_STATUS_NUMBERS,
@@ -33,6 +34,7 @@ from mlnb.store.mlflow_records import (
     MlflowRun,
     MlflowVersion,
     SourceError,
+    dataset_record,
 )
 
 _TIMEOUT_S = 60
@@ -138,6 +140,12 @@ class HttpReader(MlflowReader):
                 str(info.get("lifecycle_stage", "active")), str(info.get("user_id", "")),
                 str(info.get("artifact_uri", "")), None, _pairs(data.get("params")), tags,
                 sorted({str(m["key"]) for m in data.get("metrics", [])})))
+            runs[-1].inputs = _dataset_inputs(r.get("inputs") or {})
+            # A search leaves out the logged models a run used: runs/get has them.
+            got = self._json("GET", "/api/2.0/mlflow/runs/get", {"run_id": runs[-1].run_id})
+            runs[-1].model_inputs = [str(m["model_id"]) for m in
+                                     (got.get("run", {}).get("inputs") or {}).get("model_inputs", [])
+                                     if isinstance(m, dict) and m.get("model_id")]
         return runs
 
     def metrics(self, run: MlflowRun) -> dict[str, Columns]:
@@ -257,6 +265,15 @@ def _version(v: dict[str, Any]) -> MlflowVersion:
         str(v.get("status", "READY")), str(v.get("current_stage", "None")),
         str(v.get("user_id", "")), v.get("storage_location") or None, v.get("model_id") or None,
         _pairs(v.get("tags")))
+
+
+def _dataset_inputs(inputs: dict[str, Any]) -> list[DatasetInput]:
+    """A ``RunInputs`` message's dataset inputs."""
+    found = []
+    for item in inputs.get("dataset_inputs") or []:
+        if isinstance(item, dict) and isinstance(item.get("dataset"), dict):
+            found.append(DatasetInput(dataset_record(item["dataset"]), _pairs(item.get("tags"))))
+    return found
 
 
 def _pairs(items: Any) -> dict[str, str]:

@@ -15,8 +15,10 @@ What is not imported, and why, is listed in the summary: deleted experiments and
 trash), artifacts not on this machine (``s3://``, ``mlflow-artifacts:`` read from a database or a
 folder), symbolic links, versions whose source cannot be mapped to an imported run's files.
 
-MLflow's files come in as *user* artifacts, unsigned: a model MLflow wrote (a pickle, a skops
-file) loads in mlnb only with ``trusted=True``, as any model mlnb did not write.
+MLflow's files come in as *user* artifacts, unsigned: a model MLflow wrote as a pickle loads in
+mlnb only with ``trusted=True``, as any pickle mlnb did not write; a skops file (MLflow 3's
+default for scikit-learn) loads when skops trusts every type in it, its bytes checked against the
+store's records since MLflow's ``MLmodel`` lists no hashes.
 """
 
 from __future__ import annotations
@@ -36,8 +38,16 @@ from mlnb.entities import RunStatus
 from mlnb.errors import InvalidParameterError, MlnbError
 from mlnb.store import Store
 from mlnb.store.copy import CopySummary, Progress, copy_store
+from mlnb.store.datasets import (
+    check_dataset,
+    check_input_tags,
+    link_input,
+    link_model_input,
+    record_dataset,
+)
 from mlnb.store.dialect import Writer
 from mlnb.store.location import StoreLocation
+from mlnb.store.logged_models import MODEL_ID
 from mlnb.store.mlflow_files import FileStoreReader
 from mlnb.store.mlflow_http import HttpReader
 from mlnb.store.mlflow_records import (
@@ -72,6 +82,7 @@ class ImportSummary:
     artifact_files: int = 0
     artifact_bytes: int = 0
     logged_models: int = 0
+    dataset_inputs: int = 0
     models: int = 0
     versions: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -231,9 +242,31 @@ def _stage_run(reader: MlflowReader, staging: Store, run: MlflowRun, staged: _St
         if status in RunStatus.TERMINAL:
             staging.fold_run_tails(tx, run.run_id)  # packed, as a run mlnb ended would be
         _record_files(tx, run.run_id, records)
+        _stage_inputs(tx, run, summary)
     staged.runs.add(run.run_id)
     staged.files[run.run_id] = {path for path, _, _ in records}
     summary.runs += 1
+
+
+def _stage_inputs(tx: Writer, run: MlflowRun, summary: ImportSummary) -> None:
+    """The datasets and logged models a run used, checked as the API checks them (one that is
+    not is named in the summary, not imported)."""
+    for item in run.inputs:
+        try:
+            dataset = check_dataset(item.dataset)
+            tags = check_input_tags(item.tags)
+        except InvalidParameterError as exc:
+            summary.skipped.append((f"dataset input {item.dataset.name[:80]!r} of run "
+                                    f"{run.run_id}", str(exc)))
+            continue
+        link_input(tx, run.run_id, record_dataset(tx, int(run.experiment_id), dataset), tags)
+        summary.dataset_inputs += 1
+    for model_id in run.model_inputs:
+        if MODEL_ID.fullmatch(model_id):
+            link_model_input(tx, run.run_id, model_id)
+        else:
+            summary.skipped.append((f"model input {model_id[:80]!r} of run {run.run_id}",
+                                    "not a logged model id (m- and 32 hex digits)"))
 
 
 _CLAMPED = 1.7976931348623157e308  # MLflow's database stores ±inf as ±max float

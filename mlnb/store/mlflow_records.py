@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from mlnb.entities import RunStatus
+from mlnb.entities import Dataset, DatasetInput, RunStatus
 from mlnb.errors import MlnbError
 
 Columns = tuple[list[int], list[int], list[float]]  # steps, timestamps, values in logging order
@@ -63,6 +63,10 @@ class MlflowRun:
     tags: dict[str, str] = field(default_factory=dict)
     #: the metrics' names, where the reader learns them with the run (a server's search)
     metric_keys: list[str] = field(default_factory=list)
+    #: the datasets the run used, with the tags of each use
+    inputs: list[DatasetInput] = field(default_factory=list)
+    #: the ids of the logged models the run used
+    model_inputs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -176,6 +180,19 @@ class MlflowReader(ABC):
     @abstractmethod
     def close(self) -> None:
         """Let go of the source (a database connection)."""
+
+
+def dataset_record(data: dict[str, object]) -> Dataset:
+    """A dataset record from MLflow's fields (a file store's ``meta.yaml``, a server's
+    ``Dataset`` message); what is missing is empty, and the importer's checks refuse it.
+
+    :param data: the fields.
+    """
+    def text(name: str) -> str | None:
+        value = data.get(name)
+        return None if value is None else str(value)
+    return Dataset(text("name") or "", text("digest") or "", text("source_type") or "",
+                   text("source") or "", text("schema"), text("profile"))
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from mlnb.entities import DatasetInput
 from mlnb.store.location import mask_password
 from mlnb.store.mlflow_files import local_artifacts
 from mlnb.store.mlflow_records import (
@@ -29,6 +30,7 @@ from mlnb.store.mlflow_records import (
     MlflowRun,
     MlflowVersion,
     SourceError,
+    dataset_record,
 )
 
 _REQUIRED = ("experiments", "runs", "params", "tags", "metrics")
@@ -159,7 +161,41 @@ class SqlReader(MlflowReader):
                 str(status or "FINISHED"), int(start or 0), None if end is None else int(end),
                 str(stage or "active"), str(user or ""), str(uri or ""),
                 None if deleted_at is None else int(deleted_at), params.get(rid, {}), run_tags))
+        inputs, models = self._inputs(experiment_id)
+        for run in runs:
+            run.inputs, run.model_inputs = inputs.get(run.run_id, []), models.get(run.run_id, [])
         return runs
+
+    def _inputs(self, experiment_id: str) -> tuple[dict[str, list[DatasetInput]], dict[str, list[str]]]:
+        """``{run id: dataset inputs}`` and ``{run id: logged model ids}`` of one experiment's
+        runs (none before MLflow 2.4 made the tables)."""
+        if not {"datasets", "inputs", "input_tags"} <= self._has_tables:
+            return {}, {}
+        tags: dict[str, dict[str, str]] = {}
+        for input_id, key, value in self._query(
+                "SELECT t.input_uuid, t.name, t.value FROM input_tags t JOIN inputs i "
+                "ON i.input_uuid = t.input_uuid JOIN datasets d ON d.dataset_uuid = i.source_id "
+                "WHERE d.experiment_id = ? ORDER BY t.name", [int(experiment_id)]):
+            tags.setdefault(str(input_id), {})[str(key)] = "" if value is None else str(value)
+        datasets: dict[str, list[DatasetInput]] = {}
+        for input_id, run_id, *fields in self._query(
+                "SELECT i.input_uuid, i.destination_id, d.name, d.digest, d.dataset_source_type, "
+                "d.dataset_source, d.dataset_schema, d.dataset_profile FROM inputs i "
+                "JOIN datasets d ON d.dataset_uuid = i.source_id WHERE i.source_type = 'DATASET' "
+                "AND i.destination_type = 'RUN' AND d.experiment_id = ? "
+                "ORDER BY d.name, d.digest", [int(experiment_id)]):
+            record = dataset_record(dict(zip(("name", "digest", "source_type", "source", "schema",
+                                              "profile"), fields, strict=True)))
+            datasets.setdefault(str(run_id), []).append(
+                DatasetInput(record, tags.get(str(input_id), {})))
+        models: dict[str, list[str]] = {}
+        for run_id, model_id in self._query(
+                "SELECT i.source_id, i.destination_id FROM inputs i JOIN runs r "
+                "ON r.run_uuid = i.source_id WHERE i.source_type = 'RUN_INPUT' "
+                "AND i.destination_type = 'MODEL_INPUT' AND r.experiment_id = ? "
+                "ORDER BY i.destination_id", [int(experiment_id)]):
+            models.setdefault(str(run_id), []).append(str(model_id))
+        return datasets, models
 
     def _pairs(self, table: str, experiment_id: str) -> dict[str, dict[str, str]]:
         """``{run id: {key: value}}`` of params or tags of one experiment's runs (``table`` is a

@@ -124,6 +124,18 @@ class S3ArtifactRoot(ArtifactRoot):
                 upload.abort()
         return StoredFile(rel, stream.size, stream.digest.hexdigest())
 
+    def remove(self, run_id: str, paths: list[str]) -> None:
+        """Delete objects of a run (their records are gone already) and their cached copies.
+
+        :param run_id: the run.
+        :param paths: the files' paths inside the run, as recorded.
+        :raises StoreError: when S3 cannot be reached or refuses.
+        """
+        for rel in paths:
+            self._call(f"removing {rel!r}", "delete_object", Bucket=self.bucket,
+                       Key=self.key(run_id, safe_relpath(rel)))
+        super().remove(run_id, paths)
+
     # --- reading ----------------------------------------------------------------------------
 
     def local_path(self, run_id: str, path: str = "") -> Path:

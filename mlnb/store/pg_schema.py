@@ -254,12 +254,51 @@ def _traces(tx: Writer) -> None:
             tx.execute(statement)
 
 
+def _datasets(tx: Writer) -> None:
+    # SQLite's 0012_datasets: datasets per experiment, run inputs with tags, model inputs.
+    for statement in f"""
+CREATE TABLE datasets (
+    dataset_id {T} PRIMARY KEY,
+    experiment_id BIGINT NOT NULL REFERENCES experiments(experiment_id) ON DELETE CASCADE,
+    name {T} NOT NULL,
+    digest {T} NOT NULL,
+    source_type {T} NOT NULL,
+    source {T} NOT NULL,
+    schema {T},
+    profile {T},
+    UNIQUE (experiment_id, name, digest)
+);
+CREATE TABLE run_inputs (
+    run_id {T} NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    dataset_id {T} NOT NULL REFERENCES datasets(dataset_id) ON DELETE CASCADE,
+    position BIGINT NOT NULL,
+    PRIMARY KEY (run_id, dataset_id)
+);
+CREATE INDEX run_inputs_by_dataset ON run_inputs(dataset_id);
+CREATE TABLE run_input_tags (
+    run_id {T} NOT NULL,
+    dataset_id {T} NOT NULL,
+    key {T} NOT NULL,
+    value {T} NOT NULL,
+    PRIMARY KEY (run_id, dataset_id, key),
+    FOREIGN KEY (run_id, dataset_id) REFERENCES run_inputs(run_id, dataset_id) ON DELETE CASCADE
+);
+CREATE TABLE run_model_inputs (
+    run_id {T} NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    model_id {T} NOT NULL,
+    position BIGINT NOT NULL,
+    PRIMARY KEY (run_id, model_id)
+)""".split(";\n"):
+        tx.execute(statement)
+
+
 #: (name, what it does), in order. Append; never edit one that has shipped. ``0001_team_schema``
 #: is SQLite's 0001-0009; later ones carry the SQLite migration's name.
 MIGRATIONS: list[tuple[str, Callable[[Writer], None]]] = [
     ("0001_team_schema", _baseline),
     ("0010_run_heartbeat", _run_heartbeat),
     ("0011_traces", _traces),
+    ("0012_datasets", _datasets),
 ]
 KNOWN = frozenset(name for name, _ in MIGRATIONS)
 LEDGER = "mlnb_migrations"

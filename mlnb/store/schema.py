@@ -357,6 +357,51 @@ def _traces(db: Database) -> None:
     _run_script(db, TRACES_SQL.format(T="TEXT", I="INTEGER"))
 
 
+@migrations(name="0012_datasets")
+def _datasets(db: Database) -> None:
+    # MLflow's datasets and run inputs: a dataset is one per experiment for a (name, digest);
+    # a run's input links it to a dataset with tags of that use (mlflow.data.context); a run's
+    # model inputs are the logged models it used. ``position`` keeps the order they were logged.
+    _run_script(
+        db,
+        """
+        CREATE TABLE datasets (
+            dataset_id TEXT PRIMARY KEY,
+            experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            source_type TEXT NOT NULL,
+            source TEXT NOT NULL,
+            schema TEXT,
+            profile TEXT,
+            UNIQUE (experiment_id, name, digest)
+        );
+        CREATE TABLE run_inputs (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            dataset_id TEXT NOT NULL REFERENCES datasets(dataset_id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (run_id, dataset_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX run_inputs_by_dataset ON run_inputs(dataset_id);
+        CREATE TABLE run_input_tags (
+            run_id TEXT NOT NULL,
+            dataset_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (run_id, dataset_id, key),
+            FOREIGN KEY (run_id, dataset_id) REFERENCES run_inputs(run_id, dataset_id)
+                ON DELETE CASCADE
+        ) WITHOUT ROWID;
+        CREATE TABLE run_model_inputs (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (run_id, model_id)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # Not executescript(): in Python 3.11 it commits the caller's open transaction first.
     for statement in script.split(";"):

@@ -13,6 +13,7 @@ from typing import Any
 
 from mlnb.capture.environment import current_user
 from mlnb.entities import (
+    DatasetInput,
     Experiment,
     LifecycleStage,
     Metric,
@@ -426,6 +427,30 @@ class MlnbClient(RegistryClientMixin, ArtifactClientMixin):
         self.writer.flush()
         self.store.log_batch(run_id, list(metrics), list(params), list(tags))
         return after_logging(self.writer, synchronous)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None,
+                   models: Sequence[Any] | None = None) -> None:
+        """Record the datasets (and logged models) a run used, all or nothing (MLflow's
+        ``MlflowClient.log_inputs``). A dataset is recorded once per experiment for its name and
+        digest; one the run has already keeps its first tags.
+
+        :param run_id: the run.
+        :param datasets: :class:`~mlnb.entities.DatasetInput` records (build the dataset with
+            ``mlnb.data.from_pandas(df).to_record()``).
+        :param models: logged model ids, or objects with a ``model_id`` (MLflow's
+            ``LoggedModelInput``).
+        """
+        ids = [m if isinstance(m, str) else getattr(m, "model_id", m) for m in models or []]
+        self.store.log_inputs(run_id, list(datasets or []), ids)
+
+    def get_dataset_inputs(self, run_id: str) -> list[DatasetInput]:
+        """The datasets a run used, in the order they were logged, with the tags of each use.
+
+        :param run_id: the run.
+        :raises NotFoundError: when there is no such run.
+        """
+        self.store.get_run_info(run_id)
+        return self.store.dataset_inputs_of_runs([run_id])[run_id]
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of a run (buffered points are written first).

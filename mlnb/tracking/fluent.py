@@ -20,6 +20,8 @@ from types import TracebackType
 from typing import Any
 
 from mlnb.entities import (
+    Dataset,
+    DatasetInput,
     Run,
     RunInfo,
     RunStatus,
@@ -59,7 +61,7 @@ __all__ = [
     "flush_async_logging",
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_metric_history",
     "get_run", "get_tracking_uri", "last_active_run", "list_artifacts", "log_artifact",
-    "log_artifacts", "log_dict", "log_figure", "log_metric", "log_metrics", "log_param",
+    "log_artifacts", "log_dict", "log_figure", "log_input", "log_metric", "log_metrics", "log_param",
     "log_params", "log_table", "log_text", "register_model", "restore_run", "search_experiments",
     "search_runs", "set_experiment", "set_tag", "set_tags", "set_tracking_uri", "start_run",
 ]
@@ -369,6 +371,33 @@ def delete_tag(key: str) -> None:
     :param key: the tag's name.
     """
     current_client().delete_tag(_active_run_id(), key)
+
+
+def log_input(dataset: Any, context: str | None = None, tags: dict[str, Any] | None = None
+              ) -> None:
+    """Record a dataset as an input of the active run (started if none is), as MLflow's
+    ``mlflow.log_input``: the run's ``inputs.dataset_inputs`` in the MLflow API, and
+    ``MlnbClient().get_dataset_inputs(run_id)``.
+
+    :param dataset: a dataset from ``mlnb.data.from_pandas`` or ``mlnb.data.from_numpy`` (or a
+        :class:`~mlnb.entities.Dataset` record).
+    :param context: what the run used it for (``training``, ``eval``...): the input tag
+        ``mlflow.data.context``.
+    :param tags: more tags of this use (values become text).
+    :raises InvalidParameterError: for something that is not a dataset, or tags beyond MLflow's
+        limits.
+    """
+    record = dataset if isinstance(dataset, Dataset) else getattr(dataset, "to_record", None)
+    if not isinstance(record, Dataset):
+        if record is None:
+            raise InvalidParameterError(
+                f"log_input needs a dataset, not {type(dataset).__name__}: build one with "
+                "mlnb.data.from_pandas(df) or mlnb.data.from_numpy(array).")
+        record = record()
+    found = {str(k): str(v) for k, v in _mapping(tags or {}, "log_input tags").items()}
+    if context is not None:
+        found["mlflow.data.context"] = str(context)
+    current_client().log_inputs(_active_run_id(), [DatasetInput(record, found)])
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
@@ -41,6 +42,11 @@ with mlflow.start_run(run_name="parent") as parent:
     mlflow.log_artifact(str(work / "notes.txt"))
     mlflow.log_artifacts(str(work / "plots"), artifact_path="plots")
     mlflow.log_dict({"k": [1, 2]}, "config/settings.json")
+    frame = pd.DataFrame({"x0": X[:, 0], "x1": X[:, 1], "label": y})
+    train = mlflow.data.from_pandas(frame, source="/data/train.csv", name="train", targets="label")
+    mlflow.log_input(train, context="training")
+    mlflow.log_metric("train_acc", 0.75, dataset=train)  # a point measured on a run's dataset
+    mlflow.log_input(mlflow.data.from_numpy(X, targets=y), context="eval", tags={"fold": "all"})
     model = LogisticRegression().fit(X, y)
     # cloudpickle: a pickle mlnb did not write, which mlnb must load only with trusted=True.
     info = mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle")

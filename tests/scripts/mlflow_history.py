@@ -1,9 +1,9 @@
 """Fill an MLflow store (MLFLOW_TRACKING_URI) with real MLflow, for the import tests.
 
 ``python mlflow_history.py`` logs a bit of everything: experiments with tags, runs with params,
-tags and metric histories (NaN, +inf, -inf), a nested run, artifacts in folders, an MLflow 3
-logged model (sklearn) registered twice with a stage, an alias and tags, a model registered from
-a run's artifact folder, a deleted run and a deleted experiment.
+tags and metric histories (NaN, +inf, -inf), a nested run, datasets the runs used, artifacts in
+folders, an MLflow 3 logged model (sklearn) registered twice with a stage, an alias and tags, a
+model registered from a run's artifact folder, a deleted run and a deleted experiment.
 
 ``python mlflow_history.py --many N --mb M`` logs N plain runs instead, each with a param, a
 metric of 50 steps and an artifact of M megabytes (for the interrupted import).
@@ -50,8 +50,15 @@ def everything() -> None:
         from sklearn.linear_model import LinearRegression
 
         info = mlflow.sklearn.log_model(LinearRegression().fit([[1], [2]], [1, 2]), name="model")
+        import numpy as np
+
+        features = np.arange(8.0).reshape(4, 2)
+        mlflow.log_input(mlflow.data.from_numpy(features, source="/data/train.npy", name="train"),
+                         context="training", tags={"split": "a"})
         with mlflow.start_run(run_name="child", nested=True):
             mlflow.log_metric("loss", 0.5)
+            mlflow.log_input(mlflow.data.from_numpy(features, source="/data/train.npy",
+                                                    name="train"), context="eval")
     with mlflow.start_run(run_name="doomed") as doomed:
         mlflow.log_param("x", 1)
     client.delete_run(doomed.info.run_id)
