@@ -244,6 +244,47 @@ async def test_registry_endpoints(jp_fetch: Any, filled: Store, jp_root_dir: Pat
     assert history["history"]
 
 
+async def test_a_gated_promotion_is_a_409_naming_why_and_the_version_shows_its_gate(
+        jp_fetch: Any, filled: Store) -> None:
+    from mlnb.tracking.client import MlnbClient
+
+    client = MlnbClient(filled.location.uri)
+    run_id = filled.create_run("1", run_name="evaluation").run_id
+    filled.log_batch(run_id, metrics=[Metric("acc", 0.9, 1000, 0), Metric("loss", 0.45, 1000, 0)])
+    filled.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n", origin="model")
+    client.create_registered_model("iris")
+    client.create_model_version("iris", f"runs:/{run_id}/model", run_id)
+    client.set_registered_model_gate("iris", {"loss": {"max": 0.1}, "acc": {"min": 0.5}},
+                                     ["Production", "champion"])
+    blocked = await get_json(jp_fetch, "models", "iris", "versions", "1", "evaluation")
+    assert (blocked["evaluation_run_id"], blocked["metrics"]) == (None, None)
+    assert [c["target"] for c in blocked["checks"]] == ["Production", "champion"]
+    assert "no evaluation is attached" in blocked["checks"][0]["reason"]
+    client.attach_evaluation("iris", 1, run_id)
+    for parts, method, body in [(("versions", "1", "stage"), "POST", {"stage": "Production"}),
+                                (("aliases", "champion"), "PUT", {"version": "1"})]:
+        code, error = await fail(jp_fetch, "models", "iris", *parts, method=method,
+                                 headers=json_headers(), body=json.dumps(body))
+        assert code == 409 and error["error_code"] == "INVALID_STATE"
+        assert "loss <= 0.1 (measured 0.45)" in error["message"]
+    detail = await get_json(jp_fetch, "models", "iris", "versions", "1", "evaluation")
+    assert detail["evaluation_run_id"] == run_id and detail["metrics"]["loss"] == 0.45
+    assert detail["gate"]["thresholds"] == {"acc": {"min": 0.5}, "loss": {"max": 0.1}}
+    check = detail["checks"][0]
+    assert (check["passed"], [(r["metric"], r["passed"]) for r in check["results"]]) == (
+        False, [("acc", True), ("loss", False)])
+    assert check["reason"].endswith("loss <= 0.1 (measured 0.45)")
+    code, error = await fail(jp_fetch, "models", "iris", "versions", "1", "stage", method="POST",
+                             headers=json_headers(), body=json.dumps({"stage": "Production",
+                                                                      "force": "yes"}))
+    assert code == 400 and '"force" must be true or false' in error["message"]
+    response = await jp_fetch("mlnb", "api", "models", "iris", "versions", "1", "stage", method="POST",
+                              headers=json_headers(),
+                              body=json.dumps({"stage": "Production", "force": True}))
+    assert json.loads(response.body)["model_version"]["current_stage"] == "Production"
+    assert [e.kind for e in client.get_model_version_history("iris", 1)][-2:] == ["gate_forced", "stage"]
+
+
 async def test_polled_page_sees_writes_from_another_connection(jp_fetch: Any, filled: Store) -> None:
     """Pages are cached while the store is unchanged; a kernel's commit must show at once."""
     first = await get_json(jp_fetch, "runs", experiment_id="1", limit=5)

@@ -39,6 +39,7 @@ ROUTES: list[tuple[str, str]] = [
     ("models/([^/]+)", "models:ModelHandler"),
     ("models/([^/]+)/versions/([^/]+)/stage", "models:StageHandler"),
     ("models/([^/]+)/versions/([^/]+)/history", "models:VersionHistoryHandler"),
+    ("models/([^/]+)/versions/([^/]+)/evaluation", "models:VersionEvaluationHandler"),
     ("models/([^/]+)/aliases/([^/]+)", "models:AliasHandler"),
     # Last: every other path under /mlnb/api/ is a JSON 404.
     ("(.*)", "base:NotFoundHandler"),
