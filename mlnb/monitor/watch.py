@@ -355,3 +355,37 @@ def _duration_text(ms: int) -> str:
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
+
+
+def monitoring_summary(client: MlnbClient, model_name: str, max_points: int = 1000) -> list[dict[str, Any]]:
+    """What ``mlnb monitor`` logged for a registered model, per monitoring run: the drift share of
+    each window (step, window start, value) and the newest window's report, as JSON data (the
+    sidebar's Monitoring tab).
+
+    :param client: the client of the store.
+    :param model_name: the registered model's name.
+    :param max_points: at most this many windows per run (the newest).
+    """
+    experiment = client.get_experiment_by_name(f"{model_name} monitoring")
+    if experiment is None:
+        return []
+    out = []
+    for run in client.search_runs([experiment.experiment_id], max_results=50):
+        if KEY_TAG not in run.data.tags:  # a run someone else logged there
+            continue
+        run_id = run.info.run_id
+        history = client.get_metric_history(run_id, "drift.share")[-max_points:]
+        windows = [f.path for f in client.store.list_artifacts(run_id, "windows")
+                   if f.path.endswith(".json")]
+        latest = None
+        if windows:
+            record = client.store.artifact_record(run_id, max(windows))
+            latest = json.loads(client.store.artifact_path(run_id, record.path).read_bytes())
+        tags = run.data.tags
+        out.append({"run_id": run_id, "model_uri": tags.get("mlnb.monitor.model_uri"),
+                    "reference": tags.get("mlnb.monitor.reference"),
+                    "window_ms": int(tags.get("mlnb.monitor.window_ms") or 0),
+                    "points": [{"step": m.step, "timestamp": m.timestamp, "value": m.value}
+                               for m in history],
+                    "latest": latest})
+    return out

@@ -40,6 +40,7 @@ ROUTES: list[tuple[str, str]] = [
     ("models/([^/]+)/versions/([^/]+)/stage", "models:StageHandler"),
     ("models/([^/]+)/versions/([^/]+)/history", "models:VersionHistoryHandler"),
     ("models/([^/]+)/versions/([^/]+)/evaluation", "models:VersionEvaluationHandler"),
+    ("models/([^/]+)/monitoring", "models:ModelMonitoringHandler"),
     ("models/([^/]+)/aliases/([^/]+)", "models:AliasHandler"),
     # Last: every other path under /mlnb/api/ is a JSON 404.
     ("(.*)", "base:NotFoundHandler"),

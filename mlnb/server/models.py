@@ -184,3 +184,19 @@ class VersionEvaluationHandler(MlnbHandler):
                     "metrics": metrics, "gate": record_json(gate), "checks": record_json(checks)}
 
         self.send_json(await self.blocking(detail))
+
+
+class ModelMonitoringHandler(MlnbHandler):
+    """``GET models/<name>/monitoring``: what ``mlnb monitor`` logged for the model: drift share
+    per window over time and the newest window's report, per monitoring run."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        """``GET models/<name>/monitoring``: drift over time and the latest report."""
+        from mlnb.monitor.watch import monitoring_summary  # the monitor's module: on use only
+
+        client = self.client()
+        model = await self.blocking(lambda: _registry(client, "get_registered_model")(name))
+        runs = await self.blocking(lambda: monitoring_summary(client, model.name))
+        self.send_json({"name": model.name, "runs": runs})
