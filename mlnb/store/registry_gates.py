@@ -226,7 +226,7 @@ class GateQueries:
         failed = [r for r in results if not r.passed]
         if missing is None and not failed:
             return GateCheck(mv.name, mv.version, target, True, True, run_id, results), []
-        what = f"version {mv.version} of registered model {mv.name!r} cannot move to {target}"
+        what = f"Version {mv.version} of registered model {mv.name!r} cannot move to {target}"
         if missing is not None:
             needs = "; ".join(r.describe().rsplit(" (", 1)[0] for r in results)
             reason = (f"{what}: {missing}, and its gate requires {needs}. Evaluate it with "
@@ -269,7 +269,7 @@ class GateQueries:
             return
         if not force:
             raise GateFailedError(
-                f"{check.reason[0].upper()}{check.reason[1:]}. Pass force=True to move it anyway "
-                "(recorded in the version's history).", failures)
+                f"{check.reason}. Pass force=True to move it anyway (recorded in the version's "
+                "history).", failures)
         self._record(mv.name, int(mv.version), FORCED_KIND, target, "; ".join(failures)[:2000],
                      user_id)
