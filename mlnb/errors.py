@@ -134,7 +134,11 @@ class ConflictError(MlnbError):
 
 class GateFailedError(MlnbError):
     """A model version may not move to a stage or alias: it fails its model's registry gate (or
-    has no evaluation attached). ``failures`` lists each reason; ``force=True`` overrides."""
+    has no evaluation attached). ``force=True`` overrides.
+
+    :param message: the whole explanation (each failed threshold with its measured value).
+    :param failures: each reason alone, e.g. ``accuracy >= 0.9 (measured 0.85)``.
+    """
 
     error_code = "INVALID_STATE"
 
