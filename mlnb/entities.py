@@ -371,3 +371,68 @@ class DatasetInput:
     def to_dict(self) -> dict[str, Any]:
         """The input as a JSON-ready dict."""
         return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    """One threshold of a registry gate checked against a version's attached evaluation.
+
+    ``value`` is None when the evaluation has no such metric (or none is attached).
+    """
+
+    metric: str
+    min: float | None
+    max: float | None
+    value: float | None
+    passed: bool
+
+    def describe(self) -> str:
+        """The check in words, e.g. ``accuracy >= 0.9 (measured 0.85)``."""
+        bounds = " and ".join(
+            f"{self.metric} {op} {bound:g}" for op, bound in ((">=", self.min), ("<=", self.max))
+            if bound is not None)
+        measured = "not measured" if self.value is None else f"measured {self.value:g}"
+        return f"{bounds} ({measured})"
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """Whether a model version may move to a stage or alias (``target``) under its model's gate.
+
+    ``applies``: the gate names ``target``; ``passed``: the move is allowed (always when the gate
+    does not apply); ``reason``: why it is blocked, in words, or ``""``.
+    """
+
+    name: str
+    version: str
+    target: str
+    applies: bool
+    passed: bool
+    evaluation_run_id: str | None
+    results: list[ThresholdResult] = field(default_factory=list)
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The check as a JSON-ready dict."""
+        return {"name": self.name, "version": self.version, "target": self.target,
+                "applies": self.applies, "passed": self.passed,
+                "evaluation_run_id": self.evaluation_run_id, "reason": self.reason,
+                "results": [dict(metric=r.metric, min=r.min, max=r.max, value=r.value,
+                                 passed=r.passed) for r in self.results]}
+
+
+@dataclass(frozen=True)
+class RegistryGate:
+    """A registered model's promotion gate: the metric bounds a version's attached evaluation must
+    meet before it moves to any stage or alias in ``applies_to``.
+
+    ``thresholds`` maps a metric name to ``{"min": x}``, ``{"max": y}`` or both (inclusive).
+    """
+
+    name: str
+    thresholds: dict[str, dict[str, float]]
+    applies_to: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The gate as a JSON-ready dict."""
+        return {"name": self.name, "thresholds": self.thresholds, "applies_to": self.applies_to}

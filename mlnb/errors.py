@@ -132,6 +132,21 @@ class ConflictError(MlnbError):
     error_code = "ABORTED"
 
 
+class GateFailedError(MlnbError):
+    """A model version may not move to a stage or alias: it fails its model's registry gate (or
+    has no evaluation attached). ``force=True`` overrides.
+
+    :param message: the whole explanation (each failed threshold with its measured value).
+    :param failures: each reason alone, e.g. ``accuracy >= 0.9 (measured 0.85)``.
+    """
+
+    error_code = "INVALID_STATE"
+
+    def __init__(self, message: str, failures: list[str]) -> None:
+        super().__init__(message)
+        self.failures = failures
+
+
 # MLflow's name, so `except mlflow.exceptions.MlflowException` keeps working after the import swap.
 MlflowException = MlnbError
 
@@ -140,6 +155,7 @@ __all__ = [
     "ArtifactIntegrityError",
     "ConflictError",
     "FilterSyntaxError",
+    "GateFailedError",
     "InvalidParameterError",
     "InvalidValueTypeError",
     "MlflowException",

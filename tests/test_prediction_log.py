@@ -231,3 +231,27 @@ def test_migration_0009_is_last_and_recorded(tracking):
     rows = open_store().cx.query("SELECT name FROM _sqlite_migrations WHERE name = ?",
                                  ["0009_prediction_log"])
     assert rows == [("0009_prediction_log",)]
+
+
+def test_fast_path_requests_are_logged_row_by_row_as_sent(tracking):
+    from sklearn.linear_model import LogisticRegression
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    model = LogisticRegression().fit(X, [0, 0, 1, 1])
+    mlnb.sklearn.log_model(model, "model", input_example=X[:2], registered_model_name="fast")
+    server = make_server("models:/fast/1", "127.0.0.1", 0, log_predictions=True)
+    assert server.fast_predict is not None  # the numeric array path, whose body is logged raw
+    serve_in_thread(server)
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=30)
+    body = {"dataframe_split": {"columns": ["a", "b"], "data": [[2.5, 1], [0.5, 0.0]]}}
+    conn.request("POST", "/invocations", json.dumps(body),
+                 {"Content-Type": "application/json", "X-Request-Id": "req-1"})
+    assert conn.getresponse().status == 200
+    conn.close()
+    server.shutdown()
+    server.server_close()
+    rows = open_store(os.environ["MLNB_TRACKING_URI"]).read_predictions("models:/fast/1")
+    expected = model.predict(pd.DataFrame(body["dataframe_split"]["data"], columns=["a", "b"]))
+    assert [(r[1], r[4], r[5]) for r in rows] == [
+        ("req-1/0", '{"a":2.5,"b":1}', str(expected[0])), ("req-1/1", '{"a":0.5,"b":0.0}',
+                                                          str(expected[1]))]

@@ -244,6 +244,85 @@ async def test_registry_endpoints(jp_fetch: Any, filled: Store, jp_root_dir: Pat
     assert history["history"]
 
 
+async def test_a_gated_promotion_is_a_409_naming_why_and_the_version_shows_its_gate(
+        jp_fetch: Any, filled: Store) -> None:
+    from mlnb.tracking.client import MlnbClient
+
+    client = MlnbClient(filled.location.uri)
+    run_id = filled.create_run("1", run_name="evaluation").run_id
+    filled.log_batch(run_id, metrics=[Metric("acc", 0.9, 1000, 0), Metric("loss", 0.45, 1000, 0)])
+    filled.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n", origin="model")
+    client.create_registered_model("iris")
+    client.create_model_version("iris", f"runs:/{run_id}/model", run_id)
+    client.set_registered_model_gate("iris", {"loss": {"max": 0.1}, "acc": {"min": 0.5}},
+                                     ["Production", "champion"])
+    blocked = await get_json(jp_fetch, "models", "iris", "versions", "1", "evaluation")
+    assert (blocked["evaluation_run_id"], blocked["metrics"]) == (None, None)
+    assert [c["target"] for c in blocked["checks"]] == ["Production", "champion"]
+    assert "no evaluation is attached" in blocked["checks"][0]["reason"]
+    client.attach_evaluation("iris", 1, run_id)
+    for parts, method, body in [(("versions", "1", "stage"), "POST", {"stage": "Production"}),
+                                (("aliases", "champion"), "PUT", {"version": "1"})]:
+        code, error = await fail(jp_fetch, "models", "iris", *parts, method=method,
+                                 headers=json_headers(), body=json.dumps(body))
+        assert code == 409 and error["error_code"] == "INVALID_STATE"
+        assert "loss <= 0.1 (measured 0.45)" in error["message"]
+    detail = await get_json(jp_fetch, "models", "iris", "versions", "1", "evaluation")
+    assert detail["evaluation_run_id"] == run_id and detail["metrics"]["loss"] == 0.45
+    assert detail["gate"]["thresholds"] == {"acc": {"min": 0.5}, "loss": {"max": 0.1}}
+    check = detail["checks"][0]
+    assert (check["passed"], [(r["metric"], r["passed"]) for r in check["results"]]) == (
+        False, [("acc", True), ("loss", False)])
+    assert check["reason"].endswith("loss <= 0.1 (measured 0.45)")
+    code, error = await fail(jp_fetch, "models", "iris", "versions", "1", "stage", method="POST",
+                             headers=json_headers(), body=json.dumps({"stage": "Production",
+                                                                      "force": "yes"}))
+    assert code == 400 and '"force" must be true or false' in error["message"]
+    response = await jp_fetch("mlnb", "api", "models", "iris", "versions", "1", "stage", method="POST",
+                              headers=json_headers(),
+                              body=json.dumps({"stage": "Production", "force": True}))
+    assert json.loads(response.body)["model_version"]["current_stage"] == "Production"
+    assert [e.kind for e in client.get_model_version_history("iris", 1)][-2:] == ["gate_forced", "stage"]
+
+
+async def test_model_monitoring_shows_drift_per_window_and_the_latest_report(
+        jp_fetch: Any, filled: Store, tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    import mlnb
+    from mlnb.monitor.watch import monitor
+    from mlnb.store.predictions import PredictionRow
+
+    mlnb.set_tracking_uri(filled.location.uri)
+    client = mlnb.MlnbClient()
+    run_id = client.create_run("1").info.run_id
+    filled.put_artifact_bytes(run_id, "model/MLmodel", b"flavors: {}\n", origin="model")
+    client.create_registered_model("iris")
+    client.create_model_version("iris", f"runs:/{run_id}/model", run_id)
+    empty = await get_json(jp_fetch, "models", "iris", "monitoring")
+    assert empty == {"name": "iris", "runs": []}
+    xss = "<img src=x onerror=alert(1)>"
+    rng = np.random.default_rng(3)  # window 0's KS p-value 0.39: no drift, by a margin
+    pd.DataFrame({xss: rng.normal(0, 1, 200)}).to_csv(tmp_path / "ref.csv", index=False)
+    day = 86_400_000
+    for d, shift in ((0, 0.0), (1, 3.0)):
+        filled.append_predictions("models:/iris/1", "iris", "1", [
+            PredictionRow(d * day + i, f"{d}-{i}", json.dumps({xss: float(v) + shift}), "0", 1.0)
+            for i, v in enumerate(rng.normal(0, 1, 100))])
+    monitor("models:/iris/1", reference=str(tmp_path / "ref.csv"), window="1d", now_ms=5 * day)
+    body = await get_json(jp_fetch, "models", "iris", "monitoring")
+    (run,) = body["runs"]
+    assert (run["model_uri"], run["window_ms"]) == ("models:/iris/1", day)
+    assert [(p["step"], p["timestamp"], p["value"]) for p in run["points"]] == [(0, 0, 0.0),
+                                                                                (1, day, 1.0)]
+    latest = run["latest"]
+    assert (latest["index"], latest["rows"]) == (1, 100)
+    assert latest["report"]["columns"][0]["column"] == xss  # data: the sidebar renders it as text
+    code, error = await fail(jp_fetch, "models", "nope", "monitoring")
+    assert code == 404 and "nope" in error["message"]
+
+
 async def test_polled_page_sees_writes_from_another_connection(jp_fetch: Any, filled: Store) -> None:
     """Pages are cached while the store is unchanged; a kernel's commit must show at once."""
     first = await get_json(jp_fetch, "runs", experiment_id="1", limit=5)

@@ -14,11 +14,13 @@ import {
   IFileInfo,
   IMetricPoint,
   IModelVersion,
+  IMonitoringRun,
   IRegisteredModel,
   IRunDetail,
   IRunPage,
   IRunQuery,
-  IVersion
+  IVersion,
+  IVersionEvaluation
 } from './tokens';
 
 /** An error from the API, with the server's message (shown to the user as text). */
@@ -233,4 +235,21 @@ export function setAlias(
 /** Remove a model's alias. */
 export function deleteAlias(name: string, alias: string, settings = serverSettings()): Promise<unknown> {
   return writeJson('DELETE', `models/${enc(name)}/aliases/${enc(alias)}`, settings);
+}
+
+/** The evaluation attached to a version, its model's gate and the gate's verdict per target. */
+export function getVersionEvaluation(
+  name: string,
+  version: string,
+  settings = serverSettings()
+): Promise<IVersionEvaluation> {
+  return getJson(`models/${enc(name)}/versions/${enc(version)}/evaluation`, {}, settings);
+}
+
+/** What `mlnb monitor` logged for a model: drift share per window and the latest report. */
+export async function getModelMonitoring(
+  name: string,
+  settings = serverSettings()
+): Promise<IMonitoringRun[]> {
+  return (await getJson<{ runs: IMonitoringRun[] }>(`models/${enc(name)}/monitoring`, {}, settings)).runs;
 }

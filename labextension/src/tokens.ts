@@ -129,3 +129,61 @@ export function formatValue(value: JsonNumber | string | undefined): string {
   }
   return String(value);
 }
+
+/** One threshold of a model's registry gate, measured on a version's attached evaluation. */
+export interface IGateResult {
+  metric: string;
+  min: number | null;
+  max: number | null;
+  value: number | null;
+  passed: boolean;
+}
+
+/** Whether a version may move to a stage or alias under its model's gate, and why not. */
+export interface IGateCheck {
+  target: string;
+  applies: boolean;
+  passed: boolean;
+  evaluation_run_id: string | null;
+  reason: string;
+  results: IGateResult[];
+}
+
+/** `GET models/<name>/versions/<v>/evaluation`. */
+export interface IVersionEvaluation {
+  name: string;
+  version: string;
+  evaluation_run_id: string | null;
+  metrics: Record<string, number | null> | null;
+  gate: { thresholds: Record<string, { min?: number; max?: number }>; applies_to: string[] } | null;
+  checks: IGateCheck[];
+}
+
+/** One column of a window's drift report. */
+export interface IDriftColumn {
+  column: string;
+  column_type: string;
+  method: string;
+  statistic: number | null;
+  threshold: number;
+  verdict: string;
+  drifted: boolean;
+  current_missing_share: number;
+}
+
+/** One `mlnb monitor` run of a model: drift share per window and the newest window's report. */
+export interface IMonitoringRun {
+  run_id: string;
+  model_uri: string | null;
+  reference: string | null;
+  window_ms: number;
+  points: Array<{ step: number; timestamp: number; value: number | null }>;
+  latest: {
+    index: number;
+    start_ms: number;
+    end_ms: number;
+    rows: number;
+    model_metrics: Record<string, number>;
+    report: { share_drifted: number; dataset_drift: boolean; columns: IDriftColumn[] };
+  } | null;
+}

@@ -21,7 +21,7 @@ from mlnb.tracking import fluent
 
 # Modules under mlnb.cli that register sub-commands; a missing one is skipped.
 AREAS = ("tracking", "models", "projects", "trust", "compat", "db", "store", "server",
-         "importing", "traces")
+         "importing", "traces", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:

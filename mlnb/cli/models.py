@@ -37,6 +37,8 @@ def register(subparsers: Any) -> None:
     stage.add_argument("stage")
     stage.add_argument("--archive-existing", action="store_true",
                        help="archive the versions already in that stage")
+    stage.add_argument("--force", action="store_true",
+                       help="move it even if it fails the model's gate (recorded in its history)")
     stage.set_defaults(handler=models_stage)
 
     alias = sub.add_parser("alias", help="point an alias (e.g. champion) at a version")
@@ -44,7 +46,28 @@ def register(subparsers: Any) -> None:
     alias.add_argument("alias")
     alias.add_argument("version", nargs="?", help="version number; leave out with --delete")
     alias.add_argument("--delete", action="store_true", help="remove the alias")
+    alias.add_argument("--force", action="store_true",
+                       help="move it even if the version fails the model's gate (recorded)")
     alias.set_defaults(handler=models_alias)
+
+    gate = sub.add_parser("gate", help="show or set the metric bounds a version's attached "
+                          "evaluation must meet before it moves to named stages or aliases")
+    gate.add_argument("name")
+    gate.add_argument("--min", action="append", default=[], metavar="METRIC=VALUE",
+                      help="the metric must be at least VALUE; repeatable")
+    gate.add_argument("--max", action="append", default=[], metavar="METRIC=VALUE",
+                      help="the metric must be at most VALUE; repeatable")
+    gate.add_argument("--applies-to", default="Production", metavar="TARGETS",
+                      help="comma-separated stages and aliases it guards (default Production)")
+    gate.add_argument("--delete", action="store_true", help="remove the model's gate")
+    gate.set_defaults(handler=models_gate)
+
+    attach = sub.add_parser("attach-evaluation",
+                            help="attach an evaluation run to a version (what its gate checks)")
+    attach.add_argument("name")
+    attach.add_argument("version")
+    attach.add_argument("run_id", metavar="RUN_ID")
+    attach.set_defaults(handler=models_attach_evaluation)
 
     history = sub.add_parser("history", help="every stage and alias change of a model")
     history.add_argument("name")
@@ -162,7 +185,8 @@ def models_stage(args: argparse.Namespace) -> int:
     :param args: the parsed arguments.
     """
     mv = current_client().transition_model_version_stage(args.name, args.version, args.stage,
-                                                  archive_existing_versions=args.archive_existing)
+                                                  archive_existing_versions=args.archive_existing,
+                                                  force=args.force)
     print(f"{visible(mv.name)} version {mv.version} is now in {visible(mv.current_stage)}.")
     return 0
 
@@ -180,8 +204,56 @@ def models_alias(args: argparse.Namespace) -> int:
     if args.version is None:
         print("mlnb: error: give the VERSION the alias should point at (or --delete).", file=sys.stderr)
         return 2
-    client.set_registered_model_alias(args.name, args.alias, args.version)
+    client.set_registered_model_alias(args.name, args.alias, args.version, force=args.force)
     print(f"{visible(args.name)}@{visible(args.alias)} -> version {visible(args.version)}.")
+    return 0
+
+
+def models_gate(args: argparse.Namespace) -> int:
+    """``mlnb models gate NAME [--min M=V] [--max M=V] [--applies-to T,...] [--delete]``: set,
+    remove or (with no bounds) show a model's gate.
+
+    :param args: the parsed arguments.
+    """
+    client = current_client()
+    if args.delete:
+        client.delete_registered_model_gate(args.name)
+        print(f"Removed the gate of {visible(args.name)}.")
+        return 0
+    thresholds: dict[str, dict[str, float]] = {}
+    for bound, items in (("min", args.min), ("max", args.max)):
+        for item in items:
+            metric, sep, value = item.partition("=")
+            try:
+                thresholds.setdefault(metric.strip(), {})[bound] = float(value)
+            except ValueError:
+                sep = ""
+            if not sep or not metric.strip():
+                print(f"mlnb: error: --{bound} takes METRIC=NUMBER (e.g. accuracy=0.9), not "
+                      f"{visible(item)}.", file=sys.stderr)
+                return 2
+    if thresholds:
+        targets = [t.strip() for t in args.applies_to.split(",") if t.strip()]
+        gate = client.set_registered_model_gate(args.name, thresholds, targets)
+    else:
+        found = client.get_registered_model_gate(args.name)
+        if found is None:
+            print(f"{visible(args.name)} has no gate.")
+            return 0
+        gate = found
+    rules = "; ".join(f"{visible(m)} " + " and ".join(
+        f"{'>=' if k == 'min' else '<='} {v:g}" for k, v in b.items()) for m, b in gate.thresholds.items())
+    print(f"Gate of {visible(gate.name)} on {', '.join(visible(t) for t in gate.applies_to)}: {rules}.")
+    return 0
+
+
+def models_attach_evaluation(args: argparse.Namespace) -> int:
+    """``mlnb models attach-evaluation NAME VERSION RUN_ID``.
+
+    :param args: the parsed arguments.
+    """
+    current_client().attach_evaluation(args.name, args.version, args.run_id)
+    print(f"Attached run {visible(args.run_id)} to {visible(args.name)} version {visible(args.version)}.")
     return 0
 
 

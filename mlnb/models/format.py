@@ -14,6 +14,7 @@ later lets a pickle load without ``trusted=True``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -54,6 +55,7 @@ class ModelDescriptor:
     signature: ModelSignature | None = None
     saved_input_example_info: dict[str, Any] | None = None
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reference_data_info: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The descriptor as the ``MLmodel`` mapping."""
@@ -66,6 +68,8 @@ class ModelDescriptor:
             out["signature"] = self.signature.to_dict()
         if self.saved_input_example_info is not None:
             out["saved_input_example_info"] = self.saved_input_example_info
+        if self.reference_data_info is not None:
+            out["reference_data"] = self.reference_data_info
         out["files"] = self.files
         return out
 
@@ -100,6 +104,8 @@ class ModelDescriptor:
             signature=ModelSignature.from_dict(signature) if signature else None,
             saved_input_example_info=raw.get("saved_input_example_info"),
             files=files if isinstance(files, dict) else {},
+            reference_data_info=raw.get("reference_data") if isinstance(raw.get("reference_data"),
+                                                                        dict) else None,
         )
 
     @classmethod
@@ -178,10 +184,50 @@ def example_bytes(example: Any) -> tuple[bytes, dict[str, Any]]:
     return json.dumps(body, allow_nan=False).encode(), info
 
 
+REFERENCE_FILE = "reference_data.parquet"
+REFERENCE_MAX_ROWS = 100_000  # a sample this size estimates every column's distribution well
+
+
+def reference_bytes(data: Any) -> tuple[bytes, dict[str, Any]]:
+    """A reference sample as Parquet bytes and its ``MLmodel`` entry (rows kept, rows given,
+    columns).
+
+    A seeded sample of :data:`REFERENCE_MAX_ROWS` rows is kept when ``data`` is larger, so the
+    same data always gives the same file.
+
+    :param data: a DataFrame (or anything ``pandas.DataFrame`` accepts).
+    :raises InvalidParameterError: for data that is not a table, or is empty.
+    """
+    import pandas as pd  # pandas: loaded on first use, not by import mlnb
+
+    try:
+        frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            f"reference_data must be a table (a pandas DataFrame), not {type(data).__name__}.") from None
+    if frame.empty:
+        raise InvalidParameterError("reference_data has no rows; pass the data the model was "
+                                    "trained on.")
+    given = len(frame)
+    if given > REFERENCE_MAX_ROWS:
+        frame = frame.sample(n=REFERENCE_MAX_ROWS, random_state=0).sort_index()
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1).reset_index(drop=True)
+    buffer = io.BytesIO()
+    try:
+        frame.to_parquet(buffer, index=False)
+    except (ValueError, TypeError, ImportError) as problem:
+        raise InvalidParameterError(
+            f"reference_data cannot be saved as Parquet ({problem}); give columns of numbers, "
+            "text, booleans or dates.") from None
+    info = {"artifact_path": REFERENCE_FILE, "format": "parquet", "rows": len(frame),
+            "rows_given": given, "columns": list(frame.columns)}
+    return buffer.getvalue(), info
+
+
 def build_model_files(
     payload: dict[str, bytes], flavors: dict[str, dict[str, Any]], *,
     modules: Iterable[str], signature: ModelSignature | None, input_example: Any,
-    run_id: str | None, artifact_path: str | None,
+    run_id: str | None, artifact_path: str | None, reference_data: Any = None,
 ) -> tuple[dict[str, bytes], ModelDescriptor]:
     """Every file of a model folder, ``MLmodel`` last, with the descriptor it holds.
 
@@ -192,8 +238,13 @@ def build_model_files(
     :param input_example: the input example, or None.
     :param run_id: the run the model is logged into (None for ``save_model``).
     :param artifact_path: its folder in the run (None for ``save_model``).
+    :param reference_data: data the model was trained on (a DataFrame), saved as a sample in
+        ``reference_data.parquet`` (hash-recorded like every file) for drift monitoring.
     """
     files = dict(payload)
+    reference_info = None
+    if reference_data is not None:
+        files[REFERENCE_FILE], reference_info = reference_bytes(reference_data)
     files["requirements.txt"] = ("\n".join(_requirements(tuple(sorted(set(modules))))) + "\n").encode()
     files["python_env.yaml"] = _python_env()
     example_info = None
@@ -203,7 +254,7 @@ def build_model_files(
         flavors=flavors, run_id=run_id, artifact_path=artifact_path,
         utc_time_created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"),
         mlnb_version=__version__, model_uuid=secrets.token_hex(16), signature=signature,
-        saved_input_example_info=example_info,
+        saved_input_example_info=example_info, reference_data_info=reference_info,
         files={name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
                for name, data in sorted(files.items())},
     )

@@ -109,7 +109,8 @@ def save_model(lgb_model: Any, path: str | os.PathLike[str], *, signature: Model
 def log_model(lgb_model: Any, artifact_path: str = "model", *, signature: ModelSignature | None = None,
               input_example: Any = None, registered_model_name: str | None = None,
               serialization_format: str | None = None, run_id: str | None = None,
-              await_registration_for: int | None = None, **kwargs: Any) -> ModelInfo:
+              await_registration_for: int | None = None, reference_data: Any = None,
+              **kwargs: Any) -> ModelInfo:
     """Log a fitted LightGBM model into a run's artifacts (MLflow's ``mlflow.lightgbm.log_model``).
 
     Without an active run (and no ``run_id``) a run is started and ended for it; with
@@ -127,6 +128,8 @@ def log_model(lgb_model: Any, artifact_path: str = "model", *, signature: ModelS
     :param serialization_format: for a scikit-learn model, ``"skops"`` or ``"pickle"``.
     :param run_id: log into this run instead of the active one.
     :param await_registration_for: accepted for MLflow compatibility; registration is immediate.
+    :param reference_data: the data the model was trained on (a DataFrame), saved with it as a
+        Parquet sample (hash-recorded): the default reference of ``mlnb monitor``.
     :param kwargs: ``name=`` (MLflow 3's spelling of ``artifact_path``) and the ignored keywords.
     """
     artifact_path = artifact_path_from(artifact_path, kwargs, set(_IGNORED))
@@ -134,7 +137,7 @@ def log_model(lgb_model: Any, artifact_path: str = "model", *, signature: ModelS
     return log_built_model(
         payload, flavors, modules=modules, signature=_signature(lgb_model, signature, input_example),
         input_example=input_example, artifact_path=artifact_path, run_id=run_id,
-        registered_model_name=registered_model_name,
+        registered_model_name=registered_model_name, reference_data=reference_data,
     )
 
 

@@ -342,8 +342,10 @@ def _records(queue: list[tuple[int, str, Any, Any, float]]) -> list[PredictionRo
     """The log rows of queued requests (a fast-path request's body is decoded only now)."""
     records: list[PredictionRow] = []
     for stamp, rid, data, result, latency in queue:
-        frame = getattr(data, "columns_frame", data)
-        encoded = encode_rows(frame, result, strict=False)
+        # A fast-path request's body: its rows straight from the JSON (see _FastInput).
+        rows = data.row_objects() if hasattr(data, "row_objects") else getattr(data, "columns_frame",
+                                                                              data)
+        encoded = encode_rows(rows, result, strict=False)
         for i, (inputs, outputs) in enumerate(encoded):
             row_id = rid if len(encoded) == 1 else f"{rid}/{i}"
             records.append(PredictionRow(stamp, row_id, inputs, outputs, latency))

@@ -18,6 +18,7 @@ def log_built_model(
     payload: dict[str, bytes], flavors: dict[str, dict[str, Any]], *, modules: Iterable[str],
     signature: ModelSignature | None, input_example: Any, artifact_path: str,
     run_id: str | None, registered_model_name: str | None, user_files: Iterable[str] = (),
+    reference_data: Any = None,
 ) -> ModelInfo:
     """Write the model's files into a run and register it under ``registered_model_name`` if given.
 
@@ -34,6 +35,8 @@ def log_built_model(
     :param registered_model_name: register the model under this name, or None.
     :param user_files: names in ``payload`` whose bytes the user supplied (recorded as ``"user"``
         files, never as the model writer's).
+    :param reference_data: the data the model was trained on (a DataFrame), saved with the
+        model as a Parquet sample: the default reference of ``mlnb monitor``.
     """
     path = safe_relpath(artifact_path)
     started = None
@@ -46,7 +49,7 @@ def log_built_model(
     try:
         files, descriptor = build_model_files(
             payload, flavors, modules=modules, signature=signature, input_example=input_example,
-            run_id=run_id, artifact_path=path,
+            run_id=run_id, artifact_path=path, reference_data=reference_data,
         )
         log_files(files, path, run_id, user_files)
         store = current_store()

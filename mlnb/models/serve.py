@@ -308,6 +308,14 @@ class _FastInput:
         return to_frame({c: [r[i] for r in split["data"]] for i, c in enumerate(split["columns"])},
                         split["columns"])
 
+    def row_objects(self) -> list[dict[str, Any]]:
+        """The rows as ``{column: value}`` for the prediction log, without building a DataFrame
+        (which costs the log's writer ~3 ms a request, more than serving it); the values as
+        ``columns_frame`` gives them."""
+        split = json.loads(self.body)["dataframe_split"]
+        columns = [str(c) for c in split["columns"]]
+        return [dict(zip(columns, row, strict=True)) for row in split["data"]]
+
 
 class ScoringServer(ThreadingHTTPServer):
     """A threaded HTTP server holding one loaded model.

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlnb.capture.environment import current_user
-from mlnb.entities import ModelVersion, RegisteredModel, RegistryEvent
+from mlnb.entities import GateCheck, ModelVersion, RegisteredModel, RegistryEvent, RegistryGate
 from mlnb.errors import InvalidParameterError
 from mlnb.registry.sources import model_source
 from mlnb.store.paging import page, token_offset
@@ -224,7 +224,8 @@ class RegistryClientMixin:
 
     def transition_model_version_stage(self, name: str, version: str | int, stage: str,
                                        archive_existing_versions: bool = False, *,
-                                       user_id: str | None = None) -> ModelVersion:
+                                       user_id: str | None = None,
+                                       force: bool = False) -> ModelVersion:
         """Move a version to None, Staging, Production or Archived (any letter case).
 
         The change is recorded in the history with ``user_id`` as who made it (default: the user
@@ -236,12 +237,17 @@ class RegistryClientMixin:
         :param archive_existing_versions: move the model's other versions in that stage to
             Archived (only for Staging and Production).
         :param user_id: mlnb-only: who makes the change.
+        :param force: mlnb-only: move it even when the model's gate (see
+            :meth:`set_registered_model_gate`) guards ``stage`` and the version fails it; the
+            override is recorded in the version's history.
+        :raises GateFailedError: naming each failed threshold and its measured value, or saying
+            that no evaluation is attached.
         """
         return self.store.transition_model_version_stage(
-            name, version, stage, archive_existing_versions, _user(user_id))
+            name, version, stage, archive_existing_versions, _user(user_id), force=_flag(force))
 
     def set_registered_model_alias(self, name: str, alias: str, version: str | int, *,
-                                   user_id: str | None = None) -> None:
+                                   user_id: str | None = None, force: bool = False) -> None:
         """Point ``alias`` at a version, moving it if it pointed at another one.
 
         :param name: the model's name.
@@ -249,8 +255,13 @@ class RegistryClientMixin:
         :param version: the version number.
         :param user_id: mlnb-only: who sets it, recorded in the history; default this process's
             user.
+        :param force: mlnb-only: move it even when the model's gate guards ``alias`` and the
+            version fails it; the override is recorded in the version's history.
+        :raises GateFailedError: naming each failed threshold and its measured value, or saying
+            that no evaluation is attached.
         """
-        self.store.set_registered_model_alias(name, alias, version, _user(user_id))
+        self.store.set_registered_model_alias(name, alias, version, _user(user_id),
+                                              force=_flag(force))
 
     def delete_registered_model_alias(self, name: str, alias: str, *,
                                       user_id: str | None = None) -> None:
@@ -292,6 +303,70 @@ class RegistryClientMixin:
         return self.store.get_model_version_history(name, version)
 
 
+    # --- gates and attached evaluations (mlnb-only) -----------------------------------------
+
+    def set_registered_model_gate(self, name: str, thresholds: dict[str, dict[str, float]],
+                                  applies_to: Sequence[str] | str = ("Production",), *,
+                                  user_id: str | None = None) -> RegistryGate:
+        """Require a version's attached evaluation to meet metric bounds before it moves to any
+        of ``applies_to`` (replaces the model's previous gate; recorded in its history).
+
+        ``transition_model_version_stage`` and ``set_registered_model_alias`` then refuse such a
+        move, naming each failed threshold and its measured value, unless ``force=True``.
+
+        :param name: the model's name.
+        :param thresholds: inclusive bounds per metric, e.g.
+            ``{"accuracy": {"min": 0.9}, "log_loss": {"max": 0.4}}``.
+        :param applies_to: the stages (any case) and aliases the gate guards, e.g.
+            ``["Production", "champion"]``.
+        :param user_id: who sets it, recorded in the history; default this process's user.
+        """
+        return self.store.set_registered_model_gate(name, thresholds, applies_to, _user(user_id))
+
+    def get_registered_model_gate(self, name: str) -> RegistryGate | None:
+        """The model's gate, or None when it has none.
+
+        :param name: the model's name.
+        """
+        return self.store.get_registered_model_gate(name)
+
+    def delete_registered_model_gate(self, name: str, *, user_id: str | None = None) -> None:
+        """Remove the model's gate (recorded in its history).
+
+        :param name: the model's name.
+        :param user_id: who removes it; default this process's user.
+        :raises NotFoundError: when the model has no gate.
+        """
+        self.store.delete_registered_model_gate(name, _user(user_id))
+
+    def attach_evaluation(self, name: str, version: str | int, run_id: str, *,
+                          user_id: str | None = None) -> None:
+        """Attach an evaluation run to a version: the gate checks that run's metrics.
+
+        ``mlnb.evaluate("models:/<name>/<version>", ...)`` attaches its run by itself.
+
+        :param name: the model's name.
+        :param version: the version number.
+        :param run_id: the run the evaluation logged to.
+        :param user_id: who attaches it, recorded in the history; default this process's user.
+        """
+        self.store.attach_evaluation(name, version, run_id, _user(user_id))
+
+    def check_model_version_gate(self, name: str, version: str | int, target: str) -> GateCheck:
+        """Whether a version may move to a stage or alias under the model's gate, with each
+        threshold's measured value and, when it may not, the reason.
+
+        :param name: the model's name.
+        :param version: the version number.
+        :param target: a stage or an alias.
+        """
+        return self.store.check_model_version_gate(name, version, target)
+
+
+def _flag(force: Any) -> bool:
+    if not isinstance(force, bool):
+        raise InvalidParameterError(f"force must be True or False, not {force!r}.")
+    return force
 
 
 def _user(user_id: str | None) -> str:

@@ -39,6 +39,8 @@ ROUTES: list[tuple[str, str]] = [
     ("models/([^/]+)", "models:ModelHandler"),
     ("models/([^/]+)/versions/([^/]+)/stage", "models:StageHandler"),
     ("models/([^/]+)/versions/([^/]+)/history", "models:VersionHistoryHandler"),
+    ("models/([^/]+)/versions/([^/]+)/evaluation", "models:VersionEvaluationHandler"),
+    ("models/([^/]+)/monitoring", "models:ModelMonitoringHandler"),
     ("models/([^/]+)/aliases/([^/]+)", "models:AliasHandler"),
     ("experiments/([^/]+)/traces", "traces:TracesHandler"),
     ("traces/([^/]+)", "traces:TraceHandler"),

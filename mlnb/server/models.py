@@ -12,6 +12,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from mlnb.errors import NotFoundError
 from mlnb.server.base import MlnbHandler
 
 MAX_MODELS = 500
@@ -72,8 +73,16 @@ class ModelHandler(MlnbHandler):
         self.send_json(await self.blocking(detail))
 
 
+def _force(body: dict[str, Any]) -> bool:
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise web.HTTPError(400, '"force" must be true or false.')
+    return force
+
+
 class StageHandler(MlnbHandler):
-    """``POST models/<name>/versions/<v>/stage`` with ``{"stage", "archive_existing_versions"}``."""
+    """``POST models/<name>/versions/<v>/stage`` with ``{"stage", "archive_existing_versions"}``
+    (and ``"force": true`` to move a version that fails its model's gate: a 409 names why)."""
 
     @web.authenticated
     @authorized
@@ -86,10 +95,12 @@ class StageHandler(MlnbHandler):
         archive = body.get("archive_existing_versions", False)
         if not isinstance(stage, str) or not isinstance(archive, bool):
             raise web.HTTPError(400, 'Send {"stage": "<stage>", "archive_existing_versions": <bool>}.')
+        force = _force(body)
         await self.require_writable()
         transition = _registry(self.client(), "transition_model_version_stage")
         user = self.user_name()
-        result = await self.blocking(lambda: transition(name, version, stage, archive, user_id=user))
+        result = await self.blocking(lambda: transition(name, version, stage, archive, user_id=user,
+                                                        force=force))
         self.send_json({"model_version": record_json(result)})
 
 
@@ -104,10 +115,11 @@ class AliasHandler(MlnbHandler):
         version = body.get("version")
         if not isinstance(version, (str, int)) or isinstance(version, bool):
             raise web.HTTPError(400, 'Send {"version": "<version number>"}.')
+        force = _force(body)
         await self.require_writable()
         set_alias = _registry(self.client(), "set_registered_model_alias")
         user = self.user_name()
-        await self.blocking(lambda: set_alias(name, alias, str(version), user_id=user))
+        await self.blocking(lambda: set_alias(name, alias, str(version), user_id=user, force=force))
         self.send_json({"name": name, "alias": alias, "version": str(version)})
 
     @web.authenticated
@@ -141,3 +153,50 @@ class VersionHistoryHandler(MlnbHandler):
 def _quote(name: str) -> str:
     """A model name inside a single-quoted filter string."""
     return name.replace("\\", "\\\\").replace("'", "\\'")
+
+
+class VersionEvaluationHandler(MlnbHandler):
+    """``GET models/<name>/versions/<v>/evaluation``: the evaluation attached to a version (its
+    run and metrics), the model's gate, and the gate's verdict for each stage or alias it guards
+    (with the reason a move there is blocked)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str, version: str) -> None:
+        """``GET models/<name>/versions/<version>/evaluation``: attached evaluation and gate status."""
+        client = self.client()
+        get_version = _registry(client, "get_model_version")
+        get_gate = _registry(client, "get_registered_model_gate")
+        check = _registry(client, "check_model_version_gate")
+
+        def detail() -> dict[str, Any]:
+            mv = get_version(name, version)
+            run_id = mv.tags.get("mlnb.evaluation_run_id")
+            metrics: dict[str, float] | None = None
+            if run_id is not None:
+                try:
+                    metrics = dict(client.get_run(run_id).data.metrics)
+                except NotFoundError:
+                    metrics = None
+            gate = get_gate(mv.name)
+            checks = [check(mv.name, mv.version, t) for t in gate.applies_to] if gate else []
+            return {"name": mv.name, "version": mv.version, "evaluation_run_id": run_id,
+                    "metrics": metrics, "gate": record_json(gate), "checks": record_json(checks)}
+
+        self.send_json(await self.blocking(detail))
+
+
+class ModelMonitoringHandler(MlnbHandler):
+    """``GET models/<name>/monitoring``: what ``mlnb monitor`` logged for the model: drift share
+    per window over time and the newest window's report, per monitoring run."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        """``GET models/<name>/monitoring``: drift over time and the latest report."""
+        from mlnb.monitor.watch import monitoring_summary  # the monitor's module: on use only
+
+        client = self.client()
+        model = await self.blocking(lambda: _registry(client, "get_registered_model")(name))
+        runs = await self.blocking(lambda: monitoring_summary(client, model.name))
+        self.send_json({"name": model.name, "runs": runs})

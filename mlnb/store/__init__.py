@@ -45,6 +45,7 @@ from mlnb.store.metrics import MetricQueries
 from mlnb.store.pg import PgConnection
 from mlnb.store.predictions import PredictionQueries
 from mlnb.store.registry import RegistryQueries
+from mlnb.store.registry_gates import GateQueries
 from mlnb.store.registry_stages import StageQueries
 from mlnb.store.run_table import RunTableQueries
 from mlnb.store.runs import RunQueries
@@ -72,7 +73,7 @@ class ArtifactProof:
 
 
 class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTableQueries,
-            RegistryQueries, StageQueries, LoggedModelQueries, PredictionQueries, AccessQueries,
+            RegistryQueries, StageQueries, GateQueries, LoggedModelQueries, PredictionQueries, AccessQueries,
             TraceQueries, DatasetQueries):
     """One mlnb store: ``mlnb.db`` and its artifact root.
 

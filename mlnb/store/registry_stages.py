@@ -36,10 +36,12 @@ class StageQueries:
         def _record(self, name: str, version: int | None, kind: str, old: str | None,
                     new: str | None, user_id: str) -> None: ...
 
+        def enforce_gate(self, mv: ModelVersion, target: str, force: bool, user_id: str) -> None: ...
+
 
     def transition_model_version_stage(
         self, name: Any, version: Any, stage: Any, archive_existing_versions: bool = False,
-        user_id: str = "",
+        user_id: str = "", force: bool = False,
     ) -> ModelVersion:
         """Move a version to a stage; with ``archive_existing_versions``, archive the others there.
 
@@ -52,6 +54,8 @@ class StageQueries:
         :param archive_existing_versions: archive the model's other versions in that stage (Staging
             and Production only).
         :param user_id: who makes the change, for the history.
+        :param force: move it even when it fails its model's gate (recorded in the history).
+        :raises GateFailedError: when the model's gate guards the stage and the version fails it.
         """
         target = canonical_stage(stage)
         if archive_existing_versions and target not in (ModelVersionStage.STAGING,
@@ -61,6 +65,8 @@ class StageQueries:
         with self.cx.write(durable=True) as conn:
             mv = self.get_model_version(name, version)
             number = int(mv.version)
+            if mv.current_stage != target:
+                self.enforce_gate(mv, target, force, user_id)
             t = now_ms()
             if archive_existing_versions:
                 for (other,) in self.cx.query(
@@ -83,13 +89,17 @@ class StageQueries:
                 "WHERE name = ? AND version = ?", [stage, t, name, version],
             )
 
-    def set_registered_model_alias(self, name: Any, alias: str, version: Any, user_id: str = "") -> None:
+    def set_registered_model_alias(self, name: Any, alias: str, version: Any, user_id: str = "",
+                                   force: bool = False) -> None:
         """Point ``alias`` at a version (moving it if it pointed elsewhere).
 
         :param name: the model.
         :param alias: the alias.
         :param version: the version number.
         :param user_id: who sets it, for the history.
+        :param force: move it even when the version fails its model's gate (recorded in the
+            history).
+        :raises GateFailedError: when the model's gate guards the alias and the version fails it.
         """
         check_alias(alias)
         with self.cx.write(durable=True) as conn:
@@ -101,6 +111,7 @@ class StageQueries:
             previous = str(old[0][0]) if old else None
             if previous == mv.version:
                 return
+            self.enforce_gate(mv, alias, force, user_id)
             conn.execute(
                 "INSERT INTO registered_model_aliases (name, alias, version) VALUES (?, ?, ?) "
                 "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",

@@ -8,6 +8,7 @@ import * as api from '../api';
 import { confirmWarning } from '../dialogs';
 import { reportFailure, useRequest } from '../hooks';
 import { IModelVersion, IRegisteredModel, STAGES } from '../tokens';
+import { EvaluationView, GateBadges, MonitoringTab } from './ModelHealth';
 
 /** A model's aliases as [alias, version] pairs (the server sends a map or a list). */
 export function aliasesOf(model: IRegisteredModel): Array<[string, string]> {
@@ -143,19 +144,49 @@ function Aliases(props: IVersionProps): JSX.Element {
 }
 
 function VersionRow(props: IVersionProps): JSX.Element {
-  const { version } = props;
+  const { version, name } = props;
   const v = String(version.version);
+  const [showEvaluation, setShowEvaluation] = React.useState(false);
+  // The gate's verdict per guarded stage or alias, again after every change of the version.
+  const evaluation = useRequest(
+    () => api.getVersionEvaluation(name, v),
+    [name, v, version.current_stage, props.aliases.join(',')]
+  );
+  const checks = evaluation.data?.checks ?? [];
   return (
-    <tr className="mlnb-model-version" data-version={v}>
-      <td>v{v}</td>
-      <td>
-        <StageSelect {...props} />
-      </td>
-      <td>
-        <Aliases {...props} />
-      </td>
-      <td className="mlnb-muted">{version.run_id ? version.run_id.slice(0, 8) : ''}</td>
-    </tr>
+    <>
+      <tr className="mlnb-model-version" data-version={v}>
+        <td>v{v}</td>
+        <td>
+          <StageSelect {...props} />
+        </td>
+        <td>
+          <Aliases {...props} />
+        </td>
+        <td className="mlnb-muted">{version.run_id ? version.run_id.slice(0, 8) : ''}</td>
+      </tr>
+      {/* A row of its own, so the table stays as narrow as the sidebar. */}
+      <tr className="mlnb-model-version-gate" data-version={v}>
+        <td />
+        <td colSpan={3}>
+          <button
+            className="mlnb-evaluation-toggle"
+            title="the attached evaluation and the gate's verdict"
+            onClick={() => setShowEvaluation(!showEvaluation)}
+          >
+            {showEvaluation ? '▾' : '▸'} evaluation
+          </button>
+          <GateBadges checks={checks} />
+        </td>
+      </tr>
+      {showEvaluation && evaluation.data && (
+        <tr className="mlnb-model-version-evaluation" data-version={v}>
+          <td colSpan={4}>
+            <EvaluationView evaluation={evaluation.data} />
+          </td>
+        </tr>
+      )}
+    </>
   );
 }
 
@@ -214,6 +245,7 @@ function ModelEntry(props: {
     }
   }, [detail.error, onError]);
 
+  const [tab, setTab] = React.useState<'versions' | 'monitoring'>('versions');
   const model = detail.data?.model ?? props.model;
   const summary = (model.latest_versions ?? []).map(v => `v${String(v.version)} ${v.current_stage}`);
   return (
@@ -223,7 +255,21 @@ function ModelEntry(props: {
         <span className="mlnb-model-name">{model.name}</span>
         <span className="mlnb-muted"> {summary.join(' · ')}</span>
       </div>
-      {open && detail.data && (
+      {open && (
+        <div className="mlnb-model-tabs">
+          {(['versions', 'monitoring'] as const).map(t => (
+            <button
+              key={t}
+              className={`mlnb-model-tab ${tab === t ? 'mlnb-model-tab-active' : ''}`}
+              data-tab={t}
+              onClick={() => setTab(t)}
+            >
+              {t === 'versions' ? 'Versions' : 'Monitoring'}
+            </button>
+          ))}
+        </div>
+      )}
+      {open && tab === 'versions' && detail.data && (
         <Versions
           model={model}
           versions={detail.data.versions}
@@ -232,6 +278,7 @@ function ModelEntry(props: {
           readOnly={props.readOnly}
         />
       )}
+      {open && tab === 'monitoring' && <MonitoringTab name={name} onError={onError} />}
     </div>
   );
 }

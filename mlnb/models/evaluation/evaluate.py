@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlnb.entities import ModelVersion
 from mlnb.errors import InvalidParameterError
 from mlnb.models.evaluation import curves
 from mlnb.models.evaluation import metrics as M
@@ -26,6 +27,7 @@ from mlnb.models.evaluation.result import (
     EvaluationResult,
     number,
 )
+from mlnb.registry.uri import check_uri_text, logged_model_source, resolve_registry_uri
 from mlnb.tracking import fluent
 from mlnb.tracking.client import current_client
 
@@ -537,7 +539,9 @@ def evaluate(model: Any = None, data: Any = None, *, targets: Any = None,
 
     :param model: a model URI (``runs:/...``, ``models:/...``), a loaded model, an object with
         ``predict`` (and ``predict_proba``), or a function from features to predictions; None
-        with ``predictions``.
+        with ``predictions``. A registered version's URI (``models:/<name>/<version>``,
+        ``@alias``, a stage) attaches the evaluation run to that version, for the model's
+        registry gate (``MlnbClient.set_registered_model_gate``).
     :param data: a pandas DataFrame holding the features and the targets (or array features).
     :param targets: the target column's name (or, with array data, the targets).
     :param model_type: ``"classifier"`` or ``"regressor"``.
@@ -553,6 +557,9 @@ def evaluate(model: Any = None, data: Any = None, *, targets: Any = None,
         mix types, a ``pos_label`` that is not a class, or missing targets or predictions.
     """
     config = check_config(evaluator_config)
+    version = registered_version(model)
+    if version is not None:  # load exactly the version the run is attached to
+        model = f"models:/{version.name}/{version.version}"
     prep = prepare(model, data, targets, model_type, predictions)
     computed = compute(prep, model_type, config)
     frame = data if hasattr(data, "columns") else None
@@ -563,7 +570,25 @@ def evaluate(model: Any = None, data: Any = None, *, targets: Any = None,
     if baseline_model is not None:
         other_prep = prepare(baseline_model, data, targets, model_type, None)
         other = compute(other_prep, model_type, config, importance=False)
-    return _log(computed, baseline, other, config)
+    result = _log(computed, baseline, other, config)
+    if version is not None and result.run_id is not None:
+        current_client().attach_evaluation(version.name, version.version, result.run_id)
+    return result
+
+
+def registered_version(model: Any) -> ModelVersion | None:
+    """The registered version a ``models:/`` URI names (resolved once, so the version evaluated is
+    the one the run is attached to even if an alias moves meanwhile); None for anything else.
+
+    :param model: the ``model`` argument of :func:`evaluate`.
+    """
+    if not isinstance(model, str) or not model.strip().startswith("models:/"):
+        return None
+    store = current_client().store
+    uri = check_uri_text(model)
+    if logged_model_source(store, uri) is not None:  # MLflow 3's models:/m-<id>: not registered
+        return None
+    return resolve_registry_uri(store, uri)
 
 
 def _prefixed(metrics: dict[str, float], prefix: str) -> dict[str, float]:
