@@ -12,12 +12,15 @@ import {
   IApiErrorBody,
   IExperiment,
   IFileInfo,
+  ILoggedModel,
+  ILoggedModelDetail,
   IMetricPoint,
   IModelVersion,
   IRegisteredModel,
   IRunDetail,
   IRunPage,
   IRunQuery,
+  ISweep,
   IVersion
 } from './tokens';
 
@@ -233,4 +236,41 @@ export function setAlias(
 /** Remove a model's alias. */
 export function deleteAlias(name: string, alias: string, settings = serverSettings()): Promise<unknown> {
   return writeJson('DELETE', `models/${enc(name)}/aliases/${enc(alias)}`, settings);
+}
+
+/** The logged models of an experiment ('' for every experiment), newest first. */
+export async function listLoggedModels(
+  experimentId: string,
+  settings = serverSettings()
+): Promise<ILoggedModel[]> {
+  const body = await getJson<{ models: ILoggedModel[] }>(
+    'logged-models',
+    { experiment_id: experimentId },
+    settings
+  );
+  return body.models;
+}
+
+/** A logged model with its top files and the versions registered from it. */
+export function getLoggedModel(modelId: string, settings = serverSettings()): Promise<ILoggedModelDetail> {
+  return getJson<ILoggedModelDetail>(`logged-models/${enc(modelId)}`, {}, settings);
+}
+
+/** The files and folders directly under `path` in a logged model's folder. */
+export async function listLoggedModelFiles(
+  modelId: string,
+  path = '',
+  settings = serverSettings()
+): Promise<IFileInfo[]> {
+  const body = await getJson<{ files: IFileInfo[] }>(
+    `logged-models/${enc(modelId)}/artifacts`,
+    { path },
+    settings
+  );
+  return body.files;
+}
+
+/** A parent run's children as a sweep: trials, best value so far, parameter importance. */
+export function getSweep(runId: string, settings = serverSettings()): Promise<ISweep> {
+  return getJson<ISweep>(`runs/${enc(runId)}/sweep`, {}, settings);
 }
