@@ -88,6 +88,7 @@ ROUTES: list[tuple[str, str]] = (
        ("PATCH", "/api/2.0/mlflow/logged-models/<model_id>"),
        ("PATCH", "/api/2.0/mlflow/logged-models/<model_id>/tags"),
        ("DELETE", "/api/2.0/mlflow/logged-models/<model_id>/tags/<key>"),
+       ("POST", "/api/2.0/mlflow/logged-models/<model_id>/params"),
        ("GET", "/api/2.0/mlflow-artifacts/artifacts"),
        ("GET", "/api/2.0/mlflow-artifacts/artifacts/<path>"),
        ("PUT", "/api/2.0/mlflow-artifacts/artifacts/<path>"),
