@@ -48,7 +48,8 @@ def test_logged_models_and_sweep_render_as_text(
     assert f"p={XSS}" in row.locator(".mlnb-logged-model-params").inner_text()
     other = page.locator(f"{PANEL} .mlnb-logged-model[data-model-id='{of_run.model_id}']")
     assert "acc=0.75" in other.inner_text() and trainer.run_id[:8] in other.inner_text()
-    row.locator(".mlnb-logged-model-name").click()  # the model's page: its files, browsable, and its registered versions
+    # The model's page: its files, browsable, and its registered versions.
+    row.locator(".mlnb-logged-model-name").click()
     page.wait_for_selector(f"{PANEL} .mlnb-logged-model-page .mlnb-file[data-path='weights']")
     page.click(f"{PANEL} .mlnb-logged-model-page .mlnb-file[data-path='weights'] a")
     page.wait_for_selector(f"{PANEL} .mlnb-logged-model-page .mlnb-file[data-path='weights/w.txt']")
