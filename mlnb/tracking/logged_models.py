@@ -9,8 +9,8 @@ that logged it, if any (outside a run the model has none, and its files a folder
 
 from __future__ import annotations
 
-import contextvars
 import os
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -75,10 +75,22 @@ def search_logged_models(
 
 # --- models without a run, and their lifecycle -------------------------------------------------
 
-_last_model_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "mlnb_last_logged_model", default=None)
-_active_model_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "mlnb_active_model", default=None)
+class _PerThread(threading.local):
+    """Per thread, as MLflow keeps its active model: a notebook's cells all run in the kernel's
+    main thread, so a model set active in one cell stays active in the next."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+
+    def get(self) -> str | None:
+        return self.value
+
+    def set(self, value: str | None) -> None:
+        self.value = value
+
+
+_last_model_id = _PerThread()
+_active_model_id = _PerThread()
 
 
 def _home(source_run_id: str | None, experiment_id: str | None) -> tuple[str | None, str]:
