@@ -242,10 +242,14 @@ class ModelVersionStage:
 
 @dataclass(frozen=True)
 class ModelVersion(MlflowIterable):
-    """One numbered version of a registered model; ``source`` is a ``runs:/`` URI in the store."""
+    """One numbered version of a registered model. ``source`` reads ``models:/m-<id>`` when the
+    version is a logged model (MLflow 3), else the ``runs:/`` URI of its folder; where its files
+    are is ``storage_location`` (mlnb-only): the ``runs:/`` folder, or ``models:/m-<id>`` for a
+    logged model without a run."""
 
-    _MLFLOW_ONLY = ("deployment_job_state", "metrics", "model_id", "params", "run_link",
+    _MLFLOW_ONLY = ("deployment_job_state", "metrics", "params", "run_link",
                     "status_message", "workspace")
+    _MLNB_ONLY = ("storage_location",)
 
     name: str
     version: str
@@ -259,6 +263,8 @@ class ModelVersion(MlflowIterable):
     status: str = "READY"
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
+    model_id: str | None = None
+    storage_location: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The version as a JSON-ready dict."""
@@ -268,10 +274,11 @@ class ModelVersion(MlflowIterable):
 @dataclass(frozen=True)
 class LoggedModel(MlflowIterable):
     """MLflow 3's logged model: a model with an id of its own (``models:/m-<id>``), the run that
-    logged it and its folder in that run's artifacts (``artifact_path``, mlnb-only)."""
+    logged it and its folder in that run's artifacts (``artifact_path``, mlnb-only), or, for a
+    model without a run, the URI of its own folder (``storage_uri``, mlnb-only)."""
 
     _MLFLOW_ONLY = ("metrics", "status_message")
-    _MLNB_ONLY = ("artifact_path",)
+    _MLNB_ONLY = ("artifact_path", "storage_uri")
 
     model_id: str
     experiment_id: str
@@ -284,6 +291,7 @@ class LoggedModel(MlflowIterable):
     status: str = "READY"
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    storage_uri: str | None = None
 
     @property
     def model_uri(self) -> str:
@@ -292,8 +300,11 @@ class LoggedModel(MlflowIterable):
 
     @property
     def artifact_location(self) -> str:
-        """Where its files are: ``runs:/<run id>/<path>``."""
-        return f"runs:/{self.source_run_id}/{self.artifact_path}"
+        """Where its files are: ``runs:/<run id>/<path>`` for a model of a run, else its own
+        folder under the artifact root."""
+        if self.source_run_id is not None and self.artifact_path is not None:
+            return f"runs:/{self.source_run_id}/{self.artifact_path}"
+        return self.storage_uri or f"models:/{self.model_id}"
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         values = dict(MlflowIterable.__iter__(self))

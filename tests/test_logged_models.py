@@ -12,7 +12,13 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 import mlnb
-from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.errors import (
+    InvalidParameterError,
+    NotFoundError,
+    RunStateError,
+    UnsafePathError,
+    UntrustedModelError,
+)
 from mlnb.store import Store, StoreLocation
 
 pytestmark = pytest.mark.both_backends
@@ -32,12 +38,22 @@ def test_log_model_names_a_logged_model_of_its_run(tracking: Path) -> None:
     logged = mlnb.get_logged_model(info.model_id)
     assert (logged.source_run_id, logged.artifact_path, logged.status, logged.name) == (
         run.run_id, "clf", "READY", "clf")
-    assert logged.model_uri == f"models:/{info.model_id}"
+    assert logged.model_uri == info.model_uri == f"models:/{info.model_id}"  # MLflow 3's URI
     assert dict(logged)["artifact_location"] == f"runs:/{run.run_id}/clf"
-    loaded = mlnb.sklearn.load_model(f"models:/{info.model_id}")
+    loaded = mlnb.sklearn.load_model(info.model_uri)
     assert (loaded.predict(X) == model.predict(X)).all()
-    version = mlnb.register_model(f"models:/{info.model_id}", "by-id")
-    assert (version.run_id, version.source) == (run.run_id, f"runs:/{run.run_id}/clf")
+    by_run = mlnb.sklearn.load_model(f"runs:/{run.run_id}/clf")  # the run's path still loads
+    assert (by_run.predict(X) == model.predict(X)).all()
+    version = mlnb.register_model(info.model_uri, "by-id")
+    assert (version.run_id, version.source, version.model_id) == (
+        run.run_id, info.model_uri, info.model_id)
+    assert version.storage_location == f"runs:/{run.run_id}/clf"
+    # Registering the run's folder finds the logged model there, as MLflow 3 shows it.
+    again = mlnb.register_model(f"runs:/{run.run_id}/clf", "by-id")
+    assert (again.source, again.model_id) == (info.model_uri, info.model_id)
+    found = mlnb.MlflowClient().search_model_versions(f"source = '{info.model_uri}'")
+    assert sorted(v.version for v in found) == ["1", "2"]
+    assert (mlnb.pyfunc.load_model("models:/by-id/2").predict(X) == model.predict(X)).all()
 
 
 def test_search_logged_models_filters_and_orders(tracking: Path) -> None:
@@ -68,6 +84,117 @@ def test_bad_and_unknown_ids_are_clear_errors(tracking: Path) -> None:
         mlnb.register_model(f"models:/{missing}", "x")
     with pytest.raises(InvalidParameterError, match=r"datasets=\.\.\.\) is not supported"):
         mlnb.search_logged_models(datasets=[object()])
+
+
+def test_log_model_outside_a_run_logs_a_model_without_a_run(tracking: Path) -> None:
+    model, X = _fit()
+    info = mlnb.sklearn.log_model(model, name="solo", registered_model_name="solo-reg")
+    assert mlnb.search_runs(output_format="list") == []  # no run was made for it (MLflow 3)
+    assert (info.run_id, info.model_uri, info.registered_model_version) == (
+        None, f"models:/{info.model_id}", "1")
+    logged = mlnb.get_logged_model(info.model_id)
+    assert (logged.source_run_id, logged.status, logged.name) == (None, "READY", "solo")
+    assert mlnb.last_logged_model() == logged
+    store = mlnb.MlflowClient().store
+    assert logged.artifact_location == f"{store.artifact_root_uri}/models/{info.model_id}"
+    names = [f.path for f in mlnb.MlflowClient().list_logged_model_artifacts(info.model_id)]
+    assert "MLmodel" in names and "model.skops" in names
+    assert (mlnb.sklearn.load_model(info.model_uri).predict(X) == model.predict(X)).all()
+    version = mlnb.MlflowClient().get_model_version("solo-reg", "1")
+    assert (version.source, version.run_id, version.model_id) == (info.model_uri, None,
+                                                                   info.model_id)
+    assert (mlnb.pyfunc.load_model("models:/solo-reg/1").predict(X) == model.predict(X)).all()
+    # A finalized model's files cannot change: what the registration pinned stays.
+    with pytest.raises(RunStateError, match=f"Logged model {info.model_id} is READY: its files "
+                                            "cannot change once it is finalized"):
+        store.put_artifact_bytes(info.model_id, "model.skops", b"other bytes")
+    folder = store.artifact_path(info.model_id)
+    assert folder == store.location.artifact_root.resolve() / "models" / info.model_id
+    (folder / "extra.pkl").write_bytes(b"planted")
+    with pytest.raises(UntrustedModelError, match=r"extra\.pkl was added to the model folder of "
+                                                  r"version 1 of 'solo-reg'"):
+        mlnb.pyfunc.load_model("models:/solo-reg/1")
+
+
+def test_initialize_log_files_finalize_without_a_run(tracking: Path, tmp_path: Path) -> None:
+    mlnb.set_experiment("agents")
+    model = mlnb.initialize_logged_model(name="agent", params={"temperature": 0.5},
+                                         tags={"team": "a"}, model_type="agent")
+    assert (model.status, model.source_run_id, model.params, model.model_type) == (
+        "PENDING", None, {"temperature": "0.5"}, "agent")
+    assert model.experiment_id == mlnb.get_experiment_by_name("agents").experiment_id
+    client = mlnb.MlflowClient()
+    (tmp_path / "src" / "sub").mkdir(parents=True)
+    (tmp_path / "src" / "prompt.txt").write_text("hello")
+    (tmp_path / "src" / "sub" / "cfg.json").write_text("{}")
+    client.log_model_artifacts(model.model_id, tmp_path / "src")
+    client.log_model_artifact(model.model_id, tmp_path / "src" / "prompt.txt", "copies")
+    listed = client.list_logged_model_artifacts(model.model_id)
+    assert [(f.path, f.is_dir) for f in listed] == [
+        ("copies", True), ("prompt.txt", False), ("sub", True)]
+    assert [f.path for f in client.list_logged_model_artifacts(model.model_id, "sub")] == [
+        "sub/cfg.json"]
+    with pytest.raises(UnsafePathError, match=r"it contains a '\.\.' part"):
+        client.log_model_artifact(model.model_id, tmp_path / "src" / "prompt.txt", "../../x")
+    done = mlnb.finalize_logged_model(model.model_id, "READY")
+    assert done.status == "READY"
+    with pytest.raises(RunStateError, match="cannot change once it is finalized"):
+        client.log_model_artifact(model.model_id, tmp_path / "src" / "prompt.txt")
+    # Not a model mlnb's writer wrote: it has no MLmodel, so it neither loads nor registers.
+    with pytest.raises(NotFoundError, match="has no MLmodel"):
+        mlnb.register_model(model.model_uri, "agent-reg")
+    with pytest.raises(InvalidParameterError, match="'DONE' is not a logged model status"):
+        mlnb.finalize_logged_model(model.model_id, "DONE")
+
+
+def test_a_pending_or_user_written_model_is_not_registered(tracking: Path, tmp_path: Path
+                                                           ) -> None:
+    model, _ = _fit()
+    info = mlnb.sklearn.log_model(model, name="orig")
+    pending = mlnb.initialize_logged_model(name="copy")
+    with pytest.raises(InvalidParameterError, match="is PENDING: only a READY model can be "
+                                                    "registered"):
+        mlnb.register_model(pending.model_uri, "x")
+    with pytest.raises(NotFoundError, match="is PENDING: its files are not complete"):
+        mlnb.pyfunc.load_model(pending.model_uri)
+    # Files copied in by hand (a pickle beside an MLmodel) are not the model writer's.
+    folder = mlnb.MlflowClient().store.artifact_path(info.model_id)
+    mlnb.MlflowClient().log_model_artifacts(pending.model_id, folder)
+    mlnb.finalize_logged_model(pending.model_id, "READY")
+    with pytest.raises(UntrustedModelError, match=f"models:/{pending.model_id} was not written "
+                                                  "by mlnb's model writer"):
+        mlnb.register_model(pending.model_uri, "x")
+
+
+def test_external_and_active_models(tracking: Path) -> None:
+    with mlnb.start_run() as run:
+        linked = mlnb.create_external_model(name="svc", params={"k": "1"})
+    assert (linked.status, linked.source_run_id, linked.tags["mlflow.model.isExternal"]) == (
+        "READY", run.run_id, "true")
+    assert mlnb.get_active_model_id() is None
+    with mlnb.set_active_model(name="agent") as active:  # none of that name: created
+        assert mlnb.get_active_model_id() == active.model_id
+        mlnb.log_model_params({"alpha": 1})
+        mlnb.log_model_params({"alpha": "1"})  # the same value again is fine
+        with pytest.raises(InvalidParameterError, match=r"Param 'alpha' of logged model .* is "
+                                                        r"already '1'"):
+            mlnb.log_model_params({"alpha": 2})
+    assert mlnb.get_active_model_id() is None
+    again = mlnb.set_active_model(name="agent")
+    assert again.model_id == active.model_id  # found by name, not created twice
+    mlnb.clear_active_model()
+    with pytest.raises(InvalidParameterError, match="no model_id given and no active model"):
+        mlnb.log_model_params({"beta": 1})
+    mlnb.set_logged_model_tags(active.model_id, {"stage": "dev"})
+    mlnb.delete_logged_model_tag(active.model_id, "mlflow.model.isExternal")
+    got = mlnb.get_logged_model(active.model_id)
+    assert (got.params, got.tags, got.source_run_id) == ({"alpha": "1"}, {"stage": "dev"}, None)
+    found = mlnb.search_logged_models(filter_string="params.alpha = '1'", output_format="list")
+    assert [m.model_id for m in found] == [active.model_id]
+    page = mlnb.MlflowClient().search_logged_models(["0"], max_results=1)
+    assert len(page) == 1 and page.token == "1"
+    with pytest.raises(InvalidParameterError, match="is named 'agent', not 'other'"):
+        mlnb.set_active_model(name="other", model_id=active.model_id)
 
 
 @pytest.mark.sqlite_only

@@ -77,6 +77,43 @@ def test_every_route_needs_the_token_and_a_loopback_host(mlnb_server: Server) ->
         assert answer.status_code == 200, host
 
 
+def test_a_logged_model_without_a_run_over_rest(mlnb_server: Server, tmp_path: Path) -> None:
+    """MLflow 3's client flow for a model logged outside a run: create (no source_run_id), upload
+    through the artifact proxy to the model's own folder, params, finalize, register."""
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    api = "/api/2.0/mlflow"
+    created = send(mlnb_server, "POST", f"{api}/logged-models", auth,
+                   json.dumps({"experiment_id": "0", "name": "solo"}).encode()).json()["model"]
+    model_id = created["info"]["model_id"]
+    assert "source_run_id" not in created["info"]
+    assert created["info"]["status"] == "LOGGED_MODEL_PENDING"
+    files = f"/api/2.0/mlflow-artifacts/artifacts/0/models/{model_id}/artifacts"
+    assert send(mlnb_server, "PUT", f"{files}/MLmodel", auth, b"flavors: {}\n").status_code == 200
+    escape = send(mlnb_server, "PUT", f"{files}/../../x.txt", auth, b"x")
+    assert escape.status_code in (400, 404)
+    params = json.dumps({"model_id": model_id, "params": [{"key": "lr", "value": "0.1"}]})
+    assert send(mlnb_server, "POST", f"{api}/logged-models/{model_id}/params", auth,
+                params.encode()).status_code == 200
+    done = send(mlnb_server, "PATCH", f"{api}/logged-models/{model_id}", auth,
+                b'{"status": "LOGGED_MODEL_READY"}').json()["model"]
+    assert done["info"]["status"] == "LOGGED_MODEL_READY"
+    assert done["data"]["params"] == [{"key": "lr", "value": "0.1"}]
+    late = send(mlnb_server, "PUT", f"{files}/late.txt", auth, b"x")
+    assert late.status_code == 400 and "cannot change once it is finalized" in late.json()["message"]
+    send(mlnb_server, "POST", f"{api}/registered-models/create", auth, b'{"name": "solo-reg"}')
+    version = send(mlnb_server, "POST", f"{api}/model-versions/create", auth, json.dumps(
+        {"name": "solo-reg", "source": f"models:/{model_id}", "model_id": model_id}).encode()
+    ).json()["model_version"]
+    assert (version["source"], version["model_id"], version.get("run_id")) == (
+        f"models:/{model_id}", model_id, None)
+    uri = send(mlnb_server, "GET", f"{api}/model-versions/get-download-uri?name=solo-reg&version=1",
+               auth).json()["artifact_uri"]
+    assert uri == f"mlflow-artifacts:/0/models/{model_id}/artifacts"
+    listed = send(mlnb_server, "GET", f"/api/2.0/mlflow-artifacts/artifacts?path=0/models/"
+                                      f"{model_id}/artifacts", auth).json()["files"]
+    assert [f["path"] for f in listed] == ["MLmodel"]
+
+
 def test_unknown_endpoints_and_malformed_bodies_answer_mlflow_json(mlnb_server: Server) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     answer = send(mlnb_server, "GET", "/ajax-api/2.0/mlflow/nope", auth)

@@ -147,7 +147,8 @@ def test_mlnb_loads_mlflow_models_when_trusted_and_says_why_otherwise(tmp_path):
 def test_tampered_weights_are_refused(tracking, flavor, make, filename):
     model, _ = make()
     module = getattr(mlnb, flavor)
-    info = module.log_model(model, "model")
+    with mlnb.start_run():
+        info = module.log_model(model, "model")
     folder = Path(mlnb.MlnbClient().download_artifacts(info.run_id, "model"))
     weights = folder / filename
     data = bytearray(weights.read_bytes())
@@ -173,7 +174,8 @@ def test_a_class_outside_the_allowlist_is_never_imported(tmp_path):
 
 def test_a_lightgbm_pickle_is_refused_outside_the_store(tracking, tmp_path):
     model, X = lgb_classifier()
-    info = mlnb.lightgbm.log_model(model, "model", serialization_format="pickle")
+    with mlnb.start_run():
+        info = mlnb.lightgbm.log_model(model, "model", serialization_format="pickle")
     np.testing.assert_array_equal(mlnb.lightgbm.load_model(info.model_uri).predict(X), model.predict(X))
     mlnb.lightgbm.save_model(model, tmp_path / "copy", serialization_format="pickle")
     with pytest.raises(UntrustedModelError, match="is a pickle that this store did not write"):

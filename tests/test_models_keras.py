@@ -69,7 +69,8 @@ def test_the_folder_is_mlflows_layout_and_mlflow_loads_it(tmp_path: Path) -> Non
 
 
 def test_tampered_weights_are_refused(tracking: Path) -> None:
-    info = mlnb.keras.log_model(dense(), "model")
+    with mlnb.start_run():
+        info = mlnb.keras.log_model(dense(), "model")
     folder = Path(mlnb.MlnbClient().download_artifacts(info.run_id, "model"))
     archive = folder / "data" / "model.keras"
     data = bytearray(archive.read_bytes())
@@ -95,7 +96,8 @@ def test_custom_classes_load_only_when_vouched(tracking: Path, tmp_path: Path) -
         mlnb.keras.load_model(str(tmp_path / "m"))
     loaded = mlnb.keras.load_model(str(tmp_path / "m"), trusted=True)
     np.testing.assert_array_equal(loaded.predict(X, verbose=0), X * 2.0)
-    info = mlnb.keras.log_model(model, "model")  # written by this user's log_model: vouched
+    with mlnb.start_run():
+        info = mlnb.keras.log_model(model, "model")  # written by this user's log_model: vouched
     np.testing.assert_array_equal(mlnb.keras.load_model(info.model_uri).predict(X, verbose=0), X * 2.0)
 
 

@@ -77,7 +77,8 @@ def test_register_check_refuses_a_model_logged_with_log_artifacts(tracking, tmp_
         mlnb.register_model(f"runs:/{r2.info.run_id}/model", "laundered")
     assert mlnb.MlnbClient().search_registered_models() == []
     model, _ = forest()
-    info = mlnb.sklearn.log_model(model, "real")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "real")
     require_model_writer(open_store(), info.run_id, "real")
     assert mlnb.register_model(info.model_uri, "real-model").version == "1"
 
@@ -128,7 +129,8 @@ def test_mlmodel_relogged_with_log_artifact_is_not_the_model_writers(tracking, t
 def test_relogging_over_the_model_pickle_resets_its_origin(tracking, tmp_path):
     sentinel = tmp_path / "pwned"
     model, _ = forest()
-    info = mlnb.sklearn.log_model(model, "model")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model")
     evil = tmp_path / "model.pkl"
     evil.write_bytes(pickle.dumps(Evil(sentinel)))
     mlnb.MlnbClient().log_artifact(info.run_id, str(evil), "model")
@@ -139,7 +141,8 @@ def test_relogging_over_the_model_pickle_resets_its_origin(tracking, tmp_path):
 
 def test_a_logged_model_still_loads_without_trust(tracking):
     model, X = forest()
-    info = mlnb.sklearn.log_model(model, "model", registered_model_name="ok")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model", registered_model_name="ok")
     for uri in (info.model_uri, "models:/ok/1"):
         np.testing.assert_array_equal(mlnb.pyfunc.load_model(uri).predict(X), model.predict(X))
         np.testing.assert_array_equal(mlnb.sklearn.load_model(uri).predict(X), model.predict(X))
@@ -173,11 +176,13 @@ def test_store_copy_does_not_launder_a_foreign_model(tmp_path, monkeypatch):
     ours = os.environ["MLNB_HOME"]
     monkeypatch.setenv("MLNB_HOME", str(tmp_path / "someone-else"))  # another user's key
     mlnb.set_tracking_uri(str(src_dir))
-    mlnb.pyfunc.log_model("model", python_model=MarkerModel(sentinel),
-                          input_example=pd.DataFrame({"x": [1.0]}), registered_model_name="theirs")
+    with mlnb.start_run():
+        mlnb.pyfunc.log_model("model", python_model=MarkerModel(sentinel),
+                              input_example=pd.DataFrame({"x": [1.0]}), registered_model_name="theirs")
     monkeypatch.setenv("MLNB_HOME", ours)
     model, X = forest()
-    mlnb.sklearn.log_model(model, "model", registered_model_name="mine")
+    with mlnb.start_run():
+        mlnb.sklearn.log_model(model, "model", registered_model_name="mine")
     src = Store(StoreLocation(src_dir / "mlnb.db", src_dir / "artifacts"))
     add_trusted(src.store_id, src.location.db_path)  # trusted where it is: not carried along
     dst = Store(StoreLocation(dst_dir / "mlnb.db", dst_dir / "artifacts"))

@@ -78,12 +78,14 @@ def test_torch_nn_modules_load_from_any_folder_other_classes_only_when_vouched(t
         mlnb.pyfunc.load_model(str(tmp_path / "mlp"))
     loaded = mlnb.pytorch.load_model(str(tmp_path / "mlp"), trusted=True)
     np.testing.assert_array_equal(outputs(loaded, X), outputs(mlp(), X))
-    info = mlnb.pytorch.log_model(mlp(), "model")  # written by this user's log_model: vouched
+    with mlnb.start_run():
+        info = mlnb.pytorch.log_model(mlp(), "model")  # written by this user's log_model: vouched
     np.testing.assert_array_equal(outputs(mlnb.pytorch.load_model(info.model_uri), X), outputs(mlp(), X))
 
 
 def test_tampered_weights_are_refused(tracking):
-    info = mlnb.pytorch.log_model(sequential(), "model")
+    with mlnb.start_run():
+        info = mlnb.pytorch.log_model(sequential(), "model")
     folder = Path(mlnb.MlnbClient().download_artifacts(info.run_id, "model"))
     weights = folder / "model.safetensors"
     data = bytearray(weights.read_bytes())

@@ -26,14 +26,14 @@ def test_round_trip_by_every_uri_kind(tracking, make):
     with mlnb.start_run() as run:
         info = mlnb.sklearn.log_model(model, "model", input_example=X[:5],
                                       registered_model_name="m")
-    assert info.model_uri == f"runs:/{run.run_id}/model"
+    assert info.model_uri == f"models:/{info.model_id}"  # MLflow 3's URI of the logged model
     assert info.registered_model_version == "1"
     client = mlnb.MlnbClient()
     client.transition_model_version_stage("m", 1, "production")
     client.set_registered_model_alias("m", "champion", 1)
     local = client.download_artifacts(run.run_id, "model")
-    uris = [info.model_uri, "models:/m/1", "models:/m/Production", "models:/m/latest",
-            "models:/m@champion", local]
+    uris = [info.model_uri, f"runs:/{run.run_id}/model", "models:/m/1", "models:/m/Production",
+            "models:/m/latest", "models:/m@champion", local]
     for uri in uris:
         np.testing.assert_array_equal(mlnb.sklearn.load_model(uri).predict(X), expected)
         np.testing.assert_array_equal(mlnb.pyfunc.load_model(uri).predict(X), expected)
@@ -45,7 +45,8 @@ def test_model_folder_holds_descriptor_requirements_and_hashes(tracking):
     from mlnb.store.artifacts import sha256_of
 
     model, X = pipeline()
-    info = mlnb.sklearn.log_model(model, "clf", input_example=X[:3])
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "clf", input_example=X[:3])
     folder = mlnb.MlnbClient().download_artifacts(info.run_id, "clf")
     from pathlib import Path
 

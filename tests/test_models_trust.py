@@ -47,14 +47,16 @@ def test_foreign_pickle_is_refused_and_trusted_loads_it(tracking, tmp_path):
 
 def test_untampered_store_pickle_loads_without_trust(tracking):
     model, X = forest()
-    info = mlnb.sklearn.log_model(model, "model", registered_model_name="f")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model", registered_model_name="f")
     assert info.flavors["sklearn"]["serialization_format"] == "pickle"
     np.testing.assert_array_equal(mlnb.sklearn.load_model("models:/f/1").predict(X), model.predict(X))
 
 
 def test_tampered_store_pickle_is_refused_by_every_uri(tracking, tmp_path):
     model, _ = forest()
-    info = mlnb.sklearn.log_model(model, "model", registered_model_name="f")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model", registered_model_name="f")
     folder = Path(mlnb.MlnbClient().download_artifacts(info.run_id, "model"))
     mlnb.sklearn.load_model(info.model_uri)  # trusted once...
     sentinel = tmp_path / "pwned"
@@ -78,7 +80,8 @@ def test_skops_with_untrusted_types_from_outside_is_refused(tracking, tmp_path):
 
 def test_copied_store_model_is_foreign(tracking, tmp_path):
     model, _ = forest()
-    info = mlnb.sklearn.log_model(model, "model")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model")
     copy = tmp_path / "copy"
     shutil.copytree(mlnb.MlnbClient().download_artifacts(info.run_id, "model"), copy)
     with pytest.raises(UntrustedModelError):
@@ -97,7 +100,8 @@ def test_mlmodel_cannot_name_its_own_loader_module(tracking, tmp_path):
 
 def test_model_folders_are_private(tracking, tmp_path):
     model, _ = classifier()
-    info = mlnb.sklearn.log_model(model, "model")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model")
     folder = Path(mlnb.MlnbClient().download_artifacts(info.run_id, "model"))
     assert oct(os.stat(folder).st_mode & 0o777) == oct(0o700)
     mlnb.sklearn.save_model(model, tmp_path / "own")

@@ -29,14 +29,17 @@ def logged(tracking):
     for acc in (0.7, 0.8, 0.9):
         with mlnb.start_run():
             mlnb.log_metric("acc", acc)
-            uris.append(mlnb.sklearn.log_model(model, "model").model_uri)
+            info = mlnb.sklearn.log_model(model, "model")
+            uris.append(f"runs:/{info.run_id}/{info.artifact_path}")
     return uris
 
 
 def test_register_numbers_versions_and_points_at_runs(client, logged):
     versions = [mlnb.register_model(uri, "churn") for uri in logged]
     assert [v.version for v in versions] == ["1", "2", "3"]
-    assert versions[0].source == logged[0]
+    # The folder is a logged model's: the version shows it as MLflow 3 does, models:/m-<id>.
+    assert versions[0].storage_location == logged[0]
+    assert versions[0].source == f"models:/{versions[0].model_id}"
     assert versions[0].run_id == logged[0].split("/")[1]
     assert client.get_registered_model("churn").latest_versions[0].version == "3"
 
@@ -58,7 +61,8 @@ def test_local_path_inside_the_store_becomes_a_runs_uri(client, logged):
     run_id = logged[0].split("/")[1]
     folder = client.download_artifacts(run_id, "model")
     mv = mlnb.register_model(folder, "m")
-    assert mv.source == f"runs:/{run_id}/model"
+    assert mv.storage_location == f"runs:/{run_id}/model"
+    assert mv.source == f"models:/{mv.model_id}"  # the logged model in that folder
 
 
 @pytest.mark.parametrize("name", ["m%20", "a/b", "m@x", "m$(id)", "m;ls", "m`id`", "a\x00b",
@@ -117,8 +121,7 @@ def test_aliases_set_move_resolve_delete(client, logged):
 
 
 def test_history_records_every_stage_and_alias_change(client, logged):
-    for uri in logged[:2]:
-        mlnb.register_model(uri, "m")
+    shown = [mlnb.register_model(uri, "m").source for uri in logged[:2]]  # models:/m-<id>
     client.transition_model_version_stage("m", 1, "Production")
     client.transition_model_version_stage("m", 2, "Production", archive_existing_versions=True)
     client.set_registered_model_alias("m", "champion", 2)
@@ -126,7 +129,7 @@ def test_history_records_every_stage_and_alias_change(client, logged):
     events = [(e.version, e.kind, e.from_value, e.to_value)
               for e in client.get_model_version_history("m")]
     assert events == [
-        ("1", "create_version", None, logged[0]), ("2", "create_version", None, logged[1]),
+        ("1", "create_version", None, shown[0]), ("2", "create_version", None, shown[1]),
         ("1", "stage", "None", "Production"), ("1", "stage", "Production", "Archived"),
         ("2", "stage", "None", "Production"), ("2", "alias:champion", None, "2"),
         ("2", "alias:champion", "2", None),

@@ -160,9 +160,15 @@ def test_models_log_register_load_from_s3(tracking: Path, artifact_s3: S3Prefix)
     for uri in ("models:/churn/1", info.model_uri, f"{run.info.artifact_uri}/model"):
         np.testing.assert_array_equal(mlnb.pyfunc.load_model(uri).predict(X), expected)
     version = mlnb.register_model(f"{run.info.artifact_uri}/model", "churn-again")
-    assert version.source == f"runs:/{run.info.run_id}/model"
+    assert (version.source, version.storage_location) == (
+        info.model_uri, f"runs:/{run.info.run_id}/model")  # the logged model, as MLflow 3 shows
     np.testing.assert_array_equal(mlnb.sklearn.load_model("models:/churn-again/1").predict(X),
                                   expected)
+    # A model logged outside a run: its own folder, models/<model_id>/ under the prefix.
+    solo = mlnb.sklearn.log_model(model, "solo", registered_model_name="solo")
+    assert any(k.startswith(f"models/{solo.model_id}/") for k in artifact_s3.keys())
+    for uri in (solo.model_uri, "models:/solo/1"):
+        np.testing.assert_array_equal(mlnb.pyfunc.load_model(uri).predict(X), expected)
 
 
 class _Evil:
@@ -176,7 +182,8 @@ class _Evil:
 def test_a_model_changed_in_the_bucket_is_refused(tracking: Path, artifact_s3: S3Prefix,
                                                   tmp_path: Path) -> None:
     model, _ = forest()
-    info = mlnb.sklearn.log_model(model, "model", registered_model_name="f")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model", registered_model_name="f")
     assert info.flavors["sklearn"]["serialization_format"] == "pickle"
     sentinel = tmp_path / "pwned"
     _replace_object(artifact_s3, f"{info.run_id}/model/model.pkl", pickle.dumps(_Evil(sentinel)))
@@ -191,7 +198,8 @@ def test_a_model_changed_in_the_bucket_is_refused(tracking: Path, artifact_s3: S
 
 def test_a_changed_mlmodel_is_not_registered(tracking: Path, artifact_s3: S3Prefix) -> None:
     model, _ = pipeline()
-    info = mlnb.sklearn.log_model(model, "model")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model")
     mlmodel = _object(artifact_s3, f"{info.run_id}/model/MLmodel")
     _replace_object(artifact_s3, f"{info.run_id}/model/MLmodel", mlmodel + b"\n# edited\n")
     with pytest.raises((ArtifactIntegrityError, UntrustedModelError), match="MLmodel"):

@@ -29,7 +29,8 @@ def _folder(run_id: str, path: str = "model") -> Path:
 def test_key_is_private_and_never_in_the_store(tracking, monkeypatch, tmp_path):
     monkeypatch.setenv("MLNB_HOME", str(tmp_path / "home" / "mlnb"))
     model, _ = classifier()
-    mlnb.sklearn.log_model(model, "model")
+    with mlnb.start_run():
+        mlnb.sklearn.log_model(model, "model")
     key = tmp_path / "home" / "mlnb" / "key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
@@ -55,7 +56,8 @@ def test_a_key_others_can_read_is_refused_before_writing(tracking, monkeypatch, 
 
 def test_records_no_key_signed_are_foreign_until_the_store_is_trusted(tracking, tmp_path, capsys):
     model, X = forest()
-    info = mlnb.sklearn.log_model(model, "model")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model")
     mlnb.sklearn.load_model(info.model_uri)  # this user's own store: no ceremony
     conn = sqlite3.connect(tracking / "mlnb.db")
     conn.execute("UPDATE artifacts SET mac = NULL")  # as rows from before 0004_trust are
@@ -77,7 +79,8 @@ def test_records_no_key_signed_are_foreign_until_the_store_is_trusted(tracking, 
 def test_skops_untrusted_types_from_a_foreign_store_are_refused(tracking, monkeypatch, tmp_path):
     monkeypatch.setenv("MLNB_HOME", str(tmp_path / "user-a"))
     model, X = forest()
-    info = mlnb.sklearn.log_model(model, "model", serialization_format="skops")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model", serialization_format="skops")
     monkeypatch.setenv("MLNB_HOME", str(tmp_path / "user-b"))
     for load in (mlnb.sklearn.load_model, mlnb.pyfunc.load_model):
         with pytest.raises(UntrustedModelError,
@@ -90,7 +93,8 @@ def test_skops_untrusted_types_from_a_foreign_store_are_refused(tracking, monkey
 def test_trust_follows_the_store_place_not_only_its_id(tracking, tmp_path, monkeypatch):
     monkeypatch.setenv("MLNB_HOME", str(tmp_path / "user-a"))
     model, _ = forest()
-    info = mlnb.sklearn.log_model(model, "model")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model")
     monkeypatch.setenv("MLNB_HOME", str(tmp_path / "user-b"))
     assert cli_main(["trust", str(tracking)]) == 0
     mlnb.sklearn.load_model(info.model_uri)
@@ -129,7 +133,8 @@ def test_relogging_a_registered_model_is_refused_and_production_is_unchanged(tra
 
 def test_a_registered_folder_refuses_added_changed_and_removed_files(tracking):
     model, _ = classifier()
-    info = mlnb.sklearn.log_model(model, "model", registered_model_name="m")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model", registered_model_name="m")
     folder = _folder(info.run_id)
     (folder / "notes.txt").write_text("slipped in")
     with pytest.raises(UntrustedModelError, match=r"notes.txt was added .* version 1 of 'm'"):
@@ -152,7 +157,8 @@ def test_a_registered_folder_refuses_added_changed_and_removed_files(tracking):
 
 def test_appending_to_model_skops_in_a_copied_folder_fails_to_load(tracking, tmp_path):
     model, _ = classifier()
-    info = mlnb.sklearn.log_model(model, "model")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model")
     assert info.flavors["sklearn"]["serialization_format"] == "skops"
     copy = tmp_path / "copy"
     shutil.copytree(_folder(info.run_id), copy)
@@ -166,7 +172,8 @@ def test_appending_to_model_skops_in_a_copied_folder_fails_to_load(tracking, tmp
 
 def test_every_uri_names_the_changed_file(tracking):
     model, _ = classifier()
-    info = mlnb.sklearn.log_model(model, "model", registered_model_name="m")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model", registered_model_name="m")
     folder = _folder(info.run_id)
     with open(folder / "requirements.txt", "a") as handle:
         handle.write("evil-package==1\n")
@@ -243,11 +250,12 @@ def test_files_given_as_artifacts_never_count_as_the_model_writers(tracking, tmp
                                         "data": "python_model.pkl"}},
         "files": {"python_model.pkl": {"sha256": hashlib.sha256(pickled).hexdigest(),
                                        "size": len(pickled)}}}))
-    info = mlnb.pyfunc.log_model("model", python_model=_Wrapper(), artifacts={
-        "meta": str(downloaded / "MLmodel"), "weights": str(downloaded / "python_model.pkl")})
+    with mlnb.start_run():
+        info = mlnb.pyfunc.log_model("model", python_model=_Wrapper(), artifacts={
+            "meta": str(downloaded / "MLmodel"), "weights": str(downloaded / "python_model.pkl")})
     assert mlnb.pyfunc.load_model(info.model_uri).predict([[1.0]]) == [[1.0]]  # the real model
     with pytest.raises(UntrustedModelError, match="not written by mlnb's model writer"):
-        mlnb.pyfunc.load_model(info.model_uri + "/artifacts")
+        mlnb.pyfunc.load_model(f"runs:/{info.run_id}/model/artifacts")
     assert not marker.exists()
 
 
@@ -284,7 +292,8 @@ def test_trust_shows_a_crafted_store_id_escaped(tracking, capsys):
 
 def test_a_pickle_named_model_skops_is_a_clear_error(tracking):
     model, _ = classifier()
-    info = mlnb.sklearn.log_model(model, "model")
+    with mlnb.start_run():
+        info = mlnb.sklearn.log_model(model, "model")
     folder = Path(mlnb.MlnbClient().download_artifacts(info.run_id, "model"))
     (folder / "model.skops").write_bytes(b"\x80\x04not a zip at all")
     with pytest.raises(mlnb.MlnbError) as caught:

@@ -12,6 +12,8 @@ import {
   IApiErrorBody,
   IExperiment,
   IFileInfo,
+  ILoggedModel,
+  ILoggedModelDetail,
   IMetricPoint,
   IModelVersion,
   IMonitoringRun,
@@ -19,6 +21,7 @@ import {
   IRunDetail,
   IRunPage,
   IRunQuery,
+  ISweep,
   IVersion,
   IVersionEvaluation
 } from './tokens';
@@ -252,4 +255,41 @@ export async function getModelMonitoring(
   settings = serverSettings()
 ): Promise<IMonitoringRun[]> {
   return (await getJson<{ runs: IMonitoringRun[] }>(`models/${enc(name)}/monitoring`, {}, settings)).runs;
+}
+
+/** The logged models of an experiment ('' for every experiment), newest first. */
+export async function listLoggedModels(
+  experimentId: string,
+  settings = serverSettings()
+): Promise<ILoggedModel[]> {
+  const body = await getJson<{ models: ILoggedModel[] }>(
+    'logged-models',
+    { experiment_id: experimentId },
+    settings
+  );
+  return body.models;
+}
+
+/** A logged model with its top files and the versions registered from it. */
+export function getLoggedModel(modelId: string, settings = serverSettings()): Promise<ILoggedModelDetail> {
+  return getJson<ILoggedModelDetail>(`logged-models/${enc(modelId)}`, {}, settings);
+}
+
+/** The files and folders directly under `path` in a logged model's folder. */
+export async function listLoggedModelFiles(
+  modelId: string,
+  path = '',
+  settings = serverSettings()
+): Promise<IFileInfo[]> {
+  const body = await getJson<{ files: IFileInfo[] }>(
+    `logged-models/${enc(modelId)}/artifacts`,
+    { path },
+    settings
+  );
+  return body.files;
+}
+
+/** A parent run's children as a sweep: trials, best value so far, parameter importance. */
+export function getSweep(runId: string, settings = serverSettings()): Promise<ISweep> {
+  return getJson<ISweep>(`runs/${enc(runId)}/sweep`, {}, settings);
 }

@@ -7,6 +7,7 @@ import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { LoggedModelsSection } from './components/LoggedModels';
 import { ModelsSection } from './components/Models';
 import { QueryControls } from './components/QueryControls';
 import { RunTable } from './components/RunTable';
@@ -86,6 +87,21 @@ function Models(props: { model: ExperimentsModel }): JSX.Element {
   );
 }
 
+function LoggedModels(props: { model: ExperimentsModel }): JSX.Element {
+  const { model } = props;
+  const [open, setOpen] = React.useState(false);
+  return (
+    <>
+      <div className="mlnb-models-head mlnb-logged-models-head" onClick={() => setOpen(!open)}>
+        {open ? '▾' : '▸'} Logged models
+      </div>
+      {open && (
+        <LoggedModelsSection experimentId={model.query.experimentId} refreshKey={model.modelsGeneration} />
+      )}
+    </>
+  );
+}
+
 function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.Element {
   const { model, actions } = props;
   useSignal(model.changed);
@@ -107,6 +123,7 @@ function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.
       <RunToolbar model={model} onCompare={actions.compare} />
       <Runs model={model} actions={actions} />
       <Models model={model} />
+      <LoggedModels model={model} />
     </div>
   );
 }

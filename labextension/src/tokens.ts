@@ -187,3 +187,52 @@ export interface IMonitoringRun {
     report: { share_drifted: number; dataset_drift: boolean; columns: IDriftColumn[] };
   } | null;
 }
+
+/** MLflow 3's logged model (a model with an id of its own; with or without a run). */
+export interface ILoggedModel {
+  model_id: string;
+  experiment_id: string;
+  name: string;
+  source_run_id: string | null;
+  artifact_path: string | null;
+  status: string;
+  model_type: string | null;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  params: Record<string, string>;
+  tags: Record<string, string>;
+  /** The latest metrics of its run (none for a model without a run). */
+  metrics: Record<string, JsonNumber>;
+  model_uri: string;
+}
+
+export interface ILoggedModelDetail {
+  model: ILoggedModel;
+  files: IFileInfo[];
+  versions: IModelVersion[];
+}
+
+export interface ISweepTrial {
+  number: number;
+  run_id: string;
+  run_name: string;
+  state: string;
+  value: number | null;
+  params: Record<string, string>;
+}
+
+/** A parent run's children as a sweep (what `mlnb.show_sweep` shows in a notebook). */
+export interface ISweep {
+  parent: { run_id: string; run_name: string };
+  metric: string;
+  direction: 'minimize' | 'maximize';
+  direction_guessed: boolean;
+  optuna: boolean;
+  params: string[];
+  trials: ISweepTrial[];
+  truncated: boolean;
+  best_so_far: Array<{ number: number; value: number }>;
+  importances: Array<{ param: string; importance: number | null }>;
+  importance_method: string;
+  best: (ISweepTrial & { model_uri: string | null }) | null;
+}

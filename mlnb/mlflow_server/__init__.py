@@ -89,6 +89,7 @@ ROUTES: list[tuple[str, str]] = (
        ("PATCH", "/api/2.0/mlflow/logged-models/<model_id>"),
        ("PATCH", "/api/2.0/mlflow/logged-models/<model_id>/tags"),
        ("DELETE", "/api/2.0/mlflow/logged-models/<model_id>/tags/<key>"),
+       ("POST", "/api/2.0/mlflow/logged-models/<model_id>/params"),
        ("GET", "/api/2.0/mlflow-artifacts/artifacts"),
        ("GET", "/api/2.0/mlflow-artifacts/artifacts/<path>"),
        ("PUT", "/api/2.0/mlflow-artifacts/artifacts/<path>"),
@@ -105,7 +106,8 @@ for _methods, _path, _handler in _SIMPLE:
     for _method in _methods.split():
         _BY_PATH.setdefault(f"/api/2.0/mlflow/{_path}", {})[_method] = _handler
 
-_LOGGED_MODEL = re.compile(r"/api/2\.0/mlflow/logged-models/(m-[0-9a-f]{32})(/tags(?:/(.+))?)?")
+_LOGGED_MODEL = re.compile(
+    r"/api/2\.0/mlflow/logged-models/(m-[0-9a-f]{32})(/tags(?:/(.+))?)?(/params)?")
 _ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 # A write must say it is JSON: a text/plain POST is what a hostile page can send without a
 # CORS preflight (the CVE-2023-43472 pattern), so a body of any other type is refused.
@@ -155,6 +157,10 @@ def _dispatch(ctx: Context, request: ApiRequest) -> ApiResponse | Json:
     found = _LOGGED_MODEL.fullmatch(path)
     if found is not None:
         model_id, tags, key = found.group(1), found.group(2), found.group(3)
+        if found.group(4):
+            if tags or method != "POST":
+                raise _not_found(request)
+            return artifacts.log_logged_model_params(ctx, model_id, Args.of(request))
         if not tags and method == "GET":
             return artifacts.get_logged_model(ctx, model_id)
         if not tags and method == "PATCH":

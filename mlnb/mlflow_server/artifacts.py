@@ -3,8 +3,9 @@
 
 A proxied path is ``<experiment>/<run>/artifacts/<path>`` (a run's artifact) or
 ``<experiment>/models/<model id>/artifacts/<path>`` (a logged model's file, kept in its run's
-artifacts under ``models/<model id>``). Every path is checked by the store (``safe_relpath``), so
-no request reaches outside a run's folder; an uploaded file is recorded as a *user* artifact.
+artifacts under ``models/<model id>``, or for a model without a run in its own folder). Every
+path is checked by the store (``safe_relpath``), so no request reaches outside a run's folder;
+an uploaded file is recorded as a *user* artifact.
 """
 
 from __future__ import annotations
@@ -57,10 +58,13 @@ def run_path(ctx: Context, proxied: str, allow_top: bool = False) -> tuple[str, 
         "<experiment_id>/models/<model_id>/artifacts/<path>.")
     if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
         model = ctx.store.get_logged_model(parts[2])
-        if model.experiment_id != parts[0] or not model.source_run_id or not model.artifact_path:
+        if model.experiment_id != parts[0]:
             raise ApiError("RESOURCE_DOES_NOT_EXIST",
                            f"Logged model {parts[2]} has no files in experiment {parts[0]}.")
-        run_id, rel = model.source_run_id, posixpath.join(model.artifact_path, *parts[4:])
+        if model.source_run_id and model.artifact_path:
+            run_id, rel = model.source_run_id, posixpath.join(model.artifact_path, *parts[4:])
+        else:  # a model without a run: its own folder, the store's records of it
+            run_id, rel = model.model_id, "/".join(parts[4:])
     elif len(parts) >= 3 and parts[2] == "artifacts":
         info = ctx.store.get_run_info(parts[1])
         if info.experiment_id != parts[0]:
@@ -145,25 +149,27 @@ def delete(ctx: Context, proxied: str) -> Json:
 
 def create_logged_model(ctx: Context, args: Args) -> Json:
     """``POST logged-models {experiment_id, name, model_type, source_run_id, params, tags}``:
-    a PENDING model whose files go to its run's ``models/<model id>`` folder.
+    a PENDING model whose files go to its run's ``models/<model id>`` folder, or without a run
+    to its own folder.
 
     :param ctx: the request's context.
     :param args: the request's fields.
     """
     experiment_id = args.required("experiment_id")
-    run_id = args.string("source_run_id")
-    if not run_id:
-        raise bad_request("mlnb keeps a logged model's files in a run: log the model inside a "
-                          "run (mlflow.start_run()) so that source_run_id is set.")
-    info = ctx.store.get_run_info(run_id)
-    if info.experiment_id != experiment_id:
-        raise bad_request(f"Run {run_id} is in experiment {info.experiment_id}, not "
-                          f"{experiment_id[:40]}.")
-    ctx.store.check_writable(run_id)
+    run_id = args.string("source_run_id") or None
+    if run_id is not None:
+        info = ctx.store.get_run_info(run_id)
+        if info.experiment_id != experiment_id:
+            raise bad_request(f"Run {run_id} is in experiment {info.experiment_id}, not "
+                              f"{experiment_id[:40]}.")
+        ctx.store.check_writable(run_id)
+    else:
+        ctx.store.require_writable()
     model_id = new_model_id()
     params = {p.required("key"): p.string("value", default="") or "" for p in args.objects("params")}
     model = ctx.store.create_logged_model(
-        experiment_id, args.string("name") or "model", run_id, f"models/{model_id}",
+        experiment_id, args.string("name") or "model", run_id,
+        None if run_id is None else f"models/{model_id}",
         args.string("model_type") or None, params, args.tags(), model_id=model_id,
         status="PENDING")
     return {"model": logged_model_json(model)}
@@ -191,6 +197,18 @@ def finalize_logged_model(ctx: Context, model_id: str, args: Args) -> Json:
         raise bad_request(f"Invalid value {raw[:40]!r} for parameter 'status': use "
                           "LOGGED_MODEL_READY or LOGGED_MODEL_UPLOAD_FAILED.")
     return {"model": logged_model_json(ctx.store.set_logged_model_status(model_id, status))}
+
+
+def log_logged_model_params(ctx: Context, model_id: str, args: Args) -> Json:
+    """``POST logged-models/<id>/params {params: [{key, value}]}``.
+
+    :param ctx: the request's context.
+    :param model_id: the model.
+    :param args: the request's fields.
+    """
+    params = {p.required("key"): p.string("value", default="") or "" for p in args.objects("params")}
+    ctx.store.log_logged_model_params(model_id, params)
+    return {}
 
 
 def set_logged_model_tags(ctx: Context, model_id: str, args: Args) -> Json:

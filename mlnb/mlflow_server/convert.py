@@ -186,6 +186,8 @@ def model_version_json(version: ModelVersion) -> dict[str, Any]:
     }
     if version.run_id:
         found["run_id"] = version.run_id
+    if version.model_id:
+        found["model_id"] = version.model_id
     if version.tags:
         found["tags"] = key_values(version.tags)
     if version.aliases:

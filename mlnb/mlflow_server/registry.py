@@ -196,6 +196,14 @@ def version_source(ctx: Context, source: str, model_id: str | None) -> str:
     elif not text.startswith("runs:/"):
         raise bad_request(f"source {source!r} is refused: mlnb registers models logged to this "
                           "server (models:/m-<id> or runs:/<run_id>/<path>), never other paths.")
+    if text.startswith("models:/m-"):  # a logged model without a run: its own folder
+        model_id = text[len("models:/"):]
+        try:
+            ctx.store.artifact_record(model_id, MLMODEL)
+        except NotFoundError:
+            raise bad_request(f"source {source!r} is not a model: logged model {model_id} has no "
+                              f"{MLMODEL}.") from None
+        return text
     run_id, path = check_source(text)
     try:
         ctx.store.artifact_record(run_id, f"{path}/{MLMODEL}")
@@ -341,6 +349,11 @@ def get_download_uri(ctx: Context, args: Args) -> Json:
     :param args: the request's fields.
     """
     version = ctx.store.get_model_version(args.required("name"), args.required("version"))
-    run_id, path = check_source(version.source)
+    stored = version.storage_location or version.source
+    if stored.startswith("models:/m-"):  # a logged model without a run: its own folder
+        model = ctx.store.get_logged_model(stored[len("models:/"):])
+        return {"artifact_uri": f"mlflow-artifacts:/{model.experiment_id}/models/"
+                                f"{model.model_id}/artifacts"}
+    run_id, path = check_source(stored)
     info = ctx.store.get_run_info(run_id)
     return {"artifact_uri": f"mlflow-artifacts:/{info.experiment_id}/{run_id}/artifacts/{path}"}

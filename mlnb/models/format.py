@@ -56,6 +56,7 @@ class ModelDescriptor:
     saved_input_example_info: dict[str, Any] | None = None
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     reference_data_info: dict[str, Any] | None = None
+    model_id: str | None = None  # MLflow 3: the logged model's id (absent for save_model)
 
     def to_dict(self) -> dict[str, Any]:
         """The descriptor as the ``MLmodel`` mapping."""
@@ -64,6 +65,8 @@ class ModelDescriptor:
             "mlnb_version": self.mlnb_version, "model_uuid": self.model_uuid,
             "run_id": self.run_id, "utc_time_created": self.utc_time_created,
         }
+        if self.model_id is not None:
+            out["model_id"] = self.model_id
         if self.signature is not None:
             out["signature"] = self.signature.to_dict()
         if self.saved_input_example_info is not None:
@@ -106,6 +109,7 @@ class ModelDescriptor:
             files=files if isinstance(files, dict) else {},
             reference_data_info=raw.get("reference_data") if isinstance(raw.get("reference_data"),
                                                                         dict) else None,
+            model_id=raw.get("model_id") if isinstance(raw.get("model_id"), str) else None,
         )
 
     @classmethod
@@ -228,6 +232,7 @@ def build_model_files(
     payload: dict[str, bytes], flavors: dict[str, dict[str, Any]], *,
     modules: Iterable[str], signature: ModelSignature | None, input_example: Any,
     run_id: str | None, artifact_path: str | None, reference_data: Any = None,
+    model_id: str | None = None,
 ) -> tuple[dict[str, bytes], ModelDescriptor]:
     """Every file of a model folder, ``MLmodel`` last, with the descriptor it holds.
 
@@ -240,6 +245,7 @@ def build_model_files(
     :param artifact_path: its folder in the run (None for ``save_model``).
     :param reference_data: data the model was trained on (a DataFrame), saved as a sample in
         ``reference_data.parquet`` (hash-recorded like every file) for drift monitoring.
+    :param model_id: the logged model's id (None for ``save_model``).
     """
     files = dict(payload)
     reference_info = None
@@ -251,7 +257,7 @@ def build_model_files(
     if input_example is not None:
         files["input_example.json"], example_info = example_bytes(input_example)
     descriptor = ModelDescriptor(
-        flavors=flavors, run_id=run_id, artifact_path=artifact_path,
+        flavors=flavors, run_id=run_id, artifact_path=artifact_path, model_id=model_id,
         utc_time_created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"),
         mlnb_version=__version__, model_uuid=secrets.token_hex(16), signature=signature,
         saved_input_example_info=example_info, reference_data_info=reference_info,
@@ -290,15 +296,17 @@ def log_files(files: dict[str, bytes], artifact_path: str, run_id: str,
     ``MLmodel`` beside a pickle would make a folder that loads as a trusted model.
 
     :param files: relative name -> bytes.
-    :param artifact_path: the model's folder inside the run's artifacts.
-    :param run_id: the run.
+    :param artifact_path: the model's folder inside the run's artifacts (``""`` for a logged
+        model's own folder).
+    :param run_id: the run, or a logged model without a run.
     :param user_files: the names among ``files`` whose content the user supplied.
     """
     store = current_store()
     supplied = set(user_files)
+    prefix = f"{artifact_path}/" if artifact_path else ""
     for name in sorted(files, key=lambda n: n == MLMODEL):  # MLmodel last: a model is whole
         origin = "user" if name in supplied else MODEL_ORIGIN
-        store.put_artifact_bytes(run_id, f"{artifact_path}/{name}", files[name], origin=origin)
+        store.put_artifact_bytes(run_id, prefix + name, files[name], origin=origin)
 
 
 # --- trust ---------------------------------------------------------------------------------

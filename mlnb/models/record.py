@@ -1,17 +1,20 @@
-"""Logging a built model into a run (and registering it), shared by every flavor's ``log_model``."""
+"""Logging a built model as a logged model, in a run or without one (and registering it), shared
+by every flavor's ``log_model``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from mlnb.errors import InvalidParameterError
+from mlnb.errors import InvalidParameterError, MlnbError
 from mlnb.models.format import ModelInfo, build_model_files, log_files
 from mlnb.models.signature import ModelSignature, infer_schema
 from mlnb.store.artifacts import safe_relpath
 from mlnb.tracking import fluent
 from mlnb.tracking.client import current_store
+from mlnb.tracking.experiment import active_experiment_id
 from mlnb.tracking.fluent import register_model
+from mlnb.tracking.logged_models import note_logged_model
 
 
 def log_built_model(
@@ -20,18 +23,21 @@ def log_built_model(
     run_id: str | None, registered_model_name: str | None, user_files: Iterable[str] = (),
     reference_data: Any = None,
 ) -> ModelInfo:
-    """Write the model's files into a run and register it under ``registered_model_name`` if given.
+    """Write the model's files as a logged model and register it under ``registered_model_name``
+    if given.
 
-    The run is ``run_id``, or the active run, or a new run ended afterwards (FAILED if writing
-    fails), as MLflow does.
+    The model is MLflow 3's logged model: PENDING while its files are written, READY after
+    (FAILED if writing fails). Its files go into ``run_id``'s artifacts, or the active run's;
+    with no run, into the model's own folder (a logged model without a run, as MLflow 3 does).
 
     :param payload: the flavor's own files (name -> bytes).
     :param flavors: the ``flavors`` section of ``MLmodel``.
     :param modules: import names whose installed versions go into ``requirements.txt``.
     :param signature: the model's signature, or None.
     :param input_example: the input example, or None.
-    :param artifact_path: the model's folder inside the run's artifacts.
-    :param run_id: the run, or None for the active (or a new) run.
+    :param artifact_path: the model's folder inside the run's artifacts; its last part is the
+        logged model's name.
+    :param run_id: the run, or None for the active run (or no run).
     :param registered_model_name: register the model under this name, or None.
     :param user_files: names in ``payload`` whose bytes the user supplied (recorded as ``"user"``
         files, never as the model writer's).
@@ -39,32 +45,31 @@ def log_built_model(
         model as a Parquet sample: the default reference of ``mlnb monitor``.
     """
     path = safe_relpath(artifact_path)
-    started = None
     if run_id is None:
         active = fluent.active_run()
-        if active is None:
-            started = fluent.start_run()
-            active = started
-        run_id = active.run_id
+        run_id = None if active is None else active.run_id
+    store = current_store()
+    experiment_id = (store.get_run_info(run_id).experiment_id if run_id is not None
+                     else active_experiment_id())
+    logged = store.create_logged_model(experiment_id, path.rsplit("/", 1)[-1], run_id,
+                                       None if run_id is None else path, status="PENDING")
+    # A model without a run owns its folder: its files sit at the top of it.
+    owner, folder = (logged.model_id, "") if run_id is None else (run_id, path)
     try:
         files, descriptor = build_model_files(
             payload, flavors, modules=modules, signature=signature, input_example=input_example,
             run_id=run_id, artifact_path=path, reference_data=reference_data,
+            model_id=logged.model_id,
         )
-        log_files(files, path, run_id, user_files)
-        store = current_store()
-        # MLflow 3: the model gets an id of its own, linked to the run that logged it.
-        logged = store.create_logged_model(store.get_run_info(run_id).experiment_id,
-                                           path.rsplit("/", 1)[-1], run_id, path)
+        log_files(files, folder, owner, user_files)
     except BaseException:
-        if started is not None:
-            fluent.end_run("FAILED")
+        _finalize_quietly(logged.model_id, "FAILED")
         raise
-    if started is not None:
-        fluent.end_run()
+    store.set_logged_model_status(logged.model_id, "READY")
+    note_logged_model(logged.model_id)
     info = ModelInfo(
-        # runs:/ as before (code builds paths from it); models:/<model_id> names it as well.
-        model_uri=f"runs:/{run_id}/{path}", run_id=run_id, artifact_path=path,
+        # MLflow 3: models:/<model_id>; runs:/<run_id>/<path> still loads a model of a run.
+        model_uri=logged.model_uri, run_id=run_id, artifact_path=path,
         signature=signature, flavors=flavors, utc_time_created=descriptor.utc_time_created,
         model_uuid=descriptor.model_uuid, mlnb_version=descriptor.mlnb_version,
         saved_input_example_info=descriptor.saved_input_example_info,
@@ -74,6 +79,15 @@ def log_built_model(
         version = register_model(info.model_uri, registered_model_name)
         info = ModelInfo(**{**info.__dict__, "registered_model_version": version.version})
     return info
+
+
+def _finalize_quietly(model_id: str, status: str) -> None:
+    """Mark a model whose files could not be written FAILED, without hiding why they could not
+    (a failure here, such as the store gone, leaves the first error to be seen)."""
+    try:
+        current_store().set_logged_model_status(model_id, status)
+    except MlnbError:
+        pass
 
 
 def signature_for(model_predict: Any, signature: ModelSignature | None, input_example: Any

@@ -14,16 +14,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlnb.entities import MLMODEL, ModelVersion
+from mlnb.entities import MLMODEL, LoggedModel, ModelVersion
 from mlnb.errors import InvalidParameterError, NotFoundError
 from mlnb.registry.uri import (
     check_uri_text,
-    logged_model_source,
+    logged_model_of,
     parse_registry_uri,
     resolve_registry_uri,
 )
 from mlnb.store import Store
 from mlnb.store.artifacts import safe_relpath
+from mlnb.store.logged_models import MODEL_ID
 from mlnb.tracking.client import current_store, existing_store
 
 __all__ = ["MLMODEL", "ModelLocation", "check_uri_text", "parse_registry_uri", "resolve_model_uri",
@@ -34,12 +35,14 @@ _RUNS = re.compile(r"^runs:/([0-9a-f]{32})(?:/(.*))?$")
 
 @dataclass(frozen=True)
 class ModelLocation:
-    """Where a model URI points: its local folder and, when the store wrote it, its run."""
+    """Where a model URI points: its local folder and, when the store wrote it, the owner of its
+    artifact records: its run, or (``run_id`` holding an ``m-`` id) a logged model without a run,
+    whose folder is its own (``artifact_path`` ``""``)."""
 
     uri: str
     local_dir: Path
     run_id: str | None = None
-    artifact_path: str | None = None  # the model folder's path inside its run's artifacts
+    artifact_path: str | None = None  # the model folder's path inside its owner's artifacts
     store: Store | None = None
     version: ModelVersion | None = None
 
@@ -54,14 +57,13 @@ def resolve_model_uri(uri: str, store: Store | None = None) -> ModelLocation:
     text = check_uri_text(uri)
     if text.startswith("models:/m-"):
         st = store or current_store()
-        source = logged_model_source(st, text)
-        if source is not None:  # its files are in its run's artifacts, checked as runs:/ are
-            found = resolve_model_uri(source, st)
-            return ModelLocation(text, found.local_dir, found.run_id, found.artifact_path, st)
+        model = logged_model_of(st, text)
+        if model is not None:
+            return _logged_model_location(text, model, st)
     if text.startswith("models:"):
         st = store or current_store()
         mv = resolve_registry_uri(st, text)
-        run_location = resolve_model_uri(mv.source, st)
+        run_location = resolve_model_uri(mv.storage_location or mv.source, st)
         return ModelLocation(text, run_location.local_dir, run_location.run_id,
                              run_location.artifact_path, st, mv)
     if text.startswith("runs:"):
@@ -87,6 +89,23 @@ def resolve_model_uri(uri: str, store: Store | None = None) -> ModelLocation:
     return _local(text, store)
 
 
+def _logged_model_location(text: str, model: LoggedModel, store: Store) -> ModelLocation:
+    """A logged model's folder: in its run's artifacts (checked as runs:/ are), or its own."""
+    if model.source_run_id is not None and model.artifact_path is not None:
+        found = resolve_model_uri(model.artifact_location, store)
+        return ModelLocation(text, found.local_dir, found.run_id, found.artifact_path, store)
+    if model.status != "READY":
+        raise NotFoundError(
+            f"Logged model {model.model_id} is {model.status}: its files are not complete. "
+            "Finalize it with mlnb.finalize_logged_model(model_id, 'READY') once they are.")
+    try:
+        folder = store.artifact_path(model.model_id)
+    except NotFoundError:
+        raise NotFoundError(f"{text!r} is not a model: logged model {model.model_id} has no "
+                            "files (an external model keeps them elsewhere).") from None
+    return _checked(ModelLocation(text, folder, model.model_id, "", store))
+
+
 def _local(text: str, store: Store | None) -> ModelLocation:
     folder = Path(text).expanduser()
     if folder.name == MLMODEL and folder.is_file():
@@ -99,6 +118,9 @@ def _local(text: str, store: Store | None) -> ModelLocation:
             parts = folder.relative_to(root).parts
             if len(parts) >= 2 and re.fullmatch(r"[0-9a-f]{32}", parts[0]):
                 return _checked(ModelLocation(text, folder, parts[0], "/".join(parts[1:]), st))
+            if len(parts) >= 2 and parts[0] == "models" and MODEL_ID.fullmatch(parts[1]):
+                # a logged model without a run: its own folder, models/<model_id>
+                return _checked(ModelLocation(text, folder, parts[1], "/".join(parts[2:]), st))
     return _checked(ModelLocation(text, folder))
 
 

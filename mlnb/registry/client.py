@@ -211,14 +211,16 @@ class RegistryClientMixin:
         self.store.delete_model_version_tag(name, version, key)
 
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
-        """The version's source, always a ``runs:/<run_id>/<path>`` URI in this store.
+        """Where the version's files are in this store: its ``runs:/<run_id>/<path>`` folder, or
+        ``models:/m-<id>`` for a logged model without a run.
 
         Unlike MLflow, this is not a storage location; load it with ``mlnb.pyfunc.load_model``.
 
         :param name: the model's name.
         :param version: the version number.
         """
-        return self.store.get_model_version(name, version).source
+        mv = self.store.get_model_version(name, version)
+        return mv.storage_location or mv.source
 
     # --- stages, aliases, history -----------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from mlnb.entities import ModelVersion, ModelVersionStage
+from mlnb.entities import LoggedModel, ModelVersion, ModelVersionStage
 from mlnb.errors import InvalidParameterError, NotFoundError
 from mlnb.store import Store
 from mlnb.store.logged_models import MODEL_ID
@@ -78,9 +78,9 @@ def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None, str | Non
     return name, None, stage, None
 
 
-def logged_model_source(store: Store, uri: str) -> str | None:
-    """For ``models:/m-<id>`` (MLflow 3's logged-model URI), the ``runs:/`` folder of its files;
-    None for any other URI (a registered model's name cannot take this form: it has no version).
+def logged_model_of(store: Store, uri: str) -> LoggedModel | None:
+    """For ``models:/m-<id>`` (MLflow 3's logged-model URI), the logged model; None for any other
+    URI (a registered model's name cannot take this form: it has no version).
 
     :param store: the store the model is in.
     :param uri: a model URI.
@@ -90,8 +90,24 @@ def logged_model_source(store: Store, uri: str) -> str | None:
     rest = text[len("models:/"):] if text.startswith("models:/") else ""
     if not MODEL_ID.fullmatch(rest):
         return None
-    model = store.get_logged_model(rest)
-    return model.artifact_location
+    return store.get_logged_model(rest)
+
+
+def logged_model_source(store: Store, uri: str) -> str | None:
+    """For ``models:/m-<id>``, where its files are: the ``runs:/`` folder of a model logged in a
+    run, or the URI itself for a model without a run (its own folder, read through the store by
+    its id). None for any other URI.
+
+    :param store: the store the model is in.
+    :param uri: a model URI.
+    :raises NotFoundError: when the store has no such logged model.
+    """
+    model = logged_model_of(store, uri)
+    if model is None:
+        return None
+    if model.source_run_id is not None and model.artifact_path is not None:
+        return model.artifact_location
+    return model.model_uri
 
 
 def resolve_registry_uri(store: Store, uri: str) -> ModelVersion:

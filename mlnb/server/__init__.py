@@ -44,6 +44,11 @@ ROUTES: list[tuple[str, str]] = [
     ("models/([^/]+)/aliases/([^/]+)", "models:AliasHandler"),
     ("experiments/([^/]+)/traces", "traces:TracesHandler"),
     ("traces/([^/]+)", "traces:TraceHandler"),
+    ("logged-models", "logged_models:LoggedModelsHandler"),
+    ("logged-models/([^/]+)", "logged_models:LoggedModelHandler"),
+    ("logged-models/([^/]+)/artifacts", "logged_models:LoggedModelArtifactsHandler"),
+    ("logged-models/([^/]+)/artifact", "logged_models:LoggedModelFileHandler"),
+    ("runs/([^/]+)/sweep", "sweep:SweepHandler"),
     # Last: every other path under /mlnb/api/ is a JSON 404.
     ("(.*)", "base:NotFoundHandler"),
 ]

@@ -77,6 +77,14 @@ class ArtifactDownloadHandler(MlnbHandler):
         rel = url_path if url_path else self.get_query_argument("path", "")
         if not rel:
             raise web.HTTPError(400, "Name the artifact with ?path=<artifact path>.")
+        await self.send_artifact(run_id, rel)
+
+    async def send_artifact(self, run_id: str, rel: str) -> None:
+        """Stream one recorded artifact file with the headers that keep it passive.
+
+        :param run_id: the run (or a logged model without a run) whose records hold the file.
+        :param rel: the file's path inside its artifacts.
+        """
         store = self.store()
 
         def locate() -> tuple[FileInfo, Path]:

@@ -25,7 +25,7 @@ from mlnb.errors import (
 )
 from mlnb.store import pg_schema
 from mlnb.store.access import AccessQueries
-from mlnb.store.artifacts import ArtifactRoot, StoredFile, safe_relpath
+from mlnb.store.artifacts import ArtifactRoot, StoredFile, is_model_owner, safe_relpath
 from mlnb.store.batches import BatchQueries
 from mlnb.store.connection import Connection, refuse_foreign_database
 from mlnb.store.datasets import DatasetQueries
@@ -162,8 +162,9 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         """
         rel = safe_relpath(path, allow_empty=True)
         like = rel + "/" if rel else ""
+        table, owner = artifact_table(run_id)
         rows = self.cx.query(
-            "SELECT path, size, sha256 FROM artifacts WHERE run_id = ? "
+            f"SELECT path, size, sha256 FROM {table} WHERE {owner} = ? "
             "AND (path = ? OR substr(path, 1, ?) = ?) ORDER BY path",
             [run_id, rel, len(like), like])
         return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
@@ -188,13 +189,13 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
                            ) -> StoredFile:
         """Write ``data`` as an artifact of the run and record its size, hash and origin.
 
-        :param run_id: the run; it must exist and not be deleted.
+        :param run_id: the run; it must exist and not be deleted. Or a logged model without a
+            run, while it is ``PENDING``.
         :param path: the artifact's path inside the run.
         :param data: the file's content.
         :param origin: ``"model"`` only for mlnb's model writer, else ``"user"``.
         """
-        self.check_writable(run_id)
-        self._check_unpinned(run_id, path)
+        self._check_owner_writable(run_id, path)
         if origin == MODEL_ORIGIN:
             user_key()  # before writing: a model that cannot be vouched for is not written
         stored = self.artifacts.put_bytes(run_id, path, data)
@@ -205,13 +206,13 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
                           ) -> StoredFile:
         """Copy the file ``source`` to the run's artifact ``path`` and record it.
 
-        :param run_id: the run; it must exist and not be deleted.
+        :param run_id: the run; it must exist and not be deleted. Or a logged model without a
+            run, while it is ``PENDING``.
         :param source: the local file.
         :param path: the artifact's path inside the run.
         :param origin: ``"model"`` only for mlnb's model writer, else ``"user"``.
         """
-        self.check_writable(run_id)
-        self._check_unpinned(run_id, path)
+        self._check_owner_writable(run_id, path)
         if origin == MODEL_ORIGIN:
             user_key()  # as in put_artifact_bytes
         stored = self.artifacts.put_file(run_id, source, path)
@@ -259,11 +260,12 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         mac = self._mac(run_id, stored, origin)
         # Written after the file is complete and renamed into place: a row never points at a
         # missing or partial file.
+        table, owner = artifact_table(run_id)
         with self.cx.write() as conn:
             conn.execute(
-                "INSERT INTO artifacts (run_id, path, size, sha256, created, origin, mac) "
+                f"INSERT INTO {table} ({owner}, path, size, sha256, created, origin, mac) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, "
+                f"ON CONFLICT ({owner}, path) DO UPDATE SET size = excluded.size, "
                 "sha256 = excluded.sha256, created = excluded.created, origin = excluded.origin, "
                 "mac = excluded.mac",
                 [run_id, stored.path, stored.size, stored.sha256, now_ms(), origin, mac],
@@ -305,8 +307,9 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         :param path: the artifact's path inside the run.
         """
         rel = safe_relpath(path)
+        table, owner = artifact_table(run_id)
         rows = self.cx.query(
-            "SELECT sha256, origin, mac FROM artifacts WHERE run_id = ? AND path = ?", [run_id, rel]
+            f"SELECT sha256, origin, mac FROM {table} WHERE {owner} = ? AND path = ?", [run_id, rel]
         )
         if not rows:
             return None
@@ -316,7 +319,9 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
 
     def artifact_signature_counts(self) -> tuple[int, int]:
         """``(records signed by this user's key, all records)`` of the store's artifacts."""
-        rows = self.cx.query("SELECT run_id, path, sha256, origin, mac FROM artifacts")
+        rows = self.cx.query("SELECT run_id, path, sha256, origin, mac FROM artifacts UNION ALL "
+                             "SELECT model_id, path, sha256, origin, mac FROM "
+                             "logged_model_artifacts")
         signed = sum(mac_verifies(r[4], self.store_id, r[0], r[1], r[2], r[3]) for r in rows)
         return signed, len(rows)
 
@@ -330,17 +335,40 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
                     f"as {name!r} version {version}; a registered version's files cannot change. "
                     "Log to another path (e.g. artifact_path='model-2') and register that.")
 
+    def _check_owner_writable(self, owner: str, path: str) -> None:
+        """Refuse a write to a deleted or missing run, into a registered version's folder, or to a
+        logged model without a run that is finalized (its files are whole once it is READY or
+        FAILED: what a registration pins cannot change afterwards)."""
+        if not is_model_owner(owner):
+            self.check_writable(owner)
+            self._check_unpinned(owner, path)
+            return
+        self.require_writable()
+        model = self.get_logged_model(owner)
+        if model.source_run_id is not None:
+            raise RunStateError(
+                f"Logged model {owner} keeps its files in run {model.source_run_id}'s artifacts; "
+                "write them there (runs:/ paths), not to the model.")
+        if model.status != "PENDING":
+            raise RunStateError(
+                f"Logged model {owner} is {model.status}: its files cannot change once it is "
+                "finalized. Initialize a new model (mlnb.initialize_logged_model) to log others.")
+
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
         """The files and folders directly inside ``path`` of the run's artifacts.
 
-        :param run_id: the run.
+        :param run_id: the run, or a logged model without a run.
         :param path: a folder inside the run's artifacts; default the top.
         """
-        self.get_run_info(run_id)
+        if is_model_owner(run_id):
+            self.get_logged_model(run_id)
+        else:
+            self.get_run_info(run_id)
         prefix = safe_relpath(path, allow_empty=True)
         like = (prefix + "/" if prefix else "")
+        table, owner = artifact_table(run_id)
         rows = self.cx.query(
-            "SELECT path, size, sha256 FROM artifacts WHERE run_id = ? AND substr(path, 1, ?) = ? "
+            f"SELECT path, size, sha256 FROM {table} WHERE {owner} = ? AND substr(path, 1, ?) = ? "
             "ORDER BY path", [run_id, len(like), like],
         )
         entries: dict[str, FileInfo] = {}
@@ -362,11 +390,13 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         :raises NotFoundError: when the run has no such recorded file.
         """
         rel = safe_relpath(path)
+        table, owner = artifact_table(run_id)
         rows = self.cx.query(
-            "SELECT size, sha256 FROM artifacts WHERE run_id = ? AND path = ?", [run_id, rel]
+            f"SELECT size, sha256 FROM {table} WHERE {owner} = ? AND path = ?", [run_id, rel]
         )
         if not rows:
-            raise NotFoundError(f"Run {run_id} has no artifact {rel!r}.")
+            what = "Logged model" if is_model_owner(run_id) else "Run"
+            raise NotFoundError(f"{what} {run_id} has no artifact {rel!r}.")
         return FileInfo(rel, False, rows[0][0], rows[0][1])
 
     def artifact_origin(self, run_id: str, path: str) -> tuple[str, str] | None:
@@ -378,8 +408,9 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
         :param path: the file's path inside the run's artifacts.
         """
         rel = safe_relpath(path)
+        table, owner = artifact_table(run_id)
         rows = self.cx.query(
-            "SELECT sha256, origin FROM artifacts WHERE run_id = ? AND path = ?", [run_id, rel]
+            f"SELECT sha256, origin FROM {table} WHERE {owner} = ? AND path = ?", [run_id, rel]
         )
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
@@ -451,6 +482,17 @@ class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTable
 
 
 ARTIFACT_ENV = "MLNB_ARTIFACT_URI"
+
+
+def artifact_table(owner: str) -> tuple[str, str]:
+    """The table recording an owner's artifacts and its owner column: ``artifacts``/``run_id``
+    for a run, ``logged_model_artifacts``/``model_id`` for a logged model without a run.
+
+    :param owner: a run id or a logged model id.
+    """
+    if is_model_owner(owner):
+        return "logged_model_artifacts", "model_id"
+    return "artifacts", "run_id"
 
 
 def team_artifact_root(cx: StoreConnection, shown: str) -> str:

@@ -100,6 +100,29 @@ def resolve_inside(base: Path, relpath: str) -> Path:
     return target
 
 
+def owner_folder(owner: str) -> str:
+    """The folder of an artifact owner relative to the artifact root: a run's id, or
+    ``models/<model_id>`` for a logged model without a run (MLflow 3's layout; no run id can
+    be ``models``, so the two never meet).
+
+    :param owner: a run id (32 hex digits) or a logged model id (``m-`` and 32 hex digits).
+    :raises UnsafePathError: for anything else.
+    """
+    if isinstance(owner, str) and re.fullmatch(r"[0-9a-f]{32}", owner):
+        return owner
+    if isinstance(owner, str) and re.fullmatch(r"m-[0-9a-f]{32}", owner):
+        return f"models/{owner}"
+    raise UnsafePathError(f"{owner!r} is not a run id.")
+
+
+def is_model_owner(owner: str) -> bool:
+    """Whether an artifact owner is a logged model (``m-`` and 32 hex digits), not a run.
+
+    :param owner: a run id or a logged model id.
+    """
+    return bool(re.fullmatch(r"m-[0-9a-f]{32}", owner))
+
+
 @dataclass(frozen=True)
 class StoredFile:
     """What was written: the artifact's path relative to the run, its size and sha256."""
@@ -119,13 +142,13 @@ class ArtifactRoot:
         self.root = root
 
     def run_dir(self, run_id: str) -> Path:
-        """The folder of a run's artifacts (it may not exist yet).
+        """The folder of a run's artifacts, or of a logged model without a run (it may not exist
+        yet).
 
-        :param run_id: the run; anything but 32 hex digits is refused.
+        :param run_id: the run (32 hex digits) or the logged model (``m-`` and 32 hex digits);
+            anything else is refused.
         """
-        if not re.fullmatch(r"[0-9a-f]{32}", run_id):
-            raise UnsafePathError(f"{run_id!r} is not a run id.")
-        return self.root / run_id
+        return self.root / owner_folder(run_id)
 
     def file_relpath(self, run_id: str, dest: str) -> str:
         """``dest`` checked as the path of a file of the run, normalised (as written).

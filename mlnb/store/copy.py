@@ -69,7 +69,7 @@ _RUN_FIELDS = ("name, status, start_time, end_time, lifecycle_stage, user_id, pa
                "host, pid, pid_start, deleted_time")
 _CHUNK_FIELDS = "points, min_step, max_step, in_step_order, summary, steps, timestamps, vals"
 _VERSION_FIELDS = ("version, creation_time, last_updated_time, description, source, run_id, "
-                   "status, current_stage, user_id")
+                   "status, current_stage, user_id, model_id")
 _EVENT_FIELDS = "version, kind, from_value, to_value, time, user_id"
 
 
@@ -531,7 +531,8 @@ def _copy_inputs(src: Store, dst: Store, experiments: dict[int, int], conflicted
 
 def _copy_logged_models(src: Store, dst: Store, experiments: dict[int, int], conflicted: set[str],
                         summary: CopySummary, report: ProgressHook) -> None:
-    """MLflow 3's logged models DST lacks (by id), with their params and tags."""
+    """MLflow 3's logged models DST lacks (by id), with their params and tags, and the files of
+    a model without a run (its own folder), signed for DST where this user signed them in SRC."""
     rows = src.cx.query("SELECT model_id, experiment_id, name, source_run_id, artifact_path, "
                         "model_type, status, creation_timestamp, last_updated_timestamp "
                         "FROM logged_models ORDER BY creation_timestamp, model_id")
@@ -539,6 +540,7 @@ def _copy_logged_models(src: Store, dst: Store, experiments: dict[int, int], con
     wanted = [r for r in rows if str(r[0]) not in have and r[3] not in conflicted]
     for done, row in enumerate(wanted, 1):
         model_id = str(row[0])
+        files = _model_files(src, dst, model_id, summary) if row[3] is None else []
         with dst.cx.write() as tx:
             tx.execute("INSERT INTO logged_models (model_id, experiment_id, name, source_run_id, "
                        "artifact_path, model_type, status, creation_timestamp, "
@@ -549,8 +551,26 @@ def _copy_logged_models(src: Store, dst: Store, experiments: dict[int, int], con
                                [(model_id, k, v) for k, v in src.cx.query(
                                    f"SELECT key, value FROM {table} WHERE model_id = ?",
                                    [model_id])])
+            tx.executemany("INSERT INTO logged_model_artifacts (model_id, path, size, sha256, "
+                           "created, origin, mac) VALUES (?, ?, ?, ?, ?, ?, ?)", files)
         summary.logged_models_new += 1
         report(Progress("models", done, len(wanted), summary.artifact_bytes))
+
+
+def _model_files(src: Store, dst: Store, model_id: str, summary: CopySummary
+                 ) -> list[tuple[Any, ...]]:
+    """Copy the files of a logged model without a run; return their DST records."""
+    records = []
+    for path, size, sha, created, origin, mac in src.cx.query(
+            "SELECT path, size, sha256, created, origin, mac FROM logged_model_artifacts "
+            "WHERE model_id = ? ORDER BY path", [model_id]):
+        stored = _copy_file(src, dst, model_id, str(path), int(size), str(sha))
+        signed = mac_verifies(mac, src.store_id, model_id, stored.path, stored.sha256, str(origin))
+        records.append((model_id, stored.path, stored.size, stored.sha256, created, origin,
+                        _sign(dst, model_id, stored, str(origin)) if signed else None))
+        summary.artifacts_copied += 1
+        summary.artifact_bytes += stored.size
+    return records
 
 
 # --- registry -------------------------------------------------------------------------------
@@ -669,7 +689,7 @@ def _mapped_event(event: Sequence[Any], mapping: dict[int, int]) -> tuple[Any, .
 
 def _copy_version(src: Store, tx: Writer, name: str, row: Sequence[Any], target: int) -> None:
     tx.execute(f"INSERT INTO model_versions (name, {_VERSION_FIELDS}) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [name, target, *row[1:]])
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [name, target, *row[1:]])
     tx.executemany("INSERT INTO model_version_files (name, version, path, sha256) "
                    "VALUES (?, ?, ?, ?)",
                    [(name, target, p, h) for p, h in src.cx.query(

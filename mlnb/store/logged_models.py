@@ -1,9 +1,13 @@
-"""MLflow 3's logged models (migration ``0008_logged_models``): ids, params, tags, searches.
+"""MLflow 3's logged models (migrations ``0008_logged_models``, ``0013_logged_model_runless``):
+ids, params, tags, searches.
 
-A logged model's files stay where the model writer put them, in its run's artifacts: the
-artifact records (size, sha256, origin, MAC), the trust rules of loading and the registry's
-pins all apply to them unchanged. The row here gives the model its own id (``m-`` and 32 hex
-digits, MLflow's form), so that ``models:/m-<id>`` loads and registers it.
+A model logged inside a run keeps its files where the model writer put them, in the run's
+artifacts. A model without a run (``initialize_logged_model``, ``log_model`` outside a run)
+keeps them in its own folder, ``models/<model_id>`` under the artifact root, recorded in
+``logged_model_artifacts`` as a run's are in ``artifacts``. Either way the artifact records (size,
+sha256, origin, MAC), the trust rules of loading and the registry's pins apply unchanged. The row
+here gives the model its own id (``m-`` and 32 hex digits, MLflow's form), so that
+``models:/m-<id>`` loads and registers it.
 """
 
 from __future__ import annotations
@@ -90,19 +94,23 @@ class LoggedModelQueries:
     """Logged-model methods of :class:`~mlnb.store.Store`."""
 
     cx: StoreConnection
+    artifact_root_uri: str
 
     def create_logged_model(
-        self, experiment_id: str, name: str, source_run_id: str, artifact_path: str,
+        self, experiment_id: str, name: str, source_run_id: str | None, artifact_path: str | None,
         model_type: str | None = None, params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None, *, model_id: str | None = None,
         status: str = "READY",
     ) -> LoggedModel:
-        """Record a model the model writer logged into ``artifact_path`` of a run (READY).
+        """Record a model the model writer logged into ``artifact_path`` of a run (READY), or a
+        model without a run whose files go to its own folder.
 
-        :param experiment_id: the run's experiment.
+        :param experiment_id: the model's experiment (the run's, for a model of a run).
         :param name: the model's name (``log_model(name=...)``).
-        :param source_run_id: the run whose artifacts hold the files.
-        :param artifact_path: the model's folder inside that run's artifacts.
+        :param source_run_id: the run whose artifacts hold the files, or None for a model
+            without a run.
+        :param artifact_path: the model's folder inside that run's artifacts (None without a
+            run: the files go to the model's own folder, ``models/<model_id>``).
         :param model_type: a free-form type, or None.
         :param params: the model's params (values become text).
         :param tags: the model's tags (values become text).
@@ -113,7 +121,12 @@ class LoggedModelQueries:
         """
         name = validation.check_name(name, "Logged model")
         status = check_logged_model_status(status)
-        path = safe_relpath(artifact_path)
+        if (source_run_id is None) != (artifact_path is None):
+            raise InvalidParameterError(
+                "A logged model of a run names its folder in the run's artifacts "
+                "(artifact_path); a model without a run has none (its files go to its own folder).")
+        path = None if artifact_path is None else safe_relpath(artifact_path)
+        self._check_model_home(experiment_id, source_run_id)
         params = {validation.check_key(k, "Param"): validation.param_value(k, v)
                   for k, v in (params or {}).items()}
         tags = {validation.check_key(k, "Tag"): str(v) for k, v in (tags or {}).items()}
@@ -177,6 +190,47 @@ class LoggedModelQueries:
              page_offset(offset)],
         )
         return self._logged_models(rows)
+
+    def _check_model_home(self, experiment_id: str, source_run_id: str | None) -> None:
+        """The experiment must exist, and the run (if any) be in it: said plainly, not as a
+        foreign-key failure."""
+        if not str(experiment_id).isdigit() or not self.cx.query(
+                "SELECT 1 FROM experiments WHERE experiment_id = ?", [int(experiment_id)]):
+            raise NotFoundError(f"No experiment with id {str(experiment_id)[:40]!r}.")
+        if source_run_id is None:
+            return
+        rows = self.cx.query("SELECT experiment_id FROM runs WHERE run_id = ?", [source_run_id])
+        if not rows:
+            raise NotFoundError(f"No run with id {source_run_id!r}.")
+        if str(rows[0][0]) != str(experiment_id):
+            raise InvalidParameterError(
+                f"Run {source_run_id} is in experiment {rows[0][0]}, not {experiment_id}: a "
+                "logged model belongs to its run's experiment.")
+
+    def log_logged_model_params(self, model_id: str, params: Mapping[str, Any]) -> None:
+        """Add params to a logged model. As a run's, a param once set keeps its value: setting
+        it again to the same value is accepted, to another is refused.
+
+        :param model_id: the model.
+        :param params: the params (values become text).
+        :raises NotFoundError: when the store has no such model.
+        :raises InvalidParameterError: when a param already has another value.
+        """
+        rows = {validation.check_key(k, "Param"): validation.param_value(k, v)
+                for k, v in params.items()}
+        model = self.get_logged_model(model_id)
+        for key, value in rows.items():
+            if key in model.params and model.params[key] != value:
+                raise InvalidParameterError(
+                    f"Param {key!r} of logged model {model_id} is already {model.params[key]!r}; "
+                    f"a param cannot change (to {value[:100]!r}). Log it under another key.")
+        with self.cx.write() as conn:
+            conn.executemany(
+                "INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (model_id, key) DO NOTHING",
+                [(model_id, k, v) for k, v in rows.items()])
+            conn.execute("UPDATE logged_models SET last_updated_timestamp = ? WHERE model_id = ?",
+                         [now_ms(), model_id])
 
     def set_logged_model_status(self, model_id: str, status: str) -> LoggedModel:
         """Finalize a logged model: ``READY`` once its files are uploaded, or ``FAILED``.
@@ -267,4 +321,6 @@ class LoggedModelQueries:
             source_run_id=None if r[3] is None else str(r[3]),
             artifact_path=None if r[4] is None else str(r[4]), creation_timestamp=int(r[5]),
             last_updated_timestamp=int(r[6]), model_type=None if r[7] is None else str(r[7]),
-            status=str(r[8]), params=params[str(r[0])], tags=tags[str(r[0])]) for r in rows]
+            status=str(r[8]), params=params[str(r[0])], tags=tags[str(r[0])],
+            storage_uri=None if r[3] is not None else f"{self.artifact_root_uri}/models/{r[0]}")
+            for r in rows]

@@ -39,6 +39,7 @@ from mlnb.store.artifacts import (
     ArtifactRoot,
     StoredFile,
     makedirs_private,
+    owner_folder,
     resolve_inside,
     safe_relpath,
     sha256_of,
@@ -167,7 +168,7 @@ class S3ArtifactRoot(ArtifactRoot):
         :param run_id: the run.
         :param rel: the artifact's path inside the run, already checked.
         """
-        return "/".join(p for p in (self.prefix, run_id, rel) if p)
+        return "/".join(p for p in (self.prefix, owner_folder(run_id), rel) if p)
 
     def _materialise(self, run_id: str, name: str, size: int, sha: str) -> None:
         run_dir = self.run_dir(run_id)

@@ -292,6 +292,21 @@ CREATE TABLE run_model_inputs (
         tx.execute(statement)
 
 
+def _logged_model_runless(tx: Writer) -> None:
+    # SQLite's 0013_logged_model_runless: the files of logged models without a run, and the
+    # logged model a registered version is.
+    tx.execute(f"""CREATE TABLE logged_model_artifacts (
+        model_id {T} NOT NULL REFERENCES logged_models(model_id) ON DELETE CASCADE,
+        path {T} NOT NULL,
+        size BIGINT NOT NULL,
+        sha256 {T} NOT NULL,
+        created BIGINT NOT NULL,
+        origin {T} NOT NULL DEFAULT 'user',
+        mac {T},
+        PRIMARY KEY (model_id, path))""")
+    tx.execute(f"ALTER TABLE model_versions ADD COLUMN model_id {T}")
+
+
 #: (name, what it does), in order. Append; never edit one that has shipped. ``0001_team_schema``
 #: is SQLite's 0001-0009; later ones carry the SQLite migration's name.
 MIGRATIONS: list[tuple[str, Callable[[Writer], None]]] = [
@@ -299,6 +314,7 @@ MIGRATIONS: list[tuple[str, Callable[[Writer], None]]] = [
     ("0010_run_heartbeat", _run_heartbeat),
     ("0011_traces", _traces),
     ("0012_datasets", _datasets),
+    ("0013_logged_model_runless", _logged_model_runless),
 ]
 KNOWN = frozenset(name for name, _ in MIGRATIONS)
 LEDGER = "mlnb_migrations"

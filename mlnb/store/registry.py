@@ -18,6 +18,7 @@ from mlnb.entities import ModelVersion, ModelVersionStage, RegisteredModel
 from mlnb.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from mlnb.store import records, validation
 from mlnb.store.dialect import StoreConnection
+from mlnb.store.logged_models import MODEL_ID
 from mlnb.store.registry_checks import (
     canonical_model_name,
     canonical_stage,
@@ -69,7 +70,10 @@ VERSION_SCHEMA = EntitySchema(
         "version_number": ("v.version", "num"),
         "version": ("v.version", "num"),
         "run_id": ("v.run_id", "str"),
-        "source": ("v.source", "str"),
+        # What a version shows: models:/<model_id> for a logged model (MLflow 3), else its folder.
+        "source": ("CASE WHEN v.model_id IS NULL THEN v.source ELSE 'models:/' || v.model_id END",
+                   "str"),
+        "model_id": ("v.model_id", "str"),
         "current_stage": ("v.current_stage", "str"),
         "status": ("v.status", "str"),
         "user_id": ("v.user_id", "str"),
@@ -127,7 +131,7 @@ def _asks_for_prompts(term: Comparison) -> bool:
 
 
 _VERSION_COLUMNS = ("v.name, v.version, v.creation_time, v.last_updated_time, v.description, "
-                    "v.user_id, v.current_stage, v.source, v.run_id, v.status")
+                    "v.user_id, v.current_stage, v.source, v.run_id, v.status, v.model_id")
 
 
 class RegistryQueries:
@@ -332,26 +336,31 @@ class RegistryQueries:
         tags: dict[str, Any] | None = None, description: str | None = None, user_id: str = "",
         create_model: bool = False,
     ) -> ModelVersion:
-        """Add the next version of a model from a ``runs:/`` source (``create_model``: create the
-        registered model first if it does not exist).
+        """Add the next version of a model from a ``runs:/`` source or a logged model's
+        ``models:/m-<id>`` (``create_model``: create the registered model first if it does not
+        exist). A version whose folder is a logged model's records the model's id: its source
+        then reads ``models:/m-<id>``, as MLflow 3 shows it.
 
         :param name: the model.
-        :param source: a ``runs:/<run_id>/<path>`` URI (already checked by the registry layer).
+        :param source: a ``runs:/<run_id>/<path>`` URI or ``models:/m-<id>`` (already checked by
+            the registry layer).
         :param run_id: the source's run, checked to match it.
         :param tags: tags of the version.
         :param description: its description.
         :param user_id: who registers it, for the history.
         :param create_model: create the model if it does not exist.
         """
-        source_run, _ = check_source(source)
+        storage, source_run, model_id = self._version_storage(source)
         if run_id is not None and run_id != source_run:
             raise InvalidParameterError(
                 f"run_id {run_id!r} does not match the run of the source {source!r}.")
         rows = tag_rows(tags)
         desc = check_description(description)
         text = canonical_model_name(name)
+        shown = storage if model_id is None else f"models:/{model_id}"
         with self.cx.write(serial=True) as conn:
-            if not self.cx.query("SELECT 1 FROM runs WHERE run_id = ?", [source_run]):
+            if source_run is not None and not self.cx.query(
+                    "SELECT 1 FROM runs WHERE run_id = ?", [source_run]):
                 raise NotFoundError(f"No run with id {source_run!r} (from source {source!r}).")
             if not self.cx.query("SELECT 1 FROM registered_models WHERE name = ?", [text]):
                 if not create_model:
@@ -365,16 +374,16 @@ class RegistryQueries:
             t = now_ms()
             conn.execute(
                 "INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
-                "description, source, run_id, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [text, number, t, t, desc, source, source_run, user_id],
+                "description, source, run_id, user_id, model_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [text, number, t, t, desc, storage, source_run, user_id, model_id],
             )
             conn.executemany(
                 "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)",
                 [(text, number, k, v) for k, v in rows],
             )
-            self._pin_files(text, number, source_run, source)
+            self._pin_files(text, number, source_run, storage, model_id)
             conn.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", [t, text])
-            self._record(text, number, "create_version", None, source, user_id)
+            self._record(text, number, "create_version", None, shown, user_id)
         return self.get_model_version(text, number)
 
     def is_prompt(self, name: str) -> bool:
@@ -429,10 +438,43 @@ class RegistryQueries:
             self._record(text, number, "create_version", None, PROMPT_SOURCE, user_id)
         return self.get_model_version(text, number)
 
-    def _pin_files(self, name: str, version: int, run_id: str, source: str) -> None:
+    def _version_storage(self, source: str) -> tuple[str, str | None, str | None]:
+        """``(where the files are, the run, the logged model)`` of a version's source: a
+        ``runs:/`` folder (and the logged model logged there, if any), or a logged model's
+        ``models:/m-<id>`` (its run's folder, or for a model without a run the URI itself)."""
+        rest = source[len("models:/"):] if isinstance(source, str) and source.startswith(
+            "models:/") else ""
+        if MODEL_ID.fullmatch(rest):
+            rows = self.cx.query("SELECT source_run_id, artifact_path, status FROM logged_models "
+                                 "WHERE model_id = ?", [rest])
+            if not rows:
+                raise NotFoundError(f"No logged model with id {rest!r} in this store.")
+            run, path, status = rows[0]
+            if run is not None and path is not None:
+                return f"runs:/{run}/{path}", str(run), rest
+            if status != "READY":
+                raise InvalidParameterError(
+                    f"Logged model {rest} is {status}: only a READY model can be registered "
+                    "(finalize it with mlnb.finalize_logged_model(model_id, 'READY')).")
+            return source, None, rest
+        run_id, path = check_source(source)
+        found = self.cx.query(
+            "SELECT model_id FROM logged_models WHERE source_run_id = ? AND artifact_path = ? "
+            "ORDER BY creation_timestamp DESC, model_id LIMIT 1", [run_id, path])
+        return source, run_id, str(found[0][0]) if found else None
+
+    def _pin_files(self, name: str, version: int, run_id: str | None, source: str,
+                   model_id: str | None = None) -> None:
         """Pin the sha256 the store recorded for every file of the version's model folder (inside
         the caller's transaction): from now on those files cannot be written, and loading the
         version refuses any that changed."""
+        if run_id is None:  # a logged model without a run: its own folder's records
+            with self.cx.write(serial=True) as conn:
+                conn.execute(
+                    "INSERT INTO model_version_files (name, version, path, sha256) "
+                    "SELECT ?, ?, path, sha256 FROM logged_model_artifacts WHERE model_id = ?",
+                    [name, version, model_id])
+            return
         prefix = check_source(source)[1] + "/"
         with self.cx.write(serial=True) as conn:
             conn.execute(
@@ -506,8 +548,10 @@ class RegistryQueries:
                 continue
             versions.append(ModelVersion(
                 name=r[0], version=str(r[1]), creation_timestamp=r[2], last_updated_timestamp=r[3],
-                description=r[4], user_id=r[5], current_stage=r[6], source=r[7], run_id=r[8],
+                description=r[4], user_id=r[5], current_stage=r[6],
+                source=r[7] if r[10] is None else f"models:/{r[10]}", run_id=r[8],
                 status=r[9], tags=tags.get((r[0], r[1]), {}), aliases=aliases.get((r[0], r[1]), []),
+                model_id=r[10], storage_location=r[7],
             ))
         return versions
 

@@ -402,6 +402,30 @@ def _datasets(db: Database) -> None:
     )
 
 
+@migrations(name="0013_logged_model_runless")
+def _logged_model_runless(db: Database) -> None:
+    # MLflow 3's logged models without a run (initialize_logged_model, log_model outside a run):
+    # their files live in their own folder under the artifact root (models/<model_id>/), recorded
+    # here as a run's are in `artifacts` (size, sha256, origin, MAC). A registered version
+    # remembers which logged model it is (its source reads models:/<model_id>, as in MLflow 3).
+    _run_script(
+        db,
+        """
+        CREATE TABLE logged_model_artifacts (
+            model_id TEXT NOT NULL REFERENCES logged_models(model_id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            origin TEXT NOT NULL DEFAULT 'user',
+            mac TEXT,
+            PRIMARY KEY (model_id, path)
+        ) WITHOUT ROWID;
+        ALTER TABLE model_versions ADD COLUMN model_id TEXT
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # Not executescript(): in Python 3.11 it commits the caller's open transaction first.
     for statement in script.split(";"):

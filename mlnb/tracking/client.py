@@ -30,6 +30,7 @@ from mlnb.store import Store, open_store, resolve
 from mlnb.store.paging import PagedList, page, token_offset
 from mlnb.store.sql import now_ms
 from mlnb.tracking.artifacts import ArtifactClientMixin
+from mlnb.tracking.model_client import LoggedModelClientMixin
 from mlnb.tracking.state import explicit_uri, forget_parent_runs, state
 from mlnb.tracking.writer import MetricWriter
 
@@ -85,7 +86,7 @@ def after_logging(writer: MetricWriter, synchronous: bool | None) -> RunOperatio
     return RunOperations(writer)
 
 
-class MlnbClient(RegistryClientMixin, ArtifactClientMixin):
+class MlnbClient(RegistryClientMixin, ArtifactClientMixin, LoggedModelClientMixin):
     """Tracking operations on one store, each naming its run or experiment explicitly.
 
     MLflow's ``MlflowClient`` (also importable under that name). The differences: the store is a

@@ -279,6 +279,20 @@ def _float(text: str | None) -> float | None:
 # --- charts ---------------------------------------------------------------------------------------
 
 
+def best_so_far(sweep: Sweep) -> list[float]:
+    """The best value up to each complete trial, in trial order (the history's line; the
+    sidebar's sweep view draws the same).
+
+    :param sweep: the sweep.
+    """
+    pick = min if sweep.direction == "minimize" else max
+    best: list[float] = []
+    for t in sweep.complete:
+        value = float(t.value or 0.0)  # complete: a finite number
+        best.append(value if not best else pick(best[-1], value))
+    return best
+
+
 def history_figure(sweep: Sweep) -> go.Figure:
     """Optimisation history: each trial's value by trial number, pruned trials marked, and the
     best-so-far line over complete trials.
@@ -289,11 +303,7 @@ def history_figure(sweep: Sweep) -> go.Figure:
 
     fig = go.Figure()
     done = sweep.complete
-    pick = min if sweep.direction == "minimize" else max
-    best: list[float] = []
-    for t in done:
-        value = float(t.value or 0.0)  # complete: a finite number
-        best.append(value if not best else pick(best[-1], value))
+    best = best_so_far(sweep)
     fig.add_trace(go.Scatter(
         x=[t.number for t in done], y=[t.value for t in done], mode="markers", name="complete",
         text=[escape_plotly(t.run.info.run_name) for t in done],

@@ -9,6 +9,7 @@ import * as api from '../api';
 import { useRequest } from '../hooks';
 import { formatValue, IFileInfo, IRunDetail } from '../tokens';
 import { StatusBadge } from './RunTable';
+import { SweepSection } from './Sweep';
 
 const PREVIEW_LIMIT = 1024 * 1024;
 const IMAGE = /\.(png|jpe?g|gif|webp)$/i;
@@ -260,6 +261,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           .map(([k, v]) => [k, formatValue(v)])}
       />
       <KeyValues title="Tags" entries={userTags} />
+      {run.children.length > 0 && <SweepSection runId={run.run_id} />}
       <Provenance run={run} />
       <Artifacts runId={run.run_id} />
     </div>
