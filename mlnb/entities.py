@@ -10,6 +10,7 @@ import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, ClassVar
 
 MLMODEL = "MLmodel"
@@ -269,6 +270,16 @@ class ModelVersion(MlflowIterable):
     def to_dict(self) -> dict[str, Any]:
         """The version as a JSON-ready dict."""
         return _to_dict(self)
+
+
+class LoggedModelStatus(str, Enum):
+    """A logged model's status, as MLflow 3's ``mlflow.entities.LoggedModelStatus`` names it:
+    PENDING while its files are written, then READY, or FAILED."""
+
+    UNSPECIFIED = "UNSPECIFIED"
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
 
 
 @dataclass(frozen=True)

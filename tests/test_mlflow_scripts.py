@@ -465,3 +465,23 @@ def test_synchronous_true_writes_before_returning(tracking: Path, store_dir: Pat
         with pytest.raises(InvalidParameterError, match="synchronous must be True, False or None"):
             mlnb.set_tag("t", "v", synchronous="yes")  # type: ignore[arg-type]
     mlnb.flush_async_logging()
+
+
+@pytest.fixture(scope="module")
+def runless_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
+    ran = Ran("logged_models_runless.py", tmp_path_factory.mktemp("runless"), "exec")
+    yield ran
+    ran.store.close()
+
+
+def test_models_without_a_run_read_back_as_mlflow_3s(runless_models: Ran) -> None:
+    _same_output(runless_models, ())
+    assert runless_models.mine["runs_after_log"] == 0 and runless_models.mine["version_run"] is None
+    assert runless_models.mine["found"] == ["agent", "outside_a_run"]
+
+
+def test_models_without_a_run_leave_no_run_in_either_store(runless_models: Ran) -> None:
+    assert runless_models.store.cx.query("SELECT count(*) FROM runs")[0][0] == 0
+    [theirs] = [e for e in runless_models.client.search_experiments()
+                if e.name == "docs-runless-models"]
+    assert runless_models.client.search_runs([theirs.experiment_id]) == []
