@@ -551,3 +551,29 @@ def test_an_mlflow_skops_file_with_types_skops_does_not_trust_needs_trusted(
         mlnb.pyfunc.load_model(uri)
     loaded = mlnb.pyfunc.load_model(uri, trusted=True)
     assert [round(float(v), 6) for v in loaded.predict(np.array([[4.0]]))] == [4.0]
+
+
+def test_a_model_mlflow_logged_outside_a_run_is_imported_as_one(tmp_path: Path) -> None:
+    """MLflow 3 logs a model with no run: it comes in as a logged model without a run (its files
+    in its own folder), and its registered version with it, loading by name, alias and id."""
+    source = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    _make(source, tmp_path, "--runless")
+    store = Store(resolve(str(tmp_path / "dst")))
+    summary = import_mlflow(open_reader(source), store)
+    assert (summary.runs, summary.logged_models, summary.versions) == (0, 1, 1)
+    assert not [s for s in summary.skipped if "free" in s[0] or "logged model" in s[0]]
+    [model] = store.cx.query("SELECT model_id, source_run_id, artifact_path, status FROM "
+                             "logged_models")
+    assert model[1:] == (None, None, "READY")
+    files = {r[0] for r in store.cx.query(
+        "SELECT path FROM logged_model_artifacts WHERE model_id = ?", [model[0]])}
+    assert {"MLmodel", "model.skops"} <= files
+    version = store.get_model_version("free", "1")
+    assert (version.source, version.run_id) == (f"models:/{model[0]}", None)
+    mlnb.set_tracking_uri(str(tmp_path / "dst"))
+    for uri in ("models:/free/1", "models:/free@champion", f"models:/{model[0]}"):
+        loaded = mlnb.pyfunc.load_model(uri)
+        assert [round(float(v), 6) for v in loaded.predict([[3.0]])] == [3.0], uri
+    again = import_mlflow(open_reader(source), store)
+    assert (again.copy.logged_models_new, again.copy.versions_new) == (0, 0)
+    store.close()

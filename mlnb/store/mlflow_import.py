@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlparse
 from mlnb.entities import RunStatus
 from mlnb.errors import InvalidParameterError, MlnbError
 from mlnb.store import Store
+from mlnb.store.artifacts import is_model_owner
 from mlnb.store.copy import CopySummary, Progress, copy_store
 from mlnb.store.datasets import (
     check_dataset,
@@ -158,7 +159,8 @@ class _Staged:
 
     runs: set[str] = field(default_factory=set)
     files: dict[str, set[str]] = field(default_factory=dict)  # run id -> artifact paths
-    models: dict[str, tuple[str, str]] = field(default_factory=dict)  # model id -> (run, folder)
+    # model id -> (run, folder), or (model id, "") for a model without a run
+    models: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _stage(reader: MlflowReader, staging: Store, summary: ImportSummary,
@@ -321,16 +323,21 @@ def _record_files(tx: Writer, run_id: str, records: list[tuple[str, int, str]]) 
 
 def _stage_logged_model(reader: MlflowReader, staging: Store, model: MlflowLoggedModel,
                         staged: _Staged, summary: ImportSummary) -> None:
-    """An MLflow 3 logged model: its files go into its run's artifacts (where mlnb keeps a
-    logged model's files), in a folder named as the model if the run has none by that name."""
+    """An MLflow 3 logged model: logged in a run, its files go into the run's artifacts (where
+    mlnb keeps such a model's files), in a folder named as the model if the run has none by that
+    name; logged outside a run, into the model's own folder, as mlnb keeps a model without a
+    run."""
     what = f"logged model {model.model_id} ({model.name!r})"
     run_id = model.source_run_id
     if model.lifecycle_stage == "deleted":
         summary.skipped.append((what, "deleted in MLflow"))
         return
-    if run_id is None or run_id not in staged.runs:
-        summary.skipped.append((what, "its run is not imported (logged outside a run, or the "
-                                      "run was deleted); mlnb keeps a model's files in its run"))
+    if run_id is None:
+        _stage_runless_model(reader, staging, model, staged, summary, what)
+        return
+    if run_id not in staged.runs:
+        summary.skipped.append((what, "its run is not imported (the run was deleted in MLflow, "
+                                      "or is absent)"))
         return
     files = staged.files[run_id]
     folder = model.name.strip("/") or model.model_id
@@ -352,6 +359,32 @@ def _stage_logged_model(reader: MlflowReader, staging: Store, model: MlflowLogge
                            [(model.model_id, k, v) for k, v in sorted(pairs.items())])
     files.update(path for path, _, _ in records)
     staged.models[model.model_id] = (run_id, folder)
+    summary.logged_models += 1
+
+
+def _stage_runless_model(reader: MlflowReader, staging: Store, model: MlflowLoggedModel,
+                         staged: _Staged, summary: ImportSummary, what: str) -> None:
+    if not staging.cx.query("SELECT 1 FROM experiments WHERE experiment_id = ?",
+                            [int(model.experiment_id)]):
+        summary.skipped.append((what, f"its experiment {model.experiment_id} is not imported"))
+        return
+    records = _stage_files(reader, staging, model, model.model_id, "", summary)
+    t = now_ms()
+    with staging.cx.write() as tx:
+        tx.execute("INSERT INTO logged_models (model_id, experiment_id, name, source_run_id, "
+                   "artifact_path, model_type, status, creation_timestamp, "
+                   "last_updated_timestamp) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?, ?)",
+                   [model.model_id, int(model.experiment_id), model.name, model.model_type,
+                    model.status, model.creation_timestamp, model.last_updated_timestamp])
+        tx.executemany("INSERT INTO logged_model_artifacts (model_id, path, size, sha256, "
+                       "created, origin, mac) VALUES (?, ?, ?, ?, ?, 'user', NULL)",
+                       [(model.model_id, path, size, sha, t) for path, size, sha in records])
+        for table, pairs in (("logged_model_params", model.params),
+                             ("logged_model_tags", model.tags)):
+            tx.executemany(f"INSERT INTO {table} (model_id, key, value) VALUES (?, ?, ?)",
+                           [(model.model_id, k, v) for k, v in sorted(pairs.items())])
+    staged.files[model.model_id] = {path for path, _, _ in records}
+    staged.models[model.model_id] = (model.model_id, "")
     summary.logged_models += 1
 
 
@@ -379,10 +412,10 @@ def _stage_registered_model(staging: Store, model: MlflowModel, staged: _Staged,
         tx.executemany("INSERT INTO registered_model_tags (name, key, value) VALUES (?, ?, ?)",
                        [(name, k, v) for k, v in sorted(model.tags.items())])
         events: list[tuple[int | None, str, str | None, str | None, int, str]] = []
-        for v, run_id, folder in versions:
-            _stage_version(tx, name, v, run_id, folder)
-            events.append((v.version, "create_version", None, f"runs:/{run_id}/{folder}",
-                           v.creation_time, v.user_id))
+        for v, owner, folder in versions:
+            source = _stage_version(tx, name, v, owner, folder)
+            events.append((v.version, "create_version", None, source, v.creation_time,
+                           v.user_id))
             if v.current_stage not in ("None", ""):
                 events.append((v.version, "stage", "None", v.current_stage, v.last_updated_time,
                                v.user_id))
@@ -400,20 +433,31 @@ def _stage_registered_model(staging: Store, model: MlflowModel, staged: _Staged,
     summary.versions += len(versions)
 
 
-def _stage_version(tx: Writer, name: str, v: MlflowVersion, run_id: str, folder: str) -> None:
+def _stage_version(tx: Writer, name: str, v: MlflowVersion, owner: str, folder: str) -> str:
+    """One version, its tags and its pinned files; returns the source it shows. ``owner``: the
+    run holding its files, or the logged model without a run that it is."""
+    runless = is_model_owner(owner)
+    source = f"models:/{owner}" if runless else f"runs:/{owner}/{folder}"
     tx.execute("INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
-               "description, source, run_id, status, current_stage, user_id) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               [name, v.version, v.creation_time, v.last_updated_time, v.description,
-                f"runs:/{run_id}/{folder}", run_id, v.status, v.current_stage, v.user_id])
+               "description, source, run_id, status, current_stage, user_id, model_id) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               [name, v.version, v.creation_time, v.last_updated_time, v.description, source,
+                None if runless else owner, v.status, v.current_stage, v.user_id,
+                owner if runless else None])
     tx.executemany("INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)",
                    [(name, v.version, k, val) for k, val in sorted(v.tags.items())])
-    prefix = folder + "/"
     # The version's files pinned as registration pins them (mlnb.store.registry._pin_files).
+    if runless:
+        tx.execute("INSERT INTO model_version_files (name, version, path, sha256) "
+                   "SELECT ?, ?, path, sha256 FROM logged_model_artifacts WHERE model_id = ?",
+                   [name, v.version, owner])
+        return source
+    prefix = folder + "/"
     tx.execute("INSERT INTO model_version_files (name, version, path, sha256) "
                "SELECT ?, ?, substr(path, ?), sha256 FROM artifacts "
                "WHERE run_id = ? AND substr(path, 1, ?) = ?",
-               [name, v.version, len(prefix) + 1, run_id, len(prefix), prefix])
+               [name, v.version, len(prefix) + 1, owner, len(prefix), prefix])
+    return source
 
 
 def _map_source(v: MlflowVersion, staged: _Staged) -> tuple[str, str] | str:
@@ -428,7 +472,11 @@ def _map_source(v: MlflowVersion, staged: _Staged) -> tuple[str, str] | str:
             model_id = v.model_id
         if model_id is not None:
             if model_id in staged.models:
-                return _in_run(*staged.models[model_id], staged)
+                owner, folder = staged.models[model_id]
+                if is_model_owner(owner):  # a model without a run: its own folder
+                    return (owner, "") if staged.files.get(owner) else (
+                        f"its logged model {model_id} has no files here")
+                return _in_run(owner, folder, staged)
             return f"its logged model {model_id} is not imported (see above)"
         if text.startswith("runs:/"):
             run_id, _, path = text[len("runs:/"):].partition("/")
@@ -437,7 +485,7 @@ def _map_source(v: MlflowVersion, staged: _Staged) -> tuple[str, str] | str:
         if inside:
             return _in_run(inside.group(1), inside.group(2), staged)
     return (f"its source {v.source!r} is not a run's or a logged model's files "
-            "(mlnb registers only models kept in a run)")
+            "(mlnb registers the models kept in a run and the logged models)")
 
 
 def _in_run(run_id: str, folder: str, staged: _Staged) -> tuple[str, str] | str:

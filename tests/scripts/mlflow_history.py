@@ -7,6 +7,9 @@ model registered from a run's artifact folder, a deleted run and a deleted exper
 
 ``python mlflow_history.py --many N --mb M`` logs N plain runs instead, each with a param, a
 metric of 50 steps and an artifact of M megabytes (for the interrupted import).
+
+``python mlflow_history.py --runless`` logs an MLflow 3 model outside any run, with params and a
+tag, and registers it (with an alias).
 """
 
 from __future__ import annotations
@@ -92,12 +95,25 @@ def many(count: int, megabytes: float) -> None:
             mlflow.log_artifact(blob)
 
 
+def runless() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    mlflow.set_experiment("free-models")
+    info = mlflow.sklearn.log_model(LinearRegression().fit([[1], [2]], [1, 2]), name="free",
+                                    params={"fit": "ols"}, tags={"team": "nlp"})
+    version = mlflow.register_model(info.model_uri, "free")
+    MlflowClient().set_registered_model_alias("free", "champion", version.version)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--many", type=int, default=0)
     parser.add_argument("--mb", type=float, default=0.01)
+    parser.add_argument("--runless", action="store_true")
     args = parser.parse_args()
-    if args.many:
+    if args.runless:
+        runless()
+    elif args.many:
         many(args.many, args.mb)
     else:
         everything()
