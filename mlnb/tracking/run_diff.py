@@ -276,6 +276,11 @@ class EnvironmentDiff:
     :param unchanged: how many packages have the same version in both.
     """
 
+    @property
+    def compared(self) -> bool:
+        """Whether both runs recorded their packages (else nothing was compared)."""
+        return bool(self.a.sources and self.b.sources)
+
     a: Environment
     b: Environment
     added: dict[str, str]
@@ -288,7 +293,7 @@ class EnvironmentDiff:
         return {"a": self.a.to_dict(), "b": self.b.to_dict(), "added": dict(self.added),
                 "removed": dict(self.removed),
                 "changed": {k: {"a": a, "b": b} for k, (a, b) in self.changed.items()},
-                "unchanged": self.unchanged}
+                "unchanged": self.unchanged, "compared": self.compared}
 
 
 @dataclass(frozen=True)
@@ -394,11 +399,13 @@ def diff_sources(a: CellSource | None, b: CellSource | None, label_a: str = "a",
 
 
 def diff_environments(a: Environment, b: Environment) -> EnvironmentDiff:
-    """Compare the packages two runs recorded.
+    """Compare the packages two runs recorded (nothing is compared when either recorded none).
 
     :param a: run a's environment.
     :param b: run b's environment.
     """
+    if not (a.sources and b.sources):  # one side recorded nothing: no package was "removed"
+        return EnvironmentDiff(a, b, {}, {}, {}, 0)
     compared = diff_mappings(a.packages, b.packages)
     return EnvironmentDiff(a, b, compared.added, compared.removed, compared.changed,
                            len(compared.unchanged))
