@@ -31,16 +31,18 @@ MAX_SOURCE_LINE_CHARS = 80  # a history cell's first line, shown beside its hash
 _FG = "var(--jp-ui-font-color1,#222)"
 _MUTED = "var(--jp-ui-font-color2,#666)"
 _BORDER = "var(--jp-border-color2,#ddd)"
-_ADDED = "var(--jp-success-color3,#dfd)"
-_REMOVED = "var(--jp-error-color3,#fdd)"
-_CHANGED = "var(--jp-warn-color3,#ffe8b3)"
+# Translucent tints (not the theme's pale color3 shades, which are pale in the dark theme too):
+# they darken a light page and lighten a dark one, so the theme's text colour reads on both.
+_ADDED = "rgba(46,160,67,0.25)"
+_REMOVED = "rgba(248,81,73,0.25)"
+_CHANGED = "rgba(210,153,34,0.25)"
 _STATUS_BACKGROUND = {"added": _ADDED, "only_b": _ADDED, "removed": _REMOVED, "only_a": _REMOVED,
                       "changed": _CHANGED, "edited": _CHANGED}
 _STATUS_TEXT = {"added": "only in b", "removed": "only in a", "changed": "changed", "same": "same",
                 "only_a": "only in a", "only_b": "only in b", "edited": "edited"}
 _STYLE = (f"font-family:var(--jp-content-font-family,sans-serif);font-size:13px;color:{_FG};"
           f"border:1px solid {_BORDER};border-radius:4px;padding:6px 8px;max-width:100%")
-_TABLE = "border-collapse:collapse;margin:4px 0"
+_TABLE = "border-collapse:collapse;margin:4px 0;color:inherit;font-size:inherit"
 _CELL = f"border-bottom:1px solid {_BORDER};padding:2px 8px;text-align:left;vertical-align:top"
 _CODE = "font-family:var(--jp-code-font-family,monospace);font-size:12px"
 
