@@ -283,3 +283,27 @@ def test_track_cells_in_a_real_kernel(kernel: Kernel, tmp_path: Path) -> None:
     assert env.a.sources == env.b.sources == ("provenance.json",)
     assert env.added == {"idna": env.b.packages["idna"]} and not env.removed and not env.changed
     assert found.system_tags.changed["mlnb.cell.execution_count"] == ("3", "6")
+
+
+def test_tags_cut_at_the_size_limit_are_read_as_such(tracking: Path) -> None:
+    # What provenance writes when a cell, a history or a package list is longer than a tag holds.
+    with mlnb.start_run() as a:
+        mlnb.set_tags({"mlnb.cell.source": "x = 1\n" * 3 + "\n... (truncated)",
+                       "mlnb.cell.sha256": "0" * 64, "mlnb.cell.id": "c-9",
+                       "mlnb.kernel.history": "1:c-a:aaaaaaaaaaaa 2::bbbbbbbbbbbb 3:c-c:cc\n"
+                                              "... (truncated)",
+                       "mlnb.packages": "numpy==1.0 pandas==2.0\n... (truncated)",
+                       "mlnb.python_version": "3.11.7"})
+    with mlnb.start_run() as b:
+        mlnb.set_tags({"mlnb.cell.source": "x = 2", "mlnb.kernel.history": "",
+                       "mlnb.packages": "numpy==1.1"})
+    found = diff_runs(a.info.run_id, b.info.run_id)
+    assert found.cell.a is not None and found.cell.a.truncated and found.cell.a.cell_id == "c-9"
+    assert found.cell.b is not None and not found.cell.b.truncated
+    assert [(r.a.execution_count, r.a.cell_id, r.a.sha256) for r in found.history.rows if r.a] == [
+        (1, "c-a", "aaaaaaaaaaaa"), (2, None, "bbbbbbbbbbbb"), (3, "c-c", "cc")]
+    assert found.history.recorded_b and all(r.status == "only_a" for r in found.history.rows)
+    env = found.environment
+    assert env.a.truncated and not env.b.truncated and env.a.python == "3.11.7"
+    assert env.changed == {"numpy": ("1.0", "1.1")} and env.removed == {"pandas": "2.0"}
+    assert "mlnb.cell.id" in found.system_tags.removed  # the rest of the provenance tags
