@@ -4,6 +4,7 @@ as text; the text repr outside Jupyter says the same things."""
 
 from __future__ import annotations
 
+import dataclasses
 import html.parser
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from mlnb.tracking.run_record import (
     source_hash,
 )
 from mlnb.widgets.escape import escape_html
-from mlnb.widgets.run_diff import RunDiffView, render_html, render_text
+from mlnb.widgets.run_diff import RunDiffView, fold_same, render_html, render_text
 
 PAYLOADS = [
     "<img src=x onerror=alert(1)>",
@@ -174,3 +175,17 @@ def test_diff_is_public_and_loaded_on_first_use() -> None:
             "from mlnb.widgets.run_diff import diff; assert mlnb.diff is diff; "
             "assert 'diff' in mlnb.__all__")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_long_stretches_of_the_same_cells_are_folded() -> None:
+    def entry(count: int, source: str) -> HistoryEntry:
+        return HistoryEntry(count, f"c{count}", source_hash(source), source)
+
+    same = [entry(i, f"x{i} = {i}") for i in range(1, 11)]
+    rows = align_histories([*same, entry(11, "a = 1")], [*same, entry(11, "a = 2")])
+    folded = fold_same(rows)
+    assert [len(p) if isinstance(p, list) else p.status for p in folded] == [
+        "same", "same", 6, "same", "same", "edited"]
+    text = render_text(dataclasses.replace(_crafted("p"), history=HistoryDiff(rows, True, True)))
+    assert "  ... 6 more cells the same in both" in text
+    assert text.count(" same ") >= 4 and "[11] " in text

@@ -251,9 +251,40 @@ def _history_html(history: HistoryDiff) -> str:
             f"{' and '.join(missing)} recorded no kernel history.</div>") if missing else ""
     if not history.rows:
         return note or f"<div style='color:{_MUTED}'>No cells ran before either run.</div>"
-    rows = [_row([_entry_html(r.a), escape_html(_history_status(r)), _entry_html(r.b)], r.status)
-            for r in history.rows]
+    rows = []
+    for part in fold_same(history.rows):
+        if isinstance(part, HistoryRow):
+            rows.append(_row([_entry_html(part.a), escape_html(_history_status(part)),
+                              _entry_html(part.b)], part.status))
+            continue
+        inner = "".join(_row([_entry_html(r.a), "same", _entry_html(r.b)]) for r in part)
+        rows.append(f"<tr><td colspan='3' style='{_CELL}'><details><summary style='cursor:pointer;"
+                    f"color:{_MUTED}'>{len(part)} more cells the same in both</summary>"
+                    f"<table style='{_TABLE}'>{inner}</table></details></td></tr>")
     return note + _table(["a: [n] hash", "", "b: [n] hash"], rows)
+
+
+def fold_same(rows: list[HistoryRow], keep: int = 2) -> list[HistoryRow | list[HistoryRow]]:
+    """The rows, with the middle of each long stretch of ``same`` rows as one list (folded in
+    the view): a history of a thousand cells shows where the two runs part.
+
+    :param rows: the aligned history.
+    :param keep: the ``same`` rows kept visible at each end of a stretch.
+    """
+    out: list[HistoryRow | list[HistoryRow]] = []
+    stretch: list[HistoryRow] = []
+    for row in [*rows, None]:
+        if row is not None and row.status == "same":
+            stretch.append(row)
+            continue
+        if len(stretch) > 2 * keep + 1:
+            out += [*stretch[:keep], stretch[keep:-keep], *stretch[-keep:]]
+        else:
+            out += stretch
+        stretch = []
+        if row is not None:
+            out.append(row)
+    return out
 
 
 def _environment_html(env: EnvironmentDiff) -> str:
@@ -312,8 +343,12 @@ def render_text(diff: RunDiff) -> str:
         lines.append("  " + {True: "the same", None: "not recorded by both runs",
                              False: "differs"}[diff.cell.identical])
     lines.append("Cells run before (a | b):")
-    for row in diff.history.rows:
-        lines.append(f"  {_entry_text(row.a):<30} {_history_status(row):<14} {_entry_text(row.b)}")
+    for row in fold_same(diff.history.rows):
+        if isinstance(row, HistoryRow):
+            lines.append(f"  {_entry_text(row.a):<30} {_history_status(row):<14} "
+                         f"{_entry_text(row.b)}")
+        else:
+            lines.append(f"  ... {len(row)} more cells the same in both")
     if not diff.history.rows:
         lines.append("  none recorded")
     env = diff.environment
