@@ -485,7 +485,7 @@ def _stats(last: float, points: list[Metric], count: int) -> MetricStats:
     if not math.isnan(last):
         finite.append(last)
     return MetricStats(last, min(finite) if finite else None, max(finite) if finite else None,
-                       max(count, 1))
+                       count or len(points))
 
 
 def _history_diff(records: tuple[RunRecord, RunRecord], root: Path) -> HistoryDiff:
