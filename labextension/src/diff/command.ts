@@ -1,0 +1,81 @@
+/**
+ * The `mlnb:diff-runs` command: opens the diff of two runs in a main-area tab. It takes
+ * `{runA, runB}` (run ids; the workspace and the sidebar pass them); from the command palette,
+ * with no arguments, it diffs the two runs selected in the sidebar.
+ */
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
+import * as React from 'react';
+
+import { IRun } from '../tokens';
+import { RunDiffView } from './RunDiffView';
+import { diffDisabledReason, orderPair } from './viewModel';
+
+export const DIFF_COMMAND = 'mlnb:diff-runs';
+
+/** What the command needs from the application. */
+export interface IDiffCommandHost {
+  /** The runs selected in the sidebar (used when the command is given no runs). */
+  selectedRuns: () => readonly IRun[];
+  /** Show a main-area tab (or the open tab with this id). */
+  openTab: (id: string, label: string, content: JSX.Element) => void;
+  /** Open a run's own tab. */
+  openRun: (runId: string, runName: string) => void;
+  palette: ICommandPalette | null;
+}
+
+/**
+ * The two run ids of a command call: both of `runA` and `runB`, else the sidebar's two
+ * selected runs (the earlier started is a).
+ *
+ * @param args - the command's arguments.
+ * @param selected - the runs selected in the sidebar.
+ * @throws {Error} naming what is missing.
+ */
+export function diffArgs(args: Record<string, unknown>, selected: readonly IRun[]): [string, string] {
+  const { runA, runB } = args;
+  if (runA !== undefined || runB !== undefined) {
+    if (typeof runA !== 'string' || !runA || typeof runB !== 'string' || !runB) {
+      throw new Error('mlnb:diff-runs takes two run ids: {runA, runB}.');
+    }
+    return [runA, runB];
+  }
+  const reason = diffDisabledReason(selected.length);
+  if (reason) {
+    throw new Error(`${reason} in the Experiments sidebar.`);
+  }
+  const [a, b] = orderPair(selected);
+  return [a.run_id, b.run_id];
+}
+
+function label(runId: string, selected: readonly IRun[]): string {
+  const run = selected.find(r => r.run_id === runId);
+  return run?.run_name || runId.slice(0, 8);
+}
+
+/** Register `mlnb:diff-runs` (and put it in the command palette when there is one). */
+export function addDiffCommand(app: JupyterFrontEnd, host: IDiffCommandHost): void {
+  app.commands.addCommand(DIFF_COMMAND, {
+    label: args => (args.runA ? 'Diff two mlnb runs' : 'Diff the two runs selected in Experiments (mlnb)'),
+    caption: 'Params, tags, metric deltas, cell source, kernel history and packages of two runs',
+    execute: async args => {
+      const selected = host.selectedRuns();
+      let pair: [string, string];
+      try {
+        pair = diffArgs(args, selected);
+      } catch (error) {
+        await showErrorMessage('Diff runs', error instanceof Error ? error.message : String(error));
+        return;
+      }
+      const [a, b] = pair;
+      // One tab per pair of runs, whichever way round (the tab can swap them).
+      const id = `mlnb-diff-${[a, b].sort().join('-')}`;
+      host.openTab(
+        id,
+        `Diff ${label(a, selected)} ↔ ${label(b, selected)}`,
+        React.createElement(RunDiffView, { runA: a, runB: b, openRun: host.openRun })
+      );
+    }
+  });
+  host.palette?.addItem({ command: DIFF_COMMAND, category: 'mlnb' });
+}
