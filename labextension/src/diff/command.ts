@@ -9,7 +9,7 @@ import * as React from 'react';
 
 import { IRun } from '../tokens';
 import { RunDiffView } from './RunDiffView';
-import { diffDisabledReason, orderPair } from './viewModel';
+import { diffArgs } from './viewModel';
 
 export const DIFF_COMMAND = 'mlnb:diff-runs';
 
@@ -22,30 +22,6 @@ export interface IDiffCommandHost {
   /** Open a run's own tab. */
   openRun: (runId: string, runName: string) => void;
   palette: ICommandPalette | null;
-}
-
-/**
- * The two run ids of a command call: both of `runA` and `runB`, else the sidebar's two
- * selected runs (the earlier started is a).
- *
- * @param args - the command's arguments.
- * @param selected - the runs selected in the sidebar.
- * @throws {Error} naming what is missing.
- */
-export function diffArgs(args: Record<string, unknown>, selected: readonly IRun[]): [string, string] {
-  const { runA, runB } = args;
-  if (runA !== undefined || runB !== undefined) {
-    if (typeof runA !== 'string' || !runA || typeof runB !== 'string' || !runB) {
-      throw new Error('mlnb:diff-runs takes two run ids: {runA, runB}.');
-    }
-    return [runA, runB];
-  }
-  const reason = diffDisabledReason(selected.length);
-  if (reason) {
-    throw new Error(`${reason} in the Experiments sidebar.`);
-  }
-  const [a, b] = orderPair(selected);
-  return [a.run_id, b.run_id];
 }
 
 function label(runId: string, selected: readonly IRun[]): string {

@@ -365,3 +365,30 @@ export function orderPair<T extends { run_id: string; start_time: number | null 
   const [x, y] = runs;
   return (x.start_time ?? 0) <= (y.start_time ?? 0) ? [x, y] : [y, x];
 }
+
+/**
+ * The two run ids of a command call: both of `runA` and `runB`, else the sidebar's two
+ * selected runs (the earlier started is a).
+ *
+ * @param args - the command's arguments.
+ * @param selected - the runs selected in the sidebar.
+ * @throws {Error} naming what is missing.
+ */
+export function diffArgs(
+  args: Record<string, unknown>,
+  selected: ReadonlyArray<{ run_id: string; start_time: number | null }>
+): [string, string] {
+  const { runA, runB } = args;
+  if (runA !== undefined || runB !== undefined) {
+    if (typeof runA !== 'string' || !runA || typeof runB !== 'string' || !runB) {
+      throw new Error('mlnb:diff-runs takes two run ids: {runA, runB}.');
+    }
+    return [runA, runB];
+  }
+  const reason = diffDisabledReason(selected.length);
+  if (reason) {
+    throw new Error(`${reason} in the Experiments sidebar.`);
+  }
+  const [a, b] = orderPair(selected);
+  return [a.run_id, b.run_id];
+}
