@@ -131,6 +131,12 @@ function activate(app: JupyterFrontEnd, labShell: ILabShell | null, palette: ICo
   addDiffCommand(app, {
     selectedRuns: () => panel.selectedRuns,
     openTab: (id, label, content) => openTab(app, mainAreaTab(id, label, content)),
+    setLabel: (id, label) => {
+      const tab = [...app.shell.widgets('main')].find(w => w.id === id);
+      if (tab) {
+        tab.title.label = label; // text, never HTML
+      }
+    },
     openRun: (runId, runName) => void app.commands.execute(COMMANDS.openRun, { runId, runName }),
     palette
   });

@@ -367,11 +367,20 @@ describe('RunDiffView', () => {
 
   it('swaps a and b, and sorts the metric table on a header click', async () => {
     mocked.getRunDiff.mockImplementation((a, b) => Promise.resolve(runDiff(a, b)));
-    act(() => root.render(<RunDiffView runA="r1" runB="r2" />));
+    const onRuns = jest.fn();
+    act(() => root.render(<RunDiffView runA="r1" runB="r2" onRuns={onRuns} />));
     await act(async () => undefined);
+    expect(onRuns).toHaveBeenLastCalledWith(
+      expect.objectContaining({ run_id: 'r1' }),
+      expect.objectContaining({ run_id: 'r2' })
+    );
     act(() => (container.querySelector('.mlnb-diff-swap') as HTMLButtonElement).click());
     await act(async () => undefined);
     expect(mocked.getRunDiff).toHaveBeenLastCalledWith('r2', 'r1');
+    expect(onRuns).toHaveBeenLastCalledWith(
+      expect.objectContaining({ run_id: 'r2' }),
+      expect.objectContaining({ run_id: 'r1' })
+    );
     expect(container.querySelector('.mlnb-diff-run-a')?.getAttribute('data-run-id')).toBe('r2');
     const header = container.querySelector('button[data-column="delta"]') as HTMLButtonElement;
     act(() => header.click());

@@ -44,6 +44,8 @@ export interface IRunDiffViewProps {
   runB: string;
   /** Open a run's own tab. */
   openRun?: (runId: string, runName: string) => void;
+  /** Told the two runs each time a diff is shown (the tab's label names them). */
+  onRuns?: (a: IDiffRun, b: IDiffRun) => void;
 }
 
 function time(ms: number | null): string {
@@ -562,6 +564,12 @@ export function RunDiffView(props: IRunDiffViewProps): JSX.Element {
   const request = useRequest(() => api.getRunDiff(a, b), [a, b]);
   const diff =
     request.data && request.data.a.run_id === a && request.data.b.run_id === b ? request.data : null;
+  const { onRuns } = props;
+  React.useEffect(() => {
+    if (diff && onRuns) {
+      onRuns(diff.a, diff.b);
+    }
+  }, [diff, onRuns]);
   return (
     <div className="mlnb-rundiff" data-run-a={a} data-run-b={b}>
       <div className="mlnb-diff-head">

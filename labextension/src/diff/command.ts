@@ -19,14 +19,19 @@ export interface IDiffCommandHost {
   selectedRuns: () => readonly IRun[];
   /** Show a main-area tab (or the open tab with this id). */
   openTab: (id: string, label: string, content: JSX.Element) => void;
+  /** Set the label of the main-area tab with this id. */
+  setLabel: (id: string, label: string) => void;
   /** Open a run's own tab. */
   openRun: (runId: string, runName: string) => void;
   palette: ICommandPalette | null;
 }
 
+function name(runId: string, runName: string | undefined): string {
+  return runName || runId.slice(0, 8);
+}
+
 function label(runId: string, selected: readonly IRun[]): string {
-  const run = selected.find(r => r.run_id === runId);
-  return run?.run_name || runId.slice(0, 8);
+  return name(runId, selected.find(r => r.run_id === runId)?.run_name);
 }
 
 /** Register `mlnb:diff-runs` (and put it in the command palette when there is one). */
@@ -49,7 +54,16 @@ export function addDiffCommand(app: JupyterFrontEnd, host: IDiffCommandHost): vo
       host.openTab(
         id,
         `Diff ${label(a, selected)} ↔ ${label(b, selected)}`,
-        React.createElement(RunDiffView, { runA: a, runB: b, openRun: host.openRun })
+        React.createElement(RunDiffView, {
+          runA: a,
+          runB: b,
+          openRun: host.openRun,
+          onRuns: (runA, runB) =>
+            host.setLabel(
+              id,
+              `Diff ${name(runA.run_id, runA.run_name)} ↔ ${name(runB.run_id, runB.run_name)}`
+            )
+        })
       );
     }
   });
