@@ -29,12 +29,28 @@ IMG = "<img src=x onerror=window.__xss=1>"
 SCRIPT = "<script>window.__xss=2</script>"
 
 
-def _provenance(source: str) -> bytes:
+SETUP = [f"x{i} = {i}" for i in range(10)]  # cells c-0 ... c-9, run before both runs
+EDITED = "x9 = 'nine'"  # run b's c-9
+EXTRA = f"note = '{IMG}'"  # a cell only run b ran
+
+
+def _provenance(source: str, history: list[tuple[str, str]]) -> bytes:
     return json.dumps({
         "notebook_path": "train.ipynb", "python_version": "3.11.7",
-        "cell": {"id": "c-train", "execution_count": 3, "source": source, "sha256": source_hash(source)},
-        "history": [{"execution_count": 1, "id": "c-setup", "sha256": source_hash("import numpy")}],
+        "cell": {"id": "c-train", "execution_count": len(history) + 1, "source": source,
+                 "sha256": source_hash(source)},
+        "history": [{"execution_count": i + 1, "id": cell_id, "sha256": source_hash(text)}
+                    for i, (cell_id, text) in enumerate(history)],
     }).encode()
+
+
+def _notebook(root: Path) -> None:
+    """The notebook the runs came from: the diff shows the history cells' sources from it."""
+    cells = [(f"c-{i}", text) for i, text in enumerate(SETUP)] + [("c-9b", EDITED), ("c-x", EXTRA)]
+    (root / "train.ipynb").write_text(json.dumps({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{"cell_type": "code", "id": cell_id, "metadata": {}, "execution_count": None,
+                   "outputs": [], "source": text} for cell_id, text in cells]}))
 
 
 def _make_runs(store: Store) -> tuple[str, str]:
@@ -55,7 +71,10 @@ def _make_runs(store: Store) -> tuple[str, str]:
         metrics = [Metric("loss", v, 1_000 + s, s) for s, v in enumerate(losses)]
         metrics.append(Metric("acc", 0.7 + 0.1 * i, 2_000, 0))
         store.log_batch(info.run_id, params=params, tags=tags, metrics=metrics)
-        store.put_artifact_bytes(info.run_id, "provenance.json", _provenance(source))
+        history = [(f"c-{n}", text) for n, text in enumerate(SETUP)]
+        if i:
+            history = [*history[:9], ("c-9", EDITED), ("c-x", EXTRA)]
+        store.put_artifact_bytes(info.run_id, "provenance.json", _provenance(source, history))
         store.put_artifact_bytes(info.run_id, "requirements.txt", requirements.encode())
         store.update_run(info.run_id, status="FINISHED", end_time=5_000 + i)
         ids.append(info.run_id)
@@ -94,6 +113,7 @@ def test_diff_two_selected_runs_in_the_dark_theme(
     dark_lab: Any, browser_page: Any, output_dir: Path,  # noqa: F811
 ) -> None:
     page, server = browser_page, dark_lab
+    _notebook(server.root)
     run_a, run_b = _make_runs(Store(StoreLocation(server.root / ".mlnb" / "mlnb.db",
                                                   server.root / ".mlnb" / "artifacts")))
     page.on("dialog", lambda dialog: pytest.fail(f"a JavaScript dialog opened: {dialog.message}"))
@@ -146,12 +166,24 @@ def test_diff_two_selected_runs_in_the_dark_theme(
     assert _cell(page, f"{packages} tr[data-key='evil'] .mlnb-diff-value-b") == SCRIPT
     assert _cell(page, f"{packages} tr[data-key='pandas']").startswith("pandas")
     assert SCRIPT in user_tags
+
+    # The kernel histories side by side: nine cells the same (seven folded), c-9 edited in b,
+    # and a cell only b ran; opening the fold from the keyboard shows every line.
+    history = f"{DIFF} .mlnb-history-table"
+    assert _cell(page, f"{history} .mlnb-history-fold") == "7 cells the same in both runs: show them"
+    assert page.locator(f"{history} tbody tr").count() == 5
+    edited = page.inner_text(f"{history} tr[data-status='edited']")
+    assert "x9 = 9" in edited and "x9 = 'nine'" in edited
+    assert page.inner_text(f"{history} tr[data-status='only_b']").count(IMG) == 1
     page.wait_for_timeout(300)
     assert _injected(page) == {"xss": None, "img": 0, "scripts": 0}
-    page.set_viewport_size({"width": 1400, "height": 1300})  # the whole tab in the picture
+    page.set_viewport_size({"width": 1400, "height": 1500})  # the whole tab in the picture
     page.wait_for_timeout(300)
     page.screenshot(path=str(output_dir / "run-diff-dark.png"))
     page.set_viewport_size({"width": 1400, "height": 900})
+    page.focus(f"{history} .mlnb-unfold")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelectorAll(\"{history} tbody tr\").length === 11")
 
     # Keyboard: Tab reaches the swap button; Enter swaps a and b, and the deltas change sign.
     page.focus(f"{DIFF} .mlnb-diff-swap")
@@ -172,4 +204,15 @@ def test_diff_two_selected_runs_in_the_dark_theme(
     error = page.wait_for_selector(f"{DIFF}[data-run-b='{'0' * 32}'] .mlnb-diff-error", timeout=30_000)
     assert "0" * 32 in error.inner_text()
     page.screenshot(path=str(output_dir / "run-diff-error-dark.png"))
+
+    # The command palette, with no arguments: the two runs selected in the sidebar, whose tab
+    # (already open, swapped) comes to the front.
+    page.keyboard.press("Control+Shift+C")
+    page.fill(".lm-CommandPalette-input", "Diff the two runs selected")
+    page.wait_for_selector(".lm-CommandPalette-item:has-text('Diff the two runs selected in Experiments')")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "t => document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current"
+        " .lm-TabBar-tabLabel')?.textContent === t", arg=f"Diff tuned {IMG} ↔ base-run", timeout=10_000)
+    assert page.is_visible(f"{DIFF}[data-run-a='{run_b}'] .mlnb-diff-metrics")
     assert _injected(page) == {"xss": None, "img": 0, "scripts": 0}
