@@ -4,7 +4,7 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
-import { apiUrl, QueryParams, request, serverSettings } from './api';
+import { apiUrl, listExperiments, QueryParams, request, serverSettings } from './api';
 import { finite, formatValue, JsonNumber } from './tokens';
 import { Template } from './textdiff';
 
@@ -167,6 +167,16 @@ export async function listGenaiEvaluations(
 ): Promise<IGenaiEvaluation[]> {
   const path = `experiments/${enc(experimentId)}/genai-evaluations`;
   return (await getJson<{ runs: IGenaiEvaluation[] }>(path, { limit: 500 }, settings)).runs;
+}
+
+/** The GenAI evaluation runs of an experiment, or of every experiment for '', newest first. */
+export async function listEvaluationsOf(
+  experimentId: string,
+  settings = serverSettings()
+): Promise<IGenaiEvaluation[]> {
+  const ids = experimentId ? [experimentId] : (await listExperiments(settings)).map(e => e.experiment_id);
+  const pages = await Promise.all(ids.map(id => listGenaiEvaluations(id, settings)));
+  return pages.flat().sort((a, b) => b.start_time - a.start_time);
 }
 
 /** Compare evaluation runs (`lowerIsBetter`: the scorers where a lower value wins). */

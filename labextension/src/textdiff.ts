@@ -170,9 +170,9 @@ function splitLines(text: string): string[] {
 }
 
 /**
- * The line diff of two texts. A run of removed lines followed by a run of added ones is paired
- * line by line into `changed` lines with their word diff; the lines left over stay removed or
- * added.
+ * The line diff of two texts. Where lines were removed and added at one place, a removed line
+ * and a similar added line make one `changed` line with its word diff; the lines left over stay
+ * removed or added.
  */
 export function diffLines(oldText: string, newText: string): IDiffLine[] {
   const a = splitLines(oldText);
@@ -197,16 +197,57 @@ export function diffLines(oldText: string, newText: string): IDiffLine[] {
       added.push(b[ops[k].b]);
       k++;
     }
-    const paired = Math.min(removed.length, added.length);
-    for (let i = 0; i < paired; i++) {
-      out.push({ kind: 'changed', parts: diffWords(removed[i], added[i]) });
+    out.push(...pairLines(removed, added));
+  }
+  return out;
+}
+
+/** How alike two texts are: twice the characters they share over both lengths (0 to 1). */
+export function similarity(oldText: string, newText: string): number {
+  const total = oldText.length + newText.length;
+  if (total === 0) {
+    return 1;
+  }
+  const shared = diffWords(oldText, newText)
+    .filter(p => p.kind === 'equal')
+    .reduce((n, p) => n + p.text.length, 0);
+  return (2 * shared) / total;
+}
+
+/** Below this similarity two lines are shown as one removed and one added, not as one changed. */
+const PAIR_SIMILARITY = 0.5;
+
+/**
+ * Removed and added lines of one place: each removed line is paired, in order, with the most
+ * similar added line still free (a `changed` line with its word diff) when they are alike
+ * enough; the other lines stay removed or added.
+ */
+function pairLines(removed: string[], added: string[]): IDiffLine[] {
+  const out: IDiffLine[] = [];
+  const addedLine = (text: string): IDiffLine => ({ kind: 'added', parts: [{ kind: 'added', text }] });
+  let next = 0;
+  for (const line of removed) {
+    let best = -1;
+    let bestScore = PAIR_SIMILARITY;
+    for (let k = next; k < added.length; k++) {
+      const score = similarity(line, added[k]);
+      if (score > bestScore) {
+        best = k;
+        bestScore = score;
+      }
     }
-    for (const line of removed.slice(paired)) {
+    if (best < 0) {
       out.push({ kind: 'removed', parts: [{ kind: 'removed', text: line }] });
+      continue;
     }
-    for (const line of added.slice(paired)) {
-      out.push({ kind: 'added', parts: [{ kind: 'added', text: line }] });
+    for (; next < best; next++) {
+      out.push(addedLine(added[next]));
     }
+    out.push({ kind: 'changed', parts: diffWords(line, added[best]) });
+    next = best + 1;
+  }
+  for (; next < added.length; next++) {
+    out.push(addedLine(added[next]));
   }
   return out;
 }

@@ -1,7 +1,15 @@
 /**
  * The line and word diffs behind the prompt diff and the compare view's highlighted outputs.
  */
-import { diffLines, diffSequence, diffTemplates, diffWords, IDiffPart, tokenize } from '../textdiff';
+import {
+  diffLines,
+  diffSequence,
+  diffTemplates,
+  diffWords,
+  IDiffPart,
+  similarity,
+  tokenize
+} from '../textdiff';
 
 /** The old text (equal + removed parts) and the new one (equal + added parts). */
 function sides(parts: IDiffPart[]): [string, string] {
@@ -71,6 +79,18 @@ describe('diffLines', () => {
       { kind: 'equal', text: 'brief.' }
     ]);
     expect(lines[3].parts).toEqual([{ kind: 'added', text: 'PS' }]);
+  });
+
+  it('pairs a line only with a similar one', () => {
+    const lines = diffLines('Answer {{n}}\n<b>x</b>', 'Be brief <b>x</b>\nmore');
+    expect(lines.map(l => l.kind)).toEqual(['removed', 'changed', 'added']);
+    expect(lines[0].parts).toEqual([{ kind: 'removed', text: 'Answer {{n}}' }]);
+    expect(lines[1].parts).toEqual([
+      { kind: 'added', text: 'Be brief ' },
+      { kind: 'equal', text: '<b>x</b>' }
+    ]);
+    expect(similarity('abc', 'abc')).toBe(1);
+    expect(similarity('abc', 'xyz')).toBe(0);
   });
 
   it('shows a removed line', () => {

@@ -15,17 +15,14 @@ import { useRequest } from '../hooks';
 import { formatValue } from '../tokens';
 import { WordDiff } from './TextDiff';
 
-/** The experiment's GenAI evaluation runs with checkboxes; `onCompare` opens the compare tab. */
+/** The experiment's (or with '' every experiment's) GenAI evaluation runs with checkboxes; `onCompare` opens the compare tab. */
 export function GenaiEvaluationsSection(props: {
   experimentId: string;
   refreshKey: number;
   onCompare: (runIds: string[]) => void;
 }): JSX.Element {
   const { experimentId } = props;
-  const runs = useRequest(experimentId ? () => genai.listGenaiEvaluations(experimentId) : null, [
-    experimentId,
-    props.refreshKey
-  ]);
+  const runs = useRequest(() => genai.listEvaluationsOf(experimentId), [experimentId, props.refreshKey]);
   const [chosen, setChosen] = React.useState<string[]>([]);
   const toggle = (runId: string): void =>
     setChosen(ids => (ids.includes(runId) ? ids.filter(i => i !== runId) : [...ids, runId]));

@@ -132,7 +132,7 @@ function VersionRows(
             </td>
             <td title={version.prompt_type === 'chat' ? 'chat template' : 'text template'}>
               v{version.version}
-              {version.prompt_type === 'chat' ? ' 💬' : ''}
+              {version.prompt_type === 'chat' ? <div className="mlnb-muted">chat</div> : null}
             </td>
             <td>
               <div className="mlnb-prompt-commit">{version.commit_message}</div>
