@@ -13,8 +13,11 @@ from jupyter_server.utils import url_path_join
 from test_server_api import fail, get_json
 
 import mlnb
-from mlnb.genai import evaluate, load_prompt, register_prompt
+from mlnb.genai import compare, evaluate, get_prompt, load_prompt, register_prompt
+from mlnb.genai.prompts import search_prompt_versions, search_prompts, set_prompt_alias
 from mlnb.genai.scorers import ExactMatch
+from mlnb.store import open_store
+from mlnb.tracking.client import MlnbClient
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
@@ -51,7 +54,11 @@ def genai(jp_root_dir: Path, jp_serverapp: Any) -> dict[str, Any]:
                                         model="small", run_name=f"v{prompt.version}").run_id
     with mlnb.start_run(run_name="not an evaluation"):
         mlnb.log_metric("acc", 1.0)
-    return {"experiment_id": str(eid), "runs": runs}
+    plain = mlnb.last_active_run().info.run_id  # type: ignore[union-attr]
+    # This process's own current store is now another one: the handlers must use the server's.
+    mlnb.set_tracking_uri(str(jp_root_dir / "elsewhere" / ".mlnb"))
+    return {"experiment_id": str(eid), "runs": runs, "plain": plain,
+            "store": open_store(str(jp_root_dir / ".mlnb"))}
 
 
 async def test_prompts_versions_and_one_version(jp_fetch: Any, genai: dict[str, Any]) -> None:
@@ -90,12 +97,12 @@ async def test_set_move_and_delete_an_alias(jp_fetch: Any, genai: dict[str, Any]
     moved = await jp_fetch("mlnb", "api", "prompts", "qa", "aliases", "production", method="PUT",
                            body=json.dumps({"version": 1}), headers=headers)
     assert json.loads(moved.body) == {"name": "qa", "alias": "production", "version": "1"}
-    assert load_prompt("prompts:/qa@production").version == 1  # type: ignore[union-attr]
+    assert load_prompt("prompts:/qa@production", store=genai["store"]).version == 1  # type: ignore[union-attr]
     detail = await get_json(jp_fetch, "prompts", "qa")
     assert [v["aliases"] for v in detail["versions"]] == [[], ["production"]]
     await jp_fetch("mlnb", "api", "prompts", "qa", "aliases", "production", method="DELETE",
                    headers=headers)
-    assert load_prompt("prompts:/qa@production", allow_missing=True) is None
+    assert load_prompt("prompts:/qa@production", allow_missing=True, store=genai["store"]) is None
     code, body = await fail(jp_fetch, "prompts", "qa", "aliases", "production", method="DELETE",
                             headers=headers)
     assert code == 404
@@ -168,8 +175,7 @@ async def test_compare_errors(jp_fetch: Any, http_server_client: Any, jp_base_ur
     assert code == 400 and "run_id" in body["message"]
     code, body = await fail(jp_fetch, "genai", "compare", run_id=genai["runs"][1])
     assert code == 400 and "at least two" in body["message"]
-    plain = mlnb.search_runs(filter_string="attributes.run_name = 'not an evaluation'",
-                             output_format="list")[0].info.run_id
+    plain = genai["plain"]
     code, body = await compare_json(http_server_client, jp_base_url, jp_auth_header,
                                     [("run_id", genai["runs"][1]), ("run_id", plain)])
     assert code == 400 and "not a GenAI evaluation" in body["message"]
@@ -185,7 +191,7 @@ async def test_promote_moves_the_alias_to_the_winner(jp_fetch: Any, genai: dict[
                               body=json.dumps({"run_ids": runs, "alias": "production"}))
     assert json.loads(response.body) == {"name": "qa", "version": 1, "alias": "production",
                                          "run_id": genai["runs"][1], "scorer": "exact_match"}
-    assert load_prompt("prompts:/qa@production").version == 1  # type: ignore[union-attr]
+    assert load_prompt("prompts:/qa@production", store=genai["store"]).version == 1  # type: ignore[union-attr]
     code, body = await fail(jp_fetch, "genai", "promote", method="POST",
                             headers={"Content-Type": "application/json"},
                             body=json.dumps({"run_ids": runs, "scorer": "nope"}))
@@ -194,4 +200,28 @@ async def test_promote_moves_the_alias_to_the_winner(jp_fetch: Any, genai: dict[
                             headers={"Content-Type": "application/json"},
                             body=json.dumps({"run_ids": "x"}))
     assert code == 400
-    assert load_prompt("prompts:/qa@production").version == 1  # type: ignore[union-attr]
+    assert load_prompt("prompts:/qa@production", store=genai["store"]).version == 1  # type: ignore[union-attr]
+
+
+def test_genai_functions_use_the_store_given(tmp_path: Path) -> None:
+    """store= and client= reach the named store, never the current one."""
+    mlnb.set_tracking_uri(str(tmp_path / "a" / ".mlnb"))
+    register_prompt("qa", "Say {{n}}")
+    register_prompt("qa", "Repeat {{n}}")
+    runs = [evaluate(DATA[:3], scorers=[ExactMatch()], model="m",
+                     predict_fn=lambda n, p=p: (load_prompt(p), str(n) if p.endswith("1") else "x")[1]
+                     ).run_id for p in ("prompts:/qa/1", "prompts:/qa/2")]
+    store = open_store(str(tmp_path / "a" / ".mlnb"))
+    mlnb.set_tracking_uri(str(tmp_path / "b" / ".mlnb"))  # an empty current store
+    assert search_prompts() == []
+    assert [p.name for p in search_prompts(store=store)] == ["qa"]
+    assert get_prompt("qa", store=store).latest_version == 2
+    assert [v.version for v in search_prompt_versions("qa", store=store)] == [2, 1]
+    set_prompt_alias("qa", "staging", 2, store=store, user_id="ann")
+    assert load_prompt("prompts:/qa@staging", store=store).version == 2  # type: ignore[union-attr]
+    assert store.get_model_version_history("qa", "2")[-1].user_id == "ann"
+    client = MlnbClient(str(tmp_path / "a" / ".mlnb"))
+    comparison = compare(runs, client=client)
+    assert comparison.promote("staging").version == 1
+    assert load_prompt("prompts:/qa@staging", store=store).version == 1  # type: ignore[union-attr]
+    assert load_prompt("qa", allow_missing=True) is None  # the current store has no prompt

@@ -124,9 +124,9 @@ def test_prompt_diff_aliases_compare_and_promote(
     page.wait_for_selector(f"{view} .mlnb-genai-promoted:has-text('qa@production now points at "
                            "version 1')", timeout=30_000)
     assert load_prompt("prompts:/qa@production").version == 1  # type: ignore[union-attr]
-    # The sidebar shows it once the prompt is opened again.
-    page.click(f"{prompt} .mlnb-prompt-head")
-    page.click(f"{prompt} .mlnb-prompt-head")
+    # The sidebar shows it after a reload (↻, by keyboard).
+    page.focus(f"{PANEL} .mlnb-prompts button[aria-label='reload the prompts']")
+    page.keyboard.press("Enter")
     page.wait_for_selector(f"{prompt} .mlnb-prompt-version[data-version='1'] "
                            ".mlnb-chip[data-alias='production']", timeout=30_000)
     assert v2_row.locator(".mlnb-chip[data-alias='production']").count() == 0

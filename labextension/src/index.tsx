@@ -129,7 +129,7 @@ function addTabCommands(app: JupyterFrontEnd, readOnly: () => string | null): vo
         mainAreaTab(
           `mlnb-genai-compare-${runIds.join('-').slice(0, 200)}`,
           `Compare ${runIds.length} GenAI evaluations`,
-          <GenaiCompare runIds={runIds} />
+          <GenaiCompare runIds={runIds} readOnly={readOnly()} />
         )
       );
     }

@@ -241,6 +241,7 @@ function Promote(props: {
   runIds: string[];
   lowerIsBetter: string[];
   onPromoted: () => void;
+  readOnly: string | null;
 }): JSX.Element {
   const { data, scorer } = props;
   const [alias, setAlias] = React.useState('production');
@@ -287,7 +288,8 @@ function Promote(props: {
       </label>{' '}
       <button
         className="jp-mod-styled jp-mod-accept mlnb-genai-promote-button"
-        disabled={'problem' in target || !alias.trim()}
+        disabled={'problem' in target || !alias.trim() || props.readOnly !== null}
+        title={props.readOnly ?? undefined}
         onClick={() => void promote()}
       >
         Promote winner
@@ -301,8 +303,9 @@ function Promote(props: {
   );
 }
 
-/** The compare tab of GenAI evaluation runs. */
-export function GenaiCompare(props: { runIds: string[] }): JSX.Element {
+/** The compare tab of GenAI evaluation runs; with `readOnly` (why the store may only be read)
+ * promote is disabled. */
+export function GenaiCompare(props: { runIds: string[]; readOnly?: string | null }): JSX.Element {
   const { runIds } = props;
   const [lowerIsBetter, setLowerIsBetter] = React.useState<string[]>([]);
   const [generation, setGeneration] = React.useState(0);
@@ -372,6 +375,7 @@ export function GenaiCompare(props: { runIds: string[] }): JSX.Element {
               runIds={runIds}
               lowerIsBetter={lowerIsBetter}
               onPromoted={() => setGeneration(g => g + 1)}
+              readOnly={props.readOnly ?? null}
             />
           </div>
           <div className="mlnb-section">

@@ -169,6 +169,7 @@ function VersionDiff(props: { oldVersion: IPromptVersion; newVersion: IPromptVer
 }
 
 function PromptEntry(props: {
+  refreshKey: number;
   name: string;
   aliases: Record<string, string>;
   latest: number | null;
@@ -177,7 +178,7 @@ function PromptEntry(props: {
 }): JSX.Element {
   const { name, onError } = props;
   const [open, setOpen] = React.useState(false);
-  const detail = useRequest(open ? () => genai.getPrompt(name) : null, [open, name]);
+  const detail = useRequest(open ? () => genai.getPrompt(name) : null, [open, name, props.refreshKey]);
   const [chosen, setChosen] = React.useState<{ left: number | null; right: number | null }>({
     left: null,
     right: null
@@ -242,7 +243,9 @@ export function PromptsSection(props: { refreshKey: number; readOnly?: string | 
   const [search, setSearch] = React.useState('');
   const [applied, setApplied] = React.useState('');
   const filter = applied.trim() ? `name LIKE '%${quoted(applied.trim())}%'` : '';
-  const prompts = useRequest(() => genai.listPrompts(filter), [props.refreshKey, filter]);
+  // ↻ reloads the list and every opened prompt (an alias moved elsewhere, e.g. by promote).
+  const [reloads, setReloads] = React.useState(0);
+  const prompts = useRequest(() => genai.listPrompts(filter), [props.refreshKey, filter, reloads]);
   const [actionError, setActionError] = React.useState<string | null>(null);
   const error = actionError ?? prompts.error;
   const dismiss = (): void => {
@@ -265,7 +268,7 @@ export function PromptsSection(props: { refreshKey: number; readOnly?: string | 
           className="mlnb-prompts-refresh"
           title="reload the prompts"
           aria-label="reload the prompts"
-          onClick={prompts.reload}
+          onClick={() => setReloads(r => r + 1)}
         >
           ↻
         </button>
@@ -282,6 +285,7 @@ export function PromptsSection(props: { refreshKey: number; readOnly?: string | 
       {(prompts.data ?? []).map(prompt => (
         <PromptEntry
           key={prompt.name}
+          refreshKey={props.refreshKey + reloads}
           name={prompt.name}
           aliases={prompt.aliases}
           latest={prompt.latest_version}
