@@ -31,7 +31,7 @@ def make_evaluations(root: Path) -> dict[int, str]:
     v1 = register_prompt("qa", f"Answer {{{{n}}}}\n{XSS}", commit_message=f"first {XSS}")
     v2 = register_prompt("qa", [{"role": "system", "content": f"Be brief {XSS}"},
                                 {"role": "user", "content": "Answer {{n}} now"}],
-                         commit_message=f"chat </script><script>window.__xss=4</script>")
+                         commit_message="chat </script><script>window.__xss=4</script>")
     mlnb.genai.set_prompt_alias("qa", "production", 2)
     runs = {}
     for prompt, wrong in ((v1, set()), (v2, {1, 3})):
@@ -142,7 +142,7 @@ def test_prompt_diff_aliases_compare_and_promote(
     page.click(".lm-Menu-item:has-text('JupyterLab Dark')")
     page.wait_for_selector("body[data-jp-theme-name='JupyterLab Dark']", state="attached",
                            timeout=30_000)
-    page.click(f".lm-TabBar-tab:has-text('Compare 2 GenAI evaluations')")
+    page.click(".lm-TabBar-tab:has-text('Compare 2 GenAI evaluations')")
     colours = page.evaluate("""() => {
         const ins = document.querySelector('.mlnb-genai-compare ins.mlnb-diff-added');
         const cell = ins.closest('td');
