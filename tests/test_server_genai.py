@@ -86,8 +86,9 @@ async def test_prompt_errors(jp_fetch: Any, genai: dict[str, Any]) -> None:
     assert code == 400 and "registered model, not a prompt" in body["message"]
     code, body = await fail(jp_fetch, "prompts", "qa", "versions", "9")
     assert code == 404 and body["error_code"] == "RESOURCE_DOES_NOT_EXIST"
-    code, body = await fail(jp_fetch, "prompts", "qa", "versions", "one")
-    assert code == 400 and "is a number" in body["message"]
+    for bad in ("one", "0", "9" * 30, "١"):  # "١": an Arabic-Indic digit
+        code, body = await fail(jp_fetch, "prompts", "qa", "versions", bad)
+        assert code == 400 and "is a number" in body["message"], bad
     code, body = await fail(jp_fetch, "prompts", filter="name = ")
     assert code == 400
 
@@ -112,6 +113,10 @@ async def test_set_move_and_delete_an_alias(jp_fetch: Any, genai: dict[str, Any]
     code, body = await fail(jp_fetch, "prompts", "qa", "aliases", "production", method="PUT",
                             headers=headers, body=json.dumps({"version": True}))
     assert code == 400 and "version" in body["message"]
+    for bad in ({}, {"version": 10 ** 30}, {"version": "1.5"}, {"version": None}):
+        code, body = await fail(jp_fetch, "prompts", "qa", "aliases", "production", method="PUT",
+                                headers=headers, body=json.dumps(bad))
+        assert code == 400 and "version" in body["message"], bad
     code, _ = await fail(jp_fetch, "prompts", "qa", "aliases", "x", method="PUT",
                          headers={"Content-Type": "text/plain"}, body=json.dumps({"version": 1}))
     assert code == 415

@@ -28,7 +28,7 @@ from mlnb.genai.prompts import (
     search_prompts,
     set_prompt_alias,
 )
-from mlnb.server.base import MlnbHandler
+from mlnb.server.base import MAX_INT_ARG, MlnbHandler
 
 MAX_PROMPTS = 1000
 MAX_RUN_IDS = 20
@@ -56,6 +56,20 @@ def version_json(version: PromptVersion) -> dict[str, Any]:
             "prompt_type": version.prompt_type, "commit_message": version.commit_message,
             "tags": version.tags, "aliases": version.aliases,
             "creation_timestamp": version.creation_timestamp, "user_id": version.user_id}
+
+
+def version_arg(raw: Any) -> int:
+    """A prompt version number from a path or a JSON body (400 for anything else).
+
+    :param raw: the version as sent: digits, or a JSON integer.
+    """
+    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise web.HTTPError(400, f"A prompt version is a number, not {str(raw)[:40]!r}.")
+    number = int(text)
+    if not 1 <= number <= MAX_INT_ARG:
+        raise web.HTTPError(400, f"A prompt version is a number from 1, not {number}.")
+    return number
 
 
 class PromptsHandler(MlnbHandler):
@@ -97,10 +111,9 @@ class PromptVersionHandler(MlnbHandler):
     @authorized
     async def get(self, name: str, version: str) -> None:
         """``GET prompts/<name>/versions/<version>``."""
-        if not version.isdigit():
-            raise web.HTTPError(400, f"A prompt version is a number, not {version[:40]!r}.")
+        number = version_arg(version)
         store = self.store()
-        found = await self.blocking(lambda: load_prompt(name, version, store=store))
+        found = await self.blocking(lambda: load_prompt(name, number, store=store))
         assert found is not None  # allow_missing is False: a missing version raised
         self.send_json({"version": version_json(found)})
 
@@ -114,9 +127,9 @@ class PromptAliasHandler(MlnbHandler):
     async def put(self, name: str, alias: str) -> None:
         """``PUT prompts/<name>/aliases/<alias>``."""
         body = self.json_body()
-        version = body.get("version")
-        if isinstance(version, bool) or not isinstance(version, (str, int)):
+        if "version" not in body:
             raise web.HTTPError(400, 'Send {"version": <version number>}.')
+        version = version_arg(body["version"])
         await self.require_writable()
         store, user = self.store(), self.user_name()
         await self.blocking(lambda: set_prompt_alias(name, alias, version, store=store,
