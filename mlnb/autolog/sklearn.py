@@ -8,13 +8,13 @@ meta-estimator logs once. Per fit, in one write: the estimator's params (deep), 
 MSE, RMSE, MAE, R2; both: ``training_score``), the training data's shape and hash and its dataset
 input (MLflow's digest, context ``train``), the model through ``mlnb.models.sklearn.log_model``
 when that is installed, with a sample of the training data as its reference data (the default
-reference of ``mlnb monitor``), and ``estimator.html`` (the estimator's diagram). Classifiers
-also get MLflow's training images (a normalized confusion matrix; for two classes ROC and
-precision-recall curves), drawn in a background thread (:mod:`mlnb.autolog._images`) and
-written before the run's end can be observed. ``GridSearchCV`` and ``RandomizedSearchCV`` log
-their own params shallowly (as MLflow: the seed estimator's untuned params are not the search's), ``best_*`` params, ``best_cv_score``, one child run per
-candidate with all of the seed estimator's params, ``cv_results.csv`` and the ``best_estimator``
-model.
+reference of ``mlnb monitor``), and ``estimator.html`` (the estimator's diagram). Classifiers also
+get MLflow's training images (a normalized confusion matrix; for two classes ROC and
+precision-recall curves), drawn in a background thread (:mod:`mlnb.autolog._images`) and written
+before the run's end can be observed. ``GridSearchCV`` and ``RandomizedSearchCV`` log their own
+params shallowly (as MLflow: the seed estimator's untuned params are not the search's), ``best_*``
+params, ``best_cv_score``, one child run per candidate with all of the seed estimator's params,
+``cv_results.csv`` and the ``best_estimator`` model.
 
 The fit goes into the active run (a ``%%track`` cell's run), into a child of it if autolog already
 logged a fit there, or into a run of its own started and ended around the fit. Logging never
