@@ -322,8 +322,8 @@ class _Session:
         reference = None
         if _config.log_datasets and X is not None:
             found = training_data.capture(X, y)
-            for what, exc in found.problems:
-                _warn(what, exc)
+            for what, problem in found.problems:
+                _warn(what, problem)
             try:
                 training_data.log_input(client, run_id, found)
             except Exception as exc:
