@@ -67,6 +67,16 @@ def capture(X: Any, y: Any = None) -> TrainingData:
     return TrainingData(record, reference, problems)
 
 
+def dataset_inputs(training: TrainingData) -> list[DatasetInput]:
+    """The training dataset as the run's input (context ``train``), or nothing.
+
+    :param training: what :func:`capture` found.
+    """
+    if training.dataset is None:
+        return []
+    return [DatasetInput(training.dataset, {CONTEXT_TAG: CONTEXT})]
+
+
 def log_input(client: Any, run_id: str, training: TrainingData) -> None:
     """Record the training dataset as an input of the run (context ``train``).
 
@@ -74,8 +84,9 @@ def log_input(client: Any, run_id: str, training: TrainingData) -> None:
     :param run_id: the run.
     :param training: what :func:`capture` found.
     """
-    if training.dataset is not None:
-        client.log_inputs(run_id, [DatasetInput(training.dataset, {CONTEXT_TAG: CONTEXT})])
+    found = dataset_inputs(training)
+    if found:
+        client.log_inputs(run_id, found)
 
 
 def _is_frame(X: Any) -> bool:

@@ -314,21 +314,22 @@ class _Session:
             client.log_text(run_id, _estimator_html(estimator), "estimator.html")
         except Exception as exc:
             _warn("log estimator.html", exc)
-        if _search.is_search(estimator) and hasattr(estimator, "cv_results_"):
-            try:
-                _search.log_search(client, run_id, estimator, _config.max_tuning_runs)
-            except Exception as exc:
-                _warn("log the search's candidates", exc)
-        reference = None
+        reference, inputs = None, []
         if _config.log_datasets and X is not None:
             found = training_data.capture(X, y)
             for what, problem in found.problems:
                 _warn(what, problem)
             try:
                 training_data.log_input(client, run_id, found)
+                inputs = training_data.dataset_inputs(found)
             except Exception as exc:
                 _warn("record the training data as a dataset input", exc)
             reference = found.reference
+        if _search.is_search(estimator) and hasattr(estimator, "cv_results_"):
+            try:
+                _search.log_search(client, run_id, estimator, _config.max_tuning_runs, inputs)
+            except Exception as exc:
+                _warn("log the search's candidates", exc)
         if _config.log_models:
             _log_model(estimator, X, reference)
         if self.plots is not None and not _matplotlib_installed():
