@@ -172,3 +172,22 @@ def test_a_target_that_is_not_a_column_is_refused(tracking: Any, tmp_path: Path,
                  "--target", "<b>label</b>"]) == 2
     assert "--target '<b>label</b>' is not a column of the reference data (columns: x, y)." \
         in capsys.readouterr().err
+
+
+def test_outputs_of_several_values_are_compared_per_output() -> None:
+    """Rows of several values (a 2-D array, logged as lists) and named outputs (a table, logged
+    as objects) line up with the model's predictions column by column."""
+    from mlnb.monitor.outputs import logged_predictions, output_report, positional, prediction_frame
+
+    rng = np.random.default_rng(0)
+    reference = prediction_frame(rng.normal(0, 1, (400, 2)))
+    window = pd.DataFrame({"prediction": [[float(a), float(b) + 3] for a, b in
+                                          rng.normal(0, 1, (200, 2))]})
+    report = output_report(reference, logged_predictions(window), "prediction")
+    assert report is not None
+    assert [(c.column, c.role, c.drifted) for c in report.columns] == [
+        ("prediction.0", "prediction", False), ("prediction.1", "prediction", True)]
+    named = prediction_frame(pd.DataFrame({"p": [0.1, 0.9], "label": ["a", "b"]}))
+    assert list(named.columns) == ["prediction.p", "prediction.label"]
+    assert output_report(named, pd.DataFrame({"prediction.other": [1, 2]}), "prediction") is None
+    assert positional(["f0", "f1"]) and positional(["0", "1"]) and not positional(["f1", "f0"])
