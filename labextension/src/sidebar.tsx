@@ -12,6 +12,7 @@ import { ModelsSection } from './components/Models';
 import { QueryControls } from './components/QueryControls';
 import { RunTable } from './components/RunTable';
 import { RunToolbar } from './components/RunToolbar';
+import { TracesSection } from './components/Traces';
 import { askDeleteOrRestore } from './dialogs';
 import { useSignal } from './hooks';
 import { ExperimentsModel } from './model';
@@ -102,6 +103,29 @@ function LoggedModels(props: { model: ExperimentsModel }): JSX.Element {
   );
 }
 
+function Traces(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.Element {
+  const { model } = props;
+  const [open, setOpen] = React.useState(false);
+  return (
+    <>
+      <button
+        className="mlnb-models-head mlnb-traces-head"
+        aria-expanded={open}
+        onClick={() => setOpen(!open)}
+      >
+        {open ? '▾' : '▸'} Traces
+      </button>
+      {open && (
+        <TracesSection
+          experimentId={model.query.experimentId}
+          refreshKey={model.modelsGeneration}
+          onOpenRun={runId => props.actions.openRun(runId, '')}
+        />
+      )}
+    </>
+  );
+}
+
 function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.Element {
   const { model, actions } = props;
   useSignal(model.changed);
@@ -124,6 +148,7 @@ function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.
       <Runs model={model} actions={actions} />
       <Models model={model} />
       <LoggedModels model={model} />
+      <Traces model={model} actions={actions} />
     </div>
   );
 }
