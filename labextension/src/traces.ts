@@ -290,8 +290,11 @@ export function barOf(span: ISpanJson, timeline: ITimeline): IBar {
   return { left, width, offsetMs: offset / 1e6, durationMs: duration / 1e6 };
 }
 
-/** Milliseconds as a short text: "850 µs", "12.3 ms", "1.25 s". */
+/** Milliseconds as a short text: "850 µs", "12.3 ms", "1.25 s" ("0 ms" for nothing). */
 export function formatMs(ms: number): string {
+  if (ms <= 0) {
+    return '0 ms';
+  }
   if (ms < 1) {
     return `${Math.round(ms * 1000)} µs`;
   }
@@ -299,6 +302,23 @@ export function formatMs(ms: number): string {
     return `${ms < 100 ? ms.toFixed(1) : Math.round(ms)} ms`;
   }
   return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+}
+
+/** A trace's latency, kept in whole milliseconds: "<1 ms", "12 ms", "1.25 s". */
+export function formatLatency(ms: number | undefined): string {
+  if (ms === undefined) {
+    return '';
+  }
+  return ms < 1 ? '<1 ms' : ms < 1000 ? `${Math.round(ms)} ms` : formatMs(ms);
+}
+
+/** When a trace started, short: the time of day for today's, else the date and time. */
+export function formatWhen(iso: string, now: Date = new Date()): string {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) {
+    return iso;
+  }
+  return when.toDateString() === now.toDateString() ? when.toLocaleTimeString() : when.toLocaleString();
 }
 
 /** Text cut to `MAX_SHOWN_CHARS`, saying how long it was. */

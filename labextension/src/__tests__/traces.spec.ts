@@ -10,8 +10,10 @@ import {
   exceptionMessage,
   fetchTraceRows,
   flatten,
+  formatLatency,
   formatMs,
   formatTokens,
+  formatWhen,
   ISpanJson,
   ITracePage,
   ITraceQuery,
@@ -196,13 +198,29 @@ describe('text of values', () => {
   });
 
   it('formats durations and tokens', () => {
+    expect(formatMs(0)).toBe('0 ms');
     expect(formatMs(0.25)).toBe('250 µs');
+    expect(formatLatency(0)).toBe('<1 ms');
+    expect(formatLatency(12)).toBe('12 ms');
+    expect(formatLatency(1250)).toBe('1.25 s');
+    expect(formatLatency(undefined)).toBe('');
     expect(formatMs(12.34)).toBe('12.3 ms');
     expect(formatMs(250)).toBe('250 ms');
     expect(formatMs(1250)).toBe('1.25 s');
     expect(formatTokens({ input_tokens: 12, output_tokens: 5, total_tokens: 17 })).toBe('12 in / 5 out');
     expect(formatTokens({ total_tokens: 7 })).toBe('7 tokens');
     expect(formatTokens(null)).toBe('');
+  });
+});
+
+describe('formatWhen', () => {
+  it("shows today's traces by their time of day, older ones with their date", () => {
+    const now = new Date(2026, 11, 3, 15, 0, 0);
+    const today = new Date(2026, 11, 3, 9, 30, 5);
+    const before = new Date(2026, 10, 28, 9, 30, 5);
+    expect(formatWhen(today.toISOString(), now)).toBe(today.toLocaleTimeString());
+    expect(formatWhen(before.toISOString(), now)).toBe(before.toLocaleString());
+    expect(formatWhen('not a time', now)).toBe('not a time');
   });
 });
 

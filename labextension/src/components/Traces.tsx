@@ -18,8 +18,10 @@ import {
   clip,
   fetchTraceRows,
   flatten,
+  formatLatency,
   formatMs,
   formatTokens,
+  formatWhen,
   getTrace,
   ISpanNode,
   ITimeline,
@@ -48,7 +50,7 @@ function StateBadge(props: { state: string }): JSX.Element {
 
 function TraceRow(props: { trace: ITraceInfo; open: boolean; onToggle: () => void }): JSX.Element {
   const { trace, open } = props;
-  const latency = trace.execution_duration_ms === undefined ? '' : formatMs(trace.execution_duration_ms);
+  const latency = formatLatency(trace.execution_duration_ms);
   const tokens = formatTokens(trace.token_usage);
   return (
     <button
@@ -64,7 +66,9 @@ function TraceRow(props: { trace: ITraceInfo; open: boolean; onToggle: () => voi
         <span className="mlnb-trace-name">{trace.name ?? trace.trace_id}</span>
         <span className="mlnb-trace-latency">{latency}</span>
         {tokens && <span className="mlnb-trace-tokens">{tokens}</span>}
-        <span className="mlnb-muted mlnb-trace-time">{new Date(trace.request_time).toLocaleString()}</span>
+        <span className="mlnb-muted mlnb-trace-time" title={trace.request_time}>
+          {formatWhen(trace.request_time)}
+        </span>
       </span>
       <span className="mlnb-trace-row-line mlnb-trace-previews">
         <span className="mlnb-trace-request">{trace.request_preview ?? ''}</span>
@@ -218,7 +222,7 @@ function TraceHead(props: { trace: ITraceJson; onOpenRun?: (runId: string) => vo
   return (
     <div className="mlnb-trace-head">
       <code className="mlnb-trace-id">{info.trace_id}</code> <StateBadge state={info.state} />
-      {info.execution_duration_ms !== undefined && <span> {formatMs(info.execution_duration_ms)}</span>}
+      {info.execution_duration_ms !== undefined && <span> {formatLatency(info.execution_duration_ms)}</span>}
       {tokens && <span className="mlnb-trace-tokens"> {tokens}</span>}
       {runId && onOpenRun && (
         <button className="mlnb-trace-run" title={`open run ${runId}`} onClick={() => onOpenRun(runId)}>
