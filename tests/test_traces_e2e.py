@@ -119,18 +119,25 @@ def test_sidebar_lists_and_opens_traces_as_text(
 ) -> None:
     page, server = browser_page, lab_server
     page.set_default_timeout(LONG)
+    mlnb.set_tracking_uri(str(server.root / ".mlnb"))
+    mlnb.set_experiment("elsewhere")
+    with mlnb.start_span("elsewhere"):
+        pass
+    time.sleep(0.01)  # request times in ms: the oldest, certainly
     experiment, agent_id = hostile_traces(server.root)
     OUTPUT.mkdir(exist_ok=True)
     open_lab(page, server)
     page.click(TAB)
     page.wait_for_selector(f"{PANEL} .mlnb-tr:has-text('traced-run')")
-    page.select_option(f"{PANEL} .mlnb-experiment-select", label=experiment)
     head = page.locator(f"{PANEL} .mlnb-traces-head")
     head.focus()  # the section opens from the keyboard
     page.keyboard.press("Enter")
     rows = page.locator(f"{PANEL} .mlnb-trace-row")
-    rows.nth(1).wait_for()
-    assert rows.count() == 2
+    rows.nth(2).wait_for()  # "All experiments": every experiment's traces
+    assert rows.count() == 3 and "elsewhere" in rows.nth(2).inner_text()
+    page.select_option(f"{PANEL} .mlnb-experiment-select", label=experiment)
+    page.wait_for_function(
+        f"document.querySelectorAll(\"{PANEL} .mlnb-trace-row\").length === 2", timeout=LONG)
     # Newest first: the failed tool call, then the agent (OK at its root).
     assert "ERROR" in rows.nth(0).inner_text() and "tool " + JS_URL in rows.nth(0).inner_text()
     agent_row = page.locator(f"{PANEL} .mlnb-trace-row[data-trace-id='{agent_id}']")

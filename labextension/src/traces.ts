@@ -1,5 +1,5 @@
 /**
- * GenAI traces for the sidebar: the REST calls (`experiments/<id>/traces`, `traces/<id>`), their
+ * GenAI traces for the sidebar: the REST calls (`experiments/<id>/traces`, `traces`, `traces/<id>`), their
  * types (MLflow's `TraceInfo.to_dict()` and `Trace.to_dict()` forms, see mlnb/server/traces.py),
  * and the pure helpers of the Traces view: the span tree, each span's place on the trace's
  * timeline, and attribute values pretty-printed. Nothing here makes HTML: the view renders all
@@ -85,6 +85,7 @@ export interface ITraceJson {
 
 /** What the Traces list asks for. */
 export interface ITraceQuery {
+  /** '' for every experiment. */
   experimentId: string;
   /** The search grammar of `mlnb.search_traces` ('' for every trace). */
   filter: string;
@@ -99,7 +100,7 @@ async function getJson<T>(
   return (await response.json()) as T;
 }
 
-/** One page of an experiment's traces (newest first), from row `offset`. */
+/** One page of an experiment's traces (of every experiment for ''), newest first, from row `offset`. */
 export function listTraces(
   query: ITraceQuery,
   limit: number,
@@ -107,11 +108,8 @@ export function listTraces(
   settings = serverSettings()
 ): Promise<ITracePage> {
   const params = { filter: query.filter, limit, offset };
-  return getJson<ITracePage>(
-    `experiments/${encodeURIComponent(query.experimentId)}/traces`,
-    params,
-    settings
-  );
+  const path = query.experimentId ? `experiments/${encodeURIComponent(query.experimentId)}/traces` : 'traces';
+  return getJson<ITracePage>(path, params, settings);
 }
 
 /** One trace with its spans. */

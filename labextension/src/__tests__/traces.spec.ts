@@ -3,6 +3,8 @@
  * exception's message), each span's bar on the trace's timeline, the text shown for attribute
  * values, durations and tokens, and the paging of the list.
  */
+import { ServerConnection } from '@jupyterlab/services';
+
 import {
   barOf,
   buildSpanTree,
@@ -14,9 +16,11 @@ import {
   formatMs,
   formatTokens,
   formatWhen,
+  getTrace,
   ISpanJson,
   ITracePage,
   ITraceQuery,
+  listTraces,
   MIN_BAR_PERCENT,
   otherAttributes,
   prettyJson,
@@ -258,5 +262,48 @@ describe('fetchTraceRows', () => {
     expect(rows.traces.map(t => t.trace_id).slice(-1)).toEqual(['tr-29']);
     expect(rows.more).toBe(false);
     expect(calls).toEqual([[50, 0]]);
+  });
+});
+
+describe('the trace endpoints', () => {
+  const BASE = 'http://localhost:8888/base/';
+  function server(body: unknown): { settings: ServerConnection.ISettings; urls: string[] } {
+    const urls: string[] = [];
+    const fetch = async (input: RequestInfo | URL): Promise<Response> => {
+      urls.push((input as Request).url);
+      return new Response(JSON.stringify(body), {
+        status: 200,
+        headers: { 'Content-Type': 'application/json' }
+      });
+    };
+    const settings = ServerConnection.makeSettings({
+      baseUrl: BASE,
+      token: 't',
+      fetch,
+      init: { credentials: 'same-origin' }
+    });
+    return { settings, urls };
+  }
+
+  it("lists an experiment's traces, or every experiment's, with the filter encoded", async () => {
+    const page = { traces: [], offset: 0, limit: 50, next_offset: null };
+    const { settings, urls } = server(page);
+    await expect(
+      listTraces({ experimentId: '7', filter: "status = 'ERROR'" }, 50, 100, settings)
+    ).resolves.toEqual(page);
+    await listTraces({ experimentId: '', filter: '' }, 20, 0, settings);
+    expect(urls).toEqual([
+      `${BASE}mlnb/api/experiments/7/traces?filter=status%20%3D%20%27ERROR%27&limit=50&offset=100`,
+      `${BASE}mlnb/api/traces?limit=20&offset=0`
+    ]);
+  });
+
+  it('opens a trace by its id, with its run', async () => {
+    const info = { trace_id: 'tr-1', state: 'OK', tags: {}, trace_metadata: {} };
+    const { settings, urls } = server({ trace: { info, data: { spans: [] } }, run_id: 'r1' });
+    const trace = await getTrace('tr-1', settings);
+    expect(urls).toEqual([`${BASE}mlnb/api/traces/tr-1`]);
+    expect(trace.info.run_id).toBe('r1');
+    expect(trace.data.spans).toEqual([]);
   });
 });

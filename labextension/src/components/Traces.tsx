@@ -1,5 +1,5 @@
 /**
- * The Traces section: the GenAI traces of the chosen experiment, newest first (request and
+ * The Traces section: the GenAI traces of the chosen experiment (or all), newest first (request and
  * response previews, status, latency, tokens, time), filtered in the `mlnb.search_traces`
  * grammar, refreshed every 2 s while shown, more rows on demand. Opening a trace shows its span
  * tree: each span with its type, status (an error with its exception's message) and a bar on
@@ -396,7 +396,7 @@ interface IPaging {
 }
 
 /**
- * The traces of experiment `experimentId` ('' asks the user to choose one); loaded again when
+ * The traces of experiment `experimentId` ('' for every experiment); loaded again when
  * `refreshKey` changes, and every 2 s while shown.
  */
 export function TracesSection(props: {
@@ -422,13 +422,6 @@ export function TracesSection(props: {
     return () => window.clearTimeout(timer);
   }, [filterText]);
 
-  if (!experimentId) {
-    return (
-      <div className="mlnb-traces" ref={ref}>
-        <div className="mlnb-muted mlnb-traces-choose">Choose an experiment above to see its traces.</div>
-      </div>
-    );
-  }
   const openInfo = rows.traces.find(t => t.trace_id === open);
   return (
     <div className="mlnb-traces" ref={ref}>
@@ -444,9 +437,7 @@ export function TracesSection(props: {
       {rows.filterError && <pre className="mlnb-filter-error">{rows.filterError}</pre>}
       {rows.error && <div className="mlnb-error">{rows.error}</div>}
       {rows.loaded && rows.traces.length === 0 && !rows.filterError && (
-        <div className="mlnb-muted">
-          {filter ? 'No trace matches the filter.' : 'No traces in this experiment yet.'}
-        </div>
+        <div className="mlnb-muted">{filter ? 'No trace matches the filter.' : 'No traces yet.'}</div>
       )}
       <ul className="mlnb-trace-list">
         {rows.traces.map(trace => (
