@@ -436,6 +436,7 @@ export function TracesSection(props: {
       />
       {rows.filterError && <pre className="mlnb-filter-error">{rows.filterError}</pre>}
       {rows.error && <div className="mlnb-error">{rows.error}</div>}
+      {!rows.loaded && <div className="mlnb-muted">Loading traces…</div>}
       {rows.loaded && rows.traces.length === 0 && !rows.filterError && (
         <div className="mlnb-muted">{filter ? 'No trace matches the filter.' : 'No traces yet.'}</div>
       )}
