@@ -7,8 +7,10 @@ import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { GenaiEvaluationsSection } from './components/GenaiCompare';
 import { LoggedModelsSection } from './components/LoggedModels';
 import { ModelsSection } from './components/Models';
+import { PromptsSection } from './components/Prompts';
 import { QueryControls } from './components/QueryControls';
 import { RunTable } from './components/RunTable';
 import { RunToolbar } from './components/RunToolbar';
@@ -31,6 +33,7 @@ export const experimentsIcon = new LabIcon({ name: 'mlnb:experiments', svgstr: I
 export interface IPanelActions {
   openRun: (runId: string, runName: string) => void;
   compare: (runIds: string[]) => void;
+  compareGenai: (runIds: string[]) => void;
 }
 
 function HandshakeError(props: { problem: string }): JSX.Element {
@@ -109,7 +112,7 @@ function Traces(props: { model: ExperimentsModel; actions: IPanelActions }): JSX
   return (
     <>
       <button
-        className="mlnb-models-head mlnb-traces-head"
+        className="mlnb-models-head mlnb-section-toggle mlnb-traces-head"
         aria-expanded={open}
         onClick={() => setOpen(!open)}
       >
@@ -120,6 +123,41 @@ function Traces(props: { model: ExperimentsModel; actions: IPanelActions }): JSX
           experimentId={model.query.experimentId}
           refreshKey={model.modelsGeneration}
           onOpenRun={runId => props.actions.openRun(runId, '')}
+        />
+      )}
+    </>
+  );
+}
+
+/** The prompt registry and the experiment's GenAI evaluations, each a collapsible section. */
+function GenAI(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.Element {
+  const { model } = props;
+  const [open, setOpen] = React.useState({ prompts: false, evaluations: false });
+  const flip = (key: 'prompts' | 'evaluations'): void => setOpen(o => ({ ...o, [key]: !o[key] }));
+  return (
+    <>
+      <button
+        className="mlnb-models-head mlnb-section-toggle mlnb-prompts-head"
+        aria-expanded={open.prompts}
+        onClick={() => flip('prompts')}
+      >
+        {open.prompts ? '▾' : '▸'} Prompts
+      </button>
+      {open.prompts && (
+        <PromptsSection refreshKey={model.modelsGeneration} readOnly={model.handshake.readOnly} />
+      )}
+      <button
+        className="mlnb-models-head mlnb-section-toggle mlnb-genai-head"
+        aria-expanded={open.evaluations}
+        onClick={() => flip('evaluations')}
+      >
+        {open.evaluations ? '▾' : '▸'} GenAI evaluations
+      </button>
+      {open.evaluations && (
+        <GenaiEvaluationsSection
+          experimentId={model.query.experimentId}
+          refreshKey={model.modelsGeneration}
+          onCompare={props.actions.compareGenai}
         />
       )}
     </>
@@ -149,6 +187,7 @@ function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.
       <Models model={model} />
       <LoggedModels model={model} />
       <Traces model={model} actions={actions} />
+      <GenAI model={model} actions={actions} />
     </div>
   );
 }
