@@ -16,7 +16,6 @@ from mlnb.entities import ViewType
 from mlnb.server.base import MlnbHandler
 from mlnb.tracing.entities import trace_of
 
-
 MAX_EXPERIMENTS = 10_000  # "every experiment" when the query names none
 
 
