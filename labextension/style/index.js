@@ -1,2 +1,3 @@
 import './base.css';
 import './genai.css';
+import './traces.css';
