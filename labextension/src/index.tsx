@@ -2,7 +2,7 @@
  * mlnb's JupyterLab plugins: the Experiments sidebar, a run tab, and a compare tab.
  */
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { MainAreaWidget } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
@@ -10,6 +10,7 @@ import { Compare } from './components/Compare';
 import { GenaiCompare } from './components/GenaiCompare';
 import { RunDetail } from './components/RunDetail';
 import { askDeleteOrRestore } from './dialogs';
+import { addDiffCommand, DIFF_COMMAND } from './diff/command';
 import { deleteOrRestoreRuns } from './model';
 import { experimentsIcon, ExperimentsPanel } from './sidebar';
 
@@ -136,14 +137,27 @@ function addTabCommands(app: JupyterFrontEnd, readOnly: () => string | null): vo
   });
 }
 
-function activate(app: JupyterFrontEnd, labShell: ILabShell | null): void {
+function activate(app: JupyterFrontEnd, labShell: ILabShell | null, palette: ICommandPalette | null): void {
   const panel = new ExperimentsPanel({
     openRun: (runId, runName) => void app.commands.execute(COMMANDS.openRun, { runId, runName }),
     compare: runIds => void app.commands.execute(COMMANDS.compare, { runIds }),
+    diff: (runA, runB) => void app.commands.execute(DIFF_COMMAND, { runA, runB }),
     compareGenai: runIds => void app.commands.execute(COMMANDS.compareGenai, { runIds })
   });
   app.shell.add(panel, 'left', { rank: 900 });
   addTabCommands(app, () => panel.readOnly);
+  addDiffCommand(app, {
+    selectedRuns: () => panel.selectedRuns,
+    openTab: (id, label, content) => openTab(app, mainAreaTab(id, label, content)),
+    setLabel: (id, label) => {
+      const tab = [...app.shell.widgets('main')].find(w => w.id === id);
+      if (tab) {
+        tab.title.label = label; // text, never HTML
+      }
+    },
+    openRun: (runId, runName) => void app.commands.execute(COMMANDS.openRun, { runId, runName }),
+    palette
+  });
 
   app.commands.addCommand(COMMANDS.showPanel, {
     label: 'Show Experiments (mlnb)',
@@ -156,7 +170,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'mlnb:experiments',
   description: 'mlnb Experiments sidebar: runs, compare, run details and the model registry.',
   autoStart: true,
-  optional: [ILabShell],
+  optional: [ILabShell, ICommandPalette],
   activate
 };
 

@@ -18,6 +18,7 @@ import { TracesSection } from './components/Traces';
 import { askDeleteOrRestore } from './dialogs';
 import { useSignal } from './hooks';
 import { ExperimentsModel } from './model';
+import { IRun } from './tokens';
 
 /** The panel's DOM id (also its sidebar tab's data-id). */
 export const PANEL_ID = 'mlnb-experiments-panel';
@@ -33,6 +34,8 @@ export const experimentsIcon = new LabIcon({ name: 'mlnb:experiments', svgstr: I
 export interface IPanelActions {
   openRun: (runId: string, runName: string) => void;
   compare: (runIds: string[]) => void;
+  /** Open the diff of two runs (a is compared against). */
+  diff: (runA: string, runB: string) => void;
   compareGenai: (runIds: string[]) => void;
 }
 
@@ -182,7 +185,7 @@ function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.
       )}
       <QueryControls model={model} />
       <Errors model={model} />
-      <RunToolbar model={model} onCompare={actions.compare} />
+      <RunToolbar model={model} onCompare={actions.compare} onDiff={actions.diff} />
       <Runs model={model} actions={actions} />
       <Models model={model} />
       <LoggedModels model={model} />
@@ -207,6 +210,11 @@ export class ExperimentsPanel extends ReactWidget {
 
   render(): JSX.Element {
     return <Panel model={this._model} actions={this._actions} />;
+  }
+
+  /** The runs selected in the table (what the diff command uses when given no runs). */
+  get selectedRuns(): IRun[] {
+    return this._model.selectedRuns;
   }
 
   /** Why the store may only be read (write actions are unavailable), or null. */
