@@ -162,8 +162,8 @@ export function ArtifactBrowser(props: IArtifactBrowserProps): JSX.Element {
                 title={file.path}
                 onClick={() => (file.is_dir ? setFolder(file.path) : setChosen(file))}
               >
-                {file.is_dir ? '📁 ' : ''}
                 {short(file.path)}
+                {file.is_dir ? '/' : ''}
               </button>
               {!file.is_dir && <span className="mlnb-muted"> {formatBytes(file.file_size ?? 0)}</span>}
             </li>
