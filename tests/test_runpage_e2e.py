@@ -59,8 +59,8 @@ def notebook(target_source: str) -> dict[str, Any]:
             {"output_type": "display_data", "metadata": {}, "data": {
                 "image/png": PNG, "text/plain": "<Figure>"}},
             {"output_type": "display_data", "metadata": {}, "data": {
-                "image/svg+xml": "<svg xmlns='http://www.w3.org/2000/svg' width='20' height='20' onload='top.__xss=16'>"
-                                 "<script>top.__xss=17</script></svg>"}},
+                "image/svg+xml": "<svg xmlns='http://www.w3.org/2000/svg' width='20' height='20' "
+                                 "onload='top.__xss=16'><script>top.__xss=17</script></svg>"}},
         ],
     })
     cells.append({"cell_type": "code", "id": "after", "metadata": {}, "execution_count": 32,
@@ -150,8 +150,8 @@ def test_run_page_viewers_notebook_cell_and_xss_corpus(
     page.wait_for_selector(f"{PAGE}[data-run-id='{run_id}']", timeout=30_000)
 
     # Metric charts, the system metrics in their own section; params, tags, provenance.
-    page.wait_for_selector(f"{PAGE} section[aria-label='Metric charts'] .mlnb-rp-chart[data-chart='loss'] .main-svg",
-                           timeout=60_000)
+    page.wait_for_selector(f"{PAGE} section[aria-label='Metric charts'] "
+                           ".mlnb-rp-chart[data-chart='loss'] .main-svg", timeout=60_000)
     page.wait_for_selector(f"{PAGE} section[aria-label='System metrics'] "
                            ".mlnb-rp-chart[data-chart='system/cpu_utilization_percentage'] .main-svg")
     assert page.locator(f"{PAGE} section[aria-label='Metric charts'] "
@@ -166,7 +166,8 @@ def test_run_page_viewers_notebook_cell_and_xss_corpus(
 
     # The run's notebook on disk, rendered read-only at the cell, which has been edited since.
     page.click(f"{PAGE} .mlnb-rp-show-notebook")
-    target = page.wait_for_selector(f"{PAGE} .mlnb-rp-run-notebook .mlnb-nb-target[data-cell-id='train-cell']")
+    target = page.wait_for_selector(
+        f"{PAGE} .mlnb-rp-run-notebook .mlnb-nb-target[data-cell-id='train-cell']")
     assert "its source has changed since" in target.inner_text()
 
     # The .ipynb artifact: the cell that made the run is highlighted, scrolled to and focused.
@@ -177,12 +178,15 @@ def test_run_page_viewers_notebook_cell_and_xss_corpus(
     page.wait_for_selector(cell)
     page.wait_for_function(f"document.activeElement === document.querySelector(\"{cell}\")")
     seen = page.evaluate(f"""() => {{
-        const cell = document.querySelector("{cell}");
-        const box = cell.getBoundingClientRect(), list = cell.closest('.mlnb-nb').getBoundingClientRect();
-        return {{ visible: box.top < list.bottom && box.bottom > list.top, scrolled: cell.closest('.mlnb-nb').scrollTop > 0,
-                  border: getComputedStyle(cell).borderTopColor }};
+        const cell = document.querySelector("{cell}"), list = cell.closest('.mlnb-nb');
+        const box = cell.getBoundingClientRect(), shown = list.getBoundingClientRect();
+        const other = list.querySelector("[data-cell-id='c0']");
+        return {{ visible: box.top < shown.bottom && box.bottom > shown.top, scrolled: list.scrollTop > 0,
+                  border: getComputedStyle(cell).borderTopColor,
+                  otherBorder: getComputedStyle(other).borderTopColor }};
     }}""")
     assert seen["visible"] and seen["scrolled"], seen
+    assert seen["border"] != seen["otherBorder"], seen  # highlighted
     assert "This cell made the run." in page.inner_text(cell)
     viewer = page.locator(f"{PAGE} .mlnb-rp-viewer")
     for text in ("training done", "bold html output", "output js link", "visible cell markdown",
@@ -236,20 +240,24 @@ def test_run_page_viewers_notebook_cell_and_xss_corpus(
     open_file(page, "report.html")
     frame = page.wait_for_selector(f"{PAGE} iframe.mlnb-rp-html")
     assert frame.get_attribute("sandbox") == ""
-    assert "visible html text" in page.frame_locator(f"{PAGE} iframe.mlnb-rp-html").locator("body").inner_text()
-    page.frame_locator(f"{PAGE} iframe.mlnb-rp-html").locator("a").click()
+    inside = page.frame_locator(f"{PAGE} iframe.mlnb-rp-html")
+    assert "visible html text" in inside.locator("body").inner_text()
+    inside.locator("a").click()
     page.wait_for_timeout(300)
     assert injected(page) == CLEAN
 
     # A Plotly figure written by log_figure; its title's markup stays text.
     open_file(page, "figure.json")
     page.wait_for_selector(f"{PAGE} .mlnb-rp-figure .main-svg")
+    title = page.locator(f"{PAGE} .mlnb-rp-figure .gtitle").text_content() or ""
+    assert title == "figure <img src=x onerror=window.__xss=20>"
     assert injected(page) == CLEAN
 
     # An image, and a large log previewed in part with a download link.
     open_file(page, "plot.png")
     page.wait_for_selector(f"{PAGE} .mlnb-rp-viewer img.mlnb-preview-image")
-    page.wait_for_function("document.querySelector('.mlnb-rp-viewer img.mlnb-preview-image').naturalWidth === 1")
+    page.wait_for_function(
+        "document.querySelector('.mlnb-rp-viewer img.mlnb-preview-image').naturalWidth === 1")
     open_file(page, "big.log")
     note = page.wait_for_selector(f"{PAGE} .mlnb-rp-partial")
     assert note.inner_text().startswith("Showing the first 512 KB of 2.7 MB;")
@@ -265,12 +273,16 @@ def test_run_page_viewers_notebook_cell_and_xss_corpus(
     # Dark theme: the page stays readable (light text on a dark background).
     set_theme(page, "JupyterLab Dark")
     colors = page.evaluate("""() => {
-        const lum = c => { const [r, g, b] = c.match(/\\d+/g).map(Number); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+        const lum = c => {
+            const [r, g, b] = c.match(/\\d+/g).map(Number);
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        };
         const bg = getComputedStyle(document.querySelector('.mlnb-tab-body')).backgroundColor;
         const text = getComputedStyle(document.querySelector('.mlnb-kv td')).color;
         const viewer = getComputedStyle(document.querySelector('.mlnb-rp-viewer'));
-        return { bg: lum(bg.startsWith('rgba(0, 0, 0, 0)') ? getComputedStyle(document.body).backgroundColor : bg),
-                 text: lum(text), viewerBg: lum(viewer.backgroundColor), viewerText: lum(viewer.color) };
+        const page = bg.startsWith('rgba(0, 0, 0, 0)') ? getComputedStyle(document.body).backgroundColor : bg;
+        return { bg: lum(page), text: lum(text), viewerBg: lum(viewer.backgroundColor),
+                 viewerText: lum(viewer.color) };
     }""")
     assert colors["bg"] < 100 < colors["text"], colors
     assert colors["viewerBg"] < 100 < colors["viewerText"], colors
