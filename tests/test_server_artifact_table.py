@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,12 @@ async def test_large_download_streams_whole_and_previews_a_prefix(jp_fetch: Any,
         await jp_fetch("mlnb", "api", "runs", run.run_id, "artifact", "big.bin",
                        params={"max_bytes": "-5"})
     assert caught.value.code == 400
+
+
+async def test_parquet_without_pyarrow_says_what_to_install(
+        jp_fetch: Any, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = store.create_run("0", run_name="r")
+    store.put_artifact_bytes(run.run_id, "t.parquet", parquet_bytes(3, row_group_size=2))
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` now raises ImportError
+    assert await failure(jp_fetch, run.run_id, "t.parquet") == (
+        400, "Showing a Parquet file needs pyarrow where Jupyter runs: pip install pyarrow.")

@@ -130,10 +130,15 @@ def read_parquet_page(local: Path, offset: int, limit: int) -> TablePage:
     :param local: the file.
     :param offset: the first row to return.
     :param limit: the most rows to return.
-    :raises InvalidParameterError: when the file is not a readable Parquet file.
+    :raises InvalidParameterError: when the file is not a readable Parquet file, or pyarrow (an
+        optional dependency) is not installed.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow as pa  # pyarrow (heavy, optional) loads on the first Parquet page only
+        import pyarrow.parquet as pq  # same
+    except ImportError:
+        raise InvalidParameterError(
+            "Showing a Parquet file needs pyarrow where Jupyter runs: pip install pyarrow.") from None
 
     try:
         parquet = pq.ParquetFile(local)
