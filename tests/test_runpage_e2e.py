@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ def make_run(store: Store, root: Path) -> str:
     # The run's own notebook on disk, with the same cell (edited since: the page says so).
     edited = notebook(TRACK_SOURCE + "\n# edited later")
     (root / "train.ipynb").write_text(json.dumps(edited))
-    store.update_run(run, status="FINISHED", end_time=2000)
+    store.update_run(run, status="FINISHED", end_time=int(time.time() * 1000))
     return run
 
 
@@ -286,6 +287,14 @@ def test_run_page_viewers_notebook_cell_and_xss_corpus(
     }""")
     assert colors["bg"] < 100 < colors["text"], colors
     assert colors["viewerBg"] < 100 < colors["viewerText"], colors
+    # The metric charts are drawn again in the theme's colours (their tick labels turn light).
+    page.wait_for_function("""() => {
+        const tick = document.querySelector(".mlnb-rp-chart[data-chart='loss'] .xtick text");
+        const [r, g, b] = getComputedStyle(tick).fill.match(/\\d+/g).map(Number);
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b > 100;
+    }""")
+    page.locator(f"{PAGE} section[aria-label='Metric charts']").scroll_into_view_if_needed()
+    page.screenshot(path=str(output_dir / "runpage-dark-charts.png"))
     page.screenshot(path=str(output_dir / "runpage-dark.png"))
 
 

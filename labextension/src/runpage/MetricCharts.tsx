@@ -8,7 +8,7 @@ import * as api from '../api';
 import { escapePlotly } from '../components/Compare';
 import { useRequest } from '../hooks';
 import { IMetricPoint } from '../tokens';
-import { PlotlyView, themedLayout } from './PlotlyView';
+import { PlotlyView } from './PlotlyView';
 
 const SYSTEM = 'system/';
 
@@ -32,17 +32,16 @@ function MetricChart(props: { metric: string; points: IMetricPoint[] }): JSX.Ele
     ],
     [metric, points]
   );
-  const layout = React.useMemo(() => {
-    const base = themedLayout();
-    return {
-      ...base,
+  const layout = React.useMemo(
+    () => ({
       title: { text: escapePlotly(metric), font: { size: 12 } },
       margin: { l: 48, r: 12, t: 32, b: 32 },
       height: 220,
       showlegend: false,
-      xaxis: { ...(base.xaxis as object), title: { text: 'step' } }
-    };
-  }, [metric]);
+      xaxis: { title: { text: 'step' } }
+    }),
+    [metric]
+  );
   return <PlotlyView data={data} layout={layout} name={metric} />;
 }
 

@@ -40,31 +40,82 @@ export function themedLayout(): Record<string, unknown> {
   };
 }
 
+type Layout = Record<string, unknown>;
+
+function part(layout: Layout, key: string): Layout {
+  const value = layout[key];
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Layout) : {};
+}
+
+/**
+ * A layout over the theme's defaults: what the layout sets wins (a figure's own colours stay),
+ * the rest follows the theme.
+ */
+export function withTheme(layout: Layout): Layout {
+  const theme = themedLayout();
+  const merged: Layout = { ...theme, ...layout };
+  for (const key of ['font', 'xaxis', 'yaxis']) {
+    merged[key] = { ...part(theme, key), ...part(layout, key) };
+  }
+  return merged;
+}
+
+/** JupyterLab's current theme name; changes (and re-renders the caller) when the user switches. */
+export function useThemeName(): string {
+  const read = (): string => document.body.dataset.jpThemeName ?? '';
+  const [theme, setTheme] = React.useState(read);
+  React.useEffect(() => {
+    const observer = new MutationObserver(() => setTheme(read()));
+    observer.observe(document.body, {
+      attributes: true,
+      attributeFilter: ['data-jp-theme-name', 'data-jp-theme-light']
+    });
+    return () => observer.disconnect();
+  }, []);
+  return theme;
+}
+
 export interface IPlotlyViewProps {
   data: unknown[];
   layout: Record<string, unknown>;
   /** A name for tests and screen readers. */
   name: string;
   className?: string;
+  /**
+   * Draw over the theme's colours (the default, for mlnb's own charts); false draws the layout
+   * as it is (a user's figure keeps the look it was logged with, its own background included).
+   */
+  themed?: boolean;
 }
 
-/** One Plotly chart; redrawn when `data` or `layout` change, purged on unmount. */
+/**
+ * One Plotly chart over the theme's defaults; redrawn when `data`, `layout` or JupyterLab's theme
+ * change, purged on unmount.
+ */
 export function PlotlyView(props: IPlotlyViewProps): JSX.Element {
   const ref = React.useRef<HTMLDivElement>(null);
   const [error, setError] = React.useState<string | null>(null);
   const { data, layout } = props;
+  const theme = useThemeName();
+  const themed = props.themed ?? true;
   React.useEffect(() => {
     const element = ref.current;
     if (!element) {
       return;
     }
     loadPlotly()
-      .then(Plotly => Plotly.react(element, data, layout, { displaylogo: false, responsive: true }))
+      .then(Plotly => {
+        // The box's width, not the last drawing's: a redraw (a theme change) must not keep a
+        // stale size. Plotly's responsive mode follows later window resizes.
+        const width = layout.width ?? (element.parentElement?.clientWidth || undefined);
+        const drawn = { ...(themed ? withTheme(layout) : layout), width };
+        return Plotly.react(element, data, drawn, { displaylogo: false, responsive: true });
+      })
       .catch(e => setError(`The chart could not be drawn: ${String(e)}`));
     return () => {
       void loadPlotly().then(Plotly => Plotly.purge(element));
     };
-  }, [data, layout]);
+  }, [data, layout, theme, themed]);
   return (
     <div
       className={props.className ?? 'mlnb-rp-chart'}

@@ -8,7 +8,7 @@ import * as React from 'react';
 import { useRequest } from '../hooks';
 import { buildJsonTree, IJsonNode, initiallyOpen, isPlotlyFigure } from './jsonTree';
 import { offsetOfPage, pageInfo } from './paging';
-import { PlotlyView, themedLayout } from './PlotlyView';
+import { PlotlyView } from './PlotlyView';
 import { tablePage } from './requests';
 import { markdownHtml } from './sanitize';
 
@@ -54,17 +54,25 @@ export function HtmlFrame(props: { html: string; title: string }): JSX.Element {
   );
 }
 
-/** A Plotly figure as `log_figure` writes it (its data and layout). */
+/** A Plotly figure as `log_figure` writes it (its data and layout), drawn with its own colours. */
 export function PlotlyFigureViewer(props: {
   figure: { data: unknown[]; layout?: object };
   name: string;
 }): JSX.Element {
   const { figure } = props;
   const layout = React.useMemo(
-    () => ({ ...themedLayout(), height: 420, ...(figure.layout as Record<string, unknown>) }),
+    () => ({ height: 420, ...(figure.layout as Record<string, unknown>) }),
     [figure]
   );
-  return <PlotlyView data={figure.data} layout={layout} name={props.name} className="mlnb-rp-figure" />;
+  return (
+    <PlotlyView
+      data={figure.data}
+      layout={layout}
+      name={props.name}
+      className="mlnb-rp-figure"
+      themed={false}
+    />
+  );
 }
 
 function JsonNodeView(props: {
