@@ -5,9 +5,11 @@
  */
 import { buildJsonTree, initiallyOpen, isPlotlyFigure } from '../runpage/jsonTree';
 import { formatBytes, viewerKind } from '../runpage/kinds';
+import { splitMetricKeys } from '../runpage/MetricCharts';
 import { isSafeImage, isSafeLink, markdownToHtml, renderInline } from '../runpage/markdown';
 import { bundleView, findTargetCell, outputView, parseNotebook } from '../runpage/notebook';
 import { offsetOfPage, pageInfo } from '../runpage/paging';
+import { withTheme } from '../runpage/PlotlyView';
 import { groupProvenance } from '../runpage/provenance';
 import { markdownHtml, sanitizeHtml } from '../runpage/sanitize';
 
@@ -303,5 +305,27 @@ describe('viewerKind', () => {
       '30 MB',
       ''
     ]);
+  });
+});
+
+describe('chart helpers', () => {
+  it('puts system metrics apart', () => {
+    expect(splitMetricKeys(['val/loss', 'system/cpu', 'acc', 'system/gpu_0_memory'])).toEqual({
+      own: ['acc', 'val/loss'],
+      system: ['system/cpu', 'system/gpu_0_memory']
+    });
+  });
+  it("lays a chart over the theme's colours, the layout's own settings winning", () => {
+    document.body.style.setProperty('--jp-ui-font-color1', 'rgb(230, 230, 230)');
+    document.body.style.setProperty('--jp-border-color2', 'rgb(60, 60, 60)');
+    const drawn = withTheme({ font: { size: 20 }, xaxis: { title: { text: 'step' }, gridcolor: 'red' } });
+    expect(drawn.font).toEqual({ color: 'rgb(230, 230, 230)', size: 20 });
+    expect(drawn.xaxis).toEqual({
+      gridcolor: 'red',
+      zerolinecolor: 'rgb(60, 60, 60)',
+      title: { text: 'step' }
+    });
+    expect(drawn.yaxis).toEqual({ gridcolor: 'rgb(60, 60, 60)', zerolinecolor: 'rgb(60, 60, 60)' });
+    expect(drawn.paper_bgcolor).toBe('rgba(0,0,0,0)');
   });
 });
