@@ -7,6 +7,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { Compare } from './components/Compare';
+import { GenaiCompare } from './components/GenaiCompare';
 import { RunDetail } from './components/RunDetail';
 import { askDeleteOrRestore } from './dialogs';
 import { deleteOrRestoreRuns } from './model';
@@ -15,6 +16,7 @@ import { experimentsIcon, ExperimentsPanel } from './sidebar';
 const COMMANDS = {
   openRun: 'mlnb:open-run',
   compare: 'mlnb:compare-runs',
+  compareGenai: 'mlnb:compare-genai-evaluations',
   showPanel: 'mlnb:show-experiments'
 };
 
@@ -117,12 +119,28 @@ function addTabCommands(app: JupyterFrontEnd, readOnly: () => string | null): vo
       );
     }
   });
+
+  app.commands.addCommand(COMMANDS.compareGenai, {
+    label: 'Compare mlnb GenAI evaluations',
+    execute: args => {
+      const runIds = (args.runIds as string[]) ?? [];
+      openTab(
+        app,
+        mainAreaTab(
+          `mlnb-genai-compare-${runIds.join('-').slice(0, 200)}`,
+          `Compare ${runIds.length} GenAI evaluations`,
+          <GenaiCompare runIds={runIds} readOnly={readOnly()} />
+        )
+      );
+    }
+  });
 }
 
 function activate(app: JupyterFrontEnd, labShell: ILabShell | null): void {
   const panel = new ExperimentsPanel({
     openRun: (runId, runName) => void app.commands.execute(COMMANDS.openRun, { runId, runName }),
-    compare: runIds => void app.commands.execute(COMMANDS.compare, { runIds })
+    compare: runIds => void app.commands.execute(COMMANDS.compare, { runIds }),
+    compareGenai: runIds => void app.commands.execute(COMMANDS.compareGenai, { runIds })
   });
   app.shell.add(panel, 'left', { rank: 900 });
   addTabCommands(app, () => panel.readOnly);

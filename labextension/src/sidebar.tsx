@@ -7,8 +7,10 @@ import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { GenaiEvaluationsSection } from './components/GenaiCompare';
 import { LoggedModelsSection } from './components/LoggedModels';
 import { ModelsSection } from './components/Models';
+import { PromptsSection } from './components/Prompts';
 import { QueryControls } from './components/QueryControls';
 import { RunTable } from './components/RunTable';
 import { RunToolbar } from './components/RunToolbar';
@@ -30,6 +32,7 @@ export const experimentsIcon = new LabIcon({ name: 'mlnb:experiments', svgstr: I
 export interface IPanelActions {
   openRun: (runId: string, runName: string) => void;
   compare: (runIds: string[]) => void;
+  compareGenai: (runIds: string[]) => void;
 }
 
 function HandshakeError(props: { problem: string }): JSX.Element {
@@ -102,6 +105,41 @@ function LoggedModels(props: { model: ExperimentsModel }): JSX.Element {
   );
 }
 
+/** The prompt registry and the experiment's GenAI evaluations, each a collapsible section. */
+function GenAI(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.Element {
+  const { model } = props;
+  const [open, setOpen] = React.useState({ prompts: false, evaluations: false });
+  const flip = (key: 'prompts' | 'evaluations'): void => setOpen(o => ({ ...o, [key]: !o[key] }));
+  return (
+    <>
+      <button
+        className="mlnb-models-head mlnb-section-toggle mlnb-prompts-head"
+        aria-expanded={open.prompts}
+        onClick={() => flip('prompts')}
+      >
+        {open.prompts ? '▾' : '▸'} Prompts
+      </button>
+      {open.prompts && (
+        <PromptsSection refreshKey={model.modelsGeneration} readOnly={model.handshake.readOnly} />
+      )}
+      <button
+        className="mlnb-models-head mlnb-section-toggle mlnb-genai-head"
+        aria-expanded={open.evaluations}
+        onClick={() => flip('evaluations')}
+      >
+        {open.evaluations ? '▾' : '▸'} GenAI evaluations
+      </button>
+      {open.evaluations && (
+        <GenaiEvaluationsSection
+          experimentId={model.query.experimentId}
+          refreshKey={model.modelsGeneration}
+          onCompare={props.actions.compareGenai}
+        />
+      )}
+    </>
+  );
+}
+
 function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.Element {
   const { model, actions } = props;
   useSignal(model.changed);
@@ -124,6 +162,7 @@ function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.
       <Runs model={model} actions={actions} />
       <Models model={model} />
       <LoggedModels model={model} />
+      <GenAI model={model} actions={actions} />
     </div>
   );
 }

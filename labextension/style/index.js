@@ -1,2 +1,3 @@
 import './base.css';
 import './runpage.css';
+import './genai.css';

@@ -51,6 +51,13 @@ ROUTES: list[tuple[str, str]] = [
     ("logged-models/([^/]+)/artifact", "logged_models:LoggedModelFileHandler"),
     ("runs/([^/]+)/sweep", "sweep:SweepHandler"),
     ("runs/([^/]+)/diff/([^/]+)", "run_diff:RunDiffHandler"),
+    ("prompts", "genai:PromptsHandler"),
+    ("prompts/([^/]+)", "genai:PromptHandler"),
+    ("prompts/([^/]+)/versions/([^/]+)", "genai:PromptVersionHandler"),
+    ("prompts/([^/]+)/aliases/([^/]+)", "genai:PromptAliasHandler"),
+    ("experiments/([^/]+)/genai-evaluations", "genai:GenaiEvaluationsHandler"),
+    ("genai/compare", "genai:GenaiCompareHandler"),
+    ("genai/promote", "genai:GenaiPromoteHandler"),
     # Last: every other path under /mlnb/api/ is a JSON 404.
     ("(.*)", "base:NotFoundHandler"),
 ]
