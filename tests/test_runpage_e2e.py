@@ -307,3 +307,29 @@ def set_theme(page: Any, theme: str) -> None:
     light = "false" if "Dark" in theme else "true"
     page.wait_for_function(f"document.body.dataset.jpThemeLight === '{light}'", timeout=30_000)
     page.wait_for_timeout(500)
+
+
+def test_a_live_run_page_follows_new_metrics_and_artifacts(
+    lab_server: Any, browser_page: Any,  # noqa: F811
+) -> None:
+    page, server = browser_page, lab_server
+    store = server_store(server.root)
+    eid = store.create_experiment("live")
+    run = store.create_run(eid, run_name="live-run").run_id
+    store.log_batch(run, metrics=[Metric("loss", 1.0, 1000, 0)])
+    open_lab(page, server)
+    open_panel(page)
+    page.click(f"{PANEL} .mlnb-tr:has-text('live-run') .mlnb-td:text-is('live-run')")
+    page.wait_for_selector(f"{PAGE} .mlnb-rp-chart[data-chart='loss'] .main-svg", timeout=60_000)
+    page.wait_for_selector(f"{PAGE} .mlnb-rp-artifacts li.mlnb-muted:text-is('none')")
+    chart = "document.querySelector(\".mlnb-rp-chart[data-chart='loss'] .js-plotly-plot\")"
+    assert page.evaluate(f"{chart}.data[0].x") == [0]
+    # The kernel logs on: the page (polling while the run runs) shows the new point and file.
+    store.log_batch(run, metrics=[Metric("loss", 0.5, 2000, 1)])
+    store.put_artifact_bytes(run, "late.txt", b"written while running")
+    page.wait_for_selector(f"{PAGE} .mlnb-rp-file:text-is('late.txt')", timeout=20_000)
+    page.wait_for_function(f"{chart}.data[0].x.length === 2", timeout=20_000)
+    assert page.evaluate(f"{chart}.data[0].y") == [1.0, 0.5]
+    open_file(page, "late.txt")
+    page.wait_for_selector(f"{PAGE} .mlnb-rp-text:has-text('written while running')")
+    store.update_run(run, status="FINISHED", end_time=int(time.time() * 1000))

@@ -112,6 +112,8 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
     return <div className="mlnb-muted">Loading…</div>;
   }
   const target = { cellId: run.tags['mlnb.cell.id'] ?? null, source: run.tags['mlnb.cell.source'] ?? null };
+  // What a live run changes as it goes: charts and the artifact listing are read again with it.
+  const revision = `${run.status}:${run.end_time ?? ''}:${JSON.stringify(run.metrics)}`;
   const userTags = Object.entries(run.tags)
     .sort()
     .filter(([k]) => !k.startsWith('mlnb.') && !k.startsWith('mlflow.'));
@@ -125,15 +127,11 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           .sort()
           .map(([k, v]) => [k, formatValue(v)])}
       />
-      <MetricCharts
-        runId={run.run_id}
-        metricKeys={Object.keys(run.metrics)}
-        revision={JSON.stringify(run.metrics)}
-      />
+      <MetricCharts runId={run.run_id} metricKeys={Object.keys(run.metrics)} revision={revision} />
       <KeyValues title="Tags" entries={userTags} />
       {run.children.length > 0 && <SweepSection runId={run.run_id} />}
       <Provenance run={run} />
-      <ArtifactBrowser runId={run.run_id} target={target} />
+      <ArtifactBrowser runId={run.run_id} target={target} revision={revision} />
     </div>
   );
 }

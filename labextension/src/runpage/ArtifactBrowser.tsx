@@ -137,6 +137,8 @@ export interface IArtifactBrowserProps {
   runId: string;
   /** The run's cell (its `mlnb.cell.*` tags): highlighted in notebook artifacts. */
   target: ITargetCell;
+  /** The listing is read again when this changes (a live run's latest values and status). */
+  revision?: string;
 }
 
 /** The artifact section of a run page. */
@@ -144,7 +146,10 @@ export function ArtifactBrowser(props: IArtifactBrowserProps): JSX.Element {
   const { runId } = props;
   const [folder, setFolder] = React.useState('');
   const [chosen, setChosen] = React.useState<IFileInfo | null>(null);
-  const { data: files, error } = useRequest(() => api.listArtifacts(runId, folder), [runId, folder]);
+  const { data: files, error } = useRequest(
+    () => api.listArtifacts(runId, folder),
+    [runId, folder, props.revision]
+  );
   const kind = chosen ? viewerKind(chosen.path) : 'none';
   const short = (path: string): string => path.slice(folder ? folder.length + 1 : 0);
   return (
