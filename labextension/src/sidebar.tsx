@@ -14,6 +14,7 @@ import { PromptsSection } from './components/Prompts';
 import { QueryControls } from './components/QueryControls';
 import { RunTable } from './components/RunTable';
 import { RunToolbar } from './components/RunToolbar';
+import { TracesSection } from './components/Traces';
 import { askDeleteOrRestore } from './dialogs';
 import { useSignal } from './hooks';
 import { ExperimentsModel } from './model';
@@ -105,6 +106,29 @@ function LoggedModels(props: { model: ExperimentsModel }): JSX.Element {
   );
 }
 
+function Traces(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.Element {
+  const { model } = props;
+  const [open, setOpen] = React.useState(false);
+  return (
+    <>
+      <button
+        className="mlnb-models-head mlnb-section-toggle mlnb-traces-head"
+        aria-expanded={open}
+        onClick={() => setOpen(!open)}
+      >
+        {open ? '▾' : '▸'} Traces
+      </button>
+      {open && (
+        <TracesSection
+          experimentId={model.query.experimentId}
+          refreshKey={model.modelsGeneration}
+          onOpenRun={runId => props.actions.openRun(runId, '')}
+        />
+      )}
+    </>
+  );
+}
+
 /** The prompt registry and the experiment's GenAI evaluations, each a collapsible section. */
 function GenAI(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.Element {
   const { model } = props;
@@ -162,6 +186,7 @@ function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.
       <Runs model={model} actions={actions} />
       <Models model={model} />
       <LoggedModels model={model} />
+      <Traces model={model} actions={actions} />
       <GenAI model={model} actions={actions} />
     </div>
   );

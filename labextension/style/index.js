@@ -1,3 +1,4 @@
 import './base.css';
 import './runpage.css';
 import './genai.css';
+import './traces.css';

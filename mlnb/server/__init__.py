@@ -44,6 +44,7 @@ ROUTES: list[tuple[str, str]] = [
     ("models/([^/]+)/monitoring", "models:ModelMonitoringHandler"),
     ("models/([^/]+)/aliases/([^/]+)", "models:AliasHandler"),
     ("experiments/([^/]+)/traces", "traces:TracesHandler"),
+    ("traces", "traces:AllTracesHandler"),
     ("traces/([^/]+)", "traces:TraceHandler"),
     ("logged-models", "logged_models:LoggedModelsHandler"),
     ("logged-models/([^/]+)", "logged_models:LoggedModelHandler"),
