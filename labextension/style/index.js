@@ -1,4 +1,5 @@
 import './base.css';
+import './runpage.css';
 import './genai.css';
 import './traces.css';
 import './diff.css';

@@ -35,6 +35,7 @@ ROUTES: list[tuple[str, str]] = [
     ("runs/([^/]+)/artifacts", "artifacts:ArtifactListHandler"),
     ("runs/([^/]+)/artifact", "artifacts:ArtifactDownloadHandler"),
     ("runs/([^/]+)/artifact/(.+)", "artifacts:ArtifactDownloadHandler"),
+    ("runs/([^/]+)/artifact-table/(.+)", "artifact_table:ArtifactTableHandler"),
     ("models", "models:ModelsHandler"),
     ("models/([^/]+)", "models:ModelHandler"),
     ("models/([^/]+)/versions/([^/]+)/stage", "models:StageHandler"),
