@@ -23,7 +23,8 @@ from mlnb.capture.notebook_snapshot import (
 )
 from mlnb.notebook import snapshot
 from mlnb.store import Store, StoreLocation
-from mlnb.tracking.client import current_client
+from mlnb.tracking.client import MlnbClient, current_client
+from mlnb.tracking.run_diff import diff_runs
 
 pytest_plugins = ("magic_shell",)
 
@@ -124,6 +125,13 @@ def test_a_real_kernel_keeps_the_notebook_with_the_executed_source(kernel: Kerne
     assert json.loads(book.read_text())["cells"][3]["source"] == OLD.splitlines(True)  # untouched
     for name in ("second", "third", "fourth", "fifth"):
         assert _snapshots(store, runs[name].info.run_id) == [], name
+
+    # The data cell edited after the runs: its source as it ran is recovered from the snapshot.
+    _write_notebook(book, {"c-load": "%load_ext mlnb", "c-data": "lr = 0.3", "c-train": RAN})
+    found = diff_runs(first, runs["second"].info.run_id,
+                      client=MlnbClient(str(tmp_path / "store")), notebook_root=tmp_path / "work")
+    sources = {r.b.cell_id: r.b.source for r in found.history.rows if r.b is not None}
+    assert sources["c-data"] == "lr = 0.1"
 
 
 @pytest.mark.e2e
