@@ -222,6 +222,11 @@ def test_a_snapshot_problem_is_a_warning_and_the_cell_succeeds(
     [message] = [str(w.message) for w in caught if "snapshot" in str(w.message)]
     assert f"no notebook snapshot for run {run.info.run_id}" in message
     assert "could not be opened" in message
+    with warnings.catch_warnings(record=True) as again:  # the same problem is told once
+        warnings.simplefilter("always")
+        ip.run_cell("%%track linked\nloss = 0.5")
+        snapshot.wait()
+    assert not [w for w in again if "snapshot" in str(w.message)]
     # A regular notebook at the same path: kept, found by the source (no cell id in this shell).
     (tmp_path / "nb.ipynb").unlink()
     _write_notebook(tmp_path / "nb.ipynb", {"c-1": "%%track again\nloss = 0.25"})

@@ -4,7 +4,8 @@ The cell only notes what it knows (notebook path, cell id, executed source); rea
 building the snapshot (:mod:`mlnb.capture.notebook_snapshot`) and writing it through the store
 happen in one daemon thread after the cell. Every read of the store through the tracking API,
 ``mlnb.flush()`` and interpreter exit wait for the queue first (``register_background``). A
-problem is a ``RuntimeWarning`` naming the run, never an error of the cell.
+problem is a ``RuntimeWarning`` naming the run, never an error of the cell; the same problem
+again (a notebook never saved, each cell of it) is warned about once per kernel.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mlnb.capture.notebook_snapshot import SnapshotError, SnapshotRequest, take_
 from mlnb.tracking.writer import register_background
 
 MAX_QUEUED = 4
+_warned: set[str] = set()  # the problems already told, without their run ids
 
 Writer = Callable[[str, bytes], object]
 
@@ -34,7 +36,9 @@ def save(request: SnapshotRequest, write: Writer, run_id: str) -> str | None:
         path, data, meta = take_snapshot(request)
         write(path, data)
     except SnapshotError as exc:
-        _warn(f"no notebook snapshot for run {run_id}: {exc}")
+        if str(exc) not in _warned:
+            _warned.add(str(exc))
+            _warn(f"no notebook snapshot for run {run_id}: {exc}")
         return None
     except Exception as exc:  # the store failing, a bug: still only a warning
         _warn(f"no notebook snapshot for run {run_id}: {type(exc).__name__}: {exc}")
