@@ -32,7 +32,7 @@ from typing import Any
 
 from mlnb.capture.provenance import source_hash
 
-ENABLE_ENV = ("MLNB_ENABLE_NOTEBOOK_SNAPSHOT", "MLFLOW_ENABLE_NOTEBOOK_SNAPSHOT")
+ENABLE_ENV = "MLNB_ENABLE_NOTEBOOK_SNAPSHOT"  # named as MLflow names its switches
 DEFAULT_MAX_BYTES = 20_000_000
 READ_LIMIT = 200_000_000  # a notebook file larger than this is not read at all
 FOLDER = "notebook"
@@ -44,12 +44,8 @@ class SnapshotError(Exception):
 
 def is_enabled() -> bool:
     """Whether the environment allows snapshots: ``MLNB_ENABLE_NOTEBOOK_SNAPSHOT=false`` (or
-    MLflow-style ``MLFLOW_ENABLE_NOTEBOOK_SNAPSHOT``) turns them off; anything else keeps them."""
-    for name in ENABLE_ENV:
-        value = os.environ.get(name, "").strip().lower()
-        if value in ("false", "0", "no", "off"):
-            return False
-    return True
+    ``0``, ``no``, ``off``) turns them off; unset or anything else keeps them."""
+    return os.environ.get(ENABLE_ENV, "").strip().lower() not in ("false", "0", "no", "off")
 
 
 @dataclass(frozen=True)
