@@ -333,3 +333,35 @@ def test_a_live_run_page_follows_new_metrics_and_artifacts(
     open_file(page, "late.txt")
     page.wait_for_selector(f"{PAGE} .mlnb-rp-text:has-text('written while running')")
     store.update_run(run, status="FINISHED", end_time=int(time.time() * 1000))
+
+
+def test_the_run_notebook_is_the_snapshot_kept_with_the_run(
+    lab_server: Any, browser_page: Any,  # noqa: F811
+) -> None:
+    from mlnb.capture.notebook_snapshot import SnapshotRequest, build_snapshot
+
+    page, server = browser_page, lab_server
+    store = server_store(server.root)
+    eid = store.create_experiment("snapshots")
+    run = store.create_run(eid, run_name="snap-run", tags={
+        "mlnb.notebook.path": "snap.ipynb", "mlnb.cell.id": "train-cell",
+        "mlnb.cell.source": TRACK_SOURCE}).run_id
+    # When the cell ran, the saved file held an older source; the snapshot has the one that ran.
+    request = SnapshotRequest("snap.ipynb", server.root, "train-cell", TRACK_SOURCE, 31)
+    kept, _ = build_snapshot(request, json.dumps(notebook("model.fit(X)")).encode(), time.time())
+    store.put_artifact_bytes(run, "notebook/snap.ipynb", kept)
+    (server.root / "snap.ipynb").write_text(json.dumps(notebook(TRACK_SOURCE + "\n# later")))
+    store.update_run(run, status="FINISHED", end_time=int(time.time() * 1000))
+    open_lab(page, server)
+    open_panel(page)
+    page.click(f"{PANEL} .mlnb-tr:has-text('snap-run') .mlnb-td:text-is('snap-run')")
+    page.click(f"{PAGE}[data-run-id='{run}'] .mlnb-rp-show-notebook", timeout=30_000)
+    target = page.wait_for_selector(f"{PAGE} .mlnb-rp-run-notebook[data-origin='snapshot'] "
+                                    ".mlnb-nb-target[data-cell-id='train-cell']")
+    caption = page.inner_text(f"{PAGE} .mlnb-rp-notebook-caption")
+    assert "notebook/snap.ipynb: the notebook as it was when the run ended" in caption
+    assert "the saved file held an older version" in caption
+    assert "This cell made the run." in target.inner_text()
+    assert "changed since" not in target.inner_text() and "# later" not in target.inner_text()
+    assert TRACK_SOURCE in target.inner_text()
+    assert injected(page) == CLEAN

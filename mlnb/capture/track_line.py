@@ -1,7 +1,7 @@
 """The ``%%track`` line: one grammar for the magic and for the notebook exporter.
 
 ``%%track [RUN_NAME] [--experiment E] [--params a,b] [--metrics x,y] [--tags k=v ...] [--nested]
-[--system] [--system-interval SECONDS] [--no-capture WHAT]``. The magic turns
+[--system] [--system-interval SECONDS] [--no-capture WHAT] [--no-notebook]``. The magic turns
 :class:`~mlnb.errors.InvalidParameterError` into IPython's ``UsageError``; the exporter prefixes
 it with the cell number. Keeping the grammar here (core, no IPython) means a line the magic
 accepts is a line the exported script reproduces.
@@ -33,7 +33,8 @@ class TrackOptions:
     system_interval: float | None = None
 
     def wants(self, part: str) -> bool:
-        """Whether ``part`` (params, metrics, files, figures, stdout, provenance, live) is captured.
+        """Whether ``part`` (params, metrics, files, figures, stdout, provenance, live, notebook)
+        is captured.
 
         :param part: the capture part.
         """
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds between system metrics samples (default 1; implies --system)")
     parser.add_argument("--no-capture", action="append", default=None, metavar="WHAT",
                         help="turn off capture of: " + ", ".join(CAPTURE_PARTS) + " or all")
+    parser.add_argument("--no-notebook", action="store_true",
+                        help="keep no snapshot of the notebook (same as --no-capture notebook)")
     return parser
 
 
@@ -92,7 +95,8 @@ def parse_track_line(line: str) -> TrackOptions:
         run_name=args.run_name, experiment=args.experiment,
         params=_names(args.params, "--params"), metrics=_names(args.metrics, "--metrics"),
         tags=_tags(args.tags or []), nested=bool(args.nested),
-        no_capture=_parts(args.no_capture or []),
+        no_capture=_parts(args.no_capture or [])
+        | (frozenset({"notebook"}) if args.no_notebook else frozenset()),
         system=bool(args.system) or args.system_interval is not None,
         system_interval=_seconds(args.system_interval),
     )

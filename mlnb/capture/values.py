@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CAPTURE_PARTS = ("params", "metrics", "files", "figures", "stdout", "provenance", "live")
+CAPTURE_PARTS = ("params", "metrics", "files", "figures", "stdout", "provenance", "live",
+                 "notebook")
 
 DEFAULT_METRIC_PATTERN = (
     r"(?i)^(.*_)?(acc|accuracy|loss|score|rmse|mse|mae|mape|r2|f1|auc|roc_auc|precision|recall|"
@@ -51,6 +52,8 @@ class CaptureRules:
     max_file_bytes: int = 20_000_000
     max_scan_files: int = 5_000
     stdout_tail_chars: int = 20_000
+    notebook_snapshot: bool = True  # keep the notebook as it was (notebook/<name>.ipynb)
+    max_notebook_bytes: int = 20_000_000  # a larger snapshot is kept without outputs
     _compiled: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def is_metric_name(self, name: str) -> bool:

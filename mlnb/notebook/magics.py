@@ -7,13 +7,15 @@ your IPython configuration (``~/.ipython/profile_default/ipython_config.py``; cr
     c.InteractiveShellApp.extensions = ["mlnb"]
 
 ``%%track [RUN_NAME] [--experiment E] [--params a,b] [--metrics x,y] [--tags k=v ...]
-[--nested] [--system] [--system-interval SECONDS] [--no-capture WHAT]`` runs the cell inside a
-new run (see :mod:`mlnb.notebook.track` and the capture rules in :mod:`mlnb.capture`). ``WHAT``
-is a comma-separated list of params, metrics, files, figures, stdout, provenance, live, or
-``all``.
+[--nested] [--system] [--system-interval SECONDS] [--no-capture WHAT] [--no-notebook]`` runs
+the cell inside a new run (see :mod:`mlnb.notebook.track` and the capture rules in
+:mod:`mlnb.capture`). ``WHAT`` is a comma-separated list of params, metrics, files, figures,
+stdout, provenance, live, notebook, or ``all``.
 
 Settings are traits: ``%config TrackMagics.metric_pattern = r"..."``, ``max_file_bytes``,
-``max_scan_files``, ``max_str_len``, ``max_items``, ``live_redraw_s``.
+``max_scan_files``, ``max_str_len``, ``max_items``, ``live_redraw_s``, ``notebook_snapshot``,
+``max_notebook_bytes``. ``MLNB_ENABLE_NOTEBOOK_SNAPSHOT=false`` in the kernel's environment
+turns notebook snapshots off too.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from traitlets import Float, Int, Unicode
+from traitlets import Bool, Float, Int, Unicode
 
 from mlnb.capture import provenance, track_line
 from mlnb.capture import values as capture
@@ -53,13 +55,18 @@ class TrackMagics(Magics):
     max_str_len = Int(250, help="Longest string captured as a param.").tag(config=True)
     max_items = Int(20, help="Most items in a list/tuple/dict captured as a param.").tag(config=True)
     live_redraw_s = Float(0.5, help="Minimum seconds between live chart redraws.").tag(config=True)
+    notebook_snapshot = Bool(True, help="Keep the notebook as it was when the cell ended as the "
+                             "run's notebook/<name>.ipynb artifact.").tag(config=True)
+    max_notebook_bytes = Int(20_000_000, help="A larger notebook snapshot is kept without its "
+                             "outputs (and not at all if still larger).").tag(config=True)
 
     def rules(self) -> capture.CaptureRules:
         """The capture rules made of the current trait values."""
         return capture.CaptureRules(
             metric_pattern=self.metric_pattern, max_file_bytes=self.max_file_bytes,
             max_scan_files=self.max_scan_files, max_str_len=self.max_str_len,
-            max_items=self.max_items)
+            max_items=self.max_items, notebook_snapshot=self.notebook_snapshot,
+            max_notebook_bytes=self.max_notebook_bytes)
 
     @cell_magic
     def track(self, line: str, cell: str) -> None:
@@ -71,7 +78,7 @@ class TrackMagics(Magics):
 
             %%track [RUN_NAME] [--experiment E] [--params a,b] [--metrics x,y]
                     [--tags KEY=VALUE ...] [--nested] [--system] [--system-interval SECONDS]
-                    [--no-capture WHAT]
+                    [--no-capture WHAT] [--no-notebook]
 
         RUN_NAME: the run's name (default generated). ``--experiment``/``-e``: the experiment,
         created if new. ``--params``: capture only these names as params. ``--metrics``: also
@@ -79,7 +86,9 @@ class TrackMagics(Magics):
         active run (without it, an active run is an error). ``--system``: log system metrics
         (CPU, memory, disk, network, GPUs and the kernel's own CPU and memory) every second, or
         every ``--system-interval`` seconds. ``--no-capture``: turn off capture of
-        params, metrics, files, figures, stdout, provenance, live or all (comma-separated).
+        params, metrics, files, figures, stdout, provenance, live, notebook or all
+        (comma-separated). ``--no-notebook``: keep no ``notebook/<name>.ipynb`` snapshot (the
+        notebook as it was when the cell ended, the cell's executed source in it).
 
         The run ends FINISHED, or FAILED (KILLED for Ctrl-C) when the cell raises; the error is
         re-raised.

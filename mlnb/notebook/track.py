@@ -5,6 +5,10 @@ The cell is compiled and executed the way IPython's ``%%time`` does it (``transf
 ``run_cell``: an exception marks the run FAILED (KILLED for Ctrl-C), keeps its traceback as the
 ``traceback.txt`` artifact and the ``mlnb.error``/``mlnb.traceback`` tags, and still propagates,
 so "Run All" stops. Capture failures never fail the cell: they become a warning line.
+
+Once the run has ended, the notebook (when the kernel knows its path) is kept as the run's
+``notebook/<name>.ipynb`` with the cell's executed source in it (:mod:`mlnb.notebook.snapshot`,
+written by a background thread after the cell).
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from mlnb.capture import provenance
+from mlnb.capture import notebook_snapshot, provenance
 from mlnb.capture import values as capture
 from mlnb.capture.track_line import TrackOptions
 from mlnb.capture.values import CaptureRules
 from mlnb.entities import Metric, Param, RunStatus, RunTag
 from mlnb.errors import MlnbError
-from mlnb.notebook import live
+from mlnb.notebook import live, snapshot
 from mlnb.store import validation
 from mlnb.store.sql import now_ms
 from mlnb.store.validation import MAX_TAG_VALUE_LENGTH
@@ -93,6 +97,7 @@ def track_cell(shell: Any, cell: str, options: TrackOptions, rules: CaptureRules
     finally:
         tracker.finish(compiled.tree, error)
         fluent.end_run(status, run_id=handle.run_id)
+        tracker.snapshot_notebook(cell)
         tracker.summary(status, time.perf_counter() - started)
 
 
@@ -325,6 +330,26 @@ class _CellCapture:
         self.client.store.put_artifact_bytes(self.run_id, "provenance.json",
                                              json.dumps(record, indent=1).encode())
         self.artifacts += 1
+
+    def snapshot_notebook(self, cell: str) -> None:
+        """Queue the notebook's snapshot (written after the cell); a problem is a note."""
+        if not (self.options.wants("notebook") and self.rules.notebook_snapshot
+                and notebook_snapshot.is_enabled()):
+            return
+        try:
+            path = provenance.notebook_path(self.shell)
+            if not path:
+                return  # not a notebook kernel, or its notebook is unknown (nbclient, a console)
+            current = provenance.current_cell(self.shell)
+            request = notebook_snapshot.SnapshotRequest(
+                notebook_path=path, cwd=Path.cwd(), cell_id=current["id"],
+                source=current["source"] or cell, execution_count=current["execution_count"],
+                max_bytes=self.rules.max_notebook_bytes)
+            store, run_id = self.client.store, self.run_id
+            snapshot.submit(request, lambda name, data: store.put_artifact_bytes(run_id, name, data),
+                            run_id)
+        except Exception as exc:
+            self.notes.append(f"could not snapshot the notebook: {type(exc).__name__}: {exc}")
 
     def summary(self, status: str, seconds: float) -> None:
         """Print the notes and the one-line summary that ends the cell's output."""

@@ -492,6 +492,7 @@ def _history_diff(records: tuple[RunRecord, RunRecord], root: Path) -> HistoryDi
     known: dict[str, str] = {}
     for record in records:
         known.update(notebook_sources(record.notebook_path, root))
+        known.update(record.snapshot_sources)  # kept with the run: the notebook when it ran
     for record in records:  # the runs' own cells are known for certain
         if record.cell is not None and not record.cell.truncated:
             known[source_hash(record.cell.source)[:HASH_CHARS]] = record.cell.source

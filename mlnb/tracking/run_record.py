@@ -9,8 +9,9 @@ every package), so it is read first and the tags are the fallback. Requirement f
 artifacts (a model's ``requirements.txt``, a logged ``pip freeze``) add their pins.
 
 The kernel history records each cell's hash, not its source. A source is recovered where it
-is known for certain: the compared runs' own cells, and the notebook file when it still holds a
-cell whose text has exactly the recorded hash (nothing unverified is ever shown).
+is known for certain: the compared runs' own cells, and the notebook snapshot ``%%track`` kept
+with the run or the notebook file when it holds a cell whose text has exactly the recorded hash
+(nothing unverified is ever shown).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlnb.capture.notebook_snapshot import FOLDER as SNAPSHOT_FOLDER
 from mlnb.entities import Run
 from mlnb.store import Store
 
@@ -114,6 +116,8 @@ class RunRecord:
     :param environment: its packages.
     :param notebook_path: the notebook, if recorded.
     :param notes: what could not be read, and why.
+    :param snapshot_sources: hash prefix -> source of the code cells of the notebook snapshot
+        ``%%track`` kept with the run (``notebook/<name>.ipynb``), if any.
     """
 
     cell: CellSource | None
@@ -121,6 +125,7 @@ class RunRecord:
     environment: Environment
     notebook_path: str | None
     notes: tuple[str, ...] = ()
+    snapshot_sources: dict[str, str] = field(default_factory=dict)
 
 
 def read_record(store: Store, run: Run) -> RunRecord:
@@ -140,6 +145,7 @@ def read_record(store: Store, run: Run) -> RunRecord:
         environment=_environment(store, run.info.run_id, provenance, tags, files, notes),
         notebook_path=notebook if isinstance(notebook, str) and notebook else None,
         notes=tuple(notes),
+        snapshot_sources=_snapshot_sources(store, run.info.run_id, files),
     )
 
 
@@ -208,9 +214,17 @@ def notebook_sources(path: str | None, root: Path) -> dict[str, str]:
     try:
         if not file.is_file() or file.stat().st_size > MAX_NOTEBOOK_BYTES:
             return {}
-        cells = json.loads(file.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, ValueError, AttributeError):
+        return code_sources(json.loads(file.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
         return {}
+
+
+def code_sources(notebook: Any) -> dict[str, str]:
+    """12-hex-digit hash prefix -> source, of every code cell of a parsed notebook.
+
+    :param notebook: the notebook's parsed JSON (anything else gives an empty mapping).
+    """
+    cells = notebook.get("cells", []) if isinstance(notebook, dict) else []
     found: dict[str, str] = {}
     for cell in cells if isinstance(cells, list) else []:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -222,6 +236,18 @@ def notebook_sources(path: str | None, root: Path) -> dict[str, str]:
 
 
 # --- reading ------------------------------------------------------------------------------------
+
+
+def _snapshot_sources(store: Store, run_id: str, files: dict[str, int]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for path, size in files.items():
+        if path.startswith(SNAPSHOT_FOLDER + "/") and path.endswith(".ipynb") \
+                and size <= MAX_NOTEBOOK_BYTES:
+            try:
+                found.update(code_sources(json.loads(store.artifact_path(run_id, path).read_bytes())))
+            except Exception:  # a snapshot that cannot be read only recovers nothing
+                continue
+    return found
 
 
 def _provenance(store: Store, run_id: str, files: dict[str, int], notes: list[str]

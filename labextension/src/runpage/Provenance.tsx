@@ -1,15 +1,19 @@
 /**
  * The run page's provenance: the tracked cell (notebook, cell, its source), the kernel and the
  * cells run before it, git, and the imported packages; and the run's notebook itself, rendered
- * read-only at the cell that made the run.
+ * read-only at the cell that made the run: the snapshot kept with the run when it has one (as it
+ * was when the run ended), else the file on disk as it is now.
  */
 import * as React from 'react';
 
+import * as api from '../api';
 import { IRunDetail } from '../tokens';
+import { WHOLE_FILE_LIMIT } from './ArtifactBrowser';
 import { INotebookView, parseNotebook } from './notebook';
 import { NotebookRender } from './NotebookView';
 import { groupProvenance } from './provenance';
-import { notebookFile } from './requests';
+import { fetchArtifactPart, notebookFile } from './requests';
+import { INotebookSources, IRunNotebook, loadRunNotebook, notebookCaption } from './snapshot';
 
 function Pairs(props: { title: string; entries: Array<[string, string]> }): JSX.Element | null {
   if (props.entries.length === 0) {
@@ -32,16 +36,31 @@ function Pairs(props: { title: string; entries: Array<[string, string]> }): JSX.
   );
 }
 
-/** The run's notebook as it is on disk now, loaded when asked for. */
-function RunNotebook(props: { run: IRunDetail }): JSX.Element {
+/** The REST calls behind the run's notebook. */
+const SOURCES: INotebookSources = {
+  listArtifacts: (runId, folder) => api.listArtifacts(runId, folder),
+  artifactText: async (runId, path) => await (await fetchArtifactPart(runId, path, 0)).blob.text(),
+  diskNotebook: path => notebookFile(path)
+};
+
+/**
+ * The run's notebook, loaded when asked for: the snapshot kept with the run (as it was when the
+ * run ended) when there is one, else the file on disk as it is now.
+ */
+export function RunNotebook(props: { run: IRunDetail }): JSX.Element {
   const { run } = props;
-  const [state, setState] = React.useState<{ view?: INotebookView; error?: string; loading?: boolean }>({});
+  const [state, setState] = React.useState<{
+    view?: INotebookView;
+    loaded?: IRunNotebook;
+    error?: string;
+    loading?: boolean;
+  }>({});
   const show = (): void => {
     setState({ loading: true });
-    notebookFile(run.notebook_path as string).then(
-      content => {
+    loadRunNotebook(run.run_id, run.notebook_path ?? null, SOURCES, WHOLE_FILE_LIMIT).then(
+      loaded => {
         try {
-          setState({ view: parseNotebook(content) });
+          setState({ view: parseNotebook(loaded.content), loaded });
         } catch (e) {
           setState({ error: String((e as Error).message ?? e) });
         }
@@ -54,18 +73,16 @@ function RunNotebook(props: { run: IRunDetail }): JSX.Element {
     [run]
   );
   return (
-    <div className="mlnb-rp-run-notebook">
+    <div className="mlnb-rp-run-notebook" data-origin={state.loaded?.origin}>
       {!state.view && (
         <button className="jp-mod-styled mlnb-rp-show-notebook" onClick={show} disabled={state.loading}>
           {state.loading ? 'Loading the notebook…' : 'Show the notebook here (read-only)'}
         </button>
       )}
       {state.error && <div className="mlnb-error">{state.error}</div>}
-      {state.view && (
+      {state.view && state.loaded && (
         <>
-          <div className="mlnb-muted">
-            {run.notebook_path} as it is on disk now (the run recorded its cell&apos;s source above).
-          </div>
+          <div className="mlnb-muted mlnb-rp-notebook-caption">{notebookCaption(state.loaded)}</div>
           <NotebookRender view={state.view} target={target} />
         </>
       )}
