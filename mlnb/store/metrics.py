@@ -243,8 +243,8 @@ class MetricQueries:
     def metric_extremes(self, run_ids: Sequence[str], keys: Sequence[str] | None = None,
                         ) -> dict[str, dict[str, tuple[float | None, float | None]]]:
         """The lowest and highest value of each metric of these runs, aggregated in SQL over the
-        chunks' extremes and the tail rows (NaN ignored; ``None`` for a metric of NaN alone):
-        run -> key -> ``(min, max)``.
+        chunks' extremes and the tail rows (NaN ignored; a metric of NaN alone has ``None`` or
+        is left out): run -> key -> ``(min, max)``.
 
         :param run_ids: the runs (an unknown one has none).
         :param keys: only these metrics; default all.

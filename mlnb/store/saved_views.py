@@ -57,11 +57,11 @@ def check_view_name(name: Any) -> str:
     """
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameterError("A saved view needs a name (non-empty text).")
-    name = name.strip()
-    if len(name) > MAX_VIEW_NAME:
+    trimmed: str = name.strip()
+    if len(trimmed) > MAX_VIEW_NAME:
         raise InvalidParameterError(
-            f"A saved view's name is at most {MAX_VIEW_NAME} characters, not {len(name)}.")
-    return name
+            f"A saved view's name is at most {MAX_VIEW_NAME} characters, not {len(trimmed)}.")
+    return trimmed
 
 
 def check_view_state(state: Any) -> str:
