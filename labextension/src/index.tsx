@@ -2,7 +2,8 @@
  * mlnb's JupyterLab plugins: the Experiments sidebar, a run tab, and a compare tab.
  */
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { MainAreaWidget } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { ILauncher } from '@jupyterlab/launcher';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
@@ -11,6 +12,7 @@ import { RunDetail } from './components/RunDetail';
 import { askDeleteOrRestore } from './dialogs';
 import { deleteOrRestoreRuns } from './model';
 import { experimentsIcon, ExperimentsPanel } from './sidebar';
+import { addWorkspace, OPEN_WORKSPACE } from './workspace/plugin';
 
 const COMMANDS = {
   openRun: 'mlnb:open-run',
@@ -119,13 +121,22 @@ function addTabCommands(app: JupyterFrontEnd, readOnly: () => string | null): vo
   });
 }
 
-function activate(app: JupyterFrontEnd, labShell: ILabShell | null): void {
+function activate(
+  app: JupyterFrontEnd,
+  labShell: ILabShell | null,
+  palette: ICommandPalette | null,
+  launcher: ILauncher | null
+): void {
+  const openRun = (runId: string, runName: string): void =>
+    void app.commands.execute(COMMANDS.openRun, { runId, runName });
   const panel = new ExperimentsPanel({
-    openRun: (runId, runName) => void app.commands.execute(COMMANDS.openRun, { runId, runName }),
-    compare: runIds => void app.commands.execute(COMMANDS.compare, { runIds })
+    openRun,
+    compare: runIds => void app.commands.execute(COMMANDS.compare, { runIds }),
+    openWorkspace: experimentId => void app.commands.execute(OPEN_WORKSPACE, { experimentId })
   });
   app.shell.add(panel, 'left', { rank: 900 });
   addTabCommands(app, () => panel.readOnly);
+  addWorkspace(app, openRun, () => panel.readOnly, palette, launcher);
 
   app.commands.addCommand(COMMANDS.showPanel, {
     label: 'Show Experiments (mlnb)',
@@ -138,7 +149,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'mlnb:experiments',
   description: 'mlnb Experiments sidebar: runs, compare, run details and the model registry.',
   autoStart: true,
-  optional: [ILabShell],
+  optional: [ILabShell, ICommandPalette, ILauncher],
   activate
 };
 

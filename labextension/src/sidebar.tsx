@@ -30,6 +30,8 @@ export const experimentsIcon = new LabIcon({ name: 'mlnb:experiments', svgstr: I
 export interface IPanelActions {
   openRun: (runId: string, runName: string) => void;
   compare: (runIds: string[]) => void;
+  /** Open the Experiments workspace on an experiment ('' for the last one shown there). */
+  openWorkspace?: (experimentId: string) => void;
 }
 
 function HandshakeError(props: { problem: string }): JSX.Element {
@@ -112,6 +114,15 @@ function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.
     <div className="mlnb-panel" data-first-rows-ms={model.runs.firstRowsMs ?? ''}>
       <div className="mlnb-panel-title" title={model.handshake.storeUri}>
         Experiments
+        {actions.openWorkspace && (
+          <button
+            className="mlnb-open-workspace"
+            title="Open the Experiments workspace: columns, charts, grouping, saved views"
+            onClick={() => actions.openWorkspace?.(model.query.experimentId)}
+          >
+            Workspace
+          </button>
+        )}
       </div>
       {model.handshake.readOnly && (
         <div className="mlnb-muted mlnb-read-only" title={model.handshake.readOnly}>
