@@ -33,6 +33,19 @@ def test_show_and_compare_accept_ids_and_names(ip: TestingShell) -> None:
         ip.run_cell("%mlnb show gamma")
 
 
+def test_diff_accepts_ids_and_names(ip: TestingShell) -> None:
+    ip.run_cell("%%track alpha\nlr = 0.1\nacc = 0.9\n")
+    alpha = mlnb.last_active_run().info.run_id  # type: ignore[union-attr]
+    ip.run_cell("%%track beta\nlr = 0.2\nacc = 0.5\n")
+    ip.run_cell(f"changes = %mlnb diff {alpha} beta")
+    found = ip.user_ns["changes"].diff
+    assert (found.a.run_name, found.b.run_name) == ("alpha", "beta")
+    assert found.params.changed == {"lr": ("0.1", "0.2")}
+    assert "-%%track alpha\n" in found.cell.unified and "+%%track beta\n" in found.cell.unified
+    with pytest.raises(UsageError, match="No run with id or name 'gamma'"):
+        ip.run_cell("%mlnb diff alpha gamma")
+
+
 def test_store_switches_and_reports(ip: TestingShell, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     ip.run_cell(f"%mlnb store {tmp_path / 'other'}")
@@ -48,6 +61,7 @@ def test_store_switches_and_reports(ip: TestingShell, tmp_path: Path,
     ("export", "the following arguments are required: --out"),
     ("runs metrics.acc >", "%mlnb runs"),
     ("show", "required: run"),
+    ("diff alpha", "required: run_b"),
 ])
 def test_bad_arguments_are_usage_errors(ip: TestingShell, line: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):

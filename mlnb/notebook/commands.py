@@ -25,6 +25,8 @@ from mlnb.tracking import fluent
 HELP = """\
 %mlnb runs [FILTER]                 the runs table (FILTER uses MLflow's search syntax)
 %mlnb compare RUN RUN ...           compare runs side by side
+%mlnb diff RUN_A RUN_B              what changed from run A to run B: params, metrics, the
+                                    cell's source, the cells run before, the packages
 %mlnb show RUN                      one run: params, metrics, tags, artifacts
 %mlnb store [PATH]                  show the store in use, or switch to PATH
 %mlnb autolog [LIBRARY] [--off]     autologging on (or off): sklearn, xgboost, lightgbm or all
@@ -121,6 +123,17 @@ def _compare(shell: Any, words: list[str]) -> Any:
     return runs_to_frame([fluent.get_run(r) for r in run_ids])
 
 
+def _diff(shell: Any, words: list[str]) -> Any:
+    parser = _parser("diff")
+    parser.add_argument("run_a")
+    parser.add_argument("run_b")
+    args = parser.parse_args(words)
+    run_a, run_b = resolve_run(args.run_a), resolve_run(args.run_b)
+    from mlnb.widgets.run_diff import diff  # loaded on first use, not by import mlnb
+
+    return diff(run_a, run_b)
+
+
 def _show(shell: Any, words: list[str]) -> Any:
     parser = _parser("show")
     parser.add_argument("run")
@@ -191,6 +204,6 @@ def _help(shell: Any, words: list[str]) -> Any:
 
 
 COMMANDS: dict[str, Callable[[Any, list[str]], Any]] = {
-    "runs": _runs, "compare": _compare, "show": _show, "store": _store, "autolog": _autolog,
+    "runs": _runs, "compare": _compare, "diff": _diff, "show": _show, "store": _store, "autolog": _autolog,
     "export": _export, "mlflow": _mlflow, "help": _help,
 }

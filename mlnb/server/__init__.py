@@ -49,6 +49,7 @@ ROUTES: list[tuple[str, str]] = [
     ("logged-models/([^/]+)/artifacts", "logged_models:LoggedModelArtifactsHandler"),
     ("logged-models/([^/]+)/artifact", "logged_models:LoggedModelFileHandler"),
     ("runs/([^/]+)/sweep", "sweep:SweepHandler"),
+    ("runs/([^/]+)/diff/([^/]+)", "run_diff:RunDiffHandler"),
     ("experiments/([^/]+)/views", "workspace:ExperimentViewsHandler"),
     ("views/([^/]+)", "workspace:ViewHandler"),
     # Last: every other path under /mlnb/api/ is a JSON 404.
