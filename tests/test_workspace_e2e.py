@@ -70,6 +70,12 @@ def run_command(page: Any, label: str) -> None:
     page.keyboard.press("Enter")
 
 
+def column_order(page: Any) -> list[str]:
+    """The ids of the table's columns, left to right."""
+    return page.eval_on_selector_all(f"{WS} .mlnb-ws-th[data-column]",
+                                     "els => els.map(e => e.dataset.column)")
+
+
 def plot_traces(page: Any, chart: str) -> list[dict[str, Any]]:
     """The Plotly traces drawn in a chart card (name and meta of each)."""
     return page.evaluate(
@@ -123,7 +129,7 @@ def test_workspace_grid_grouping_views_xss_and_dark_theme(
     assert handle.get_attribute("aria-valuenow") == "150"
     header.locator("button.mlnb-ws-sort").focus()
     page.keyboard.press("Alt+ArrowLeft")
-    order = page.eval_on_selector_all(f"{WS} .mlnb-ws-th[data-column]", "els => els.map(e => e.dataset.column)")
+    order = column_order(page)
     assert order.index("metric:min:loss") < order.index("param:seed")
 
     # The filter completes keys; Enter applies it.
@@ -160,7 +166,8 @@ def test_workspace_grid_grouping_views_xss_and_dark_theme(
     parallel.locator("label:has-text('param seed') input").check()
     parallel.locator("label:has-text('metric acc') >> nth=0").locator("input").check()
     parallel.locator(".js-plotly-plot .main-svg").first.wait_for()
-    page.locator(f"{WS} .mlnb-ws-chart[data-chart-type='bar'] select[aria-label='metric']").select_option("acc")
+    bar = page.locator(f"{WS} .mlnb-ws-chart[data-chart-type='bar']")
+    bar.locator("select[aria-label='metric']").select_option("acc")
     page.locator(f"{WS} .mlnb-ws-chart[data-chart-type='bar'] .js-plotly-plot .main-svg").first.wait_for()
     loss_chart = f"{WS} .mlnb-ws-chart[aria-label='line chart loss']"
     assert len(plot_traces(page, loss_chart)) == 6  # a line per run
@@ -200,7 +207,7 @@ def test_workspace_grid_grouping_views_xss_and_dark_theme(
     assert page.locator(f"{WS} .mlnb-ws-chart").count() == 4
     chosen = page.locator(f"{WS} select[aria-label='saved view'] option:checked").inner_text()
     assert chosen == "by model " + XSS[1]
-    order = page.eval_on_selector_all(f"{WS} .mlnb-ws-th[data-column]", "els => els.map(e => e.dataset.column)")
+    order = column_order(page)
     assert order.index("metric:min:loss") < order.index("param:seed")
     page.wait_for_function(
         """(sel) => { const p = document.querySelector(sel + ' .js-plotly-plot');

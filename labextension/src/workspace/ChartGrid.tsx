@@ -31,6 +31,12 @@ import {
 
 /** Points per history asked of the server (it keeps each bucket's first, min, max and last). */
 export const HISTORY_POINTS = 1000;
+/**
+ * Points per history of the first, quick request: for a long series the server answers it from
+ * its chunks' summaries without unpacking a point, so the charts paint at once; the 1,000-point
+ * histories replace them when they arrive (unless every history was already whole).
+ */
+export const COARSE_POINTS = 100;
 const SERVER_MAX_RUNS = 50; // runs per metric-histories request
 
 const HEIGHTS: Array<[string, number]> = [
@@ -39,19 +45,41 @@ const HEIGHTS: Array<[string, number]> = [
   ['L', 460]
 ];
 
-/** Histories of these runs and keys, in requests of at most 50 runs. */
+export type Resolution = 'none' | 'coarse' | 'fine';
+
+async function fetchHistories(ids: string[], keys: string[], maxPoints: number): Promise<Histories> {
+  const batches: string[][] = [];
+  for (let i = 0; i < ids.length; i += SERVER_MAX_RUNS) {
+    batches.push(ids.slice(i, i + SERVER_MAX_RUNS));
+  }
+  const parts = await Promise.all(batches.map(b => api.metricHistories(b, keys, maxPoints)));
+  return Object.assign({}, ...parts) as Histories;
+}
+
+/**
+ * Whether every history is certainly whole: a downsampled one keeps at least two points of each
+ * of its stretches (about a quarter of the points asked), so one of at most a fifth of them was
+ * not downsampled.
+ */
+export function allWhole(histories: Histories, asked: number): boolean {
+  const most = Math.floor(asked / 5);
+  return Object.values(histories).every(byKey => Object.values(byKey).every(points => points.length <= most));
+}
+
+/** Histories of these runs and keys: quick coarse ones first, then 1,000 points each. */
 export function useHistories(
   runIds: string[],
   keys: string[]
-): { histories: Histories; error: string | null; loading: boolean } {
+): { histories: Histories; error: string | null; loading: boolean; resolution: Resolution } {
   const runKey = runIds.join(',');
   const keyKey = keys.join('\u0000');
   const key = `${runKey}\n${keyKey}`;
-  const [state, setState] = React.useState<{ key: string; histories: Histories; error: string | null }>({
-    key: '',
-    histories: {},
-    error: null
-  });
+  const [state, setState] = React.useState<{
+    key: string;
+    histories: Histories;
+    error: string | null;
+    resolution: Resolution;
+  }>({ key: '', histories: {}, error: null, resolution: 'none' });
   React.useEffect(() => {
     const ids = runKey ? runKey.split(',') : [];
     const wanted = keyKey ? keyKey.split('\u0000') : [];
@@ -59,27 +87,35 @@ export function useHistories(
       return;
     }
     let alive = true;
-    const batches: string[][] = [];
-    for (let i = 0; i < ids.length; i += SERVER_MAX_RUNS) {
-      batches.push(ids.slice(i, i + SERVER_MAX_RUNS));
-    }
-    Promise.all(batches.map(b => api.metricHistories(b, wanted, HISTORY_POINTS)))
-      .then(
-        parts => alive && setState({ key, histories: Object.assign({}, ...parts) as Histories, error: null })
-      )
-      .catch(e => alive && setState({ key, histories: {}, error: errorMessage(e) }));
+    const load = async (): Promise<void> => {
+      const coarse = await fetchHistories(ids, wanted, COARSE_POINTS);
+      if (!alive) {
+        return;
+      }
+      const whole = allWhole(coarse, COARSE_POINTS);
+      setState({ key, histories: coarse, error: null, resolution: whole ? 'fine' : 'coarse' });
+      if (!whole) {
+        const fine = await fetchHistories(ids, wanted, HISTORY_POINTS);
+        if (alive) {
+          setState({ key, histories: fine, error: null, resolution: 'fine' });
+        }
+      }
+    };
+    load().catch(e => alive && setState({ key, histories: {}, error: errorMessage(e), resolution: 'none' }));
     return () => {
       alive = false;
     };
   }, [runKey, keyKey, key]);
   if (!runKey || !keyKey) {
-    return { histories: {}, error: null, loading: false };
+    return { histories: {}, error: null, loading: false, resolution: 'none' };
   }
   // while new histories load, the last ones stay drawn
+  const current = state.key === key;
   return {
     histories: state.histories,
-    error: state.key === key ? state.error : null,
-    loading: state.key !== key
+    error: current ? state.error : null,
+    loading: !current,
+    resolution: current ? state.resolution : 'none'
   };
 }
 
@@ -219,6 +255,7 @@ function ChartCard(props: {
   metricKeys: string[];
   numericColumns: string[];
   loading: boolean;
+  resolution: Resolution;
   onChange: (chart: IChart) => void;
   onRemove: () => void;
 }): JSX.Element {
@@ -273,7 +310,13 @@ function ChartCard(props: {
           {props.loading ? 'Loading…' : 'Nothing to draw: choose what to plot, or runs that have it.'}
         </div>
       ) : (
-        <Plot data={props.figure.data} layout={props.figure.layout} height={chart.height} name={chart.id} />
+        <Plot
+          data={props.figure.data}
+          layout={props.figure.layout}
+          height={chart.height}
+          name={chart.id}
+          revision={chart.type === 'line' ? props.resolution : 'yes'}
+        />
       )}
     </section>
   );
@@ -318,7 +361,7 @@ export function ChartGrid(props: {
 }): JSX.Element {
   const { charts, chartRuns, tableRuns, grouping, onChange } = props;
   const lineKeys = [...new Set(charts.filter(c => c.type === 'line' && c.metric).map(c => c.metric))].sort();
-  const { histories, error, loading } = useHistories(
+  const { histories, error, loading, resolution } = useHistories(
     chartRuns.map(r => r.run_id),
     lineKeys
   );
@@ -339,7 +382,7 @@ export function ChartGrid(props: {
     [charts, chartRuns, tableRuns, histories, grouping]
   );
   return (
-    <div className="mlnb-ws-charts-wrap">
+    <div className="mlnb-ws-charts-wrap" data-resolution={resolution}>
       <AddChart metricKeys={props.metricKeys} onAdd={added => onChange([...charts, ...added])} />
       {error && <div className="mlnb-error">{error}</div>}
       <div className="mlnb-ws-grid">
@@ -351,6 +394,7 @@ export function ChartGrid(props: {
             metricKeys={props.metricKeys}
             numericColumns={props.numericColumns}
             loading={loading}
+            resolution={resolution}
             onChange={next => onChange(charts.map(c => (c.id === chart.id ? next : c)))}
             onRemove={() => onChange(charts.filter(c => c.id !== chart.id))}
           />

@@ -11,6 +11,7 @@ import { IExperiment } from '../tokens';
 import { ChartGrid } from './ChartGrid';
 import { filterKeys, IWsRun, sortRuns } from './columns';
 import { ColumnPicker, FilterInput, GroupControls } from './Controls';
+import { loadPlotly } from './Plot';
 import { RunsTable } from './RunsTable';
 import { SavedViews } from './SavedViews';
 import { getView, loadAllRuns, MAX_WORKSPACE_RUNS } from './wsApi';
@@ -129,6 +130,11 @@ export function Workspace(props: IWorkspaceProps): JSX.Element {
   const [viewId, setViewId] = React.useState<string | null>(null);
   const [message, setMessage] = React.useState<string | null>(null);
   const [showColumns, setShowColumns] = React.useState(false);
+
+  // Plotly's bundle is large: start loading it now, so the first chart does not wait for it.
+  React.useEffect(() => {
+    void loadPlotly();
+  }, []);
 
   // The experiments, then the one to show (a saved view's, the given one, the last one, the first).
   React.useEffect(() => {

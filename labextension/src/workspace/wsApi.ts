@@ -10,6 +10,8 @@ import { IWsRun } from './columns';
 import { IViewState } from './viewState';
 
 export const RUN_PAGE = 500;
+/** The first page is smaller, so the table paints as soon as possible. */
+export const FIRST_PAGE = 100;
 /** The most runs the workspace loads for one experiment and filter. */
 export const MAX_WORKSPACE_RUNS = 20_000;
 
@@ -67,7 +69,7 @@ export async function loadAllRuns(
   cancelled: () => boolean,
   settings: ServerConnection.ISettings = serverSettings()
 ): Promise<number> {
-  const first = await runsPage(experimentId, filter, 0, RUN_PAGE, settings);
+  const first = await runsPage(experimentId, filter, 0, FIRST_PAGE, settings);
   if (cancelled()) {
     return 0;
   }
@@ -75,7 +77,7 @@ export async function loadAllRuns(
   onPage(first.runs, first, loaded);
   const total = Math.min(first.total, MAX_WORKSPACE_RUNS);
   const offsets: number[] = [];
-  for (let offset = RUN_PAGE; offset < total; offset += RUN_PAGE) {
+  for (let offset = FIRST_PAGE; offset < total; offset += RUN_PAGE) {
     offsets.push(offset);
   }
   while (offsets.length && !cancelled()) {
