@@ -87,7 +87,7 @@ def fill_mlnb(root: Path, sizes: Sizes) -> dict[str, str]:
 
 MLFLOW_FILL = r"""
 import math, sys
-from mlflow.entities import Metric, Param
+from mlflow.entities import Metric, Param, RunStatus
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 uri, art, runs, grid_runs, steps = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
 store = SqlAlchemyStore(uri, art)
@@ -97,7 +97,7 @@ for i in range(runs):
     run = store.create_run(table, "bench", T0 + i, [], f"run-{i:05d}").info.run_id
     store.log_batch(run, metrics=[Metric(f"m{j}", math.sin(i + j), T0 + i, 0) for j in range(3)],
                     params=[Param(f"p{j}", str((i + j) % 7)) for j in range(5)], tags=[])
-    store.update_run_info(run, "FINISHED", T0 + i + 1, None)
+    store.update_run_info(run, RunStatus.FINISHED, T0 + i + 1, None)
 grid = store.create_experiment("grid-small")
 for r in range(grid_runs):
     run = store.create_run(grid, "bench", T0 + r, [], f"g{r:02d}").info.run_id
@@ -107,7 +107,7 @@ for r in range(grid_runs):
             store.log_batch(run, params=[], tags=[], metrics=[
                 Metric(key, 1 / (1 + s / 100) + 0.01 * math.sin(s + r), T0 + s, s)
                 for s in range(start, min(steps, start + 1000))])
-    store.update_run_info(run, "FINISHED", T0 + r + 1, None)
+    store.update_run_info(run, RunStatus.FINISHED, T0 + r + 1, None)
 print(table, grid)
 """
 
@@ -197,14 +197,14 @@ def mlnb_figures(page: Any, server: Any, ids: dict[str, str], sizes: Sizes) -> d
 
 
 def mlflow_figures(page: Any, url: str, table: str, grid: str, sizes: Sizes) -> dict[str, list[float]]:
-    page.goto(f"{url}/#/experiments/{table}")
+    page.goto(f"{url}/#/experiments/{table}/runs")
     page.wait_for_selector("text=run-", timeout=180_000)
     out: dict[str, list[float]] = {"table": [], "grid-small": [], "grid-small full": []}
     newest = f"run-{sizes.runs - 1:05d}"
     for _ in range(sizes.rounds):
         page.evaluate("location.hash = '#/'")
         page.wait_for_timeout(500)
-        out["table"].append(_mlflow_text(page, newest, f"#/experiments/{table}"))
+        out["table"].append(_mlflow_text(page, newest, f"#/experiments/{table}/runs"))
         page.evaluate("location.hash = '#/'")
         page.wait_for_timeout(500)
         out["grid-small"].append(_mlflow_charts(page, grid, sizes))
@@ -239,7 +239,7 @@ def _mlflow_charts(page: Any, grid: str, sizes: Sizes) -> float:
         };
         location.hash = target;
         requestAnimationFrame(check);
-    })""", [f"#/experiments/{grid}?compareRunsMode=CHART", len(METRICS)])) / 1000
+    })""", [f"#/experiments/{grid}/runs?compareRunsMode=CHART", len(METRICS)])) / 1000
 
 
 # --- driver ---------------------------------------------------------------------------------
