@@ -8,6 +8,7 @@ imported when first used.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 from mlnb._version import __version__
@@ -128,9 +129,20 @@ def __getattr__(name: str) -> Any:
     module = importlib.import_module(module_name)
     if module_name == "mlnb.tracing":  # a Trace shows as HTML in a notebook (_repr_html_)
         importlib.import_module("mlnb.widgets.trace_view")
+    if module_name in ("mlnb.tracing", "mlnb.openai") and "IPython" in sys.modules:
+        _show_traces_in_kernel()
     value = getattr(module, attribute) if attribute else module
     globals()[name] = value
     return value
+
+
+def _show_traces_in_kernel() -> None:
+    """In a Jupyter kernel, the first use of the tracing API makes each cell show its traces
+    under it, as after ``%load_ext mlnb`` (mlnb.notebook.traces; IPython is already loaded)."""
+    try:
+        importlib.import_module("mlnb.notebook.traces").watch_kernel()
+    except Exception as exc:  # the inline view is a convenience: never fail the user's call
+        print(f"mlnb: traces will not show under cells ({exc})", file=sys.stderr)
 
 
 # --- Jupyter entry points (their modules are imported only when Jupyter asks) -----------------

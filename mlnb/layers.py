@@ -15,8 +15,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mlnb.capture",),  # pure: what a run records about its cell, process and repository
     ("mlnb.registry",),  # registered models, versions, stages, aliases (no current state)
     ("mlnb.tracking",),  # the client, the fluent API and the one process state
-    ("mlnb.models", "mlnb.tracing"),  # model folders, flavors, signatures, serving; GenAI
-    # traces (spans by call context, a background trace writer)
+    ("mlnb.models", "mlnb.tracing", "mlnb.data"),  # model folders, flavors, signatures,
+    # serving; GenAI traces (spans by call context, a background trace writer); datasets with
+    # MLflow's digest (public as mlnb.data; here so autolog can record the training data)
     ("mlnb.autolog",),  # autologging integrations
     ("mlnb.projects", "mlnb.monitor", "mlnb.mlflow_server"),  # project export, run, reproduce;
     # drift reports; MLflow's REST API over the store (served by mlnb.server and mlnb.cli)
@@ -25,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mlnb.notebook", "mlnb.server", "mlnb.cli"),  # the edges: IPython, Jupyter Server, shell
     ("mlnb", "mlnb.__main__", "mlnb.artifacts", "mlnb.exceptions", "mlnb.keras", "mlnb.lightgbm",
      "mlnb.optuna", "mlnb.pyfunc", "mlnb.pytorch", "mlnb.sklearn", "mlnb.xgboost",
-     "mlnb.openai", "mlnb.data"),  # public names
+     "mlnb.openai"),  # public names
 )
 """Each entry is a layer; each name in it is a module or a package (with everything inside)."""
 

@@ -44,6 +44,22 @@ def test_from_numpy_matches_mlflow_field_by_field() -> None:
     assert mlnb.data.from_numpy(features).digest == mlflow_data.from_numpy(features).digest
 
 
+def test_digests_of_large_and_odd_shaped_data_match_mlflow() -> None:
+    """The digest reads only the leading rows (no copy of the whole array, no per-cell type scan
+    of numeric columns) and still equals MLflow's."""
+    rng = np.random.default_rng(1)
+    arrays = [rng.normal(size=(30_001, 7)), rng.normal(size=(3, 5000)), rng.normal(size=(9, 4, 3)),
+              np.asfortranarray(rng.normal(size=(20_000, 3))), rng.normal(size=(0, 4)),
+              rng.normal(size=(12_000,)), np.array(["a", "b"] * 6000).reshape(-1, 2)]
+    for array in arrays:
+        assert mlnb.data.from_numpy(array).digest == mlflow_data.from_numpy(array).digest
+    frame = pd.DataFrame({"n": rng.normal(size=20_000), "i": np.arange(20_000),
+                          "s": ["v"] * 19_999 + [None], "t": ["w"] * 20_000,
+                          "c": pd.Categorical(["p", "q"] * 10_000),
+                          "b": [True, False] * 10_000})
+    assert mlnb.data.from_pandas(frame).digest == mlflow_data.from_pandas(frame).digest
+
+
 def test_a_dataset_from_code_names_the_running_source() -> None:
     source = json.loads(mlnb.data.from_pandas(frames()[0]).to_dict()["source"] or "")
     assert mlnb.data.from_pandas(frames()[0]).source.source_type == "code"

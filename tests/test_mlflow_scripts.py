@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import mlnb
 from mlnb.errors import InvalidParameterError
@@ -226,6 +227,31 @@ def test_sklearn_autolog_stores_match(sklearn_autolog: Ran) -> None:
     for candidate, their_id in theirs["child_ids"].items():
         _same_run(sklearn_autolog, their_id, mine["child_ids"][candidate], random_name=True,
                   timings=TIMINGS)
+
+
+def test_sklearn_autolog_records_the_training_data_as_mlflow_does(sklearn_autolog: Ran) -> None:
+    """The same dataset inputs (digest, name, schema, profile, source type, context ``train``)
+    on every run; each fit's model keeps a sample of that data as its reference."""
+    mine, theirs = sklearn_autolog.mine, sklearn_autolog.theirs
+
+    def fields(dataset: Any, tags: Any) -> tuple[Any, ...]:
+        return (dataset.name, dataset.digest, dataset.source_type, dataset.schema,
+                json.loads(dataset.profile or "null"), sorted(tags))
+
+    pairs = [(theirs[k], mine[k]) for k in ("binary_id", "multiclass_id", "search_id")]
+    pairs += [(their_id, mine["child_ids"][c]) for c, their_id in theirs["child_ids"].items()]
+    for their_id, my_id in pairs:
+        run = sklearn_autolog.client.get_run(their_id)
+        their_inputs = [fields(d.dataset, {(t.key, t.value) for t in d.tags})
+                        for d in (run.inputs.dataset_inputs if run.inputs else [])]
+        my_inputs = [fields(d.dataset, d.tags.items()) for d in
+                     sklearn_autolog.store.dataset_inputs_of_runs([my_id])[my_id]]
+        assert my_inputs == their_inputs
+    (found,) = sklearn_autolog.store.dataset_inputs_of_runs([mine["binary_id"]])[mine["binary_id"]]
+    assert found.tags == {"mlflow.data.context": "train"}
+    mlmodel = yaml.safe_load((sklearn_autolog.store.artifact_path(mine["binary_id"], "model")
+                              / "MLmodel").read_text())
+    assert mlmodel["reference_data"]["dataset_digest"] == found.dataset.digest
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

@@ -209,3 +209,11 @@ def test_search_pages_with_tokens(client, logged):
     assert [m.name for m in first] == ["m0", "m1", "m2"] and first.token == "3"
     rest = client.search_registered_models(max_results=3, page_token=first.token)
     assert [m.name for m in rest] == ["m3", "m4"] and rest.token is None
+
+
+@pytest.mark.parametrize("version", ["99999999999999999999999", 2**63, "²", "٣", "1.0", True])
+def test_versions_no_engine_can_hold_are_refused_by_name(client, logged, version):
+    client.create_registered_model("sized")
+    with pytest.raises(InvalidParameterError, match="Model version") as caught:
+        client.get_model_version("sized", version)
+    assert repr(version) in str(caught.value)

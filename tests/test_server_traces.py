@@ -72,3 +72,28 @@ async def test_bad_requests_are_clear(jp_fetch: Any, traced: str) -> None:
     assert code == 404
     code, body = await fail(jp_fetch, "experiments", traced, "traces", filter="nope = 1")
     assert code == 400 and "Unknown attribute 'nope'" in body["message"]
+
+
+async def test_traces_of_every_experiment(jp_fetch: Any, traced: str) -> None:
+    other = mlnb.set_experiment("other").experiment_id
+
+    @mlnb.trace(name="elsewhere")
+    def elsewhere() -> int:
+        return 1
+
+    time.sleep(0.002)
+    elsewhere()
+    mlnb.flush_trace_async_logging()
+    every = await get_json(jp_fetch, "traces")
+    assert [(t["name"], t["state"]) for t in every["traces"]] == [
+        ("elsewhere", "OK"), ("ask <b>", "OK"), ("ask <b>", "ERROR"), ("ask <b>", "OK")]
+    assert every["traces"][0]["trace_location"]["mlflow_experiment"]["experiment_id"] == other
+    one = await get_json(jp_fetch, "traces", experiment_id=other)
+    assert [t["name"] for t in one["traces"]] == ["elsewhere"]
+    page = await get_json(jp_fetch, "traces", filter="status = 'OK'", limit=2)
+    assert [t["name"] for t in page["traces"]] == ["elsewhere", "ask <b>"]
+    assert page["next_offset"] == 2
+    rest = await get_json(jp_fetch, "traces", filter="status = 'OK'", limit=2, offset=2)
+    assert [t["name"] for t in rest["traces"]] == ["ask <b>"] and rest["next_offset"] is None
+    code, body = await fail(jp_fetch, "traces", filter="nope = 1")
+    assert code == 400 and "Unknown attribute 'nope'" in body["message"]

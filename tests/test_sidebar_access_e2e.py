@@ -55,7 +55,7 @@ def test_a_reader_sees_runs_and_models_with_write_actions_unavailable(
         assert (button.get_attribute("title") or "").startswith(reason)
         # The artifacts are in the bucket: the preview is read from there, hash-checked.
         assert team.owner.artifact_root_uri.startswith("s3://")
-        page.click(".mlnb-run-detail .mlnb-file a:text-is('notes.txt')")
+        page.click(".mlnb-run-detail .mlnb-file button:text-is('notes.txt')")
         page.wait_for_selector(".mlnb-preview:has-text('hello from the artifact store')")
         assert team.owner.get_run(run_id).info.lifecycle_stage == "active"
     finally:

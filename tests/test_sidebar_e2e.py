@@ -212,7 +212,7 @@ def test_hostile_names_tags_and_artifacts_render_as_text(
     # Open each run's tab and the compare tab: names, tags, params and artifact names are all text.
     page.click(f"{PANEL} .mlnb-tr >> nth=0")
     page.wait_for_selector(".mlnb-run-detail .mlnb-file")
-    page.click(".mlnb-run-detail .mlnb-file a")
+    page.click(".mlnb-run-detail .mlnb-file button >> nth=0")
     page.wait_for_selector(".mlnb-run-detail .mlnb-preview-text")
     for i in range(len(XSS)):
         page.click(f"{PANEL} .mlnb-tr >> nth={i} >> input[type=checkbox]")

@@ -38,15 +38,20 @@ def test_blocked_promotion_shows_its_reason_and_monitoring_shows_drift(
     client.create_model_version("gated", f"runs:/{run_id}/model", run_id)
     client.set_registered_model_gate("gated", {"accuracy": {"min": 0.9}}, ["Production"])
     client.attach_evaluation("gated", 1, run_id)
-    # Two days of predictions, the second shifted, monitored against a reference file.
+    # Two days of predictions, the second shifted, monitored against a reference file; the
+    # ground truth of the second day holds a label the reference never had (a hostile one).
     rng = np.random.default_rng(3)
-    pd.DataFrame({XSS: rng.normal(0, 1, 200)}).to_csv(tmp_path / "ref.csv", index=False)
+    pd.DataFrame({XSS: rng.normal(0, 1, 200), "label": ["a", "b"] * 100}).to_csv(
+        tmp_path / "ref.csv", index=False)
     for d, shift in ((0, 0.0), (1, 3.0)):
         store.append_predictions("models:/gated/1", "gated", "1", [
             PredictionRow(d * DAY + i, f"{d}-{i}", json.dumps({XSS: float(v) + shift}), "0", 1.0)
             for i, v in enumerate(rng.normal(0, 1, 100))])
+        labels = ["a", "b"] * 50 if d == 0 else [XSS] * 100
+        store.log_ground_truth([f"{d}-{i}" for i in range(100)], [json.dumps(v) for v in labels])
     mlnb.set_tracking_uri(store.location.uri)
-    monitor("models:/gated/1", reference=str(tmp_path / "ref.csv"), window="1d", now_ms=5 * DAY)
+    monitor("models:/gated/1", reference=str(tmp_path / "ref.csv"), window="1d", now_ms=5 * DAY,
+            target="label")
 
     open_lab(page, server)
     open_panel(page)
@@ -72,6 +77,12 @@ def test_blocked_promotion_shows_its_reason_and_monitoring_shows_drift(
     assert cell.inner_text() == XSS
     assert page.locator(f"{PANEL} .mlnb-drift-bars rect").count() == 2
     assert page.locator(f"{PANEL} .mlnb-drift-bars .mlnb-drift-bar-high").count() == 1
+    target = page.wait_for_selector(f"{PANEL} .mlnb-output-drift[data-role='target']")
+    assert target.inner_text().startswith("target drift in 1 of 2 windows:")
+    row = page.wait_for_selector(f"{PANEL} .mlnb-drift-columns tr[data-role='target']")
+    assert row.inner_text().startswith("label (target)") and "drift" in row.inner_text()
+    note = page.wait_for_selector(f"{PANEL} .mlnb-drift-note")
+    assert note.inner_text().startswith("prediction drift skipped: the model could not be loaded")
     page.screenshot(path=str(output_dir / "sidebar-monitoring.png"))
     injected = page.evaluate("""() => ({
         xss: window.__xss === undefined ? null : window.__xss,

@@ -48,7 +48,7 @@ def test_every_user_string_is_escaped(tracking: Path) -> None:
     html = render_trace_html(trace)
     assert_safe(html)
     assert f"outer {ESCAPED}" in html and f"inner {ESCAPED}" in html  # span names
-    assert f"<small style='color:#777'>{ESCAPED}</small>" in html  # span type
+    assert f"<small style='color:var(--jp-ui-font-color2,#777)'>{ESCAPED}</small>" in html  # span type
     assert f"key {ESCAPED}" in html  # attribute key
     assert "&quot;nested&quot;: &quot;&lt;script&gt;" in html  # attribute value, pretty JSON
     assert f"Event event {ESCAPED}" in html and "exception" in html

@@ -25,6 +25,7 @@ import {
   IVersion,
   IVersionEvaluation
 } from './tokens';
+import { IRunDiff } from './diff/types';
 
 /** An error from the API, with the server's message (shown to the user as text). */
 export class ApiError extends Error {
@@ -292,4 +293,9 @@ export async function listLoggedModelFiles(
 /** A parent run's children as a sweep: trials, best value so far, parameter importance. */
 export function getSweep(runId: string, settings = serverSettings()): Promise<ISweep> {
   return getJson<ISweep>(`runs/${enc(runId)}/sweep`, {}, settings);
+}
+
+/** Run b compared with run a: params, tags, metric deltas, cell source, kernel history, packages. */
+export function getRunDiff(runA: string, runB: string, settings = serverSettings()): Promise<IRunDiff> {
+  return getJson<IRunDiff>(`runs/${enc(runA)}/diff/${enc(runB)}`, {}, settings);
 }

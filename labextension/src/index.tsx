@@ -8,8 +8,10 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { Compare } from './components/Compare';
+import { GenaiCompare } from './components/GenaiCompare';
 import { RunDetail } from './components/RunDetail';
 import { askDeleteOrRestore } from './dialogs';
+import { addDiffCommand, DIFF_COMMAND } from './diff/command';
 import { deleteOrRestoreRuns } from './model';
 import { experimentsIcon, ExperimentsPanel } from './sidebar';
 import { addWorkspace, OPEN_WORKSPACE } from './workspace/plugin';
@@ -17,6 +19,7 @@ import { addWorkspace, OPEN_WORKSPACE } from './workspace/plugin';
 const COMMANDS = {
   openRun: 'mlnb:open-run',
   compare: 'mlnb:compare-runs',
+  compareGenai: 'mlnb:compare-genai-evaluations',
   showPanel: 'mlnb:show-experiments'
 };
 
@@ -119,6 +122,21 @@ function addTabCommands(app: JupyterFrontEnd, readOnly: () => string | null): vo
       );
     }
   });
+
+  app.commands.addCommand(COMMANDS.compareGenai, {
+    label: 'Compare mlnb GenAI evaluations',
+    execute: args => {
+      const runIds = (args.runIds as string[]) ?? [];
+      openTab(
+        app,
+        mainAreaTab(
+          `mlnb-genai-compare-${runIds.join('-').slice(0, 200)}`,
+          `Compare ${runIds.length} GenAI evaluations`,
+          <GenaiCompare runIds={runIds} readOnly={readOnly()} />
+        )
+      );
+    }
+  });
 }
 
 function activate(
@@ -132,10 +150,24 @@ function activate(
   const panel = new ExperimentsPanel({
     openRun,
     compare: runIds => void app.commands.execute(COMMANDS.compare, { runIds }),
+    diff: (runA, runB) => void app.commands.execute(DIFF_COMMAND, { runA, runB }),
+    compareGenai: runIds => void app.commands.execute(COMMANDS.compareGenai, { runIds }),
     openWorkspace: experimentId => void app.commands.execute(OPEN_WORKSPACE, { experimentId })
   });
   app.shell.add(panel, 'left', { rank: 900 });
   addTabCommands(app, () => panel.readOnly);
+  addDiffCommand(app, {
+    selectedRuns: () => panel.selectedRuns,
+    openTab: (id, label, content) => openTab(app, mainAreaTab(id, label, content)),
+    setLabel: (id, label) => {
+      const tab = [...app.shell.widgets('main')].find(w => w.id === id);
+      if (tab) {
+        tab.title.label = label; // text, never HTML
+      }
+    },
+    openRun,
+    palette
+  });
   addWorkspace(app, openRun, () => panel.readOnly, palette, launcher);
 
   app.commands.addCommand(COMMANDS.showPanel, {

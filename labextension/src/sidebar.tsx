@@ -7,14 +7,18 @@ import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { GenaiEvaluationsSection } from './components/GenaiCompare';
 import { LoggedModelsSection } from './components/LoggedModels';
 import { ModelsSection } from './components/Models';
+import { PromptsSection } from './components/Prompts';
 import { QueryControls } from './components/QueryControls';
 import { RunTable } from './components/RunTable';
 import { RunToolbar } from './components/RunToolbar';
+import { TracesSection } from './components/Traces';
 import { askDeleteOrRestore } from './dialogs';
 import { useSignal } from './hooks';
 import { ExperimentsModel } from './model';
+import { IRun } from './tokens';
 
 /** The panel's DOM id (also its sidebar tab's data-id). */
 export const PANEL_ID = 'mlnb-experiments-panel';
@@ -30,6 +34,9 @@ export const experimentsIcon = new LabIcon({ name: 'mlnb:experiments', svgstr: I
 export interface IPanelActions {
   openRun: (runId: string, runName: string) => void;
   compare: (runIds: string[]) => void;
+  /** Open the diff of two runs (a is compared against). */
+  diff: (runA: string, runB: string) => void;
+  compareGenai: (runIds: string[]) => void;
   /** Open the Experiments workspace on an experiment ('' for the last one shown there). */
   openWorkspace?: (experimentId: string) => void;
 }
@@ -104,6 +111,64 @@ function LoggedModels(props: { model: ExperimentsModel }): JSX.Element {
   );
 }
 
+function Traces(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.Element {
+  const { model } = props;
+  const [open, setOpen] = React.useState(false);
+  return (
+    <>
+      <button
+        className="mlnb-models-head mlnb-section-toggle mlnb-traces-head"
+        aria-expanded={open}
+        onClick={() => setOpen(!open)}
+      >
+        {open ? '▾' : '▸'} Traces
+      </button>
+      {open && (
+        <TracesSection
+          experimentId={model.query.experimentId}
+          refreshKey={model.modelsGeneration}
+          onOpenRun={runId => props.actions.openRun(runId, '')}
+        />
+      )}
+    </>
+  );
+}
+
+/** The prompt registry and the experiment's GenAI evaluations, each a collapsible section. */
+function GenAI(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.Element {
+  const { model } = props;
+  const [open, setOpen] = React.useState({ prompts: false, evaluations: false });
+  const flip = (key: 'prompts' | 'evaluations'): void => setOpen(o => ({ ...o, [key]: !o[key] }));
+  return (
+    <>
+      <button
+        className="mlnb-models-head mlnb-section-toggle mlnb-prompts-head"
+        aria-expanded={open.prompts}
+        onClick={() => flip('prompts')}
+      >
+        {open.prompts ? '▾' : '▸'} Prompts
+      </button>
+      {open.prompts && (
+        <PromptsSection refreshKey={model.modelsGeneration} readOnly={model.handshake.readOnly} />
+      )}
+      <button
+        className="mlnb-models-head mlnb-section-toggle mlnb-genai-head"
+        aria-expanded={open.evaluations}
+        onClick={() => flip('evaluations')}
+      >
+        {open.evaluations ? '▾' : '▸'} GenAI evaluations
+      </button>
+      {open.evaluations && (
+        <GenaiEvaluationsSection
+          experimentId={model.query.experimentId}
+          refreshKey={model.modelsGeneration}
+          onCompare={props.actions.compareGenai}
+        />
+      )}
+    </>
+  );
+}
+
 function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.Element {
   const { model, actions } = props;
   useSignal(model.changed);
@@ -131,10 +196,12 @@ function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.
       )}
       <QueryControls model={model} />
       <Errors model={model} />
-      <RunToolbar model={model} onCompare={actions.compare} />
+      <RunToolbar model={model} onCompare={actions.compare} onDiff={actions.diff} />
       <Runs model={model} actions={actions} />
       <Models model={model} />
       <LoggedModels model={model} />
+      <Traces model={model} actions={actions} />
+      <GenAI model={model} actions={actions} />
     </div>
   );
 }
@@ -154,6 +221,11 @@ export class ExperimentsPanel extends ReactWidget {
 
   render(): JSX.Element {
     return <Panel model={this._model} actions={this._actions} />;
+  }
+
+  /** The runs selected in the table (what the diff command uses when given no runs). */
+  get selectedRuns(): IRun[] {
+    return this._model.selectedRuns;
   }
 
   /** Why the store may only be read (write actions are unavailable), or null. */

@@ -162,6 +162,8 @@ export interface IVersionEvaluation {
 /** One column of a window's drift report. */
 export interface IDriftColumn {
   column: string;
+  /** 'feature', 'prediction' or 'target'. */
+  role?: string;
   column_type: string;
   method: string;
   statistic: number | null;
@@ -178,14 +180,34 @@ export interface IMonitoringRun {
   reference: string | null;
   window_ms: number;
   points: Array<{ step: number; timestamp: number; value: number | null }>;
+  /** Per window that tested them: did the model's predictions (the targets) drift. */
+  prediction_points?: IOutputDriftPoint[];
+  target_points?: IOutputDriftPoint[];
   latest: {
     index: number;
     start_ms: number;
     end_ms: number;
     rows: number;
     model_metrics: Record<string, number>;
-    report: { share_drifted: number; dataset_drift: boolean; columns: IDriftColumn[] };
+    report: IDriftReport;
+    prediction_report?: IDriftReport | null;
+    target_report?: IDriftReport | null;
+    /** Why prediction or target drift was not tested. */
+    notes?: string[];
   } | null;
+}
+
+export interface IDriftReport {
+  share_drifted: number;
+  dataset_drift: boolean;
+  columns: IDriftColumn[];
+}
+
+export interface IOutputDriftPoint {
+  step: number;
+  timestamp: number;
+  drifted: boolean;
+  statistic: number | null;
 }
 
 /** MLflow 3's logged model (a model with an id of its own; with or without a run). */

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlnb.autolog import _training_data as training_data
 from mlnb.autolog import sklearn as sklearn_autolog
 from mlnb.entities import Param, RunStatus, RunTag
 from mlnb.models.signature import ModelSignature, infer_signature
@@ -58,6 +59,7 @@ class FitRun:
     def __init__(self, config: Config, run: fluent.ActiveRun | None, owned: bool) -> None:
         self.config, self.run, self.owned = config, run, owned
         self.history: list[dict[str, float]] = []  # per iteration, for the best one
+        self.reference: Any = None  # the training data's sample, kept with the model
 
     @classmethod
     def begin(cls, config: Config, logged: set[str]) -> FitRun:
@@ -106,6 +108,20 @@ class FitRun:
                     if len(k) <= MAX_KEY_LENGTH][:MAX_PARAMS]
             tags = [RunTag("mlflow.autologging", self.config.flavor)] if not self.owned else []
             self.run.client.log_batch(self.run.run_id, params=kept, tags=tags)
+
+    def log_training_data(self, found: training_data.TrainingData | None) -> None:
+        """Record the training data (unless ``log_datasets=False``): the dataset input of the
+        run, and the reference sample :meth:`log_model` keeps with the model.
+
+        :param found: what :func:`mlnb.autolog._training_data.capture` found, or None.
+        """
+        if self.run is None or found is None or not self.config.log_datasets:
+            return
+        for what, exc in found.problems:
+            warn(self.config, what, exc)
+        with self.guard("record the training data as a dataset input"):
+            training_data.log_input(self.run.client, self.run.run_id, found)
+        self.reference = found.reference
 
     def log_iteration(self, metrics: dict[str, float], step: int) -> None:
         """Log one iteration's evaluation metrics at ``step`` (buffered: cheap per iteration).
@@ -172,7 +188,8 @@ class FitRun:
             signature = signature_of(example, predict) if config.log_model_signatures else None
             log(model, "model", signature=signature, run_id=self.run.run_id,
                 input_example=example if config.log_input_examples else None,
-                registered_model_name=config.registered_model_name, **config.model_options)
+                registered_model_name=config.registered_model_name,
+                reference_data=self.reference, **config.model_options)
 
     def end(self, status: str, logged: set[str]) -> None:
         """End the run if autolog started it; remember it as logged into.
@@ -395,6 +412,8 @@ class TrainHooks:
     example_before: Callable[[inspect.BoundArguments], Any]
     # ... or after it (XGBoost keeps them on its DMatrix); and the model's predict function.
     model_parts: Callable[[inspect.BoundArguments, Any, Any], tuple[Any, Callable[[Any], Any]]]
+    # The training data's dataset record and reference sample, taken before training.
+    training_set: Callable[[inspect.BoundArguments], training_data.TrainingData | None]
 
 
 def wrap_train(config: Config, depth: Depth, logged: set[str], hooks: TrainHooks,
@@ -420,6 +439,9 @@ def wrap_train(config: Config, depth: Depth, logged: set[str], hooks: TrainHooks
                 return original(*args, **kwargs)
             fit_run = FitRun.begin(config, logged)
             early = hooks.example_before(bound)
+            if config.log_datasets and fit_run.run is not None:
+                with fit_run.guard("record the training data"):
+                    fit_run.log_training_data(hooks.training_set(bound))
             depth.current = fit_run
             try:
                 fit_run.log_params({**text_params(bound.arguments.get("params")),

@@ -12,10 +12,11 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Number
 from typing import Any
 
-from mlnb.entities import Metric, Param, RunStatus, RunTag
+from mlnb.entities import DatasetInput, Metric, Param, RunStatus, RunTag
 from mlnb.store.sql import now_ms
 from mlnb.store.validation import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH
 from mlnb.tracking.client import MlnbClient
@@ -42,13 +43,15 @@ def estimator_tags(estimator: Any) -> dict[str, str]:
     return {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__name__}"}
 
 
-def log_search(client: MlnbClient, run_id: str, search: Any, max_runs: int | None) -> None:
+def log_search(client: MlnbClient, run_id: str, search: Any, max_runs: int | None,
+               inputs: Sequence[DatasetInput] = ()) -> None:
     """Log a fitted search's best result, its candidates as child runs and ``cv_results.csv``.
 
     :param client: the client of the run's store.
     :param run_id: the search's own run.
     :param search: the fitted GridSearchCV or RandomizedSearchCV.
     :param max_runs: at most this many child runs, best ranked first (None: all).
+    :param inputs: the training dataset input, recorded on every child run too (as MLflow).
     """
     import pandas  # pandas: loaded on first use, not by import mlnb
 
@@ -61,13 +64,13 @@ def log_search(client: MlnbClient, run_id: str, search: Any, max_runs: int | Non
         metrics.append(Metric("best_cv_score", float(best_score), t, 0))
     client.log_batch(run_id, metrics=metrics, params=params)
     table = pandas.DataFrame.from_dict(results)
-    _log_children(client, run_id, search, table, max_runs)
+    _log_children(client, run_id, search, table, max_runs, inputs)
     client.store.put_artifact_bytes(run_id, "cv_results.csv",
                                     table.to_csv(index=False).encode("utf-8"))
 
 
 def _log_children(client: MlnbClient, parent_id: str, search: Any, table: Any,
-                  max_runs: int | None) -> None:
+                  max_runs: int | None, inputs: Sequence[DatasetInput]) -> None:
     store = client.store
     parent = store.get_run(parent_id)
     seed = search.estimator
@@ -97,6 +100,8 @@ def _log_children(client: MlnbClient, parent_id: str, search: Any, table: Any,
             store.log_batch(info.run_id, metrics=metrics,
                             params=[Param(k, v) for k, v in list(params.items())[:1000]],
                             tags=[RunTag("mlnb.search.candidate", str(i))])
+            if inputs:
+                store.log_inputs(info.run_id, list(inputs))
             store.update_run(info.run_id, status=RunStatus.FINISHED, end_time=t)
 
 

@@ -7,8 +7,9 @@ MLflow's names (``<valid name>-<metric>``, e.g. ``valid_0-binary_logloss``), und
 stopping ``stopped_iteration``, ``best_iteration`` and the best iteration's metrics one step
 after the last, ``split`` and ``gain`` feature importance as tables and charts, and the model
 through :func:`mlnb.models.lightgbm.log_model` with a signature inferred from the first training
-rows. See :mod:`mlnb.autolog._boosting` for which run a call logs into; a logging failure is a
-warning.
+rows, and the training data as a dataset input of the run and a reference sample kept with the
+model (``log_datasets``). See :mod:`mlnb.autolog._boosting` for which run a call logs into; a
+logging failure is a warning.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlnb.autolog import _boosting as boosting
+from mlnb.autolog import _training_data as training_data
 from mlnb.models import lightgbm as flavor
 
 _config = boosting.Config("lightgbm", importance_types=("split", "gain"))
@@ -36,7 +38,9 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
     :param log_input_examples: save the first training rows with the model.
     :param log_model_signatures: infer the model's signature from the first training rows.
     :param log_models: log each trained model (``artifact_path="model"``).
-    :param log_datasets: accepted for MLflow compatibility; no dataset is recorded.
+    :param log_datasets: record the training data: a dataset input of the run (MLflow's digest,
+        context ``train``) and a sample of at most 10,000 rows kept with the model as its
+        reference data (``mlnb monitor``'s default reference).
     :param disable: turn autologging off and restore LightGBM's functions.
     :param exclusive: accepted for MLflow compatibility and ignored.
     :param disable_for_unsupported_versions: accepted for MLflow compatibility and ignored.
@@ -80,6 +84,9 @@ def _after_sklearn_fit(fit_run: boosting.FitRun, model: Any, args: tuple[Any, ..
     fit_run.log_params(model.get_params())
     _log_results(fit_run, model.booster_)
     X = args[0] if args else kwargs.get("X")
+    if _config.log_datasets:
+        fit_run.log_training_data(training_data.capture(X, args[1] if len(args) > 1
+                                                        else kwargs.get("y")))
     fit_run.log_model(flavor.log_model, model, boosting.head(X), model.predict)
 
 
@@ -92,6 +99,15 @@ def _log_results(fit_run: boosting.FitRun, booster: Any) -> None:
         with fit_run.guard(f"compute the {importance_type} feature importance"):
             values = booster.feature_importance(importance_type=importance_type)
             fit_run.log_importance(importance_type, features, list(values))
+
+
+def _training_set(train_set: Any) -> training_data.TrainingData | None:
+    """The dataset record and reference sample of a ``lightgbm.Dataset``'s raw rows (None for
+    one built from a file, or whose rows were already freed)."""
+    data = getattr(train_set, "data", None)
+    if data is None or isinstance(data, (str, bytes)) or hasattr(data, "__fspath__"):
+        return None
+    return training_data.capture(data, getattr(train_set, "label", None))
 
 
 def _callback(fit_run: boosting.FitRun) -> Any:
@@ -112,4 +128,6 @@ _HOOKS = boosting.TrainHooks(
     example_before=lambda bound: boosting.head(getattr(bound.arguments.get("train_set"), "data",
                                                        None)),
     model_parts=lambda bound, booster, early: (early, booster.predict),
+    # The raw rows and labels, before train() constructs the Dataset (and frees them).
+    training_set=lambda bound: _training_set(bound.arguments.get("train_set")),
 )

@@ -5,15 +5,16 @@ class, and of classes defined later (through ``BaseEstimator.__init_subclass__``
 outermost fit logs: a Pipeline's steps and a search's inner fits run unlogged, so a Pipeline or a
 meta-estimator logs once. Per fit, in one write: the estimator's params (deep), training metrics
 (classifiers: accuracy, precision, recall, f1, log loss, ROC AUC where they apply; regressors:
-MSE, RMSE, MAE, R2; both: ``training_score``), the training data's shape and hash, and the model
-through ``mlnb.models.sklearn.log_model`` when that is installed, and ``estimator.html`` (the
-estimator's diagram). Classifiers also get MLflow's training images (a normalized confusion
-matrix; for two classes ROC and precision-recall curves), drawn in a background thread
-(:mod:`mlnb.autolog._images`) and written before the run's end can be observed. ``GridSearchCV``
-and ``RandomizedSearchCV`` log their own params shallowly (as MLflow: the seed estimator's
-untuned params are not the search's), ``best_*`` params, ``best_cv_score``, one child run per
-candidate with all of the seed estimator's params, ``cv_results.csv`` and the ``best_estimator``
-model.
+MSE, RMSE, MAE, R2; both: ``training_score``), the training data's shape and hash and its dataset
+input (MLflow's digest, context ``train``), the model through ``mlnb.models.sklearn.log_model``
+when that is installed, with a sample of the training data as its reference data (the default
+reference of ``mlnb monitor``), and ``estimator.html`` (the estimator's diagram). Classifiers also
+get MLflow's training images (a normalized confusion matrix; for two classes ROC and
+precision-recall curves), drawn in a background thread (:mod:`mlnb.autolog._images`) and written
+before the run's end can be observed. ``GridSearchCV`` and ``RandomizedSearchCV`` log their own
+params shallowly (as MLflow: the seed estimator's untuned params are not the search's), ``best_*``
+params, ``best_cv_score``, one child run per candidate with all of the seed estimator's params,
+``cv_results.csv`` and the ``best_estimator`` model.
 
 The fit goes into the active run (a ``%%track`` cell's run), into a child of it if autolog already
 logged a fit there, or into a run of its own started and ended around the fit. Logging never
@@ -35,6 +36,7 @@ from typing import Any
 
 import mlnb.models as models
 from mlnb.autolog import _images, _search
+from mlnb.autolog import _training_data as training_data
 from mlnb.entities import Metric, Param, RunStatus, RunTag
 from mlnb.models import sklearn as flavor
 from mlnb.models.signature import infer_signature
@@ -75,7 +77,10 @@ def autolog(log_input_examples: bool = True, log_model_signatures: bool = True,
     :param log_input_examples: log the first rows of the training data as the input example.
     :param log_model_signatures: accepted for MLflow compatibility and ignored.
     :param log_models: log each fitted model (``artifact_path="model"``).
-    :param log_datasets: tag the run with the training data's shape and sha256.
+    :param log_datasets: record the training data: a dataset input of the run (MLflow's digest,
+        context ``train``), the tags ``mlnb.training_data.shape`` and ``.sha256``, and a seeded
+        sample of at most 10,000 rows (with ``y`` as its target column) kept with the logged
+        model as its reference data, which ``mlnb monitor`` compares live inputs with.
     :param disable: turn autologging off (and restore the original ``fit`` methods).
     :param exclusive: accepted for MLflow compatibility and ignored.
     :param disable_for_unsupported_versions: accepted for MLflow compatibility and ignored.
@@ -309,13 +314,24 @@ class _Session:
             client.log_text(run_id, _estimator_html(estimator), "estimator.html")
         except Exception as exc:
             _warn("log estimator.html", exc)
+        reference, inputs = None, []
+        if _config.log_datasets and X is not None:
+            found = training_data.capture(X, y)
+            for what, problem in found.problems:
+                _warn(what, problem)
+            try:
+                training_data.log_input(client, run_id, found)
+                inputs = training_data.dataset_inputs(found)
+            except Exception as exc:
+                _warn("record the training data as a dataset input", exc)
+            reference = found.reference
         if _search.is_search(estimator) and hasattr(estimator, "cv_results_"):
             try:
-                _search.log_search(client, run_id, estimator, _config.max_tuning_runs)
+                _search.log_search(client, run_id, estimator, _config.max_tuning_runs, inputs)
             except Exception as exc:
                 _warn("log the search's candidates", exc)
         if _config.log_models:
-            _log_model(estimator, X)
+            _log_model(estimator, X, reference)
         if self.plots is not None and not _matplotlib_installed():
             self.plots = None
 
@@ -513,16 +529,16 @@ def _data_hash(X: Any) -> str:
     return digest.hexdigest()
 
 
-def _log_model(estimator: Any, X: Any) -> None:
+def _log_model(estimator: Any, X: Any, reference: Any = None) -> None:
     try:
         example = _input_example(X) if _config.log_input_examples else None
         signature = _signature(estimator, example)
         flavor.log_model(estimator, artifact_path="model", input_example=example,
-                         signature=signature)
+                         signature=signature, reference_data=reference)
         best = getattr(estimator, "best_estimator_", None)
         if best is not None and _search.is_search(estimator):  # MLflow logs the refit best too
             flavor.log_model(best, artifact_path="best_estimator", input_example=example,
-                             signature=signature)
+                             signature=signature, reference_data=reference)
     except Exception as exc:
         _warn("log the model", exc)
 

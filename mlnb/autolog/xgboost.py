@@ -7,8 +7,9 @@ MLflow's names (``<eval name>-<metric>``, e.g. ``validation_0-logloss``), under 
 ``stopped_iteration``, ``best_iteration`` and the best iteration's metrics one step after the
 last, feature importance per ``importance_types`` as a table and a chart, and the model through
 :func:`mlnb.models.xgboost.log_model` with a signature inferred from the first training rows
-(captured when the ``DMatrix`` is built). See :mod:`mlnb.autolog._boosting` for which run a call
-logs into; a logging failure is a warning.
+(captured when the ``DMatrix`` is built), and the training data as a dataset input of the run
+and a reference sample kept with the model (``log_datasets``). See
+:mod:`mlnb.autolog._boosting` for which run a call logs into; a logging failure is a warning.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import functools
 from typing import Any
 
 from mlnb.autolog import _boosting as boosting
+from mlnb.autolog import _training_data as training_data
 from mlnb.models import xgboost as flavor
 
 _config = boosting.Config("xgboost", importance_types=("weight",))
@@ -39,7 +41,9 @@ def autolog(importance_types: list[str] | None = None, log_input_examples: bool 
     :param log_input_examples: save the first training rows with the model.
     :param log_model_signatures: infer the model's signature from the first training rows.
     :param log_models: log each trained model (``artifact_path="model"``).
-    :param log_datasets: accepted for MLflow compatibility; no dataset is recorded.
+    :param log_datasets: record the training data: a dataset input of the run (MLflow's digest,
+        context ``train``) and a sample of at most 10,000 rows kept with the model as its
+        reference data (``mlnb monitor``'s default reference).
     :param disable: turn autologging off and restore XGBoost's functions.
     :param exclusive: accepted for MLflow compatibility and ignored.
     :param disable_for_unsupported_versions: accepted for MLflow compatibility and ignored.
@@ -90,6 +94,11 @@ def _wrap_dmatrix_init(original: Any) -> Any:
         if _config.enabled:
             # The first rows, kept for the signature: a DMatrix cannot give its data back.
             self._mlnb_head = boosting.head(data)
+            if _config.log_datasets and _depth.current is None:
+                # Its dataset record and reference sample (bounded: 10,000 values for the
+                # digest, 10,000 sampled rows), taken now for the same reason.
+                label = args[0] if args else kwargs.get("label")
+                self._mlnb_training = training_data.capture(data, label)
 
     return init
 
@@ -99,6 +108,9 @@ def _after_sklearn_fit(fit_run: boosting.FitRun, model: Any, args: tuple[Any, ..
     fit_run.log_params(model.get_params())
     _log_results(fit_run, model.get_booster())
     X = args[0] if args else kwargs.get("X")
+    if _config.log_datasets:
+        fit_run.log_training_data(training_data.capture(X, args[1] if len(args) > 1
+                                                        else kwargs.get("y")))
     fit_run.log_model(flavor.log_model, model, boosting.head(X), model.predict)
 
 
@@ -137,4 +149,5 @@ _HOOKS = boosting.TrainHooks(
     # The first rows the DMatrix kept (_wrap_dmatrix_init): a DMatrix cannot give its data back.
     model_parts=lambda bound, booster, early: (
         getattr(bound.arguments.get("dtrain"), "_mlnb_head", None), flavor.predict_fn(booster)),
+    training_set=lambda bound: getattr(bound.arguments.get("dtrain"), "_mlnb_training", None),
 )

@@ -27,11 +27,21 @@ def register(subparsers: Any) -> None:
                          help="only predictions from then on: 7d (back from now) or an ISO date")
     monitor.add_argument("--window", default="1d", metavar="DURATION",
                          help="the window length: 30m, 6h, 1d (default), 1w")
+    monitor.add_argument("--target", default=None, metavar="COLUMN",
+                         help="the reference's target column, for target drift against the ground "
+                              "truth; default the one recorded with the reference data or found "
+                              "from the model's signature")
+    monitor.add_argument("--trusted", action="store_true",
+                         help="load the model for prediction drift even if mlnb did not write its "
+                              "files (a foreign pickle runs its code); only for a model you trust")
     monitor.set_defaults(handler=monitor_model)
 
 
 def monitor_model(args: argparse.Namespace) -> int:
-    """``mlnb monitor MODEL_URI [--reference ...] [--since ...] [--window 1d]``.
+    """``mlnb monitor MODEL_URI [--reference ...] [--since ...] [--window 1d] [--target COLUMN]
+    [--trusted]``: one line per reported window (rows, input drift share and verdict, the
+    drifted columns, then ``prediction drift``/``prediction ok`` and ``target drift``/``target
+    ok`` where tested).
 
     :param args: the parsed arguments.
     """
@@ -41,10 +51,13 @@ def monitor_model(args: argparse.Namespace) -> int:
         print(visible(line), file=sys.stderr, flush=True)
 
     result = monitor(args.model_uri, reference=args.reference, since=args.since,
-                     window=args.window, progress=say)
+                     window=args.window, target=args.target, trusted=args.trusted, progress=say)
     for w in result.windows:
         verdict = "DRIFT" if w.dataset_drift else "ok"
         drifted = ", ".join(visible(c) for c in w.drifted_columns[:10])
+        outputs = "".join(f"\t{role} {'DRIFT' if found else 'ok'}" for role, found in
+                          (("prediction", w.prediction_drift), ("target", w.target_drift))
+                          if found is not None)
         print(f"window {w.index}\t{w.rows} rows\tdrift share {w.share_drifted:.2f}\t{verdict}"
-              + (f"\t{drifted}" if drifted else ""))
+              + (f"\t{drifted}" if drifted else "") + outputs)
     return 0

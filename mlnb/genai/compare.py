@@ -27,7 +27,7 @@ from mlnb.genai.evaluation import (
 )
 from mlnb.genai.prompts import LINKED_PROMPTS_TAG, PromptVersion, load_prompt, set_prompt_alias
 from mlnb.genai.scorers import as_number
-from mlnb.tracking.client import current_client
+from mlnb.tracking.client import MlnbClient, current_client
 from mlnb.widgets.escape import escape_html
 
 __all__ = ["Comparison", "compare", "promote_winner", "word_diff_html"]
@@ -77,13 +77,14 @@ def input_keys(inputs: Sequence[Any]) -> list[tuple[str, int]]:
     return keys
 
 
-def read_run(run_id: str) -> EvaluatedRun:
+def read_run(run_id: str, client: MlnbClient | None = None) -> EvaluatedRun:
     """An evaluation run's tags, metrics and per-row results.
 
     :param run_id: the run.
+    :param client: the client of the store to read (default the current one).
     :raises InvalidParameterError: when the run is not a GenAI evaluation.
     """
-    client = current_client()
+    client = client if client is not None else current_client()
     run = client.get_run(run_id)
     tags = run.data.tags
     if tags.get(RUN_TYPE_TAG) != RUN_TYPE:
@@ -178,14 +179,17 @@ class Comparison:
     :param confidence: the bootstrap interval's level.
     :param n_boot: bootstrap resamples.
     :param seed: the bootstrap's random seed.
+    :param client: the client of the store the runs are in (``promote`` changes its registry).
     """
 
     def __init__(self, runs: list[EvaluatedRun], greater_is_better: dict[str, bool],
-                 confidence: float, n_boot: int, seed: int) -> None:
+                 confidence: float, n_boot: int, seed: int,
+                 client: MlnbClient | None = None) -> None:
         import numpy as np  # numpy: loaded when runs are compared, not by import mlnb
         import pandas as pd  # pandas: loaded when runs are compared, not by import mlnb
 
         self.runs = runs
+        self.client = client if client is not None else current_client()
         common = [s for s in runs[0].scorers if all(s in r.scorers for r in runs[1:])]
         self.scorers = common
         self.greater_is_better = {s: greater_is_better.get(s, True) for s in common}
@@ -264,11 +268,13 @@ class Comparison:
             raise InvalidParameterError(f"No run has a value of {name!r}.")
         return max(scored, key=lambda t: (t[0], t[1]))[2]
 
-    def promote(self, alias: str = "production", scorer: str | None = None) -> PromptVersion:
+    def promote(self, alias: str = "production", scorer: str | None = None,
+                user_id: str | None = None) -> PromptVersion:
         """Point ``alias`` at the winning run's prompt version, in one call.
 
         :param alias: the alias to move, e.g. ``production``.
         :param scorer: the scorer that decides; default the first one all runs share.
+        :param user_id: who moves it, for the registry history (default the current user).
         :raises InvalidParameterError: when the winning run used no prompt version, or several.
         """
         best = self.winner(scorer)
@@ -279,8 +285,9 @@ class Comparison:
                 f"versions ({used}); promote needs exactly one. Set the alias yourself with "
                 "mlnb.genai.set_prompt_alias(name, alias, version).")
         name, version = best.linked[0]
-        set_prompt_alias(name, alias, version)
-        promoted = load_prompt(f"prompts:/{name}/{version}")
+        store = self.client.store
+        set_prompt_alias(name, alias, version, store=store, user_id=user_id)
+        promoted = load_prompt(f"prompts:/{name}/{version}", store=store)
         assert promoted is not None
         return promoted
 
@@ -360,7 +367,8 @@ class Comparison:
 
 
 def compare(runs: Sequence[Any], *, greater_is_better: dict[str, bool] | None = None,
-            confidence: float = 0.95, n_boot: int = 1000, seed: int = 0) -> Comparison:
+            confidence: float = 0.95, n_boot: int = 1000, seed: int = 0,
+            client: MlnbClient | None = None) -> Comparison:
     """Compare evaluation runs: the prompt x model grid, outputs side by side, win rates.
 
     :param runs: two or more evaluation run ids or :class:`EvaluationResult` s.
@@ -368,6 +376,7 @@ def compare(runs: Sequence[Any], *, greater_is_better: dict[str, bool] | None = 
     :param confidence: the bootstrap interval's level.
     :param n_boot: bootstrap resamples.
     :param seed: the bootstrap's random seed (the same seed gives the same intervals).
+    :param client: the client of the store the runs are in (default the current one).
     :raises InvalidParameterError: for fewer than two runs, a run that is no evaluation, or a
         bad ``confidence``.
     """
@@ -380,8 +389,9 @@ def compare(runs: Sequence[Any], *, greater_is_better: dict[str, bool] | None = 
         raise InvalidParameterError(f"confidence must be between 0 and 1, not {confidence!r}.")
     if not isinstance(n_boot, int) or n_boot < 100:
         raise InvalidParameterError(f"n_boot must be an integer of at least 100, not {n_boot!r}.")
-    return Comparison([read_run(i) for i in ids], dict(greater_is_better or {}), confidence,
-                      n_boot, seed)
+    client = client if client is not None else current_client()
+    return Comparison([read_run(i, client) for i in ids], dict(greater_is_better or {}),
+                      confidence, n_boot, seed, client)
 
 
 def promote_winner(comparison: Comparison, scorer: str | None = None,

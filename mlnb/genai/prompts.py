@@ -31,7 +31,8 @@ from mlnb.tracking.client import current_store
 
 __all__ = ["Prompt", "PromptVersion", "delete_prompt", "delete_prompt_alias",
            "delete_prompt_tag", "delete_prompt_version", "get_prompt", "load_prompt",
-           "register_prompt", "search_prompts", "set_prompt_alias", "set_prompt_tag"]
+           "register_prompt", "search_prompt_versions", "search_prompts", "set_prompt_alias",
+           "set_prompt_tag"]
 
 VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\s*\}\}")
 """MLflow's ``{{ variable }}`` pattern (``PROMPT_TEMPLATE_VARIABLE_PATTERN``)."""
@@ -226,8 +227,8 @@ def recording_loads() -> Iterator[list[PromptVersion]]:
 # --- the registry functions --------------------------------------------------------------------
 
 
-def _store() -> Store:
-    return current_store()
+def _store(store: Store | None = None) -> Store:
+    return store if store is not None else current_store()
 
 
 def register_prompt(name: str, template: Template, commit_message: str | None = None,
@@ -253,13 +254,14 @@ def register_prompt(name: str, template: Template, commit_message: str | None = 
 
 
 def load_prompt(name_or_uri: str, version: int | str | None = None,
-                allow_missing: bool = False) -> PromptVersion | None:
+                allow_missing: bool = False, *, store: Store | None = None) -> PromptVersion | None:
     """A prompt version by URI (``prompts:/name/3``, ``prompts:/name@alias``,
     ``prompts:/name@latest``) or by name (the newest version, or ``version``).
 
     :param name_or_uri: a ``prompts:/`` URI or a prompt's name.
     :param version: with a name: the version number (default the newest).
     :param allow_missing: return None instead of raising when there is no such prompt or version.
+    :param store: the store to read (default the current one).
     :raises NotFoundError: when there is none (and not ``allow_missing``).
     :raises InvalidParameterError: for a malformed URI or name, or a URI with ``version``.
     """
@@ -276,7 +278,7 @@ def load_prompt(name_or_uri: str, version: int | str | None = None,
         if version is not None:
             number = str(version)
     try:
-        prompt = from_model_version(resolve_prompt(_store(), name, number, alias))
+        prompt = from_model_version(resolve_prompt(_store(store), name, number, alias))
     except NotFoundError:
         if allow_missing:
             return None
@@ -308,10 +310,10 @@ def _prompt(model: RegisteredModel, store: Store) -> Prompt:
                   latest_version=int(newest.version) if newest is not None else None)
 
 
-def _prompt_name(name: str) -> str:
+def _prompt_name(name: str, store: Store | None = None) -> str:
     """The stored name of an existing prompt (not a model's)."""
     check_prompt_name(name)
-    store = _store()
+    store = _store(store)
     try:
         stored = store.get_registered_model(name).name
     except NotFoundError:
@@ -321,47 +323,75 @@ def _prompt_name(name: str) -> str:
     return stored
 
 
-def get_prompt(name: str) -> Prompt:
+def get_prompt(name: str, *, store: Store | None = None) -> Prompt:
     """A prompt's metadata.
 
     :param name: the prompt's name.
+    :param store: the store to read (default the current one).
     :raises NotFoundError: when there is no such prompt.
     """
-    store = _store()
-    return _prompt(store.get_registered_model(_prompt_name(name)), store)
+    store = _store(store)
+    return _prompt(store.get_registered_model(_prompt_name(name, store)), store)
 
 
-def search_prompts(filter_string: str | None = None, max_results: int = 1000) -> list[Prompt]:
+def search_prompt_versions(name: str, *, store: Store | None = None) -> list[PromptVersion]:
+    """Every version of a prompt, newest first, each with its aliases.
+
+    :param name: the prompt's name.
+    :param store: the store to read (default the current one).
+    :raises NotFoundError: when there is no such prompt.
+    """
+    store = _store(store)
+    stored = _prompt_name(name, store)
+    quoted = stored.replace("\\", "\\\\").replace("'", "\\'")
+    found = store.search_model_versions(f"name = '{quoted}' AND tags.`{PROMPT_TAG}` = 'true'",
+                                        order_by=["version_number DESC"])
+    return [from_model_version(mv) for mv in found]
+
+
+def search_prompts(filter_string: str | None = None, max_results: int = 1000, *,
+                   store: Store | None = None) -> list[Prompt]:
     """Prompts (never models) matching a filter such as ``"name LIKE 'qa-%'"`` or
     ``"tags.team = 'search'"``, by name.
 
     :param filter_string: the registry's search grammar over ``name`` and ``tags.*``.
     :param max_results: at most this many.
+    :param store: the store to read (default the current one).
     """
     wanted = f"tags.`{PROMPT_TAG}` = 'true'"
     text = f"({filter_string}) AND {wanted}" if filter_string and filter_string.strip() else wanted
-    store = _store()
+    store = _store(store)
     return [_prompt(m, store) for m in store.search_registered_models(text, max_results)]
 
 
-def set_prompt_alias(name: str, alias: str, version: int | str) -> None:
+def set_prompt_alias(name: str, alias: str, version: int | str, *, store: Store | None = None,
+                     user_id: str | None = None) -> None:
     """Point ``alias`` at a version of a prompt (moving it from another version).
 
     :param name: the prompt's name.
     :param alias: the alias, e.g. ``production`` (loadable as ``prompts:/<name>@production``).
     :param version: the version number.
+    :param store: the store to change (default the current one).
+    :param user_id: who moves it, for the registry history (default the current user).
     """
-    _store().set_registered_model_alias(_prompt_name(name), alias, version, current_user())
+    store = _store(store)
+    store.set_registered_model_alias(_prompt_name(name, store), alias, version,
+                                     current_user() if user_id is None else user_id)
 
 
-def delete_prompt_alias(name: str, alias: str) -> None:
+def delete_prompt_alias(name: str, alias: str, *, store: Store | None = None,
+                        user_id: str | None = None) -> None:
     """Remove an alias of a prompt.
 
     :param name: the prompt's name.
     :param alias: the alias.
+    :param store: the store to change (default the current one).
+    :param user_id: who removes it, for the registry history (default the current user).
     :raises NotFoundError: when the prompt has no such alias.
     """
-    _store().delete_registered_model_alias(_prompt_name(name), alias, current_user())
+    store = _store(store)
+    store.delete_registered_model_alias(_prompt_name(name, store), alias,
+                                        current_user() if user_id is None else user_id)
 
 
 def delete_prompt_version(name: str, version: int | str) -> None:

@@ -192,18 +192,50 @@ REFERENCE_FILE = "reference_data.parquet"
 REFERENCE_MAX_ROWS = 100_000  # a sample this size estimates every column's distribution well
 
 
+@dataclass(frozen=True)
+class ReferenceSample:
+    """Reference data with what a plain DataFrame cannot say: which column is the target, how
+    many rows the data it was sampled from had, and that data's dataset digest (autolog builds
+    one from a fit's training data).
+
+    :param frame: the rows kept (a DataFrame).
+    :param target: the name of the target column in ``frame``, or None.
+    :param rows_given: rows of the data the sample was drawn from (default ``len(frame)``).
+    :param dataset_digest: MLflow's digest of that data (the run's dataset input), or None.
+    """
+
+    frame: Any
+    target: str | None = None
+    rows_given: int | None = None
+    dataset_digest: str | None = None
+
+
+def _reference_parts(data: Any) -> tuple[Any, ReferenceSample]:
+    """``(data, its ReferenceSample)``: a :class:`ReferenceSample`, a dataset of
+    ``mlnb.data.from_pandas(df, targets=...)`` (its ``df`` and target column), or a table."""
+    if isinstance(data, ReferenceSample):
+        return data.frame, data
+    if hasattr(data, "df") and hasattr(data, "targets") and hasattr(data, "digest"):
+        return data.df, ReferenceSample(data.df, data.targets, None, data.digest)
+    return data, ReferenceSample(data)
+
+
 def reference_bytes(data: Any) -> tuple[bytes, dict[str, Any]]:
     """A reference sample as Parquet bytes and its ``MLmodel`` entry (rows kept, rows given,
-    columns).
+    columns; the target column and the source data's digest when known).
 
     A seeded sample of :data:`REFERENCE_MAX_ROWS` rows is kept when ``data`` is larger, so the
     same data always gives the same file.
 
-    :param data: a DataFrame (or anything ``pandas.DataFrame`` accepts).
-    :raises InvalidParameterError: for data that is not a table, or is empty.
+    :param data: a DataFrame (or anything ``pandas.DataFrame`` accepts), a dataset of
+        ``mlnb.data.from_pandas(df, targets="label")`` (its ``targets`` column is recorded as
+        the target), or a :class:`ReferenceSample`.
+    :raises InvalidParameterError: for data that is not a table, or is empty, or a target that is
+        not one of its columns.
     """
     import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
+    data, sample = _reference_parts(data)
     try:
         frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
     except (TypeError, ValueError):
@@ -212,6 +244,9 @@ def reference_bytes(data: Any) -> tuple[bytes, dict[str, Any]]:
     if frame.empty:
         raise InvalidParameterError("reference_data has no rows; pass the data the model was "
                                     "trained on.")
+    if sample.target is not None and str(sample.target) not in [str(c) for c in frame.columns]:
+        raise InvalidParameterError(
+            f"The reference data's target column {sample.target!r} is not one of its columns.")
     given = len(frame)
     if given > REFERENCE_MAX_ROWS:
         frame = frame.sample(n=REFERENCE_MAX_ROWS, random_state=0).sort_index()
@@ -223,8 +258,13 @@ def reference_bytes(data: Any) -> tuple[bytes, dict[str, Any]]:
         raise InvalidParameterError(
             f"reference_data cannot be saved as Parquet ({problem}); give columns of numbers, "
             "text, booleans or dates.") from None
-    info = {"artifact_path": REFERENCE_FILE, "format": "parquet", "rows": len(frame),
-            "rows_given": given, "columns": list(frame.columns)}
+    info: dict[str, Any] = {"artifact_path": REFERENCE_FILE, "format": "parquet",
+                            "rows": len(frame), "rows_given": sample.rows_given or given,
+                            "columns": list(frame.columns)}
+    if sample.target is not None:
+        info["target"] = str(sample.target)
+    if sample.dataset_digest is not None:
+        info["dataset_digest"] = sample.dataset_digest
     return buffer.getvalue(), info
 
 
@@ -243,8 +283,9 @@ def build_model_files(
     :param input_example: the input example, or None.
     :param run_id: the run the model is logged into (None for ``save_model``).
     :param artifact_path: its folder in the run (None for ``save_model``).
-    :param reference_data: data the model was trained on (a DataFrame), saved as a sample in
-        ``reference_data.parquet`` (hash-recorded like every file) for drift monitoring.
+    :param reference_data: data the model was trained on (see :func:`reference_bytes`), saved
+        as a sample in ``reference_data.parquet`` (hash-recorded like every file) for drift
+        monitoring.
     :param model_id: the logged model's id (None for ``save_model``).
     """
     files = dict(payload)

@@ -41,8 +41,9 @@ def log_built_model(
     :param registered_model_name: register the model under this name, or None.
     :param user_files: names in ``payload`` whose bytes the user supplied (recorded as ``"user"``
         files, never as the model writer's).
-    :param reference_data: the data the model was trained on (a DataFrame), saved with the
-        model as a Parquet sample: the default reference of ``mlnb monitor``.
+    :param reference_data: the data the model was trained on (a DataFrame, or
+        ``mlnb.data.from_pandas(df, targets="label")`` to name its target column), saved with
+        the model as a Parquet sample: the default reference of ``mlnb monitor``.
     """
     path = safe_relpath(artifact_path)
     if run_id is None:

@@ -149,8 +149,9 @@ def log_model(xgb_model: Any, artifact_path: str = "model", *, signature: ModelS
     :param model_format: ``"ubj"`` (UBJSON, default) or ``"json"``.
     :param run_id: log into this run instead of the active one.
     :param await_registration_for: accepted for MLflow compatibility; registration is immediate.
-    :param reference_data: the data the model was trained on (a DataFrame), saved with it as a
-        Parquet sample (hash-recorded): the default reference of ``mlnb monitor``.
+    :param reference_data: the data the model was trained on (a DataFrame, or
+        ``mlnb.data.from_pandas(df, targets="label")`` to name its target column), saved
+        with it as a Parquet sample (hash-recorded): the default reference of ``mlnb monitor``.
     :param kwargs: ``name=`` (MLflow 3's spelling of ``artifact_path``) and the ignored keywords.
     """
     artifact_path = artifact_path_from(artifact_path, kwargs, set(MLFLOW_IGNORED))

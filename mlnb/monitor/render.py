@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import html
 import math
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlnb.monitor.drift import ColumnDrift, DriftReport
+    from mlnb.monitor.watch import MonitorResult, WindowResult
 
 NO_MATH = "tex2jax_ignore mathjax_ignore"
 REF_COLOUR, CUR_COLOUR = "#8c959f", "#0969da"
@@ -88,10 +90,11 @@ def _row(c: ColumnDrift) -> str:
     return "<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>"
 
 
-def report_html(report: DriftReport) -> str:
+def report_html(report: DriftReport, title: str = "Drift report") -> str:
     """The whole report as escaped HTML.
 
     :param report: the drift report.
+    :param title: its heading.
     """
     n = len(report.columns)
     verdict = (f"{badge(report.dataset_drift)} Dataset drift: {len(report.drifted_columns)} of "
@@ -103,7 +106,51 @@ def report_html(report: DriftReport) -> str:
                "Histogram (grey: reference, blue: current)", "Warnings"]
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join(_row(c) for c in report.columns)
-    return (f'{STYLE}<div class="{NO_MATH}"><h4>Drift report</h4><p>{verdict}</p>'
+    return (f'{STYLE}<div class="{NO_MATH}"><h4>{_e(title)}</h4><p>{verdict}</p>'
             f"<p><small>{_e(report.rule)}</small></p>"
             f'<table class="mlnb-drift"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
             "</table></div>")
+
+
+def _output_cell(drifted: bool | None, report: DriftReport | None) -> str:
+    if drifted is None or report is None:
+        return "<i>not tested</i>"
+    detail = ", ".join(f"{_e(c.column)} {_e(c.stattest)} {_e(_num(c.statistic))}"
+                       for c in report.columns)
+    return f"{badge(drifted)} <small>{detail}</small>"
+
+
+def _window_row(w: WindowResult) -> str:
+    start = datetime.fromtimestamp(w.start_ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    metrics = ", ".join(f"{_e(k)} {_e(_num(v))}" for k, v in w.model_metrics.items())
+    cells = [str(w.index), _e(start), f"{w.rows:,}",
+             f"{badge(w.dataset_drift)} {w.share_drifted:.0%}",
+             _output_cell(w.prediction_drift, w.prediction_report),
+             _output_cell(w.target_drift, w.target_report), metrics]
+    return "<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>"
+
+
+def monitor_html(result: MonitorResult) -> str:
+    """What ``mlnb monitor`` reported, as escaped HTML: one row per window (feature drift share,
+    prediction drift, target drift, the model's metrics), why an output was not tested, and the
+    newest window's reports.
+
+    :param result: the monitor's result.
+    """
+    head = "".join(f"<th>{_e(h)}</th>" for h in (
+        "Window", "Start (UTC)", "Rows", "Input drift", "Prediction drift", "Target drift",
+        "Model metrics"))
+    rows = "".join(_window_row(w) for w in result.windows)
+    notes = "".join(f"<p>{_e(n)}</p>" for n in result.notes)
+    summary = (f"<p>Run {_e(result.run_id)} in {_e(result.experiment_name)}: "
+               f"{len(result.windows)} new window(s); {result.already_reported:,} rows in windows "
+               f"already reported, {result.open_rows:,} in a window still open.</p>")
+    latest = ""
+    if result.windows:
+        last = result.windows[-1]
+        latest = "".join(report_html(r, f"Window {last.index}: {title}") for r, title in (
+            (last.report, "input drift"), (last.prediction_report, "prediction drift"),
+            (last.target_report, "target drift")) if r is not None)
+    return (f'{STYLE}<div class="{NO_MATH}"><h4>Monitoring</h4>{summary}{notes}'
+            f'<table class="mlnb-drift"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>'
+            f"</table>{latest}</div>")

@@ -4,7 +4,10 @@ experiment, so the existing charts show drift over time.
 
 One run per (model URI, reference, window length) holds every window: its metrics at
 ``step`` = the window's index from the first window, timestamped at the window's start, and
-its report (HTML and JSON) under ``windows/``. Only closed windows are reported (a window still
+its report (HTML and JSON) under ``windows/``. Besides the inputs, each window tests the model's
+predictions against its predictions on the reference (prediction drift) and, where ground truth
+arrived, the targets against the reference's target column (target drift): see
+:mod:`mlnb.monitor.outputs`. Only closed windows are reported (a window still
 receiving predictions would change), and the run remembers the end of the last one reported
 (tag ``mlnb.monitor.reported_until_ms``, written in the same transaction as the window's
 metrics), so running it again reports only new windows and never duplicates one.
@@ -29,8 +32,16 @@ from mlnb.entities import Metric, RunTag
 from mlnb.errors import InvalidParameterError
 from mlnb.models.reference import load_reference_data
 from mlnb.monitor.drift import DriftReport, SmallSampleWarning, drift_report
+from mlnb.monitor.outputs import (
+    ModelSide,
+    align_inputs,
+    descriptor_of,
+    logged_predictions,
+    model_side,
+    output_report,
+)
 from mlnb.monitor.predictions import predictions
-from mlnb.monitor.render import report_html
+from mlnb.monitor.render import monitor_html, report_html
 from mlnb.registry.uri import check_uri_text, parse_registry_uri
 from mlnb.tracking.client import MlnbClient, current_client
 
@@ -46,7 +57,12 @@ MAX_CLASSES = 20  # a target with at most this many values (and whole numbers) i
 
 @dataclass(frozen=True)
 class WindowResult:
-    """One reported window: its index (the metrics' step), start, rows and verdict."""
+    """One reported window: its index (the metrics' step), start, rows and verdicts.
+
+    ``prediction_drift`` and ``target_drift`` are None when not tested (see ``notes`` of the
+    :class:`MonitorResult`, or no ground truth in the window); the reports are the window's
+    feature, prediction and target drift reports.
+    """
 
     index: int
     start_ms: int
@@ -55,17 +71,27 @@ class WindowResult:
     dataset_drift: bool
     drifted_columns: list[str]
     model_metrics: dict[str, float] = field(default_factory=dict)
+    prediction_drift: bool | None = None
+    target_drift: bool | None = None
+    report: DriftReport | None = field(default=None, compare=False, repr=False)
+    prediction_report: DriftReport | None = field(default=None, compare=False, repr=False)
+    target_report: DriftReport | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class MonitorResult:
-    """What one ``mlnb monitor`` did: the run it logged to and the windows it reported."""
+    """What one ``mlnb monitor`` did: the run it logged to, the windows it reported, and why
+    prediction or target drift was not tested (``notes``). Renders inline in a notebook."""
 
     run_id: str
     experiment_name: str
     windows: list[WindowResult]
     already_reported: int
     open_rows: int
+    notes: list[str] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        return monitor_html(self)
 
 
 def parse_duration(text: str, what: str = "--window") -> int:
@@ -224,13 +250,17 @@ def model_metrics(frame: Any) -> dict[str, float]:
     return out
 
 
-def window_metrics(report: DriftReport, rows: int, extra: dict[str, float]) -> dict[str, float]:
+def window_metrics(report: DriftReport, rows: int, extra: dict[str, float],
+                   outputs: dict[str, DriftReport | None] | None = None) -> dict[str, float]:
     """The metrics one window logs: the dataset verdict, each column's statistic, verdict and
-    missing share, and the model's metrics.
+    missing share, the model's metrics, and ``drift.prediction.statistic``/``.drifted`` and
+    ``drift.target.statistic``/``.drifted`` (a model with several outputs: ``drift.prediction.
+    <output>.statistic``/``.drifted`` each, and ``drift.prediction.drifted`` when any drifted).
 
     :param report: the window's drift report.
     :param rows: the window's rows.
     :param extra: the model's metrics on the window.
+    :param outputs: ``{"prediction": report or None, "target": report or None}``.
     """
     out = {"rows": float(rows), "drift.share": report.share_drifted,
            "drift.dataset": float(report.dataset_drift),
@@ -240,13 +270,23 @@ def window_metrics(report: DriftReport, rows: int, extra: dict[str, float]) -> d
         out[f"drift.{key}.statistic"] = c.statistic
         out[f"drift.{key}.drifted"] = float(c.drifted)
         out[f"missing.{key}"] = c.current_missing_share
+    for role, found in (outputs or {}).items():
+        if found is None:
+            continue
+        for c in found.columns:
+            part = c.column.partition(".")[2] if c.column.startswith(f"{role}.") else ""
+            key = f"drift.{role}" + (f".{metric_key(part)}" if part else "")
+            out[f"{key}.statistic"] = c.statistic
+            out[f"{key}.drifted"] = float(c.drifted)
+        out[f"drift.{role}.drifted"] = float(bool(found.drifted_columns))
     out.update(extra)
     return out
 
 
 def monitor(model_uri: str, *, reference: str | None = None, since: str | None = None,
-            window: str = "1d", now_ms: int | None = None,
-            progress: Callable[[str], None] = lambda _: None) -> MonitorResult:
+            window: str = "1d", target: str | None = None, trusted: bool = False,
+            now_ms: int | None = None, progress: Callable[[str], None] = lambda _: None
+            ) -> MonitorResult:
     """Report drift per closed time window of a model's prediction log (see the module's text).
 
     :param model_uri: the URI the predictions were logged under.
@@ -254,8 +294,13 @@ def monitor(model_uri: str, *, reference: str | None = None, since: str | None =
         ``reference_data`` logged with the model.
     :param since: only predictions from then on: ``7d`` or an ISO date or time.
     :param window: the window length: ``30m``, ``6h``, ``1d``, ``1w``.
+    :param target: the reference's target column (for target drift); default the one recorded
+        with the reference data, or found from the model's signature.
+    :param trusted: load the model for prediction drift even when mlnb did not write its files
+        (a foreign pickle runs its code); without it such a model's prediction drift is skipped.
     :param now_ms: the present (windows ending after it are still open); default the clock.
     :param progress: called with a line of text at each stage.
+    :raises InvalidParameterError: for a bad window, date, reference or target column.
     """
     client = current_client()
     width = parse_duration(window)
@@ -263,13 +308,17 @@ def monitor(model_uri: str, *, reference: str | None = None, since: str | None =
     start = parse_since(since, now) if since else None
     ref, ref_name = load_reference(model_uri, reference, client)
     progress(f"Reference: {ref_name} ({len(ref):,} rows, {len(ref.columns)} columns).")
+    descriptor = descriptor_of(model_uri)
+    side = model_side(model_uri, ref, descriptor, target, trusted, want_predictions=False)
+    if side.target is not None:
+        progress(f"Target column of the reference: {side.target!r}.")
     log = predictions(model_uri, start)
     progress(f"Prediction log of {model_uri}: {len(log):,} rows"
              + (f" since {_iso(start)}." if start is not None else "."))
     run_id, until, origin = _monitoring_run(client, model_uri, ref_name, ref, width)
     name = experiment_name(model_uri)
     if log.empty:
-        return MonitorResult(run_id, name, [], 0, 0)
+        return MonitorResult(run_id, name, [], 0, 0, _notes(side))
     import pandas as pd  # pandas: loaded on first use, not by import mlnb
 
     stamps = (log["timestamp"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ms")
@@ -279,46 +328,104 @@ def monitor(model_uri: str, *, reference: str | None = None, since: str | None =
     origin = int(buckets.min()) if origin is None else origin
     done = int((closed & (buckets < until)).sum()) if until is not None else 0
     results = []
-    for begin in sorted(int(b) for b in buckets[closed].unique()):
-        if until is not None and begin < until:
-            continue
+    todo = [b for b in sorted(int(b) for b in buckets[closed].unique())
+            if until is None or b >= until]
+    if todo:  # the model predicts the reference once, for every window to report
+        side = model_side(model_uri, ref, descriptor, target, trusted)
+        if side.predictions is not None:
+            progress(f"Predicted the reference with {model_uri} for prediction drift.")
+    for note in _notes(side):
+        progress(note[0].upper() + note[1:])
+    for begin in todo:
         part = log[(buckets == begin).to_numpy()]
-        results.append(_report_window(client, run_id, ref, part, begin, width, origin, progress))
+        results.append(_report_window(client, run_id, ref, side, part, begin, width, origin,
+                                      progress))
     if open_rows:
         progress(f"{open_rows:,} rows are in a window still open (ends after now): reported once "
                  "it closes.")
     if done:
         progress(f"{done:,} rows are in windows already reported: skipped.")
     progress(f"Logged {len(results)} window(s) to run {run_id} in experiment {name!r}.")
-    return MonitorResult(run_id, name, results, done, open_rows)
+    return MonitorResult(run_id, name, results, done, open_rows, _notes(side))
 
 
-def _report_window(client: MlnbClient, run_id: str, ref: Any, part: Any, begin: int, width: int,
-                   origin: int, progress: Callable[[str], None]) -> WindowResult:
+def _notes(side: ModelSide) -> list[str]:
+    return [n for n in (side.prediction_note, side.target_note) if n]
+
+
+def _outputs(side: ModelSide, ref: Any, part: Any
+             ) -> tuple[DriftReport | None, DriftReport | None, str]:
+    """The window's prediction and target drift reports, and why one is missing."""
+    prediction = target = None
+    notes = []
+    if side.predictions is not None:
+        prediction = output_report(side.predictions, logged_predictions(part), "prediction")
+        if prediction is None:
+            notes.append("no prediction drift: the logged predictions have none of the model's "
+                         f"output columns {list(side.predictions.columns)[:10]}.")
+    if side.target is not None:
+        truth = part["target"] if "target" in part else None
+        if truth is None or not truth.notna().any():
+            notes.append("no target drift: no ground truth arrived for this window.")
+        else:
+            target = output_report(ref[[side.target]], truth.to_frame(side.target), "target")
+    return prediction, target, " ".join(notes)
+
+
+def _report_window(client: MlnbClient, run_id: str, ref: Any, side: ModelSide, part: Any,
+                   begin: int, width: int, origin: int, progress: Callable[[str], None]
+                   ) -> WindowResult:
     index = (begin - origin) // width
+    part = align_inputs(part, side.features)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SmallSampleWarning)
-        report = drift_report(ref, part)
+        report = drift_report(ref[side.features], part)
+        prediction, target, note = _outputs(side, ref, part)
     extra = model_metrics(part)
-    metrics = window_metrics(report, len(part), extra)
+    metrics = window_metrics(report, len(part), extra, {"prediction": prediction,
+                                                        "target": target})
     stem = f"windows/{index:05d}"
+    notes = [n for n in (*_notes(side), note) if n]
     document = {"index": index, "start_ms": begin, "end_ms": begin + width, "rows": len(part),
-                "model_metrics": extra, "report": report.to_dict()}
+                "model_metrics": extra, "report": report.to_dict(),
+                "prediction_report": prediction.to_dict() if prediction is not None else None,
+                "target_report": target.to_dict() if target is not None else None,
+                "target_column": side.target,
+                "notes": notes}
     client.store.put_artifact_bytes(run_id, f"{stem}.json", json.dumps(document).encode())
     page = (f"<h3>Window {index}: {html.escape(_iso(begin))} to {html.escape(_iso(begin + width))}"
-            f"</h3>{report_html(report)}")
+            f"</h3>{report_html(report)}"
+            + "".join(report_html(r, title) for r, title in ((prediction, "Prediction drift"),
+                                                             (target, "Target drift"))
+                      if r is not None)
+            + "".join(f"<p>{html.escape(n)}</p>" for n in notes))
     client.store.put_artifact_bytes(run_id, f"{stem}.html", page.encode())
     # The metrics and the high-water mark commit together: a crash never leaves a window
     # logged but not marked (duplicated by the next run) or marked but not logged.
     client.log_batch(run_id, metrics=[Metric(k, v, begin, index) for k, v in metrics.items()],
                      tags=[RunTag(UNTIL_TAG, str(begin + width)), RunTag(ORIGIN_TAG, str(origin))])
-    note = f" ({len(caught)} small-sample warnings)" if caught else ""
+    small = f" ({len(caught)} small-sample warnings)" if caught else ""
     model = "".join(f", {k} {v:.4g}" for k, v in extra.items() if k != "ground_truth_rows")
+    verdicts = "".join(f", {role} {_verdict(r)}" for role, r in (("prediction", prediction),
+                                                                  ("target", target))
+                       if r is not None)
     progress(f"Window {index} ({_iso(begin)}): {len(part):,} rows, drift share "
              f"{report.share_drifted:.2f} ({len(report.drifted_columns)} of {len(report.columns)} "
-             f"columns){model}{note}.")
+             f"columns){verdicts}{model}{small}.")
     return WindowResult(index, begin, len(part), report.share_drifted, report.dataset_drift,
-                        report.drifted_columns, extra)
+                        report.drifted_columns, extra,
+                        bool(prediction.drifted_columns) if prediction is not None else None,
+                        bool(target.drifted_columns) if target is not None else None,
+                        report, prediction, target)
+
+
+def _verdict(report: DriftReport) -> str:
+    """``drift (statistic 0.41)`` or ``no drift (...)`` of a one-column report; several columns
+    as how many drifted."""
+    if len(report.columns) == 1:
+        c = report.columns[0]
+        return f"{c.verdict} ({c.stattest} {c.statistic:.4g})"
+    return f"drift in {len(report.drifted_columns)} of {len(report.columns)} outputs"
 
 
 def _monitoring_run(client: MlnbClient, model_uri: str, ref_name: str, ref: Any, width: int
@@ -359,8 +466,10 @@ def _iso(ms: int) -> str:
 
 def monitoring_summary(client: MlnbClient, model_name: str, max_points: int = 1000) -> list[dict[str, Any]]:
     """What ``mlnb monitor`` logged for a registered model, per monitoring run: the drift share of
-    each window (step, window start, value) and the newest window's report, as JSON data (the
-    sidebar's Monitoring tab).
+    each window (step, window start, value), the prediction and target drift verdicts of each
+    window that tested them (``prediction_points``, ``target_points``: step, window start,
+    drifted, statistic) and the newest window's report (with ``prediction_report``,
+    ``target_report`` and ``notes``), as JSON data (the sidebar's Monitoring tab).
 
     :param client: the client of the store.
     :param model_name: the registered model's name.
@@ -375,6 +484,8 @@ def monitoring_summary(client: MlnbClient, model_name: str, max_points: int = 10
             continue
         run_id = run.info.run_id
         history = client.get_metric_history(run_id, "drift.share")[-max_points:]
+        outputs = {f"{role}_points": _verdict_points(client, run_id, role, max_points)
+                   for role in ("prediction", "target")}
         windows = [f.path for f in client.store.list_artifacts(run_id, "windows")
                    if f.path.endswith(".json")]
         latest = None
@@ -387,5 +498,20 @@ def monitoring_summary(client: MlnbClient, model_name: str, max_points: int = 10
                     "window_ms": int(tags.get("mlnb.monitor.window_ms") or 0),
                     "points": [{"step": m.step, "timestamp": m.timestamp, "value": m.value}
                                for m in history],
-                    "latest": latest})
+                    **outputs, "latest": latest})
     return out
+
+
+def _verdict_points(client: MlnbClient, run_id: str, role: str, max_points: int
+                    ) -> list[dict[str, Any]]:
+    """Per window: ``drift.<role>.drifted`` (1 or 0) and, for one output,
+    ``drift.<role>.statistic``."""
+    drifted = client.get_metric_history(run_id, f"drift.{role}.drifted")[-max_points:]
+    statistic = {m.step: m.value for m in client.get_metric_history(run_id,
+                                                                     f"drift.{role}.statistic")}
+    return [{"step": m.step, "timestamp": m.timestamp, "drifted": bool(m.value),
+             "statistic": _finite(statistic.get(m.step))} for m in drifted]
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None

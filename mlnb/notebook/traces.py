@@ -1,5 +1,9 @@
 """The inline trace view: when a cell that produced traces finishes, each is shown under it.
 
+``%load_ext mlnb`` turns it on; so does the first use of the tracing API (``mlnb.trace``,
+``mlnb.start_span``, ``mlnb.openai``...) in a Jupyter kernel (:func:`watch_kernel`), so a notebook
+that only does ``import mlnb`` sees its traces too. ``%unload_ext mlnb`` turns it off.
+
 Traces finish in any thread (a root span's end); the ids are collected as they finish and shown
 by IPython's ``post_run_cell``, as a self-contained HTML span tree
 (:func:`mlnb.widgets.trace_view.render_trace_html`) with a one-line text form for terminals.
@@ -12,6 +16,7 @@ import sys
 import threading
 from typing import Any
 
+from IPython import get_ipython
 from IPython.display import display
 
 from mlnb.tracing.fluent import flush_trace_async_logging, get_trace
@@ -85,6 +90,19 @@ def watch(shell: Any) -> None:
     on_trace_finished(view.note)
     shell.events.register("pre_run_cell", view.before_cell)
     shell.events.register("post_run_cell", view.after_cell)
+
+
+def watch_kernel() -> bool:
+    """Show each cell's traces under it when this process is a Jupyter kernel (what the first
+    use of mlnb's tracing API calls); nothing happens in a plain Python or terminal IPython.
+
+    Returns whether the kernel's cells are watched.
+    """
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    watch(shell)
+    return True
 
 
 def unwatch(shell: Any) -> None:

@@ -68,7 +68,11 @@ class ArtifactListHandler(MlnbHandler):
 
 
 class ArtifactDownloadHandler(MlnbHandler):
-    """``GET runs/<id>/artifact?path=`` or ``GET runs/<id>/artifact/<path>``: one file's bytes."""
+    """``GET runs/<id>/artifact?path=`` or ``GET runs/<id>/artifact/<path>``: one file's bytes.
+
+    ``?max_bytes=N`` sends only the file's first N bytes (a preview of a large file); the answer
+    then says the file's full size in ``X-Mlnb-File-Size``.
+    """
 
     @web.authenticated
     @authorized
@@ -77,13 +81,15 @@ class ArtifactDownloadHandler(MlnbHandler):
         rel = url_path if url_path else self.get_query_argument("path", "")
         if not rel:
             raise web.HTTPError(400, "Name the artifact with ?path=<artifact path>.")
-        await self.send_artifact(run_id, rel)
+        max_bytes = self.int_arg("max_bytes", 0, 0)
+        await self.send_artifact(run_id, rel, max_bytes or None)
 
-    async def send_artifact(self, run_id: str, rel: str) -> None:
-        """Stream one recorded artifact file with the headers that keep it passive.
+    async def send_artifact(self, run_id: str, rel: str, max_bytes: int | None = None) -> None:
+        """Stream one recorded artifact file (in chunks) with the headers that keep it passive.
 
         :param run_id: the run (or a logged model without a run) whose records hold the file.
         :param rel: the file's path inside its artifacts.
+        :param max_bytes: send only the first this many bytes; None for the whole file.
         """
         store = self.store()
 
@@ -102,8 +108,12 @@ class ArtifactDownloadHandler(MlnbHandler):
         ascii_name = re.sub(r'[^A-Za-z0-9._ -]', "_", Path(record.path).name)[:200]
         disposition = "inline" if inline else "attachment"
         self.set_header("Content-Disposition", f'{disposition}; filename="{ascii_name}"')
+        size = local.stat().st_size
+        left = size if max_bytes is None else min(size, max_bytes)
+        self.set_header("X-Mlnb-File-Size", str(size))
         with open(local, "rb") as handle:
-            while chunk := handle.read(CHUNK):
+            while left > 0 and (chunk := handle.read(min(CHUNK, left))):
+                left -= len(chunk)
                 self.write(chunk)
                 await self.flush()
         self.finish()

@@ -18,6 +18,7 @@ from mlnb.store.artifacts import safe_relpath
 
 MAX_MODEL_NAME_LENGTH = 250
 MAX_DESCRIPTION_LENGTH = 100_000
+MAX_VERSION = 2**63 - 1
 _SOURCE = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
 _ALIAS = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
 _URL_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -75,16 +76,21 @@ def version_number(version: Any) -> int:
 
     :param version: the version as given.
     """
+    problem = f"Model version must be a positive integer, not {version!r}."
     if isinstance(version, bool):
-        raise InvalidParameterError(f"Model version must be a positive integer, not {version!r}.")
+        raise InvalidParameterError(problem)
     if isinstance(version, int):
         number = version
-    elif isinstance(version, str) and version.strip().isdigit():
+    elif isinstance(version, str) and re.fullmatch(r"[0-9]+", version.strip()):
+        # ASCII digits only: str.isdigit() also takes "²", which int() then refuses
         number = int(version.strip())
     else:
-        raise InvalidParameterError(f"Model version must be a positive integer, not {version!r}.")
+        raise InvalidParameterError(problem)
     if number < 1:
-        raise InvalidParameterError(f"Model version must be a positive integer, not {version!r}.")
+        raise InvalidParameterError(problem)
+    if number > MAX_VERSION:  # both engines keep versions as 64-bit integers
+        raise InvalidParameterError(f"Model version {version!r} is too large: no model has that "
+                                    f"many versions (the largest is {MAX_VERSION}).")
     return number
 
 

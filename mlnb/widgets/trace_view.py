@@ -1,6 +1,7 @@
 """A trace as self-contained HTML: a collapsible span tree with a timeline bar per span.
 
-No script and no network: ``<details>`` elements fold and unfold, styles are inline. Every
+No script and no network: ``<details>`` elements fold and unfold, styles are inline, in
+JupyterLab's theme variables (light fallbacks elsewhere) so the dark theme reads well. Every
 user string (span names, types, inputs, outputs, attribute keys and values, event texts, tags)
 goes through :func:`~mlnb.widgets.escape.escape_html`.
 """
@@ -20,8 +21,10 @@ from mlnb.widgets.escape import escape_html
 
 _HIDDEN = {SPAN_INPUTS, SPAN_OUTPUTS, SPAN_TYPE, SPAN_FUNCTION_NAME, "mlflow.traceRequestId"}
 MAX_TEXT = 20_000
+_MUTED = "var(--jp-ui-font-color2,#555)"
+_CODE_BACK = "var(--jp-cell-editor-background,#fafafa)"
 _STYLE = ("font-family:var(--jp-content-font-family,sans-serif);font-size:13px;"
-          "border:1px solid #ccc;border-radius:4px;padding:6px;max-width:100%")
+          "border:1px solid var(--jp-border-color2,#ccc);border-radius:4px;padding:6px;max-width:100%")
 
 
 def render_trace_html(trace: Trace) -> str:
@@ -51,10 +54,12 @@ def render_trace_html(trace: Trace) -> str:
     tags = {k: v for k, v in info.tags.items() if not k.startswith("mlflow.")}
     if tags:
         head += "<br>" + " ".join(
-            f"<span style='background:#eef;padding:0 4px;border-radius:3px'>"
+            f"<span style='background:var(--jp-layout-color2,#eef);padding:0 4px;border-radius:3px'>"
             f"{escape_html(k)}={escape_html(v)}</span>" for k, v in tags.items())
     body = "".join(_span_html(s, children, start, total, 0) for s in children[None])
-    return (f"<div class='mlnb-trace' style='{_STYLE}'><div style='margin-bottom:4px'>{head}"
+    # MathJax must never typeset user text ("$\\href{javascript:...}$"): these classes tell it to skip.
+    return (f"<div class='mlnb-trace tex2jax_ignore mathjax_ignore' style='{_STYLE}'>"
+            f"<div style='margin-bottom:4px'>{head}"
             f"</div>{body}</div>")
 
 
@@ -75,8 +80,8 @@ def _span_html(span: Span, children: dict[str | None, list[Span]], start: int, t
         f"<summary style='cursor:pointer;display:flex;align-items:center;gap:6px'>"
         f"<span style='flex:0 0 40%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;"
         f"{'color:#c00;font-weight:bold' if error else ''}'>{escape_html(span.name)} "
-        f"<small style='color:#777'>{escape_html(span.span_type)}</small></span>"
-        f"<span style='flex:1;position:relative;height:10px;background:#f3f3f3'>"
+        f"<small style='color:var(--jp-ui-font-color2,#777)'>{escape_html(span.span_type)}</small></span>"
+        f"<span style='flex:1;position:relative;height:10px;background:var(--jp-layout-color2,#f3f3f3)'>"
         f"<span style='position:absolute;left:{left:.2f}%;width:{width:.2f}%;height:10px;"
         f"background:{bar_color}'></span></span>"
         f"<span style='flex:0 0 70px;text-align:right'>{ms:.1f} ms</span></summary>")
@@ -89,7 +94,7 @@ def _span_html(span: Span, children: dict[str | None, list[Span]], start: int, t
             parts.append(_block(label, _pretty(raw)))
     extra = {k: v for k, v in span.raw_attributes.items() if k not in _HIDDEN}
     if extra:
-        rows = "".join(f"<tr><td style='vertical-align:top;color:#555'>{escape_html(k)}</td>"
+        rows = "".join(f"<tr><td style='vertical-align:top;color:{_MUTED}'>{escape_html(k)}</td>"
                        f"<td><pre style='margin:0;white-space:pre-wrap'>"
                        f"{escape_html(_clip(_pretty(v)))}</pre></td></tr>"
                        for k, v in extra.items())
@@ -102,13 +107,13 @@ def _span_html(span: Span, children: dict[str | None, list[Span]], start: int, t
                      "</pre></div>")
     parts.extend(_span_html(c, children, start, total, depth + 1) for c in children[span.span_id])
     parts.append("</div>")
-    border = "#d33" if error else "#ddd"
+    border = "#d33" if error else "var(--jp-border-color2,#ddd)"
     return (f"<details {'open' if depth < 2 or error else ''} style='border-left:2px solid "
             f"{border};padding-left:4px;margin:2px 0'>{''.join(parts)}</details>")
 
 
 def _block(label: str, text: str) -> str:
-    return (f"<div><b>{label}</b><pre style='margin:0;white-space:pre-wrap;background:#fafafa'>"
+    return (f"<div><b>{label}</b><pre style='margin:0;white-space:pre-wrap;background:{_CODE_BACK}'>"
             f"{escape_html(_clip(text))}</pre></div>")
 
 

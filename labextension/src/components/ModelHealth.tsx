@@ -1,13 +1,14 @@
 /**
  * A model version's attached evaluation and registry gate (why a promotion is blocked), and a
- * model's Monitoring tab (drift share per window over time, the newest window's report).
+ * model's Monitoring tab (drift share per window over time, prediction and target drift per
+ * window, the newest window's report with its prediction and target rows).
  * Every value from the store is rendered as a React text node, never as HTML.
  */
 import * as React from 'react';
 
 import * as api from '../api';
 import { useRequest } from '../hooks';
-import { IGateCheck, IMonitoringRun, IVersionEvaluation } from '../tokens';
+import { IDriftColumn, IGateCheck, IMonitoringRun, IOutputDriftPoint, IVersionEvaluation } from '../tokens';
 
 function fmt(value: number | null | undefined): string {
   if (value === null || value === undefined || Number.isNaN(value)) {
@@ -96,12 +97,45 @@ function DriftBars(props: { run: IMonitoringRun }): JSX.Element {
   );
 }
 
+/** Prediction or target drift per window, as one verdict mark per window that tested it. */
+function OutputVerdicts(props: {
+  role: string;
+  points: IOutputDriftPoint[] | undefined;
+}): JSX.Element | null {
+  const points = props.points ?? [];
+  if (points.length === 0) {
+    return null;
+  }
+  const drifted = points.filter(p => p.drifted).length;
+  return (
+    <div className="mlnb-output-drift" data-role={props.role}>
+      {props.role} drift in {drifted} of {points.length} windows:{' '}
+      {points.map(p => (
+        <span
+          key={p.step}
+          className={p.drifted ? 'mlnb-output-drifted' : 'mlnb-output-ok'}
+          title={`window ${p.step} (${new Date(p.timestamp).toISOString()}): ${
+            p.drifted ? 'drift' : 'no drift'
+          }, statistic ${fmt(p.statistic)}`}
+        >
+          {p.drifted ? '✗' : '✓'}
+        </span>
+      ))}
+    </div>
+  );
+}
+
 function LatestReport(props: { run: IMonitoringRun }): JSX.Element | null {
   const latest = props.run.latest;
   if (!latest) {
     return null;
   }
   const report = latest.report;
+  const rows: IDriftColumn[] = [
+    ...report.columns,
+    ...(latest.prediction_report?.columns ?? []).map(c => ({ ...c, role: 'prediction' })),
+    ...(latest.target_report?.columns ?? []).map(c => ({ ...c, role: 'target' }))
+  ];
   return (
     <div className="mlnb-drift-report">
       <div>
@@ -119,9 +153,16 @@ function LatestReport(props: { run: IMonitoringRun }): JSX.Element | null {
           </tr>
         </thead>
         <tbody>
-          {report.columns.map(c => (
-            <tr key={c.column} className={c.drifted ? 'mlnb-drifted' : ''}>
-              <td className="mlnb-drift-column">{c.column}</td>
+          {rows.map(c => (
+            <tr
+              key={`${c.role ?? 'feature'}:${c.column}`}
+              className={c.drifted ? 'mlnb-drifted' : ''}
+              data-role={c.role ?? 'feature'}
+            >
+              <td className="mlnb-drift-column">
+                {c.column}
+                {c.role && c.role !== 'feature' ? ` (${c.role})` : ''}
+              </td>
               <td>{c.method}</td>
               <td>{fmt(c.statistic)}</td>
               <td>{fmt(c.threshold)}</td>
@@ -130,6 +171,11 @@ function LatestReport(props: { run: IMonitoringRun }): JSX.Element | null {
           ))}
         </tbody>
       </table>
+      {(latest.notes ?? []).map(note => (
+        <div key={note} className="mlnb-muted mlnb-drift-note">
+          {note}
+        </div>
+      ))}
     </div>
   );
 }
@@ -161,6 +207,8 @@ export function MonitoringTab(props: { name: string; onError: (m: string) => voi
             {run.model_uri} vs {run.reference}
           </div>
           <DriftBars run={run} />
+          <OutputVerdicts role="prediction" points={run.prediction_points} />
+          <OutputVerdicts role="target" points={run.target_points} />
           <LatestReport run={run} />
         </div>
       ))}

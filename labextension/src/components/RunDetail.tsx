@@ -1,19 +1,20 @@
 /**
- * A run's tab: params, metrics, tags, provenance (with the cell source and a button that opens
- * the notebook at the cell that made the run) and artifacts with previews. User data is only
- * ever React text (images are shown from blob: URLs of allowlisted image types).
+ * A run's page: params, metrics (latest values and charts, system metrics apart), tags,
+ * provenance (with a button that opens the notebook at the cell that made the run, and the
+ * notebook rendered read-only) and an artifact browser with viewers (src/runpage/). User data is
+ * React text, except Markdown and HTML, which are sanitised, and HTML artifacts, which only
+ * ever run in a sandboxed frame.
  */
 import * as React from 'react';
 
 import * as api from '../api';
 import { useRequest } from '../hooks';
-import { formatValue, IFileInfo, IRunDetail } from '../tokens';
+import { ArtifactBrowser } from '../runpage/ArtifactBrowser';
+import { MetricCharts } from '../runpage/MetricCharts';
+import { Provenance } from '../runpage/Provenance';
+import { formatValue, IRunDetail } from '../tokens';
 import { StatusBadge } from './RunTable';
 import { SweepSection } from './Sweep';
-
-const PREVIEW_LIMIT = 1024 * 1024;
-const IMAGE = /\.(png|jpe?g|gif|webp)$/i;
-const TEXT = /\.(txt|log|md|py|ya?ml|json|csv|tsv)$/i;
 
 export interface IRunDetailProps {
   runId: string;
@@ -48,143 +49,6 @@ function KeyValues(props: { title: string; entries: Array<[string, string]> }): 
       ) : (
         <KeyValueTable entries={props.entries} />
       )}
-    </section>
-  );
-}
-
-function parseCsv(text: string): string[][] {
-  return text
-    .split(/\r?\n/)
-    .filter(line => line.length > 0)
-    .slice(0, 51)
-    .map(line => line.split(','));
-}
-
-interface IPreviewContent {
-  text?: string;
-  image?: string;
-  error?: string;
-}
-
-function prettyJson(path: string, text: string): string {
-  if (!/\.json$/i.test(path)) {
-    return text;
-  }
-  try {
-    return JSON.stringify(JSON.parse(text), null, 2);
-  } catch {
-    return text; // shown as it is
-  }
-}
-
-/** What to preview of a file: its text, an object URL of its image, or why there is none. */
-async function loadPreview(runId: string, file: IFileInfo): Promise<IPreviewContent> {
-  if ((file.file_size ?? 0) > PREVIEW_LIMIT) {
-    return { error: 'Too large to preview.' };
-  }
-  if (!IMAGE.test(file.path) && !TEXT.test(file.path)) {
-    return { error: 'No preview for this type.' };
-  }
-  const blob = await api.fetchArtifact(runId, file.path);
-  if (IMAGE.test(file.path)) {
-    return { image: URL.createObjectURL(blob) };
-  }
-  return { text: prettyJson(file.path, await blob.text()) };
-}
-
-function CsvPreview(props: { path: string; text: string }): JSX.Element {
-  const rows = parseCsv(/\.tsv$/i.test(props.path) ? props.text.replace(/\t/g, ',') : props.text);
-  return (
-    <table className="mlnb-csv">
-      <tbody>
-        {rows.map((row, i) => (
-          <tr key={i}>
-            {row.map((cell, j) => (i === 0 ? <th key={j}>{cell}</th> : <td key={j}>{cell}</td>))}
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
-function Preview(props: { runId: string; file: IFileInfo }): JSX.Element {
-  const { runId, file } = props;
-  const preview = useRequest(() => loadPreview(runId, file), [runId, file]);
-  const content = preview.data ?? {};
-  const image = content.image;
-  React.useEffect(() => {
-    return () => {
-      if (image) {
-        URL.revokeObjectURL(image);
-      }
-    };
-  }, [image]);
-
-  const error = preview.error ?? content.error;
-  if (error) {
-    return <div className="mlnb-muted">{error}</div>;
-  }
-  if (image) {
-    return <img className="mlnb-preview-image" src={image} alt={file.path} />;
-  }
-  if (content.text !== undefined && /\.(csv|tsv)$/i.test(file.path)) {
-    return <CsvPreview path={file.path} text={content.text} />;
-  }
-  if (content.text !== undefined) {
-    return <pre className="mlnb-preview-text">{content.text}</pre>;
-  }
-  return <div className="mlnb-muted">Loading…</div>;
-}
-
-function Artifacts(props: { runId: string }): JSX.Element {
-  const [folder, setFolder] = React.useState('');
-  const [chosen, setChosen] = React.useState<IFileInfo | null>(null);
-  const { runId } = props;
-  const { data: files, error } = useRequest(() => api.listArtifacts(runId, folder), [runId, folder]);
-
-  const up = folder.includes('/') ? folder.slice(0, folder.lastIndexOf('/')) : '';
-  return (
-    <section className="mlnb-section mlnb-artifacts">
-      <h3>Artifacts{folder ? ` / ${folder}` : ''}</h3>
-      {error && <div className="mlnb-error">{error}</div>}
-      <ul className="mlnb-files">
-        {folder && (
-          <li>
-            <a onClick={() => setFolder(up)}>..</a>
-          </li>
-        )}
-        {(files ?? []).map(file => (
-          <li key={file.path} className="mlnb-file">
-            <a onClick={() => (file.is_dir ? setFolder(file.path) : setChosen(file))} title={file.path}>
-              {file.is_dir ? '📁 ' : ''}
-              {file.path.slice(folder ? folder.length + 1 : 0)}
-            </a>
-            {!file.is_dir && <span className="mlnb-muted"> {file.file_size ?? 0} B</span>}
-          </li>
-        ))}
-        {files && files.length === 0 && <li className="mlnb-muted">none</li>}
-      </ul>
-      {chosen && (
-        <div className="mlnb-preview">
-          <div className="mlnb-preview-title">{chosen.path}</div>
-          <Preview runId={props.runId} file={chosen} />
-        </div>
-      )}
-    </section>
-  );
-}
-
-function Provenance(props: { run: IRunDetail }): JSX.Element {
-  const { run } = props;
-  const provenance = Object.entries(run.tags)
-    .sort()
-    .filter(([k]) => (k.startsWith('mlnb.') || k.startsWith('mlflow.')) && k !== 'mlnb.cell.source');
-  const source = run.tags['mlnb.cell.source'];
-  return (
-    <section className="mlnb-section">
-      <h3>Provenance</h3>
-      {source !== undefined && <pre className="mlnb-cell-source">{source}</pre>}
-      <KeyValueTable entries={provenance} />
     </section>
   );
 }
@@ -247,6 +111,9 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
   if (!run) {
     return <div className="mlnb-muted">Loading…</div>;
   }
+  const target = { cellId: run.tags['mlnb.cell.id'] ?? null, source: run.tags['mlnb.cell.source'] ?? null };
+  // What a live run changes as it goes: charts and the artifact listing are read again with it.
+  const revision = `${run.status}:${run.end_time ?? ''}:${JSON.stringify(run.metrics)}`;
   const userTags = Object.entries(run.tags)
     .sort()
     .filter(([k]) => !k.startsWith('mlnb.') && !k.startsWith('mlflow.'));
@@ -260,10 +127,11 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           .sort()
           .map(([k, v]) => [k, formatValue(v)])}
       />
+      <MetricCharts runId={run.run_id} metricKeys={Object.keys(run.metrics)} revision={revision} />
       <KeyValues title="Tags" entries={userTags} />
       {run.children.length > 0 && <SweepSection runId={run.run_id} />}
       <Provenance run={run} />
-      <Artifacts runId={run.run_id} />
+      <ArtifactBrowser runId={run.run_id} target={target} revision={revision} />
     </div>
   );
 }

@@ -3,6 +3,7 @@
  */
 import * as React from 'react';
 
+import { diffDisabledReason, orderPair } from '../diff/viewModel';
 import { ExperimentsModel } from '../model';
 
 function countText(model: ExperimentsModel): string {
@@ -12,13 +13,15 @@ function countText(model: ExperimentsModel): string {
   return count + selected;
 }
 
-/** The toolbar; `onCompare` opens the compare tab for the given run ids. */
+/** The toolbar; `onCompare` opens the compare tab for the given run ids, `onDiff` the diff of two. */
 export function RunToolbar(props: {
   model: ExperimentsModel;
   onCompare: (runIds: string[]) => void;
+  onDiff: (runA: string, runB: string) => void;
 }): JSX.Element {
   const { model } = props;
   const chosen = model.selectedRuns;
+  const noDiff = diffDisabledReason(chosen.length);
   const readOnly = model.handshake.readOnly;
   return (
     <div className="mlnb-toolbar">
@@ -29,6 +32,17 @@ export function RunToolbar(props: {
         onClick={() => props.onCompare(chosen.map(r => r.run_id))}
       >
         Compare
+      </button>
+      <button
+        className="jp-mod-styled mlnb-diff-button"
+        disabled={noDiff !== null}
+        title={noDiff ?? 'Diff the two selected runs: params, tags, metrics, cell source, history, packages'}
+        onClick={() => {
+          const [a, b] = orderPair(chosen);
+          props.onDiff(a.run_id, b.run_id);
+        }}
+      >
+        Diff
       </button>
       <button
         className="jp-mod-styled mlnb-delete-button"
