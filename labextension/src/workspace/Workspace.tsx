@@ -131,11 +131,6 @@ export function Workspace(props: IWorkspaceProps): JSX.Element {
   const [message, setMessage] = React.useState<string | null>(null);
   const [showColumns, setShowColumns] = React.useState(false);
 
-  // Plotly's bundle is large: start loading it now, so the first chart does not wait for it.
-  React.useEffect(() => {
-    void loadPlotly();
-  }, []);
-
   // The experiments, then the one to show (a saved view's, the given one, the last one, the first).
   React.useEffect(() => {
     let alive = true;
@@ -207,6 +202,21 @@ export function Workspace(props: IWorkspaceProps): JSX.Element {
   }, [experimentId, state]);
 
   const runs = useRuns(experimentId, state.filter, reload);
+  // Plotly's bundle is large and its evaluation blocks the page for a moment: load it once the
+  // first rows are shown and the browser is idle, so neither the table nor the first chart
+  // waits for it.
+  const painted = runs.runs.length > 0;
+  React.useEffect(() => {
+    if (!painted) {
+      return;
+    }
+    const idle = (window as { requestIdleCallback?: (fn: () => void) => number }).requestIdleCallback;
+    if (idle) {
+      idle(() => void loadPlotly());
+    } else {
+      setTimeout(() => void loadPlotly(), 200);
+    }
+  }, [painted]);
   const sortColumn = state.sort ? parseColumnId(state.sort.column) : null;
   const sorted = React.useMemo(
     () => sortRuns(runs.runs, sortColumn, state.sort?.descending ?? false),
