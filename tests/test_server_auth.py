@@ -97,14 +97,14 @@ async def test_no_token_is_403_on_every_route_and_verb(jp_serverapp: Any, http_s
                 assert response.code == 403, f"{method} {url} -> {response.code}"
                 assert b"Traceback" not in response.body
                 checked += 1
-    # 29 verbs over 27 routes (the traces' three GETs; GET .../versions/<v>/evaluation and GET
-    # models/<name>/monitoring; the logged models' 4, the sweep's 1, the run diff's 1 and the
-    # table artifact's pages' 1), 8 verbs over 7 GenAI routes (GET prompts, a prompt, a version;
-    # a prompt alias's PUT and DELETE; GET an experiment's evaluations and genai/compare; POST
-    # genai/promote), plus the catch-all's 6 (a JSON 404 for any other path), plus the MLflow
-    # API's 5 (GET, POST, PUT, PATCH, DELETE under /mlnb/mlflow/), each without a token and with
-    # a wrong one.
-    assert checked == 2 * (29 + 8 + 6 + 5)
+    # 34 verbs over 29 routes (the traces' three GETs; GET .../versions/<v>/evaluation and GET
+    # models/<name>/monitoring; the logged models' 4, the sweep's 1, the run diff's 1, the table
+    # artifact's pages' 1; the saved views' GET and POST per experiment and GET, PATCH, DELETE per
+    # view), 8 verbs over 7 GenAI routes (GET prompts, a prompt, a version; a prompt alias's PUT
+    # and DELETE; GET an experiment's evaluations and genai/compare; POST genai/promote), plus
+    # the catch-all's 6 (a JSON 404 for any other path), plus the MLflow API's 5 (GET, POST, PUT,
+    # PATCH, DELETE under /mlnb/mlflow/), each without a token and with a wrong one.
+    assert checked == 2 * (34 + 8 + 6 + 5)
 
 
 async def test_mlflow_api_takes_the_jupyter_token_as_mlflows_bearer(

@@ -3,6 +3,7 @@
  */
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { ILauncher } from '@jupyterlab/launcher';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
@@ -13,6 +14,7 @@ import { askDeleteOrRestore } from './dialogs';
 import { addDiffCommand, DIFF_COMMAND } from './diff/command';
 import { deleteOrRestoreRuns } from './model';
 import { experimentsIcon, ExperimentsPanel } from './sidebar';
+import { addWorkspace, OPEN_WORKSPACE } from './workspace/plugin';
 
 const COMMANDS = {
   openRun: 'mlnb:open-run',
@@ -137,12 +139,20 @@ function addTabCommands(app: JupyterFrontEnd, readOnly: () => string | null): vo
   });
 }
 
-function activate(app: JupyterFrontEnd, labShell: ILabShell | null, palette: ICommandPalette | null): void {
+function activate(
+  app: JupyterFrontEnd,
+  labShell: ILabShell | null,
+  palette: ICommandPalette | null,
+  launcher: ILauncher | null
+): void {
+  const openRun = (runId: string, runName: string): void =>
+    void app.commands.execute(COMMANDS.openRun, { runId, runName });
   const panel = new ExperimentsPanel({
-    openRun: (runId, runName) => void app.commands.execute(COMMANDS.openRun, { runId, runName }),
+    openRun,
     compare: runIds => void app.commands.execute(COMMANDS.compare, { runIds }),
     diff: (runA, runB) => void app.commands.execute(DIFF_COMMAND, { runA, runB }),
-    compareGenai: runIds => void app.commands.execute(COMMANDS.compareGenai, { runIds })
+    compareGenai: runIds => void app.commands.execute(COMMANDS.compareGenai, { runIds }),
+    openWorkspace: experimentId => void app.commands.execute(OPEN_WORKSPACE, { experimentId })
   });
   app.shell.add(panel, 'left', { rank: 900 });
   addTabCommands(app, () => panel.readOnly);
@@ -155,9 +165,10 @@ function activate(app: JupyterFrontEnd, labShell: ILabShell | null, palette: ICo
         tab.title.label = label; // text, never HTML
       }
     },
-    openRun: (runId, runName) => void app.commands.execute(COMMANDS.openRun, { runId, runName }),
+    openRun,
     palette
   });
+  addWorkspace(app, openRun, () => panel.readOnly, palette, launcher);
 
   app.commands.addCommand(COMMANDS.showPanel, {
     label: 'Show Experiments (mlnb)',
@@ -170,7 +181,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'mlnb:experiments',
   description: 'mlnb Experiments sidebar: runs, compare, run details and the model registry.',
   autoStart: true,
-  optional: [ILabShell, ICommandPalette],
+  optional: [ILabShell, ICommandPalette, ILauncher],
   activate
 };
 

@@ -37,6 +37,8 @@ export interface IPanelActions {
   /** Open the diff of two runs (a is compared against). */
   diff: (runA: string, runB: string) => void;
   compareGenai: (runIds: string[]) => void;
+  /** Open the Experiments workspace on an experiment ('' for the last one shown there). */
+  openWorkspace?: (experimentId: string) => void;
 }
 
 function HandshakeError(props: { problem: string }): JSX.Element {
@@ -177,6 +179,15 @@ function Panel(props: { model: ExperimentsModel; actions: IPanelActions }): JSX.
     <div className="mlnb-panel" data-first-rows-ms={model.runs.firstRowsMs ?? ''}>
       <div className="mlnb-panel-title" title={model.handshake.storeUri}>
         Experiments
+        {actions.openWorkspace && (
+          <button
+            className="mlnb-open-workspace"
+            title="Open the Experiments workspace: columns, charts, grouping, saved views"
+            onClick={() => actions.openWorkspace?.(model.query.experimentId)}
+          >
+            Workspace
+          </button>
+        )}
       </div>
       {model.handshake.readOnly && (
         <div className="mlnb-muted mlnb-read-only" title={model.handshake.readOnly}>

@@ -3,3 +3,4 @@ import './runpage.css';
 import './genai.css';
 import './traces.css';
 import './diff.css';
+import './workspace.css';

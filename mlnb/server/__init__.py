@@ -59,6 +59,8 @@ ROUTES: list[tuple[str, str]] = [
     ("experiments/([^/]+)/genai-evaluations", "genai:GenaiEvaluationsHandler"),
     ("genai/compare", "genai:GenaiCompareHandler"),
     ("genai/promote", "genai:GenaiPromoteHandler"),
+    ("experiments/([^/]+)/views", "workspace:ExperimentViewsHandler"),
+    ("views/([^/]+)", "workspace:ViewHandler"),
     # Last: every other path under /mlnb/api/ is a JSON 404.
     ("(.*)", "base:NotFoundHandler"),
 ]

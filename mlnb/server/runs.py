@@ -208,7 +208,8 @@ class ExperimentsHandler(MlnbHandler):
 class RunsHandler(MlnbHandler):
     """A page of runs: ``?experiment_id=&filter=&order_by=&view=&limit=&offset=`` plus the total.
 
-    With no ``experiment_id``, the runs of every experiment.
+    With no ``experiment_id``, the runs of every experiment. With ``extremes=1``, each run also
+    has ``metric_min`` and ``metric_max`` (key -> value, aggregated in the store's SQL).
     """
 
     @web.authenticated
@@ -220,11 +221,13 @@ class RunsHandler(MlnbHandler):
         filter_string = self.get_query_argument("filter", "") or None
         order_by = [o for o in self.get_query_arguments("order_by") if o.strip()] or None
         view_name = self.get_query_argument("view", "active")
+        extremes = self.get_query_argument("extremes", "") in ("1", "true")
         if view_name not in VIEWS:
             raise web.HTTPError(400, f"view must be one of {sorted(VIEWS)}, not {view_name[:40]!r}.")
         store = self.store()
         self._reap_sometimes(store)
-        cache_key = (tuple(experiment_ids), filter_string, tuple(order_by or ()), view_name, limit, offset)
+        cache_key = (tuple(experiment_ids), filter_string, tuple(order_by or ()), view_name, limit,
+                     offset, extremes)
         cache = page_cache(self.settings)
         version = await self.blocking(store.change_counter)
         cached = cache.get(cache_key, version)
@@ -235,7 +238,7 @@ class RunsHandler(MlnbHandler):
 
         counts = count_cache(self.settings)
 
-        def query() -> tuple[list[Run], int, bool]:
+        def query() -> tuple[list[Run], int, bool, dict[str, Any]]:
             ids = experiment_ids or [e.experiment_id for e in store.search_experiments(
                 view_type=ViewType.ALL, max_results=MAX_EXPERIMENTS)]
             runs = store.search_runs(ids, filter_string, VIEWS[view_name], limit,
@@ -243,15 +246,23 @@ class RunsHandler(MlnbHandler):
             total, stale = counts.count(
                 (tuple(ids), filter_string, view_name),
                 lambda: store.count_runs(ids, filter_string, VIEWS[view_name]))
-            return runs, total, stale
+            found = store.metric_extremes([r.info.run_id for r in runs]) if extremes else {}
+            return runs, total, stale, found
 
-        runs, total, stale = await self.blocking(query)
+        runs, total, stale, found = await self.blocking(query)
+        listed = [run_json(r, cut_tags=True) for r in runs]
+        if extremes:  # ?extremes=1: each metric's min and max too (the workspace's columns)
+            for item in listed:
+                by_key = found.get(item["run_id"], {})
+                item["metric_min"] = {k: low for k, (low, _) in by_key.items()}
+                item["metric_max"] = {k: high for k, (_, high) in by_key.items()}
         body = dump({
-            "runs": [run_json(r, cut_tags=True) for r in runs], "total": total,
+            "runs": listed, "total": total,
             "total_stale": stale,
             "limit": limit, "offset": offset,
             "metric_keys": sorted({k for r in runs for k in r.data.metrics}),
             "param_keys": sorted({k for r in runs for k in r.data.params}),
+            "tag_keys": sorted({k for r in runs for k in r.data.tags}),
         })
         cache.put(cache_key, version, body)
         self.set_header("Content-Type", "application/json; charset=UTF-8")

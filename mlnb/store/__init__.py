@@ -49,6 +49,7 @@ from mlnb.store.registry_gates import GateQueries
 from mlnb.store.registry_stages import StageQueries
 from mlnb.store.run_table import RunTableQueries
 from mlnb.store.runs import RunQueries
+from mlnb.store.saved_views import SavedViewQueries
 from mlnb.store.sql import now_ms
 from mlnb.store.traces import TraceQueries
 from mlnb.store.trust import artifact_mac, is_trusted, mac_verifies, user_key
@@ -74,7 +75,7 @@ class ArtifactProof:
 
 class Store(ExperimentQueries, RunQueries, BatchQueries, MetricQueries, RunTableQueries,
             RegistryQueries, StageQueries, GateQueries, LoggedModelQueries, PredictionQueries, AccessQueries,
-            TraceQueries, DatasetQueries):
+            TraceQueries, DatasetQueries, SavedViewQueries):
     """One mlnb store: ``mlnb.db`` and its artifact root.
 
     :param location: where the database and the artifact root are; both folders are created

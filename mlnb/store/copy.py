@@ -67,7 +67,8 @@ Columns = tuple[list[int], list[int], list[float]]
 
 _RUN_FIELDS = ("name, status, start_time, end_time, lifecycle_stage, user_id, parent_run_id, "
                "host, pid, pid_start, deleted_time")
-_CHUNK_FIELDS = "points, min_step, max_step, in_step_order, summary, steps, timestamps, vals"
+_CHUNK_FIELDS = ("points, min_step, max_step, in_step_order, summary, steps, timestamps, vals, "
+                 "min_value, max_value")
 _VERSION_FIELDS = ("version, creation_time, last_updated_time, description, source, run_id, "
                    "status, current_stage, user_id, model_id")
 _EVENT_FIELDS = "version, kind, from_value, to_value, time, user_id"
@@ -439,7 +440,7 @@ def _copy_series(src: Store, tx: Writer, run_id: str, series: Sequence[Any]) -> 
         [run_id, key, value, is_nan, step, stamp]).fetchone()[0]
     tx.executemany(
         f"INSERT INTO metric_chunks (series_id, {_CHUNK_FIELDS}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(new_id, *(bytes(c) if isinstance(c, memoryview) else c for c in row))
          for row in src.cx.query(f"SELECT {_CHUNK_FIELDS} FROM metric_chunks "
                                  "WHERE series_id = ? ORDER BY chunk_id", [series_id])])

@@ -240,6 +240,33 @@ class MetricQueries:
                 f"SELECT DISTINCT key FROM metric_series WHERE run_id IN ({marks(chunk)})", chunk))
         return sorted(keys)
 
+    def metric_extremes(self, run_ids: Sequence[str], keys: Sequence[str] | None = None,
+                        ) -> dict[str, dict[str, tuple[float | None, float | None]]]:
+        """The lowest and highest value of each metric of these runs, aggregated in SQL over the
+        chunks' extremes and the tail rows (NaN ignored; a metric of NaN alone has ``None`` or
+        is left out): run -> key -> ``(min, max)``.
+
+        :param run_ids: the runs (an unknown one has none).
+        :param keys: only these metrics; default all.
+        """
+        out: dict[str, dict[str, tuple[float | None, float | None]]] = {r: {} for r in run_ids}
+        key_filter = f" AND key IN ({marks(keys)})" if keys else ""
+        for chunk in chunks(list(run_ids)):
+            series = (f"SELECT series_id FROM metric_series WHERE run_id IN ({marks(chunk)})"
+                      f"{key_filter}")
+            params = [*chunk, *(keys or [])]
+            for run_id, key, low, high in self.cx.query(
+                "SELECT s.run_id, s.key, min(x.lo), max(x.hi) FROM metric_series s JOIN ("
+                "SELECT series_id, min_value AS lo, max_value AS hi FROM metric_chunks "
+                f"WHERE series_id IN ({series}) UNION ALL "
+                "SELECT series_id, value AS lo, value AS hi FROM metric_tail "
+                f"WHERE is_nan = 0 AND series_id IN ({series})"
+                ") x ON x.series_id = s.series_id GROUP BY s.series_id, s.run_id, s.key",
+                [*params, *params]):
+                out[run_id][key] = (None if low is None else float(low),
+                                    None if high is None else float(high))
+        return out
+
     # --- internals --------------------------------------------------------------------------
 
     def _series(self, run_ids: Sequence[str],
@@ -348,12 +375,14 @@ def _insert_chunks(conn: Writer, series_id: int, steps: Sequence[int],
     for start in range(0, len(steps), CHUNK_MAX):
         end = start + CHUNK_MAX
         packed = point_codec.pack(steps[start:end], timestamps[start:end], values[start:end])
+        low, high = point_codec.chunk_extremes(packed.summary)
         rows.append((series_id, packed.points, packed.min_step, packed.max_step,
                      int(packed.in_step_order), packed.summary, packed.steps, packed.timestamps,
-                     packed.values))
+                     packed.values, low, high))
     conn.executemany(
         "INSERT INTO metric_chunks (series_id, points, min_step, max_step, in_step_order, summary, "
-        "steps, timestamps, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        "steps, timestamps, vals, min_value, max_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows)
 
 
 _STEP_LIMIT = 2**63 - 1

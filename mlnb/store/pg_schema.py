@@ -19,6 +19,8 @@ from collections.abc import Callable
 from mlnb.errors import ForeignStoreError, ReadOnlyStoreError, SchemaTooNewError
 from mlnb.store.dialect import Writer
 from mlnb.store.location import MLFLOW_DATA_HINT
+from mlnb.store.point_codec import chunk_extremes
+from mlnb.store.saved_views import SAVED_VIEWS_SQL
 from mlnb.store.traces import TRACES_SQL
 
 T = 'TEXT COLLATE "C"'
@@ -307,6 +309,22 @@ def _logged_model_runless(tx: Writer) -> None:
     tx.execute(f"ALTER TABLE model_versions ADD COLUMN model_id {T}")
 
 
+
+def _saved_views(tx: Writer) -> None:
+    # SQLite's 0014_saved_views: saved workspace views per experiment.
+    for statement in SAVED_VIEWS_SQL.format(T=T, I="BIGINT").split(";"):
+        if statement.strip():
+            tx.execute(statement)
+
+
+def _chunk_extremes(tx: Writer) -> None:
+    # SQLite's 0015_chunk_extremes: each chunk's lowest and highest value, filled from summaries.
+    tx.execute("ALTER TABLE metric_chunks ADD COLUMN min_value DOUBLE PRECISION")
+    tx.execute("ALTER TABLE metric_chunks ADD COLUMN max_value DOUBLE PRECISION")
+    rows = tx.execute("SELECT chunk_id, summary FROM metric_chunks").fetchall()
+    tx.executemany("UPDATE metric_chunks SET min_value = ?, max_value = ? WHERE chunk_id = ?",
+                   [(*chunk_extremes(bytes(summary)), chunk_id) for chunk_id, summary in rows])
+
 #: (name, what it does), in order. Append; never edit one that has shipped. ``0001_team_schema``
 #: is SQLite's 0001-0009; later ones carry the SQLite migration's name.
 MIGRATIONS: list[tuple[str, Callable[[Writer], None]]] = [
@@ -315,6 +333,8 @@ MIGRATIONS: list[tuple[str, Callable[[Writer], None]]] = [
     ("0011_traces", _traces),
     ("0012_datasets", _datasets),
     ("0013_logged_model_runless", _logged_model_runless),
+    ("0014_saved_views", _saved_views),
+    ("0015_chunk_extremes", _chunk_extremes),
 ]
 KNOWN = frozenset(name for name, _ in MIGRATIONS)
 LEDGER = "mlnb_migrations"

@@ -96,6 +96,19 @@ def summary_points(summary: bytes) -> list[tuple[int, int, float]]:
     return [_POINT.unpack_from(summary, i * _POINT.size) for i in range(4)]
 
 
+def chunk_extremes(summary: bytes) -> tuple[float | None, float | None]:
+    """A chunk's lowest and highest value from its summary, ``None`` for a chunk of NaN alone
+    (the columns ``metric_chunks.min_value`` and ``max_value``, which SQL aggregates).
+
+    :param summary: the chunk's summary blob.
+    :raises MalformedRow: when the blob is not a summary.
+    """
+    low, high = (point[2] for point in summary_points(summary)[2:])
+    if math.isnan(low):
+        return None, None
+    return low, high
+
+
 def _summary(steps: Sequence[int], timestamps: Sequence[int], values: Sequence[float]) -> bytes:
     finite = [i for i, v in enumerate(values) if not math.isnan(v)]
     low = min(finite, key=values.__getitem__) if finite else 0

@@ -13,6 +13,8 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from mlnb.errors import SchemaTooNewError
+from mlnb.store.point_codec import chunk_extremes
+from mlnb.store.saved_views import SAVED_VIEWS_SQL
 from mlnb.store.traces import TRACES_SQL
 
 migrations = Migrations("mlnb")
@@ -424,6 +426,25 @@ def _logged_model_runless(db: Database) -> None:
         ALTER TABLE model_versions ADD COLUMN model_id TEXT
         """,
     )
+
+
+@migrations(name="0014_saved_views")
+def _saved_views(db: Database) -> None:
+    # The Experiments workspace's saved views: a named state (columns, filter, grouping, charts)
+    # per experiment, as JSON text (mlnb.store.saved_views).
+    _run_script(db, SAVED_VIEWS_SQL.format(T="TEXT", I="INTEGER"))
+
+
+@migrations(name="0015_chunk_extremes")
+def _chunk_extremes(db: Database) -> None:
+    # Each packed chunk's lowest and highest value as columns, so a metric's min and max are
+    # aggregated in SQL (with the tail rows) without unpacking a point; filled from the
+    # summaries for chunks written before.
+    _run_script(db, "ALTER TABLE metric_chunks ADD COLUMN min_value REAL; "
+                    "ALTER TABLE metric_chunks ADD COLUMN max_value REAL")
+    rows = db.execute("SELECT chunk_id, summary FROM metric_chunks").fetchall()
+    db.conn.executemany("UPDATE metric_chunks SET min_value = ?, max_value = ? WHERE chunk_id = ?",
+                        [(*chunk_extremes(summary), chunk_id) for chunk_id, summary in rows])
 
 
 def _run_script(db: Database, script: str) -> None:
