@@ -212,3 +212,26 @@ def test_thin_keeps_first_last_and_extremes_of_each_stretch() -> None:
     assert thin(values, 4) == [0, 3, 6, 7]  # first, lowest (NaN is neither), highest, last
     assert thin(values, 8) == list(range(8))
     assert thin([*values, *values], 8) == [0, 3, 6, 7, 8, 11, 14, 15]
+
+
+def _thin_by_hand(values: list[float], max_points: int) -> list[int]:
+    """What a chart keeps, point by point: per stretch its first, lowest, highest, last."""
+    if len(values) <= max_points:
+        return list(range(len(values)))
+    size = -(-len(values) // max(1, max_points // 4))
+    kept: list[int] = []
+    for start in range(0, len(values), size):
+        end = min(len(values), start + size)
+        finite = [i for i in range(start, end) if not math.isnan(values[i])] or [start]
+        kept += sorted({start, min(finite, key=lambda i: values[i]),
+                        max(finite, key=lambda i: values[i]), end - 1})
+    return kept
+
+
+def test_thin_agrees_with_the_point_by_point_rule_on_nan_and_infinities() -> None:
+    rng = random.Random(7)
+    special = [math.nan, math.inf, -math.inf, 0.5, 1.0]
+    for _ in range(2000):
+        values = [rng.choice([*special, rng.random()]) for _ in range(rng.randint(1, 200))]
+        max_points = rng.randint(4, 50)
+        assert thin(values, max_points) == _thin_by_hand(values, max_points), (values, max_points)

@@ -351,20 +351,35 @@ def _rank(timestamp: int, value: float) -> tuple[int, bool, float]:
 def thin(values: Sequence[float], max_points: int) -> list[int]:
     """Which points a chart keeps: per stretch the first, lowest, highest and last (by index).
 
+    NaN is neither lowest nor highest; a stretch of NaN alone keeps its first and last point.
+
     :param values: the series' values in step order.
     :param max_points: at most this many (at least 4).
     """
     count = len(values)
     if count <= max_points:
         return list(range(count))
+    import numpy as np  # only for long series: ``import mlnb`` stays light
+
     stretches = max(1, max(4, max_points) // 4)
     size = -(-count // stretches)
+    rows = -(-count // size)
+    padded = np.full(rows * size, np.nan)
+    padded[:count] = np.asarray(values, dtype=float)
+    grid = padded.reshape(rows, size)
+    nan = np.isnan(grid)
+    # argmin/argmax pick the first of equals, as min()/max() over indices did
+    lows = np.where(nan, np.inf, grid).argmin(axis=1)
+    highs = np.where(nan, -np.inf, grid).argmax(axis=1)
+    picked_nan = nan[np.arange(rows), lows] | nan[np.arange(rows), highs]
     kept: list[int] = []
-    for start in range(0, count, size):
-        end = min(count, start + size)
-        finite = [i for i in range(start, end) if values[i] == values[i]] or [start]
-        low = min(finite, key=values.__getitem__)
-        high = max(finite, key=values.__getitem__)
+    for row in range(rows):
+        start, end = row * size, min(count, row * size + size)
+        low, high = start + int(lows[row]), start + int(highs[row])
+        if picked_nan[row]:  # a stretch of NaN and infinities only: rare, decided point by point
+            finite = [i for i in range(start, end) if values[i] == values[i]] or [start]
+            low = min(finite, key=values.__getitem__)
+            high = max(finite, key=values.__getitem__)
         kept.extend(sorted({start, low, high, end - 1}))
     return kept
 
