@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 import random
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from mlnb.entities import Metric
 from mlnb.errors import MalformedRowWarning
-from mlnb.store import Store, StoreLocation
+from mlnb.store import Store, StoreLocation, point_codec
 from mlnb.store.metrics import CHUNK_MAX, DIRECT_MIN, END_FOLD, TAIL_FOLD, thin
+from mlnb.store.records import MalformedRow
 
 pytestmark = pytest.mark.both_backends
 
@@ -161,7 +163,7 @@ def _spiky(count: int, seed: int) -> list[tuple[int, int, float]]:
 
 @pytest.mark.parametrize(("count", "batch", "shuffle"), [
     (60_000, DIRECT_MIN, False),  # many chunks in step order: drawn from their summaries
-    (120_000, 10_000, False),  # few big chunks: unpacked
+    (120_000, 10_000, False),  # few big chunks: drawn from the stretches of their summaries
     (30_000, 500, True),  # out of step order: read whole, then thinned
 ])
 def test_downsampled_read_keeps_the_global_min_and_max(store: Store, count: int, batch: int,
@@ -235,3 +237,66 @@ def test_thin_agrees_with_the_point_by_point_rule_on_nan_and_infinities() -> Non
         values = [rng.choice([*special, rng.random()]) for _ in range(rng.randint(1, 200))]
         max_points = rng.randint(4, 50)
         assert thin(values, max_points) == _thin_by_hand(values, max_points), (values, max_points)
+
+
+def _drop_points(store: Store) -> None:
+    with store.cx.write() as conn:  # with the points themselves gone, only summaries are left
+        conn.execute("UPDATE metric_chunks SET steps = ?, timestamps = ?, vals = ?",
+                     [b"\x00", b"\x00", b"\x00"])
+
+
+def test_a_chart_of_few_big_chunks_reads_the_stretches_of_their_summaries(store: Store) -> None:
+    # 100,000 steps in chunks of CHUNK_MAX points: too few chunks for 1,000 points a line, but
+    # each summary describes its stretches, so the chart needs no point unpacked
+    run_id = _run(store)
+    points = _spiky(100_000, 11)
+    for start in range(0, len(points), 10_000):
+        _log(store, run_id, "loss", points[start:start + 10_000])
+    _drop_points(store)
+    total, kept = store.sampled_history(run_id, "loss", 1_000)
+    assert total == 100_000 and 250 <= len(kept) <= 1_000
+    assert min(m.value for m in kept) == -50.0 and max(m.value for m in kept) == 75.0
+    steps = [m.step for m in kept]
+    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 99_999
+
+
+def test_summaries_written_before_stretches_still_draw_charts(store: Store) -> None:
+    run_id = _run(store)
+    points = _spiky(60_000, 13)
+    for start in range(0, len(points), DIRECT_MIN):
+        _log(store, run_id, "loss", points[start:start + DIRECT_MIN])
+    with store.cx.write() as conn:  # an older store: first, last, lowest, highest only
+        conn.execute("UPDATE metric_chunks SET summary = substr(summary, 1, 96)")
+    _drop_points(store)
+    total, kept = store.sampled_history(run_id, "loss", 2_000)
+    assert total == 60_000 and min(m.value for m in kept) == -50.0
+    assert max(m.value for m in kept) == 75.0
+
+
+def test_a_summary_describes_the_chunk_and_each_stretch() -> None:
+    rng = random.Random(5)
+    for _ in range(300):
+        count = rng.randint(1, 600)
+        values = [rng.choice([math.nan, math.inf, -math.inf, 0.5, rng.random()])
+                  for _ in range(count)]
+        steps = list(range(count))
+        blob = point_codec.pack(steps, [s * 10 for s in steps], values).summary
+        finite = [i for i in range(count) if not math.isnan(values[i])]
+        low = min(finite, key=lambda i: values[i]) if finite else 0
+        high = max(finite, key=lambda i: values[i]) if finite else 0
+        whole = point_codec.summary_points(blob)
+        assert [p[0] for p in whole] == [0, count - 1, low, high]
+        blocks = point_codec.summary_blocks(blob)
+        assert 1 <= len(blocks) <= point_codec.SUMMARY_STRETCHES
+        assert blocks[0][0][0] == 0 and blocks[-1][1][0] == count - 1
+        for a, b in pairwise(blocks):
+            assert b[0][0] == a[1][0] + 1  # stretches follow each other, no point left out
+        lows = [b[2] for b in blocks if not math.isnan(b[2][2])]
+        if lows:
+            assert min(p[2] for p in lows) == values[low]
+
+
+@pytest.mark.parametrize("size", [0, 95, 96 * 2, 96 * 18, 97])
+def test_a_summary_of_the_wrong_size_is_a_malformed_row(size: int) -> None:
+    with pytest.raises(MalformedRow):
+        point_codec.summary_blocks(b"\x00" * size)

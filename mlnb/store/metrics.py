@@ -315,10 +315,11 @@ class MetricQueries:
             "WHERE series_id = ? ORDER BY point_id", [series_id])) if p is not None]
         total = sum(int(row[0]) for row in summaries) + len(tail)
         stretches = max_points // 4
-        if total > max_points and len(summaries) >= stretches // 2 and _chunks_in_order(summaries,
-                                                                                          tail):
+        if total > max_points and _chunks_in_order(summaries, tail):
             try:
-                return total, _from_summaries(key, summaries, tail, stretches)
+                blocks = [b for row in summaries for b in point_codec.summary_blocks(row[4])]
+                if len(blocks) >= stretches // 2:  # fine enough to draw without unpacking
+                    return total, _from_summaries(key, blocks, tail, stretches)
             except records.MalformedRow as problem:
                 records.skip(f"the chunk summaries of metric series {series_id}", problem)
         steps, timestamps, values = self._columns([series_id])[series_id]
@@ -449,10 +450,10 @@ def _chunks_in_order(summaries: Sequence[Sequence[Any]], tail: list[tuple[int, i
     return _ascending(steps) and (not steps or previous is None or steps[0] >= previous)
 
 
-def _from_summaries(key: str, summaries: Sequence[Sequence[Any]],
+def _from_summaries(key: str, blocks: list[list[tuple[int, int, float]]],
                     tail: list[tuple[int, int, float]], stretches: int) -> list[Metric]:
-    """Per stretch of whole chunks (the tail counts as one), its first, lowest, highest, last."""
-    blocks = [point_codec.summary_points(row[4]) for row in summaries]
+    """Per group of the chunks' summarised stretches (the tail counts as one), its first, lowest,
+    highest and last point."""
     if tail:
         values = [p[2] for p in tail]
         finite = [i for i, v in enumerate(values) if v == v] or [0]

@@ -7,8 +7,11 @@ move by small, regular amounts, so they shrink to almost nothing), values as raw
 set do). Raw doubles keep NaN and ±inf bit for bit, which SQLite's REAL column cannot (it reads
 NaN back as NULL).
 
-Beside the blobs a chunk keeps a :class:`Summary` of its first, last, lowest and highest points, so
-a chart of a long series can be drawn from the summaries alone, without unpacking a point.
+Beside the blobs a chunk keeps a summary: its first, last, lowest and highest points, then the same
+four points of each of up to :data:`SUMMARY_STRETCHES` equal stretches of it, so a chart of a long
+series can be drawn from the summaries alone, without unpacking a point, at a resolution finer than
+one point group per chunk. Chunks written before the stretches were added have the first part only,
+and read as one stretch.
 
 Every blob starts with one byte naming its encoding; an unknown byte or a damaged blob raises
 :class:`~mlnb.store.records.MalformedRow`, so a reader skips that chunk with a warning instead of
@@ -36,6 +39,9 @@ _ZLIB = 3  # doubles, zlib-compressed
 _INT64 = (-(2**63), 2**63 - 1)
 _BIG_ENDIAN = sys.byteorder == "big"
 _POINT = struct.Struct("<qqd")  # step, timestamp, value
+_BLOCK = 4 * _POINT.size  # first, last, lowest, highest
+SUMMARY_STRETCHES = 16  # stretches a chunk's summary describes (0.4 bytes a point at 4,000 points)
+_MIN_STRETCH = 16  # points in a stretch at the least: short chunks get fewer stretches
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class Packed:
     min_step: int
     max_step: int
     in_step_order: bool  # steps never go down within the chunk
-    summary: bytes  # first, last, lowest, highest point (see :func:`summary_points`)
+    summary: bytes  # first, last, lowest, highest point, then per stretch (see :func:`summary_blocks`)
 
 
 def pack(steps: Sequence[int], timestamps: Sequence[int], values: Sequence[float]) -> Packed:
@@ -91,9 +97,34 @@ def summary_points(summary: bytes) -> list[tuple[int, int, float]]:
     :param summary: the chunk's summary blob.
     :raises MalformedRow: when the blob is not a summary.
     """
-    if len(summary) != 4 * _POINT.size:
-        raise MalformedRow(f"a chunk summary of {len(summary)} bytes (expected {4 * _POINT.size})")
-    return [_POINT.unpack_from(summary, i * _POINT.size) for i in range(4)]
+    _check_summary(summary)
+    return _block(summary, 0)
+
+
+def summary_blocks(summary: bytes) -> list[list[tuple[int, int, float]]]:
+    """The stretches of a chunk, in logging order, each as its first, last, lowest and highest
+    points (lowest and highest as in :func:`summary_points`); the whole chunk as one stretch when
+    its summary has none (chunks written before stretches were kept).
+
+    :param summary: the chunk's summary blob.
+    :raises MalformedRow: when the blob is not a summary.
+    """
+    _check_summary(summary)
+    count = len(summary) // _BLOCK
+    if count == 1:
+        return [_block(summary, 0)]
+    return [_block(summary, i * _BLOCK) for i in range(1, count)]
+
+
+def _check_summary(summary: bytes) -> None:
+    blocks, rest = divmod(len(summary), _BLOCK)
+    if rest or not (blocks == 1 or 3 <= blocks <= 1 + SUMMARY_STRETCHES):
+        raise MalformedRow(f"a chunk summary of {len(summary)} bytes (expected {_BLOCK} and "
+                           f"{SUMMARY_STRETCHES} more at the most, each of {_BLOCK})")
+
+
+def _block(summary: bytes, offset: int) -> list[tuple[int, int, float]]:
+    return [_POINT.unpack_from(summary, offset + i * _POINT.size) for i in range(4)]
 
 
 def chunk_extremes(summary: bytes) -> tuple[float | None, float | None]:
@@ -110,11 +141,26 @@ def chunk_extremes(summary: bytes) -> tuple[float | None, float | None]:
 
 
 def _summary(steps: Sequence[int], timestamps: Sequence[int], values: Sequence[float]) -> bytes:
-    finite = [i for i, v in enumerate(values) if not math.isnan(v)]
-    low = min(finite, key=values.__getitem__) if finite else 0
-    high = max(finite, key=values.__getitem__) if finite else 0
-    last = len(steps) - 1
-    return b"".join(_POINT.pack(steps[i], timestamps[i], values[i]) for i in (0, last, low, high))
+    count = len(steps)
+    stretches = max(1, min(SUMMARY_STRETCHES, count // _MIN_STRETCH))
+    size = -(-count // stretches)
+    parts = [_stretch(values, start, min(count, start + size)) for start in range(0, count, size)]
+    # the whole chunk from its stretches: the first lowest of the stretches' lowest is the chunk's
+    finite = [p for p in parts if not math.isnan(values[p[2]])]
+    low = min((p[2] for p in finite), key=values.__getitem__) if finite else 0
+    high = max((p[3] for p in finite), key=values.__getitem__) if finite else 0
+    whole = (0, count - 1, low, high)
+    blocks = [whole] if len(parts) == 1 else [whole, *parts]
+    return b"".join(_POINT.pack(steps[i], timestamps[i], values[i])
+                    for block in blocks for i in block)
+
+
+def _stretch(values: Sequence[float], start: int, end: int) -> tuple[int, int, int, int]:
+    """Indices of a stretch's first, last, lowest and highest point (NaN neither; first if all)."""
+    finite = [i for i in range(start, end) if not math.isnan(values[i])]
+    low = min(finite, key=values.__getitem__) if finite else start
+    high = max(finite, key=values.__getitem__) if finite else start
+    return start, end - 1, low, high
 
 
 def _pack_ints(numbers: Sequence[int]) -> bytes:
