@@ -234,3 +234,17 @@ def test_a_snapshot_problem_is_a_warning_and_the_cell_succeeds(
     snapshot.wait()
     again = current_client().search_runs(["0"], order_by=["start_time DESC"])[0]
     assert _snapshots(current_client().store, again.info.run_id) == ["notebook/nb.ipynb"]
+
+
+def test_a_notebook_never_saved_gets_no_snapshot_and_no_warning(
+        ip: TestingShell, tmp_path: Path) -> None:
+    # nbclient and papermill run notebooks from memory: the kernel's notebook path names no file
+    ip.user_ns["__session__"] = str(tmp_path / "in-memory.ipynb")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ip.run_cell("%%track unsaved\nloss = 0.5")
+        snapshot.wait()
+    run = current_client().search_runs(["0"])[0]
+    assert run.info.status == "FINISHED"
+    assert _snapshots(current_client().store, run.info.run_id) == []
+    assert not [w for w in caught if "snapshot" in str(w.message)]

@@ -42,6 +42,11 @@ class SnapshotError(Exception):
     """Why no snapshot was written (said to the user as a warning, never raised to the cell)."""
 
 
+class NotebookNotOnDisk(SnapshotError):
+    """The notebook was never saved where the kernel looks (a notebook run in memory by nbclient or
+    papermill, a kernel without a file): no snapshot, and nothing to warn about."""
+
+
 def is_enabled() -> bool:
     """Whether the environment allows snapshots: ``MLNB_ENABLE_NOTEBOOK_SNAPSHOT=false`` (or
     ``0``, ``no``, ``off``) turns them off; unset or anything else keeps them."""
@@ -83,7 +88,7 @@ def find_notebook(path: str, cwd: Path) -> Path:
     for candidate in candidates:
         if os.path.lexists(candidate):
             return candidate
-    raise SnapshotError(f"the notebook {path!r} is not on disk (looked in {cwd})")
+    raise NotebookNotOnDisk(f"the notebook {path!r} is not on disk (looked in {cwd})")
 
 
 def read_notebook(file: Path) -> tuple[bytes, float]:

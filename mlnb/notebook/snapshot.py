@@ -15,7 +15,12 @@ import threading
 import warnings
 from collections.abc import Callable
 
-from mlnb.capture.notebook_snapshot import SnapshotError, SnapshotRequest, take_snapshot
+from mlnb.capture.notebook_snapshot import (
+    NotebookNotOnDisk,
+    SnapshotError,
+    SnapshotRequest,
+    take_snapshot,
+)
 from mlnb.tracking.writer import register_background
 
 MAX_QUEUED = 4
@@ -35,6 +40,10 @@ def save(request: SnapshotRequest, write: Writer, run_id: str) -> str | None:
     try:
         path, data, meta = take_snapshot(request)
         write(path, data)
+    except NotebookNotOnDisk:
+        # said nowhere: this thread's warning would land in whichever cell runs now, and a
+        # notebook executed from memory has no file to keep (the run page says so itself)
+        return None
     except SnapshotError as exc:
         if str(exc) not in _warned:
             _warned.add(str(exc))
