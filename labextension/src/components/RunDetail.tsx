@@ -13,6 +13,7 @@ import { ArtifactBrowser } from '../runpage/ArtifactBrowser';
 import { MetricCharts } from '../runpage/MetricCharts';
 import { Provenance } from '../runpage/Provenance';
 import { formatValue, IRunDetail } from '../tokens';
+import { KeyValueTable } from './KeyValueTable';
 import { StatusBadge } from './RunTable';
 import { SweepSection } from './Sweep';
 
@@ -22,22 +23,6 @@ export interface IRunDetailProps {
   onDeleteOrRestore: (run: IRunDetail) => Promise<boolean>;
   /** Why the store may only be read (Delete / Restore is disabled with it as tooltip), or null. */
   readOnly?: string | null;
-}
-
-/** A two-column table of keys and their values. */
-function KeyValueTable(props: { entries: Array<[string, string]> }): JSX.Element {
-  return (
-    <table className="mlnb-kv">
-      <tbody>
-        {props.entries.map(([key, value]) => (
-          <tr key={key}>
-            <th>{key}</th>
-            <td>{value}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
 }
 
 function KeyValues(props: { title: string; entries: Array<[string, string]> }): JSX.Element {

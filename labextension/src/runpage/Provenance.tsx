@@ -7,6 +7,7 @@
 import * as React from 'react';
 
 import * as api from '../api';
+import { KeyValueTable } from '../components/KeyValueTable';
 import { IRunDetail } from '../tokens';
 import { WHOLE_FILE_LIMIT } from './ArtifactBrowser';
 import { INotebookView, parseNotebook } from './notebook';
@@ -22,16 +23,7 @@ function Pairs(props: { title: string; entries: Array<[string, string]> }): JSX.
   return (
     <div className="mlnb-rp-prov-group">
       <h4>{props.title}</h4>
-      <table className="mlnb-kv">
-        <tbody>
-          {props.entries.map(([key, value]) => (
-            <tr key={key}>
-              <th>{key}</th>
-              <td>{value}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <KeyValueTable entries={props.entries} />
     </div>
   );
 }
