@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,4 +32,8 @@ def ip(tracking: Any) -> Iterator[TestingShell]:
     shell.run_cell("%load_ext mlnb")
     yield shell
     shell.run_cell("%unload_ext mlnb")
+    # InteractiveShell registers its atexit_operations (a reset and a full gc.collect()) for
+    # the process's exit: left registered, every test's shell and namespace stay alive to the
+    # end and each collects a heap of the whole suite at exit, minutes after the last test
+    atexit.unregister(shell.atexit_operations)
     TestingShell.clear_instance()
