@@ -166,6 +166,34 @@ async def test_metric_history_downsampled_keeps_extremes(jp_fetch: Any, filled: 
     assert len(both["histories"][info.run_id]["loss"]) <= 100
 
 
+async def test_metric_histories_as_columns(jp_fetch: Any, filled: Store) -> None:
+    info = filled.create_run("1", run_name="columns")
+    values = [math.cos(i / 30) for i in range(9_000)]
+    values[0], values[4_000], values[8_999] = math.nan, math.inf, -math.inf
+    filled.log_batch(info.run_id, metrics=[Metric("loss", v, 7 + i, i) for i, v in enumerate(values)]
+                     + [Metric("acc", 0.5, 1, 0)])
+    other = filled.create_run("1", run_name="no metrics").run_id
+    response = await jp_fetch("mlnb", "api", "metric-histories", params=[
+        ("run_id", info.run_id), ("run_id", other), ("max_points", "400"), ("columns", "1")])
+    text = response.body.decode()
+    body = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c}"))["histories"]
+    assert body[other] == {} and body[info.run_id]["acc"] == {"step": [0], "timestamp": [1],
+                                                              "value": [0.5]}
+    loss = body[info.run_id]["loss"]
+    points = await get_json(jp_fetch, "metric-histories", run_id=info.run_id, key="loss",
+                            max_points=400)
+    # the same points as the point form, the non-finite ones spelt alike
+    assert [{"step": s, "value": v, "timestamp": t} for s, t, v in zip(
+        loss["step"], loss["timestamp"], loss["value"], strict=True)] == \
+        points["histories"][info.run_id]["loss"]
+    assert 4 < len(loss["step"]) <= 400 and loss["step"][0] == 0 and loss["step"][-1] == 8_999
+    assert {"NaN", "Infinity", "-Infinity"} <= set(loss["value"])
+    finite = [v for v in loss["value"] if isinstance(v, float)]
+    assert min(finite) == min(v for v in values if math.isfinite(v))
+    code, error = await fail(jp_fetch, "metric-histories", run_id=info.run_id, columns="yes")
+    assert code == 400 and "columns must be 1 or 0" in error["message"]
+
+
 async def test_delete_and_restore(jp_fetch: Any, filled: Store) -> None:
     run_id = filled.search_runs(["1"], "attributes.run_name = 'run-05'")[0].info.run_id
     response = await jp_fetch("mlnb", "api", "runs", run_id, method="DELETE", headers=json_headers())

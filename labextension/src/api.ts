@@ -23,7 +23,8 @@ import {
   IRunQuery,
   ISweep,
   IVersion,
-  IVersionEvaluation
+  IVersionEvaluation,
+  JsonNumber
 } from './tokens';
 import { IRunDiff } from './diff/types';
 
@@ -178,9 +179,35 @@ export async function metricHistories(
   maxPoints = 1000,
   settings = serverSettings()
 ): Promise<Record<string, Record<string, IMetricPoint[]>>> {
-  const params = { run_id: runIds, key: keys, max_points: maxPoints };
-  type Body = { histories: Record<string, Record<string, IMetricPoint[]>> };
-  return (await getJson<Body>('metric-histories', params, settings)).histories;
+  // asked as columns: a third of the bytes to send and parse, and no object per point to encode
+  const params = { run_id: runIds, key: keys, max_points: maxPoints, columns: 1 };
+  type Body = { histories: Record<string, Record<string, IMetricColumns>> };
+  const { histories } = await getJson<Body>('metric-histories', params, settings);
+  const out: Record<string, Record<string, IMetricPoint[]>> = {};
+  for (const [runId, byKey] of Object.entries(histories)) {
+    out[runId] = {};
+    for (const [key, columns] of Object.entries(byKey)) {
+      out[runId][key] = pointsOfColumns(columns);
+    }
+  }
+  return out;
+}
+
+/** One history as the server sends it with `columns=1`. */
+export interface IMetricColumns {
+  step: number[];
+  timestamp: number[];
+  value: JsonNumber[];
+}
+
+/** The points of a history sent as columns (steps, timestamps and values of equal length). */
+export function pointsOfColumns(columns: IMetricColumns): IMetricPoint[] {
+  const { step, timestamp, value } = columns;
+  const points: IMetricPoint[] = new Array(step.length);
+  for (let i = 0; i < step.length; i++) {
+    points[i] = { step: step[i], value: value[i], timestamp: timestamp[i] };
+  }
+  return points;
 }
 
 /** The files and folders directly under `path` in a run's artifacts. */

@@ -14,8 +14,9 @@ from tornado import web
 from mlnb._version import __version__
 from mlnb.entities import Experiment, Metric, Run, ViewType
 from mlnb.errors import MlnbError
-from mlnb.server.base import API_VERSION, MlnbHandler, dump
+from mlnb.server.base import API_VERSION, MlnbHandler, dump, finite_floats
 from mlnb.store.location import resolve
+from mlnb.store.metrics import Columns
 
 VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
 LIST_TAG_CHARS = 300  # tag values in a run list are cut here; the run detail has them whole
@@ -221,7 +222,7 @@ class RunsHandler(MlnbHandler):
         filter_string = self.get_query_argument("filter", "") or None
         order_by = [o for o in self.get_query_arguments("order_by") if o.strip()] or None
         view_name = self.get_query_argument("view", "active")
-        extremes = self.get_query_argument("extremes", "") in ("1", "true")
+        extremes = self.bool_arg("extremes")
         if view_name not in VIEWS:
             raise web.HTTPError(400, f"view must be one of {sorted(VIEWS)}, not {view_name[:40]!r}.")
         store = self.store()
@@ -357,26 +358,40 @@ class MetricHistoryHandler(MlnbHandler):
 
 
 class MetricHistoriesHandler(MlnbHandler):
-    """``GET metric-histories?run_id=..&run_id=..&key=..&max_points=``: for the compare charts."""
+    """``GET metric-histories?run_id=..&run_id=..&key=..&max_points=&columns=``: for charts."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        """``GET metric-histories?run_id=...&key=...``: histories of several runs, downsampled."""
+        """``GET metric-histories?run_id=...&key=...``: histories of several runs, downsampled.
+
+        Each history is a list of ``{step, value, timestamp}`` points, or with ``columns=1``
+        three lists ``{step: [...], timestamp: [...], value: [...]}`` (what charts draw from: a
+        third of the bytes, and no object per point on either side).
+        """
         run_ids = self.get_query_arguments("run_id")
         if not run_ids or len(run_ids) > MAX_COMPARE_RUNS:
             raise web.HTTPError(400, f"Give between 1 and {MAX_COMPARE_RUNS} run_id arguments.")
         keys = self.get_query_arguments("key") or None
         max_points = self.int_arg("max_points", DEFAULT_MAX_POINTS, 4, MAX_POINTS_CAP)
+        as_columns = self.bool_arg("columns")
         store = self.store()
 
-        def histories() -> dict[str, dict[str, list[Metric]]]:
+        def histories() -> dict[str, dict[str, Columns]]:
             for run_id in run_ids:
                 store.get_run_info(run_id)  # 404 for an unknown run
-            return store.metric_histories(run_ids, keys, max_points=max_points)
+            return store.metric_history_columns(run_ids, keys, max_points=max_points)
 
         found = await self.blocking(histories)
+        if as_columns:
+            self.send_json({"histories": {
+                run_id: {key: {"step": steps, "timestamp": stamps, "value": finite_floats(values)}
+                         for key, (steps, stamps, values) in by_key.items()}
+                for run_id, by_key in found.items()}}, finite=True)
+            return
         self.send_json({"histories": {
-            run_id: {key: points_json(points) for key, points in by_key.items()}
+            run_id: {key: [{"step": s, "value": v, "timestamp": t}
+                           for s, t, v in zip(*columns, strict=True)]
+                     for key, columns in by_key.items()}
             for run_id, by_key in found.items()
         }})

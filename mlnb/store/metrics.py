@@ -166,16 +166,33 @@ class MetricQueries:
             stretch's first, lowest, highest and last point (:meth:`sampled_history`); default
             every point.
         """
-        out: dict[str, dict[str, list[Metric]]] = {r: {} for r in run_ids}
+        return {run_id: {key: list(map(Metric, [key] * len(steps), values, timestamps, steps))
+                         for key, (steps, timestamps, values) in by_key.items()}
+                for run_id, by_key in self.metric_history_columns(run_ids, keys, max_points).items()}
+
+    def metric_history_columns(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None,
+        max_points: int | None = None,
+    ) -> dict[str, dict[str, Columns]]:
+        """:meth:`metric_histories` as columns: run -> key -> ``(steps, timestamps, values)``.
+
+        What charts read: no object per point, so a grid of long histories is cheap to serve.
+
+        :param run_ids: the runs (an unknown one has no histories).
+        :param keys: only these metrics; default all.
+        :param max_points: at most this many points per history (at least 4), as in
+            :meth:`metric_histories`; default every point.
+        """
+        out: dict[str, dict[str, Columns]] = {r: {} for r in run_ids}
         found = self._series(run_ids, keys)
         if max_points is not None:
             for run_id, key, series_id in found:
-                out[run_id][key] = self._sampled(series_id, key, max_points)[1]
+                out[run_id][key] = self._sampled(series_id, max_points)[1]
             return out
         named = {series_id: (run_id, key) for run_id, key, series_id in found}
-        for series_id, (steps, timestamps, values) in self._columns(list(named)).items():
+        for series_id, columns in self._columns(list(named)).items():
             run_id, key = named[series_id]
-            out[run_id][key] = list(map(Metric, [key] * len(steps), values, timestamps, steps))
+            out[run_id][key] = columns
         return out
 
     def sampled_history(self, run_id: str, key: str, max_points: int) -> tuple[int, list[Metric]]:
@@ -196,7 +213,8 @@ class MetricQueries:
                               [run_id, key])
         if not found:
             return 0, []
-        return self._sampled(found[0][0], key, max_points)
+        total, (steps, timestamps, values) = self._sampled(found[0][0], max_points)
+        return total, list(map(Metric, [key] * len(steps), values, timestamps, steps))
 
     def count_points(self, run_id: str, key: str | None = None) -> int:
         """How many points the run's metrics hold (packed and not yet packed alike).
@@ -305,7 +323,8 @@ class MetricQueries:
                 parts[series_id].append(_Part(s, t, v, _ascending(s)))
         return {series_id: _in_step_order(found) for series_id, found in parts.items()}
 
-    def _sampled(self, series_id: int, key: str, max_points: int) -> tuple[int, list[Metric]]:
+    def _sampled(self, series_id: int, max_points: int) -> tuple[int, Columns]:
+        """``(points in the series, at most max_points of them as columns)``."""
         max_points = max(4, max_points)
         summaries = self.cx.query(
             "SELECT points, min_step, max_step, in_step_order, summary FROM metric_chunks "
@@ -319,12 +338,15 @@ class MetricQueries:
             try:
                 blocks = [b for row in summaries for b in point_codec.summary_blocks(row[4])]
                 if len(blocks) >= stretches // 2:  # fine enough to draw without unpacking
-                    return total, _from_summaries(key, blocks, tail, stretches)
+                    return total, _from_summaries(blocks, tail, stretches)
             except records.MalformedRow as problem:
                 records.skip(f"the chunk summaries of metric series {series_id}", problem)
         steps, timestamps, values = self._columns([series_id])[series_id]
         kept = thin(values, max_points)
-        return len(steps), [Metric(key, values[i], timestamps[i], steps[i]) for i in kept]
+        if len(kept) == len(steps):
+            return len(steps), (steps, timestamps, values)
+        return len(steps), ([steps[i] for i in kept], [timestamps[i] for i in kept],
+                            [values[i] for i in kept])
 
 
 def latest_point(steps: Sequence[int], timestamps: Sequence[int],
@@ -450,8 +472,8 @@ def _chunks_in_order(summaries: Sequence[Sequence[Any]], tail: list[tuple[int, i
     return _ascending(steps) and (not steps or previous is None or steps[0] >= previous)
 
 
-def _from_summaries(key: str, blocks: list[list[tuple[int, int, float]]],
-                    tail: list[tuple[int, int, float]], stretches: int) -> list[Metric]:
+def _from_summaries(blocks: list[list[tuple[int, int, float]]],
+                    tail: list[tuple[int, int, float]], stretches: int) -> Columns:
     """Per group of the chunks' summarised stretches (the tail counts as one), its first, lowest,
     highest and last point."""
     if tail:
@@ -460,7 +482,7 @@ def _from_summaries(key: str, blocks: list[list[tuple[int, int, float]]],
         blocks.append([tail[0], tail[-1], tail[min(finite, key=values.__getitem__)],
                        tail[max(finite, key=values.__getitem__)]])
     size = -(-len(blocks) // stretches)
-    kept: list[Metric] = []
+    kept: list[tuple[int, int, float]] = []
     for start in range(0, len(blocks), size):
         group = blocks[start:start + size]
         extremes = [p for block in group for p in block[2:] if p[2] == p[2]]
@@ -468,8 +490,8 @@ def _from_summaries(key: str, blocks: list[list[tuple[int, int, float]]],
         if extremes:
             chosen.add(min(extremes, key=lambda p: p[2]))
             chosen.add(max(extremes, key=lambda p: p[2]))
-        kept.extend(Metric(key, v, t, s) for s, t, v in sorted(chosen, key=_by_step_then_time))
-    return kept
+        kept.extend(sorted(chosen, key=_by_step_then_time))
+    return [p[0] for p in kept], [p[1] for p in kept], [p[2] for p in kept]
 
 
 def _by_step_then_time(point: tuple[int, int, float]) -> tuple[int, int]:

@@ -83,11 +83,28 @@ describe('GET endpoints', () => {
     expect(second.searchParams.get('offset')).toBe('0');
   });
 
-  it('repeats run_id and key for metric histories and unwraps them', async () => {
-    const histories = { a: { loss: [{ step: 0, value: 'NaN', timestamp: 1 }] } };
+  it('repeats run_id and key for metric histories, asks for columns and turns them into points', async () => {
+    const histories = {
+      a: {
+        loss: { step: [0, 5], timestamp: [1, 2], value: ['NaN', 0.5] },
+        acc: { step: [], timestamp: [], value: [] }
+      },
+      b: {}
+    };
     const { settings, requests } = fakeServer(json({ histories }));
-    await expect(api.metricHistories(['a', 'b'], ['loss', 'acc'], 500, settings)).resolves.toEqual(histories);
-    expect(requests[0].url).toBe(`${API}/metric-histories?run_id=a&run_id=b&key=loss&key=acc&max_points=500`);
+    await expect(api.metricHistories(['a', 'b'], ['loss', 'acc'], 500, settings)).resolves.toEqual({
+      a: {
+        loss: [
+          { step: 0, value: 'NaN', timestamp: 1 },
+          { step: 5, value: 0.5, timestamp: 2 }
+        ],
+        acc: []
+      },
+      b: {}
+    });
+    expect(requests[0].url).toBe(
+      `${API}/metric-histories?run_id=a&run_id=b&key=loss&key=acc&max_points=500&columns=1`
+    );
   });
 
   it('unwraps the experiment, model and artifact lists', async () => {
