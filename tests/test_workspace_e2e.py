@@ -265,3 +265,49 @@ def test_workspace_grid_grouping_views_xss_and_dark_theme(
     page.screenshot(path=str(output_dir / "workspace-dark.png"), full_page=True)
     assert (output_dir / "workspace-dark.png").stat().st_size > 10_000
     assert page.evaluate("window.__xss") is None
+
+
+def test_sorting_past_the_runs_loaded_asks_the_server(
+        lab_server: Any, browser_page: Any) -> None:  # noqa: F811
+    """An experiment of more runs than the workspace loads (20,000): a sort by a metric's last
+    value brings the first of all runs, not of those loaded; a sort by its min says it cannot."""
+    page, server = browser_page, lab_server
+    store = Store(StoreLocation(server.root / ".mlnb" / "mlnb.db", server.root / ".mlnb" / "artifacts"))
+    eid = store.create_experiment("many")
+    total = 20_050
+    for i in range(total):  # the oldest runs (not loaded: newest come first) have the most loss
+        run = store.create_run(eid, run_name=f"r{i:05d}", start_time=1_700_000_000_000 + i).run_id
+        store.log_batch(run, metrics=[Metric("loss", float(total - i), 1_700_000_000_000, 0)])
+    page.set_default_timeout(60_000)
+    page.goto(f"{server.url}/lab?token={server.token}")
+    page.click(".jp-LauncherCard:has-text('Experiments')", timeout=90_000)
+    page.select_option(f"{WS} select[aria-label='experiment']", label="many")
+    page.wait_for_selector(f"{WS} .mlnb-ws-tr >> text=r20049")
+    count = page.locator(f"{WS} .mlnb-ws-count")
+    page.wait_for_function(f"document.querySelector('{WS} .mlnb-ws-count').textContent"
+                           f".startsWith('20000 of {total} runs')")
+    page.click(f"{WS} button:has-text('Columns…')")
+    for agg in ("last", "min"):
+        page.select_option(f"{WS} select[aria-label='column kind']", "metric")
+        page.select_option(f"{WS} select[aria-label='column key']", "loss")
+        page.select_option(f"{WS} select[aria-label='metric value']", agg)
+        page.click(f"{WS} button:has-text('Add column')")
+    first = page.locator(f"{WS} .mlnb-ws-tr").first
+    last_loss = page.locator(f"{WS} .mlnb-ws-th[data-column='metric:last:loss'] button.mlnb-ws-sort")
+
+    last_loss.click()  # ascending: the newest run, which was loaded anyway
+    page.wait_for_function(f"document.querySelector('{WS} .mlnb-ws-tr')?.textContent.includes('r20049')")
+    last_loss.click()  # descending: the oldest run, beyond the first 20,000 loaded by default
+    page.wait_for_function(f"document.querySelector('{WS} .mlnb-ws-tr')?.textContent.includes('r00000')")
+    page.wait_for_function(f"!document.querySelector('{WS} .mlnb-ws-count').textContent"
+                           ".startsWith('Loading')")
+    assert "the first 20000 in this order are loaded" in count.inner_text()
+    names = [t.split()[0] for t in page.locator(f"{WS} .mlnb-ws-tr").all_inner_texts()[:3]]
+    assert names == ["r00000", "r00001", "r00002"], names
+    assert page.locator(f"{WS} .mlnb-ws-note").count() == 0
+
+    # The min is not something the server orders by: the loaded runs are sorted, and it says so.
+    page.click(f"{WS} .mlnb-ws-th[data-column='metric:min:loss'] button.mlnb-ws-sort")
+    note = page.wait_for_selector(f"{WS} .mlnb-ws-note")
+    assert f"Sorted among the 20,000 runs loaded, not all {total:,}" in note.inner_text()
+    page.wait_for_function(f"document.querySelector('{WS} .mlnb-ws-tr')?.textContent.includes('r20049')")

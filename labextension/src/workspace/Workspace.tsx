@@ -9,7 +9,7 @@ import * as api from '../api';
 import { errorMessage } from '../api';
 import { IExperiment } from '../tokens';
 import { ChartGrid } from './ChartGrid';
-import { filterKeys, IWsRun, sortRuns } from './columns';
+import { filterKeys, IWsRun, sortRuns, tableOrder } from './columns';
 import { ColumnPicker, FilterInput, GroupControls } from './Controls';
 import { loadPlotly } from './Plot';
 import { RunsTable } from './RunsTable';
@@ -76,8 +76,8 @@ function merge(keys: string[], more: string[] | undefined): string[] {
  * Every matching run of an experiment, loaded page by page (the table paints on the first). The
  * rows of the previous query stay shown until the first page of the new one arrives.
  */
-function useRuns(experimentId: string, filter: string, reload: number): IRunsState {
-  const key = `${experimentId}\n${filter}\n${reload}`;
+function useRuns(experimentId: string, filter: string, reload: number, orderBy: string | null): IRunsState {
+  const key = `${experimentId}\n${filter}\n${reload}\n${orderBy ?? ''}`;
   const [state, setState] = React.useState<IRunsState & { key: string }>({ ...NO_RUNS, key: '' });
   React.useEffect(() => {
     if (!experimentId) {
@@ -102,7 +102,9 @@ function useRuns(experimentId: string, filter: string, reload: number): IRunsSta
           tags: merge(first ? [] : s.tags, page.tag_keys)
         }));
       },
-      () => cancelled
+      () => cancelled,
+      undefined,
+      orderBy
     )
       .then(() => !cancelled && setState(s => ({ ...s, key, loading: false })))
       .catch(
@@ -113,7 +115,7 @@ function useRuns(experimentId: string, filter: string, reload: number): IRunsSta
     return () => {
       cancelled = true;
     };
-  }, [experimentId, filter, reload, key]);
+  }, [experimentId, filter, reload, orderBy, key]);
   if (!experimentId) {
     return NO_RUNS;
   }
@@ -201,7 +203,16 @@ export function Workspace(props: IWorkspaceProps): JSX.Element {
     }
   }, [experimentId, state]);
 
-  const runs = useRuns(experimentId, state.filter, reload);
+  // More runs match than the workspace loads: a sort is then asked of the server (tableOrder),
+  // so the rows loaded are the first of all of them. The count is the last one the server gave.
+  const [matching, setMatching] = React.useState(0);
+  const sortColumn = state.sort ? parseColumnId(state.sort.column) : null;
+  const order = tableOrder(matching, MAX_WORKSPACE_RUNS, sortColumn, state.sort?.descending ?? false);
+  const runs = useRuns(experimentId, state.filter, reload, order.orderBy);
+  const counted = !runs.loading || runs.runs.length ? runs.total : matching;
+  if (counted !== matching) {
+    setMatching(counted); // state derived while rendering: React renders again at once
+  }
   // Plotly's bundle is large and its evaluation blocks the page for a moment: load it once the
   // first rows are shown and the browser is idle, so neither the table nor the first chart
   // waits for it.
@@ -217,11 +228,10 @@ export function Workspace(props: IWorkspaceProps): JSX.Element {
       setTimeout(() => void loadPlotly(), 200);
     }
   }, [painted]);
-  const sortColumn = state.sort ? parseColumnId(state.sort.column) : null;
   const sorted = React.useMemo(
-    () => sortRuns(runs.runs, sortColumn, state.sort?.descending ?? false),
+    () => (order.sortLoaded ? sortRuns(runs.runs, sortColumn, state.sort?.descending ?? false) : runs.runs),
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [runs.runs, state.sort?.column, state.sort?.descending]
+    [runs.runs, state.sort?.column, state.sort?.descending, order.sortLoaded]
   );
   const chartRuns = React.useMemo(() => {
     const chosen = sorted.filter(r => selected.has(r.run_id));
@@ -306,7 +316,9 @@ export function Workspace(props: IWorkspaceProps): JSX.Element {
         <span className="mlnb-ws-count" aria-live="polite">
           {runs.loading ? 'Loading ' : ''}
           {runs.runs.length} of {runs.total} runs
-          {runs.total > MAX_WORKSPACE_RUNS ? ` (the first ${MAX_WORKSPACE_RUNS} are loaded)` : ''}
+          {runs.total > MAX_WORKSPACE_RUNS
+            ? ` (the first ${MAX_WORKSPACE_RUNS}${order.orderBy ? ' in this order' : ''} are loaded)`
+            : ''}
           {selected.size ? `, ${selected.size} selected` : ''}
         </span>
         {selected.size > 0 && <button onClick={() => setSelected(new Set())}>Clear selection</button>}
@@ -322,6 +334,11 @@ export function Workspace(props: IWorkspaceProps): JSX.Element {
           onChange={(groupBy, center, band) => update({ groupBy, center, band })}
         />
       </div>
+      {order.note && (
+        <div className="mlnb-ws-note" role="status">
+          {order.note}
+        </div>
+      )}
       {showColumns && (
         <ColumnPicker
           columns={state.columns}

@@ -120,6 +120,76 @@ export function sortRuns(runs: IWsRun[], column: IColumn | null, descending: boo
   return keyed.map(k => k.run);
 }
 
+const SERVER_ATTRIBUTES = new Set(['run_name', 'status', 'start_time', 'duration', 'user_id', 'run_id']);
+
+/**
+ * The server's order-by clause for a column (MLflow's grammar, missing values last), or null
+ * when the server cannot order by it: a metric's min or max, or a key with both a backtick and
+ * a double quote in it.
+ */
+export function serverOrderBy(column: IColumn | null, descending: boolean): string | null {
+  if (!column) {
+    return null;
+  }
+  const direction = descending ? ' DESC' : ' ASC';
+  if (column.kind === 'attr') {
+    return SERVER_ATTRIBUTES.has(column.key) ? `attributes.${column.key}${direction}` : null;
+  }
+  if (column.kind === 'metric' && (column.agg ?? 'last') !== 'last') {
+    return null;
+  }
+  const prefix = column.kind === 'metric' ? 'metrics' : column.kind === 'param' ? 'params' : 'tags';
+  const key = column.key;
+  if (!key.includes('`')) {
+    return `${prefix}.\`${key}\`${direction}`;
+  }
+  return key.includes('"') ? null : `${prefix}."${key}"${direction}`;
+}
+
+/** How the table is ordered: by the browser over the runs loaded, or by the server. */
+export interface ITableOrder {
+  /** The order-by clause the runs are loaded with (null: the server's default, newest first). */
+  orderBy: string | null;
+  /** Whether the browser sorts the loaded runs. */
+  sortLoaded: boolean;
+  /** What the user should know about the order, or null. */
+  note: string | null;
+}
+
+/**
+ * The table's order. When every matching run is loaded (`total <= loadable`), the browser sorts
+ * them. When there are more, a sort the server can do is done there, so the runs loaded are the
+ * first of all of them in that order; one it cannot do (a metric's min or max) sorts only the
+ * runs loaded, and the note says so.
+ *
+ * @param total - the runs matching the filter (as last counted).
+ * @param loadable - the most runs the workspace loads.
+ * @param column - the sort column, or null.
+ * @param descending - the direction.
+ */
+export function tableOrder(
+  total: number,
+  loadable: number,
+  column: IColumn | null,
+  descending: boolean
+): ITableOrder {
+  if (total <= loadable || !column) {
+    return { orderBy: null, sortLoaded: true, note: null };
+  }
+  const orderBy = serverOrderBy(column, descending);
+  if (orderBy) {
+    return { orderBy, sortLoaded: false, note: null };
+  }
+  return {
+    orderBy: null,
+    sortLoaded: true,
+    note:
+      `Sorted among the ${loadable.toLocaleString('en-US')} runs loaded, not all ` +
+      `${total.toLocaleString('en-US')}: the server sorts by a metric's last value, not its min or max. ` +
+      'Narrow the filter to sort every run.'
+  };
+}
+
 /** Everything a filter may name: attributes, then `params.`, `metrics.` and `tags.` keys. */
 export function filterKeys(params: string[], metrics: string[], tags: string[]): string[] {
   // A key is written bare when the grammar reads it as one word, else in backticks.

@@ -45,7 +45,8 @@ export async function runsPage(
   filter: string,
   offset: number,
   limit = RUN_PAGE,
-  settings: ServerConnection.ISettings = serverSettings()
+  settings: ServerConnection.ISettings = serverSettings(),
+  orderBy: string | null = null
 ): Promise<IWsRunPage> {
   const url = apiUrl(settings, 'runs', {
     experiment_id: experimentId,
@@ -53,23 +54,28 @@ export async function runsPage(
     view: 'active',
     limit,
     offset,
-    extremes: '1'
+    extremes: '1',
+    ...(orderBy ? { order_by: orderBy } : {})
   });
   return json<IWsRunPage>(await request('GET', url, settings));
 }
 
 /**
- * Every matching run (up to MAX_WORKSPACE_RUNS): the first page is handed to `onPage` as soon as
- * it arrives, the others as they come (four at a time). Stops when `cancelled()` turns true.
+ * Every matching run (up to MAX_WORKSPACE_RUNS), in the server's default order or `orderBy`: the
+ * first page is handed to `onPage` as soon as it arrives, the others in order as they come (four
+ * at a time). Stops when `cancelled()` turns true.
  */
 export async function loadAllRuns(
   experimentId: string,
   filter: string,
   onPage: (runs: IWsRun[], page: IWsRunPage, loaded: number) => void,
   cancelled: () => boolean,
-  settings: ServerConnection.ISettings = serverSettings()
+  settings: ServerConnection.ISettings = serverSettings(),
+  orderBy: string | null = null
 ): Promise<number> {
-  const first = await runsPage(experimentId, filter, 0, FIRST_PAGE, settings);
+  const page = (offset: number, limit: number): Promise<IWsRunPage> =>
+    runsPage(experimentId, filter, offset, limit, settings, orderBy);
+  const first = await page(0, FIRST_PAGE);
   if (cancelled()) {
     return 0;
   }
@@ -82,13 +88,13 @@ export async function loadAllRuns(
   }
   while (offsets.length && !cancelled()) {
     const batch = offsets.splice(0, 4);
-    const pages = await Promise.all(batch.map(o => runsPage(experimentId, filter, o, RUN_PAGE, settings)));
+    const pages = await Promise.all(batch.map(o => page(o, Math.min(RUN_PAGE, total - o))));
     if (cancelled()) {
       break;
     }
-    for (const page of pages) {
-      loaded += page.runs.length;
-      onPage(page.runs, page, loaded);
+    for (const next of pages) {
+      loaded += next.runs.length;
+      onPage(next.runs, next, loaded);
     }
   }
   return first.total;
