@@ -72,6 +72,7 @@ def fill_mlnb(root: Path, sizes: Sizes) -> dict[str, str]:
         run = store.create_run(ids["table"], run_name=f"run-{i:05d}", start_time=T0 + i).run_id
         store.log_batch(run, params=[Param(f"p{j}", str((i + j) % 7)) for j in range(5)],
                         metrics=[Metric(f"m{j}", math.sin(i + j), T0 + i, 0) for j in range(3)])
+        store.update_run(run, "FINISHED", T0 + i + 1)  # finished, as MLflow's copy is
     for name, steps in (("grid", sizes.steps), ("grid-small", sizes.mlflow_steps)):
         ids[name] = store.create_experiment(name)
         for r in range(sizes.grid_runs):
@@ -82,6 +83,7 @@ def fill_mlnb(root: Path, sizes: Sizes) -> dict[str, str]:
                     store.log_batch(run, metrics=[
                         Metric(key, 1 / (1 + s / 100) + 0.01 * math.sin(s + r), T0 + s, s)
                         for s in range(start, min(steps, start + 10_000))])
+            store.update_run(run, "FINISHED", T0 + r + 1)
     return ids
 
 

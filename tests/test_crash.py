@@ -105,6 +105,22 @@ def test_a_recycled_pid_does_not_keep_a_run_alive(store: Store) -> None:
     assert store.reap_dead_runs() == [run_id]
 
 
+def test_runs_sharing_a_process_are_reaped_together(store: Store) -> None:
+    """The process of many runs is checked once; each run still gets its own verdict."""
+    live = [store.create_run("0").run_id for _ in range(3)]
+    dead = [store.create_run("0").run_id for _ in range(3)]
+    odd = store.create_run("0").run_id
+    with store.cx.write() as conn:  # three runs of a process gone; one run with a damaged record
+        conn.execute("UPDATE runs SET pid_start = 'gone' WHERE run_id IN (?, ?, ?)", dead)
+        conn.execute("UPDATE runs SET pid = -5 WHERE run_id = ?", [odd])
+    with pytest.warns(UserWarning, match=odd):
+        reaped = store.reap_dead_runs()
+    assert sorted(reaped) == sorted(dead)
+    untouched = [*live, odd]
+    assert {r: store.get_run_info(r).status for r in untouched} == dict.fromkeys(untouched, "RUNNING")
+    assert {store.get_run_info(r).status for r in dead} == {"KILLED"}
+
+
 def _run_script(tmp_path: Path, mode: str) -> tuple[subprocess.CompletedProcess[str], Store]:
     store_dir = tmp_path / "store"
     result = subprocess.run([sys.executable, str(SCRIPTS / "script_end.py"), mode],

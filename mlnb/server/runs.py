@@ -226,7 +226,8 @@ class RunsHandler(MlnbHandler):
         if view_name not in VIEWS:
             raise web.HTTPError(400, f"view must be one of {sorted(VIEWS)}, not {view_name[:40]!r}.")
         store = self.store()
-        self._reap_sometimes(store)
+        if self._reap_due():
+            await self.blocking(self._reap, store)  # off the event loop: it reads every RUNNING run
         cache_key = (tuple(experiment_ids), filter_string, tuple(order_by or ()), view_name, limit,
                      offset, extremes)
         cache = page_cache(self.settings)
@@ -269,16 +270,20 @@ class RunsHandler(MlnbHandler):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(body)
 
-    def _reap_sometimes(self, store: Any) -> None:
+    def _reap_due(self) -> bool:
         # Runs whose kernel died are marked KILLED here, at most every REAP_INTERVAL_S seconds.
         last = self.settings.setdefault("mlnb_last_reap", [0.0])
         now = time.monotonic()
-        if now - last[0] >= REAP_INTERVAL_S:
-            last[0] = now
-            try:
-                store.reap_dead_runs()
-            except MlnbError as exc:  # a locked store must not fail the listing
-                self.log.info("mlnb: could not reap dead runs: %s", exc)
+        if now - last[0] < REAP_INTERVAL_S:
+            return False
+        last[0] = now
+        return True
+
+    def _reap(self, store: Any) -> None:
+        try:
+            store.reap_dead_runs()
+        except MlnbError as exc:  # a locked store must not fail the listing
+            self.log.info("mlnb: could not reap dead runs: %s", exc)
 
 
 class RunHandler(MlnbHandler):

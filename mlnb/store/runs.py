@@ -503,14 +503,27 @@ class RunQueries:
         running = self.cx.query(
             "SELECT run_id, pid, pid_start FROM runs WHERE status = 'RUNNING' AND host = ?", [host]
         )
+        # One check per process, not per run: a sweep's thousands of runs share a few processes.
+        checked: dict[tuple[int, str | None], bool] = {}
+
+        def alive(run_id: str, pid: object, start: object) -> bool:
+            try:
+                process = records.process(pid, start)
+            except records.MalformedRow as problem:  # left alone (never KILLED on a guess)
+                records.skip(f"the liveness check of run {run_id!r}", problem)
+                return True
+            if process not in checked:
+                checked[process] = liveness.is_alive(*process)
+            return checked[process]
+
         dead = [run_id for run_id, pid, start in running
-                if pid is not None and not self._alive(run_id, pid, start)]
+                if pid is not None and not alive(run_id, pid, start)]
         if self.heartbeats is not None:
             silent = self.cx.query(
                 "SELECT run_id, host, pid, pid_start FROM runs WHERE status = 'RUNNING' AND "
                 f"heartbeat < {self.cx.dialect.server_clock_ms} - ?", [heartbeat.dead_after_ms()])
             dead += [run_id for run_id, run_host, pid, start in silent if run_id not in dead and (
-                run_host != host or pid is None or not self._alive(run_id, pid, start))]
+                run_host != host or pid is None or not alive(run_id, pid, start))]
         if dead:
             t = now_ms()
             with self.cx.write() as conn:
@@ -542,13 +555,3 @@ class RunQueries:
                     f"UPDATE runs SET heartbeat = {self.cx.dialect.server_clock_ms} "
                     f"WHERE run_id IN ({marks(chunk)}) AND status = 'RUNNING'", list(chunk))
 
-    @staticmethod
-    def _alive(run_id: str, pid: object, start: object) -> bool:
-        """Whether the run's recorded process lives; a malformed record is left alone (counted
-        alive, so never marked KILLED on a guess) with a warning naming the run."""
-        try:
-            checked_pid, checked_start = records.process(pid, start)
-        except records.MalformedRow as problem:
-            records.skip(f"the liveness check of run {run_id!r}", problem)
-            return True
-        return liveness.is_alive(checked_pid, checked_start)

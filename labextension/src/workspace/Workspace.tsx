@@ -124,8 +124,12 @@ function useRuns(experimentId: string, filter: string, reload: number, orderBy: 
 
 export function Workspace(props: IWorkspaceProps): JSX.Element {
   const [experiments, setExperiments] = React.useState<IExperiment[]>([]);
-  const [experimentId, setExperimentId] = React.useState(props.experimentId ?? '');
-  const [state, setState] = React.useState<IViewState>(() => loadLocalState(props.experimentId ?? ''));
+  // The experiment last shown starts loading at once, beside the experiments' list (which
+  // replaces it when it is gone); a saved view being opened names its own.
+  const [experimentId, setExperimentId] = React.useState(
+    () => props.experimentId ?? (props.viewId ? '' : (localStorageGet('mlnb-workspace:last') ?? ''))
+  );
+  const [state, setState] = React.useState<IViewState>(() => loadLocalState(experimentId));
   const [filterText, setFilterText] = React.useState(state.filter);
   const [selected, setSelected] = React.useState<Set<string>>(new Set());
   const [reload, setReload] = React.useState(0);
@@ -187,7 +191,7 @@ export function Workspace(props: IWorkspaceProps): JSX.Element {
   }, [props.viewId, switchExperiment]);
 
   // The first experiment chosen without a view: its state kept in this browser.
-  const loadedFor = React.useRef<string | null>(props.experimentId ?? null);
+  const loadedFor = React.useRef<string | null>(experimentId || null);
   React.useEffect(() => {
     if (experimentId && loadedFor.current !== experimentId && !props.viewId) {
       loadedFor.current = experimentId;
