@@ -199,6 +199,33 @@ def test_a_chart_of_many_chunks_reads_their_summaries_alone(store: Store) -> Non
     assert min(m.value for m in kept) == -50.0 and max(m.value for m in kept) == 75.0
 
 
+def test_a_chart_of_a_few_chunks_in_step_order_is_the_series_thinned(store: Store) -> None:
+    """Too few stretches in the summaries: the chunks are unpacked as arrays and thinned, which
+    must give exactly the points the point-by-point rule keeps."""
+    run_id = _run(store)
+    rng = random.Random(11)
+    points = [(i, 10 * i + 3, rng.uniform(-1, 1)) for i in range(2 * CHUNK_MAX + 700)]
+    for i, special in ((5, math.nan), (4_100, math.inf), (6_000, -math.inf), (7_777, math.nan)):
+        points[i] = (i, 10 * i + 3, special)
+    _log(store, run_id, "loss", points[:CHUNK_MAX])
+    _log(store, run_id, "loss", points[CHUNK_MAX:2 * CHUNK_MAX])
+    for start in range(2 * CHUNK_MAX, len(points), 50):  # small batches: these stay in the tail
+        _log(store, run_id, "loss", points[start:start + 50])
+    full = store.get_metric_history(run_id, "loss")
+    total, kept = store.sampled_history(run_id, "loss", 1_000)
+    expected = [full[i] for i in thin([m.value for m in full], 1_000)]
+    assert total == len(points) and len(kept) == len(expected) < len(points)
+    assert [(m.step, m.timestamp) for m in kept] == [(m.step, m.timestamp) for m in expected]
+    assert [repr(m.value) for m in kept] == [repr(m.value) for m in expected]
+    assert {type(m.step) for m in kept} == {int} and {type(m.value) for m in kept} == {float}
+    with store.cx.write() as conn:  # a damaged chunk: skipped with a warning, the rest drawn
+        conn.execute("UPDATE metric_chunks SET vals = ? WHERE chunk_id = "
+                     "(SELECT min(chunk_id) FROM metric_chunks)", [b"\x02\xff\xff"])
+    with pytest.warns(MalformedRowWarning, match="a damaged values blob"):
+        total, kept = store.sampled_history(run_id, "loss", 1_000)
+    assert total == len(points) - CHUNK_MAX and kept[0].step == CHUNK_MAX
+
+
 def test_downsampled_read_of_a_short_series_is_the_series(store: Store) -> None:
     run_id = _run(store)
     _log(store, run_id, "acc", [(i, i, math.nan if i == 3 else i / 10) for i in range(50)])

@@ -61,6 +61,12 @@ def fill_store(root: Path) -> dict[str, float]:
     return lowest
 
 
+def _rgb(hex_colour: str) -> str:
+    """A ``#rrggbb`` colour as the browser's computed style spells it."""
+    n = int(hex_colour[1:], 16)
+    return f"rgb({n >> 16 & 255}, {n >> 8 & 255}, {n & 255})"
+
+
 def run_command(page: Any, label: str) -> None:
     """Run a command from JupyterLab's command palette by its label."""
     page.keyboard.press("Control+Shift+C")
@@ -186,6 +192,14 @@ def test_workspace_grid_grouping_views_xss_and_dark_theme(
     traces = plot_traces(page, loss_chart)
     centers = sorted(t["name"] for t in traces if t["meta"] == "center")
     assert centers == ["model=cnn (3)", "model=mlp (3)"]
+    # the grid's legend names each group in the colour of its line
+    legend = page.locator(f"{WS} .mlnb-ws-legend li")
+    assert legend.all_text_contents() == ["model=cnn (3)", "model=mlp (3)"]
+    colours = page.evaluate("""(sel) => [...document.querySelectorAll(sel + ' .js-plotly-plot')[0].data]
+        .filter(t => t.meta === 'center').map(t => t.line.color)""", arg=loss_chart)
+    swatches = legend.locator(".mlnb-ws-swatch").evaluate_all(
+        "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert swatches == [_rgb(c) for c in colours], (swatches, colours)
     assert sum(1 for t in traces if t["meta"] == "band") == 2
     assert page.locator(f"{loss_chart} path.js-fill").count() >= 2  # the bands are drawn
     page.select_option(f"{WS} select[aria-label='group band']", "ci95")
@@ -232,8 +246,8 @@ def test_workspace_grid_grouping_views_xss_and_dark_theme(
     for payload in XSS:
         row = page.locator(f"{WS} .mlnb-ws-tr", has_text=payload).first
         assert row.locator(".mlnb-ws-td").all_inner_texts().count(payload) == 3  # name, param, tag
-    legend = page.locator(f"{WS} .mlnb-ws-chart[data-chart-type='line'] .legendtext").all_text_contents()
-    assert any("<img src=x" in text for text in legend), legend
+    legend = page.locator(f"{WS} .mlnb-ws-legend li").all_text_contents()  # the line charts' one legend
+    assert all(any(f"kind={payload} (1)" == text for text in legend) for payload in XSS), legend
     assert page.evaluate("window.__xss") is None
     assert page.locator(f"{WS} img[src='x'], {WS} svg[onload]").count() == 0
 
@@ -292,7 +306,6 @@ def test_sorting_past_the_runs_loaded_asks_the_server(
         page.select_option(f"{WS} select[aria-label='column key']", "loss")
         page.select_option(f"{WS} select[aria-label='metric value']", agg)
         page.click(f"{WS} button:has-text('Add column')")
-    first = page.locator(f"{WS} .mlnb-ws-tr").first
     last_loss = page.locator(f"{WS} .mlnb-ws-th[data-column='metric:last:loss'] button.mlnb-ws-sort")
 
     last_loss.click()  # ascending: the newest run, which was loaded anyway

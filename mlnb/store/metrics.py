@@ -30,6 +30,9 @@ from mlnb.store.dialect import StoreConnection, Writer
 from mlnb.store.runs import LATEST_RANK
 from mlnb.store.sql import chunks, marks
 
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
 DIRECT_MIN = 100  # points of one key in one batch that are packed at once
 TAIL_FOLD = 1_000  # tail points that are packed into a chunk
 END_FOLD = 64  # tail points worth packing when the run ends
@@ -341,12 +344,38 @@ class MetricQueries:
                     return total, _from_summaries(blocks, tail, stretches)
             except records.MalformedRow as problem:
                 records.skip(f"the chunk summaries of metric series {series_id}", problem)
+            thinned = self._thinned_in_order(series_id, tail, max_points)
+            if thinned is not None:
+                return thinned
         steps, timestamps, values = self._columns([series_id])[series_id]
         kept = thin(values, max_points)
         if len(kept) == len(steps):
             return len(steps), (steps, timestamps, values)
         return len(steps), ([steps[i] for i in kept], [timestamps[i] for i in kept],
                             [values[i] for i in kept])
+
+
+    def _thinned_in_order(self, series_id: int, tail: list[tuple[int, int, float]],
+                          max_points: int) -> tuple[int, Columns] | None:
+        """A series in step order thinned as numpy arrays (no Python object per point); None
+        when a chunk is damaged (the caller's point-by-point read skips it with a warning)."""
+        import numpy as np  # only for long series: ``import mlnb`` stays light
+
+        parts = []
+        try:
+            for points, steps, stamps, vals in self.cx.query(
+                    "SELECT points, steps, timestamps, vals FROM metric_chunks WHERE series_id = ? "
+                    "ORDER BY chunk_id", [series_id]):
+                parts.append(point_codec.unpack_arrays(steps, stamps, vals, points))
+        except records.MalformedRow:
+            return None
+        if tail:
+            columns = list(zip(*tail, strict=True))
+            parts.append((np.array(columns[0], dtype=np.int64), np.array(columns[1], dtype=np.int64),
+                          np.array(columns[2], dtype=np.float64)))
+        steps, timestamps, values = (np.concatenate([part[i] for part in parts]) for i in range(3))
+        kept = thin(values, max_points)
+        return len(steps), (steps[kept].tolist(), timestamps[kept].tolist(), values[kept].tolist())
 
 
 def latest_point(steps: Sequence[int], timestamps: Sequence[int],
@@ -371,7 +400,7 @@ def _rank(timestamp: int, value: float) -> tuple[int, bool, float]:
     return timestamp, not nan, 0.0 if nan else value
 
 
-def thin(values: Sequence[float], max_points: int) -> list[int]:
+def thin(values: Sequence[float] | NDArray[Any], max_points: int) -> list[int]:
     """Which points a chart keeps: per stretch the first, lowest, highest and last (by index).
 
     NaN is neither lowest nor highest; a stretch of NaN alone keeps its first and last point.

@@ -1,4 +1,4 @@
-"""Packing a metric's points into compact chunks, and reading them back, with the standard library.
+"""Packing a metric's points into compact chunks, and reading them back (numpy only for charts).
 
 A chunk holds up to a few thousand points of one series, in the order they were logged, as three
 blobs: steps and timestamps as zlib-compressed 64-bit deltas (a training loop's steps and clock
@@ -28,8 +28,12 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
+from typing import TYPE_CHECKING, Any
 
 from mlnb.store.records import MalformedRow
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 _DELTAS = 0  # first value, then differences (the usual case)
 _RAW = 1  # the values themselves (differences that overflow 64 bits)
@@ -87,6 +91,54 @@ def unpack(packed_steps: bytes, packed_timestamps: bytes, packed_values: bytes,
     timestamps = _unpack_ints(packed_timestamps, points, "timestamps")
     values = _unpack_floats(packed_values, points)
     return steps, timestamps, values
+
+
+def unpack_arrays(packed_steps: bytes, packed_timestamps: bytes, packed_values: bytes,
+                  points: int) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+    """:func:`unpack` as numpy arrays (int64, int64, float64), for charts of long series: no
+    Python object per point. Imports numpy, so only readers of long series pay for it.
+
+    :param packed_steps: the steps blob.
+    :param packed_timestamps: the timestamps blob.
+    :param packed_values: the values blob.
+    :param points: how many points the chunk's row says it holds.
+    :raises MalformedRow: as :func:`unpack`.
+    """
+    import numpy as np
+
+    steps = _unpack_int_array(packed_steps, points, "steps")
+    timestamps = _unpack_int_array(packed_timestamps, points, "timestamps")
+    if not isinstance(packed_values, bytes) or not packed_values or packed_values[0] not in (
+            _PLAIN, _ZLIB):
+        raise MalformedRow("a chunk's values blob of an unknown kind")
+    try:
+        raw = zlib.decompress(packed_values[1:]) if packed_values[0] == _ZLIB else packed_values[1:]
+        values = np.frombuffer(raw, dtype="<f8")
+    except (zlib.error, ValueError) as exc:
+        raise MalformedRow(f"a damaged values blob ({exc})") from None
+    if len(values) != points:
+        raise MalformedRow(f"a values blob of {len(values)} points where the chunk says {points}")
+    return steps, timestamps, values.astype(np.float64)
+
+
+def _unpack_int_array(blob: bytes, points: int, what: str) -> NDArray[Any]:
+    import numpy as np
+
+    if not isinstance(blob, bytes) or not blob or blob[0] not in (_DELTAS, _RAW):
+        raise MalformedRow(f"a chunk's {what} blob of an unknown kind")
+    try:
+        body = np.frombuffer(zlib.decompress(blob[1:]), dtype="<i8")
+    except (zlib.error, ValueError) as exc:
+        raise MalformedRow(f"a damaged {what} blob ({exc})") from None
+    if len(body) != points:
+        raise MalformedRow(f"a {what} blob of {len(body)} points where the chunk says {points}")
+    if blob[0] == _RAW:
+        return body.astype(np.int64)
+    # Sums of a damaged blob may leave 64 bits, where numpy would wrap around silently: a float
+    # sum finds any that come near the edge, and those are summed exactly (and refused) in Python.
+    if len(body) and np.abs(np.cumsum(body, dtype=np.float64)).max() >= 2.0**62:
+        return np.array(_unpack_ints(blob, points, what), dtype=np.int64)
+    return np.cumsum(body, dtype=np.int64)
 
 
 def summary_points(summary: bytes) -> list[tuple[int, int, float]]:

@@ -3,7 +3,15 @@
  * strings escaped before Plotly sees them; x by step, wall time or time since the run started.
  */
 import { IWsRun } from '../workspace/columns';
-import { barFigure, Histories, lineFigure, runSeries, scatterFigure } from '../workspace/figures';
+import {
+  barFigure,
+  Histories,
+  lineFigure,
+  lineLegend,
+  PALETTE,
+  runSeries,
+  scatterFigure
+} from '../workspace/figures';
 import { newChart } from '../workspace/viewState';
 
 const XSS = '<img src=x onerror=alert(1)>$x$';
@@ -72,6 +80,47 @@ describe('line charts', () => {
     expect(cnn[1].fill).toBe('tonexty');
     const other = traces.filter(t => t.meta === 'center' && !t.name.startsWith('model=cnn'));
     expect(other[0].name).toBe('model=&lt;img src=x onerror=alert(1)&gt;&#36;x&#36; (1)');
+  });
+
+  it('gives a run the same colour in every chart, named once in the shared legend', () => {
+    const none = { groupBy: null, center: 'mean' as const, band: 'std' as const };
+    // r1 has no acc history: the acc chart must not shift r2 and r3 onto other colours
+    const accHistories: Histories = {
+      r2: { acc: [{ step: 0, value: 1, timestamp: 1 }] },
+      r3: { acc: [{ step: 0, value: 2, timestamp: 1 }] }
+    };
+    type Trace = { name: string; line: { color: string } };
+    const loss = lineFigure(newChart('line', { metric: 'loss' }), runs, histories, none).data as Trace[];
+    const acc = lineFigure(newChart('line', { metric: 'acc' }), runs, accHistories, none).data as Trace[];
+    expect(loss.map(t => t.line.color)).toEqual([PALETTE[0], PALETTE[1], PALETTE[2]]);
+    expect(acc.map(t => t.line.color)).toEqual([PALETTE[1], PALETTE[2]]);
+    expect(lineFigure(newChart('line', { metric: 'loss' }), runs, histories, none).layout.showlegend).toBe(
+      false
+    );
+    // the legend is text for React to escape: the raw name, not entities
+    expect(lineLegend(runs, null)).toEqual([
+      { label: `${XSS}-r1`, colour: PALETTE[0] },
+      { label: `${XSS}-r2`, colour: PALETTE[1] },
+      { label: `${XSS}-r3`, colour: PALETTE[2] }
+    ]);
+  });
+
+  it('gives a group the colour the legend shows for it', () => {
+    const grouping = {
+      groupBy: { kind: 'param' as const, key: 'model' },
+      center: 'mean' as const,
+      band: 'none' as const
+    };
+    const legend = lineLegend(runs, grouping.groupBy);
+    expect(legend).toEqual([
+      { label: 'model=cnn (2)', colour: PALETTE[0] },
+      { label: `model=${XSS} (1)`, colour: PALETTE[1] }
+    ]);
+    // a chart where the cnn runs have no points keeps the other group on its own colour
+    const only = { r3: histories.r3 };
+    type Trace = { line: { color: string }; meta?: string };
+    const traces = lineFigure(newChart('line', { metric: 'loss' }), runs, only, grouping).data as Trace[];
+    expect(traces.filter(t => t.meta === 'center').map(t => t.line.color)).toEqual([PALETTE[1]]);
   });
 
   it('puts wall time or time since the run started on x', () => {

@@ -13,7 +13,9 @@ import {
   Histories,
   IFigure,
   IGrouping,
+  ILegendEntry,
   lineFigure,
+  lineLegend,
   parallelFigure,
   scatterFigure
 } from './figures';
@@ -66,6 +68,19 @@ export function allWhole(histories: Histories, asked: number): boolean {
   return Object.values(histories).every(byKey => Object.values(byKey).every(points => points.length <= most));
 }
 
+/** Resolves when the browser is next idle (the charts of the last render drawn), at most 1 s on. */
+function afterPaint(): Promise<void> {
+  return new Promise(resolve => {
+    const idle = (window as { requestIdleCallback?: (fn: () => void, o?: { timeout: number }) => number })
+      .requestIdleCallback;
+    if (idle) {
+      idle(() => resolve(), { timeout: 1000 });
+    } else {
+      setTimeout(resolve, 50);
+    }
+  });
+}
+
 /** Histories of these runs and keys: quick coarse ones first, then 1,000 points each. */
 export function useHistories(
   runIds: string[],
@@ -95,6 +110,12 @@ export function useHistories(
       const whole = allWhole(coarse, COARSE_POINTS);
       setState({ key, histories: coarse, error: null, resolution: whole ? 'fine' : 'coarse' });
       if (!whole) {
+        // Asked once the coarse charts are drawn: the server's work for the fine histories
+        // would otherwise compete with their drawing for the same cores.
+        await afterPaint();
+        if (!alive) {
+          return;
+        }
         const fine = await fetchHistories(ids, wanted, HISTORY_POINTS);
         if (alive) {
           setState({ key, histories: fine, error: null, resolution: 'fine' });
@@ -349,6 +370,20 @@ function AddChart(props: { metricKeys: string[]; onAdd: (charts: IChart[]) => vo
   );
 }
 
+/** The line charts' one legend: a swatch and the name of each run or group (as text). */
+function LineLegend(props: { entries: ILegendEntry[] }): JSX.Element {
+  return (
+    <ul className="mlnb-ws-legend" aria-label="line chart legend">
+      {props.entries.map((entry, i) => (
+        <li key={i}>
+          <span className="mlnb-ws-swatch" style={{ background: entry.colour }} aria-hidden="true" />
+          {entry.label}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 /** The chart grid over `chartRuns` (line, bar) and `tableRuns` (scatter, parallel coordinates). */
 export function ChartGrid(props: {
   charts: IChart[];
@@ -381,10 +416,16 @@ export function ChartGrid(props: {
       }),
     [charts, chartRuns, tableRuns, histories, grouping]
   );
+  const hasLines = charts.some(c => c.type === 'line');
+  const legend = React.useMemo(
+    () => (hasLines ? lineLegend(chartRuns, grouping.groupBy) : []),
+    [hasLines, chartRuns, grouping.groupBy]
+  );
   return (
     <div className="mlnb-ws-charts-wrap" data-resolution={resolution}>
       <AddChart metricKeys={props.metricKeys} onAdd={added => onChange([...charts, ...added])} />
       {error && <div className="mlnb-error">{error}</div>}
+      {legend.length > 0 && <LineLegend entries={legend} />}
       <div className="mlnb-ws-grid">
         {charts.map((chart, i) => (
           <ChartCard

@@ -20,6 +20,32 @@ export function loadPlotly(): Promise<PlotlyModule> {
   return plotlyPromise;
 }
 
+/**
+ * Load Plotly and draw one small figure off screen, then drop it: Plotly's first figure in a page
+ * sets up fonts, styles and measuring elements, so done while the browser is idle, the user's
+ * first charts do not pay for it.
+ */
+export async function preparePlotly(): Promise<void> {
+  const Plotly = await loadPlotly();
+  const scratch = document.createElement('div');
+  scratch.style.cssText = 'position:absolute;left:-10000px;top:0;width:400px;height:200px;';
+  document.body.appendChild(scratch);
+  try {
+    await Plotly.react(
+      scratch,
+      [
+        { x: [0, 1], y: [0, 1], type: 'scatter', mode: 'lines', name: 'a' },
+        { x: [0, 1], y: [1, 0], name: 'b' }
+      ],
+      { ...themeLayout(), height: 200, showlegend: true, xaxis: { type: 'linear' }, yaxis: { type: 'log' } },
+      { displaylogo: false, responsive: false }
+    );
+  } finally {
+    Plotly.purge(scratch);
+    scratch.remove();
+  }
+}
+
 /** Text for a Plotly label: tags and MathJax never interpreted (Plotly decodes these entities). */
 export function escapePlotly(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\$/g, '&#36;');

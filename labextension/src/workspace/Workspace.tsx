@@ -11,7 +11,7 @@ import { IExperiment } from '../tokens';
 import { ChartGrid } from './ChartGrid';
 import { filterKeys, IWsRun, sortRuns, tableOrder } from './columns';
 import { ColumnPicker, FilterInput, GroupControls } from './Controls';
-import { loadPlotly } from './Plot';
+import { preparePlotly } from './Plot';
 import { RunsTable } from './RunsTable';
 import { SavedViews } from './SavedViews';
 import { getView, loadAllRuns, MAX_WORKSPACE_RUNS } from './wsApi';
@@ -227,9 +227,9 @@ export function Workspace(props: IWorkspaceProps): JSX.Element {
     }
     const idle = (window as { requestIdleCallback?: (fn: () => void) => number }).requestIdleCallback;
     if (idle) {
-      idle(() => void loadPlotly());
+      idle(() => void preparePlotly().catch(() => undefined));
     } else {
-      setTimeout(() => void loadPlotly(), 200);
+      setTimeout(() => void preparePlotly().catch(() => undefined), 200);
     }
   }, [painted]);
   const sorted = React.useMemo(

@@ -72,6 +72,46 @@ export function runSeries(run: IWsRun, points: IMetricPoint[], xAxis: XAxis): IS
 
 const X_TITLES: Record<XAxis, string> = { step: 'step', wall: 'wall time', relative: 'relative time (s)' };
 
+/** A line in the grid's legend: its text (shown as text, never as HTML) and colour. */
+export interface ILegendEntry {
+  label: string;
+  colour: string;
+}
+
+/** Each run's colour in every line chart: by its place among the runs charted. */
+function runColours(runs: IWsRun[]): Map<string, string> {
+  return new Map(runs.map((run, i) => [run.run_id, PALETTE[i % PALETTE.length]]));
+}
+
+/** Each group's colour in every line chart: by the order groups first appear among the runs. */
+function groupColours(runs: IWsRun[], spec: IGroupBy): Map<string, string> {
+  const names = [...groupBy(runs, run => groupKey(run, spec)).keys()];
+  return new Map(names.map((name, i) => [name, PALETTE[i % PALETTE.length]]));
+}
+
+function groupTitle(spec: IGroupBy, name: string, count: number): string {
+  return `${spec.key}=${name} (${count})`;
+}
+
+/**
+ * The legend shared by the grid's line charts (one legend instead of one per chart: the charts
+ * draw faster, and a run or group has the same colour in each): a run or group per entry.
+ */
+export function lineLegend(runs: IWsRun[], groupSpec: IGroupBy | null): ILegendEntry[] {
+  if (groupSpec) {
+    const colours = groupColours(runs, groupSpec);
+    return [...groupBy(runs, run => groupKey(run, groupSpec)).entries()].map(([name, members]) => ({
+      label: groupTitle(groupSpec, name, members.length),
+      colour: colours.get(name) ?? PALETTE[0]
+    }));
+  }
+  const colours = runColours(runs);
+  return runs.map(run => ({
+    label: run.run_name || run.run_id.slice(0, 8),
+    colour: colours.get(run.run_id) ?? PALETTE[0]
+  }));
+}
+
 /** A metric's line chart: a line per run, or per group its center line and band. */
 export function lineFigure(
   chart: IChart,
@@ -88,15 +128,15 @@ export function lineFigure(
   if (grouping.groupBy) {
     const spec = grouping.groupBy;
     const groups = groupBy(curves, c => groupKey(c.run, spec));
-    let index = 0;
+    const colours = groupColours(runs, spec);
     for (const [name, members] of groups) {
-      const colour = PALETTE[index++ % PALETTE.length];
+      const colour = colours.get(name) ?? PALETTE[0];
       const agg = aggregate(
         members.map(m => m.series),
         grouping.center,
         grouping.band
       );
-      const label = escapePlotly(`${spec.key}=${name} (${members.length})`);
+      const label = escapePlotly(groupTitle(spec, name, members.length));
       if (grouping.band !== 'none') {
         data.push({
           x: agg.x,
@@ -136,13 +176,14 @@ export function lineFigure(
       });
     }
   } else {
-    curves.forEach((c, i) =>
+    const colours = runColours(runs);
+    curves.forEach(c =>
       data.push({
         x: c.series.x,
         y: c.series.y,
         type: 'scatter',
         mode: c.series.x.length === 1 ? 'markers' : 'lines',
-        line: { width: 1.5, color: PALETTE[i % PALETTE.length] },
+        line: { width: 1.5, color: colours.get(c.run.run_id) ?? PALETTE[0] },
         name: runLabel(c.run)
       })
     );
@@ -152,7 +193,7 @@ export function lineFigure(
     layout: {
       xaxis: { title: { text: X_TITLES[chart.xAxis] }, type: xType },
       yaxis: { title: { text: escapePlotly(chart.metric) }, type: chart.logY ? 'log' : 'linear' },
-      showlegend: data.length > 0 && data.length <= 60
+      showlegend: false // the grid's one legend (lineLegend) names them; hovering a line does too
     }
   };
 }
