@@ -197,6 +197,43 @@ def test_external_and_active_models(tracking: Path) -> None:
         mlnb.set_active_model(name="other", model_id=active.model_id)
 
 
+def test_delete_logged_model_is_mlflows_soft_delete(tracking: Path) -> None:
+    model, X = _fit()
+    client = mlnb.MlflowClient()
+    with mlnb.start_run() as run:
+        in_run = mlnb.sklearn.log_model(model, name="clf")
+    solo = mlnb.sklearn.log_model(model, name="solo")
+    kept = mlnb.create_external_model(name="kept")
+    assert client.delete_logged_model(in_run.model_id) is None
+    client.delete_logged_model(solo.model_id)
+    client.delete_logged_model(solo.model_id)  # deleting it again changes nothing, as in MLflow
+    for info in (in_run, solo):
+        gone = f"Logged model '{info.model_id}' was deleted"
+        with pytest.raises(NotFoundError, match=gone):
+            mlnb.get_logged_model(info.model_id)
+        with pytest.raises(NotFoundError, match=gone):
+            mlnb.pyfunc.load_model(info.model_uri)
+        with pytest.raises(NotFoundError, match=gone):
+            mlnb.register_model(info.model_uri, "x")
+        with pytest.raises(NotFoundError, match=gone):
+            mlnb.set_logged_model_tags(info.model_id, {"k": "v"})
+        with pytest.raises(NotFoundError, match=gone):
+            mlnb.log_model_params({"k": "v"}, model_id=info.model_id)
+    assert [m.model_id for m in mlnb.search_logged_models(output_format="list")] == [
+        kept.model_id]
+    assert list(mlnb.search_logged_models()["name"]) == ["kept"]
+    assert client.search_logged_models(["0"]) == [kept]
+    # The row and the files stay (MLflow's soft delete): found when asked for deleted ones too.
+    assert client.store.get_logged_model(solo.model_id, allow_deleted=True).name == "solo"
+    by_run = mlnb.sklearn.load_model(f"runs:/{run.run_id}/clf")
+    assert (by_run.predict(X) == model.predict(X)).all()
+    missing = "m-" + "0" * 32
+    with pytest.raises(NotFoundError, match=f"No logged model with id '{missing}'"):
+        client.delete_logged_model(missing)
+    with pytest.raises(InvalidParameterError, match="'m-1' is not a logged model id"):
+        client.delete_logged_model("m-1")
+
+
 @pytest.mark.sqlite_only
 def test_migration_0008_is_last_and_recorded(store: Store, store_dir: Path) -> None:
     from mlnb.store import schema
