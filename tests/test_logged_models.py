@@ -42,6 +42,8 @@ def test_log_model_names_a_logged_model_of_its_run(tracking: Path) -> None:
     assert dict(logged)["artifact_location"] == f"runs:/{run.run_id}/clf"
     loaded = mlnb.sklearn.load_model(info.model_uri)
     assert (loaded.predict(X) == model.predict(X)).all()
+    # A version registered before the deletion still loads, as in MLflow.
+    assert (mlnb.pyfunc.load_model("models:/solo-reg/1").predict(X) == model.predict(X)).all()
     by_run = mlnb.sklearn.load_model(f"runs:/{run.run_id}/clf")  # the run's path still loads
     assert (by_run.predict(X) == model.predict(X)).all()
     version = mlnb.register_model(info.model_uri, "by-id")
@@ -202,7 +204,7 @@ def test_delete_logged_model_is_mlflows_soft_delete(tracking: Path) -> None:
     client = mlnb.MlflowClient()
     with mlnb.start_run() as run:
         in_run = mlnb.sklearn.log_model(model, name="clf")
-    solo = mlnb.sklearn.log_model(model, name="solo")
+    solo = mlnb.sklearn.log_model(model, name="solo", registered_model_name="solo-reg")
     kept = mlnb.create_external_model(name="kept")
     assert client.delete_logged_model(in_run.model_id) is None
     client.delete_logged_model(solo.model_id)
@@ -225,6 +227,8 @@ def test_delete_logged_model_is_mlflows_soft_delete(tracking: Path) -> None:
     assert client.search_logged_models(["0"]) == [kept]
     # The row and the files stay (MLflow's soft delete): found when asked for deleted ones too.
     assert client.store.get_logged_model(solo.model_id, allow_deleted=True).name == "solo"
+    # A version registered before the deletion still loads, as in MLflow.
+    assert (mlnb.pyfunc.load_model("models:/solo-reg/1").predict(X) == model.predict(X)).all()
     by_run = mlnb.sklearn.load_model(f"runs:/{run.run_id}/clf")
     assert (by_run.predict(X) == model.predict(X)).all()
     missing = "m-" + "0" * 32

@@ -506,6 +506,23 @@ def test_models_without_a_run_read_back_as_mlflow_3s(runless_models: Ran) -> Non
     assert runless_models.mine["found"] == ["agent", "outside_a_run"]
 
 
+@pytest.fixture(scope="module")
+def deleted_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
+    ran = Ran("logged_models_delete.py", tmp_path_factory.mktemp("deleted"), "exec")
+    yield ran
+    ran.store.close()
+
+
+def test_deleted_logged_models_read_back_as_mlflow_3s(deleted_models: Ran) -> None:
+    _same_output(deleted_models, ())
+    assert deleted_models.mine["found"] == ["kept"]
+    assert deleted_models.mine["load_deleted"] == "RESOURCE_DOES_NOT_EXIST"
+    assert deleted_models.mine["version_loads"] == 150  # a version registered before still loads
+    stages = deleted_models.store.cx.query(
+        "SELECT name, lifecycle_stage FROM logged_models ORDER BY name")
+    assert stages == [("in_run", "deleted"), ("kept", "active"), ("outside", "deleted")]
+
+
 def test_models_without_a_run_leave_no_run_in_either_store(runless_models: Ran) -> None:
     assert runless_models.store.cx.query("SELECT count(*) FROM runs")[0][0] == 0
     [theirs] = [e for e in runless_models.client.search_experiments()

@@ -349,7 +349,7 @@ def _stage_logged_model(reader: MlflowReader, staging: Store, model: MlflowLogge
                    "last_updated_timestamp, lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    [model.model_id, experiment[0][0], model.name, run_id, folder,
                     model.model_type, model.status, model.creation_timestamp,
-                    model.last_updated_timestamp, _stage(model)])
+                    model.last_updated_timestamp, _lifecycle(model)])
         for table, pairs in (("logged_model_params", model.params),
                              ("logged_model_tags", model.tags)):
             tx.executemany(f"INSERT INTO {table} (model_id, key, value) VALUES (?, ?, ?)",
@@ -374,7 +374,7 @@ def _stage_runless_model(reader: MlflowReader, staging: Store, model: MlflowLogg
                    "VALUES (?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?)",
                    [model.model_id, int(model.experiment_id), model.name, model.model_type,
                     model.status, model.creation_timestamp, model.last_updated_timestamp,
-                    _stage(model)])
+                    _lifecycle(model)])
         tx.executemany("INSERT INTO logged_model_artifacts (model_id, path, size, sha256, "
                        "created, origin, mac) VALUES (?, ?, ?, ?, ?, 'user', NULL)",
                        [(model.model_id, path, size, sha, t) for path, size, sha in records])
@@ -387,7 +387,7 @@ def _stage_runless_model(reader: MlflowReader, staging: Store, model: MlflowLogg
     summary.logged_models += 1
 
 
-def _stage(model: MlflowLoggedModel) -> str:
+def _lifecycle(model: MlflowLoggedModel) -> str:
     # MLflow's lifecycle stage of a logged model: "deleted" after delete_logged_model.
     return DELETED if model.lifecycle_stage == DELETED else "active"
 
