@@ -11,6 +11,7 @@ from mlnb.genai.evaluation import EvaluationResult, evaluate
 from mlnb.genai.judges import make_judge
 from mlnb.genai.prompts import (
     Prompt,
+    PromptModelConfig,
     PromptVersion,
     delete_prompt,
     delete_prompt_alias,
@@ -31,6 +32,7 @@ __all__ = [
     "EvaluationResult",
     "Feedback",
     "Prompt",
+    "PromptModelConfig",
     "PromptVersion",
     "Scorer",
     "compare",
