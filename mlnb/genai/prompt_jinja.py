@@ -30,9 +30,10 @@ def is_jinja2_template(template: str | list[dict[str, Any]]) -> bool:
 
 def _environment(sandbox: bool) -> Any:
     try:
-        from jinja2 import Environment, Undefined
-        from jinja2.exceptions import SecurityError
-        from jinja2.sandbox import SandboxedEnvironment
+        # jinja2 is optional: imported only when a {% %} template is formatted.
+        from jinja2 import Environment, Undefined  # jinja2: optional
+        from jinja2.exceptions import SecurityError  # jinja2: optional
+        from jinja2.sandbox import SandboxedEnvironment  # jinja2: optional
     except ImportError:
         raise InvalidParameterError(
             "The prompt is a Jinja2 template. To format the prompt, install Jinja2 with "
@@ -63,7 +64,7 @@ def render(name: str, version: int, template: str | list[dict[str, Any]], sandbo
         an undefined value used, or something the sandbox refuses).
     """
     env = _environment(sandbox)
-    from jinja2.exceptions import SecurityError, TemplateError
+    from jinja2.exceptions import SecurityError, TemplateError  # jinja2: optional, present here
 
     def one(text: str) -> str:
         try:
