@@ -179,3 +179,42 @@ def test_jinja_errors_are_mlnb_errors(tracking, monkeypatch):
         deep.format(user={"name": "x"})
     plain = register_prompt("plain", "Hi {{ who }}")
     assert plain.format(who="Ann") == "Hi Ann"  # no Jinja2 needed without {% %}
+
+
+# --- the MLflow REST API: a prompt version is created as a prompt ------------------------------
+
+
+def test_rest_prompt_versions_take_only_mlflows_placeholder_source(tracking):
+    from mlnb.mlflow_server import handle
+    from mlnb.mlflow_server.context import Context
+    from mlnb.mlflow_server.protocol import ApiRequest
+    from mlnb.tracking.client import current_store
+
+    ctx = Context(current_store())
+    config = '{"model_name": "gpt-4o"}'
+
+    def create(**fields: Any) -> Any:
+        tags = [{"key": "mlflow.prompt.is_prompt", "value": "true"},
+                {"key": "_mlflow_prompt_model_config", "value": config},
+                *fields.pop("tags", [{"key": "mlflow.prompt.text", "value": "Hi {{x}}"}])]
+        body = json.dumps({"name": "rp", "tags": tags, **fields}).encode()
+        return handle(ctx, ApiRequest("POST", "/api/2.0/mlflow/model-versions/create", body=body,
+                                      content_type="application/json"))
+
+    made = create(source="dummy-source", description="via REST")
+    assert made.status == 200 and made.payload["model_version"]["source"] == "prompt-template"
+    loaded = load_prompt("prompts:/rp/1")
+    assert loaded is not None and loaded.model_config == {"model_name": "gpt-4o"}
+    assert loaded.format(x="Ann") == "Hi Ann" and loaded.commit_message == "via REST"
+    for fields, said in (({"source": "/etc/passwd"}, "Invalid prompt source"),
+                         ({"source": "dummy-source", "run_id": "abc"}, "no run or logged model"),
+                         ({"source": "dummy-source", "tags": []}, "mlflow.prompt.text")):
+        answer = create(**fields)
+        assert answer.status == 400 and said in answer.payload["message"], answer.payload
+    mlnb.MlnbClient().create_registered_model("plain-model")
+    body = json.dumps({"name": "plain-model", "source": "dummy-source", "tags": [
+        {"key": "mlflow.prompt.is_prompt", "value": "true"},
+        {"key": "mlflow.prompt.text", "value": "x"}]}).encode()
+    answer = handle(ctx, ApiRequest("POST", "/api/2.0/mlflow/model-versions/create", body=body,
+                                    content_type="application/json"))
+    assert answer.status == 400 and "registered model, not a prompt" in answer.payload["message"]
