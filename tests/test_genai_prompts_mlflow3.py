@@ -218,3 +218,28 @@ def test_rest_prompt_versions_take_only_mlflows_placeholder_source(tracking):
     answer = handle(ctx, ApiRequest("POST", "/api/2.0/mlflow/model-versions/create", body=body,
                                     content_type="application/json"))
     assert answer.status == 400 and "registered model, not a prompt" in answer.payload["message"]
+
+
+def test_model_config_can_be_set_and_deleted_after_registration(tracking):
+    from mlnb.errors import NotFoundError
+    from mlnb.genai import delete_prompt_model_config, set_prompt_model_config
+
+    register_prompt("later", "Hi {{x}}", tags={"team": "a"})
+    set_prompt_model_config("later", 1, {"model_name": "gpt-4o", "temperature": "0.5", "k": 1})
+    loaded = load_prompt("later")
+    assert loaded is not None
+    assert loaded.model_config == {"model_name": "gpt-4o", "temperature": 0.5, "k": 1}
+    assert loaded.tags == {"team": "a"} and loaded.template == "Hi {{x}}"
+    set_prompt_model_config("later", 1, PromptModelConfig(top_k=3))
+    assert load_prompt("later").model_config == {"top_k": 3}  # type: ignore[union-attr]
+    with pytest.raises(InvalidParameterError, match="top_p"):
+        set_prompt_model_config("later", 1, {"top_p": 2})
+    delete_prompt_model_config("later", 1)
+    assert load_prompt("later").model_config is None  # type: ignore[union-attr]
+    with pytest.raises(NotFoundError, match="no tag"):
+        delete_prompt_model_config("later", 1)
+    with pytest.raises(NotFoundError):
+        set_prompt_model_config("later", 9, {"model_name": "m"})
+    mlnb.MlnbClient().create_registered_model("a-model")
+    with pytest.raises(InvalidParameterError, match="not a prompt"):
+        set_prompt_model_config("a-model", 1, {"model_name": "m"})

@@ -15,6 +15,7 @@ from mlnb.genai.prompts import (
     PromptVersion,
     delete_prompt,
     delete_prompt_alias,
+    delete_prompt_model_config,
     delete_prompt_tag,
     delete_prompt_version,
     get_prompt,
@@ -23,6 +24,7 @@ from mlnb.genai.prompts import (
     search_prompt_versions,
     search_prompts,
     set_prompt_alias,
+    set_prompt_model_config,
     set_prompt_tag,
 )
 from mlnb.genai.scorers import Feedback, Scorer, scorer
@@ -38,6 +40,7 @@ __all__ = [
     "compare",
     "delete_prompt",
     "delete_prompt_alias",
+    "delete_prompt_model_config",
     "delete_prompt_tag",
     "delete_prompt_version",
     "evaluate",
@@ -50,5 +53,6 @@ __all__ = [
     "search_prompt_versions",
     "search_prompts",
     "set_prompt_alias",
+    "set_prompt_model_config",
     "set_prompt_tag",
 ]

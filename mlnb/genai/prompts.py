@@ -41,9 +41,9 @@ from mlnb.store.registry import PROMPT_TAG, PROMPT_TEXT_TAG
 from mlnb.tracking.client import current_store
 
 __all__ = ["Prompt", "PromptModelConfig", "PromptVersion", "delete_prompt", "delete_prompt_alias",
-           "delete_prompt_tag", "delete_prompt_version", "get_prompt", "load_prompt",
-           "register_prompt", "search_prompt_versions", "search_prompts", "set_prompt_alias",
-           "set_prompt_tag"]
+           "delete_prompt_model_config", "delete_prompt_tag", "delete_prompt_version",
+           "get_prompt", "load_prompt", "register_prompt", "search_prompt_versions",
+           "search_prompts", "set_prompt_alias", "set_prompt_model_config", "set_prompt_tag"]
 
 VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\s*\}\}")
 """MLflow's ``{{ variable }}`` pattern (``PROMPT_TEMPLATE_VARIABLE_PATTERN``)."""
@@ -489,3 +489,29 @@ def delete_prompt_tag(name: str, key: str) -> None:
     if key in _RESERVED:
         raise InvalidParameterError(f"Tag {key!r} marks the prompt as a prompt; it stays.")
     _store().delete_registered_model_tag(_prompt_name(name), key)
+
+
+def set_prompt_model_config(name: str, version: int | str,
+                            model_config: PromptModelConfig | dict[str, Any]) -> None:
+    """Set or replace the model configuration of a prompt version (unlike its template, it may
+    change after the version is registered; MLflow's ``set_prompt_model_config``).
+
+    :param name: the prompt's name.
+    :param version: the version number.
+    :param model_config: a :class:`PromptModelConfig` or a dict (unknown keys kept as extra
+        settings).
+    :raises InvalidParameterError: for a bad setting, naming its field.
+    :raises NotFoundError: when there is no such prompt or version.
+    """
+    text = model_config_json(model_config)
+    _store().set_model_version_tag(_prompt_name(name), version, MODEL_CONFIG_TAG, text)
+
+
+def delete_prompt_model_config(name: str, version: int | str) -> None:
+    """Remove the model configuration of a prompt version.
+
+    :param name: the prompt's name.
+    :param version: the version number.
+    :raises NotFoundError: when there is no such prompt or version, or it has no model config.
+    """
+    _store().delete_model_version_tag(_prompt_name(name), version, MODEL_CONFIG_TAG)
