@@ -41,7 +41,8 @@ def genai(jp_root_dir: Path, jp_serverapp: Any) -> dict[str, Any]:
                          tags={"team": "search"})
     v2 = register_prompt("qa", [{"role": "system", "content": "Be brief"},
                                 {"role": "user", "content": "Repeat {{n}}"}],
-                         commit_message="chat")
+                         commit_message="chat", response_format={"title": XSS, "type": "object"},
+                         model_config={"model_name": XSS, "temperature": 0.2, "seed": 7})
     mlnb.genai.set_prompt_alias("qa", "production", 2)
     mlnb.MlnbClient(str(jp_root_dir / ".mlnb")).create_registered_model("churn")
     runs = {}
@@ -75,6 +76,9 @@ async def test_prompts_versions_and_one_version(jp_fetch: Any, genai: dict[str, 
     assert v2["template"] == [{"role": "system", "content": "Be brief"},
                               {"role": "user", "content": "Repeat {{n}}"}]
     assert v2["prompt_type"] == "chat" and v2["aliases"] == ["production"] and v1["aliases"] == []
+    assert v2["model_config"] == {"model_name": XSS, "temperature": 0.2, "seed": 7}
+    assert v2["response_format"] == {"title": XSS, "type": "object"}
+    assert v1["model_config"] is None and v1["response_format"] is None
     one = await get_json(jp_fetch, "prompts", "qa", "versions", "1")
     assert one["version"] == v1
 

@@ -4,6 +4,7 @@ prompt diff, the alias controls, the compare tab and promote work."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ def make_evaluations(root: Path) -> dict[int, str]:
     v1 = register_prompt("qa", f"Answer {{{{n}}}}\n{XSS}", commit_message=f"first {XSS}")
     v2 = register_prompt("qa", [{"role": "system", "content": f"Be brief {XSS}"},
                                 {"role": "user", "content": "Answer {{n}} now"}],
-                         commit_message="chat </script><script>window.__xss=4</script>")
+                         commit_message="chat </script><script>window.__xss=4</script>",
+                         model_config={"model_name": f"gpt {XSS}", "temperature": 0.2},
+                         response_format={"title": XSS, "type": "object"})
     mlnb.genai.set_prompt_alias("qa", "production", 2)
     runs = {}
     for prompt, wrong in ((v1, set()), (v2, {1, 3})):
@@ -72,6 +75,14 @@ def test_prompt_diff_aliases_compare_and_promote(
     assert "Be brief " + XSS in first.locator(".mlnb-diff-line-changed").inner_text()
     assert "Answer {{n}} now" in diff.locator(".mlnb-diff-message-added").inner_text()
     assert diff.locator(".mlnb-diff-role").all_inner_texts()[:2] == ["text → system", "user (added)"]
+    # v2's model config (a key/value table) and response format (JSON), as text.
+    settings = diff.locator(".mlnb-prompt-settings[data-version='2']")
+    assert settings.locator(".mlnb-prompt-model-config th").all_inner_texts() == [
+        "model_name", "temperature"]
+    assert settings.locator(".mlnb-prompt-model-config td").all_inner_texts() == [
+        f"gpt {XSS}", "0.2"]
+    assert json.loads(settings.locator(".mlnb-prompt-json").inner_text()) == {
+        "title": XSS, "type": "object"}
     # Diff v2 against itself: the template as text.
     page.check(f"{prompt} input[aria-label='diff from version 2']")
     page.wait_for_selector(f"{prompt} .mlnb-prompt-diff[data-from='2'][data-to='2']")

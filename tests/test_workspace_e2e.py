@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from jupyter_harness import browser_page, lab_server  # noqa: F401
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mlnb.entities import Metric, Param, RunTag
 from mlnb.store import Store, StoreLocation
@@ -69,8 +70,16 @@ def _rgb(hex_colour: str) -> str:
 
 def run_command(page: Any, label: str) -> None:
     """Run a command from JupyterLab's command palette by its label."""
-    page.keyboard.press("Control+Shift+C")
-    search = page.wait_for_selector(".lm-CommandPalette-input", state="visible")
+    for attempt in range(3):  # a key pressed while the page still takes focus can be lost
+        page.keyboard.press("Control+Shift+C")
+        try:
+            search = page.wait_for_selector(".lm-CommandPalette-input", state="visible",
+                                            timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.evaluate("document.activeElement?.blur()")  # keys then reach JupyterLab
     search.fill(label)
     page.wait_for_selector(f".lm-CommandPalette-item:has-text('{label}')")
     page.keyboard.press("Enter")

@@ -29,6 +29,10 @@ export interface IPromptVersion {
   aliases: string[];
   creation_timestamp: number;
   user_id: string;
+  /** The model and its settings (MLflow's PromptModelConfig.to_dict()), or null. */
+  model_config: Record<string, unknown> | null;
+  /** The expected response's structure (e.g. a JSON schema), or null. */
+  response_format: Record<string, unknown> | null;
 }
 
 /** A prompt version a run used. */

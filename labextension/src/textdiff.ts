@@ -50,6 +50,40 @@ interface IOp {
 }
 
 /**
+ * Walk the diff of two sequences: `onEqual` for each pair kept, `onChange` for each run of removed
+ * items and the added items that follow them (either may be empty).
+ */
+function walkDiff<T>(
+  a: readonly T[],
+  b: readonly T[],
+  same: (x: T, y: T) => boolean,
+  onEqual: (x: T, y: T) => void,
+  onChange: (removed: T[], added: T[]) => void
+): void {
+  const ops = diffSequence(a, b, same);
+  let k = 0;
+  while (k < ops.length) {
+    const op = ops[k];
+    if (op.kind === 'equal') {
+      onEqual(a[op.a], b[op.b]);
+      k++;
+      continue;
+    }
+    const removed: T[] = [];
+    const added: T[] = [];
+    while (k < ops.length && ops[k].kind === 'removed') {
+      removed.push(a[ops[k].a]);
+      k++;
+    }
+    while (k < ops.length && ops[k].kind === 'added') {
+      added.push(b[ops[k].b]);
+      k++;
+    }
+    onChange(removed, added);
+  }
+}
+
+/**
  * The edit script from `a` to `b` (a longest common subsequence): equal, removed and added
  * items in order, removals before additions where both happen at one place.
  */
@@ -177,28 +211,14 @@ function splitLines(text: string): string[] {
 export function diffLines(oldText: string, newText: string): IDiffLine[] {
   const a = splitLines(oldText);
   const b = splitLines(newText);
-  const ops = diffSequence(a, b, (x, y) => x === y);
   const out: IDiffLine[] = [];
-  let k = 0;
-  while (k < ops.length) {
-    const op = ops[k];
-    if (op.kind === 'equal') {
-      out.push({ kind: 'equal', parts: [{ kind: 'equal', text: a[op.a] }] });
-      k++;
-      continue;
-    }
-    const removed: string[] = [];
-    const added: string[] = [];
-    while (k < ops.length && ops[k].kind === 'removed') {
-      removed.push(a[ops[k].a]);
-      k++;
-    }
-    while (k < ops.length && ops[k].kind === 'added') {
-      added.push(b[ops[k].b]);
-      k++;
-    }
-    out.push(...pairLines(removed, added));
-  }
+  walkDiff(
+    a,
+    b,
+    (x, y) => x === y,
+    x => out.push({ kind: 'equal', parts: [{ kind: 'equal', text: x }] }),
+    (removed, added) => out.push(...pairLines(removed, added))
+  );
   return out;
 }
 
@@ -288,30 +308,18 @@ export function diffTemplates(oldTemplate: Template, newTemplate: Template): Tem
   }
   const a = messagesOf(oldTemplate);
   const b = messagesOf(newTemplate);
-  const ops = diffSequence(a, b, (x, y) => x.role === y.role);
   const messages: IMessageDiff[] = [];
-  let k = 0;
-  while (k < ops.length) {
-    const op = ops[k];
-    if (op.kind === 'equal') {
-      messages.push(messageDiff(a[op.a], b[op.b]));
-      k++;
-      continue;
+  walkDiff(
+    a,
+    b,
+    (x, y) => x.role === y.role,
+    (x, y) => messages.push(messageDiff(x, y)),
+    (removed, added) => {
+      // Messages whose role changed at one place: shown as one changed message.
+      for (let i = 0; i < Math.max(removed.length, added.length); i++) {
+        messages.push(messageDiff(removed[i], added[i]));
+      }
     }
-    const removed: IChatMessage[] = [];
-    const added: IChatMessage[] = [];
-    while (k < ops.length && ops[k].kind === 'removed') {
-      removed.push(a[ops[k].a]);
-      k++;
-    }
-    while (k < ops.length && ops[k].kind === 'added') {
-      added.push(b[ops[k].b]);
-      k++;
-    }
-    // Messages whose role changed at one place: shown as one changed message.
-    for (let i = 0; i < Math.max(removed.length, added.length); i++) {
-      messages.push(messageDiff(removed[i], added[i]));
-    }
-  }
+  );
   return { kind: 'chat', messages };
 }

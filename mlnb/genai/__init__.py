@@ -11,9 +11,11 @@ from mlnb.genai.evaluation import EvaluationResult, evaluate
 from mlnb.genai.judges import make_judge
 from mlnb.genai.prompts import (
     Prompt,
+    PromptModelConfig,
     PromptVersion,
     delete_prompt,
     delete_prompt_alias,
+    delete_prompt_model_config,
     delete_prompt_tag,
     delete_prompt_version,
     get_prompt,
@@ -22,6 +24,7 @@ from mlnb.genai.prompts import (
     search_prompt_versions,
     search_prompts,
     set_prompt_alias,
+    set_prompt_model_config,
     set_prompt_tag,
 )
 from mlnb.genai.scorers import Feedback, Scorer, scorer
@@ -31,11 +34,13 @@ __all__ = [
     "EvaluationResult",
     "Feedback",
     "Prompt",
+    "PromptModelConfig",
     "PromptVersion",
     "Scorer",
     "compare",
     "delete_prompt",
     "delete_prompt_alias",
+    "delete_prompt_model_config",
     "delete_prompt_tag",
     "delete_prompt_version",
     "evaluate",
@@ -48,5 +53,6 @@ __all__ = [
     "search_prompt_versions",
     "search_prompts",
     "set_prompt_alias",
+    "set_prompt_model_config",
     "set_prompt_tag",
 ]

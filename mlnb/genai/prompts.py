@@ -8,7 +8,10 @@ and ``prompts:/name@latest`` mean what they mean in MLflow, and the registry's m
 leave prompts out (:func:`mlnb.store.registry.prompt_scope`).
 
 Templates use ``{{ variable }}`` (MLflow's pattern); :meth:`PromptVersion.format` fills them in
-one pass, so a value that itself contains ``{{x}}`` is never filled again.
+one pass, so a value that itself contains ``{{x}}`` is never filled again. A template with
+``{% ... %}`` statements is a Jinja2 template and is rendered by Jinja2, sandboxed by default
+(:mod:`mlnb.genai.prompt_jinja`). A version may also carry a model configuration and a response
+format, in MLflow's tags (:mod:`mlnb.genai.prompt_config`).
 """
 
 from __future__ import annotations
@@ -24,22 +27,30 @@ from typing import Any
 from mlnb.capture.environment import current_user
 from mlnb.entities import ModelVersion, RegisteredModel
 from mlnb.errors import InvalidParameterError, NotFoundError
+from mlnb.genai.prompt_config import (
+    MODEL_CONFIG_TAG,
+    RESPONSE_FORMAT_TAG,
+    PromptModelConfig,
+    model_config_json,
+    response_format_json,
+)
+from mlnb.genai.prompt_jinja import is_jinja2_template, render
 from mlnb.registry.uri import check_prompt_name, parse_prompt_uri, resolve_prompt
 from mlnb.store import Store
 from mlnb.store.registry import PROMPT_TAG, PROMPT_TEXT_TAG
 from mlnb.tracking.client import current_store
 
-__all__ = ["Prompt", "PromptVersion", "delete_prompt", "delete_prompt_alias",
-           "delete_prompt_tag", "delete_prompt_version", "get_prompt", "load_prompt",
-           "register_prompt", "search_prompt_versions", "search_prompts", "set_prompt_alias",
-           "set_prompt_tag"]
+__all__ = ["Prompt", "PromptModelConfig", "PromptVersion", "delete_prompt", "delete_prompt_alias",
+           "delete_prompt_model_config", "delete_prompt_tag", "delete_prompt_version",
+           "get_prompt", "load_prompt", "register_prompt", "search_prompt_versions",
+           "search_prompts", "set_prompt_alias", "set_prompt_model_config", "set_prompt_tag"]
 
 VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\s*\}\}")
 """MLflow's ``{{ variable }}`` pattern (``PROMPT_TEMPLATE_VARIABLE_PATTERN``)."""
 PROMPT_TYPE_TAG = "_mlflow_prompt_type"
 LINKED_PROMPTS_TAG = "mlflow.linkedPrompts"
 """MLflow's run tag listing the prompt versions a run used (JSON ``[{name, version}]``)."""
-_RESERVED = (PROMPT_TAG, PROMPT_TEXT_TAG, PROMPT_TYPE_TAG)
+_RESERVED = (PROMPT_TAG, PROMPT_TEXT_TAG, PROMPT_TYPE_TAG, RESPONSE_FORMAT_TAG, MODEL_CONFIG_TAG)
 
 Template = str | list[dict[str, Any]]
 
@@ -64,6 +75,8 @@ class PromptVersion:
     alias_names: tuple[str, ...] = ()
     creation_timestamp: int = 0
     user_id: str = ""
+    response_format_text: str | None = None
+    model_config_text: str | None = None
 
     @property
     def template(self) -> Template:
@@ -89,13 +102,30 @@ class PromptVersion:
         return list(self.alias_names)
 
     @property
+    def response_format(self) -> dict[str, Any] | None:
+        """The expected response's structure (e.g. a JSON schema), or None."""
+        if self.response_format_text is None:
+            return None
+        found: dict[str, Any] = json.loads(self.response_format_text)
+        return found
+
+    @property
+    def model_config(self) -> dict[str, Any] | None:
+        """The model and its settings (``PromptModelConfig.to_dict()``'s shape), or None."""
+        if self.model_config_text is None:
+            return None
+        found: dict[str, Any] = json.loads(self.model_config_text)
+        return found
+
+    @property
     def is_text_prompt(self) -> bool:
         """True for a text template, False for a chat template."""
         return self.prompt_type == "text"
 
     @property
     def variables(self) -> set[str]:
-        """The names of the template's ``{{ variables }}``."""
+        """The names of the template's ``{{ variables }}`` (for a Jinja2 template too, as MLflow
+        gives them: the ``{{ name }}`` expressions, not names used only in ``{% %}``)."""
         return set(VARIABLE.findall(self._texts()))
 
     def _texts(self) -> str:
@@ -108,15 +138,29 @@ class PromptVersion:
         assert isinstance(messages, list)
         return messages
 
-    def format(self, allow_partial: bool = False, **variables: Any) -> Any:
+    def format(self, allow_partial: bool = False, use_jinja_sandbox: bool = True,
+               **variables: Any) -> Any:
         """The template with its variables filled in: text, or a list of chat messages.
 
+        A Jinja2 template (one with ``{% ... %}``) is rendered by Jinja2 with ``variables`` as
+        its context, as MLflow renders it (an undefined name renders empty).
+
         :param allow_partial: fill the variables given and return a new :class:`PromptVersion`
-            holding the rest, instead of failing on missing ones.
+            holding the rest, instead of failing on missing ones (not for Jinja2 templates,
+            which are rendered whole).
+        :param use_jinja_sandbox: render a Jinja2 template in Jinja2's sandbox (the default);
+            False renders it unrestricted, for trusted templates only.
         :param variables: a value for each ``{{ variable }}`` (converted with ``str``).
         :raises InvalidParameterError: naming every missing variable (unless ``allow_partial``)
-            and every variable the template does not have.
+            and every variable the template does not have; for a Jinja2 template, when jinja2
+            is not installed or it cannot be rendered (syntax, sandbox).
         """
+        if is_jinja2_template(self.template):
+            if allow_partial:
+                raise InvalidParameterError(
+                    f"Prompt {self.name!r} version {self.version} is a Jinja2 template, rendered "
+                    "whole: allow_partial does not apply to it. Pass every value it uses.")
+            return render(self.name, self.version, self.template, use_jinja_sandbox, variables)
         known = self.variables
         missing = sorted(known - set(variables))
         unknown = sorted(set(variables) - known)
@@ -203,7 +247,8 @@ def from_model_version(mv: ModelVersion) -> PromptVersion:
         prompt_type="chat" if kind == "chat" else "text", commit_message=mv.description or "",
         tags_items=tuple(sorted((k, v) for k, v in mv.tags.items() if k not in _RESERVED)),
         alias_names=tuple(mv.aliases), creation_timestamp=mv.creation_timestamp,
-        user_id=mv.user_id)
+        user_id=mv.user_id, response_format_text=mv.tags.get(RESPONSE_FORMAT_TAG),
+        model_config_text=mv.tags.get(MODEL_CONFIG_TAG))
 
 
 # --- which prompt versions a piece of work loaded --------------------------------------------
@@ -232,7 +277,9 @@ def _store(store: Store | None = None) -> Store:
 
 
 def register_prompt(name: str, template: Template, commit_message: str | None = None,
-                    tags: dict[str, Any] | None = None) -> PromptVersion:
+                    tags: dict[str, Any] | None = None, response_format: Any = None,
+                    model_config: PromptModelConfig | dict[str, Any] | None = None
+                    ) -> PromptVersion:
     """Register a new immutable version of a prompt (creating the prompt on its first version).
 
     :param name: the prompt's name: letters, digits, ``_``, ``.`` and ``-``.
@@ -240,15 +287,25 @@ def register_prompt(name: str, template: Template, commit_message: str | None = 
         ``{"role": ..., "content": ...}`` whose contents have them.
     :param commit_message: what changed in this version.
     :param tags: tags of this version.
-    :raises InvalidParameterError: for a bad name or template, a reserved tag, or a name that
-        belongs to a registered model.
+    :param response_format: the structure expected of a response: a pydantic model class
+        (stored as its JSON schema) or a dict; read back as ``response_format``.
+    :param model_config: the model and its settings: a :class:`PromptModelConfig` or a dict
+        (unknown keys kept as extra settings); read back as ``model_config``.
+    :raises InvalidParameterError: for a bad name, template, response format or model setting
+        (naming the field and what it allows), a reserved tag, or a name that belongs to a
+        registered model.
     """
     check_prompt_name(name)
     text, kind = check_template(template)
     reserved = sorted(set(tags or {}) & set(_RESERVED))
     if reserved:
         raise InvalidParameterError(f"Tag(s) {reserved} are MLflow's own prompt tags; use others.")
-    mv = _store().create_prompt_version(name, text, {PROMPT_TYPE_TAG: kind, **(tags or {})},
+    own: dict[str, Any] = {PROMPT_TYPE_TAG: kind}
+    if response_format is not None and response_format != {}:  # as MLflow: {} stores nothing
+        own[RESPONSE_FORMAT_TAG] = response_format_json(response_format)
+    if model_config is not None and model_config != {}:
+        own[MODEL_CONFIG_TAG] = model_config_json(model_config)
+    mv = _store().create_prompt_version(name, text, {**own, **(tags or {})},
                                         commit_message, current_user())
     return from_model_version(mv)
 
@@ -432,3 +489,29 @@ def delete_prompt_tag(name: str, key: str) -> None:
     if key in _RESERVED:
         raise InvalidParameterError(f"Tag {key!r} marks the prompt as a prompt; it stays.")
     _store().delete_registered_model_tag(_prompt_name(name), key)
+
+
+def set_prompt_model_config(name: str, version: int | str,
+                            model_config: PromptModelConfig | dict[str, Any]) -> None:
+    """Set or replace the model configuration of a prompt version (unlike its template, it may
+    change after the version is registered; MLflow's ``set_prompt_model_config``).
+
+    :param name: the prompt's name.
+    :param version: the version number.
+    :param model_config: a :class:`PromptModelConfig` or a dict (unknown keys kept as extra
+        settings).
+    :raises InvalidParameterError: for a bad setting, naming its field.
+    :raises NotFoundError: when there is no such prompt or version.
+    """
+    text = model_config_json(model_config)
+    _store().set_model_version_tag(_prompt_name(name), version, MODEL_CONFIG_TAG, text)
+
+
+def delete_prompt_model_config(name: str, version: int | str) -> None:
+    """Remove the model configuration of a prompt version.
+
+    :param name: the prompt's name.
+    :param version: the version number.
+    :raises NotFoundError: when there is no such prompt or version, or it has no model config.
+    """
+    _store().delete_model_version_tag(_prompt_name(name), version, MODEL_CONFIG_TAG)

@@ -17,7 +17,7 @@ from mlnb.mlflow_server.context import Context
 from mlnb.mlflow_server.convert import model_version_json, registered_model_json
 from mlnb.mlflow_server.protocol import Args, bad_request, decode_token, encode_token, page_size
 from mlnb.registry.uri import logged_model_source
-from mlnb.store.registry import MAX_REGISTRY_RESULTS
+from mlnb.store.registry import MAX_REGISTRY_RESULTS, PROMPT_TAG, PROMPT_TEXT_TAG
 from mlnb.store.registry_checks import check_source
 
 SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT = 100
@@ -220,6 +220,9 @@ def create_model_version(ctx: Context, args: Args) -> Json:
     :param ctx: the request's context.
     :param args: the request's fields.
     """
+    tags = args.tags()
+    if tags.get(PROMPT_TAG, "false").lower() == "true":
+        return create_prompt_version(ctx, args, tags)
     source = version_source(ctx, args.required("source"), args.string("model_id"))
     run_link = args.string("run_link")
     if run_link:
@@ -230,6 +233,34 @@ def create_model_version(ctx: Context, args: Args) -> Json:
     model_id = args.string("model_id")
     if model_id:
         note_version(ctx, model_id, version.name, int(version.version))
+    return {"model_version": model_version_json(version)}
+
+
+PROMPT_SOURCES = ("dummy-source", "prompt-template")
+"""The placeholder sources MLflow's clients and store send for a prompt version (its
+``_PROMPT_SOURCE_PLACEHOLDERS``); a prompt version has no files, so no other is accepted."""
+
+
+def create_prompt_version(ctx: Context, args: Args, tags: dict[str, str]) -> Json:
+    """A version tagged ``mlflow.prompt.is_prompt = true`` (MLflow's ``register_prompt``): a
+    prompt version, stored as mlnb stores its own (source ``prompt-template``, no run, no files).
+
+    :param ctx: the request's context.
+    :param args: the request's fields.
+    :param tags: the version's tags, with ``mlflow.prompt.text`` holding the template.
+    """
+    source = args.required("source")
+    if source not in PROMPT_SOURCES:
+        raise bad_request(f"Invalid prompt source: {source!r}. Prompt sources must use an MLflow "
+                          f"placeholder ({' or '.join(PROMPT_SOURCES)}).")
+    if args.string("run_id") or args.string("model_id") or args.string("run_link"):
+        raise bad_request("A prompt version has no run or logged model; leave run_id, model_id "
+                          "and run_link unset.")
+    text = tags.get(PROMPT_TEXT_TAG)
+    if not text:
+        raise bad_request(f"A prompt version needs its template in the tag {PROMPT_TEXT_TAG!r}.")
+    version = ctx.store.create_prompt_version(args.required("name"), text, tags,
+                                              args.string("description"), ctx.user)
     return {"model_version": model_version_json(version)}
 
 

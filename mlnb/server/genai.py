@@ -48,14 +48,15 @@ def prompt_json(prompt: Prompt) -> dict[str, Any]:
 
 def version_json(version: PromptVersion) -> dict[str, Any]:
     """A prompt version as JSON data: the template (text, or chat messages), its type, commit
-    message, tags and aliases.
+    message, tags, aliases, model configuration and response format (each a dict or null).
 
     :param version: the prompt version.
     """
     return {"name": version.name, "version": version.version, "template": version.template,
             "prompt_type": version.prompt_type, "commit_message": version.commit_message,
             "tags": version.tags, "aliases": version.aliases,
-            "creation_timestamp": version.creation_timestamp, "user_id": version.user_id}
+            "creation_timestamp": version.creation_timestamp, "user_id": version.user_id,
+            "model_config": version.model_config, "response_format": version.response_format}
 
 
 def version_arg(raw: Any) -> int:

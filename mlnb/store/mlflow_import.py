@@ -61,6 +61,7 @@ from mlnb.store.mlflow_records import (
     SourceError,
 )
 from mlnb.store.mlflow_source import SqlReader, is_database_uri
+from mlnb.store.registry import PROMPT_SOURCE, PROMPT_TAG, PROMPT_TEXT_TAG
 from mlnb.store.registry_checks import canonical_model_name
 from mlnb.store.sql import now_ms
 
@@ -404,6 +405,9 @@ def _stage_registered_model(staging: Store, model: MlflowModel, staged: _Staged,
         return
     versions = []
     for v in model.versions:
+        if v.tags.get(PROMPT_TAG, "").lower() == "true" and PROMPT_TEXT_TAG in v.tags:
+            versions.append((v, PROMPT_SOURCE, ""))  # a prompt version: its tags, no files
+            continue
         mapped = _map_source(v, staged)
         if isinstance(mapped, tuple):
             versions.append((v, *mapped))
@@ -439,17 +443,22 @@ def _stage_registered_model(staging: Store, model: MlflowModel, staged: _Staged,
 
 def _stage_version(tx: Writer, name: str, v: MlflowVersion, owner: str, folder: str) -> str:
     """One version, its tags and its pinned files; returns the source it shows. ``owner``: the
-    run holding its files, or the logged model without a run that it is."""
+    run holding its files, the logged model without a run that it is, or ``PROMPT_SOURCE`` for
+    a prompt version (stored as mlnb stores its own: that source, no run, no files)."""
+    prompt = owner == PROMPT_SOURCE
     runless = is_model_owner(owner)
-    source = f"models:/{owner}" if runless else f"runs:/{owner}/{folder}"
+    source = (PROMPT_SOURCE if prompt else f"models:/{owner}" if runless
+              else f"runs:/{owner}/{folder}")
     tx.execute("INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
                "description, source, run_id, status, current_stage, user_id, model_id) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                [name, v.version, v.creation_time, v.last_updated_time, v.description, source,
-                None if runless else owner, v.status, v.current_stage, v.user_id,
+                None if runless or prompt else owner, v.status, v.current_stage, v.user_id,
                 owner if runless else None])
     tx.executemany("INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)",
                    [(name, v.version, k, val) for k, val in sorted(v.tags.items())])
+    if prompt:
+        return source
     # The version's files pinned as registration pins them (mlnb.store.registry._pin_files).
     if runless:
         tx.execute("INSERT INTO model_version_files (name, version, path, sha256) "

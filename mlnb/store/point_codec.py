@@ -104,7 +104,7 @@ def unpack_arrays(packed_steps: bytes, packed_timestamps: bytes, packed_values: 
     :param points: how many points the chunk's row says it holds.
     :raises MalformedRow: as :func:`unpack`.
     """
-    import numpy as np
+    import numpy as np  # only for charts of long series: ``import mlnb`` stays light
 
     steps = _unpack_int_array(packed_steps, points, "steps")
     timestamps = _unpack_int_array(packed_timestamps, points, "timestamps")
@@ -122,7 +122,7 @@ def unpack_arrays(packed_steps: bytes, packed_timestamps: bytes, packed_values: 
 
 
 def _unpack_int_array(blob: bytes, points: int, what: str) -> NDArray[Any]:
-    import numpy as np
+    import numpy as np  # only for charts of long series: ``import mlnb`` stays light
 
     if not isinstance(blob, bytes) or not blob or blob[0] not in (_DELTAS, _RAW):
         raise MalformedRow(f"a chunk's {what} blob of an unknown kind")

@@ -1,6 +1,7 @@
 /**
  * The Prompts section of the registry: prompts, their versions (commit message, tags, aliases),
- * alias controls (set, move, remove, each error shown), and a diff between two chosen versions.
+ * alias controls (set, move, remove, each error shown), and a diff between two chosen versions
+ * with the second's model configuration and response format.
  * Every string is React text.
  */
 import * as React from 'react';
@@ -10,6 +11,7 @@ import * as genai from '../genai';
 import { reportFailure, useRequest } from '../hooks';
 import { IPromptVersion } from '../genai';
 import { Template } from '../textdiff';
+import { PromptSettings } from './PromptSettings';
 import { TemplateDiffView } from './TextDiff';
 
 /** A template as plain text (a chat template as "role: content" lines). */
@@ -164,6 +166,7 @@ function VersionDiff(props: { oldVersion: IPromptVersion; newVersion: IPromptVer
       ) : (
         <TemplateDiffView oldTemplate={oldVersion.template} newTemplate={newVersion.template} />
       )}
+      <PromptSettings version={newVersion} />
     </div>
   );
 }
