@@ -23,6 +23,7 @@ from pg_server import free_port
 from test_store_copy import dump
 
 import mlnb
+from mlnb.errors import NotFoundError
 from mlnb.store import Store
 from mlnb.store.location import resolve
 from mlnb.store.mlflow_import import import_mlflow, open_reader
@@ -576,4 +577,34 @@ def test_a_model_mlflow_logged_outside_a_run_is_imported_as_one(tmp_path: Path) 
         assert [round(float(v), 6) for v in loaded.predict([[3.0]])] == [3.0], uri
     again = import_mlflow(open_reader(source), store)
     assert (again.copy.logged_models_new, again.copy.versions_new) == (0, 0)
+    store.close()
+
+
+@pytest.mark.parametrize("kind", ["db", "files"])
+def test_a_model_deleted_in_mlflow_is_imported_deleted(tmp_path: Path, kind: str) -> None:
+    """MLflow 3's soft delete: a deleted logged model comes in deleted (not found by id, not
+    searched, its files kept), and one deleted in MLflow after an import is deleted by the next."""
+    source = (f"sqlite:///{tmp_path / 'mlflow.db'}" if kind == "db"
+              else (tmp_path / "mlruns").as_uri())
+    _make(source, tmp_path, "--deleted-models")
+    store = Store(resolve(str(tmp_path / "dst")))
+    summary = import_mlflow(open_reader(source), store)
+    assert summary.logged_models == 3
+    assert not [s for s in summary.skipped if "logged model" in s[0]]
+    stages = dict(store.cx.query("SELECT name, lifecycle_stage FROM logged_models"))
+    assert stages == {"in-run": "deleted", "outside": "deleted", "kept": "active"}
+    eid = [e.experiment_id for e in store.search_experiments() if e.name == "gone-models"]
+    assert [m.name for m in store.search_logged_models(eid)] == ["kept"]
+    gone = {name: mid for mid, name in store.cx.query("SELECT model_id, name FROM logged_models")}
+    with pytest.raises(NotFoundError, match="was deleted"):
+        store.get_logged_model(gone["outside"])
+    files = {r[0] for r in store.cx.query(
+        "SELECT path FROM logged_model_artifacts WHERE model_id = ?", [gone["outside"]])}
+    assert "MLmodel" in files  # MLflow keeps a deleted model's files; so does the import
+    _make(source, tmp_path, "--delete-all-models")
+    again = import_mlflow(open_reader(source), store)
+    assert again.copy.logged_models_new == 0
+    assert store.search_logged_models(eid) == []
+    assert dict(store.cx.query("SELECT name, lifecycle_stage FROM logged_models"))["kept"] == \
+        "deleted"
     store.close()

@@ -197,6 +197,96 @@ def test_external_and_active_models(tracking: Path) -> None:
         mlnb.set_active_model(name="other", model_id=active.model_id)
 
 
+def test_delete_logged_model_is_mlflows_soft_delete(tracking: Path) -> None:
+    model, X = _fit()
+    client = mlnb.MlflowClient()
+    with mlnb.start_run() as run:
+        in_run = mlnb.sklearn.log_model(model, name="clf")
+    solo = mlnb.sklearn.log_model(model, name="solo", registered_model_name="solo-reg")
+    kept = mlnb.create_external_model(name="kept")
+    assert client.delete_logged_model(in_run.model_id) is None
+    client.delete_logged_model(solo.model_id)
+    client.delete_logged_model(solo.model_id)  # deleting it again changes nothing, as in MLflow
+    for info in (in_run, solo):
+        gone = f"Logged model '{info.model_id}' was deleted"
+        with pytest.raises(NotFoundError, match=gone):
+            mlnb.get_logged_model(info.model_id)
+        with pytest.raises(NotFoundError, match=gone):
+            mlnb.pyfunc.load_model(info.model_uri)
+        with pytest.raises(NotFoundError, match=gone):
+            mlnb.register_model(info.model_uri, "x")
+        with pytest.raises(NotFoundError, match=gone):
+            mlnb.set_logged_model_tags(info.model_id, {"k": "v"})
+        with pytest.raises(NotFoundError, match=gone):
+            mlnb.log_model_params({"k": "v"}, model_id=info.model_id)
+    assert [m.model_id for m in mlnb.search_logged_models(output_format="list")] == [
+        kept.model_id]
+    assert list(mlnb.search_logged_models()["name"]) == ["kept"]
+    assert client.search_logged_models(["0"]) == [kept]
+    # The row and the files stay (MLflow's soft delete): found when asked for deleted ones too.
+    assert client.store.get_logged_model(solo.model_id, allow_deleted=True).name == "solo"
+    # A version registered before the deletion still loads, as in MLflow.
+    assert (mlnb.pyfunc.load_model("models:/solo-reg/1").predict(X) == model.predict(X)).all()
+    by_run = mlnb.sklearn.load_model(f"runs:/{run.run_id}/clf")
+    assert (by_run.predict(X) == model.predict(X)).all()
+    missing = "m-" + "0" * 32
+    with pytest.raises(NotFoundError, match=f"No logged model with id '{missing}'"):
+        client.delete_logged_model(missing)
+    with pytest.raises(InvalidParameterError, match="'m-1' is not a logged model id"):
+        client.delete_logged_model("m-1")
+
+
+def test_log_model_into_an_existing_logged_model(tracking: Path) -> None:
+    model, X = _fit()
+    pending = mlnb.initialize_logged_model(name="agent", params={"alpha": "1"}, tags={"t": "v"})
+    info = mlnb.sklearn.log_model(model, model_id=pending.model_id)
+    got = mlnb.get_logged_model(pending.model_id)
+    assert (info.model_id, info.model_uri, info.name) == (
+        pending.model_id, f"models:/{pending.model_id}", "agent")
+    assert (got.status, got.name, got.params, got.tags, got.source_run_id) == (
+        "READY", "agent", {"alpha": "1"}, {"t": "v"}, None)
+    assert (mlnb.sklearn.load_model(info.model_uri).predict(X) == model.predict(X)).all()
+    assert [m.model_id for m in mlnb.search_logged_models(output_format="list")] == [
+        pending.model_id]  # no second model
+    # An external model (READY, no files) takes the files and loses its external tag.
+    external = mlnb.create_external_model(name="svc")
+    done = mlnb.sklearn.log_model(model, name="svc", model_id=external.model_id,
+                                  registered_model_name="svc-reg")
+    got = mlnb.get_logged_model(external.model_id)
+    assert (got.status, got.tags, done.registered_model_version) == ("READY", {}, "1")
+    assert (mlnb.pyfunc.load_model("models:/svc-reg/1").predict(X) == model.predict(X)).all()
+    # A model initialized in a run keeps its files in that run's artifacts.
+    with mlnb.start_run() as run:
+        of_run = mlnb.initialize_logged_model(name="of-run")
+        mlnb.sklearn.log_model(model, model_id=of_run.model_id)
+    got = mlnb.get_logged_model(of_run.model_id)
+    assert (got.status, got.source_run_id) == ("READY", run.info.run_id)
+    path = f"runs:/{run.info.run_id}/{got.artifact_path}"
+    assert (mlnb.sklearn.load_model(path).predict(X) == model.predict(X)).all()
+
+
+def test_log_model_into_a_model_refuses_what_it_cannot_do(tracking: Path) -> None:
+    model, _ = _fit()
+    missing = "m-" + "0" * 32
+    with pytest.raises(NotFoundError, match=f"No logged model with id '{missing}'"):
+        mlnb.sklearn.log_model(model, model_id=missing)
+    gone = mlnb.initialize_logged_model(name="gone")
+    mlnb.MlflowClient().delete_logged_model(gone.model_id)
+    with pytest.raises(NotFoundError, match=f"Logged model '{gone.model_id}' was deleted"):
+        mlnb.sklearn.log_model(model, model_id=gone.model_id)  # as MLflow: not found
+    full = mlnb.initialize_logged_model(name="full")
+    mlnb.sklearn.log_model(model, model_id=full.model_id)
+    with pytest.raises(RunStateError, match=f"Logged model {full.model_id} \\('full'\\) already "
+                                            "has files"):
+        mlnb.sklearn.log_model(model, model_id=full.model_id)
+    other = mlnb.initialize_logged_model(name="named")
+    with pytest.raises(InvalidParameterError, match="its name stays; drop name='different'"):
+        mlnb.sklearn.log_model(model, name="different", model_id=other.model_id)
+    assert mlnb.get_logged_model(other.model_id).status == "PENDING"  # untouched
+    with pytest.raises(InvalidParameterError, match="is not a logged model id"):
+        mlnb.sklearn.log_model(model, model_id="m-1")
+
+
 @pytest.mark.sqlite_only
 def test_migration_0008_is_last_and_recorded(store: Store, store_dir: Path) -> None:
     from mlnb.store import schema

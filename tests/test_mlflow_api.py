@@ -397,3 +397,28 @@ def test_metrics_measured_on_a_dataset_of_the_run_are_accepted(store: Store) -> 
                                                  "datasets": [{"dataset": dataset_message()}]})
     ok(store, "POST", f"{API}/runs/log-metric", {"run_id": run_id, **point})
     assert [(m.key, m.value) for m in store.get_metric_history(run_id, "acc")] == [("acc", 0.9)]
+
+
+def test_delete_logged_model_is_a_soft_delete_over_rest(store: Store) -> None:
+    eid, run_id = new_run(store)
+    gone, kept = (ok(store, "POST", f"{API}/logged-models", {
+        "experiment_id": eid, "name": name, "source_run_id": run_id})["model"]["info"]["model_id"]
+        for name in ("gone", "kept"))
+    assert ok(store, "DELETE", f"{API}/logged-models/{gone}") == {}
+    assert ok(store, "DELETE", f"{API}/logged-models/{gone}") == {}  # again: as MLflow, no error
+    status, code, message = error(call(store, "GET", f"{API}/logged-models/{gone}"))
+    assert (status, code) == (404, "RESOURCE_DOES_NOT_EXIST") and "was deleted" in message
+    found = ok(store, "GET", f"{API}/logged-models/{gone}", query={"allow_deleted": "true"})
+    assert found["model"]["info"]["name"] == "gone"
+    status, code, message = error(call(store, "GET", f"{API}/logged-models/{gone}",
+                                       query={"allow_deleted": "yes"}))
+    assert (status, code) == (400, "INVALID_PARAMETER_VALUE") and "'allow_deleted'" in message
+    listed = ok(store, "POST", f"{API}/logged-models/search", {"experiment_ids": [eid]})["models"]
+    assert [m["info"]["model_id"] for m in listed] == [kept]
+    status, code, _ = error(call(store, "PATCH", f"{API}/logged-models/{gone}/tags",
+                                 {"tags": [{"key": "k", "value": "v"}]}))
+    assert (status, code) == (404, "RESOURCE_DOES_NOT_EXIST")
+    missing = "m-" + "0" * 32
+    status, code, message = error(call(store, "DELETE", f"{API}/logged-models/{missing}"))
+    assert (status, code) == (404, "RESOURCE_DOES_NOT_EXIST") and missing in message
+    assert ("DELETE", f"{API}/logged-models/<model_id>") in ROUTES

@@ -506,6 +506,27 @@ def test_models_without_a_run_read_back_as_mlflow_3s(runless_models: Ran) -> Non
     assert runless_models.mine["found"] == ["agent", "outside_a_run"]
 
 
+@pytest.fixture(scope="module")
+def deleted_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
+    ran = Ran("logged_models_delete_log_into.py", tmp_path_factory.mktemp("deleted"), "exec")
+    yield ran
+    ran.store.close()
+
+
+def test_deleted_and_logged_into_models_read_back_as_mlflow_3s(deleted_models: Ran) -> None:
+    _same_output(deleted_models, ())
+    assert deleted_models.mine["found"] == ["agent", "kept", "service"]
+    assert deleted_models.mine["load_deleted"] == "RESOURCE_DOES_NOT_EXIST"
+    assert deleted_models.mine["version_loads"] == 150  # a version registered before still loads
+    assert (deleted_models.mine["into_status"], deleted_models.mine["into_params"]) == (
+        "READY", {"alpha": "0.5"})
+    assert deleted_models.mine["into_deleted"] == "RESOURCE_DOES_NOT_EXIST"
+    stages = deleted_models.store.cx.query(
+        "SELECT name, lifecycle_stage FROM logged_models ORDER BY name")
+    assert stages == [("agent", "active"), ("gone", "deleted"), ("in_run", "deleted"),
+                      ("kept", "active"), ("outside", "deleted"), ("service", "active")]
+
+
 def test_models_without_a_run_leave_no_run_in_either_store(runless_models: Ran) -> None:
     assert runless_models.store.cx.query("SELECT count(*) FROM runs")[0][0] == 0
     [theirs] = [e for e in runless_models.client.search_experiments()

@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 import requests
 from jupyter_harness import free_port, lab_server  # noqa: F401
-from mlflow_servers import Server, run_session, snapshot, start_mlflow_server, start_mlnb_server
+from mlflow_servers import (
+    Server,
+    client_env,
+    run_session,
+    snapshot,
+    start_mlflow_server,
+    start_mlnb_server,
+)
 
 from mlnb.errors import UntrustedModelError
 from mlnb.mlflow_server import ROUTES
@@ -112,6 +119,34 @@ def test_a_logged_model_without_a_run_over_rest(mlnb_server: Server, tmp_path: P
     listed = send(mlnb_server, "GET", f"/api/2.0/mlflow-artifacts/artifacts?path=0/models/"
                                       f"{model_id}/artifacts", auth).json()["files"]
     assert [f["path"] for f in listed] == ["MLmodel"]
+
+
+DELETE_SESSION = """
+import json
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+client = MlflowClient()
+gone = client.create_logged_model(experiment_id="0", name="gone")
+kept = client.create_logged_model(experiment_id="0", name="kept")
+client.delete_logged_model(gone.model_id)
+try:
+    client.get_logged_model(gone.model_id)
+    after = "found"
+except MlflowException as exc:
+    after = exc.error_code
+store = client._tracking_client.store
+print(json.dumps({"after": after, "listed": [m.name for m in client.search_logged_models(["0"])],
+                  "deleted": store.get_logged_model(gone.model_id, allow_deleted=True).name}))
+"""
+
+
+def test_mlflow_client_deletes_a_logged_model_over_rest(mlnb_server: Server, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", DELETE_SESSION], capture_output=True, text=True,
+                          env=client_env(mlnb_server.url, TOKEN), cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "after": "RESOURCE_DOES_NOT_EXIST", "listed": ["kept"], "deleted": "gone"}
 
 
 def test_unknown_endpoints_and_malformed_bodies_answer_mlflow_json(mlnb_server: Server) -> None:

@@ -228,7 +228,8 @@ def test_migration_0009_is_last_and_recorded(tracking):
     names = [m.name for m in schema.migrations._migrations]
     assert names[names.index("0009_prediction_log") + 1:] == ["0010_run_heartbeat", "0011_traces",
                                                               "0012_datasets", "0013_logged_model_runless",
-                                                              "0014_saved_views", "0015_chunk_extremes"]
+                                                              "0014_saved_views", "0015_chunk_extremes",
+                                                              "0016_logged_model_lifecycle"]
     rows = open_store().cx.query("SELECT name FROM _sqlite_migrations WHERE name = ?",
                                  ["0009_prediction_log"])
     assert rows == [("0009_prediction_log",)]

@@ -75,6 +75,18 @@ async def test_logged_models_list_detail_files(jp_fetch: Any, store: Store) -> N
     assert code == 400 and "?experiment_id=" in message
 
 
+async def test_a_deleted_logged_model_leaves_the_sidebar(jp_fetch: Any, store: Store) -> None:
+    eid = store.create_experiment("exp")
+    kept = store.create_logged_model(eid, "kept", None, None)
+    gone = store.create_logged_model(eid, "gone", None, None)
+    store.delete_logged_model(gone.model_id)
+    for params in ({"experiment_id": eid}, {}):
+        listed = await get_json(jp_fetch, "logged-models", **params)
+        assert [m["model_id"] for m in listed["models"]] == [kept.model_id]
+    code, message = await fail(jp_fetch, "logged-models", gone.model_id)
+    assert code == 404 and "was deleted" in message
+
+
 async def test_sweep_of_a_parent_run(jp_fetch: Any, store: Store) -> None:
     eid = store.create_experiment("sweeps")
     parent = store.create_run(eid, run_name="search")

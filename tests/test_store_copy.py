@@ -459,3 +459,23 @@ def test_traces_are_copied_once_whole_and_linked_to_their_runs(team: Store, tmp_
     assert {a.get_trace(i).run_id for i in ids} == {run.info.run_id, None}
     assert copy_store(a, team).traces_copied == 0
     a.close()
+
+
+def test_a_deleted_logged_model_is_copied_deleted(tmp_path: Path) -> None:
+    mlnb.set_tracking_uri(str(tmp_path / "a"))
+    client = mlnb.MlnbClient()
+    gone = mlnb.create_external_model(name="gone")
+    later = mlnb.create_external_model(name="later")
+    client.delete_logged_model(gone.model_id)
+    a, b = sqlite_store(tmp_path / "a"), sqlite_store(tmp_path / "b")
+    assert copy_store(a, b).logged_models_new == 2
+    stage = "SELECT name, lifecycle_stage FROM logged_models ORDER BY name"
+    assert b.cx.query(stage) == [("gone", "deleted"), ("later", "active")]
+    assert [m.name for m in b.search_logged_models(["0"])] == ["later"]
+    client.delete_logged_model(later.model_id)  # deleted after the first copy: the next carries it
+    again = copy_store(a, b)
+    assert again.logged_models_new == 0
+    assert b.cx.query(stage) == [("gone", "deleted"), ("later", "deleted")]
+    assert dump(b)["logged_models"] == dump(a)["logged_models"]
+    for s in (a, b):
+        s.close()

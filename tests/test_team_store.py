@@ -142,7 +142,7 @@ def test_processes_opening_a_new_database_at_once_all_succeed(pg: PgServer, tmp_
         assert rows == [("0001_team_schema", 1), ("0010_run_heartbeat", 1), ("0011_traces", 1),
                         ("0012_datasets", 1),
                         ("0013_logged_model_runless", 1), ("0014_saved_views", 1),
-                        ("0015_chunk_extremes", 1)]
+                        ("0015_chunk_extremes", 1), ("0016_logged_model_lifecycle", 1)]
         assert pg.admin("SELECT count(*) FROM experiments WHERE name = 'race'",
                         database=name) == [(1,)]
     finally:
@@ -154,7 +154,7 @@ def test_db_upgrade_reports_the_schema_with_the_password_masked(pg_url: str, tmp
                           env={**os.environ, "MLNB_ARTIFACT_URI": tmp_path.as_uri()},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "schema up to date (7 migrations, the last 0015_chunk_extremes)" in done.stdout
+    assert "schema up to date (8 migrations, the last 0016_logged_model_lifecycle)" in done.stdout
     assert "mlnb_admin:***@127.0.0.1" in done.stdout and SUPERUSER_PASSWORD not in done.stdout
 
 

@@ -87,6 +87,7 @@ ROUTES: list[tuple[str, str]] = (
     [(method, f"/api/2.0/mlflow/{path}") for methods, path, _ in _SIMPLE for method in methods.split()]
     + [("GET", "/api/2.0/mlflow/logged-models/<model_id>"),
        ("PATCH", "/api/2.0/mlflow/logged-models/<model_id>"),
+       ("DELETE", "/api/2.0/mlflow/logged-models/<model_id>"),
        ("PATCH", "/api/2.0/mlflow/logged-models/<model_id>/tags"),
        ("DELETE", "/api/2.0/mlflow/logged-models/<model_id>/tags/<key>"),
        ("POST", "/api/2.0/mlflow/logged-models/<model_id>/params"),
@@ -162,7 +163,9 @@ def _dispatch(ctx: Context, request: ApiRequest) -> ApiResponse | Json:
                 raise _not_found(request)
             return artifacts.log_logged_model_params(ctx, model_id, Args.of(request))
         if not tags and method == "GET":
-            return artifacts.get_logged_model(ctx, model_id)
+            return artifacts.get_logged_model(ctx, model_id, Args.of(request))
+        if not tags and method == "DELETE":
+            return artifacts.delete_logged_model(ctx, model_id)
         if not tags and method == "PATCH":
             return artifacts.finalize_logged_model(ctx, model_id, Args.of(request))
         if tags and key is None and method == "PATCH":

@@ -175,13 +175,29 @@ def create_logged_model(ctx: Context, args: Args) -> Json:
     return {"model": logged_model_json(model)}
 
 
-def get_logged_model(ctx: Context, model_id: str) -> Json:
-    """``GET logged-models/<id>`` -> ``{model}``.
+def get_logged_model(ctx: Context, model_id: str, args: Args) -> Json:
+    """``GET logged-models/<id>[?allow_deleted=true]`` -> ``{model}``.
+
+    :param ctx: the request's context.
+    :param model_id: the model.
+    :param args: the query: ``allow_deleted`` (``true`` also finds a deleted model).
+    """
+    allow = (args.string("allow_deleted") or "false").lower()
+    if allow not in ("true", "false"):
+        raise bad_request(f"Invalid value {allow[:40]!r} for parameter 'allow_deleted': use "
+                          "true or false.")
+    return {"model": logged_model_json(ctx.store.get_logged_model(
+        model_id, allow_deleted=allow == "true"))}
+
+
+def delete_logged_model(ctx: Context, model_id: str) -> Json:
+    """``DELETE logged-models/<id>``: MLflow 3's soft delete.
 
     :param ctx: the request's context.
     :param model_id: the model.
     """
-    return {"model": logged_model_json(ctx.store.get_logged_model(model_id))}
+    ctx.store.delete_logged_model(model_id)
+    return {}
 
 
 def finalize_logged_model(ctx: Context, model_id: str, args: Args) -> Json:

@@ -105,5 +105,5 @@ def check_keywords(function: str, kwargs: dict[str, Any], accepted: Iterable[str
 
 MLFLOW_IGNORED = frozenset({
     "conda_env", "code_paths", "pip_requirements", "extra_pip_requirements", "metadata",
-    "extra_files", "params", "tags", "model_type", "step", "model_id"})
+    "extra_files", "params", "tags", "model_type", "step"})
 """MLflow ``log_model`` keywords the new flavors accept and ignore (documented on each)."""

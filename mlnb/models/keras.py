@@ -126,7 +126,8 @@ def _refuse_exported(kwargs: dict[str, Any]) -> None:
 def log_model(model: Any, artifact_path: str = "model", *, signature: ModelSignature | None = None,
               input_example: Any = None, registered_model_name: str | None = None,
               run_id: str | None = None, await_registration_for: int | None = None,
-              reference_data: Any = None, **kwargs: Any) -> ModelInfo:
+              reference_data: Any = None, model_id: str | None = None,
+              **kwargs: Any) -> ModelInfo:
     """Log a Keras 3 model into a run's artifacts (MLflow's ``mlflow.keras.log_model``).
 
     Without an active run (and no ``run_id``) a run is started and ended for it; with
@@ -143,6 +144,8 @@ def log_model(model: Any, artifact_path: str = "model", *, signature: ModelSigna
     :param reference_data: the data the model was trained on (a DataFrame, or
         ``mlnb.data.from_pandas(df, targets="label")`` to name its target column), saved
         with it as a Parquet sample (hash-recorded): the default reference of ``mlnb monitor``.
+    :param model_id: log into this existing logged model (made by ``initialize_logged_model``
+        or ``create_external_model``) instead of a new one, as MLflow 3 does.
     :param kwargs: ``name=`` (MLflow 3's spelling of ``artifact_path``) and the ignored keywords.
     """
     _refuse_exported(kwargs)
@@ -151,7 +154,7 @@ def log_model(model: Any, artifact_path: str = "model", *, signature: ModelSigna
     return log_built_model(
         payload, flavors, modules=modules, signature=_signature(model, signature, input_example),
         input_example=input_example, artifact_path=artifact_path, run_id=run_id,
-        registered_model_name=registered_model_name, reference_data=reference_data,
+        registered_model_name=registered_model_name, model_id=model_id, reference_data=reference_data,
     )
 
 

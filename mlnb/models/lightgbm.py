@@ -110,14 +110,14 @@ def log_model(lgb_model: Any, artifact_path: str = "model", *, signature: ModelS
               input_example: Any = None, registered_model_name: str | None = None,
               serialization_format: str | None = None, run_id: str | None = None,
               await_registration_for: int | None = None, reference_data: Any = None,
+              model_id: str | None = None,
               **kwargs: Any) -> ModelInfo:
     """Log a fitted LightGBM model into a run's artifacts (MLflow's ``mlflow.lightgbm.log_model``).
 
     Without an active run (and no ``run_id``) a run is started and ended for it; with
     ``registered_model_name`` the model is also registered as that model's next version.
     Formats and differences from MLflow as in :func:`save_model`; ``run_id`` is mlnb's addition,
-    and MLflow's ``params``, ``tags``, ``model_type``, ``step`` and ``model_id`` are accepted and
-    ignored.
+    and MLflow's ``params``, ``tags``, ``model_type`` and ``step`` are accepted and ignored.
 
     :param lgb_model: a ``lightgbm.Booster`` or a fitted LightGBM scikit-learn model.
     :param artifact_path: the model's folder inside the run's artifacts.
@@ -131,6 +131,8 @@ def log_model(lgb_model: Any, artifact_path: str = "model", *, signature: ModelS
     :param reference_data: the data the model was trained on (a DataFrame, or
         ``mlnb.data.from_pandas(df, targets="label")`` to name its target column), saved
         with it as a Parquet sample (hash-recorded): the default reference of ``mlnb monitor``.
+    :param model_id: log into this existing logged model (made by ``initialize_logged_model``
+        or ``create_external_model``) instead of a new one, as MLflow 3 does.
     :param kwargs: ``name=`` (MLflow 3's spelling of ``artifact_path``) and the ignored keywords.
     """
     artifact_path = artifact_path_from(artifact_path, kwargs, set(_IGNORED))
@@ -138,7 +140,7 @@ def log_model(lgb_model: Any, artifact_path: str = "model", *, signature: ModelS
     return log_built_model(
         payload, flavors, modules=modules, signature=_signature(lgb_model, signature, input_example),
         input_example=input_example, artifact_path=artifact_path, run_id=run_id,
-        registered_model_name=registered_model_name, reference_data=reference_data,
+        registered_model_name=registered_model_name, model_id=model_id, reference_data=reference_data,
     )
 
 

@@ -6,22 +6,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mlnb.errors import InvalidParameterError, MlnbError
+from mlnb.entities import LoggedModel
+from mlnb.errors import InvalidParameterError, MlnbError, RunStateError
 from mlnb.models.format import ModelInfo, build_model_files, log_files
 from mlnb.models.signature import ModelSignature, infer_schema
 from mlnb.store.artifacts import safe_relpath
+from mlnb.store.logged_models import check_model_id
 from mlnb.tracking import fluent
 from mlnb.tracking.client import current_store
 from mlnb.tracking.experiment import active_experiment_id
 from mlnb.tracking.fluent import register_model
 from mlnb.tracking.logged_models import note_logged_model
+from mlnb.tracking.model_client import EXTERNAL_MODEL_TAG
 
 
 def log_built_model(
     payload: dict[str, bytes], flavors: dict[str, dict[str, Any]], *, modules: Iterable[str],
     signature: ModelSignature | None, input_example: Any, artifact_path: str,
     run_id: str | None, registered_model_name: str | None, user_files: Iterable[str] = (),
-    reference_data: Any = None,
+    reference_data: Any = None, model_id: str | None = None,
 ) -> ModelInfo:
     """Write the model's files as a logged model and register it under ``registered_model_name``
     if given.
@@ -44,16 +47,23 @@ def log_built_model(
     :param reference_data: the data the model was trained on (a DataFrame, or
         ``mlnb.data.from_pandas(df, targets="label")`` to name its target column), saved with
         the model as a Parquet sample: the default reference of ``mlnb monitor``.
+    :param model_id: log into this existing logged model (one ``initialize_logged_model`` or
+        ``create_external_model`` made) instead of a new one, as MLflow 3 does: the files go
+        to its folder and it keeps its name, run, params and tags.
     """
     path = safe_relpath(artifact_path)
-    if run_id is None:
-        active = fluent.active_run()
-        run_id = None if active is None else active.run_id
     store = current_store()
-    experiment_id = (store.get_run_info(run_id).experiment_id if run_id is not None
-                     else active_experiment_id())
-    logged = store.create_logged_model(experiment_id, path.rsplit("/", 1)[-1], run_id,
-                                       None if run_id is None else path, status="PENDING")
+    if model_id is not None:
+        logged = _existing_model(model_id, path, run_id)
+        run_id, path = logged.source_run_id, logged.artifact_path or logged.name
+    else:
+        if run_id is None:
+            active = fluent.active_run()
+            run_id = None if active is None else active.run_id
+        experiment_id = (store.get_run_info(run_id).experiment_id if run_id is not None
+                         else active_experiment_id())
+        logged = store.create_logged_model(experiment_id, path.rsplit("/", 1)[-1], run_id,
+                                           None if run_id is None else path, status="PENDING")
     # A model without a run owns its folder: its files sit at the top of it.
     owner, folder = (logged.model_id, "") if run_id is None else (run_id, path)
     try:
@@ -66,6 +76,8 @@ def log_built_model(
     except BaseException:
         _finalize_quietly(logged.model_id, "FAILED")
         raise
+    if EXTERNAL_MODEL_TAG in logged.tags:  # its files are now an MLflow model's, in the store
+        store.delete_logged_model_tag(logged.model_id, EXTERNAL_MODEL_TAG)
     store.set_logged_model_status(logged.model_id, "READY")
     note_logged_model(logged.model_id)
     info = ModelInfo(
@@ -80,6 +92,34 @@ def log_built_model(
         version = register_model(info.model_uri, registered_model_name)
         info = ModelInfo(**{**info.__dict__, "registered_model_version": version.version})
     return info
+
+
+def _existing_model(model_id: str, path: str, run_id: str | None) -> LoggedModel:
+    """The logged model ``log_model(model_id=...)`` writes into, made PENDING for its files.
+
+    MLflow 3 logs into a model of any status; mlnb's rule that a finalized model's files cannot
+    change (what a registration pins stays) allows a READY or FAILED one only while it has no
+    files (an external model, or one whose upload failed before any file).
+    """
+    store = current_store()
+    model = store.get_logged_model(check_model_id(model_id))
+    name = path.rsplit("/", 1)[-1]
+    if name != "model" and name != model.name:
+        raise InvalidParameterError(
+            f"log_model(model_id={model_id!r}) logs into logged model {model.name!r}: its name "
+            f"stays; drop name={name!r} (or pass the model's own name).")
+    if run_id is not None and run_id != model.source_run_id:
+        raise InvalidParameterError(
+            f"Logged model {model_id} belongs to "
+            f"{'run ' + model.source_run_id if model.source_run_id else 'no run'}, not run "
+            f"{run_id}: its files go where the model keeps them; drop run_id=.")
+    if store.artifact_files(model.source_run_id or model.model_id, model.artifact_path or ""):
+        raise RunStateError(
+            f"Logged model {model_id} ({model.name!r}) already has files: a model's files are "
+            "written once. Initialize a new model (mlnb.initialize_logged_model) to log another.")
+    if model.status != "PENDING":
+        store.set_logged_model_status(model.model_id, "PENDING")
+    return model
 
 
 def _finalize_quietly(model_id: str, status: str) -> None:

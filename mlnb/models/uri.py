@@ -54,16 +54,22 @@ def resolve_model_uri(uri: str, store: Store | None = None) -> ModelLocation:
         ``models:/<name>@<alias>`` or a local folder (or its ``MLmodel`` file).
     :param store: the store to look in; default the current one.
     """
+    return _resolve(uri, store, allow_deleted=False)
+
+
+def _resolve(uri: str, store: Store | None, allow_deleted: bool) -> ModelLocation:
+    # allow_deleted: a registered version's files, when its logged model was deleted since (as
+    # in MLflow, the version still loads; models:/m-<id> of a deleted model does not).
     text = check_uri_text(uri)
     if text.startswith("models:/m-"):
         st = store or current_store()
-        model = logged_model_of(st, text)
+        model = logged_model_of(st, text, allow_deleted=allow_deleted)
         if model is not None:
             return _logged_model_location(text, model, st)
     if text.startswith("models:"):
         st = store or current_store()
         mv = resolve_registry_uri(st, text)
-        run_location = resolve_model_uri(mv.storage_location or mv.source, st)
+        run_location = _resolve(mv.storage_location or mv.source, st, allow_deleted=True)
         return ModelLocation(text, run_location.local_dir, run_location.run_id,
                              run_location.artifact_path, st, mv)
     if text.startswith("runs:"):

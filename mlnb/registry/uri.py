@@ -78,19 +78,20 @@ def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None, str | Non
     return name, None, stage, None
 
 
-def logged_model_of(store: Store, uri: str) -> LoggedModel | None:
+def logged_model_of(store: Store, uri: str, allow_deleted: bool = False) -> LoggedModel | None:
     """For ``models:/m-<id>`` (MLflow 3's logged-model URI), the logged model; None for any other
     URI (a registered model's name cannot take this form: it has no version).
 
     :param store: the store the model is in.
     :param uri: a model URI.
-    :raises NotFoundError: when the store has no such logged model.
+    :param allow_deleted: also a deleted model (the files of a version registered before).
+    :raises NotFoundError: when the store has no such logged model, or it was deleted.
     """
     text = check_uri_text(uri)
     rest = text[len("models:/"):] if text.startswith("models:/") else ""
     if not MODEL_ID.fullmatch(rest):
         return None
-    return store.get_logged_model(rest)
+    return store.get_logged_model(rest, allow_deleted=allow_deleted)
 
 
 def logged_model_source(store: Store, uri: str) -> str | None:

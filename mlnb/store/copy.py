@@ -56,6 +56,7 @@ from mlnb.store.artifacts import StoredFile
 from mlnb.store.copy_predictions import copy_prediction_log
 from mlnb.store.copy_traces import copy_traces
 from mlnb.store.dialect import StoreConnection, Writer
+from mlnb.store.logged_models import DELETED
 from mlnb.store.records import MalformedRow
 from mlnb.store.sql import chunks, marks
 from mlnb.store.trust import artifact_mac, mac_verifies
@@ -532,20 +533,23 @@ def _copy_inputs(src: Store, dst: Store, experiments: dict[int, int], conflicted
 
 def _copy_logged_models(src: Store, dst: Store, experiments: dict[int, int], conflicted: set[str],
                         summary: CopySummary, report: ProgressHook) -> None:
-    """MLflow 3's logged models DST lacks (by id), with their params and tags, and the files of
+    """MLflow 3's logged models DST lacks (by id), with their params, tags and lifecycle stage
+    (a deleted model stays deleted), and the files of
     a model without a run (its own folder), signed for DST where this user signed them in SRC."""
     rows = src.cx.query("SELECT model_id, experiment_id, name, source_run_id, artifact_path, "
-                        "model_type, status, creation_timestamp, last_updated_timestamp "
-                        "FROM logged_models ORDER BY creation_timestamp, model_id")
+                        "model_type, status, creation_timestamp, last_updated_timestamp, "
+                        "lifecycle_stage FROM logged_models ORDER BY creation_timestamp, model_id")
     have = {str(r[0]) for r in dst.cx.query("SELECT model_id FROM logged_models")}
     wanted = [r for r in rows if str(r[0]) not in have and r[3] not in conflicted]
+    _carry_deletions(dst, [r for r in rows if str(r[0]) in have and r[9] == DELETED])
     for done, row in enumerate(wanted, 1):
         model_id = str(row[0])
         files = _model_files(src, dst, model_id, summary) if row[3] is None else []
         with dst.cx.write() as tx:
             tx.execute("INSERT INTO logged_models (model_id, experiment_id, name, source_run_id, "
                        "artifact_path, model_type, status, creation_timestamp, "
-                       "last_updated_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "last_updated_timestamp, lifecycle_stage) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        [model_id, experiments[int(row[1])], *row[2:]])
             for table in ("logged_model_params", "logged_model_tags"):
                 tx.executemany(f"INSERT INTO {table} (model_id, key, value) VALUES (?, ?, ?)",
@@ -556,6 +560,17 @@ def _copy_logged_models(src: Store, dst: Store, experiments: dict[int, int], con
                            "created, origin, mac) VALUES (?, ?, ?, ?, ?, ?, ?)", files)
         summary.logged_models_new += 1
         report(Progress("models", done, len(wanted), summary.artifact_bytes))
+
+
+def _carry_deletions(dst: Store, deleted: list[Any]) -> None:
+    """A model DST has that SRC deleted since (a copy or import run again) is deleted in DST
+    too, at SRC's time: MLflow's deletion is one way, there is no restore."""
+    if not deleted:
+        return
+    with dst.cx.write() as tx:
+        tx.executemany("UPDATE logged_models SET lifecycle_stage = ?, last_updated_timestamp = ? "
+                       "WHERE model_id = ? AND lifecycle_stage <> ?",
+                       [(DELETED, row[8], str(row[0]), DELETED) for row in deleted])
 
 
 def _model_files(src: Store, dst: Store, model_id: str, summary: CopySummary

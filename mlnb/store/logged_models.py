@@ -1,5 +1,5 @@
-"""MLflow 3's logged models (migrations ``0008_logged_models``, ``0013_logged_model_runless``):
-ids, params, tags, searches.
+"""MLflow 3's logged models (migrations ``0008_logged_models``, ``0013_logged_model_runless``,
+``0016_logged_model_lifecycle``): ids, params, tags, searches, deletion.
 
 A model logged inside a run keeps its files where the model writer put them, in the run's
 artifacts. A model without a run (``initialize_logged_model``, ``log_model`` outside a run)
@@ -8,6 +8,10 @@ keeps them in its own folder, ``models/<model_id>`` under the artifact root, rec
 sha256, origin, MAC), the trust rules of loading and the registry's pins apply unchanged. The row
 here gives the model its own id (``m-`` and 32 hex digits, MLflow's form), so that
 ``models:/m-<id>`` loads and registers it.
+
+Deleting a model is MLflow's soft delete: its ``lifecycle_stage`` becomes ``deleted`` and it is
+no longer found by id, searched, loaded or registered; its row, files, params and tags stay (a
+store copy or an MLflow import carries the state).
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ def check_model_id(model_id: Any) -> str:
 
 
 LOGGED_MODEL_STATUSES = ("PENDING", "READY", "FAILED")
+#: A deleted logged model's ``lifecycle_stage`` (an active one's is ``active``).
+DELETED = "deleted"
 
 
 def new_model_id() -> str:
@@ -146,18 +152,33 @@ class LoggedModelQueries:
                 [(model_id, k, v) for k, v in tags.items()])
         return self.get_logged_model(model_id)
 
-    def get_logged_model(self, model_id: str) -> LoggedModel:
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
         """A logged model by id.
 
         :param model_id: ``m-`` and 32 hex digits.
-        :raises NotFoundError: when the store has no such model.
+        :param allow_deleted: also find a deleted model (MLflow's ``allow_deleted``).
+        :raises NotFoundError: when the store has no such model, or it was deleted.
         """
         check_model_id(model_id)
-        rows = self.cx.query(f"SELECT {_COLUMNS} FROM logged_models lm WHERE lm.model_id = ?",
-                             [model_id])
+        rows = self.cx.query(f"SELECT {_COLUMNS}, lm.lifecycle_stage FROM logged_models lm "
+                             "WHERE lm.model_id = ?", [model_id])
         if not rows:
             raise NotFoundError(f"No logged model with id {model_id!r} in this store.")
-        return self._logged_models(rows)[0]
+        if rows[0][-1] == DELETED and not allow_deleted:
+            raise NotFoundError(f"Logged model {model_id!r} was deleted (delete_logged_model).")
+        return self._logged_models([r[:-1] for r in rows])[0]
+
+    def delete_logged_model(self, model_id: str) -> None:
+        """Delete a logged model, as MLflow 3 does: a soft delete. It is no longer found by id,
+        searched, loaded or registered; deleting it again changes nothing.
+
+        :param model_id: the model.
+        :raises NotFoundError: when the store has no such model.
+        """
+        self.get_logged_model(model_id, allow_deleted=True)
+        with self.cx.write() as conn:
+            conn.execute("UPDATE logged_models SET lifecycle_stage = ?, last_updated_timestamp = ? "
+                         "WHERE model_id = ?", [DELETED, now_ms(), model_id])
 
     def search_logged_models(
         self, experiment_ids: Sequence[str], filter_string: str | None = None,
@@ -183,7 +204,8 @@ class LoggedModelQueries:
         marks = ", ".join("?" for _ in ids)
         rows = self.cx.query(
             f"SELECT {_COLUMNS} FROM logged_models lm {order.joins} "
-            f"WHERE lm.experiment_id IN ({marks}) AND ({where.sql}) "
+            f"WHERE lm.experiment_id IN ({marks}) AND lm.lifecycle_stage = 'active' "
+            f"AND ({where.sql}) "
             f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
             [*order.join_params, *ids, *where.params,
              validation.result_limit(max_results, MAX_LOGGED_MODEL_RESULTS),

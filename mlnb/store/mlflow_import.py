@@ -48,7 +48,7 @@ from mlnb.store.datasets import (
 )
 from mlnb.store.dialect import Writer
 from mlnb.store.location import StoreLocation
-from mlnb.store.logged_models import MODEL_ID
+from mlnb.store.logged_models import DELETED, MODEL_ID
 from mlnb.store.mlflow_files import FileStoreReader
 from mlnb.store.mlflow_http import HttpReader
 from mlnb.store.mlflow_records import (
@@ -327,12 +327,9 @@ def _stage_logged_model(reader: MlflowReader, staging: Store, model: MlflowLogge
     """An MLflow 3 logged model: logged in a run, its files go into the run's artifacts (where
     mlnb keeps such a model's files), in a folder named as the model if the run has none by that
     name; logged outside a run, into the model's own folder, as mlnb keeps a model without a
-    run."""
+    run. A model deleted in MLflow comes in deleted (its files too: MLflow keeps them)."""
     what = f"logged model {model.model_id} ({model.name!r})"
     run_id = model.source_run_id
-    if model.lifecycle_stage == "deleted":
-        summary.skipped.append((what, "deleted in MLflow"))
-        return
     if run_id is None:
         _stage_runless_model(reader, staging, model, staged, summary, what)
         return
@@ -350,10 +347,10 @@ def _stage_logged_model(reader: MlflowReader, staging: Store, model: MlflowLogge
         _record_files(tx, run_id, records)
         tx.execute("INSERT INTO logged_models (model_id, experiment_id, name, source_run_id, "
                    "artifact_path, model_type, status, creation_timestamp, "
-                   "last_updated_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "last_updated_timestamp, lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    [model.model_id, experiment[0][0], model.name, run_id, folder,
                     model.model_type, model.status, model.creation_timestamp,
-                    model.last_updated_timestamp])
+                    model.last_updated_timestamp, _lifecycle(model)])
         for table, pairs in (("logged_model_params", model.params),
                              ("logged_model_tags", model.tags)):
             tx.executemany(f"INSERT INTO {table} (model_id, key, value) VALUES (?, ?, ?)",
@@ -374,9 +371,11 @@ def _stage_runless_model(reader: MlflowReader, staging: Store, model: MlflowLogg
     with staging.cx.write() as tx:
         tx.execute("INSERT INTO logged_models (model_id, experiment_id, name, source_run_id, "
                    "artifact_path, model_type, status, creation_timestamp, "
-                   "last_updated_timestamp) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?, ?)",
+                   "last_updated_timestamp, lifecycle_stage) "
+                   "VALUES (?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?)",
                    [model.model_id, int(model.experiment_id), model.name, model.model_type,
-                    model.status, model.creation_timestamp, model.last_updated_timestamp])
+                    model.status, model.creation_timestamp, model.last_updated_timestamp,
+                    _lifecycle(model)])
         tx.executemany("INSERT INTO logged_model_artifacts (model_id, path, size, sha256, "
                        "created, origin, mac) VALUES (?, ?, ?, ?, ?, 'user', NULL)",
                        [(model.model_id, path, size, sha, t) for path, size, sha in records])
@@ -387,6 +386,11 @@ def _stage_runless_model(reader: MlflowReader, staging: Store, model: MlflowLogg
     staged.files[model.model_id] = {path for path, _, _ in records}
     staged.models[model.model_id] = (model.model_id, "")
     summary.logged_models += 1
+
+
+def _lifecycle(model: MlflowLoggedModel) -> str:
+    # MLflow's lifecycle stage of a logged model: "deleted" after delete_logged_model.
+    return DELETED if model.lifecycle_stage == DELETED else "active"
 
 
 # --- registry ---------------------------------------------------------------------------------

@@ -325,6 +325,12 @@ def _chunk_extremes(tx: Writer) -> None:
     tx.executemany("UPDATE metric_chunks SET min_value = ?, max_value = ? WHERE chunk_id = ?",
                    [(*chunk_extremes(bytes(summary)), chunk_id) for chunk_id, summary in rows])
 
+def _logged_model_lifecycle(tx: Writer) -> None:
+    # SQLite's 0016_logged_model_lifecycle: deleted logged models (MLflow 3's soft delete).
+    tx.execute(f"ALTER TABLE logged_models ADD COLUMN lifecycle_stage {T} NOT NULL "
+               "DEFAULT 'active'")
+
+
 #: (name, what it does), in order. Append; never edit one that has shipped. ``0001_team_schema``
 #: is SQLite's 0001-0009; later ones carry the SQLite migration's name.
 MIGRATIONS: list[tuple[str, Callable[[Writer], None]]] = [
@@ -335,6 +341,7 @@ MIGRATIONS: list[tuple[str, Callable[[Writer], None]]] = [
     ("0013_logged_model_runless", _logged_model_runless),
     ("0014_saved_views", _saved_views),
     ("0015_chunk_extremes", _chunk_extremes),
+    ("0016_logged_model_lifecycle", _logged_model_lifecycle),
 ]
 KNOWN = frozenset(name for name, _ in MIGRATIONS)
 LEDGER = "mlnb_migrations"

@@ -445,11 +445,13 @@ class RegistryQueries:
         rest = source[len("models:/"):] if isinstance(source, str) and source.startswith(
             "models:/") else ""
         if MODEL_ID.fullmatch(rest):
-            rows = self.cx.query("SELECT source_run_id, artifact_path, status FROM logged_models "
-                                 "WHERE model_id = ?", [rest])
+            rows = self.cx.query("SELECT source_run_id, artifact_path, status, lifecycle_stage "
+                                 "FROM logged_models WHERE model_id = ?", [rest])
             if not rows:
                 raise NotFoundError(f"No logged model with id {rest!r} in this store.")
-            run, path, status = rows[0]
+            run, path, status, stage = rows[0]
+            if stage == "deleted":
+                raise NotFoundError(f"Logged model {rest!r} was deleted (delete_logged_model).")
             if run is not None and path is not None:
                 return f"runs:/{run}/{path}", str(run), rest
             if status != "READY":

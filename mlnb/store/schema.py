@@ -447,6 +447,14 @@ def _chunk_extremes(db: Database) -> None:
                         [(*chunk_extremes(summary), chunk_id) for chunk_id, summary in rows])
 
 
+@migrations(name="0016_logged_model_lifecycle")
+def _logged_model_lifecycle(db: Database) -> None:
+    # MLflow 3's delete_logged_model: a soft delete. A deleted model stays in the store (its
+    # files, params, tags) but is no longer found by id, searched or loaded.
+    _run_script(db, "ALTER TABLE logged_models ADD COLUMN lifecycle_stage TEXT NOT NULL "
+                    "DEFAULT 'active'")
+
+
 def _run_script(db: Database, script: str) -> None:
     # Not executescript(): in Python 3.11 it commits the caller's open transaction first.
     for statement in script.split(";"):

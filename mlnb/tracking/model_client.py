@@ -88,6 +88,15 @@ class LoggedModelClientMixin:
         """
         return self.store.get_logged_model(model_id)
 
+    def delete_logged_model(self, model_id: str) -> None:
+        """Delete a logged model (MLflow 3's soft delete): it is no longer found by id, searched,
+        loaded or registered. Its files stay in the store.
+
+        :param model_id: ``m-`` and 32 hex digits.
+        :raises NotFoundError: when the store has no such model.
+        """
+        self.store.delete_logged_model(check_model_id(model_id))
+
     def log_model_params(self, model_id: str, params: Mapping[str, Any]) -> None:
         """Add params to a logged model (a param once set keeps its value).
 

@@ -10,6 +10,10 @@ metric of 50 steps and an artifact of M megabytes (for the interrupted import).
 
 ``python mlflow_history.py --runless`` logs an MLflow 3 model outside any run, with params and a
 tag, and registers it (with an alias).
+
+``python mlflow_history.py --deleted-models`` logs three MLflow 3 models (one in a run, two
+outside) and deletes the one in the run and one outside; ``--delete-all-models`` then deletes
+every model left (for an import run again).
 """
 
 from __future__ import annotations
@@ -105,13 +109,39 @@ def runless() -> None:
     MlflowClient().set_registered_model_alias("free", "champion", version.version)
 
 
+def deleted_models() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    mlflow.set_experiment("gone-models")
+    fitted = LinearRegression().fit([[1], [2]], [1, 2])
+    with mlflow.start_run():
+        in_run = mlflow.sklearn.log_model(fitted, name="in-run")
+    outside = mlflow.sklearn.log_model(fitted, name="outside")
+    mlflow.sklearn.log_model(fitted, name="kept")
+    MlflowClient().delete_logged_model(in_run.model_id)
+    MlflowClient().delete_logged_model(outside.model_id)
+
+
+def delete_all_models() -> None:
+    experiment = mlflow.set_experiment("gone-models")
+    for model in mlflow.search_logged_models(experiment_ids=[experiment.experiment_id],
+                                             output_format="list"):
+        MlflowClient().delete_logged_model(model.model_id)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--many", type=int, default=0)
     parser.add_argument("--mb", type=float, default=0.01)
     parser.add_argument("--runless", action="store_true")
+    parser.add_argument("--deleted-models", action="store_true")
+    parser.add_argument("--delete-all-models", action="store_true")
     args = parser.parse_args()
-    if args.runless:
+    if args.deleted_models:
+        deleted_models()
+    elif args.delete_all_models:
+        delete_all_models()
+    elif args.runless:
         runless()
     elif args.many:
         many(args.many, args.mb)
