@@ -72,3 +72,31 @@ def test_every_flavor_logs_into_an_existing_logged_model(
         pending.model_id, "READY", "agent", {"k": "v"})
     assert len(mlnb.search_logged_models(output_format="list")) == 1
     assert len(np.asarray(mlnb.pyfunc.load_model(info.model_uri).predict(X))) == len(X)
+
+
+@pytest.mark.parametrize("make", [_sklearn, _xgboost, _lightgbm, _pytorch, _keras, _pyfunc],
+                         ids=["sklearn", "xgboost", "lightgbm", "pytorch", "keras", "pyfunc"])
+def test_every_flavor_records_params_tags_and_model_type_on_the_new_model(
+        tracking: Path, make: Callable[[], tuple[Callable[..., Any], Any, np.ndarray]]) -> None:
+    """MLflow 3's ``log_model(params=, tags=, model_type=)``: on the logged model, the run's
+    params winning over the given ones."""
+    log, model, X = make()
+    with mlnb.start_run():
+        mlnb.log_param("lr", "0.1")
+        info = log(model, name="m", params={"lr": 9, "depth": 3}, tags={"team": "vision"},
+                   model_type="regressor", step=0)
+    got = mlnb.get_logged_model(info.model_id)
+    assert got.params == {"lr": "0.1", "depth": "3"}
+    assert got.tags.get("team") == "vision" and got.model_type == "regressor"
+
+
+def test_log_model_refuses_what_it_cannot_record(tracking: Path) -> None:
+    log, model, _ = _sklearn()
+    with pytest.raises(mlnb.exceptions.MlflowException, match="does not link metrics"):
+        log(model, name="m", step=5)
+    with pytest.raises(mlnb.exceptions.MlflowException, match="params must be a dict"):
+        log(model, name="m", params=["lr"])
+    pending = mlnb.initialize_logged_model(name="agent")
+    with pytest.raises(mlnb.exceptions.MlflowException, match="keeps its own"):
+        log(model, model_id=pending.model_id, tags={"a": "b"})
+    assert mlnb.search_logged_models(output_format="list") == [mlnb.get_logged_model(pending.model_id)]

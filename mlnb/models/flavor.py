@@ -105,5 +105,7 @@ def check_keywords(function: str, kwargs: dict[str, Any], accepted: Iterable[str
 
 MLFLOW_IGNORED = frozenset({
     "conda_env", "code_paths", "pip_requirements", "extra_pip_requirements", "metadata",
-    "extra_files", "params", "tags", "model_type", "step"})
-"""MLflow ``log_model`` keywords the new flavors accept and ignore (documented on each)."""
+    "extra_files"})
+"""MLflow ``log_model`` keywords the new flavors accept and ignore (documented on each); MLflow 3's
+``params``, ``tags``, ``model_type`` and ``step`` are taken by
+:func:`mlnb.models.record.logged_model_fields`."""

@@ -36,7 +36,12 @@ from mlnb.models.flavor import (
     save_built,
 )
 from mlnb.models.format import ModelDescriptor, ModelInfo, check_files, verified_file
-from mlnb.models.record import artifact_path_from, log_built_model, signature_for
+from mlnb.models.record import (
+    artifact_path_from,
+    log_built_model,
+    logged_model_fields,
+    signature_for,
+)
 from mlnb.models.signature import ModelSignature
 from mlnb.models.uri import ModelLocation
 
@@ -146,15 +151,19 @@ def log_model(model: Any, artifact_path: str = "model", *, signature: ModelSigna
         with it as a Parquet sample (hash-recorded): the default reference of ``mlnb monitor``.
     :param model_id: log into this existing logged model (made by ``initialize_logged_model``
         or ``create_external_model``) instead of a new one, as MLflow 3 does.
-    :param kwargs: ``name=`` (MLflow 3's spelling of ``artifact_path``) and the ignored keywords.
+    :param kwargs: ``name=`` (MLflow 3's spelling of ``artifact_path``), ``params``, ``tags``,
+        ``model_type`` and ``step`` (:func:`mlnb.models.record.logged_model_fields`) and the
+        ignored keywords.
     """
     _refuse_exported(kwargs)
+    fields = logged_model_fields(kwargs, model_id)
     artifact_path = artifact_path_from(artifact_path, kwargs, set(MLFLOW_IGNORED | _KERAS_IGNORED))
     payload, flavors, modules = _payload(model)
     return log_built_model(
         payload, flavors, modules=modules, signature=_signature(model, signature, input_example),
         input_example=input_example, artifact_path=artifact_path, run_id=run_id,
         registered_model_name=registered_model_name, model_id=model_id, reference_data=reference_data,
+        fields=fields
     )
 
 

@@ -3,7 +3,8 @@ by every flavor's ``log_model``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.entities import LoggedModel
@@ -25,6 +26,7 @@ def log_built_model(
     signature: ModelSignature | None, input_example: Any, artifact_path: str,
     run_id: str | None, registered_model_name: str | None, user_files: Iterable[str] = (),
     reference_data: Any = None, model_id: str | None = None,
+    fields: LoggedModelFields | None = None,
 ) -> ModelInfo:
     """Write the model's files as a logged model and register it under ``registered_model_name``
     if given.
@@ -50,6 +52,8 @@ def log_built_model(
     :param model_id: log into this existing logged model (one ``initialize_logged_model`` or
         ``create_external_model`` made) instead of a new one, as MLflow 3 does: the files go
         to its folder and it keeps its name, run, params and tags.
+    :param fields: MLflow 3's ``params``, ``tags`` and ``model_type`` of a new logged model
+        (:func:`logged_model_fields`).
     """
     path = safe_relpath(artifact_path)
     store = current_store()
@@ -62,8 +66,12 @@ def log_built_model(
             run_id = None if active is None else active.run_id
         experiment_id = (store.get_run_info(run_id).experiment_id if run_id is not None
                          else active_experiment_id())
+        fields = fields or LoggedModelFields()
+        # MLflow 3: the model's params are the given ones, then the run's (which win)
+        params = {**fields.params, **(store.get_run(run_id).data.params if run_id else {})}
         logged = store.create_logged_model(experiment_id, path.rsplit("/", 1)[-1], run_id,
-                                           None if run_id is None else path, status="PENDING")
+                                           None if run_id is None else path, fields.model_type,
+                                           params, fields.tags, status="PENDING")
     # A model without a run owns its folder: its files sit at the top of it.
     owner, folder = (logged.model_id, "") if run_id is None else (run_id, path)
     try:
@@ -147,6 +155,50 @@ def signature_for(model_predict: Any, signature: ModelSignature | None, input_ex
     except Exception:  # a model that cannot predict on its example still gets an input schema
         outputs = None
     return ModelSignature(inputs, outputs)
+
+
+@dataclass(frozen=True)
+class LoggedModelFields:
+    """What MLflow 3's ``log_model`` records on a new logged model besides its files."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    model_type: str | None = None
+
+
+def logged_model_fields(kwargs: dict[str, Any], model_id: str | None) -> LoggedModelFields:
+    """Take MLflow 3's ``params``, ``tags``, ``model_type`` and ``step`` out of ``log_model``'s
+    keyword arguments.
+
+    ``params`` and ``tags`` (values as text) and ``model_type`` go on the new logged model.
+    ``step`` is MLflow's step whose run metrics it links to the model; mlnb links no metrics to
+    models, so only its default (0) is taken. Logging into an existing model (``model_id``)
+    keeps that model's own params, tags and type, so giving them then is refused.
+
+    :param kwargs: ``log_model``'s other keyword arguments (the four are removed from it).
+    :param model_id: the existing logged model written into, or None.
+    :raises InvalidParameterError: for a value of the wrong kind, a ``step`` other than 0, or
+        fields given with ``model_id``.
+    """
+    params, tags = kwargs.pop("params", None), kwargs.pop("tags", None)
+    model_type, step = kwargs.pop("model_type", None), kwargs.pop("step", 0)
+    for name, value in (("params", params), ("tags", tags)):
+        if value is not None and not isinstance(value, Mapping):
+            raise InvalidParameterError(f"log_model's {name} must be a dict, not {type(value).__name__}.")
+    if model_type is not None and not isinstance(model_type, str):
+        raise InvalidParameterError(
+            f"log_model's model_type must be text, not {type(model_type).__name__}.")
+    if isinstance(step, bool) or not isinstance(step, int) or step != 0:
+        raise InvalidParameterError(
+            f"log_model's step={step!r} would link the run's metrics of that step to the model "
+            "(MLflow 3); mlnb does not link metrics to models. Leave step out.")
+    if model_id is not None and (params or tags or model_type):
+        raise InvalidParameterError(
+            f"log_model(model_id={model_id!r}) logs into an existing model, which keeps its own "
+            "params, tags and model_type: set them with log_model_params / "
+            "set_logged_model_tags instead.")
+    return LoggedModelFields({str(k): str(v) for k, v in (params or {}).items()},
+                             {str(k): str(v) for k, v in (tags or {}).items()}, model_type)
 
 
 def artifact_path_from(artifact_path: str, kwargs: dict[str, Any], accepted: set[str]) -> str:

@@ -26,7 +26,12 @@ from mlnb.models.format import (
     verified_file,
 )
 from mlnb.models.format import write_folder as _write_folder
-from mlnb.models.record import artifact_path_from, log_built_model, signature_for
+from mlnb.models.record import (
+    artifact_path_from,
+    log_built_model,
+    logged_model_fields,
+    signature_for,
+)
 from mlnb.models.signature import ModelSignature
 from mlnb.models.uri import ModelLocation, resolve_model_uri
 
@@ -172,9 +177,12 @@ def log_model(sk_model: Any, artifact_path: str = "model", *, signature: ModelSi
         with it as a Parquet sample (hash-recorded): the default reference of ``mlnb monitor``.
     :param model_id: log into this existing logged model (made by ``initialize_logged_model``
         or ``create_external_model``) instead of a new one, as MLflow 3 does.
-    :param kwargs: ``name=`` (MLflow 3's spelling of ``artifact_path``) and the ignored keywords
+    :param kwargs: ``name=`` (MLflow 3's spelling of ``artifact_path``), ``params``, ``tags``,
+        ``model_type`` and ``step`` (:func:`mlnb.models.record.logged_model_fields`) and the
+        ignored keywords
         above.
     """
+    fields = logged_model_fields(kwargs, model_id)
     artifact_path = artifact_path_from(artifact_path, kwargs, {
         "pip_requirements", "extra_pip_requirements", "conda_env", "pyfunc_predict_fn", "metadata"})
 
@@ -183,6 +191,7 @@ def log_model(sk_model: Any, artifact_path: str = "model", *, signature: ModelSi
         payload, flavors, modules=modules, signature=_signature(sk_model, signature, input_example),
         input_example=input_example, artifact_path=artifact_path, run_id=run_id,
         registered_model_name=registered_model_name, model_id=model_id, reference_data=reference_data,
+        fields=fields
     )
 
 

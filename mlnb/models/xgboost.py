@@ -30,7 +30,12 @@ from mlnb.models.flavor import (
     save_built,
 )
 from mlnb.models.format import ModelDescriptor, ModelInfo, check_files, verified_file
-from mlnb.models.record import artifact_path_from, log_built_model, signature_for
+from mlnb.models.record import (
+    artifact_path_from,
+    log_built_model,
+    logged_model_fields,
+    signature_for,
+)
 from mlnb.models.signature import ModelSignature
 from mlnb.models.uri import ModelLocation
 
@@ -138,8 +143,9 @@ def log_model(xgb_model: Any, artifact_path: str = "model", *, signature: ModelS
 
     Without an active run (and no ``run_id``) a run is started and ended for it; with
     ``registered_model_name`` the model is also registered as that model's next version.
-    Differences from MLflow as in :func:`save_model`; ``run_id`` is mlnb's addition, and MLflow's
-    ``params``, ``tags``, ``model_type`` and ``step`` are accepted and ignored.
+    Differences from MLflow as in :func:`save_model`; ``run_id`` is mlnb's addition, and
+    MLflow 3's ``params``, ``tags`` and ``model_type`` go on the logged model, and ``step``
+    is taken only as its default (see :func:`mlnb.models.record.logged_model_fields`).
 
     :param xgb_model: an ``xgboost.Booster`` or a fitted XGBoost scikit-learn model.
     :param artifact_path: the model's folder inside the run's artifacts.
@@ -157,12 +163,14 @@ def log_model(xgb_model: Any, artifact_path: str = "model", *, signature: ModelS
         or ``create_external_model``) instead of a new one, as MLflow 3 does.
     :param kwargs: ``name=`` (MLflow 3's spelling of ``artifact_path``) and the ignored keywords.
     """
+    fields = logged_model_fields(kwargs, model_id)
     artifact_path = artifact_path_from(artifact_path, kwargs, set(MLFLOW_IGNORED))
     payload, flavors, modules = _payload(xgb_model, model_format)
     return log_built_model(
         payload, flavors, modules=modules, signature=_signature(xgb_model, signature, input_example),
         input_example=input_example, artifact_path=artifact_path, run_id=run_id,
         registered_model_name=registered_model_name, model_id=model_id, reference_data=reference_data,
+        fields=fields
     )
 
 
