@@ -49,7 +49,7 @@ T0 = 1_700_000_000_000
 
 @dataclass(frozen=True)
 class Sizes:
-    rounds: int = 3
+    rounds: int = 5
     runs: int = 10_000
     grid_runs: int = 20
     steps: int = 100_000
