@@ -80,7 +80,7 @@ def test_every_flavor_records_params_tags_and_model_type_on_the_new_model(
         tracking: Path, make: Callable[[], tuple[Callable[..., Any], Any, np.ndarray]]) -> None:
     """MLflow 3's ``log_model(params=, tags=, model_type=)``: on the logged model, the run's
     params winning over the given ones."""
-    log, model, X = make()
+    log, model, _ = make()
     with mlnb.start_run():
         mlnb.log_param("lr", "0.1")
         info = log(model, name="m", params={"lr": 9, "depth": 3}, tags={"team": "vision"},
